@@ -1,0 +1,159 @@
+/**
+ * One way to build a kafkajs client for every task that talks to Kafka (emulate, topics,
+ * sink, rest-proxy): the same flags, the same auth modes (none, SCRAM-SHA-512, MSK IAM
+ * through OAUTHBEARER tokens), TLS, and kafkajs's logging sent to stderr with secrets masked.
+ * @module
+ */
+import process from "node:process";
+import { Kafka, logLevel } from "./deps/kafkajs.ts";
+import type { KafkaConfig, SASLOptions } from "./deps/kafkajs.ts";
+import type { FlagSpec, Options } from "./cli.ts";
+import { redact, registerSecret } from "./redact.ts";
+
+/** How a client authenticates. */
+export type KafkaAuth = "none" | "scram-sha-512" | "aws-iam";
+/** The auth modes, for `--auth`. */
+export const KAFKA_AUTHS: readonly KafkaAuth[] = ["none", "scram-sha-512", "aws-iam"];
+
+/** Everything needed to reach a Kafka cluster. */
+export interface KafkaClientOptions {
+  /** `host:port[,host:port…]` */
+  bootstrap: string;
+  clientId?: string;
+  auth?: KafkaAuth;
+  /** TLS to the brokers (always on with aws-iam). */
+  tls?: boolean;
+  /** SCRAM user and password (the password from the environment, never a flag). */
+  username?: string;
+  password?: string;
+  /** AWS region for aws-iam tokens. */
+  region?: string;
+  /** kafkajs log level: nothing (default), error, warn, info, debug. */
+  log?: "nothing" | "error" | "warn" | "info" | "debug";
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+/** The flags every Kafka-speaking task takes, for `parseFlags`. */
+export const KAFKA_FLAGS: Record<string, FlagSpec> = {
+  bootstrap: { type: "string" },
+  auth: { type: "string" },
+  tls: { type: "boolean" },
+  "kafka-log": { type: "string" },
+};
+
+/** HELP lines for KAFKA_FLAGS. */
+export const KAFKA_HELP =
+  `  --bootstrap HOST:PORT[,…]  Kafka bootstrap servers (PINPIPE_BOOTSTRAP; on AWS the
+                             SASL/IAM brokers saved by deploy)
+  --auth MODE                none | scram-sha-512 | aws-iam (PINPIPE_KAFKA_AUTH; default none).
+                             scram reads PINPIPE_KAFKA_USER and PINPIPE_KAFKA_PASSWORD;
+                             aws-iam signs with the default AWS credentials in AWS_REGION
+  --tls                      TLS to the brokers (PINPIPE_KAFKA_TLS=1; implied by aws-iam)
+  --kafka-log LEVEL          kafkajs logging on stderr: nothing | error | warn | info | debug
+                             (PINPIPE_KAFKA_LOG; default nothing)`;
+
+/** Reads the Kafka flags (and their environment and config fallbacks) into client options. */
+export function readKafkaOptions(
+  o: Options,
+  defaults: { bootstrap?: string; required?: boolean } = {},
+): KafkaClientOptions {
+  const bootstrap = o.string("bootstrap", {
+    env: "PINPIPE_BOOTSTRAP",
+    config: "bootstrapBrokers",
+    default: defaults.bootstrap,
+  }) ?? "";
+  if (defaults.required !== false && !bootstrap) {
+    o.problem("Missing --bootstrap (or PINPIPE_BOOTSTRAP): where is Kafka?");
+  } else if (bootstrap && !bootstrap.split(",").every((b) => /^[^:\s]+:\d{1,5}$/.test(b.trim()))) {
+    o.problem(`Invalid --bootstrap "${bootstrap}": expected host:port[,host:port…]`);
+  }
+  const auth = o.choice("auth", KAFKA_AUTHS, { env: "PINPIPE_KAFKA_AUTH", default: "none" });
+  const opts: KafkaClientOptions = {
+    bootstrap,
+    auth,
+    tls: o.bool("tls", { env: "PINPIPE_KAFKA_TLS" }) || auth === "aws-iam",
+    log: o.choice("kafka-log", ["nothing", "error", "warn", "info", "debug"] as const, {
+      env: "PINPIPE_KAFKA_LOG",
+      default: "nothing",
+    }),
+  };
+  if (auth === "scram-sha-512") {
+    opts.username = o.env.PINPIPE_KAFKA_USER;
+    opts.password = o.env.PINPIPE_KAFKA_PASSWORD;
+    if (!opts.username || !opts.password) {
+      o.problem("--auth scram-sha-512 needs PINPIPE_KAFKA_USER and PINPIPE_KAFKA_PASSWORD set");
+    }
+  }
+  if (auth === "aws-iam") {
+    opts.region = o.env.AWS_REGION ?? o.env.AWS_DEFAULT_REGION ??
+      (o.config.region as string | undefined);
+    if (!opts.region) o.problem("--auth aws-iam needs AWS_REGION set");
+  }
+  return opts;
+}
+
+const LEVELS = {
+  nothing: logLevel.NOTHING,
+  error: logLevel.ERROR,
+  warn: logLevel.WARN,
+  info: logLevel.INFO,
+  debug: logLevel.DEBUG,
+};
+
+let warningFilterInstalled = false;
+/**
+ * kafkajs schedules `setTimeout(throttledUntil - Date.now())` with a negative delay, and
+ * Deno's Node layer warns about it on every client; the warning is harmless noise.
+ */
+function silenceNegativeTimeoutWarning(): void {
+  if (warningFilterInstalled) return;
+  warningFilterInstalled = true;
+  const original = process.emitWarning.bind(process);
+  // deno-lint-ignore no-explicit-any
+  (process as any).emitWarning = (warning: unknown, ...rest: unknown[]) => {
+    const text = typeof warning === "string" ? warning : (warning as Error)?.message ?? "";
+    const type = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string })?.type;
+    if (type === "TimeoutNegativeWarning" || /is a negative number/.test(text)) return;
+    // deno-lint-ignore no-explicit-any
+    return (original as any)(warning, ...rest);
+  };
+}
+
+/** A kafkajs client for `opts`. */
+export function createKafka(opts: KafkaClientOptions): Kafka {
+  silenceNegativeTimeoutWarning();
+  registerSecret(opts.password);
+  let sasl: SASLOptions | undefined;
+  if (opts.auth === "scram-sha-512") {
+    sasl = { mechanism: "scram-sha-512", username: opts.username!, password: opts.password! };
+  } else if (opts.auth === "aws-iam") {
+    const region = opts.region!;
+    sasl = {
+      mechanism: "oauthbearer",
+      // A fresh token on every (re)authentication: they expire after at most 15 minutes.
+      oauthBearerProvider: async () => {
+        const { generateAuthToken } = await import("./deps/msk_iam.ts");
+        const { token } = await generateAuthToken({ region });
+        return { value: token };
+      },
+    };
+  }
+  const level = LEVELS[opts.log ?? "nothing"];
+  const config: KafkaConfig = {
+    clientId: opts.clientId ?? "pinpipe",
+    brokers: opts.bootstrap.split(",").map((b) => b.trim()).filter(Boolean),
+    ssl: opts.tls || opts.auth === "aws-iam" ? true : undefined,
+    sasl,
+    connectionTimeout: opts.connectionTimeoutMs ?? 5000,
+    requestTimeout: opts.requestTimeoutMs ?? 30000,
+    logLevel: level,
+    logCreator: () => ({ namespace, level: l, log }) => {
+      if (l > level) return;
+      const { message, ...extra } = log as { message?: string };
+      const detail = Object.keys(extra).length ? ` ${JSON.stringify(extra)}` : "";
+      console.error(redact(`kafkajs ${namespace}: ${message ?? ""}${detail}`));
+    },
+  };
+  return new Kafka(config);
+}
