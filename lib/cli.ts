@@ -185,7 +185,11 @@ export class Options {
   }
 
   /** One of `choices`. */
-  choice<T extends string>(name: string, choices: readonly T[], src: Source<T> = {}): T {
+  choice<const T extends string>(
+    name: string,
+    choices: readonly T[],
+    src: Source<NoInfer<T>> = {},
+  ): T {
     const r = this.raw(name, src);
     if (!r) return src.default ?? choices[0];
     if (!(choices as readonly string[]).includes(r.text)) {
