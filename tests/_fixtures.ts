@@ -5,6 +5,7 @@
  * @module
  */
 import { createConnection } from "../lib/deps/mysql2.ts";
+import { type Broker, type BrokerOptions, startBroker } from "../lib/broker/broker.ts";
 
 /** CI sets PINPIPE_STRICT=1: a test whose environment is missing then fails, not skips. */
 export const STRICT = Deno.env.get("PINPIPE_STRICT") === "1";
@@ -171,5 +172,105 @@ export async function waitFor(
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
+ * Starts an embedded broker for a test: ephemeral port, in memory unless `dataDir` is
+ * given. Its log lines go to stderr when PINPIPE_BROKER_LOG=1. Close it when done (or use
+ * `withBroker`). kafkajs clients leave timers behind: tests using them need
+ * `sanitizeOps: false, sanitizeResources: false`.
+ */
+export function startTestBroker(opts: BrokerOptions = {}): Promise<Broker> {
+  const log = Deno.env.get("PINPIPE_BROKER_LOG") === "1"
+    ? (line: string) => console.error(`[broker] ${line}`)
+    : undefined;
+  return startBroker({ port: 0, logger: log, ...opts });
+}
+
+/** Runs `fn` with a fresh embedded broker (see startTestBroker), closed afterwards. */
+export async function withBroker<T>(
+  fn: (broker: Broker) => Promise<T>,
+  opts: BrokerOptions = {},
+): Promise<T> {
+  const broker = await startTestBroker(opts);
+  try {
+    return await fn(broker);
+  } finally {
+    await broker.close();
+  }
+}
+
+/**
+ * A raw TCP connection to a Kafka broker, for protocol tests: write any bytes, read whole
+ * size-prefixed response frames.
+ */
+export class RawKafkaConn {
+  private buf = new Uint8Array(0);
+  private pending: Promise<Uint8Array | null> | undefined;
+  private constructor(readonly conn: Deno.TcpConn) {}
+
+  /** Connects to `host:port`. */
+  static async open(bootstrap: string): Promise<RawKafkaConn> {
+    const i = bootstrap.lastIndexOf(":");
+    const conn = await Deno.connect({
+      hostname: bootstrap.slice(0, i),
+      port: Number(bootstrap.slice(i + 1)),
+    });
+    return new RawKafkaConn(conn);
+  }
+
+  /** Writes all of `bytes`. */
+  async send(bytes: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < bytes.byteLength) done += await this.conn.write(bytes.subarray(done));
+  }
+
+  /**
+   * The next response frame without its size prefix (correlation id first), or null when
+   * the broker closed the connection. Throws after `timeoutMs` without a whole frame.
+   */
+  async readFrame(timeoutMs = 10_000): Promise<Uint8Array | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.buf.byteLength >= 4) {
+        const size = new DataView(this.buf.buffer, this.buf.byteOffset).getInt32(0);
+        if (this.buf.byteLength >= 4 + size) {
+          const frame = this.buf.slice(4, 4 + size);
+          this.buf = this.buf.slice(4 + size);
+          return frame;
+        }
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`Timed out after ${timeoutMs} ms waiting for a response frame`);
+      }
+      // A read outlives a timed-out wait and is picked up by the next call.
+      this.pending ??= (async () => {
+        const chunk = new Uint8Array(64 * 1024);
+        const n = await this.conn.read(chunk).catch(() => null);
+        return n === null ? null : chunk.subarray(0, n);
+      })();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const got = await Promise.race([
+        this.pending,
+        new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), left)),
+      ]);
+      clearTimeout(timer);
+      if (got === "timeout") continue;
+      this.pending = undefined;
+      if (got === null) return null;
+      const next = new Uint8Array(this.buf.byteLength + got.byteLength);
+      next.set(this.buf);
+      next.set(got, this.buf.byteLength);
+      this.buf = next;
+    }
+  }
+
+  /** Closes the connection (idempotent). */
+  close(): void {
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
   }
 }

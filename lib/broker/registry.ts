@@ -1,0 +1,53 @@
+/**
+ * The one table of APIs the broker serves: the server dispatches on it and ApiVersions
+ * advertises it, so they cannot drift. Adding an API means adding its module here.
+ * @module
+ */
+import type { Api } from "./api.ts";
+import { produce } from "./00_produce.ts";
+import { fetch } from "./01_fetch.ts";
+import { listOffsets } from "./02_list_offsets.ts";
+import { metadata } from "./03_metadata.ts";
+import { offsetCommit } from "./08_offset_commit.ts";
+import { offsetFetch } from "./09_offset_fetch.ts";
+import { findCoordinator } from "./10_find_coordinator.ts";
+import { joinGroup } from "./11_join_group.ts";
+import { heartbeat } from "./12_heartbeat.ts";
+import { leaveGroup } from "./13_leave_group.ts";
+import { syncGroup } from "./14_sync_group.ts";
+import { describeGroups } from "./15_describe_groups.ts";
+import { listGroups } from "./16_list_groups.ts";
+import { apiVersions } from "./18_api_versions.ts";
+import { createTopics } from "./19_create_topics.ts";
+import { deleteTopics } from "./20_delete_topics.ts";
+import { deleteGroups } from "./42_delete_groups.ts";
+
+/** Every API, by key. */
+export const APIS: ReadonlyMap<number, Api> = new Map(
+  [
+    produce,
+    fetch,
+    listOffsets,
+    metadata,
+    offsetCommit,
+    offsetFetch,
+    findCoordinator,
+    joinGroup,
+    heartbeat,
+    leaveGroup,
+    syncGroup,
+    describeGroups,
+    listGroups,
+    apiVersions,
+    createTopics,
+    deleteTopics,
+    deleteGroups,
+  ].map((a) => [a.key, a]),
+);
+
+/** The registry with each API's max version capped (tests posing as an older broker). */
+export function capVersions(caps: Record<string, number>): ReadonlyMap<number, Api> {
+  return new Map(
+    [...APIS].map(([k, a]) => [k, a.name in caps ? { ...a, maxVersion: caps[a.name] } : a]),
+  );
+}

@@ -1,0 +1,383 @@
+/**
+ * Persistence: a broker process killed with SIGKILL keeps every acknowledged record (same
+ * offsets, same order, nothing else), its topics and its group offsets; a log cut
+ * mid-batch or with a corrupted byte is cut back to its last good batch on start; a
+ * deleted topic stays deleted.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Kafka, logLevel } from "../lib/deps/kafkajs.ts";
+import { PartitionLog } from "../lib/broker/partition_log.ts";
+import { OffsetStore } from "../lib/broker/offsets.ts";
+import { ROOT, startTestBroker, waitFor, withTempDir } from "./_fixtures.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+function client(bootstrap: string): Kafka {
+  return new Kafka({
+    clientId: "persist",
+    brokers: [bootstrap],
+    logLevel: logLevel.NOTHING,
+    retry: { initialRetryTime: 50, retries: 8 },
+  });
+}
+
+/** Starts `tasks/broker.ts` as its own process on `dataDir`; resolves once it listens. */
+async function spawnBroker(dataDir: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      join(ROOT, "tasks/broker.ts"),
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--json",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await lines.read();
+    if (done) {
+      const err = await new Response(child.stderr).text();
+      throw new Error(`The broker process exited before listening: ${err}`);
+    }
+    text += value;
+  }
+  const { bootstrap } = JSON.parse(text.split("\n")[0]) as { bootstrap: string };
+  let stderr = "";
+  const drained = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
+  })();
+  return {
+    bootstrap,
+    stderr: () => stderr,
+    async kill(signal: Deno.Signal) {
+      child.kill(signal);
+      const status = await child.status;
+      lines.cancel().catch(() => {});
+      await drained;
+      return status;
+    },
+  };
+}
+
+/**
+ * Every record of `topic` as `partition:offset=value`, read with a fresh kafkajs consumer
+ * (committing what it read when a `groupId` is given).
+ */
+async function readAll(
+  kafka: Kafka,
+  topic: string,
+  expected: number,
+  groupId?: string,
+): Promise<string[]> {
+  const got: string[] = [];
+  const consumer = kafka.consumer({
+    groupId: groupId ?? `reader-${crypto.randomUUID()}`,
+    maxWaitTimeInMs: 100,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: groupId !== undefined,
+    eachMessage: ({ partition, message }) => {
+      got.push(`${partition}:${message.offset}=${message.value}`);
+      return Promise.resolve();
+    },
+  });
+  try {
+    await waitFor(`${expected} records of "${topic}"`, () => got.length >= expected, 30_000);
+  } finally {
+    await consumer.disconnect();
+  }
+  return byPosition(got);
+}
+
+/** `partition:offset=value` strings in partition, then offset order. */
+function byPosition(records: string[]): string[] {
+  const key = (s: string) => s.split("=")[0].split(":").map(Number);
+  return [...records].sort((a, b) => {
+    const [pa, oa] = key(a);
+    const [pb, ob] = key(b);
+    return pa - pb || oa - ob;
+  });
+}
+
+Deno.test({
+  name: "a broker process killed with SIGKILL serves every acknowledged record after a restart",
+  ...opts,
+  fn: () =>
+    withTempDir(async (dataDir) => {
+      let broker = await spawnBroker(dataDir);
+      const acked: string[] = [];
+      try {
+        const kafka = client(broker.bootstrap);
+        const admin = kafka.admin();
+        await admin.connect();
+        await admin.createTopics({ topics: [{ topic: "crash", numPartitions: 3 }] });
+        await admin.disconnect();
+        const producer = kafka.producer();
+        await producer.connect();
+        for (let round = 0; round < 20; round++) {
+          const res = await producer.send({
+            topic: "crash",
+            acks: -1,
+            messages: Array.from({ length: 25 }, (_, i) => ({
+              partition: (round + i) % 3,
+              value: `r${round}-${i}`,
+            })),
+          });
+          assert.ok(res.every((r) => r.errorCode === 0));
+          // Offsets are assigned in partition order within one request.
+          for (const r of res) {
+            const values = Array.from({ length: 25 }, (_, i) => i)
+              .filter((i) => (round + i) % 3 === r.partition)
+              .map((i) => `r${round}-${i}`);
+            values.forEach((v, k) => acked.push(`${r.partition}:${Number(r.baseOffset) + k}=${v}`));
+          }
+        }
+        await producer.disconnect();
+        // A group reads everything and commits it before the crash.
+        await readAll(kafka, "crash", acked.length, "survivor");
+        const status = await broker.kill("SIGKILL");
+        assert.equal(status.signal, "SIGKILL");
+
+        broker = await spawnBroker(dataDir);
+        const again = client(broker.bootstrap);
+        assert.deepEqual(await readAll(again, "crash", acked.length), byPosition(acked));
+        const admin2 = again.admin();
+        await admin2.connect();
+        const offsets = await admin2.fetchTopicOffsets("crash");
+        assert.equal(offsets.reduce((n, o) => n + Number(o.high), 0), acked.length, "nothing else");
+        const committed = await admin2.fetchOffsets({ groupId: "survivor", topics: ["crash"] });
+        assert.deepEqual(
+          committed[0].partitions.map((p) => [p.partition, p.offset]).sort(),
+          offsets.map((o) => [o.partition, o.high]).sort(),
+          "the group's commits survived too",
+        );
+        await admin2.disconnect();
+      } finally {
+        const status = await broker.kill("SIGTERM");
+        assert.equal(status.code, 0, `the broker did not stop cleanly: ${broker.stderr()}`);
+      }
+    }),
+});
+
+/** Produces `batches` separate batches of `perBatch` records to `topic`-0 on a fresh broker. */
+async function fillLog(dataDir: string, topic: string, batches: number, perBatch: number) {
+  const broker = await startTestBroker({ dataDir });
+  try {
+    const kafka = client(broker.bootstrap);
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    await admin.disconnect();
+    const producer = kafka.producer();
+    await producer.connect();
+    for (let b = 0; b < batches; b++) {
+      await producer.send({
+        topic,
+        messages: Array.from({ length: perBatch }, (_, i) => ({ value: `b${b}-${i}` })),
+      });
+    }
+    await producer.disconnect();
+  } finally {
+    await broker.close();
+  }
+  return join(dataDir, "logs", topic, "0.log");
+}
+
+/** The byte positions where each batch of a log file starts. */
+function batchStarts(path: string): number[] {
+  const starts: number[] = [];
+  const { log } = PartitionLog.openFile("x", 0, path);
+  const size = log.store.size;
+  let pos = 0;
+  const bytes = Deno.readFileSync(path);
+  const v = new DataView(bytes.buffer);
+  while (pos < size) {
+    starts.push(pos);
+    pos += v.getInt32(pos + 8) + 12;
+  }
+  log.store.close();
+  return starts;
+}
+
+Deno.test({
+  name: "a log cut mid-batch is truncated to its last whole batch and the broker serves the rest",
+  ...opts,
+  fn: () =>
+    withTempDir(async (dataDir) => {
+      const path = await fillLog(dataDir, "torn", 4, 5);
+      const starts = batchStarts(path);
+      assert.equal(starts.length, 4);
+      const size = Deno.statSync(path).size;
+      // Cut the last batch in the middle, as a crash during a write might.
+      Deno.truncateSync(path, starts[3] + Math.floor((size - starts[3]) / 2));
+
+      const logs: string[] = [];
+      const broker = await startTestBroker({ dataDir, logger: (l) => logs.push(l) });
+      try {
+        assert.ok(
+          logs.some((l) =>
+            /recovered torn-0: kept \d+ bytes, cut \d+ bytes after a torn batch/.test(l)
+          ),
+          logs.join("\n"),
+        );
+        assert.equal(
+          Deno.statSync(path).size,
+          starts[3],
+          "the file is cut back to the whole batches",
+        );
+        const kafka = client(broker.bootstrap);
+        const producer = kafka.producer();
+        await producer.connect();
+        const [res] = await producer.send({ topic: "torn", messages: [{ value: "after" }] });
+        await producer.disconnect();
+        assert.equal(res.baseOffset, "15", "offsets continue after the last whole batch");
+        const got = await readAll(kafka, "torn", 16);
+        assert.deepEqual(got, [
+          ...Array.from({ length: 15 }, (_, i) => `0:${i}=b${Math.floor(i / 5)}-${i % 5}`),
+          "0:15=after",
+        ]);
+        assert.equal(got.length, 16);
+      } finally {
+        await broker.close();
+      }
+    }),
+});
+
+Deno.test({
+  name: "a corrupted byte fails the batch's CRC and the log is cut back to the batch before it",
+  ...opts,
+  fn: () =>
+    withTempDir(async (dataDir) => {
+      const path = await fillLog(dataDir, "rot", 3, 4);
+      const starts = batchStarts(path);
+      const bytes = Deno.readFileSync(path);
+      bytes[starts[1] + 70] ^= 0xff; // inside the second batch's records
+      Deno.writeFileSync(path, bytes);
+      const { log, scan } = PartitionLog.openFile("rot", 0, path);
+      try {
+        assert.equal(scan.validBytes, starts[1]);
+        assert.match(scan.reason ?? "", /CRC-32C/);
+        assert.equal(log.nextOffset, 4, "only the first batch remains");
+        assert.equal(log.batchCount, 1);
+        assert.equal(Deno.statSync(path).size, starts[1]);
+      } finally {
+        await log.store.close();
+      }
+    }),
+});
+
+Deno.test("a torn tail of offsets.log keeps every commit before it", () =>
+  withTempDir(async (dir) => {
+    const store = OffsetStore.open(dir, () => {});
+    store.commit("g", [{ topic: "t", partition: 0, offset: 5, metadata: null }]);
+    store.commit("g", [{ topic: "t", partition: 1, offset: 9, metadata: "m" }]);
+    await store.close();
+    const path = join(dir, "offsets.log");
+    const full = Deno.readFileSync(path);
+    Deno.writeFileSync(path, full.subarray(0, full.byteLength - 3));
+    const lines: string[] = [];
+    const again = OffsetStore.open(dir, (l) => lines.push(l));
+    try {
+      assert.equal(again.get("g", "t", 0)?.offset, 5);
+      assert.equal(again.get("g", "t", 1), undefined);
+      assert.match(lines.join("\n"), /cut \d+ bytes after a torn entry/);
+    } finally {
+      await again.close();
+    }
+  }));
+
+Deno.test({
+  name: "topics, group offsets and deletions survive a clean restart",
+  ...opts,
+  fn: () =>
+    withTempDir(async (dataDir) => {
+      let broker = await startTestBroker({ dataDir });
+      try {
+        let kafka = client(broker.bootstrap);
+        let admin = kafka.admin();
+        await admin.connect();
+        await admin.createTopics({
+          topics: [{ topic: "keep", numPartitions: 2 }, { topic: "drop" }],
+        });
+        await admin.deleteTopics({ topics: ["drop"] });
+        await admin.disconnect();
+        const producer = kafka.producer();
+        await producer.connect();
+        await producer.send({ topic: "keep", messages: [{ partition: 1, value: "one" }] });
+        await producer.disconnect();
+        await readAll(kafka, "keep", 1, "g");
+        await broker.close();
+        await waitFor("the dropped topic's logs to go", async () => {
+          try {
+            await Deno.stat(join(dataDir, "logs", "drop"));
+            return false;
+          } catch {
+            return true;
+          }
+        });
+
+        broker = await startTestBroker({ dataDir });
+        kafka = client(broker.bootstrap);
+        admin = kafka.admin();
+        await admin.connect();
+        assert.deepEqual(await admin.listTopics(), ["keep"]);
+        const md = await admin.fetchTopicMetadata({ topics: ["keep"] });
+        assert.equal(md.topics[0].partitions.length, 2);
+        const committed = await admin.fetchOffsets({ groupId: "g", topics: ["keep"] });
+        assert.deepEqual(
+          committed[0].partitions.map((p) => [p.partition, p.offset]).sort(),
+          [[0, "-1"], [1, "1"]],
+        );
+        await admin.disconnect();
+      } finally {
+        await broker.close();
+      }
+    }),
+});
+
+Deno.test("a second broker on the same data dir is refused while the first one runs", () =>
+  withTempDir(async (dataDir) => {
+    const first = await startTestBroker({ dataDir });
+    try {
+      await assert.rejects(
+        () => startTestBroker({ dataDir }),
+        /Cannot open the data dir ".*": another broker is using it/,
+      );
+    } finally {
+      await first.close();
+    }
+    const again = await startTestBroker({ dataDir });
+    await again.close();
+  }));
+
+for (const fsync of ["always", "interval", "never"] as const) {
+  Deno.test({
+    name: `with fsync "${fsync}" acknowledged records are on disk for the next start`,
+    ...opts,
+    fn: () =>
+      withTempDir(async (dataDir) => {
+        let broker = await startTestBroker({ dataDir, fsync, autoCreate: true });
+        try {
+          const producer = client(broker.bootstrap).producer();
+          await producer.connect();
+          await producer.send({ topic: "f", acks: -1, messages: [{ value: "1" }, { value: "2" }] });
+          await producer.disconnect();
+          await broker.close();
+          broker = await startTestBroker({ dataDir });
+          const got = await readAll(client(broker.bootstrap), "f", 2);
+          assert.deepEqual(got, ["0:0=1", "0:1=2"]);
+        } finally {
+          await broker.close();
+        }
+      }),
+  });
+}
