@@ -1,0 +1,294 @@
+/**
+ * The emulator's Kafka target: kafkajs producers (built by lib/kafka_client.ts, so the
+ * same auth and TLS flags work) sending with acks=all, keyed by the posting key and
+ * partitioned as Kafka's default partitioner does. By default the producer runs in a
+ * worker thread (lib/kafka_send_worker.ts): kafkajs's encoding is most of a send's CPU, and
+ * there it runs beside the reading and serializing of the next postings. kafkajs's own
+ * retries are off so one policy applies everywhere: lib/retry.ts retries what Kafka calls
+ * retriable (network errors, leader changes, unknown topic while metadata settles) and
+ * stops on the rest with the topic, key and error named.
+ * @module
+ */
+import type { Kafka, Producer } from "./deps/kafkajs.ts";
+import { createKafka } from "./kafka_client.ts";
+import type { KafkaClientOptions } from "./kafka_client.ts";
+import type { WorkerReply, WorkerRequest } from "./kafka_send_worker.ts";
+import { isRetriable, RetriableError } from "./errors.ts";
+import type { OutRecord, SendHooks, Target } from "./emulator.ts";
+import { retry } from "./retry.ts";
+import { installFastVarints } from "./kafkajs_varints.ts";
+
+/** How the Kafka target retries. */
+export interface KafkaTargetOptions {
+  /** For messages: `host:port[,…]`. */
+  bootstrap: string;
+  /** Attempts per request, the first included; default 10. */
+  maxAttempts?: number;
+  baseMs?: number;
+  maxMs?: number;
+  /** Broker-side wait for acks=all, default 30 s. */
+  timeoutMs?: number;
+  /** Producer threads when connecting with client options (default 1; 0 = this thread). */
+  workers?: number;
+}
+
+/** Java's `Utils.murmur2` (Kafka's default partitioner hash) over `bytes`. */
+export function murmur2(bytes: Uint8Array, len = bytes.length): number {
+  const m = 0x5bd1e995;
+  let h = 0x9747b28c ^ len;
+  const len4 = len >>> 2;
+  for (let i = 0; i < len4; i++) {
+    const i4 = i << 2;
+    let k = bytes[i4] | (bytes[i4 + 1] << 8) | (bytes[i4 + 2] << 16) | (bytes[i4 + 3] << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m) ^ k;
+  }
+  const tail = len & ~3;
+  const rest = len & 3;
+  if (rest === 3) h ^= bytes[tail + 2] << 16;
+  if (rest >= 2) h ^= bytes[tail + 1] << 8;
+  if (rest >= 1) {
+    h ^= bytes[tail];
+    h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h | 0;
+}
+
+const keyEncoder = new TextEncoder();
+let scratch = new Uint8Array(64);
+
+/** murmur2 of a string key's UTF-8 bytes; ASCII keys (posting keys) skip the encoder. */
+function hashKey(key: string): number {
+  const n = key.length;
+  if (n > scratch.length) scratch = new Uint8Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c > 0x7f) return murmur2(keyEncoder.encode(key));
+    scratch[i] = c;
+  }
+  return murmur2(scratch, n);
+}
+
+/**
+ * Kafka's default partitioning (the Java client's and kafkajs's DefaultPartitioner: murmur2
+ * of the key, positive, modulo the partition count), without kafkajs's per-message Long
+ * arithmetic and array copies, which cost more than the rest of a send at 100k records/s.
+ */
+export function keyHashPartitioner() {
+  let next = 0;
+  return (
+    { partitionMetadata, message }: {
+      partitionMetadata: { partitionId: number }[];
+      message: { partition?: number | null; key?: string | Uint8Array | null };
+    },
+  ): number => {
+    if (message.partition !== null && message.partition !== undefined) return message.partition;
+    const n = partitionMetadata.length;
+    const key = message.key;
+    if (key === null || key === undefined) return partitionMetadata[next++ % n].partitionId;
+    const hash = typeof key === "string" ? hashKey(key) : murmur2(key);
+    return (hash & 0x7fffffff) % n;
+  };
+}
+
+/** True when a kafkajs error (or the error it gave up on) may pass on a retry. */
+export function kafkaRetriable(err: unknown): boolean {
+  if (isRetriable(err)) return true;
+  const e = err as { name?: string; cause?: unknown };
+  return e?.name === "KafkaJSNumberOfRetriesExceeded" && isRetriable(e.cause);
+}
+
+/** The Kafka error's type name (`UNKNOWN_TOPIC_OR_PARTITION`) or message. */
+function kafkaReason(err: unknown): string {
+  const e = err as { type?: string; message?: string; cause?: { type?: string } };
+  const type = e?.type ?? e?.cause?.type;
+  const msg = e?.message ?? String(err);
+  return type && !msg.includes(type) ? `${type}: ${msg}` : msg;
+}
+
+/** One way of handing a batch to kafkajs: in this thread or in a worker. */
+interface Sender {
+  send(topic: string, messages: { key: string; value: string }[], timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A kafkajs producer in this thread. */
+class ProducerSender implements Sender {
+  constructor(private readonly producer: Producer) {}
+
+  static async connect(kafka: Kafka): Promise<ProducerSender> {
+    installFastVarints();
+    const producer = kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: keyHashPartitioner,
+      retry: { retries: 0 },
+    });
+    await producer.connect();
+    return new ProducerSender(producer);
+  }
+
+  async send(topic: string, messages: { key: string; value: string }[], timeoutMs: number) {
+    await this.producer.send({ topic, messages, acks: -1, timeout: timeoutMs });
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect().catch(() => {});
+  }
+}
+
+/** A kafkajs producer in a worker thread (lib/kafka_send_worker.ts). */
+class WorkerSender implements Sender {
+  private next = 1;
+  private readonly waiting = new Map<number, (reply: WorkerReply) => void>();
+  private readonly worker: Worker;
+
+  private constructor() {
+    this.worker = new Worker(new URL("./kafka_send_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    this.worker.onmessage = (e: MessageEvent<WorkerReply>) => {
+      const done = this.waiting.get(e.data.id);
+      this.waiting.delete(e.data.id);
+      done?.(e.data);
+    };
+    this.worker.onerror = (e) => {
+      e.preventDefault();
+      const reply = (id: number): WorkerReply => ({
+        id,
+        ok: false,
+        error: { message: `the producer thread failed: ${e.message}`, retriable: false },
+      });
+      for (const [id, done] of this.waiting) done(reply(id));
+      this.waiting.clear();
+    };
+  }
+
+  static async connect(options: KafkaClientOptions): Promise<WorkerSender> {
+    const s = new WorkerSender();
+    try {
+      await s.call({ op: "connect", options });
+    } catch (err) {
+      s.worker.terminate();
+      throw err;
+    }
+    return s;
+  }
+
+  private call(req: DistributiveOmit<WorkerRequest, "id">): Promise<void> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, (reply) => {
+        if (reply.ok) return resolve();
+        // Rebuilt so kafkaRetriable and kafkaReason read it like the original.
+        reject(Object.assign(new Error(reply.error.message), {
+          type: reply.error.type,
+          retriable: reply.error.retriable,
+        }));
+      });
+      this.worker.postMessage({ ...req, id });
+    });
+  }
+
+  send(topic: string, messages: { key: string; value: string }[], timeoutMs: number) {
+    return this.call({ op: "send", topic, messages, timeoutMs });
+  }
+
+  async close(): Promise<void> {
+    await this.call({ op: "close" }).catch(() => {});
+    this.worker.terminate();
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** Sends records straight to Kafka. */
+export class KafkaTarget implements Target {
+  readonly name: string;
+  private turn = 0;
+  private constructor(
+    private readonly senders: Sender[],
+    private readonly opts: KafkaTargetOptions,
+  ) {
+    this.name = `Kafka at ${opts.bootstrap}`;
+  }
+
+  /**
+   * Connects producers: on a kafkajs client `kafka` in this thread, or, given client
+   * options, in `opts.workers` worker threads (default 1; 0 = this thread). kafkajs itself
+   * retries the connection (about 10 s in all) before this gives up.
+   */
+  static async connect(
+    kafka: Kafka | KafkaClientOptions,
+    opts: KafkaTargetOptions,
+  ): Promise<KafkaTarget> {
+    const senders: Sender[] = [];
+    try {
+      if (!("bootstrap" in kafka)) {
+        senders.push(await ProducerSender.connect(kafka));
+      } else if ((opts.workers ?? 1) === 0) {
+        const client = createKafka(kafka);
+        senders.push(await ProducerSender.connect(client));
+      } else {
+        for (let i = 0; i < (opts.workers ?? 1); i++) {
+          senders.push(await WorkerSender.connect(kafka));
+        }
+      }
+    } catch (err) {
+      await Promise.all(senders.map((s) => s.close()));
+      throw new Error(`Cannot connect to Kafka at "${opts.bootstrap}": ${kafkaReason(err)}`, {
+        cause: err,
+      });
+    }
+    return new KafkaTarget(senders, opts);
+  }
+
+  /** Sends `records` to `topic` and waits for the broker's acknowledgement (acks=all). */
+  async send(topic: string, records: OutRecord[], hooks: SendHooks): Promise<void> {
+    const messages = records.map((r) => ({ key: r.key, value: JSON.stringify(r.value) }));
+    // Batches go to the producers in turn; a retry stays with the same one.
+    const sender = this.senders[this.turn++ % this.senders.length];
+    const attempts = this.opts.maxAttempts ?? 10;
+    const what = `Cannot send key "${records[0].key}"${
+      records.length > 1 ? ` and ${records.length - 1} more records` : ""
+    } to topic "${topic}"`;
+    try {
+      await retry(async () => {
+        try {
+          await sender.send(topic, messages, this.opts.timeoutMs ?? 30_000);
+        } catch (err) {
+          const message = `${what}: ${this.name} answered ${kafkaReason(err)}`;
+          if (kafkaRetriable(err)) throw new RetriableError(message, { cause: err });
+          throw new Error(message, { cause: err });
+        }
+      }, {
+        maxAttempts: attempts,
+        baseMs: this.opts.baseMs ?? 200,
+        maxMs: this.opts.maxMs ?? 10_000,
+        onRetry: hooks.onRetry,
+      });
+    } catch (err) {
+      if (isRetriable(err)) {
+        const hint = /UNKNOWN_TOPIC_OR_PARTITION|does not host this topic/i.test(
+            (err as Error).message,
+          )
+          ? " (does the topic exist? `deno task topics` creates it)"
+          : "";
+        throw new Error(
+          `${(err as Error).message} (gave up after ${attempts} attempts)${hint}`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    hooks.onAck(records.length);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.senders.map((s) => s.close()));
+  }
+}

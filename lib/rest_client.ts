@@ -1,0 +1,255 @@
+/**
+ * A producer for the Confluent REST Proxy v2 (`POST <base>/topics/<topic>` with
+ * `application/vnd.kafka.json.v2+json`), directly or behind API Gateway (`x-api-key`).
+ *
+ * Every entry of a 200 answer's `offsets` is checked: the proxy reports a failed record
+ * inside a 200. Records answered with a retriable code (50003, or the old 2) are sent
+ * again on their own; network errors, timeouts, 408, 429 (after its Retry-After) and 5xx
+ * retry the whole request with capped exponential backoff; anything else stops with an
+ * error naming the topic, the key and the code. At-least-once: a request whose answer was
+ * lost is sent again, and the proxy may have written it the first time.
+ * @module
+ */
+import { isRetriable, RetriableError } from "./errors.ts";
+import type { OutRecord, SendHooks, Target } from "./emulator.ts";
+import { retry } from "./retry.ts";
+import type { Options } from "./cli.ts";
+import { registerSecret } from "./redact.ts";
+
+/** The v2 content type for JSON-embedded values. */
+export const REST_CONTENT_TYPE = "application/vnd.kafka.json.v2+json";
+
+/** Per-record codes a retry may fix: 50003 (retriable Kafka error), 2 (pre-5.x "retriable"). */
+export const RETRIABLE_RECORD_CODES: ReadonlySet<number> = new Set([50003, 2]);
+
+/** How the producer talks to the proxy. */
+export interface RestProducerOptions {
+  /** `http://host:8082` or `https://<api-id>.execute-api.<region>.amazonaws.com/<stage>`. */
+  baseUrl: string;
+  /** Sent as `x-api-key` (API Gateway); never printed. */
+  apiKey?: string;
+  /** Per request, default 30 s (API Gateway gives up at 29 s). */
+  timeoutMs?: number;
+  /** Attempts per request, the first included; default 10. */
+  maxAttempts?: number;
+  /** First backoff, default 200 ms. */
+  baseMs?: number;
+  /** Largest backoff (and Retry-After honoured up to it), default 15 s. */
+  maxMs?: number;
+  /** For tests. */
+  fetch?: typeof fetch;
+  random?: () => number;
+}
+
+/** One entry of a v2 produce answer. */
+interface PartitionOffset {
+  partition?: number | null;
+  offset?: number | null;
+  error_code?: number | null;
+  error?: string | null;
+}
+
+/** A record the proxy refused, or a request it refused. */
+export class DeliveryError extends Error {
+  override name = "DeliveryError";
+  constructor(
+    message: string,
+    readonly topic: string,
+    readonly key: string,
+    readonly code: number | string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** The delay a Retry-After header asks for, in ms, or undefined. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
+}
+
+/**
+ * A record as the v2 JSON format carries it. The proxy serializes the key as JSON, so a
+ * decimal key goes as a JSON number: its JSON text, and so the Kafka key's bytes, is the
+ * plain decimal string (`7528`), the same key the Kafka target writes. A string would
+ * arrive quoted (`"7528"`).
+ */
+function wireRecord(r: OutRecord): { key: number | string; value: object } {
+  return { key: /^(0|[1-9]\d{0,14})$/.test(r.key) ? Number(r.key) : r.key, value: r.value };
+}
+
+/** Sends records to a Confluent v2 REST proxy. */
+export class RestProducer implements Target {
+  readonly name: string;
+  private readonly base: string;
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly opts: RestProducerOptions) {
+    this.base = opts.baseUrl.replace(/\/+$/, "");
+    this.name = `the REST proxy at ${this.base}`;
+    this.fetch = opts.fetch ?? fetch;
+  }
+
+  /** Sends `records` to `topic`, retrying what may pass, until all are acknowledged. */
+  async send(topic: string, records: OutRecord[], hooks: SendHooks): Promise<void> {
+    let pending = records;
+    const attempts = this.opts.maxAttempts ?? 10;
+    try {
+      await retry(async () => {
+        pending = await this.attempt(topic, pending, hooks);
+        if (pending.length) {
+          throw new RetriableError(
+            `${pending.length} records to topic "${topic}" (key "${
+              pending[0].key
+            }" first) were answered with a retriable error_code`,
+          );
+        }
+      }, {
+        maxAttempts: attempts,
+        baseMs: this.opts.baseMs ?? 200,
+        maxMs: this.opts.maxMs ?? 15_000,
+        onRetry: hooks.onRetry,
+        random: this.opts.random,
+      });
+    } catch (err) {
+      if (isRetriable(err)) {
+        throw new Error(`${(err as Error).message} (gave up after ${attempts} attempts)`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  /** One POST; returns the records to try again, throws on a request-level failure. */
+  private async attempt(
+    topic: string,
+    records: OutRecord[],
+    hooks: SendHooks,
+  ): Promise<OutRecord[]> {
+    const url = `${this.base}/topics/${encodeURIComponent(topic)}`;
+    const what = `Cannot send key "${records[0].key}"${
+      records.length > 1 ? ` and ${records.length - 1} more records` : ""
+    } to topic "${topic}"`;
+    const headers: Record<string, string> = {
+      "content-type": REST_CONTENT_TYPE,
+      "accept": "application/vnd.kafka.v2+json, application/json",
+    };
+    if (this.opts.apiKey) headers["x-api-key"] = this.opts.apiKey;
+    let res: Response;
+    let text: string;
+    try {
+      res = await this.fetch(url, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ records: records.map(wireRecord) }),
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
+      });
+      text = await res.text();
+    } catch (err) {
+      const why = err instanceof DOMException && err.name === "TimeoutError"
+        ? `no answer within ${this.opts.timeoutMs ?? 30_000} ms`
+        : (err as Error)?.message ?? String(err);
+      throw new RetriableError(`${what}: the request to ${this.name} failed: ${why}`, {
+        cause: err,
+      });
+    }
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (res.status !== 200) {
+      const b = body as { error_code?: number; message?: string } | undefined;
+      const code = b?.error_code;
+      const msg = b?.message ?? text.slice(0, 200).trim();
+      const answer = `${this.name} answered HTTP ${res.status}${
+        code !== undefined ? `, error_code ${code}` : ""
+      }${msg ? `: ${msg}` : ""}`;
+      if (res.status === 429 || res.status === 408 || res.status >= 500) {
+        throw new RetriableError(`${what}: ${answer}`, {
+          retryAfterMs: parseRetryAfter(res.headers.get("retry-after")),
+        });
+      }
+      const hint = res.status === 403 && code === undefined
+        ? " (API Gateway refuses a missing or wrong x-api-key: set PINPIPE_API_KEY)"
+        : "";
+      throw new DeliveryError(
+        `${what}: ${answer}${hint}`,
+        topic,
+        records[0].key,
+        code ?? res.status,
+      );
+    }
+    const offsets = (body as { offsets?: PartitionOffset[] } | undefined)?.offsets;
+    if (!Array.isArray(offsets) || offsets.length !== records.length) {
+      throw new DeliveryError(
+        `${what}: ${this.name} answered HTTP 200 without one offsets entry per record (${
+          Array.isArray(offsets) ? offsets.length : "no offsets"
+        } for ${records.length}): is this a Confluent v2 REST proxy?`,
+        topic,
+        records[0].key,
+        200,
+      );
+    }
+    const again: OutRecord[] = [];
+    let acked = 0;
+    let refused: DeliveryError | undefined;
+    for (let i = 0; i < records.length; i++) {
+      const code = offsets[i]?.error_code;
+      if (code === null || code === undefined) {
+        acked++;
+      } else if (RETRIABLE_RECORD_CODES.has(code)) {
+        again.push(records[i]);
+      } else {
+        refused ??= new DeliveryError(
+          `Cannot send key "${
+            records[i].key
+          }" to topic "${topic}": ${this.name} answered error_code ${code} for the record${
+            offsets[i].error ? `: ${offsets[i].error}` : ""
+          }`,
+          topic,
+          records[i].key,
+          code,
+        );
+      }
+    }
+    if (acked) hooks.onAck(acked);
+    if (refused) throw refused;
+    return again;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * The API key from `--api-key-file` (PINPIPE_API_KEY_FILE) or the environment variable
+ * named by `--api-key-env` (default PINPIPE_API_KEY), registered as a secret; problems are
+ * recorded on `o`. Keys never come from a flag's value.
+ */
+export async function readApiKey(o: Options): Promise<string | undefined> {
+  const file = o.string("api-key-file", { env: "PINPIPE_API_KEY_FILE" });
+  const name = o.string("api-key-env", { default: "PINPIPE_API_KEY" })!;
+  let key: string | undefined;
+  if (file) {
+    try {
+      key = (await Deno.readTextFile(file)).trim() || undefined;
+    } catch (err) {
+      o.problem(`Cannot read --api-key-file "${file}": ${(err as Error).message}`);
+    }
+  } else {
+    key = o.env[name] || undefined;
+    if (typeof o.values["api-key-env"] === "string" && !key) {
+      o.problem(`Invalid --api-key-env "${name}": the environment variable is not set`);
+    }
+  }
+  registerSecret(key);
+  return key;
+}
