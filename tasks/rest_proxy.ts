@@ -1,0 +1,327 @@
+#!/usr/bin/env -S deno run -A
+/**
+ * `deno task rest-proxy`: the Kafka REST proxy, both sides.
+ *
+ * - `serve`: a Confluent REST Proxy v2-compatible produce endpoint on kafkajs, for local
+ *   runs (`POST /topics/<t>`, `GET /topics`, `GET /topics/<t>`), optionally under an API
+ *   Gateway-like base path and API key. Runs until Ctrl-C; changes nothing but the topics
+ *   it produces to (and creates them only with `--auto-create`).
+ * - `config`: renders `kafka-rest.properties` for Confluent's REST proxy on the EC2 client
+ *   (MSK IAM auth, brokers from `GetBootstrapBrokers`) and prints it; with `--deploy`
+ *   installs it through SSM and restarts the service, waiting for the result. A re-run
+ *   with the same content changes nothing on the instance.
+ *
+ * Run: `deno task rest-proxy serve --bootstrap 127.0.0.1:9092`, or from a URL:
+ * `deno run -A https://…/tasks/rest_proxy.ts serve --help`.
+ * Exit codes: 0 ok, 1 failure, 2 bad options, 130 interrupted (serve stops cleanly).
+ * @module
+ */
+import { Options, parseFlags, runMain } from "../lib/cli.ts";
+import type { FlagSpec } from "../lib/cli.ts";
+import { loadConfig } from "../lib/config.ts";
+import { UsageError } from "../lib/errors.ts";
+import { createKafka, KAFKA_FLAGS, KAFKA_HELP, readKafkaOptions } from "../lib/kafka_client.ts";
+import type { KafkaClientOptions } from "../lib/kafka_client.ts";
+import { startRestProxy } from "../lib/rest_proxy.ts";
+import type { RestProxyStats } from "../lib/rest_proxy.ts";
+import {
+  installRestProxyProperties,
+  renderRestProxyProperties,
+  sendCommandInput,
+} from "../lib/rest_proxy_config.ts";
+import type { InstallTarget } from "../lib/rest_proxy_config.ts";
+import { getIamBootstrap } from "../lib/bootstrap_brokers.ts";
+import { KafkaClient } from "../lib/deps/aws_kafka.ts";
+import { SSMClient } from "../lib/deps/aws_ssm.ts";
+import { fmtInt } from "../lib/progress.ts";
+import { registerSecret } from "../lib/redact.ts";
+
+export const HELP =
+  `The Kafka REST proxy: a local v2 produce endpoint, or the AWS proxy's configuration.
+
+Usage: deno task rest-proxy serve [flags]
+       deno task rest-proxy config [--deploy] [flags]
+
+serve: a Confluent REST Proxy v2-compatible endpoint (json and binary formats)
+${KAFKA_HELP}
+  --host H                 interface to bind (PINPIPE_REST_HOST; default 127.0.0.1)
+  --port N                 port, 0 for any free one (PINPIPE_REST_PORT; default 8082)
+  --base-path /P           path prefix like an API Gateway stage (PINPIPE_REST_BASE_PATH; default none)
+  --api-key-env NAME       environment variable holding the API key clients must send as
+                           x-api-key (default: no key; e.g. PINPIPE_API_KEY)
+  --auto-create            create unknown topics instead of answering 40401 (PINPIPE_AUTO_CREATE=1)
+  --max-body-bytes SIZE    largest request body (PINPIPE_REST_MAX_BODY; default 10MiB)
+  --max-record-bytes SIZE  largest record (PINPIPE_REST_MAX_RECORD; default 1MiB)
+  --max-in-flight N        produce requests at once before 429 (PINPIPE_REST_MAX_IN_FLIGHT; default 64)
+
+config: kafka-rest.properties for the REST proxy on EC2 with MSK IAM auth
+  --cluster-arn ARN        MSK cluster (PINPIPE_CLUSTER_ARN, config clusterArn)
+  --bootstrap H:P,…        IAM brokers (PINPIPE_BOOTSTRAP, config bootstrapBrokers; default:
+                           GetBootstrapBrokers of the cluster)
+  --region R               AWS region (AWS_REGION, config region)
+  --port N                 REST listener port (PINPIPE_REST_PORT; default 8082)
+  --max-block-ms N         producer.max.block.ms (PINPIPE_REST_MAX_BLOCK_MS; default 10000)
+  --role-arn ARN           role for the IAM login module (PINPIPE_REST_ROLE_ARN; default the
+                           instance profile)
+  --deploy                 install on the instance via SSM and restart the service
+  --instance-id ID         the REST proxy instance (PINPIPE_REST_INSTANCE_ID, config restProxyInstanceId)
+  --properties-path P      file on the instance (PINPIPE_REST_PROPERTIES_PATH, config
+                           restProxyPropertiesPath; default /opt/pinpipe/kafka-rest.properties,
+                           where infra/client.yaml installs it)
+  --service NAME           systemd unit (PINPIPE_REST_SERVICE, config restProxyService;
+                           default kafka-rest)
+  --dry-run                print the file (and the SSM command) without calling AWS to change anything
+  --json                   print the result as JSON
+  --help                   this text
+`;
+
+const SERVE_FLAGS: Record<string, FlagSpec> = {
+  ...KAFKA_FLAGS,
+  host: { type: "string" },
+  port: { type: "string" },
+  "base-path": { type: "string" },
+  "api-key-env": { type: "string" },
+  "auto-create": { type: "boolean" },
+  "max-body-bytes": { type: "string" },
+  "max-record-bytes": { type: "string" },
+  "max-in-flight": { type: "string" },
+  json: { type: "boolean" },
+};
+const CONFIG_FLAGS: Record<string, FlagSpec> = {
+  "cluster-arn": { type: "string" },
+  bootstrap: { type: "string" },
+  region: { type: "string" },
+  port: { type: "string" },
+  "max-block-ms": { type: "string" },
+  "role-arn": { type: "string" },
+  deploy: { type: "boolean" },
+  "instance-id": { type: "string" },
+  "properties-path": { type: "string" },
+  service: { type: "string" },
+  "dry-run": { type: "boolean" },
+  json: { type: "boolean" },
+};
+
+/** Options of `serve`. */
+export interface ServeOptions {
+  kafka: KafkaClientOptions;
+  host: string;
+  port: number;
+  basePath: string;
+  apiKey?: string;
+  autoCreate: boolean;
+  maxBodyBytes: number;
+  maxRecordBytes: number;
+  maxInFlight: number;
+}
+
+/** Options of `config`. */
+export interface ConfigOptions {
+  clusterArn?: string;
+  bootstrap?: string;
+  region: string;
+  port: number;
+  maxBlockMs: number;
+  roleArn?: string;
+  deploy: boolean;
+  dryRun: boolean;
+  target: InstallTarget;
+}
+
+/** Splits off the subcommand and reads its options; every problem is reported together. */
+export function parseOptions(
+  args: string[],
+  env: Record<string, string | undefined>,
+  cfg: Record<string, unknown> = {},
+): { command: "serve"; serve: ServeOptions } | { command: "config"; config: ConfigOptions } {
+  const command = args[0]?.startsWith("-") ? undefined : args[0];
+  const rest = command === undefined ? args : args.slice(1);
+  if (command !== "serve" && command !== "config") {
+    parseFlags(rest, { ...SERVE_FLAGS, ...CONFIG_FLAGS }); // names an unknown flag first
+    throw new UsageError(
+      command === undefined
+        ? "Missing subcommand: expected serve or config"
+        : `Unknown subcommand "${command}": expected serve or config`,
+    );
+  }
+  if (command === "serve") {
+    const o = new Options(parseFlags(rest, SERVE_FLAGS).values, env, cfg);
+    const kafka = readKafkaOptions(o);
+    kafka.clientId = "pinpipe-rest-proxy";
+    const keyEnv = o.string("api-key-env");
+    let apiKey: string | undefined;
+    if (keyEnv) {
+      apiKey = env[keyEnv];
+      if (!apiKey) o.problem(`--api-key-env ${keyEnv}: the variable "${keyEnv}" is not set`);
+      else if (apiKey.length < 20) {
+        o.problem(`The API key in "${keyEnv}" is shorter than 20 characters`);
+      }
+      registerSecret(apiKey);
+    }
+    const basePath = o.string("base-path", { env: "PINPIPE_REST_BASE_PATH", default: "" })!;
+    if (basePath && !/^\/[A-Za-z0-9._~\/-]*$/.test(basePath)) {
+      o.problem(`Invalid --base-path "${basePath}": expected a path such as /test`);
+    }
+    const serve: ServeOptions = {
+      kafka,
+      host: o.string("host", { env: "PINPIPE_REST_HOST", default: "127.0.0.1" })!,
+      port: o.int("port", { env: "PINPIPE_REST_PORT", default: 8082, min: 0, max: 65535 }),
+      basePath,
+      apiKey,
+      autoCreate: o.bool("auto-create", { env: "PINPIPE_AUTO_CREATE" }),
+      maxBodyBytes: o.bytes("max-body-bytes", {
+        env: "PINPIPE_REST_MAX_BODY",
+        default: 10 * 1024 * 1024,
+        min: 1024,
+      }),
+      maxRecordBytes: o.bytes("max-record-bytes", {
+        env: "PINPIPE_REST_MAX_RECORD",
+        default: 1024 * 1024,
+        min: 16,
+      }),
+      maxInFlight: o.int("max-in-flight", {
+        env: "PINPIPE_REST_MAX_IN_FLIGHT",
+        default: 64,
+        min: 1,
+      }),
+    };
+    o.done();
+    return { command, serve };
+  }
+  const o = new Options(parseFlags(rest, CONFIG_FLAGS).values, env, cfg);
+  const config: ConfigOptions = {
+    clusterArn: o.string("cluster-arn", { env: "PINPIPE_CLUSTER_ARN", config: "clusterArn" }),
+    bootstrap: o.string("bootstrap", { env: "PINPIPE_BOOTSTRAP", config: "bootstrapBrokers" }),
+    region: o.string("region", { env: "AWS_REGION", config: "region" }) ??
+      env.AWS_DEFAULT_REGION ?? "",
+    port: o.int("port", { env: "PINPIPE_REST_PORT", default: 8082, min: 1, max: 65535 }),
+    maxBlockMs: o.int("max-block-ms", {
+      env: "PINPIPE_REST_MAX_BLOCK_MS",
+      default: 10000,
+      min: 0,
+    }),
+    roleArn: o.string("role-arn", { env: "PINPIPE_REST_ROLE_ARN" }),
+    deploy: o.bool("deploy"),
+    dryRun: o.bool("dry-run"),
+    target: {
+      instanceId: o.string("instance-id", {
+        env: "PINPIPE_REST_INSTANCE_ID",
+        config: "restProxyInstanceId",
+      }) ?? "",
+      path: o.string("properties-path", {
+        env: "PINPIPE_REST_PROPERTIES_PATH",
+        config: "restProxyPropertiesPath",
+        default: "/opt/pinpipe/kafka-rest.properties",
+      })!,
+      service: o.string("service", {
+        env: "PINPIPE_REST_SERVICE",
+        config: "restProxyService",
+        default: "kafka-rest",
+      })!,
+    },
+  };
+  config.target.port = config.port;
+  if (!config.bootstrap && !config.clusterArn) {
+    o.problem("Missing --cluster-arn or --bootstrap: which MSK cluster?");
+  }
+  if (!config.region && (config.deploy || !config.bootstrap)) {
+    o.problem("Missing --region (or AWS_REGION)");
+  }
+  if (config.deploy && !config.target.instanceId) {
+    o.problem("--deploy needs --instance-id (or config restProxyInstanceId)");
+  }
+  o.done();
+  return { command, config };
+}
+
+/** AWS clients for `runConfig` (tests pass mocked ones). */
+export interface ConfigDeps {
+  kafka?: KafkaClient;
+  ssm?: SSMClient;
+  pollMs?: number;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+/** Renders kafka-rest.properties and, with `deploy`, installs it; returns what was done. */
+export async function runConfig(opts: ConfigOptions, deps: ConfigDeps = {}) {
+  const bootstrap = opts.bootstrap ?? await getIamBootstrap(
+    deps.kafka ?? new KafkaClient({ region: opts.region }),
+    opts.clusterArn!,
+  );
+  const properties = renderRestProxyProperties({
+    bootstrap,
+    port: opts.port,
+    maxBlockMs: opts.maxBlockMs,
+    roleArn: opts.roleArn,
+  });
+  if (!opts.deploy || opts.dryRun) {
+    return {
+      properties,
+      deployed: false,
+      ...(opts.deploy ? { sendCommand: sendCommandInput(properties, opts.target) } : {}),
+    };
+  }
+  const r = await installRestProxyProperties(
+    deps.ssm ?? new SSMClient({ region: opts.region }),
+    properties,
+    opts.target,
+    { pollMs: deps.pollMs, signal: deps.signal, onProgress: deps.log },
+  );
+  return { properties, deployed: true, ...r };
+}
+
+if (import.meta.main) {
+  await runMain(HELP, async (args, { signal, env }) => {
+    const parsed = parseOptions(args, env, await loadConfig(env));
+    const json = args.includes("--json");
+    if (parsed.command === "config") {
+      const r = await runConfig(parsed.config, {
+        signal,
+        log: (l) => console.error(`rest-proxy: ${l}`),
+      });
+      if (json) return console.log(JSON.stringify(r, null, 2));
+      if ("sendCommand" in r) {
+        console.log(
+          `${r.properties}\n# SSM SendCommand:\n${JSON.stringify(r.sendCommand, null, 2)}`,
+        );
+      } else if (r.deployed) {
+        console.log(
+          `kafka-rest.properties ${
+            "unchanged" in r && r.unchanged ? "unchanged on" : "installed on"
+          } ${parsed.config.target.instanceId}`,
+        );
+      } else console.log(r.properties.trimEnd());
+      return;
+    }
+    const s = parsed.serve;
+    const proxy = await startRestProxy({
+      kafka: createKafka(s.kafka),
+      hostname: s.host,
+      port: s.port,
+      basePath: s.basePath,
+      apiKey: s.apiKey,
+      autoCreate: s.autoCreate,
+      maxBodyBytes: s.maxBodyBytes,
+      maxRecordBytes: s.maxRecordBytes,
+      maxInFlight: s.maxInFlight,
+      log: (l) => console.error(l),
+    });
+    console.error(`rest-proxy: listening on ${proxy.url} -> Kafka ${s.kafka.bootstrap}`);
+    if (json) console.log(JSON.stringify({ url: proxy.url, port: proxy.port }));
+    else console.log(proxy.url);
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
+    await proxy.close();
+    const st: RestProxyStats = proxy.stats();
+    const sec = (performance.now() - t0) / 1000;
+    console.error(
+      `rest-proxy: stopped after ${sec.toFixed(0)} s: ${fmtInt(st.records)} records in ${
+        fmtInt(st.produceRequests)
+      } produce requests, ${fmtInt(st.recordErrors)} record errors, ${
+        fmtInt(st.rejected429)
+      } answered 429`,
+    );
+    return 0;
+  });
+}

@@ -1,0 +1,165 @@
+#!/usr/bin/env -S deno run -A
+/**
+ * `deno task sink`: the local S3 sink. Consumes every topic matching `--topics-regex` in a
+ * consumer group and writes the Confluent S3 sink layout
+ * (`topics/<topic>/partition=<p>/<topic>+<p>+<startOffset>.json`, one JSON value per line)
+ * to a local directory or to S3 (or an S3-compatible server), exactly once: killed at any
+ * moment and restarted, every record is in the lake once (see lib/sink.ts for how).
+ *
+ * Run: `deno task sink --bootstrap 127.0.0.1:9092 --lake file:///tmp/lake --once`, or from a
+ * URL: `deno run -A https://…/tasks/sink.ts --help`. Changes: objects in the lake (replays
+ * overwrite the same keys with the same records) and the group's committed offsets.
+ * A re-run is safe: it resumes from the committed offsets. Exit codes: 0 ok, 1 failure,
+ * 2 bad options, 130 interrupted (buffered records are landed and committed first).
+ * @module
+ */
+import { Options, parseFlags, runMain } from "../lib/cli.ts";
+import type { FlagSpec } from "../lib/cli.ts";
+import { loadConfig } from "../lib/config.ts";
+import { createKafka, KAFKA_FLAGS, KAFKA_HELP, readKafkaOptions } from "../lib/kafka_client.ts";
+import type { KafkaClientOptions } from "../lib/kafka_client.ts";
+import { openLake, parseLakeUrl } from "../lib/lake.ts";
+import { fmtBytes, fmtInt, fmtRate, fmtSec, Progress } from "../lib/progress.ts";
+import { runSink, topicsRegex } from "../lib/sink.ts";
+import type { SinkSummary } from "../lib/sink.ts";
+
+export const HELP = `Land Kafka topics in the lake in the Confluent S3 sink layout, exactly once.
+
+Usage: deno task sink [--lake file:///path | --lake s3://bucket/prefix] [flags]
+
+${KAFKA_HELP}
+  --lake URL                file:///path, a path, or s3://bucket/prefix (PINPIPE_LAKE; default
+                            s3://<config bucket> when deployed, else .pinpipe/lake)
+  --s3-endpoint URL         S3-compatible endpoint, path-style (PINPIPE_S3_ENDPOINT; default AWS)
+  --region R                S3 region (AWS_REGION, config region; default us-east-1)
+  --prefix P                topic prefix (PINPIPE_PREFIX, config prefix; default pinpipe)
+  --topics-regex RE         topics to land, anchored; new matching topics are picked up within
+                            5 s (PINPIPE_TOPICS_REGEX; default <prefix>\\..*)
+  --group G                 consumer group (PINPIPE_SINK_GROUP; default <prefix>-sink)
+  --flush-size N            records per object (PINPIPE_FLUSH_SIZE; default 1000; the original used 1)
+  --rotate-interval-ms N    land a partition's tail after N ms without reaching flush size;
+                            0 = never (PINPIPE_ROTATE_INTERVAL_MS; default 10000)
+  --session-timeout DUR     how soon the group gives a dead sink's partitions to a new one
+                            (PINPIPE_SINK_SESSION_TIMEOUT; default 30s)
+  --once                    drain to the end offsets seen at start, land everything, exit
+  --json                    print the summary as JSON
+  --help                    this text
+`;
+
+const FLAGS: Record<string, FlagSpec> = {
+  ...KAFKA_FLAGS,
+  lake: { type: "string" },
+  "s3-endpoint": { type: "string" },
+  region: { type: "string" },
+  prefix: { type: "string" },
+  "topics-regex": { type: "string" },
+  group: { type: "string" },
+  "flush-size": { type: "string" },
+  "rotate-interval-ms": { type: "string" },
+  "session-timeout": { type: "string" },
+  once: { type: "boolean" },
+  json: { type: "boolean" },
+};
+
+/** The sink task's options. */
+export interface SinkTaskOptions {
+  kafka: KafkaClientOptions;
+  lake: string;
+  s3Endpoint?: string;
+  region: string;
+  topicsRegex: string;
+  group: string;
+  flushSize: number;
+  rotateIntervalMs: number;
+  sessionTimeoutMs: number;
+  once: boolean;
+  json: boolean;
+}
+
+/** Reads flags, environment and config file; every problem is reported together. */
+export function parseOptions(
+  args: string[],
+  env: Record<string, string | undefined>,
+  cfg: Record<string, unknown> = {},
+): SinkTaskOptions {
+  const o = new Options(parseFlags(args, FLAGS).values, env, cfg);
+  const kafka = readKafkaOptions(o);
+  kafka.clientId = "pinpipe-sink";
+  const prefix = o.string("prefix", { env: "PINPIPE_PREFIX", config: "prefix" }) ?? "pinpipe";
+  const lake = o.string("lake", { env: "PINPIPE_LAKE" }) ??
+    (typeof cfg.bucket === "string" ? `s3://${cfg.bucket}` : ".pinpipe/lake");
+  try {
+    parseLakeUrl(lake);
+  } catch (err) {
+    o.problem((err as Error).message);
+  }
+  const regex = o.string("topics-regex", {
+    env: "PINPIPE_TOPICS_REGEX",
+    default: `${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\..*`,
+  })!;
+  try {
+    topicsRegex(regex);
+  } catch (err) {
+    o.problem(`Invalid --topics-regex "${regex}": ${(err as Error).message}`);
+  }
+  const opts: SinkTaskOptions = {
+    kafka,
+    lake,
+    s3Endpoint: o.string("s3-endpoint", { env: "PINPIPE_S3_ENDPOINT" }),
+    region: o.string("region", { env: "AWS_REGION", config: "region", default: "us-east-1" })!,
+    topicsRegex: regex,
+    group: o.string("group", { env: "PINPIPE_SINK_GROUP", default: `${prefix}-sink` })!,
+    flushSize: o.int("flush-size", { env: "PINPIPE_FLUSH_SIZE", default: 1000, min: 1 }),
+    rotateIntervalMs: o.int("rotate-interval-ms", {
+      env: "PINPIPE_ROTATE_INTERVAL_MS",
+      default: 10_000,
+      min: 0,
+    }),
+    sessionTimeoutMs: o.duration("session-timeout", {
+      env: "PINPIPE_SINK_SESSION_TIMEOUT",
+      default: 30_000,
+      min: 1000,
+    }),
+    once: o.bool("once"),
+    json: o.bool("json"),
+  };
+  o.done();
+  return opts;
+}
+
+/** One line: records, objects, bytes, quarantined, lag, rate. */
+export function describeSummary(s: SinkSummary): string {
+  return `${fmtInt(s.records)} records in ${fmtInt(s.objects)} objects (${fmtBytes(s.bytes)}), ${
+    fmtInt(s.quarantined)
+  } quarantined, lag ${fmtInt(s.lag)}, ${fmtRate(s.records, s.elapsedSec)} over ${
+    fmtSec(s.elapsedSec)
+  }`;
+}
+
+if (import.meta.main) {
+  await runMain(HELP, async (args, { signal, env }) => {
+    const opts = parseOptions(args, env, await loadConfig(env));
+    const lake = openLake(opts.lake, { endpoint: opts.s3Endpoint, region: opts.region });
+    const progress = new Progress("sink");
+    progress.log(
+      `sink: ${opts.topicsRegex} in group ${opts.group} -> ${lake.url} (flush size ${opts.flushSize})`,
+    );
+    const summary = await runSink({
+      kafka: createKafka(opts.kafka),
+      lake,
+      topicsRegex: topicsRegex(opts.topicsRegex),
+      groupId: opts.group,
+      flushSize: opts.flushSize,
+      rotateIntervalMs: opts.rotateIntervalMs,
+      sessionTimeoutMs: opts.sessionTimeoutMs,
+      once: opts.once,
+      onProgress: (s) => progress.update(describeSummary(s)),
+      log: (l) => progress.log(l),
+    }, { signal });
+    progress.done(describeSummary(summary));
+    console.log(
+      opts.json ? JSON.stringify({ lake: lake.url, ...summary }) : describeSummary(summary),
+    );
+    return signal.aborted ? 130 : 0;
+  });
+}

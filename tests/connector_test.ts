@@ -1,0 +1,512 @@
+/**
+ * The connector task: the S3 sink configuration, Kafka Connect's REST contract (against a
+ * real HTTP server that keeps it: 201/200/409/FAILED with trace) and MSK Connect (against
+ * aws-sdk-client-mock, asserting every command and field sent).
+ */
+import assert from "node:assert/strict";
+import { mockClient } from "../lib/deps/aws_sdk_mock.ts";
+import {
+  CreateConnectorCommand,
+  CreateCustomPluginCommand,
+  CreateWorkerConfigurationCommand,
+  DescribeConnectorCommand,
+  DescribeCustomPluginCommand,
+  KafkaConnectClient,
+  ListConnectorsCommand,
+  ListCustomPluginsCommand,
+  ListWorkerConfigurationsCommand,
+  UpdateConnectorCommand,
+} from "../lib/deps/aws_kafkaconnect.ts";
+import { HeadObjectCommand, PutObjectCommand, S3Client } from "../lib/deps/aws_s3.ts";
+import { GetBootstrapBrokersCommand, KafkaClient } from "../lib/deps/aws_kafka.ts";
+import { contentTag, s3SinkConfig, workerProperties } from "../lib/connector_config.ts";
+import { registerConnector } from "../lib/connect_rest.ts";
+import { deployMskConnector } from "../lib/msk_connect.ts";
+import type { MskConnectSettings } from "../lib/msk_connect.ts";
+import { parseOptions, runConnector } from "../tasks/connector.ts";
+import { UsageError } from "../lib/errors.ts";
+
+const CONFIG = s3SinkConfig({
+  prefix: "0a1b2c3d4e5f",
+  bucket: "user-0a1b2c3d4e5f-bucket",
+  region: "us-east-1",
+  flushSize: 1,
+  tasksMax: 3,
+});
+
+Deno.test("the S3 sink configuration is the original pipeline's, with s3.region always set", () => {
+  assert.deepEqual(CONFIG, {
+    "connector.class": "io.confluent.connect.s3.S3SinkConnector",
+    "s3.region": "us-east-1",
+    "flush.size": "1",
+    "schema.compatibility": "NONE",
+    "tasks.max": "3",
+    "topics.regex": "0a1b2c3d4e5f.*",
+    "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
+    "partitioner.class": "io.confluent.connect.storage.partitioner.DefaultPartitioner",
+    "value.converter.schemas.enable": "false",
+    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+    "storage.class": "io.confluent.connect.s3.storage.S3Storage",
+    "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+    "s3.bucket.name": "user-0a1b2c3d4e5f-bucket",
+  });
+  const under = s3SinkConfig({ ...baseSettings(), topicsDir: "lake/topics" });
+  assert.equal(under["topics.dir"], "lake/topics");
+});
+
+function baseSettings() {
+  return { prefix: "p", bucket: "b-b", region: "eu-west-1", flushSize: 1000, tasksMax: 1 };
+}
+
+/** A Kafka Connect worker's REST API, scripted: what each PUT and status call answers. */
+function fakeConnect(script: {
+  puts: number[];
+  statuses: (Record<string, unknown> | number)[];
+}) {
+  const seen: { method: string; path: string; body: string; type: string | null }[] = [];
+  const stored = new Map<string, unknown>();
+  let put = 0;
+  let status = 0;
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
+    async (req) => {
+      const path = new URL(req.url).pathname;
+      const body = await req.text();
+      seen.push({ method: req.method, path, body, type: req.headers.get("content-type") });
+      const m = /^\/connectors\/([^/]+)\/(config|status)$/.exec(path);
+      if (!m) return Response.json({ error_code: 404, message: "no such path" }, { status: 404 });
+      const name = decodeURIComponent(m[1]);
+      if (m[2] === "config" && req.method === "PUT") {
+        const code = script.puts[Math.min(put++, script.puts.length - 1)];
+        if (code === 409) {
+          return Response.json({
+            error_code: 409,
+            message: "Cannot complete request momentarily due to stale configuration",
+          }, { status: 409 });
+        }
+        if (code >= 400) {
+          return Response.json(
+            { error_code: code, message: "Connector configuration is invalid" },
+            {
+              status: code,
+            },
+          );
+        }
+        stored.set(name, JSON.parse(body));
+        return Response.json({ name, config: JSON.parse(body), tasks: [], type: "sink" }, {
+          status: code,
+        });
+      }
+      if (m[2] === "status" && req.method === "GET") {
+        const s = script.statuses[Math.min(status++, script.statuses.length - 1)];
+        if (typeof s === "number") {
+          return Response.json({ error_code: s, message: `Connector ${name} not found` }, {
+            status: s,
+          });
+        }
+        return Response.json({ name, ...s, type: "sink" });
+      }
+      return Response.json({ error_code: 405, message: "HTTP 405 Method Not Allowed" }, {
+        status: 405,
+      });
+    },
+  );
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    seen,
+    stored,
+    close: async () => {
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
+const RUNNING = {
+  connector: { state: "RUNNING", worker_id: "10.0.0.5:8083" },
+  tasks: [{ id: 0, state: "RUNNING", worker_id: "10.0.0.5:8083" }],
+};
+
+Deno.test("connect-rest puts the config, retries a 409 rebalance and waits for RUNNING", async () => {
+  const connect = fakeConnect({
+    puts: [409, 201, 200],
+    statuses: [404, { connector: { state: "UNASSIGNED" }, tasks: [] }, RUNNING],
+  });
+  try {
+    const lines: string[] = [];
+    const r = await registerConnector({
+      baseUrl: connect.url,
+      name: "pinpipe-s3-sink",
+      config: CONFIG,
+      pollMs: 5,
+      onProgress: (l) => lines.push(l),
+    });
+    assert.equal(r.created, true);
+    assert.equal(r.status.connector.state, "RUNNING");
+    const puts = connect.seen.filter((s) => s.method === "PUT");
+    assert.equal(puts.length, 2, "one 409 then one successful PUT");
+    for (const p of puts) {
+      assert.equal(p.path, "/connectors/pinpipe-s3-sink/config");
+      assert.equal(p.type, "application/json");
+      assert.deepEqual(JSON.parse(p.body), CONFIG, "the body is the flat config map");
+    }
+    assert.ok(lines.some((l) => /409/.test(l)), "the retry is reported");
+    assert.ok(lines.some((l) => /UNASSIGNED/.test(l)), "the waiting state is reported");
+
+    const again = await registerConnector({
+      baseUrl: connect.url,
+      name: "pinpipe-s3-sink",
+      config: CONFIG,
+      pollMs: 5,
+    });
+    assert.equal(again.created, false, "a second run updates (200) instead of creating");
+    assert.deepEqual(connect.stored.get("pinpipe-s3-sink"), CONFIG);
+  } finally {
+    await connect.close();
+  }
+});
+
+Deno.test("connect-rest reports a FAILED task with the worker's trace", async () => {
+  const trace = "org.apache.kafka.connect.errors.ConnectException: " +
+    "com.amazonaws.services.s3.model.AmazonS3Exception: Access Denied";
+  const connect = fakeConnect({
+    puts: [201],
+    statuses: [{
+      connector: { state: "RUNNING", worker_id: "w:8083" },
+      tasks: [{ id: 0, state: "FAILED", worker_id: "w:8083", trace }],
+    }],
+  });
+  try {
+    await assert.rejects(
+      registerConnector({ baseUrl: connect.url, name: "s3", config: CONFIG, pollMs: 5 }),
+      (err: Error) => {
+        assert.match(err.message, /^Connector "s3" failed: task 0 is FAILED on worker w:8083/);
+        assert.ok(err.message.includes(trace));
+        return true;
+      },
+    );
+  } finally {
+    await connect.close();
+  }
+});
+
+Deno.test("connect-rest does not retry a rejected configuration (400)", async () => {
+  const connect = fakeConnect({ puts: [400], statuses: [RUNNING] });
+  try {
+    await assert.rejects(
+      registerConnector({ baseUrl: connect.url, name: "s3", config: CONFIG, pollMs: 5 }),
+      /Cannot register connector "s3": Kafka Connect answered 400 "Connector configuration is invalid"/,
+    );
+    assert.equal(connect.seen.filter((s) => s.method === "PUT").length, 1);
+  } finally {
+    await connect.close();
+  }
+});
+
+const SETTINGS: MskConnectSettings = {
+  connectorName: "pinpipe-s3-sink",
+  config: CONFIG,
+  bootstrapServers:
+    "b-1.c.kafka.us-east-1.amazonaws.com:9098,b-2.c.kafka.us-east-1.amazonaws.com:9098",
+  subnets: ["subnet-1", "subnet-2"],
+  securityGroups: ["sg-1"],
+  executionRoleArn: "arn:aws:iam::123456789012:role/pinpipe-connect",
+  plugin: {
+    name: "pinpipe-kafka-connect-s3-10.0.3",
+    bucket: "user-0a1b2c3d4e5f-bucket",
+    key: "plugins/confluentinc-kafka-connect-s3-10.0.3.zip",
+  },
+  capacity: { workerCount: 1, mcuCount: 1 },
+  kafkaConnectVersion: "2.7.1",
+  logGroup: "/pinpipe/connect",
+  workerConfigName: "pinpipe-s3-sink-worker",
+};
+const PLUGIN_ARN = "arn:aws:kafkaconnect:us-east-1:123456789012:custom-plugin/p/1";
+const WORKER_ARN = "arn:aws:kafkaconnect:us-east-1:123456789012:worker-configuration/w/1";
+const CONNECTOR_ARN = "arn:aws:kafkaconnect:us-east-1:123456789012:connector/pinpipe-s3-sink/1";
+
+function notFound(): Error {
+  return Object.assign(new Error("NotFound"), {
+    name: "NotFound",
+    $metadata: { httpStatusCode: 404 },
+  });
+}
+
+Deno.test("msk-connect creates the plugin, worker configuration and connector on a fresh account", async () => {
+  const kc = mockClient(new KafkaConnectClient({ region: "us-east-1" }));
+  const s3 = mockClient(new S3Client({ region: "us-east-1" }));
+  s3.on(HeadObjectCommand).rejects(notFound());
+  s3.on(PutObjectCommand).resolves({});
+  kc.on(ListCustomPluginsCommand).resolves({ customPlugins: [] });
+  kc.on(CreateCustomPluginCommand).resolves({
+    customPluginArn: PLUGIN_ARN,
+    customPluginState: "CREATING",
+    revision: 1,
+  });
+  kc.on(DescribeCustomPluginCommand).resolves({
+    customPluginArn: PLUGIN_ARN,
+    customPluginState: "ACTIVE",
+    latestRevision: { revision: 1 },
+  });
+  kc.on(ListWorkerConfigurationsCommand).resolves({ workerConfigurations: [] });
+  kc.on(CreateWorkerConfigurationCommand).resolves({
+    workerConfigurationArn: WORKER_ARN,
+    latestRevision: { revision: 1 },
+  });
+  kc.on(ListConnectorsCommand).resolves({ connectors: [] });
+  kc.on(CreateConnectorCommand).resolves({
+    connectorArn: CONNECTOR_ARN,
+    connectorState: "CREATING",
+  });
+  kc.on(DescribeConnectorCommand)
+    .resolvesOnce({ connectorArn: CONNECTOR_ARN, connectorState: "CREATING" })
+    .resolves({ connectorArn: CONNECTOR_ARN, connectorState: "RUNNING" });
+  const zip = new Uint8Array([0x50, 0x4b, 3, 4]);
+
+  const r = await deployMskConnector(SETTINGS, {
+    kafkaconnect: kc as unknown as KafkaConnectClient,
+    s3: s3 as unknown as S3Client,
+    pluginBytes: () => Promise.resolve(zip),
+    pollMs: 1,
+  });
+  assert.deepEqual(r, {
+    connectorArn: CONNECTOR_ARN,
+    action: "created",
+    changedKeys: [],
+    customPluginArn: PLUGIN_ARN,
+    workerConfigurationArn: WORKER_ARN,
+    pluginUploaded: true,
+    state: "RUNNING",
+  });
+  assert.deepEqual(s3.commandCalls(HeadObjectCommand)[0].args[0].input, {
+    Bucket: "user-0a1b2c3d4e5f-bucket",
+    Key: "plugins/confluentinc-kafka-connect-s3-10.0.3.zip",
+  });
+  assert.deepEqual(s3.commandCalls(PutObjectCommand)[0].args[0].input, {
+    Bucket: "user-0a1b2c3d4e5f-bucket",
+    Key: "plugins/confluentinc-kafka-connect-s3-10.0.3.zip",
+    Body: zip,
+    ContentType: "application/zip",
+  });
+  assert.deepEqual(kc.commandCalls(CreateCustomPluginCommand)[0].args[0].input, {
+    name: "pinpipe-kafka-connect-s3-10.0.3",
+    contentType: "ZIP",
+    description: "Confluent S3 sink connector (kafka-connect-s3)",
+    location: {
+      s3Location: {
+        bucketArn: "arn:aws:s3:::user-0a1b2c3d4e5f-bucket",
+        fileKey: "plugins/confluentinc-kafka-connect-s3-10.0.3.zip",
+      },
+    },
+  });
+  const workerName = `pinpipe-s3-sink-worker-${await contentTag(workerProperties())}`;
+  assert.deepEqual(kc.commandCalls(CreateWorkerConfigurationCommand)[0].args[0].input, {
+    name: workerName,
+    description: "pinpipe: converters for the S3 sink",
+    propertiesFileContent: btoa(
+      "key.converter=org.apache.kafka.connect.storage.StringConverter\n" +
+        "value.converter=org.apache.kafka.connect.json.JsonConverter\n" +
+        "value.converter.schemas.enable=false\n",
+    ),
+  });
+  assert.deepEqual(kc.commandCalls(CreateConnectorCommand)[0].args[0].input, {
+    connectorName: "pinpipe-s3-sink",
+    connectorDescription: "pinpipe: Confluent S3 sink, topics to the lake",
+    kafkaConnectVersion: "2.7.1",
+    capacity: { provisionedCapacity: { workerCount: 1, mcuCount: 1 } },
+    connectorConfiguration: CONFIG,
+    kafkaCluster: {
+      apacheKafkaCluster: {
+        bootstrapServers:
+          "b-1.c.kafka.us-east-1.amazonaws.com:9098,b-2.c.kafka.us-east-1.amazonaws.com:9098",
+        vpc: { subnets: ["subnet-1", "subnet-2"], securityGroups: ["sg-1"] },
+      },
+    },
+    kafkaClusterClientAuthentication: { authenticationType: "IAM" },
+    kafkaClusterEncryptionInTransit: { encryptionType: "TLS" },
+    plugins: [{ customPlugin: { customPluginArn: PLUGIN_ARN, revision: 1 } }],
+    serviceExecutionRoleArn: "arn:aws:iam::123456789012:role/pinpipe-connect",
+    workerConfiguration: { workerConfigurationArn: WORKER_ARN, revision: 1 },
+    logDelivery: {
+      workerLogDelivery: { cloudWatchLogs: { enabled: true, logGroup: "/pinpipe/connect" } },
+    },
+  });
+  assert.equal(kc.commandCalls(UpdateConnectorCommand).length, 0);
+  assert.deepEqual(kc.commandCalls(ListConnectorsCommand)[0].args[0].input, {
+    connectorNamePrefix: "pinpipe-s3-sink",
+    nextToken: undefined,
+  });
+});
+
+/** A mocked account where the plugin, worker configuration and connector already exist. */
+type ConnectorState = "RUNNING" | "UPDATING" | "FAILED" | "CREATING";
+
+async function existing(
+  connectorConfiguration: Record<string, string>,
+  states: ConnectorState[],
+) {
+  const kc = mockClient(new KafkaConnectClient({ region: "us-east-1" }));
+  const s3 = mockClient(new S3Client({ region: "us-east-1" }));
+  s3.on(HeadObjectCommand).resolves({ ContentLength: 4 });
+  kc.on(ListCustomPluginsCommand).resolves({
+    customPlugins: [
+      {
+        name: "pinpipe-kafka-connect-s3-10.0.3-old",
+        customPluginArn: "other",
+        customPluginState: "ACTIVE",
+      },
+      {
+        name: "pinpipe-kafka-connect-s3-10.0.3",
+        customPluginArn: PLUGIN_ARN,
+        customPluginState: "ACTIVE",
+        latestRevision: { revision: 2 },
+      },
+    ],
+  });
+  const workerName = `pinpipe-s3-sink-worker-${await contentTag(workerProperties())}`;
+  kc.on(ListWorkerConfigurationsCommand).resolves({
+    workerConfigurations: [{
+      name: workerName,
+      workerConfigurationArn: WORKER_ARN,
+      latestRevision: { revision: 1 },
+    }],
+  });
+  kc.on(ListConnectorsCommand).resolves({
+    connectors: [{ connectorName: "pinpipe-s3-sink", connectorArn: CONNECTOR_ARN }],
+  });
+  const describe = (state: ConnectorState) => ({
+    connectorArn: CONNECTOR_ARN,
+    connectorState: state,
+    currentVersion: "K3ABCDEF",
+    connectorConfiguration,
+    capacity: { provisionedCapacity: { workerCount: 1, mcuCount: 1 } },
+    stateDescription: state === "FAILED"
+      ? { code: "NetworkError", message: "Unable to reach the bootstrap servers" }
+      : undefined,
+  });
+  let stub = kc.on(DescribeConnectorCommand);
+  for (const s of states.slice(0, -1)) stub = stub.resolvesOnce(describe(s));
+  stub.resolves(describe(states.at(-1)!));
+  kc.on(UpdateConnectorCommand).resolves({
+    connectorArn: CONNECTOR_ARN,
+    connectorState: "UPDATING",
+  });
+  return { kc, s3 };
+}
+
+Deno.test("msk-connect leaves an identical connector alone on a re-run", async () => {
+  const { kc, s3 } = await existing(CONFIG, ["RUNNING"]);
+  const r = await deployMskConnector(SETTINGS, {
+    kafkaconnect: kc as unknown as KafkaConnectClient,
+    s3: s3 as unknown as S3Client,
+    pollMs: 1,
+  });
+  assert.equal(r.action, "unchanged");
+  assert.equal(r.pluginUploaded, false);
+  assert.equal(r.customPluginArn, PLUGIN_ARN);
+  assert.equal(kc.commandCalls(CreateCustomPluginCommand).length, 0);
+  assert.equal(kc.commandCalls(CreateWorkerConfigurationCommand).length, 0);
+  assert.equal(kc.commandCalls(CreateConnectorCommand).length, 0);
+  assert.equal(kc.commandCalls(UpdateConnectorCommand).length, 0);
+  assert.equal(s3.commandCalls(PutObjectCommand).length, 0);
+});
+
+Deno.test("msk-connect updates a connector whose configuration changed, with its current version", async () => {
+  const old = { ...CONFIG, "flush.size": "1000", "s3.region": "us-west-2" };
+  const { kc, s3 } = await existing(old, ["RUNNING", "UPDATING", "RUNNING"]);
+  const r = await deployMskConnector(SETTINGS, {
+    kafkaconnect: kc as unknown as KafkaConnectClient,
+    s3: s3 as unknown as S3Client,
+    pollMs: 1,
+  });
+  assert.equal(r.action, "updated");
+  assert.deepEqual(r.changedKeys, ["flush.size", "s3.region"]);
+  assert.deepEqual(kc.commandCalls(UpdateConnectorCommand)[0].args[0].input, {
+    connectorArn: CONNECTOR_ARN,
+    currentVersion: "K3ABCDEF",
+    connectorConfiguration: CONFIG,
+  });
+  assert.equal(r.state, "RUNNING");
+});
+
+Deno.test("msk-connect fails clearly when the connector ends FAILED", async () => {
+  const { kc, s3 } = await existing({ ...CONFIG, "tasks.max": "1" }, ["RUNNING", "FAILED"]);
+  await assert.rejects(
+    deployMskConnector(SETTINGS, {
+      kafkaconnect: kc as unknown as KafkaConnectClient,
+      s3: s3 as unknown as S3Client,
+      pollMs: 1,
+    }),
+    /Connector "pinpipe-s3-sink" failed: MSK Connect reports FAILED: NetworkError: Unable to reach the bootstrap servers/,
+  );
+});
+
+Deno.test("the connector task takes the IAM brokers from GetBootstrapBrokers when none is given", async () => {
+  const opts = parseOptions(
+    [
+      "--bucket=user-0a1b2c3d4e5f-bucket",
+      "--subnets=subnet-1,subnet-2",
+      "--flush-size=1",
+      "--prefix=0a1b2c3d4e5f",
+      "--name=pinpipe-s3-sink",
+      "--plugin-s3=s3://user-0a1b2c3d4e5f-bucket/plugins/confluentinc-kafka-connect-s3-10.0.3.zip",
+    ],
+    { AWS_REGION: "us-east-1" },
+    {
+      clusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/c/uuid",
+      connectorSecurityGroups: "sg-1",
+      connectorRoleArn: "arn:aws:iam::123456789012:role/pinpipe-connect",
+      connectorLogGroup: "/pinpipe/connect",
+    },
+  );
+  assert.equal(opts.target, "msk-connect");
+  const kafka = mockClient(new KafkaClient({ region: "us-east-1" }));
+  kafka.on(GetBootstrapBrokersCommand).resolves({
+    BootstrapBrokerStringSaslIam: SETTINGS.bootstrapServers,
+  });
+  const { kc, s3 } = await existing(CONFIG, ["RUNNING"]);
+  const r = await runConnector(opts, {
+    kafka: kafka as unknown as KafkaClient,
+    kafkaconnect: kc as unknown as KafkaConnectClient,
+    s3: s3 as unknown as S3Client,
+    log: () => {},
+  });
+  assert.deepEqual([r.action, r.changedKeys], ["unchanged", []]);
+  assert.deepEqual(kafka.commandCalls(GetBootstrapBrokersCommand)[0].args[0].input, {
+    ClusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/c/uuid",
+  });
+});
+
+Deno.test("the connector task reports every missing option together and touches nothing", () => {
+  assert.throws(() => parseOptions([], {}), (err: Error) => {
+    assert.ok(err instanceof UsageError);
+    for (const what of ["--bucket", "--region", "--cluster-arn", "--role-arn", "--subnets"]) {
+      assert.ok(err.message.includes(what), `${what} in: ${err.message}`);
+    }
+    return true;
+  });
+});
+
+Deno.test("the connector task's dry run prints the exact Kafka Connect request", async () => {
+  const opts = parseOptions([
+    "--target=connect-rest",
+    "--connect-url=http://127.0.0.1:8083/",
+    "--bucket=lake-bucket",
+    "--region=eu-west-1",
+    "--dry-run",
+  ], {});
+  const r = await runConnector(opts, { fetch: () => Promise.reject(new Error("no network")) });
+  const expected = s3SinkConfig({
+    ...baseSettings(),
+    prefix: "pinpipe",
+    bucket: "lake-bucket",
+    tasksMax: 3,
+  });
+  assert.equal(
+    r.text,
+    `PUT http://127.0.0.1:8083/connectors/pinpipe-s3-sink/config\nContent-Type: application/json\n\n${
+      JSON.stringify(expected, null, 2)
+    }`,
+  );
+});
