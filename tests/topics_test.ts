@@ -1,0 +1,225 @@
+/**
+ * `deno task topics` against the embedded broker (real Kafka protocol, real kafkajs):
+ * creating the three topics, skipping those that exist, deleting with and without
+ * confirmation, a dry run, and the task run as a program.
+ */
+import assert from "node:assert/strict";
+import { startBroker } from "../lib/broker/broker.ts";
+import type { Broker } from "../lib/broker/broker.ts";
+import { createKafka } from "../lib/kafka_client.ts";
+import type { Admin } from "../lib/deps/kafkajs.ts";
+import { UsageError } from "../lib/errors.ts";
+import { manageTopics, parseOptions, topicNames } from "../tasks/topics.ts";
+import { run, withTempDir } from "./_fixtures.ts";
+
+const T = { sanitizeOps: false, sanitizeResources: false };
+const BASE = {
+  prefix: "t",
+  partitions: 3,
+  replication: -1,
+  delete: false,
+  yes: false,
+  dryRun: false,
+};
+
+async function withAdmin(fn: (admin: Admin, broker: Broker) => Promise<void>): Promise<void> {
+  const broker = await startBroker({ port: 0 });
+  const admin = createKafka({ bootstrap: broker.bootstrap, clientId: "topics-test" }).admin();
+  await admin.connect();
+  try {
+    await fn(admin, broker);
+  } finally {
+    await admin.disconnect();
+    await broker.close();
+  }
+}
+
+async function partitions(admin: Admin, topics: string[]): Promise<Record<string, number>> {
+  const meta = await admin.fetchTopicMetadata({ topics });
+  return Object.fromEntries(meta.topics.map((t) => [t.name, t.partitions.length]));
+}
+
+Deno.test({
+  ...T,
+  name: "topics creates pin, geo and user with the partitions asked for",
+  fn: () =>
+    withAdmin(async (admin) => {
+      const r = await manageTopics({ ...BASE, partitions: 4 }, { admin });
+      assert.deepEqual(r.topics, [
+        { topic: "t.pin", action: "created", partitions: 4 },
+        { topic: "t.geo", action: "created", partitions: 4 },
+        { topic: "t.user", action: "created", partitions: 4 },
+      ]);
+      assert.deepEqual((await admin.listTopics()).sort(), ["t.geo", "t.pin", "t.user"]);
+      assert.deepEqual(await partitions(admin, topicNames("t")), {
+        "t.pin": 4,
+        "t.geo": 4,
+        "t.user": 4,
+      });
+    }),
+});
+
+Deno.test({
+  ...T,
+  name: "topics skips the topics that exist and says so, creating only the missing ones",
+  fn: () =>
+    withAdmin(async (admin) => {
+      await admin.createTopics({ topics: [{ topic: "t.geo", numPartitions: 1 }] });
+      const r = await manageTopics(BASE, { admin });
+      assert.deepEqual(r.topics.map((t) => [t.topic, t.action, t.partitions]), [
+        ["t.pin", "created", 3],
+        ["t.geo", "exists", 1],
+        ["t.user", "created", 3],
+      ]);
+      assert.equal(r.topics[1].note, "has 1 partition, not 3: left as it is");
+      const again = await manageTopics(BASE, { admin });
+      assert.deepEqual(again.topics.map((t) => t.action), ["exists", "exists", "exists"]);
+      assert.deepEqual(await partitions(admin, ["t.geo"]), { "t.geo": 1 });
+    }),
+});
+
+Deno.test({
+  ...T,
+  name: "a replication factor the cluster cannot meet is an error naming the topics",
+  fn: () =>
+    withAdmin(async (admin) => {
+      await assert.rejects(
+        manageTopics({ ...BASE, replication: 3 }, { admin, where: "the test broker" }),
+        new Error(
+          'Cannot create topics "t.pin", "t.geo", "t.user": the test broker answered INVALID_REPLICATION_FACTOR',
+        ),
+      );
+      assert.deepEqual(await admin.listTopics(), []);
+    }),
+});
+
+Deno.test({
+  ...T,
+  name: "a dry run creates and deletes nothing",
+  fn: () =>
+    withAdmin(async (admin) => {
+      const r = await manageTopics({ ...BASE, dryRun: true }, { admin });
+      assert.deepEqual(r.topics.map((t) => t.action), [
+        "would-create",
+        "would-create",
+        "would-create",
+      ]);
+      assert.deepEqual(await admin.listTopics(), []);
+      await manageTopics(BASE, { admin });
+      const d = await manageTopics({ ...BASE, delete: true, dryRun: true }, { admin });
+      assert.deepEqual(d.topics.map((t) => t.action), [
+        "would-delete",
+        "would-delete",
+        "would-delete",
+      ]);
+      assert.equal((await admin.listTopics()).length, 3);
+    }),
+});
+
+Deno.test({
+  ...T,
+  name: "delete asks first: yes deletes, no keeps, and nobody to ask without --yes refuses",
+  fn: () =>
+    withAdmin(async (admin) => {
+      await manageTopics(BASE, { admin });
+      const questions: string[] = [];
+      const no = await manageTopics({ ...BASE, delete: true }, {
+        admin,
+        confirm: (q) => (questions.push(q), Promise.resolve(false)),
+      });
+      assert.deepEqual(no, { topics: [], confirmed: false });
+      assert.equal((await admin.listTopics()).length, 3);
+      assert.deepEqual(questions, [
+        "Delete t.pin, t.geo, t.user and every record in them from the cluster?",
+      ]);
+      await assert.rejects(
+        manageTopics({ ...BASE, delete: true }, { admin }),
+        (err: Error) =>
+          err instanceof UsageError && /without confirmation: pass --yes/.test(err.message),
+      );
+      const yes = await manageTopics({ ...BASE, delete: true }, {
+        admin,
+        confirm: () => Promise.resolve(true),
+      });
+      assert.deepEqual(yes.topics.map((t) => t.action), ["deleted", "deleted", "deleted"]);
+      assert.deepEqual(await admin.listTopics(), []);
+      const gone = await manageTopics({ ...BASE, delete: true, yes: true }, { admin });
+      assert.deepEqual(gone.topics.map((t) => t.action), ["absent", "absent", "absent"]);
+    }),
+});
+
+Deno.test({
+  ...T,
+  name: "the topics task creates, then skips, then deletes with --yes, as a program",
+  fn: async () => {
+    const broker = await startBroker({ port: 0 });
+    try {
+      await withTempDir(async (dir) => {
+        const env = { PINPIPE_CONFIG: `${dir}/none.json` };
+        const args = [
+          "run",
+          "-A",
+          "tasks/topics.ts",
+          "--bootstrap",
+          broker.bootstrap,
+          "--prefix",
+          "cli",
+        ];
+        const first = await run("deno", [...args, "--partitions", "2", "--json"], { env });
+        assert.equal(first.code, 0, first.stderr);
+        assert.deepEqual(JSON.parse(first.stdout).topics.map((t: { action: string }) => t.action), [
+          "created",
+          "created",
+          "created",
+        ]);
+        const second = await run("deno", args, { env });
+        assert.equal(second.code, 0, second.stderr);
+        assert.match(
+          second.stdout,
+          /^exists\s+cli\.pin \(2 partitions\): has 2 partitions, not 3: left as it is$/m,
+        );
+        const refuse = await run("deno", [...args, "--delete"], { env });
+        assert.equal(refuse.code, 2, refuse.stderr);
+        assert.match(
+          refuse.stderr,
+          /Refusing to delete "cli.pin", "cli.geo", "cli.user" without confirmation: pass --yes/,
+        );
+        const del = await run("deno", [...args, "--delete", "--yes"], { env });
+        assert.equal(del.code, 0, del.stderr);
+        assert.match(del.stdout, /^deleted\s+cli\.user$/m);
+      });
+    } finally {
+      await broker.close();
+    }
+  },
+});
+
+Deno.test("the topics task reads its options and reports every bad one together", () => {
+  const o = parseOptions(
+    ["--bootstrap", "b:9092", "--replication", "2"],
+    { PINPIPE_PREFIX: "env" },
+    { prefix: "cfg" },
+  );
+  assert.deepEqual([o.prefix, o.partitions, o.replication, o.kafka.bootstrap], [
+    "env",
+    3,
+    2,
+    "b:9092",
+  ]);
+  assert.equal(parseOptions([], {}, { bootstrapBrokers: "h:9098", prefix: "cfg" }).replication, -1);
+  assert.equal(parseOptions([], {}, { bootstrapBrokers: "h:9098", prefix: "cfg" }).prefix, "cfg");
+  assert.throws(
+    () =>
+      parseOptions(
+        ["--partitions", "0", "--replication", "two", "--prefix", "a b", "--yes"],
+        {},
+        {},
+      ),
+    (err: Error) =>
+      err instanceof UsageError && /^5 problems/.test(err.message) &&
+      /Missing --bootstrap/.test(err.message) &&
+      /Invalid --partitions "0": must be at least 1/.test(err.message) &&
+      /Invalid --replication "two"/.test(err.message) && /Invalid prefix "a b"/.test(err.message) &&
+      /--yes only goes with --delete/.test(err.message),
+  );
+});
