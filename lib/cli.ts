@@ -304,7 +304,9 @@ export async function runMain(
     code = typeof result === "number" ? result : controller.signal.aborted ? 130 : 0;
   } catch (err) {
     code = err instanceof UsageError ? 2 : controller.signal.aborted ? 130 : 1;
-    console.error(`error: ${redact(describeError(err))}`);
+    const interrupted = controller.signal.aborted &&
+      (err === controller.signal.reason || (err as Error)?.name === "AbortError");
+    console.error(interrupted ? "interrupted" : `error: ${redact(describeError(err))}`);
     if (env.PINPIPE_DEBUG && err instanceof Error && err.stack) {
       console.error(redact(err.stack));
     }

@@ -16,6 +16,9 @@ import { delay, retry } from "./retry.ts";
 import { describeError } from "./errors.ts";
 import { fmtInt, fmtRate, fmtSec, Progress, silentSink } from "./progress.ts";
 import { PyRandom } from "./py_random.ts";
+import { topicsFor } from "./topics.ts";
+
+export { topicsFor } from "./topics.ts";
 
 /** Where postings come from. */
 export interface PostingSource {
@@ -111,11 +114,6 @@ export interface EmulateResult {
   interrupted: boolean;
   /** The failure that stopped the run, if one did. */
   error?: Error;
-}
-
-/** The three topics of `prefix`, in pin, geo, user order. */
-export function topicsFor(prefix: string): { pin: string; geo: string; user: string } {
-  return { pin: `${prefix}.pin`, geo: `${prefix}.geo`, user: `${prefix}.user` };
 }
 
 /** A source over the built-in dataset. */

@@ -1,0 +1,139 @@
+#!/usr/bin/env -S deno run -A
+/**
+ * `deno task demo`: the whole pipeline on this machine with nothing but Deno. Starts the
+ * embedded Kafka broker, creates the topics, starts the local REST proxy and the sink,
+ * emulates postings through the proxy as the original did through API Gateway, waits until
+ * the sink has landed every record in the lake (the S3 connector's layout, on disk), runs
+ * the transform, prints the eight answers and the path of `report.html`.
+ *
+ * Run: `deno task demo`, `./tasks/demo.ts --postings all --mode sequential`, or from a URL:
+ * `deno run -A https://…/tasks/demo.ts`.
+ * Changes: only `<dir>/kafka`, `<dir>/lake` and `<dir>/out` (default dir `.pinpipe/demo`),
+ * which a run removes first unless `--keep`. A re-run is safe.
+ * Exit codes: 0 ok, 1 failure, 2 bad options, 130 interrupted (everything is stopped
+ * cleanly: the sink lands what it holds, the broker closes its logs).
+ * @module
+ */
+import { Options, parseFlags, runMain } from "../lib/cli.ts";
+import { DEFAULT_ROWS, DEFAULT_SEED } from "../lib/dataset.ts";
+import { type DemoOptions, type DemoResult, runDemo, timingLines } from "../lib/demo.ts";
+import { fmtInt } from "../lib/progress.ts";
+import { formatAnswers } from "../lib/questions.ts";
+
+export const HELP = `Run the whole pipeline locally: broker, REST proxy, sink, emulator, transform.
+
+Usage: deno task demo [flags]
+
+  --postings N|all   postings to emulate; all = one per dataset row (PINPIPE_POSTINGS;
+                     default 5000)
+  --mode M           random (the original's seeded draws, with repeats) | sequential
+                     (every key once) (PINPIPE_MODE; default random)
+  --rows N           rows of the built-in dataset (PINPIPE_ROWS; default ${DEFAULT_ROWS})
+  --seed N           dataset and draw seed (PINPIPE_SEED; default ${DEFAULT_SEED})
+  --prefix P         topic prefix: P.pin, P.geo, P.user (PINPIPE_PREFIX; default pinpipe)
+  --partitions N     partitions per topic (PINPIPE_PARTITIONS; default 3)
+  --flush-size N     records per lake object, the connector's flush.size (PINPIPE_FLUSH_SIZE;
+                     default 1000; the original used 1)
+  --dir DIR          where the broker logs, lake and results go (PINPIPE_DEMO_DIR; default
+                     .pinpipe/demo)
+  --keep             keep the previous run's broker data and lake (default: start fresh)
+  --show N           rows shown per answer, 0 = all (default 10; the files hold every row)
+  --json             print the run's figures and the answers as JSON
+  --help             this text
+`;
+
+const FLAGS = {
+  postings: { type: "string" },
+  mode: { type: "string" },
+  rows: { type: "string" },
+  seed: { type: "string" },
+  prefix: { type: "string" },
+  partitions: { type: "string" },
+  "flush-size": { type: "string" },
+  dir: { type: "string" },
+  keep: { type: "boolean" },
+  show: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+/** The demo's options plus how to print. */
+export interface DemoTaskOptions extends DemoOptions {
+  show: number;
+  json: boolean;
+}
+
+/** Reads flags and environment; every problem is reported together. */
+export function parseOptions(args: string[], env: Record<string, string | undefined>) {
+  const o = new Options(parseFlags(args, FLAGS).values, env);
+  const postingsText = o.string("postings", { env: "PINPIPE_POSTINGS", default: "5000" })!;
+  let postings: number | "all" = "all";
+  if (postingsText !== "all") {
+    postings = Number(postingsText.replaceAll("_", ""));
+    if (!Number.isInteger(postings) || postings < 1) {
+      o.problem(`Invalid --postings "${postingsText}": expected a positive whole number or all`);
+    }
+  }
+  const prefix = o.string("prefix", { env: "PINPIPE_PREFIX", default: "pinpipe" })!;
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}$/.test(prefix)) {
+    o.problem(`Invalid --prefix "${prefix}": topic names take letters, digits, ".", "_" and "-"`);
+  }
+  const opts: DemoTaskOptions = {
+    postings,
+    mode: o.choice("mode", ["random", "sequential"], { env: "PINPIPE_MODE", default: "random" }),
+    rows: o.int("rows", { env: "PINPIPE_ROWS", default: DEFAULT_ROWS, min: 1 }),
+    seed: o.int("seed", { env: "PINPIPE_SEED", default: DEFAULT_SEED }),
+    prefix,
+    partitions: o.int("partitions", { env: "PINPIPE_PARTITIONS", default: 3, min: 1, max: 64 }),
+    flushSize: o.int("flush-size", { env: "PINPIPE_FLUSH_SIZE", default: 1000, min: 1 }),
+    dir: o.string("dir", { env: "PINPIPE_DEMO_DIR", default: ".pinpipe/demo" })!,
+    keep: o.bool("keep"),
+    show: o.int("show", { default: 10, min: 0 }),
+    json: o.bool("json"),
+  };
+  o.done();
+  return opts;
+}
+
+/** The figures and answers of a run as one JSON-ready object. */
+export function demoJson(r: DemoResult): Record<string, unknown> {
+  return {
+    dir: r.dir,
+    lake: r.lake,
+    out: r.out,
+    report: r.report ?? null,
+    postings: r.emulate.postingsRead,
+    recordsAcknowledged: r.emulate.acknowledged,
+    brokerRecords: r.brokerRecords,
+    lakeRecords: r.sink.records,
+    lakeObjects: r.sink.objects,
+    duplicatesDropped: r.transform.duplicates,
+    quarantined: r.transform.quarantined,
+    timings: Object.fromEntries(r.timings.map((t) => [t.stage, Number(t.sec.toFixed(3))])),
+    totalSec: Number(r.totalSec.toFixed(3)),
+    answers: Object.fromEntries(r.transform.answers.map((a) => [a.id, a.rows])),
+  };
+}
+
+if (import.meta.main) {
+  await runMain(HELP, async (args, { signal, env }) => {
+    const opts = parseOptions(args, env);
+    const r = await runDemo(opts, { signal });
+    if (opts.json) {
+      console.log(JSON.stringify(demoJson(r), null, 2));
+      return 0;
+    }
+    console.log(formatAnswers(r.transform.answers, { maxRows: opts.show }));
+    console.log(
+      `\n${fmtInt(r.emulate.postingsRead)} postings -> ${
+        fmtInt(r.emulate.acknowledged)
+      } records through the REST proxy -> ${fmtInt(r.sink.records)} landed in ${
+        fmtInt(r.sink.objects)
+      } objects -> ${fmtInt(r.transform.duplicates)} replays dropped`,
+    );
+    console.log(`lake:    ${r.lake}`);
+    console.log(`answers: ${r.out}/answers (CSV and JSON)`);
+    if (r.report) console.log(`report:  ${r.report}`);
+    console.log(`\ntimings:\n${timingLines(r).join("\n")}`);
+    return 0;
+  });
+}
