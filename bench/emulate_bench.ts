@@ -12,7 +12,7 @@
  * (The original emulator managed about 1 posting/s.)
  * @module
  */
-import { report, watchRss } from "./_measure.ts";
+import { mibToMB, report, watchRss } from "./_measure.ts";
 import { createDataset } from "../lib/dataset.ts";
 import { createKafka } from "../lib/kafka_client.ts";
 import { seedDatabase } from "../lib/mysql_source.ts";
@@ -167,5 +167,5 @@ try {
     summary.postingsPerSec,
     "postings/s",
   );
-  report("long run peak RSS", mib, "MiB", { max: 250 });
+  report("long run peak RSS", mibToMB(mib), "MB", { max: 250 });
 }

@@ -7,7 +7,7 @@
  * that load (10,000 records/s); the proxy under 300 MB resident throughout.
  * @module
  */
-import { report, rssMiB, watchRss } from "./_measure.ts";
+import { mibToMB, report, rssMiB, shebangFlags, watchRss } from "./_measure.ts";
 import { createDataset } from "../lib/dataset.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -18,7 +18,7 @@ const FULL_SEC = Number(Deno.env.get("BENCH_SEC") ?? 10);
 /** Starts `deno run -A tasks/<file> …` and resolves with its first stdout line. */
 async function spawnTask(file: string, args: string[]) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}tasks/${file}`, ...args],
+    args: ["run", ...shebangFlags(`${ROOT}tasks/${file}`), `${ROOT}tasks/${file}`, ...args],
     stdout: "piped",
     stderr: "null",
   }).spawn();
@@ -111,7 +111,7 @@ try {
   report("half load (10,000 records/s) achieved", half.records / half.elapsed, "records/s");
   report("half load p50 latency", half.p50, "ms");
   report("half load p99 latency", half.p99, "ms", { max: 50 });
-  report("proxy peak RSS", rss.stop(), "MiB", { max: 300 });
+  report("proxy peak RSS", mibToMB(rss.stop()), "MB", { max: 300 });
   report("bench process RSS", rssMiB().rss, "MiB");
 } finally {
   proxy.child.kill("SIGTERM");

@@ -6,6 +6,7 @@
  * @module
  */
 import { basename } from "node:path";
+import { shebangFlags } from "./_measure.ts";
 
 const dir = new URL("./", import.meta.url);
 const all = [...Deno.readDirSync(dir)]
@@ -29,8 +30,9 @@ if (unknown.length) {
 let failed = 0;
 for (const name of wanted.length ? wanted : all) {
   console.log(`\n=== bench ${name} ===`);
+  const file = new URL(`${name}_bench.ts`, dir);
   const { code } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(`${name}_bench.ts`, dir).pathname],
+    args: ["run", ...shebangFlags(file), file.pathname],
     stdout: "inherit",
     stderr: "inherit",
   }).output();

@@ -1,3 +1,4 @@
+#!/usr/bin/env -S deno run -A --v8-flags=--max-semi-space-size=8
 /**
  * Sink throughput into a local lake: records are produced into the embedded broker (its own
  * process) first, then the sink (this process) drains them with `once`, every object
@@ -7,7 +8,7 @@
  * size 1; under 300 MB resident whatever the volume.
  * @module
  */
-import { report, rssMiB, watchRss } from "./_measure.ts";
+import { mibToMB, report, rssMiB, watchRss } from "./_measure.ts";
 import { createKafka } from "../lib/kafka_client.ts";
 import type { Kafka } from "../lib/deps/kafkajs.ts";
 import { FileLake } from "../lib/lake.ts";
@@ -115,7 +116,7 @@ try {
   report("RSS after flush size 1000", rssMiB().rss, "MiB");
   const small = await drain("bench.small", 1);
   report("flush size 1", small.objects / small.sec, "objects/s", { min: 1_000 });
-  report("sink peak RSS", rss.stop(), "MiB", { max: 300 });
+  report("sink peak RSS", mibToMB(rss.stop()), "MB", { max: 300 });
   report("RSS at the end", rssMiB().rss, "MiB");
 } finally {
   broker.kill("SIGTERM");

@@ -17,7 +17,7 @@ import { createDataset } from "../lib/dataset.ts";
 import { FileLake } from "../lib/lake.ts";
 import { fmtInt, fmtSec } from "../lib/progress.ts";
 import { writeLake } from "../lib/write_lake.ts";
-import { report, timed, watchRss } from "./_measure.ts";
+import { mibToMB, report, timed, watchRss } from "./_measure.ts";
 
 const ROOT = resolve(new URL("..", import.meta.url).pathname);
 const CACHE = join(ROOT, ".pinpipe", "bench");
@@ -27,11 +27,11 @@ interface Case {
   postings: number;
   flushSize: number;
   maxSec: number;
-  maxMiB?: number;
+  maxMB?: number;
 }
 
 const CASES: Case[] = [
-  { name: "1m-flush1000", postings: 1_000_000, flushSize: 1000, maxSec: 30, maxMiB: 2048 },
+  { name: "1m-flush1000", postings: 1_000_000, flushSize: 1000, maxSec: 30, maxMB: 2000 },
   { name: "10k-flush1", postings: 10_000, flushSize: 1, maxSec: 10 },
 ];
 
@@ -97,9 +97,9 @@ async function measure(c: Case): Promise<void> {
   report("wall time (process start to exit)", sec, "s", { max: c.maxSec });
   report(
     "peak RSS of the transform process",
-    peak,
-    "MiB",
-    c.maxMiB ? { max: c.maxMiB } : undefined,
+    mibToMB(peak),
+    "MB",
+    c.maxMB ? { max: c.maxMB } : undefined,
   );
   report("records per second", summary.records / sec, "records/s");
   for (const step of ["list", "download", "clean", "questions", "write"]) {

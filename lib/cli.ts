@@ -221,6 +221,24 @@ export class Options {
     return src.default ?? [];
   }
 
+  /**
+   * The topic prefix every pipeline task shares (`--prefix`, PINPIPE_PREFIX, config
+   * `prefix`, default `pinpipe`), checked against Kafka's topic-name characters.
+   */
+  prefix(): string {
+    const prefix = this.string("prefix", {
+      env: "PINPIPE_PREFIX",
+      config: "prefix",
+      default: "pinpipe",
+    })!;
+    if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}$/.test(prefix)) {
+      this.problem(
+        `Invalid prefix "${prefix}": Kafka topic names take letters, digits, ".", "_" and "-"`,
+      );
+    }
+    return prefix;
+  }
+
   /** Records a problem to report with the others. */
   problem(message: string): void {
     this.problems.push(message);

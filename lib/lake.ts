@@ -15,6 +15,7 @@ import {
   S3Client,
 } from "./deps/aws_s3.ts";
 import { UsageError } from "./errors.ts";
+import type { Options } from "./cli.ts";
 
 /** The S3 connector's `topics.dir`. */
 export const TOPICS_DIR = "topics";
@@ -283,4 +284,27 @@ export class S3Lake implements Lake {
   async delete(key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) }));
   }
+}
+
+/**
+ * Reads `--lake` (PINPIPE_LAKE; default `s3://<config bucket>` once deployed, else
+ * `.pinpipe/lake`), `--s3-endpoint` (PINPIPE_S3_ENDPOINT) and `--region` (AWS_REGION, config
+ * region, default us-east-1), recording a problem for a lake URL that does not parse.
+ */
+export function readLakeOptions(o: Options): { lake: string; s3: S3Options } {
+  const bucket = o.config.bucket;
+  const lake = o.string("lake", { env: "PINPIPE_LAKE" }) ??
+    (typeof bucket === "string" && bucket ? `s3://${bucket}` : ".pinpipe/lake");
+  try {
+    parseLakeUrl(lake);
+  } catch (err) {
+    o.problem((err as Error).message);
+  }
+  return {
+    lake,
+    s3: {
+      endpoint: o.string("s3-endpoint", { env: "PINPIPE_S3_ENDPOINT" }),
+      region: o.string("region", { env: "AWS_REGION", config: "region", default: "us-east-1" }),
+    },
+  };
 }

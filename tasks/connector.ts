@@ -126,7 +126,7 @@ export function parseOptions(
   const target = o.choice("target", ["msk-connect", "connect-rest"] as const, {
     env: "PINPIPE_CONNECTOR_TARGET",
   });
-  const prefix = o.string("prefix", { env: "PINPIPE_PREFIX", config: "prefix" }) ?? "pinpipe";
+  const prefix = o.prefix();
   const name = o.string("name", { env: "PINPIPE_CONNECTOR_NAME", config: "connectorName" }) ??
     `${prefix}-s3-sink`;
   const bucket = o.need("bucket", { env: "PINPIPE_BUCKET", config: "bucket" });

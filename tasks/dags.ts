@@ -76,14 +76,7 @@ export function parseOptions(
   const o = new Options(parseFlags(args, FLAGS).values, env, config);
   const out = o.string("out");
   const trigger = o.bool("trigger");
-  const prefix = o.string("prefix", {
-    env: "PINPIPE_PREFIX",
-    config: "prefix",
-    default: "pinpipe",
-  })!;
-  if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) {
-    o.problem(`Invalid prefix "${prefix}": use letters, digits, _ . -`);
-  }
+  const prefix = o.prefix();
   const bucket = o.string("bucket", { env: "PINPIPE_DAG_BUCKET", config: "dagBucket" }) ?? "";
   const region = o.string("region", { env: "AWS_REGION" }) ??
     o.string("region", { env: "AWS_DEFAULT_REGION", config: "region" }) ?? "";

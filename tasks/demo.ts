@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run -A
+#!/usr/bin/env -S deno run -A --v8-flags=--max-semi-space-size=8
 /**
  * `deno task demo`: the whole pipeline on this machine with nothing but Deno. Starts the
  * embedded Kafka broker, creates the topics, starts the local REST proxy and the sink,
@@ -73,10 +73,7 @@ export function parseOptions(args: string[], env: Record<string, string | undefi
       o.problem(`Invalid --postings "${postingsText}": expected a positive whole number or all`);
     }
   }
-  const prefix = o.string("prefix", { env: "PINPIPE_PREFIX", default: "pinpipe" })!;
-  if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}$/.test(prefix)) {
-    o.problem(`Invalid --prefix "${prefix}": topic names take letters, digits, ".", "_" and "-"`);
-  }
+  const prefix = o.prefix();
   const opts: DemoTaskOptions = {
     postings,
     mode: o.choice("mode", ["random", "sequential"], { env: "PINPIPE_MODE", default: "random" }),

@@ -105,11 +105,7 @@ if (import.meta.main) {
     const count = o.raw("count") ? o.int("count", { min: 0 }) : undefined;
     const durationMs = o.duration("duration", { min: 1 }) || undefined;
     const rate = o.number("rate", { env: "PINPIPE_RATE", default: 0, min: 0 });
-    const prefix = o.string("prefix", {
-      env: "PINPIPE_PREFIX",
-      config: "prefix",
-      default: "pinpipe",
-    })!;
+    const prefix = o.prefix();
     const batch = o.int("batch", { env: "PINPIPE_BATCH", default: 250, min: 1, max: 100_000 });
     // 0 = by target: HTTP round trips want more requests in flight than a local broker.
     const concurrencyFlag = o.int("concurrency", { env: "PINPIPE_CONCURRENCY", min: 1, max: 256 });

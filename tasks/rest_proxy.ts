@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run -A
+#!/usr/bin/env -S deno run -A --v8-flags=--max-semi-space-size=8
 /**
  * `deno task rest-proxy`: the Kafka REST proxy, both sides.
  *

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run -A
+#!/usr/bin/env -S deno run -A --v8-flags=--max-semi-space-size=8
 /**
  * `deno task sink`: the local S3 sink. Consumes every topic matching `--topics-regex` in a
  * consumer group and writes the Confluent S3 sink layout
@@ -18,7 +18,7 @@ import type { FlagSpec } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
 import { createKafka, KAFKA_FLAGS, KAFKA_HELP, readKafkaOptions } from "../lib/kafka_client.ts";
 import type { KafkaClientOptions } from "../lib/kafka_client.ts";
-import { openLake, parseLakeUrl } from "../lib/lake.ts";
+import { openLake, readLakeOptions } from "../lib/lake.ts";
 import { fmtBytes, fmtInt, fmtRate, fmtSec, Progress } from "../lib/progress.ts";
 import { runSink, topicsRegex } from "../lib/sink.ts";
 import type { SinkSummary } from "../lib/sink.ts";
@@ -85,14 +85,8 @@ export function parseOptions(
   const o = new Options(parseFlags(args, FLAGS).values, env, cfg);
   const kafka = readKafkaOptions(o);
   kafka.clientId = "pinpipe-sink";
-  const prefix = o.string("prefix", { env: "PINPIPE_PREFIX", config: "prefix" }) ?? "pinpipe";
-  const lake = o.string("lake", { env: "PINPIPE_LAKE" }) ??
-    (typeof cfg.bucket === "string" ? `s3://${cfg.bucket}` : ".pinpipe/lake");
-  try {
-    parseLakeUrl(lake);
-  } catch (err) {
-    o.problem((err as Error).message);
-  }
+  const prefix = o.prefix();
+  const { lake, s3 } = readLakeOptions(o);
   const regex = o.string("topics-regex", {
     env: "PINPIPE_TOPICS_REGEX",
     default: `${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\..*`,
@@ -105,8 +99,8 @@ export function parseOptions(
   const opts: SinkTaskOptions = {
     kafka,
     lake,
-    s3Endpoint: o.string("s3-endpoint", { env: "PINPIPE_S3_ENDPOINT" }),
-    region: o.string("region", { env: "AWS_REGION", config: "region", default: "us-east-1" })!,
+    s3Endpoint: s3.endpoint,
+    region: s3.region!,
     topicsRegex: regex,
     group: o.string("group", { env: "PINPIPE_SINK_GROUP", default: `${prefix}-sink` })!,
     flushSize: o.int("flush-size", { env: "PINPIPE_FLUSH_SIZE", default: 1000, min: 1 }),

@@ -71,16 +71,7 @@ export function parseOptions(
 ): TopicsOptions {
   const o = new Options(parseFlags(args, FLAGS).values, env, config);
   const kafka = readKafkaOptions(o);
-  const prefix = o.string("prefix", {
-    env: "PINPIPE_PREFIX",
-    config: "prefix",
-    default: "pinpipe",
-  })!;
-  if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}$/.test(prefix)) {
-    o.problem(
-      `Invalid prefix "${prefix}": Kafka topic names take letters, digits, ".", "_" and "-"`,
-    );
-  }
+  const prefix = o.prefix();
   const partitions = o.int("partitions", {
     env: "PINPIPE_PARTITIONS",
     default: 3,

@@ -20,7 +20,7 @@
 import { Options, parseFlags, runMain } from "../lib/cli.ts";
 import type { FlagSpec } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
-import { parseLakeUrl } from "../lib/lake.ts";
+import { readLakeOptions } from "../lib/lake.ts";
 import { stderrSink } from "../lib/progress.ts";
 import { formatAnswers } from "../lib/questions.ts";
 import { transform } from "../lib/transform.ts";
@@ -73,32 +73,20 @@ export function parseOptions(
   cfg: Record<string, unknown> = {},
 ): TransformTaskOptions {
   const o = new Options(parseFlags(args, FLAGS).values, env, cfg);
-  const lake = o.string("lake", { env: "PINPIPE_LAKE" }) ??
-    (typeof cfg.bucket === "string" ? `s3://${cfg.bucket}` : ".pinpipe/lake");
-  try {
-    parseLakeUrl(lake);
-  } catch (err) {
-    o.problem((err as Error).message);
-  }
+  const { lake, s3 } = readLakeOptions(o);
   const memory = o.bytes("memory-limit", { env: "PINPIPE_DUCKDB_MEMORY", min: 64 * 1024 ** 2 });
   const threads = o.int("threads", { env: "PINPIPE_DUCKDB_THREADS", min: 1, max: 256 });
   const opts: TransformTaskOptions = {
     lake,
-    prefix: o.string("prefix", { env: "PINPIPE_PREFIX", config: "prefix", default: "pinpipe" })!,
+    prefix: o.prefix(),
     out: o.string("out", { env: "PINPIPE_OUT", default: ".pinpipe/transform" })!,
-    s3: {
-      endpoint: o.string("s3-endpoint", { env: "PINPIPE_S3_ENDPOINT" }),
-      region: o.string("region", { env: "AWS_REGION", config: "region", default: "us-east-1" }),
-    },
+    s3,
     threads: threads || undefined,
     memoryLimit: memory ? `${Math.floor(memory / 1024 ** 2)}MiB` : undefined,
     report: !o.bool("no-report"),
     rows: o.int("rows", { env: "PINPIPE_ROWS", default: 20, min: 0 }),
     json: o.bool("json"),
   };
-  if (!/^[A-Za-z0-9_.-]+$/.test(opts.prefix)) {
-    o.problem(`Invalid prefix "${opts.prefix}": use letters, digits, ".", "_" and "-"`);
-  }
   o.done();
   return opts;
 }

@@ -5,6 +5,8 @@
  * @module
  */
 import { createConnection } from "../lib/deps/mysql2.ts";
+import { S3Client } from "../lib/deps/aws_s3.ts";
+import { S3rver } from "../lib/deps/s3rver.ts";
 import { type Broker, type BrokerOptions, startBroker } from "../lib/broker/broker.ts";
 
 /** CI sets PINPIPE_STRICT=1: a test whose environment is missing then fails, not skips. */
@@ -273,4 +275,41 @@ export class RawKafkaConn {
       this.conn.close();
     } catch { /* already closed */ }
   }
+}
+
+/** A running s3rver and a client for it. */
+export interface TestS3 {
+  client: S3Client;
+  /** `http://127.0.0.1:PORT`, for `--s3-endpoint`. */
+  endpoint: string;
+}
+
+/**
+ * Runs `fn` against s3rver (a local S3 server) on an ephemeral port, storing in a temp
+ * directory, with `buckets` created; the server and its data are gone afterwards.
+ */
+export async function withS3rver<T>(buckets: string[], fn: (s3: TestS3) => Promise<T>): Promise<T> {
+  return await withTempDir(async (dir) => {
+    const srv = new S3rver({
+      port: 0,
+      address: "127.0.0.1",
+      directory: dir,
+      silent: true,
+      configureBuckets: buckets.map((name) => ({ name })),
+    });
+    const { port } = await srv.run();
+    const endpoint = `http://127.0.0.1:${port}`;
+    const client = new S3Client({
+      region: "us-east-1",
+      endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+    });
+    try {
+      return await fn({ client, endpoint });
+    } finally {
+      client.destroy();
+      await srv.close();
+    }
+  }, "pinpipe-s3-");
 }

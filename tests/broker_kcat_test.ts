@@ -174,11 +174,15 @@ await envTest(
           "each partition belongs to exactly one member",
         );
         const records = Array.from({ length: 400 }, (_, i) => `r${i}`);
-        await kcat(
-          broker,
-          ["-P", "-t", "shared", "-X", "partitioner=random"],
-          records.join("\n") + "\n",
-        );
+        // A hundred to each partition: librdkafka's sticky partitioning would put keyless
+        // records produced within 10 ms all in one partition.
+        for (const p of [0, 1, 2, 3]) {
+          await kcat(
+            broker,
+            ["-P", "-t", "shared", "-p", String(p)],
+            records.slice(p * 100, p * 100 + 100).join("\n") + "\n",
+          );
+        }
         const values = () =>
           new Set([...a.out().split("\n"), ...b.out().split("\n")].map((l) => l.split(" ")[2]));
         await waitFor(

@@ -16,13 +16,12 @@ import {
   PutObjectCommand,
   S3Client,
 } from "../lib/deps/aws_s3.ts";
-import { S3rver } from "../lib/deps/s3rver.ts";
 import { dagFiles, MwaaCli, renderDag, runDags, triggerDag, uploadDagFiles } from "../lib/mwaa.ts";
 import { loadTemplate } from "../lib/stacks.ts";
 import { UsageError } from "../lib/errors.ts";
 import { parseOptions } from "../tasks/dags.ts";
 import type { DagsOptions } from "../tasks/dags.ts";
-import { envTest, ROOT, run, withTempDir } from "./_fixtures.ts";
+import { envTest, ROOT, run, withS3rver, withTempDir } from "./_fixtures.ts";
 
 const DAG = await Deno.readTextFile(join(ROOT, "dags", "pinpipe_dag.py"));
 const REQUIREMENTS = await Deno.readTextFile(join(ROOT, "dags", "requirements.txt"));
@@ -234,30 +233,9 @@ Deno.test("requirements.txt adds the Databricks provider under the constraints o
   assert.ok(lines.includes("apache-airflow-providers-databricks"));
 });
 
-/** s3rver on port 0 in a temp dir with a bucket "dags", and a client for it. */
-async function withS3(fn: (s3: S3Client) => Promise<void>) {
-  await withTempDir(async (dir) => {
-    const srv = new S3rver({
-      port: 0,
-      address: "127.0.0.1",
-      directory: dir,
-      silent: true,
-      configureBuckets: [{ name: "dags" }],
-    });
-    const { port } = await srv.run();
-    const s3 = new S3Client({
-      region: "us-east-1",
-      endpoint: `http://127.0.0.1:${port}`,
-      forcePathStyle: true,
-      credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
-    });
-    try {
-      await fn(s3);
-    } finally {
-      s3.destroy();
-      await srv.close();
-    }
-  });
+/** s3rver with a bucket "dags", and a client for it. */
+function withS3(fn: (s3: S3Client) => Promise<void>) {
+  return withS3rver(["dags"], ({ client }) => fn(client));
 }
 
 async function objectText(s3: S3Client, key: string) {

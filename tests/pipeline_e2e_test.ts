@@ -21,9 +21,7 @@ import type { RestProxyOptions } from "../lib/rest_proxy.ts";
 import { FileLake, parseObjectKey, S3Lake } from "../lib/lake.ts";
 import type { Lake } from "../lib/lake.ts";
 import { runSink, topicsRegex } from "../lib/sink.ts";
-import { S3rver } from "../lib/deps/s3rver.ts";
-import { S3Client } from "../lib/deps/aws_s3.ts";
-import { ROOT, waitFor, withTempDir } from "./_fixtures.ts";
+import { ROOT, waitFor, withS3rver, withTempDir } from "./_fixtures.ts";
 
 const T = { sanitizeOps: false, sanitizeResources: false };
 const PREFIX = "e2e";
@@ -145,27 +143,8 @@ async function assertLakeHoldsDataset(lake: Lake, ds: Dataset): Promise<number> 
   return objectCount;
 }
 
-async function withS3Lake(dir: string, fn: (lake: Lake) => Promise<void>): Promise<void> {
-  const srv = new S3rver({
-    port: 0,
-    address: "127.0.0.1",
-    directory: dir,
-    silent: true,
-    configureBuckets: [{ name: "lake" }],
-  });
-  const { port } = await srv.run();
-  const client = new S3Client({
-    region: "us-east-1",
-    endpoint: `http://127.0.0.1:${port}`,
-    forcePathStyle: true,
-    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
-  });
-  try {
-    await fn(new S3Lake(client, "lake", "pinpipe"));
-  } finally {
-    client.destroy();
-    await srv.close();
-  }
+function withS3Lake(fn: (lake: Lake) => Promise<void>): Promise<void> {
+  return withS3rver(["lake"], ({ client }) => fn(new S3Lake(client, "lake", "pinpipe")));
 }
 
 Deno.test({
@@ -190,7 +169,7 @@ Deno.test({
           assert.equal(s.records, 450);
           const n = await assertLakeHoldsDataset(file, ds);
           assert.equal(n, flushSize === 1 ? 450 : 6, `objects with flush size ${flushSize}`);
-          await withS3Lake(`${dir}/s3-${flushSize}`, async (s3) => {
+          await withS3Lake(async (s3) => {
             await runSink({
               kafka,
               lake: s3,

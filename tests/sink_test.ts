@@ -13,10 +13,8 @@ import type { Lake } from "../lib/lake.ts";
 import { runSink, topicsRegex } from "../lib/sink.ts";
 import type { SinkOptions } from "../lib/sink.ts";
 import { parseOptions } from "../tasks/sink.ts";
-import { S3rver } from "../lib/deps/s3rver.ts";
-import { S3Client } from "../lib/deps/aws_s3.ts";
 import { UsageError } from "../lib/errors.ts";
-import { waitFor, withTempDir } from "./_fixtures.ts";
+import { waitFor, withS3rver, withTempDir } from "./_fixtures.ts";
 
 const T = { sanitizeOps: false, sanitizeResources: false };
 
@@ -333,31 +331,12 @@ Deno.test({
     withBroker(async (_b, kafka) => {
       await createTopics(kafka, ["t.user"], 2);
       await produce(kafka, "t.user", 2, 250);
-      await withTempDir(async (dir) => {
-        const srv = new S3rver({
-          port: 0,
-          address: "127.0.0.1",
-          directory: dir,
-          silent: true,
-          configureBuckets: [{ name: "lake" }],
-        });
-        const { port } = await srv.run();
-        const client = new S3Client({
-          region: "us-east-1",
-          endpoint: `http://127.0.0.1:${port}`,
-          forcePathStyle: true,
-          credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
-        });
-        try {
-          const lake = new S3Lake(client, "lake", "pinpipe");
-          const s = await runSink(sinkOpts(kafka, lake, { flushSize: 100 }));
-          assert.equal(s.objects, 6);
-          const objs = await assertExactlyOnce(lake, ["t.user"], 2, 250);
-          assert.deepEqual(objs.map((o) => o.start), [0, 100, 200, 0, 100, 200]);
-        } finally {
-          client.destroy();
-          await srv.close();
-        }
+      await withS3rver(["lake"], async ({ client }) => {
+        const lake = new S3Lake(client, "lake", "pinpipe");
+        const s = await runSink(sinkOpts(kafka, lake, { flushSize: 100 }));
+        assert.equal(s.objects, 6);
+        const objs = await assertExactlyOnce(lake, ["t.user"], 2, 250);
+        assert.deepEqual(objs.map((o) => o.start), [0, 100, 200, 0, 100, 200]);
       });
     }),
 });

@@ -6,12 +6,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createDataset } from "../lib/dataset.ts";
-import { S3Client } from "../lib/deps/aws_s3.ts";
-import { S3rver } from "../lib/deps/s3rver.ts";
 import { FileLake, type Lake, objectKey, S3Lake } from "../lib/lake.ts";
 import { transform } from "../lib/transform.ts";
 import { writeLake } from "../lib/write_lake.ts";
-import { run, withTempDir } from "./_fixtures.ts";
+import { run, withS3rver, withTempDir } from "./_fixtures.ts";
 
 const T = { sanitizeOps: false, sanitizeResources: false };
 
@@ -31,22 +29,7 @@ Deno.test({
   name: "transform reads an S3 lake through lib/lake.ts and answers as for the same lake on disk",
   fn: () =>
     withTempDir(async (dir) => {
-      const srv = new S3rver({
-        port: 0,
-        address: "127.0.0.1",
-        directory: join(dir, "s3"),
-        silent: true,
-        configureBuckets: [{ name: "lake" }],
-      });
-      const { port } = await srv.run();
-      try {
-        const endpoint = `http://127.0.0.1:${port}`;
-        const client = new S3Client({
-          region: "us-east-1",
-          endpoint,
-          forcePathStyle: true,
-          credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
-        });
+      await withS3rver(["lake"], async ({ client, endpoint }) => {
         await fill(new S3Lake(client, "lake", "landing"));
         const disk = new FileLake(join(dir, "disk"));
         await fill(disk);
@@ -106,8 +89,6 @@ Deno.test({
           summary.answers.map((a: { rows: unknown }) => a.rows),
           fromDisk.answers.map((a) => a.rows),
         );
-      } finally {
-        await srv.close();
-      }
+      });
     }),
 });
