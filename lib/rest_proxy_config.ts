@@ -7,6 +7,8 @@
  * @module
  */
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from "./deps/aws_ssm.ts";
+import { KafkaClient } from "./deps/aws_kafka.ts";
+import { getIamBootstrap } from "./bootstrap_brokers.ts";
 import { RetriableError } from "./errors.ts";
 import { delay } from "./retry.ts";
 
@@ -164,4 +166,54 @@ export async function installRestProxyProperties(
     }
     opts.onProgress?.(`SSM command ${commandId}: ${status}`);
   }
+}
+
+/** Options of `config`. */
+export interface ConfigOptions {
+  clusterArn?: string;
+  bootstrap?: string;
+  region: string;
+  port: number;
+  maxBlockMs: number;
+  roleArn?: string;
+  deploy: boolean;
+  dryRun: boolean;
+  target: InstallTarget;
+}
+
+/** AWS clients for `runConfig` (tests pass mocked ones). */
+export interface ConfigDeps {
+  kafka?: KafkaClient;
+  ssm?: SSMClient;
+  pollMs?: number;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+/** Renders kafka-rest.properties and, with `deploy`, installs it; returns what was done. */
+export async function runConfig(opts: ConfigOptions, deps: ConfigDeps = {}) {
+  const bootstrap = opts.bootstrap ?? await getIamBootstrap(
+    deps.kafka ?? new KafkaClient({ region: opts.region }),
+    opts.clusterArn!,
+  );
+  const properties = renderRestProxyProperties({
+    bootstrap,
+    port: opts.port,
+    maxBlockMs: opts.maxBlockMs,
+    roleArn: opts.roleArn,
+  });
+  if (!opts.deploy || opts.dryRun) {
+    return {
+      properties,
+      deployed: false,
+      ...(opts.deploy ? { sendCommand: sendCommandInput(properties, opts.target) } : {}),
+    };
+  }
+  const r = await installRestProxyProperties(
+    deps.ssm ?? new SSMClient({ region: opts.region }),
+    properties,
+    opts.target,
+    { pollMs: deps.pollMs, signal: deps.signal, onProgress: deps.log },
+  );
+  return { properties, deployed: true, ...r };
 }

@@ -20,14 +20,11 @@
 import { Options, parseFlags, runMain } from "../lib/cli.ts";
 import type { FlagSpec } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
-import { connectRequest, registerConnector } from "../lib/connect_rest.ts";
 import { S3_SINK_PLUGIN, s3SinkConfig } from "../lib/connector_config.ts";
-import { createConnectorInput, deployMskConnector } from "../lib/msk_connect.ts";
 import type { MskConnectSettings } from "../lib/msk_connect.ts";
-import { getIamBootstrap } from "../lib/bootstrap_brokers.ts";
-import { KafkaConnectClient } from "../lib/deps/aws_kafkaconnect.ts";
-import { S3Client } from "../lib/deps/aws_s3.ts";
-import { KafkaClient } from "../lib/deps/aws_kafka.ts";
+import { type ConnectorOptions, runConnector } from "../lib/connector.ts";
+
+export { type ConnectorOptions, runConnector };
 
 export const HELP =
   `Registers the Confluent S3 sink connector (topics <prefix>.* -> the lake bucket).
@@ -100,20 +97,6 @@ const FLAGS = Object.fromEntries(
     ["json", { type: "boolean" }],
   ]),
 );
-
-/** Parsed options of the connector task. */
-export type ConnectorOptions =
-  & { name: string; config: Record<string, string>; timeoutMs: number; dryRun: boolean }
-  & (
-    | { target: "connect-rest"; connectUrl: string }
-    | {
-      target: "msk-connect";
-      region: string;
-      clusterArn?: string;
-      settings: MskConnectSettings;
-      pluginFile?: string;
-    }
-  );
 
 /** Reads the flags, environment and config file; every problem is reported together. */
 export function parseOptions(
@@ -212,94 +195,6 @@ export function parseOptions(
   const pluginFile = o.string("plugin-file", { env: "PINPIPE_CONNECTOR_PLUGIN_FILE" });
   o.done();
   return { ...common, target, region, clusterArn, settings, pluginFile };
-}
-
-/** AWS clients and I/O for `runConnector` (tests pass mocked clients and a fake fetch). */
-export interface ConnectorDeps {
-  kafkaconnect?: KafkaConnectClient;
-  s3?: S3Client;
-  kafka?: KafkaClient;
-  fetch?: typeof fetch;
-  signal?: AbortSignal;
-  log?: (line: string) => void;
-}
-
-/** Registers (or with dryRun describes) the connector; returns what was done. */
-export async function runConnector(
-  opts: ConnectorOptions,
-  deps: ConnectorDeps = {},
-): Promise<Record<string, unknown> & { text: string }> {
-  const log = deps.log ?? ((line: string) => console.error(`connector: ${line}`));
-  if (opts.target === "connect-rest") {
-    if (opts.dryRun) {
-      const req = connectRequest(opts.connectUrl, opts.name, opts.config);
-      const text = `${req.method} ${req.url}\nContent-Type: application/json\n\n${req.body}`;
-      return { text, dryRun: true, request: req };
-    }
-    const r = await registerConnector({
-      baseUrl: opts.connectUrl,
-      name: opts.name,
-      config: opts.config,
-      timeoutMs: opts.timeoutMs,
-      fetch: deps.fetch,
-      signal: deps.signal,
-      onProgress: log,
-    });
-    const action = r.created ? "created" : "updated";
-    return {
-      text: `connector ${opts.name} ${action}: RUNNING with ${r.status.tasks.length} task(s)`,
-      target: opts.target,
-      name: opts.name,
-      action,
-      state: "RUNNING",
-      tasks: r.status.tasks.length,
-    };
-  }
-  const settings = { ...opts.settings };
-  if (opts.dryRun) {
-    if (!settings.bootstrapServers) {
-      settings.bootstrapServers = `<GetBootstrapBrokers ${opts.clusterArn}>`;
-    }
-    const input = createConnectorInput(
-      settings,
-      { arn: `<custom plugin ${settings.plugin.name}>`, revision: 1 },
-      { arn: `<worker configuration ${settings.workerConfigName}-…>`, revision: 1 },
-    );
-    const text = `CreateConnector (UpdateConnector when it exists) in ${opts.region}:\n${
-      JSON.stringify(input, null, 2)
-    }`;
-    return { text, dryRun: true, createConnector: input };
-  }
-  if (!settings.bootstrapServers) {
-    settings.bootstrapServers = await getIamBootstrap(
-      deps.kafka ?? new KafkaClient({ region: opts.region }),
-      opts.clusterArn!,
-    );
-  }
-  const f = deps.fetch ?? fetch;
-  const r = await deployMskConnector(settings, {
-    kafkaconnect: deps.kafkaconnect ?? new KafkaConnectClient({ region: opts.region }),
-    s3: deps.s3 ?? new S3Client({ region: opts.region }),
-    pluginBytes: opts.pluginFile ? () => Deno.readFile(opts.pluginFile!) : async () => {
-      log(`downloading ${S3_SINK_PLUGIN.url}`);
-      const res = await f(S3_SINK_PLUGIN.url, { signal: deps.signal });
-      if (!res.ok) {
-        throw new Error(
-          `Cannot download the S3 sink plugin "${S3_SINK_PLUGIN.url}": HTTP ${res.status}`,
-        );
-      }
-      return new Uint8Array(await res.arrayBuffer());
-    },
-    timeoutMs: opts.timeoutMs,
-    signal: deps.signal,
-    onProgress: log,
-  });
-  return {
-    text: `connector ${opts.name} ${r.action}: ${r.state} (${r.connectorArn})`,
-    target: opts.target,
-    name: opts.name,
-    ...r,
-  };
 }
 
 if (import.meta.main) {

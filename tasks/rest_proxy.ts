@@ -24,17 +24,12 @@ import { createKafka, KAFKA_FLAGS, KAFKA_HELP, readKafkaOptions } from "../lib/k
 import type { KafkaClientOptions } from "../lib/kafka_client.ts";
 import { startRestProxy } from "../lib/rest_proxy.ts";
 import type { RestProxyStats } from "../lib/rest_proxy.ts";
-import {
-  installRestProxyProperties,
-  renderRestProxyProperties,
-  sendCommandInput,
-} from "../lib/rest_proxy_config.ts";
-import type { InstallTarget } from "../lib/rest_proxy_config.ts";
-import { getIamBootstrap } from "../lib/bootstrap_brokers.ts";
-import { KafkaClient } from "../lib/deps/aws_kafka.ts";
-import { SSMClient } from "../lib/deps/aws_ssm.ts";
+import { runConfig } from "../lib/rest_proxy_config.ts";
+import type { ConfigOptions } from "../lib/rest_proxy_config.ts";
 import { fmtInt } from "../lib/progress.ts";
 import { registerSecret } from "../lib/redact.ts";
+
+export { runConfig };
 
 export const HELP =
   `The Kafka REST proxy: a local v2 produce endpoint, or the AWS proxy's configuration.
@@ -113,19 +108,6 @@ export interface ServeOptions {
   maxBodyBytes: number;
   maxRecordBytes: number;
   maxInFlight: number;
-}
-
-/** Options of `config`. */
-export interface ConfigOptions {
-  clusterArn?: string;
-  bootstrap?: string;
-  region: string;
-  port: number;
-  maxBlockMs: number;
-  roleArn?: string;
-  deploy: boolean;
-  dryRun: boolean;
-  target: InstallTarget;
 }
 
 /** Splits off the subcommand and reads its options; every problem is reported together. */
@@ -232,43 +214,6 @@ export function parseOptions(
   }
   o.done();
   return { command, config };
-}
-
-/** AWS clients for `runConfig` (tests pass mocked ones). */
-export interface ConfigDeps {
-  kafka?: KafkaClient;
-  ssm?: SSMClient;
-  pollMs?: number;
-  signal?: AbortSignal;
-  log?: (line: string) => void;
-}
-
-/** Renders kafka-rest.properties and, with `deploy`, installs it; returns what was done. */
-export async function runConfig(opts: ConfigOptions, deps: ConfigDeps = {}) {
-  const bootstrap = opts.bootstrap ?? await getIamBootstrap(
-    deps.kafka ?? new KafkaClient({ region: opts.region }),
-    opts.clusterArn!,
-  );
-  const properties = renderRestProxyProperties({
-    bootstrap,
-    port: opts.port,
-    maxBlockMs: opts.maxBlockMs,
-    roleArn: opts.roleArn,
-  });
-  if (!opts.deploy || opts.dryRun) {
-    return {
-      properties,
-      deployed: false,
-      ...(opts.deploy ? { sendCommand: sendCommandInput(properties, opts.target) } : {}),
-    };
-  }
-  const r = await installRestProxyProperties(
-    deps.ssm ?? new SSMClient({ region: opts.region }),
-    properties,
-    opts.target,
-    { pollMs: deps.pollMs, signal: deps.signal, onProgress: deps.log },
-  );
-  return { properties, deployed: true, ...r };
 }
 
 if (import.meta.main) {
