@@ -62,15 +62,7 @@ export function report(
   console.log(`  ${name}: ${v} ${unit}${verdict}`);
 }
 
-/**
- * The `deno run` flags in the shebang of `file` (e.g. `-A --v8-flags=…`), so a benchmark
- * runs a task or itself exactly as `./file` would.
- */
-export function shebangFlags(file: string | URL): string[] {
-  const first = Deno.readTextFileSync(file).split("\n", 1)[0];
-  const m = /^#!\/usr\/bin\/env -S deno run (.*)$/.exec(first);
-  return m ? m[1].trim().split(/\s+/) : ["-A"];
-}
+export { shebangFlags } from "../tests/_process.ts";
 
 /** Mebibytes (what /proc reports, in KiB) to megabytes (what the targets are written in). */
 export function mibToMB(mib: number): number {

@@ -20,10 +20,10 @@
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { mibToMB, report, watchRss } from "./_measure.ts";
-import { Kafka, logLevel } from "../lib/deps/kafkajs.ts";
+import { spawnTask } from "../tests/_process.ts";
+import { createKafka } from "../lib/kafka_client.ts";
 import { installFastVarints } from "../lib/kafkajs_varints.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 const SCALE = Number(Deno.env.get("BENCH_BROKER_SCALE") ?? 1);
 const KCAT_RECORDS = Math.round(1_000_000 * SCALE);
 const KAFKAJS_RECORDS = Math.round(300_000 * SCALE);
@@ -32,46 +32,23 @@ const RECORD_BYTES = 1024;
 
 /** Starts the broker task as a child process; resolves with its address and pid. */
 async function spawnBroker(dataDir: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      join(ROOT, "tasks/broker.ts"),
-      "--port",
-      "0",
-      "--data-dir",
-      dataDir,
-      "--partitions",
-      "3",
-      "--auto-create",
-      "--json",
-      "--quiet",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  const drained = (async () => {
-    for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) stderr += c;
-  })();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("The broker exited before listening");
-    text += value;
-  }
-  reader.releaseLock();
-  const { bootstrap } = JSON.parse(text.split("\n")[0]) as { bootstrap: string };
+  const child = await spawnTask("broker.ts", [
+    "--port=0",
+    `--data-dir=${dataDir}`,
+    "--partitions=3",
+    "--auto-create",
+    "--json",
+    "--quiet",
+  ]);
+  const { bootstrap } = JSON.parse(child.firstLine) as { bootstrap: string };
   return {
     bootstrap,
     pid: child.pid,
     async stop() {
-      child.kill("SIGTERM");
-      const status = await child.status;
-      await child.stdout.cancel().catch(() => {});
-      await drained;
-      if (status.code !== 0) console.error(`the broker exited with ${status.code}: ${stderr}`);
+      const status = await child.stop();
+      if (status.code !== 0) {
+        console.error(`the broker exited with ${status.code}: ${child.stderr()}`);
+      }
     },
   };
 }
@@ -146,11 +123,7 @@ async function hasKcat(): Promise<boolean> {
 const dataDir = await Deno.makeTempDir({ prefix: "pinpipe-broker-bench-" });
 const broker = await spawnBroker(dataDir);
 const rss = watchRss(broker.pid, 50);
-const kafka = new Kafka({
-  clientId: "bench",
-  brokers: [broker.bootstrap],
-  logLevel: logLevel.NOTHING,
-});
+const kafka = createKafka({ bootstrap: broker.bootstrap, clientId: "bench" });
 console.log(
   `broker bench: ${broker.bootstrap}, data in ${dataDir}, scale ${SCALE} (BENCH_BROKER_SCALE)`,
 );

@@ -13,6 +13,7 @@
  * @module
  */
 import { mibToMB, report, watchRss } from "./_measure.ts";
+import { spawnTask } from "../tests/_process.ts";
 import { createDataset } from "../lib/dataset.ts";
 import { createKafka } from "../lib/kafka_client.ts";
 import { seedDatabase } from "../lib/mysql_source.ts";
@@ -42,28 +43,9 @@ async function emulateTask(
   return { summary: JSON.parse(new TextDecoder().decode(out.stdout)), mib };
 }
 
-async function startBroker(): Promise<{ bootstrap: string; stop: () => Promise<void> }> {
-  const broker = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}tasks/broker.ts`, "--memory", "--port=0", "--quiet"],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = broker.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let first = "";
-  while (!first.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the broker exited before printing its address");
-    first += value;
-  }
-  reader.releaseLock();
-  broker.stdout.cancel().catch(() => {});
-  return {
-    bootstrap: first.split("\n")[0].trim(),
-    stop: async () => {
-      broker.kill("SIGTERM");
-      await broker.status;
-    },
-  };
+async function startBroker(): Promise<{ bootstrap: string; stop: () => Promise<unknown> }> {
+  const broker = await spawnTask("broker.ts", ["--memory", "--port=0", "--quiet"]);
+  return { bootstrap: broker.firstLine, stop: () => broker.stop() };
 }
 
 async function createTopics(bootstrap: string, prefix: string): Promise<void> {

@@ -7,35 +7,18 @@
  * that load (10,000 records/s); the proxy under 300 MB resident throughout.
  * @module
  */
-import { mibToMB, report, rssMiB, shebangFlags, watchRss } from "./_measure.ts";
+import { mibToMB, report, rssMiB, watchRss } from "./_measure.ts";
+import { spawnTask } from "../tests/_process.ts";
 import { createDataset } from "../lib/dataset.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 const CLIENTS = 8;
 const PER_REQUEST = 100;
 const FULL_SEC = Number(Deno.env.get("BENCH_SEC") ?? 10);
 
 /** Starts `deno run -A tasks/<file> …` and resolves with its first stdout line. */
-async function spawnTask(file: string, args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...shebangFlags(`${ROOT}tasks/${file}`), `${ROOT}tasks/${file}`, ...args],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`tasks/${file} exited before printing its address`);
-    text += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  return { child, line: text.split("\n")[0].trim() };
-}
 
 const broker = await spawnTask("broker.ts", ["--memory", "--port=0", "--quiet"]);
-const bootstrap = broker.line;
+const bootstrap = broker.firstLine;
 const proxy = await spawnTask("rest_proxy.ts", [
   "serve",
   `--bootstrap=${bootstrap}`,
@@ -43,8 +26,8 @@ const proxy = await spawnTask("rest_proxy.ts", [
   "--auto-create",
   "--max-in-flight=64",
 ]);
-const url = proxy.line;
-const rss = watchRss(proxy.child.pid);
+const url = proxy.firstLine;
+const rss = watchRss(proxy.pid);
 
 // Posting-sized pin rows, pre-serialized into request bodies.
 const ds = createDataset({ rows: 2000, seed: 1 });
@@ -114,8 +97,6 @@ try {
   report("proxy peak RSS", mibToMB(rss.stop()), "MB", { max: 300 });
   report("bench process RSS", rssMiB().rss, "MiB");
 } finally {
-  proxy.child.kill("SIGTERM");
-  await proxy.child.status;
-  broker.child.kill("SIGTERM");
-  await broker.child.status;
+  await proxy.stop();
+  await broker.stop();
 }

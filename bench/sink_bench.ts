@@ -9,12 +9,12 @@
  * @module
  */
 import { mibToMB, report, rssMiB, watchRss } from "./_measure.ts";
+import { spawnTask } from "../tests/_process.ts";
 import { createKafka } from "../lib/kafka_client.ts";
 import type { Kafka } from "../lib/deps/kafkajs.ts";
 import { FileLake } from "../lib/lake.ts";
 import { runSink, topicsRegex } from "../lib/sink.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 const BIG = Number(Deno.env.get("BENCH_RECORDS") ?? 300_000);
 const SMALL = Number(Deno.env.get("BENCH_OBJECTS") ?? 20_000);
 
@@ -63,21 +63,8 @@ async function run(args: string[]): Promise<void> {
   if (out.code !== 0) throw new Error(`${args.join(" ")} failed with exit code ${out.code}`);
 }
 
-const broker = new Deno.Command(Deno.execPath(), {
-  args: ["run", "-A", `${ROOT}tasks/broker.ts`, "--memory", "--port=0", "--quiet"],
-  stdout: "piped",
-  stderr: "null",
-}).spawn();
-const reader = broker.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let first = "";
-while (!first.includes("\n")) {
-  const { value, done } = await reader.read();
-  if (done) throw new Error("the broker exited before printing its address");
-  first += value;
-}
-reader.releaseLock();
-broker.stdout.cancel().catch(() => {});
-const bootstrap = first.split("\n")[0].trim();
+const broker = await spawnTask("broker.ts", ["--memory", "--port=0", "--quiet"]);
+const bootstrap = broker.firstLine;
 const kafka = createKafka({ bootstrap, clientId: "bench" });
 
 async function drain(topic: string, flushSize: number) {
@@ -119,6 +106,5 @@ try {
   report("sink peak RSS", mibToMB(rss.stop()), "MB", { max: 300 });
   report("RSS at the end", rssMiB().rss, "MiB");
 } finally {
-  broker.kill("SIGTERM");
-  await broker.status;
+  await broker.stop();
 }

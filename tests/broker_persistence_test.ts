@@ -5,11 +5,12 @@
  * deleted topic stays deleted.
  */
 import assert from "node:assert/strict";
+import { spawnTask } from "./_process.ts";
 import { join } from "node:path";
 import { Kafka, logLevel } from "../lib/deps/kafkajs.ts";
 import { PartitionLog } from "../lib/broker/partition_log.ts";
 import { OffsetStore } from "../lib/broker/offsets.ts";
-import { ROOT, startTestBroker, waitFor, withTempDir } from "./_fixtures.ts";
+import { startTestBroker, waitFor, withTempDir } from "./_fixtures.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -24,46 +25,9 @@ function client(bootstrap: string): Kafka {
 
 /** Starts `tasks/broker.ts` as its own process on `dataDir`; resolves once it listens. */
 async function spawnBroker(dataDir: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      join(ROOT, "tasks/broker.ts"),
-      "--port",
-      "0",
-      "--data-dir",
-      dataDir,
-      "--json",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await lines.read();
-    if (done) {
-      const err = await new Response(child.stderr).text();
-      throw new Error(`The broker process exited before listening: ${err}`);
-    }
-    text += value;
-  }
-  const { bootstrap } = JSON.parse(text.split("\n")[0]) as { bootstrap: string };
-  let stderr = "";
-  const drained = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
-  })();
-  return {
-    bootstrap,
-    stderr: () => stderr,
-    async kill(signal: Deno.Signal) {
-      child.kill(signal);
-      const status = await child.status;
-      lines.cancel().catch(() => {});
-      await drained;
-      return status;
-    },
-  };
+  const child = await spawnTask("broker.ts", ["--port", "0", "--data-dir", dataDir, "--json"]);
+  const { bootstrap } = JSON.parse(child.firstLine) as { bootstrap: string };
+  return { bootstrap, stderr: child.stderr, kill: (signal: Deno.Signal) => child.stop(signal) };
 }
 
 /**
