@@ -12,6 +12,12 @@
  *   pools whose entry `i` is generated on first use from (seed, pool, i). Picking pool
  *   entries per key is what makes users, posters and coordinates repeat across keys, as
  *   they do in the real data, and keeps memory bounded whatever `rows` is.
+ * - follower counts follow the user, as in every public run of the original pipeline
+ *   (peer-pipelines §4.1: the median falls with age group and with join year): each key
+ *   draws its user first, and the poster is picked by rank in a pool whose entry `i` has
+ *   the `i`-th smallest follower count, with a rank biased by the user's age group and join
+ *   year such that over all users every rank stays equally likely, so the format shares
+ *   of follower_count do not move.
  * @module
  */
 import { fakerEL, fakerEN, fakerJA, fakerRU } from "./deps/faker_locales.ts";
@@ -137,6 +143,12 @@ export const COUNTRIES: readonly string[] = [
 const STORY_SHARE = 0.015;
 const FOLLOWER_K = 0.74 / (1 - STORY_SHARE);
 const FOLLOWER_DIGITS = 0.175 / (1 - STORY_SHARE);
+// How strongly the poster's follower rank follows the user's (Gaussian copula
+// correlation), and how many age groups one year of joining earlier is worth. Tuned to
+// the public runs (peer-pipelines §4.1): medians of about 145k / 45k / 12k / 4k by age
+// group (real 130k / 22k / 7k / 3k) and 120k / 19k / 2k by join year (real 160k / 20k / 4k).
+const FOLLOWER_RHO = 0.55;
+const JOIN_YEAR_WEIGHT = 1.5;
 // Individual placeholders on otherwise normal rows.
 const TITLE_MISSING = 0.01;
 const DESCRIPTION_MISSING = 0.02;
@@ -162,6 +174,10 @@ const TS_SPAN = Date.UTC(2023, 0, 1) / 1000 - TS_FROM;
 // date_joined: 2015-01-01 .. 2017-12-31 23:59:59.
 const JOINED_FROM = Date.UTC(2015, 0, 1) / 1000;
 const JOINED_SPAN = Date.UTC(2018, 0, 1) / 1000 - JOINED_FROM;
+const JOINED_YEARS = [2015, 2016, 2017];
+// Ages are uniform in AGE_MIN..AGE_MAX.
+const AGE_MIN = 20;
+const AGE_MAX = 59;
 
 const HEX = "0123456789abcdef";
 const BYTE_HEX = Array.from({ length: 256 }, (_, i) => HEX[i >> 4] + HEX[i & 15]);
@@ -350,7 +366,20 @@ interface Poster {
   followers: string;
 }
 
-function makePoster(f: Fakers): Poster {
+/** The follower_count at quantile `q` in [0, 1) of the real mix: digits < k < M. */
+function followersAt(q: number): string {
+  if (q < FOLLOWER_DIGITS) return `${Math.floor(1000 * (q / FOLLOWER_DIGITS) ** 1.5)}`;
+  q -= FOLLOWER_DIGITS;
+  if (q < FOLLOWER_K) {
+    // Log-uniform 1k..999k: the real medians (3k..160k) sit inside this one band.
+    return `${Math.max(1, Math.floor(1000 ** (q / FOLLOWER_K)))}k`;
+  }
+  const r = (q - FOLLOWER_K) / (1 - FOLLOWER_DIGITS - FOLLOWER_K);
+  return `${1 + Math.floor(14 * r ** 2.5)}M`;
+}
+
+/** Poster `i` of the pool: a random name, and the `i`-th smallest follower count. */
+function makePoster(f: Fakers, i: number): Poster {
   const { en } = f;
   const name = pick(f.r(), [
     [0.3, () => en.person.fullName()],
@@ -365,17 +394,99 @@ function makePoster(f: Fakers): Poster {
     [0.05, () => `${en.person.firstName()}'s ${cap(en.word.noun())} Blog`],
     [1, () => `${en.internet.username()} ${en.internet.emoji()}${en.internet.emoji()}`],
   ]);
-  const u = f.r();
-  let followers: string;
-  if (u < FOLLOWER_K) {
-    // Mostly small: 1k..999k, skewed toward the low end like real follower counts.
-    followers = `${Math.max(1, Math.floor(999 * f.r() ** 2.2))}k`;
-  } else if (u < FOLLOWER_K + FOLLOWER_DIGITS) {
-    followers = `${Math.floor(1000 * f.r() ** 1.5)}`;
-  } else {
-    followers = `${1 + Math.floor(14 * f.r() ** 2.5)}M`;
+  return { name, followers: followersAt((i + f.r()) / POSTER_POOL) };
+}
+
+// Acklam's rational approximation of the inverse normal CDF: central numerator and
+// denominator, tail numerator and denominator, highest power first.
+const ACKLAM_A = [
+  -3.969683028665376e1,
+  2.209460984245205e2,
+  -2.759285104469687e2,
+  1.38357751867269e2,
+  -3.066479806614716e1,
+  2.506628277459239,
+];
+const ACKLAM_B = [
+  -5.447609879822406e1,
+  1.615858368580409e2,
+  -1.556989798598866e2,
+  6.680131188771972e1,
+  -1.328068155288572e1,
+  1,
+];
+const ACKLAM_C = [
+  -7.784894002430293e-3,
+  -3.223964580411365e-1,
+  -2.400758277161838,
+  -2.549732539343734,
+  4.374664141464968,
+  2.938163982698783,
+];
+const ACKLAM_D = [
+  7.784695709041462e-3,
+  3.224671290700398e-1,
+  2.445134137142996,
+  3.754408661907416,
+  1,
+];
+
+/** The polynomial with coefficients `c` (highest power first) at `x`. */
+function poly(c: readonly number[], x: number): number {
+  let y = c[0];
+  for (let i = 1; i < c.length; i++) y = y * x + c[i];
+  return y;
+}
+
+/** Inverse of the standard normal CDF (Acklam, relative error < 1.2e-9), p in (0, 1). */
+function normalQuantile(p: number): number {
+  if (p < 0.02425 || p > 0.97575) {
+    const q = Math.sqrt(-2 * Math.log(p < 0.5 ? p : 1 - p));
+    const x = poly(ACKLAM_C, q) / poly(ACKLAM_D, q);
+    return p < 0.5 ? x : -x;
   }
-  return { name, followers };
+  const q = p - 0.5;
+  return (q * poly(ACKLAM_A, q * q)) / poly(ACKLAM_B, q * q);
+}
+
+/** The standard normal CDF (Abramowitz & Stegun 26.2.17, error < 7.5e-8). */
+function normalCdf(x: number): number {
+  const t = 1 / (1 + 0.2316419 * Math.abs(x));
+  const y = 0.3989422804014327 * Math.exp(-0.5 * x * x) * t *
+    (0.31938153 + t * (-0.356563782 + t * (1.781477937 + t * (-1.821255978 + t * 1.330274429))));
+  return x > 0 ? 1 - y : y;
+}
+
+/**
+ * The users' follower bands: for each (age group, join year) cell, the interval of
+ * [0, 1) it holds when all users are ordered from the most followed cell to the least
+ * (younger and earlier-joined first), each cell as wide as its share of users. A user at
+ * a uniform point of their cell's interval is uniform over all users, which is what lets
+ * the poster rank follow the user without moving the overall follower mix.
+ */
+const FOLLOWER_BANDS: readonly (readonly { from: number; width: number }[])[] = (() => {
+  const ages = AGE_MAX - AGE_MIN + 1;
+  const ageShare = [0, 0, 0, 0];
+  for (let a = AGE_MIN; a <= AGE_MAX; a++) ageShare[ageGroupIndex(a)] += 1 / ages;
+  const yearShare = JOINED_YEARS.map((y) =>
+    (Date.UTC(y + 1, 0, 1) - Date.UTC(y, 0, 1)) / 1000 / JOINED_SPAN
+  );
+  const cells = ageShare.flatMap((as, a) =>
+    yearShare.map((ys, y) => ({ a, y, share: as * ys, score: a + JOIN_YEAR_WEIGHT * y }))
+  );
+  cells.sort((x, z) => z.score - x.score);
+  const bands = ageShare.map(() => yearShare.map(() => ({ from: 0, width: 0 })));
+  let from = 0;
+  for (const c of cells) {
+    bands[c.a][c.y] = { from, width: c.share };
+    from += c.share;
+  }
+  return bands;
+})();
+
+/** 0 for 18-24 (and younger), 1 for 25-35, 2 for 36-50, 3 for +50. */
+function ageGroupIndex(age: number): number {
+  return age <= 24 ? 0 : age <= 35 ? 1 : age <= 50 ? 2 : 3;
 }
 
 interface Person {
@@ -386,20 +497,35 @@ interface Person {
   latitude: number;
   longitude: number;
   country: string;
+  /** The person's follower band (FOLLOWER_BANDS). */
+  bandFrom: number;
+  bandWidth: number;
 }
 
 function makePerson(f: Fakers): Person {
   const { en } = f;
   const first_name = en.person.firstName();
   const last_name = en.person.lastName();
-  const age = f.int(20, 59);
+  const age = f.int(AGE_MIN, AGE_MAX);
   const date_joined = fmtDateTime(JOINED_FROM + Math.floor(f.r() * JOINED_SPAN));
   // Random, unrelated to the country, crowded toward -90/-180 like the sample rows,
   // stored as FLOAT (6 significant digits) like the source table shows them.
   const latitude = Number((-90 + 180 * f.r() ** 3).toPrecision(6));
   const longitude = Number((-180 + 360 * f.r() ** 2).toPrecision(6));
   const country = en.helpers.arrayElement(COUNTRIES);
-  return { first_name, last_name, age, date_joined, latitude, longitude, country };
+  const band =
+    FOLLOWER_BANDS[ageGroupIndex(age)][JOINED_YEARS.indexOf(Number(date_joined.slice(0, 4)))];
+  return {
+    first_name,
+    last_name,
+    age,
+    date_joined,
+    latitude,
+    longitude,
+    country,
+    bandFrom: band.from,
+    bandWidth: band.width,
+  };
 }
 
 /** `YYYY-MM-DD HH:MM:SS` for epoch seconds (UTC). */
@@ -416,7 +542,7 @@ class Pool<T> {
     private readonly id: number,
     private readonly seed: number,
     private readonly fakers: Fakers & { randomizer: PoolRandomizer },
-    private readonly make: (f: Fakers) => T,
+    private readonly make: (f: Fakers, i: number) => T,
   ) {
     this.cache = new Array(size);
   }
@@ -424,7 +550,7 @@ class Pool<T> {
     const hit = this.cache[i];
     if (hit !== undefined) return hit;
     this.fakers.randomizer.seed([this.seed, this.id, i]);
-    return (this.cache[i] = this.make(this.fakers));
+    return (this.cache[i] = this.make(this.fakers, i));
   }
   get length(): number {
     return this.size;
@@ -486,8 +612,11 @@ class SyntheticDataset implements Dataset {
     const unique_id = `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${
       HEX[8 | (rng.u32() & 3)]
     }${h.slice(17, 20)}-${h.slice(20, 32)}`;
+    const story = rng.float() < STORY_SHARE;
+    // The user first: the poster's follower count follows them.
+    const person = this.people.get(rng.int(USER_POOL));
     let pin: PinRow;
-    if (rng.float() < STORY_SHARE) {
+    if (story) {
       pin = {
         index: key,
         unique_id,
@@ -503,7 +632,7 @@ class SyntheticDataset implements Dataset {
         category,
       };
     } else {
-      const poster = this.posters.get(rng.int(POSTER_POOL));
+      const poster = this.posters.get(this.posterRank(person));
       const title = rng.float() < TITLE_MISSING
         ? PLACEHOLDERS.title
         : this.titles.get(rng.int(TITLE_POOL));
@@ -536,7 +665,6 @@ class SyntheticDataset implements Dataset {
         category,
       };
     }
-    const person = this.people.get(rng.int(USER_POOL));
     const geo: GeoRow = {
       ind: key,
       timestamp: fmtDateTime(TS_FROM + rng.int(TS_SPAN)),
@@ -552,6 +680,22 @@ class SyntheticDataset implements Dataset {
       date_joined: person.date_joined,
     };
     return { key, pin, geo, user };
+  }
+
+  /**
+   * A poster pool index for `person`'s posting: the person's point in the ordering of all
+   * users (uniform in their band) and independent noise, mixed by a Gaussian copula, so
+   * the rank is uniform over all postings and correlates FOLLOWER_RHO with the person's.
+   */
+  private posterRank(person: Person): number {
+    const rng = this.rng;
+    // (u32 + 0.5) / 2^32 is strictly inside (0, 1), where normalQuantile is finite; so is
+    // a point of a band, the bands tiling [0, 1) (clamped against rounding all the same).
+    const v = person.bandFrom + person.bandWidth * ((rng.u32() + 0.5) / 4294967296);
+    const user = normalQuantile(Math.min(v, 1 - 2 ** -40));
+    const noise = normalQuantile((rng.u32() + 0.5) / 4294967296);
+    const q = normalCdf(FOLLOWER_RHO * user + Math.sqrt(1 - FOLLOWER_RHO ** 2) * noise);
+    return Math.min(POSTER_POOL - 1, Math.floor(q * POSTER_POOL));
   }
 
   *postings(from = 0, to = this.rows): Iterable<Posting> {

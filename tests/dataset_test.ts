@@ -156,6 +156,53 @@ Deno.test("follower counts mix 26k, 437, 6M and User Info Error in the observed 
   assert.ok(inconsistent <= byPoster.size * 0.01, `${inconsistent} posters with several counts`);
 });
 
+Deno.test("median follower count falls with age group and with join year, as in the real runs", () => {
+  // peer-pipelines §4.1: every public run has 18-24 > 25-35 > 36-50 > +50 (e.g. 130k, 22k,
+  // 7k, 3k) and 2015 > 2016 > 2017 (e.g. 160k, 20k, 4k). Parsed per SPEC §4, median per
+  // SPEC §5: percentile_cont(0.5) over the postings with a non-null follower_count.
+  const parse = (raw: string): number | null => {
+    const m = /^(\d+)([kM]?)$/.exec(raw);
+    return m ? Number(m[1]) * (m[2] === "k" ? 1_000 : m[2] === "M" ? 1_000_000 : 1) : null;
+  };
+  const median = (values: number[]): number => {
+    const v = [...values].sort((a, b) => a - b);
+    const mid = v.length >> 1;
+    return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  };
+  const ageGroup = (age: number): string | null => {
+    if (age >= 18 && age <= 24) return "18-24";
+    if (age >= 25 && age <= 35) return "25-35";
+    if (age >= 36 && age <= 50) return "36-50";
+    return age > 50 ? "+50" : null;
+  };
+  const byAge = new Map<string, number[]>();
+  const byYear = new Map<string, number[]>();
+  const add = (groups: Map<string, number[]>, key: string, value: number) => {
+    const values = groups.get(key);
+    if (values) values.push(value);
+    else groups.set(key, [value]);
+  };
+  for (const { pin, user } of all) {
+    const followers = parse(pin.follower_count);
+    if (followers === null) continue;
+    const group = ageGroup(user.age);
+    if (group !== null) add(byAge, group, followers);
+    add(byYear, user.date_joined.slice(0, 4), followers);
+  }
+  const falls = (groups: Map<string, number[]>, order: string[], what: string) => {
+    const medians = order.map((g) => median(groups.get(g) ?? []));
+    const shown = order.map((g, i) => `${g} ${medians[i]}`).join(", ");
+    for (let i = 1; i < order.length; i++) {
+      assert.ok(
+        medians[i] > 0 && medians[i - 1] >= 1.5 * medians[i],
+        `median follower count by ${what} should fall by 1.5x or more at each step: ${shown}`,
+      );
+    }
+  };
+  falls(byAge, ["18-24", "25-35", "36-50", "+50"], "age group");
+  falls(byYear, ["2015", "2016", "2017"], "join year");
+});
+
 Deno.test("there are 13 categories, each with its save_location", () => {
   assert.deepEqual([...new Set(pins.map((p) => p.category))].sort(), [...CATEGORIES]);
   assert.equal(CATEGORIES.length, 13);
