@@ -88,6 +88,35 @@ async function expectClosed(broker: Broker, bytes: Uint8Array, what: string) {
   }
 }
 
+/**
+ * A Fetch v11 body for partition 0 of `topic` from offset 0, long-polling up to `maxWaitMs`
+ * (min bytes 1): replica -1, max wait, min bytes, max bytes, isolation, session id and
+ * epoch, the topic with its partition (current leader epoch, fetch offset, log start offset,
+ * partition max bytes), no forgotten topics, an empty rack id.
+ */
+function fetchV11(topic: string, maxWaitMs: number): number[] {
+  const int64 = (n: number) => [...int32(0), ...int32(n)];
+  return [
+    ...int32(-1),
+    ...int32(maxWaitMs),
+    ...int32(1),
+    ...int32(1 << 20),
+    0,
+    ...int32(0),
+    ...int32(-1),
+    ...int32(1),
+    ...str(topic),
+    ...int32(1),
+    ...int32(0),
+    ...int32(-1),
+    ...int64(0),
+    ...int64(0),
+    ...int32(1 << 20),
+    ...int32(0),
+    ...str(""),
+  ];
+}
+
 Deno.test({
   name: "malformed frames close only their own connection and the broker keeps serving",
   ...opts,
@@ -140,39 +169,7 @@ Deno.test({
       await check("a connection closed mid-frame");
       const d = await RawKafkaConn.open(broker.bootstrap);
       // A long-poll fetch whose client goes away while it waits.
-      const fetch = [
-        ...int32(-1),
-        ...int32(500),
-        ...int32(1),
-        ...int32(1 << 20),
-        0,
-        ...int32(0),
-        ...int32(-1),
-        ...int32(1),
-        ...str("ok"),
-        ...int32(1),
-        ...int32(0),
-        ...int32(-1),
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        ...int32(1 << 20),
-        ...int32(0),
-        ...str(""),
-      ];
+      const fetch = fetchV11("ok", 500);
       await d.send(frame(1, 11, 2, fetch));
       d.close();
       await check("a client gone during a long poll");
@@ -300,39 +297,7 @@ Deno.test({
       const c = await RawKafkaConn.open(broker.bootstrap);
       try {
         // A fetch that long-polls 300 ms, then two quick requests, all in one write.
-        const fetch = [
-          ...int32(-1),
-          ...int32(300),
-          ...int32(1),
-          ...int32(1 << 20),
-          0,
-          ...int32(0),
-          ...int32(-1),
-          ...int32(1),
-          ...str("ok"),
-          ...int32(1),
-          ...int32(0),
-          ...int32(-1),
-          0,
-          0,
-          0,
-          0,
-          0,
-          0,
-          0,
-          0,
-          0,
-          0,
-          0,
-          0,
-          0,
-          0,
-          0,
-          0,
-          ...int32(1 << 20),
-          ...int32(0),
-          ...str(""),
-        ];
+        const fetch = fetchV11("ok", 300);
         const parts = [frame(1, 11, 1, fetch), METADATA(2), frame(18, 2, 3, [])];
         await c.send(new Uint8Array(parts.flatMap((p) => [...p])));
         const ids: number[] = [];
