@@ -1,5 +1,6 @@
 /**
- * Shared test fixtures: environment-dependent tests (kcat, MariaDB, Chromium, python3)
+ * Shared test fixtures: environment-dependent tests (kcat, MariaDB, Chromium, python3, and
+ * the engines tests/setup.ts provisions: Apache Kafka, PySpark, Airflow, cfn-lint, moto)
  * that skip loudly where the tool is missing and fail instead under PINPIPE_STRICT=1
  * (CI sets it), temp directories, and a private MariaDB database per test.
  * @module
@@ -8,6 +9,7 @@ import { createConnection } from "../lib/deps/mysql2.ts";
 import { S3Client } from "../lib/deps/aws_s3.ts";
 import { S3rver } from "../lib/deps/s3rver.ts";
 import { type Broker, type BrokerOptions, startBroker } from "../lib/broker/broker.ts";
+import { kafkaClasspath, venvBin } from "./_engines.ts";
 
 /** CI sets PINPIPE_STRICT=1: a test whose environment is missing then fails, not skips. */
 export const STRICT = Deno.env.get("PINPIPE_STRICT") === "1";
@@ -15,8 +17,11 @@ export const STRICT = Deno.env.get("PINPIPE_STRICT") === "1";
 /** The repository root (tests run from anywhere). */
 export const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 
-/** Something a test needs from the machine. */
-export type Need = "kcat" | "mysql" | "chromium" | "python3";
+/**
+ * Something a test needs from the machine. `kafka` (Apache Kafka) and `engines` (the venv
+ * with PySpark, Airflow, cfn-lint and moto) come from tests/setup.ts's engine cache.
+ */
+export type Need = "kcat" | "mysql" | "chromium" | "python3" | "kafka" | "engines";
 
 /** Base URL of the MariaDB/MySQL server tests may use (they create and drop their own database). */
 export const TEST_MYSQL_URL = Deno.env.get("PINPIPE_TEST_MYSQL_URL") ??
@@ -56,6 +61,9 @@ const checks: Record<Need, () => Promise<boolean>> = {
     }
   },
   python3: () => hasCommand("python3"),
+  kafka: async () =>
+    (await kafkaClasspath()) !== undefined && await hasCommand("java", ["-version"]),
+  engines: async () => (await venvBin()) !== undefined,
 };
 const cache = new Map<Need, Promise<boolean>>();
 
