@@ -28,8 +28,10 @@ def setting(name, default=None):
     Rendered when the task runs, so parsing the DAG never calls Secrets Manager.
     """
     conf = "(dag_run.conf or {}).get('%s')" % name
+    # var.value.get('<name>') and not var.value.<name>: a prefix may hold dashes (my-pipe),
+    # which Jinja would read as a subtraction. Without a default, a missing Variable fails.
     if default is None:
-        return "{{ %s or var.value.%s_%s }}" % (conf, PREFIX, name)
+        return "{{ %s or var.value.get('%s_%s') }}" % (conf, PREFIX, name)
     return "{{ %s or var.value.get('%s_%s', '%s') }}" % (conf, PREFIX, name, default)
 
 

@@ -1,6 +1,11 @@
 /**
  * AWS SDK v3 MSK (kafka) client: CloudFormation has no bootstrap-broker attribute, so
- * deploy asks `GetBootstrapBrokers` between the msk stack and the stacks that need them.
+ * deploy asks `GetBootstrapBrokers` between the msk stack and the stacks that need them;
+ * `DescribeClusterV2` gives the broker count MSK Connect's internal topics are sized to.
  * @module
  */
-export { GetBootstrapBrokersCommand, KafkaClient } from "npm:@aws-sdk/client-kafka@3.1169.0";
+export {
+  DescribeClusterV2Command,
+  GetBootstrapBrokersCommand,
+  KafkaClient,
+} from "npm:@aws-sdk/client-kafka@3.1169.0";
