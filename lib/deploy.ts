@@ -753,7 +753,9 @@ async function deployOne(run: Run, def: StackDef, template: Template): Promise<S
       return [];
     },
   );
-  const changeSetName = `pinpipe-${
+  // Named after the stack too: stacks deploy together, and a name some tools (moto) look
+  // up without its stack must not match another stack's change set of the same second.
+  const changeSetName = `pinpipe-${def.id}-${
     new Date(run.now()).toISOString().replace(/[^0-9]/g, "").slice(0, 14)
   }`;
   try {
@@ -770,6 +772,12 @@ async function deployOne(run: Run, def: StackDef, template: Template): Promise<S
       }),
     );
   } catch (err) {
+    // CloudFormation reports "no changes" on the change set; some implementations (moto)
+    // refuse to make one instead. Either way the stack is as wanted.
+    if (!create && NO_CHANGES.test((err as Error).message ?? "")) {
+      run.log.line(`${label}: no changes`);
+      return result("unchanged", { outputs: outputsOf(existing) });
+    }
     throw new Error(`Cannot create a change set for stack "${name}"`, { cause: err });
   }
 

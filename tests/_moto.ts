@@ -85,7 +85,9 @@ sys.exit(main(sys.argv[1:]))
 /** Starts moto_server from the engine venv on a free loopback port and waits until it answers. */
 export async function startMoto(opts: { timeoutMs?: number } = {}): Promise<Moto> {
   const bin = await venvBin();
-  if (!bin) throw new Error("Cannot start moto: the engine venv is not provisioned (run tests/setup.ts)");
+  if (!bin) {
+    throw new Error("Cannot start moto: the engine venv is not provisioned (run tests/setup.ts)");
+  }
   const port = freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const child = new Deno.Command(join(bin, "python"), {
@@ -167,4 +169,28 @@ export async function withMoto<T>(fn: (moto: Moto) => Promise<T>): Promise<T> {
   } finally {
     await moto.stop();
   }
+}
+
+/**
+ * One call of an AWS query API (EC2, IAM, …) that pinpipe has no SDK client for, straight to
+ * moto, which reads the service from the credential scope and checks no signature. Returns
+ * the XML answer; throws on an error status.
+ */
+export async function motoQuery(
+  moto: Moto,
+  service: string,
+  params: Record<string, string>,
+): Promise<string> {
+  const res = await fetch(`${moto.endpoint}/`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-www-form-urlencoded",
+      Authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${MOTO_REGION}/${service}/` +
+        "aws4_request, SignedHeaders=host, Signature=0",
+    },
+    body: new URLSearchParams(params).toString(),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`moto ${service} ${params.Action}: HTTP ${res.status} ${text}`);
+  return text;
 }

@@ -29,7 +29,12 @@ import {
   PutObjectCommand,
   S3Client,
 } from "../lib/deps/aws_s3.ts";
-import { PutSecretValueCommand, SecretsManagerClient } from "../lib/deps/aws_secrets_manager.ts";
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from "../lib/deps/aws_secrets_manager.ts";
 import { deploy, destroy } from "../lib/deploy.ts";
 import type { DeployDeps, DeployOptions } from "../lib/deploy.ts";
 import { loadConfig, saveConfig } from "../lib/config.ts";
@@ -39,7 +44,8 @@ import { installCommands, renderRestProxyProperties } from "../lib/rest_proxy_co
 import type { StackId, Template } from "../lib/stacks.ts";
 import { UsageError } from "../lib/errors.ts";
 import { formatResult, parseOptions } from "../tasks/deploy.ts";
-import { run, withTempDir } from "./_fixtures.ts";
+import { envTest, run, withTempDir } from "./_fixtures.ts";
+import { withMoto } from "./_moto.ts";
 
 const REGION = "us-east-1";
 const BROKERS = "b-1.pinpipe.example:9098,b-2.pinpipe.example:9098";
@@ -93,6 +99,8 @@ class FakeCloud {
   readonly objects = new Map<string, Uint8Array>();
   /** What happened, in order: `plan:<id>` (change set made), `done:<id>`, `deleted:<id>`. */
   readonly timeline: string[] = [];
+  /** Output values to give instead of `<Output>-of-<stack>`, by `stack.Output`. */
+  readonly realOutputs: Record<string, string> = {};
   private seq = 0;
 
   constructor() {
@@ -308,7 +316,12 @@ class FakeCloud {
     s.pending = undefined;
     this.timeline.push(`${s.status === "DELETE_COMPLETE" ? "deleted" : "done"}:${s.id}`);
     this.event(s, s.name, "AWS::CloudFormation::Stack", s.status);
-    if (/^(CREATE|UPDATE)_COMPLETE$/.test(s.status)) s.outputs = outputsOf(s.id, s.name);
+    if (/^(CREATE|UPDATE)_COMPLETE$/.test(s.status)) {
+      s.outputs = outputsOf(s.id, s.name);
+      for (const key of Object.keys(s.outputs)) {
+        s.outputs[key] = this.realOutputs[`${s.id}.${key}`] ?? s.outputs[key];
+      }
+    }
   }
 
   deps(extra: Partial<DeployDeps> = {}): DeployDeps & { lines: string[] } {
@@ -715,6 +728,40 @@ Deno.test("the Databricks token goes to Secrets Manager and nowhere else", async
   const everywhereElse = JSON.stringify([cloud.changeSetCalls(), deps.lines]);
   assert.equal(everywhereElse.includes(token), false);
 });
+
+await envTest(
+  "the Databricks connection lands in the mwaa stack's secret in Secrets Manager (moto), the token nowhere else",
+  ["engines"],
+  () =>
+    withMoto(async (moto) => {
+      // The secret as the mwaa stack creates it (moto's CloudFormation cannot make MWAA).
+      const secrets = new SecretsManagerClient(moto.client);
+      const made = await secrets.send(
+        new CreateSecretCommand({
+          Name: "pinpipe/airflow/connections/databricks_default",
+          SecretString: '{"conn_type": "databricks"}',
+        }),
+      );
+      const cloud = new FakeCloud();
+      cloud.realOutputs["mwaa.DatabricksConnectionSecretArn"] = made.ARN!;
+      cloud.secretsMock.restore();
+      const token = "dapi0123456789abcdef";
+      const deps = cloud.deps({
+        clients: { cfn: cloud.cfn, kafka: cloud.kafka, s3: cloud.s3, secrets },
+      });
+      await deploy(
+        { ...OPTS, databricks: { host: "dbc-1234.cloud.databricks.com", token } },
+        deps,
+      );
+      const stored = await secrets.send(new GetSecretValueCommand({ SecretId: made.ARN! }));
+      assert.deepEqual(JSON.parse(stored.SecretString!), {
+        conn_type: "databricks",
+        host: "https://dbc-1234.cloud.databricks.com",
+        password: token,
+      });
+      assert.equal(JSON.stringify([cloud.changeSetCalls(), deps.lines]).includes(token), false);
+    }),
+);
 
 Deno.test("without Databricks settings deploy says how to add them", async () => {
   const cloud = new FakeCloud();

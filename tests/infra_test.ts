@@ -61,11 +61,15 @@ async function cfnLint(files: string[]): Promise<{ code: number; lines: string[]
   return { code: r.code, lines: (r.stdout + r.stderr).trim().split("\n").filter(Boolean) };
 }
 
-await envTest("cfn-lint finds nothing wrong with any template as written", ["engines"], async () => {
-  const r = await cfnLint(STACK_IDS.map((id) => join(ROOT, "infra", `${id}.yaml`)));
-  assert.deepEqual(r.lines, []);
-  assert.equal(r.code, 0);
-});
+await envTest(
+  "cfn-lint finds nothing wrong with any template as written",
+  ["engines"],
+  async () => {
+    const r = await cfnLint(STACK_IDS.map((id) => join(ROOT, "infra", `${id}.yaml`)));
+    assert.deepEqual(r.lines, []);
+    assert.equal(r.code, 0);
+  },
+);
 
 await envTest(
   "cfn-lint finds nothing wrong with the templates as deploy sends them",
