@@ -45,7 +45,9 @@ export interface Moto {
  * keeps the empty template, so DescribeStacks shows no Outputs at all (fakecloud had the same gap: faiscadev/fakecloud#1716). Real CloudFormation
  * resolves them after execution; so does this launcher. It also adds the one intrinsic
  * function moto lacks and infra/network.yaml uses, Fn::Cidr (the first `count` blocks of
- * `bits` host bits inside the given block, as AWS documents it). Nothing else is changed.
+ * `bits` host bits inside the given block, as AWS documents it), and gives an MSK cluster's
+ * creation time the zone RFC 3339 requires (moto writes a local time without one, which the
+ * SDK refuses to read). Nothing else is changed.
  */
 const LAUNCHER = `
 import sys
@@ -77,6 +79,17 @@ def clean_json(value, resources_map):
     return _clean_json(value, resources_map)
 
 parsing.clean_json = clean_json
+
+from moto.kafka import models as kafka_models
+
+_kafka_init = kafka_models.FakeKafkaCluster.__init__
+
+def kafka_init(self, *args, **kwargs):
+    _kafka_init(self, *args, **kwargs)
+    if not self.creation_time.endswith("Z"):
+        self.creation_time += "Z"
+
+kafka_models.FakeKafkaCluster.__init__ = kafka_init
 
 from moto.server import main
 sys.exit(main(sys.argv[1:]))
