@@ -516,7 +516,9 @@ export function checkWiring(
     }
     for (const output of [...Object.keys(def.config), ...def.buckets]) {
       if (!(output in (t.Outputs ?? {}))) {
-        problems.push(`${file}: deploy reads output "${output}", which the template does not declare`);
+        problems.push(
+          `${file}: deploy reads output "${output}", which the template does not declare`,
+        );
       }
     }
     for (const name of importNames(t.Resources)) {

@@ -127,7 +127,7 @@ export interface Airflow {
   /** Python in the venv with this home's environment (e.g. to load a DagBag). */
   python(code: string, args?: string[]): Promise<CliResult>;
   /** Starts `airflow scheduler` (SequentialExecutor); stop it when done. */
-  startScheduler(): Promise<{ stop(): Promise<void>; log(): string }>;
+  startScheduler(): { stop(): Promise<void>; log(): string };
   /** Removes the home. */
   close(): Promise<void>;
 }
@@ -156,7 +156,7 @@ export async function newAirflow(env: Record<string, string> = {}): Promise<Airf
       const dec = new TextDecoder();
       return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
     },
-    async startScheduler() {
+    startScheduler() {
       const child = new Deno.Command(join(bin, "airflow"), {
         args: ["scheduler"],
         cwd: home,

@@ -235,7 +235,7 @@ await envTest(
       });
       const bucket = await dagBucket(moto);
       const endpoint = mwaaEndpoint(airflow, { beforeEach: syncFrom(moto, bucket, airflow) });
-      const scheduler = await airflow.startScheduler();
+      const scheduler = airflow.startScheduler();
       const lines: string[] = [];
       try {
         const mwaa = mwaaClient(endpoint.host);

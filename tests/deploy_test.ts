@@ -39,7 +39,7 @@ import { deploy, destroy } from "../lib/deploy.ts";
 import type { DeployDeps, DeployOptions } from "../lib/deploy.ts";
 import { loadConfig, saveConfig } from "../lib/config.ts";
 import { S3_SINK_PLUGIN } from "../lib/connector_config.ts";
-import { deployWaves, loadTemplate, STACK_IDS, stackGraph, STACKS } from "../lib/stacks.ts";
+import { deployWaves, loadTemplate, STACK_IDS, stackGraph } from "../lib/stacks.ts";
 import { installCommands, renderRestProxyProperties } from "../lib/rest_proxy_config.ts";
 import type { StackId, Template } from "../lib/stacks.ts";
 import { UsageError } from "../lib/errors.ts";
