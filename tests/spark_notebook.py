@@ -1,0 +1,79 @@
+"""Runs notebooks/transform.py, the file itself, once per job in one local SparkSession.
+
+Used by tests/spark_notebook_test.ts and bench/transform_bench.ts: starting Spark takes
+seconds, so one session serves every lake. Each job is executed as Databricks runs a
+notebook: the file's own code, with a `spark` session and a `dbutils` whose widgets hold the
+job's parameters (the only stand-in: Databricks' widget API). Nothing of the notebook's logic
+is replaced.
+
+Usage: python tests/spark_notebook.py JOBS_JSON
+  JOBS_JSON: a file holding a list of jobs, each {"lake", "out", "prefix"?, "sql"?,
+  "allow_empty"?}. Prints one JSON line per job on stdout: {"ok", "sec", "error"?}.
+Environment: PINPIPE_SPARK_MASTER (default local[2]), PINPIPE_SPARK_MEMORY (default 2g).
+"""
+import json
+import os
+import sys
+import time
+import traceback
+
+from pyspark.sql import SparkSession
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NOTEBOOK = os.path.join(HERE, "..", "notebooks", "transform.py")
+
+
+class Widgets:
+    """Databricks' dbutils.widgets, holding one job's parameters."""
+
+    def __init__(self, values):
+        self.values = {k: str(v) for k, v in values.items()}
+
+    def text(self, name, default, label=None):
+        self.values.setdefault(name, default)
+
+    def get(self, name):
+        return self.values[name]
+
+
+class DbUtils:
+    """The part of dbutils a notebook run by a job sees: its widgets."""
+
+    def __init__(self, values):
+        self.widgets = Widgets(values)
+
+
+def main():
+    with open(sys.argv[1], encoding="utf-8") as f:
+        jobs = json.load(f)
+    spark = (SparkSession.builder
+             .master(os.environ.get("PINPIPE_SPARK_MASTER", "local[2]"))
+             .appName("pinpipe-notebook-test")
+             .config("spark.driver.memory", os.environ.get("PINPIPE_SPARK_MEMORY", "2g"))
+             .config("spark.sql.shuffle.partitions", "4")
+             .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    with open(NOTEBOOK, encoding="utf-8") as f:
+        code = compile(f.read(), NOTEBOOK, "exec")
+    for job in jobs:
+        params = {"prefix": "pinpipe", "sql": "", "allow_empty": "false", "run_date": ""}
+        params.update({k: v for k, v in job.items() if v is not None})
+        scope = {"__name__": "__main__", "__file__": NOTEBOOK, "spark": spark,
+                 "dbutils": DbUtils(params)}
+        t0 = time.monotonic()
+        result = {"ok": True}
+        try:
+            exec(code, scope)
+        except Exception as err:  # the job failed: report it, go on with the next one
+            result = {"ok": False, "error": "%s: %s" % (type(err).__name__, err),
+                      "trace": traceback.format_exc()}
+        result["sec"] = round(time.monotonic() - t0, 3)
+        spark.catalog.clearCache()
+        print(json.dumps(result), flush=True)
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
