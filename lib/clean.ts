@@ -252,7 +252,7 @@ export async function cleanLake(
  * where the quick search finds one).
  */
 function lenientSql(line: string): string {
-  const found = `'[:,\\[][ \\t\\r]*-?([Nn][Aa][Nn]|[Ii][Nn][Ff])|,[ \\t\\r]*[\\]}]'`;
+  const found = `'(^|[:,\\[])[ \\t\\r]*-?([Nn][Aa][Nn]|[Ii][Nn][Ff])|,[ \\t\\r]*[\\]}]'`;
   return `(regexp_matches(${line}, ${found}) AND regexp_matches(` +
     `regexp_replace(${line}, '"(?:[^"\\\\]|\\\\.)*"', '', 'g'), ${found}))`;
 }
@@ -371,7 +371,7 @@ async function sanitiseUtf8(
  * named twice, an array) is looked at again to say why. Array lines are rare: their
  * elements are read in a second step.
  */
-export async function loadRecords(
+async function loadRecords(
   conn: DuckDBConnection,
   table: TableName,
   given: LakeFile[],

@@ -3,13 +3,14 @@
 Used by tests/spark_notebook_test.ts and bench/transform_bench.ts: starting Spark takes
 seconds, so one session serves every lake. Each job is executed as Databricks runs a
 notebook: the file's own code, with a `spark` session and a `dbutils` whose widgets hold the
-job's parameters (the only stand-in: Databricks' widget API). Nothing of the notebook's logic
-is replaced.
+job's parameters and a `display` that shows nothing (the stand-ins: Databricks' widget API and
+table view). Nothing of the notebook's logic is replaced.
 
 Usage: python tests/spark_notebook.py JOBS_JSON
   JOBS_JSON: a file holding a list of jobs, each {"lake", "out", "prefix"?, "sql"?,
   "allow_empty"?}. Prints one JSON line per job on stdout: {"ok", "sec", "error"?}.
-Environment: PINPIPE_SPARK_MASTER (default local[2]), PINPIPE_SPARK_MEMORY (default 2g).
+Environment: PINPIPE_SPARK_MASTER (default local[2]), PINPIPE_SPARK_MEMORY (default 2g),
+PINPIPE_SPARK_SHOW=1 to print the tables the notebook displays.
 """
 import json
 import os
@@ -62,6 +63,9 @@ def main():
         params.update({k: v for k, v in job.items() if v is not None})
         scope = {"__name__": "__main__", "__file__": NOTEBOOK, "spark": spark,
                  "dbutils": DbUtils(params)}
+        if os.environ.get("PINPIPE_SPARK_SHOW") != "1":
+            # Databricks' table view: not shown here (each show would be one more Spark job).
+            scope["display"] = lambda df: None
         t0 = time.monotonic()
         result = {"ok": True}
         try:

@@ -1,7 +1,7 @@
 /**
  * SPEC §4.1 in the DuckDB transform, over the hand-made dirty lake in
  * tests/testdata/dirty_lake (every edge case the two engines must agree on: a byte-order
- * mark, `null`, NaN, array lines, a field named twice, follower_count forms, ages, partial
+ * mark, `null`, NaN and a bare -Infinity, array lines, a field named twice, follower_count forms, ages, partial
  * and zoned timestamps, empty strings, replays with `30` against `"30"` and extra fields,
  * invalid UTF-8, CRLF) plus a line over 16 MiB made here: the cleaned tables, the answers,
  * the counts and the quarantine equal the independent reference (tests/_reference.ts), and
@@ -12,7 +12,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { transform, type TransformResult } from "../lib/transform.ts";
 import { canonical, readCleanTables, TABLE_NAMES } from "./_clean_tables.ts";
-import { ROOT, withTempDir } from "./_fixtures.ts";
+import { copyDirtyLake } from "./_dirty_lake.ts";
+import { withTempDir } from "./_fixtures.ts";
 import {
   answersFromClean,
   readLakeDir,
@@ -20,28 +21,6 @@ import {
   type RefLake,
   type RefRow,
 } from "./_reference.ts";
-
-export const DIRTY_LAKE = join(ROOT, "tests", "testdata", "dirty_lake");
-
-/** The dirty lake copied to `dir`, with one more pin object holding a line over 16 MiB. */
-export async function copyDirtyLake(dir: string): Promise<void> {
-  for (const table of TABLE_NAMES) {
-    const from = join(DIRTY_LAKE, "topics", `pinpipe.${table}`, "partition=0");
-    const to = join(dir, "topics", `pinpipe.${table}`, "partition=0");
-    await Deno.mkdir(to, { recursive: true });
-    for await (const e of Deno.readDir(from)) await Deno.copyFile(join(from, e.name), join(to, e.name));
-  }
-  const big = `{"index": 41, "title": "${"x".repeat(16 * 1024 * 1024)}", "category": "art"}`;
-  const lines = [
-    `{"index": 40, "category": "art", "follower_count": "40k", "poster_name": "Big"}`,
-    big,
-    `{"index": 42, "category": "art", "follower_count": "42k", "poster_name": "Big"}`,
-  ];
-  await Deno.writeTextFile(
-    join(dir, "topics", "pinpipe.pin", "partition=0", "pinpipe.pin+0+0000000043.json"),
-    lines.join("\n") + "\n",
-  );
-}
 
 async function withDirty(
   fn: (r: TransformResult, out: string, ref: RefLake) => Promise<void>,
@@ -95,6 +74,7 @@ Deno.test("transform counts and quarantines the dirty lake's lines as the plain 
       "no integer \"index\"",
       "not a JSON object",
       "not a JSON object",
+      "not valid JSON",
       "not valid JSON",
       "not valid JSON",
       "not valid JSON",
