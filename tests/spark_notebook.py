@@ -6,9 +6,16 @@ notebook: the file's own code, with a `spark` session and a `dbutils` whose widg
 job's parameters and a `display` that shows nothing (the stand-ins: Databricks' widget API and
 table view). Nothing of the notebook's logic is replaced.
 
+Spark Connect (Databricks serverless and shared compute) analyses a plan only when asked:
+`spark.read.load(path)` of a missing path succeeds and the error comes at the first use. A
+job with "lazy": true sees its session that way (LazySession below), so the notebook's
+missing-path guard is tested as it runs there. (A real Spark Connect server cannot run here:
+the connector jar for Spark 3.5.3 is not in the reachable Maven mirror.)
+
 Usage: python tests/spark_notebook.py JOBS_JSON
   JOBS_JSON: a file holding a list of jobs, each {"lake", "out", "prefix"?, "sql"?,
-  "allow_empty"?}. Prints one JSON line per job on stdout: {"ok", "sec", "error"?}.
+  "allow_empty"?, "lazy"?, "notebook"?}. Prints one JSON line per job on stdout:
+  {"ok", "sec", "error"?, "trace"?}.
 Environment: PINPIPE_SPARK_MASTER (default local[2]), PINPIPE_SPARK_MEMORY (default 2g),
 PINPIPE_SPARK_SHOW=1 to print the tables the notebook displays.
 """
@@ -37,6 +44,52 @@ class Widgets:
         return self.values[name]
 
 
+class LazyFrame:
+    """A DataFrame whose plan is analysed at its first use, as Spark Connect does."""
+
+    def __init__(self, make):
+        self._make = make
+        self._df = None
+
+    def __getattr__(self, name):
+        if self._df is None:
+            self._df = self._make()  # a missing path fails here, not at load()
+        return getattr(self._df, name)
+
+
+class LazyReader:
+    """spark.read whose load() only records what to read."""
+
+    def __init__(self, reader):
+        self._reader = reader
+
+    def format(self, source):
+        self._reader = self._reader.format(source)
+        return self
+
+    def option(self, key, value):
+        self._reader = self._reader.option(key, value)
+        return self
+
+    def load(self, path):
+        reader = self._reader
+        return LazyFrame(lambda: reader.load(path))
+
+
+class LazySession:
+    """A SparkSession that analyses what it reads lazily (the rest is the real session)."""
+
+    def __init__(self, spark):
+        self._spark = spark
+
+    @property
+    def read(self):
+        return LazyReader(self._spark.read)
+
+    def __getattr__(self, name):
+        return getattr(self._spark, name)
+
+
 class DbUtils:
     """The part of dbutils a notebook run by a job sees: its widgets."""
 
@@ -56,12 +109,15 @@ def main():
              .config("spark.ui.showConsoleProgress", "false")
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
-    with open(NOTEBOOK, encoding="utf-8") as f:
-        code = compile(f.read(), NOTEBOOK, "exec")
     for job in jobs:
-        params = {"prefix": "pinpipe", "sql": "", "allow_empty": "false", "run_date": ""}
+        notebook = job.pop("notebook", None) or NOTEBOOK
+        with open(notebook, encoding="utf-8") as f:
+            code = compile(f.read(), notebook, "exec")
+        session = LazySession(spark) if job.pop("lazy", False) else spark
+        params = {"prefix": "pinpipe", "sql": os.path.join(HERE, "..", "sql"),
+                  "allow_empty": "false", "run_date": ""}
         params.update({k: v for k, v in job.items() if v is not None})
-        scope = {"__name__": "__main__", "__file__": NOTEBOOK, "spark": spark,
+        scope = {"__name__": "__main__", "__file__": notebook, "spark": session,
                  "dbutils": DbUtils(params)}
         if os.environ.get("PINPIPE_SPARK_SHOW") != "1":
             # Databricks' table view: not shown here (each show would be one more Spark job).

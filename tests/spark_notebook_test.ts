@@ -2,11 +2,13 @@
  * notebooks/transform.py on real Spark (PySpark 3.5, local[2], from the engine venv) over the
  * lakes the DuckDB transform reads: the demo's lake, a `--postings all --mode sequential`
  * lake, a flush-size-1 lake (all three made by the demo itself: broker, REST proxy, sink),
- * the hand-made dirty lake (tests/testdata/dirty_lake, plus a line over 16 MiB), a lake
- * where every line is malformed, one with nothing, and a mistyped lake URL. The
- * notebook file itself runs, once per lake, in one SparkSession (tests/spark_notebook.py:
- * the only stand-in is Databricks' widget API); its cleaned tables, nine answers, counts and
- * quarantine must equal DuckDB's cell for cell. Then the same file runs under spark-submit.
+ * the hand-made dirty lake (tests/testdata/dirty_lake, plus a line over 16 MiB), a lake with
+ * no geo topic read through a session that analyses lazily as Spark Connect does, a lake
+ * where every line is malformed, one with nothing, and a mistyped lake URL. The notebook
+ * file itself runs, once per lake, in one SparkSession (tests/spark_notebook.py: the
+ * stand-ins are Databricks' widget API and table view); its cleaned tables, nine answers,
+ * counts and quarantine must equal DuckDB's cell for cell. Then the same file runs under
+ * spark-submit.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -101,9 +103,20 @@ function prepare(): Promise<Record<string, Case>> {
     add("empty", join(work, "empty", "lake"));
     await Deno.mkdir(join(work, "empty", "lake"), { recursive: true });
     add("mistyped", "s3:/bucket");
+    // No geo topic yet, read through a session that analyses lazily (as Spark Connect does),
+    // by the notebook and by a copy of it without the line that forces the analysis.
+    const noGeo = add("no-geo", join(work, "no-geo", "lake"));
+    await copyDirtyLake(noGeo.lake);
+    await Deno.remove(join(noGeo.lake, "topics", "pinpipe.geo"), { recursive: true });
+    add("no-geo-unguarded", noGeo.lake);
+    const unguarded = join(work, "unguarded.py");
+    const text = await Deno.readTextFile(NOTEBOOK);
+    const forced = "        objects.schema\n";
+    assert.ok(text.includes(forced), "the notebook forces the analysis inside its guard");
+    await Deno.writeTextFile(unguarded, text.replace(forced, ""));
 
     for (const c of Object.values(cases)) {
-      if (["all-malformed", "empty", "mistyped"].includes(c.name)) continue;
+      if (["all-malformed", "empty", "mistyped", "no-geo-unguarded"].includes(c.name)) continue;
       c.duck = await transform({
         lake: c.lake,
         prefix: "pinpipe",
@@ -113,7 +126,12 @@ function prepare(): Promise<Record<string, Case>> {
       });
     }
 
-    const jobs = Object.values(cases).map((c) => ({ lake: c.lake, out: c.sparkOut }));
+    const jobs = Object.values(cases).map((c) => ({
+      lake: c.lake,
+      out: c.sparkOut,
+      ...(c.name.startsWith("no-geo") ? { lazy: true } : {}),
+      ...(c.name === "no-geo-unguarded" ? { notebook: unguarded } : {}),
+    }));
     const jobsFile = join(work, "jobs.json");
     await Deno.writeTextFile(jobsFile, JSON.stringify(jobs));
     const r = await run(join((await venvBin())!, "python"), [RUNNER, jobsFile]);
@@ -181,6 +199,7 @@ for (
     ["all-sequential", "the lake of `demo --postings all --mode sequential`"],
     ["flush-size-1", "a lake at flush size 1"],
     ["dirty", "the hand-made dirty lake"],
+    ["no-geo", "a lake with no geo topic yet, analysing lazily as Spark Connect does,"],
   ] as const
 ) {
   await envTest(
@@ -191,6 +210,7 @@ for (
       assert.ok(c.spark!.ok, `${name}: ${c.spark!.error}\n${c.spark!.trace}`);
       const spark = await sparkSummary(c);
       assert.ok(spark.records > 0);
+      if (name === "no-geo") assert.equal(c.duck!.tables.geo.objects, 0);
       await sameTables(c);
       sameAnswers(c, spark);
       await sameCounts(c, spark);
@@ -262,5 +282,15 @@ await envTest(
     const c = (await prepare())["mistyped"];
     assert.equal(c.spark!.ok, false);
     assert.match(c.spark!.error!, /Invalid lake "s3:\/bucket": a URL needs two slashes/);
+  },
+);
+
+await envTest(
+  "without forcing the analysis inside its guard the notebook fails on a missing topic under Spark Connect's lazy analysis",
+  ["engines"],
+  async () => {
+    const c = (await prepare())["no-geo-unguarded"];
+    assert.equal(c.spark!.ok, false, "the guard is what makes the run go on");
+    assert.match(c.spark!.error!, /PATH_NOT_FOUND|Path does not exist/);
   },
 );
