@@ -277,6 +277,9 @@ function parsedColumnsSql(table: TableName, j: string): string {
   const cols = SOURCE_COLUMNS[table];
   const known = `[${cols.map(sqlString).join(", ")}]`;
   const quoted = cols.map((c) => `"${c}"`).join(", ");
+  // A record can have unknown fields only if it has more fields than known ones with a
+  // value (cheap to count); only then are its fields sorted and filtered.
+  const present = cols.map((c) => `("${c}" IS NOT NULL)::INTEGER`).join(" + ");
   return `
     SELECT file, line_no, elem, is_array, reason,
       CASE WHEN is_array THEN item WHEN reason IS NOT NULL THEN left(item, ${QUARANTINE_TEXT_CHARS})
@@ -285,40 +288,36 @@ function parsedColumnsSql(table: TableName, j: string): string {
       ${quoted},
       extras
     FROM (
-      SELECT file, line_no, elem, is_array, reason, item,
-        ${cols.map((c) => `CASE WHEN rec THEN m['${c}'] END AS "${c}"`).join(",\n        ")},
-        CASE WHEN rec AND map_keys(m) <> ${known} THEN nullif(list_sort(list_filter(
+      SELECT *,
+        CASE WHEN rec AND cardinality(m) > ${present} THEN nullif(list_sort(list_filter(
           map_entries(m), lambda e: e.value IS NOT NULL AND NOT list_contains(${known}, e.key)
         )), []) END AS extras
       FROM (
-        SELECT file, line_no, elem, item, m,
-          coalesce(reason0 = ${sqlString(ARRAY_MARK)}, false) AS is_array,
-          nullif(reason0, ${sqlString(ARRAY_MARK)}) AS reason,
-          reason0 IS NULL AS rec
-        FROM ${j}
+        SELECT file, line_no, elem, is_array, reason, item, m, rec,
+          ${cols.map((c) => `CASE WHEN rec THEN m['${c}'] END AS "${c}"`).join(",\n          ")}
+        FROM (
+          SELECT file, line_no, elem, item, m,
+            coalesce(reason0 = ${sqlString(ARRAY_MARK)}, false) AS is_array,
+            nullif(reason0, ${sqlString(ARRAY_MARK)}) AS reason,
+            reason0 IS NULL AS rec
+          FROM ${j}
+        )
       )
     )`;
 }
 
+/** A line standing for an object that is not valid UTF-8, read again by sanitiseUtf8. */
+const UTF8_MARK = "(not utf-8)";
+
 /**
- * Objects (of `files`) that are not valid UTF-8 as a whole are copied into `workDir` with
- * each bad line blanked (its line number stays); their bad lines are returned quarantined.
- * Returns the file list to read, with the copies in place of the originals.
+ * Copies `files` (objects that are not valid UTF-8 as a whole) into `workDir` with each bad
+ * line blanked (its line number stays); returns the copies and the bad lines quarantined.
  */
 async function sanitiseUtf8(
-  conn: DuckDBConnection,
   table: TableName,
   files: LakeFile[],
   workDir: string,
 ): Promise<{ files: LakeFile[]; quarantine: QuarantinedLine[] }> {
-  if (files.length === 0) return { files, quarantine: [] };
-  const bad = new Set(
-    (await conn.runAndReadAll(
-      `SELECT filename FROM read_blob([${files.map((f) => sqlString(f.path)).join(", ")}])
-       WHERE try(decode(content)) IS NULL`,
-    )).getRows().map((r) => String(r[0])),
-  );
-  if (bad.size === 0) return { files, quarantine: [] };
   const quarantine: QuarantinedLine[] = [];
   const dir = join(workDir, `utf8-${table}`);
   await Deno.mkdir(dir, { recursive: true });
@@ -326,10 +325,6 @@ async function sanitiseUtf8(
   const lossy = new TextDecoder("utf-8", { ignoreBOM: true });
   const out: LakeFile[] = [];
   for (const [i, f] of files.entries()) {
-    if (!bad.has(f.path)) {
-      out.push(f);
-      continue;
-    }
     const bytes = await Deno.readFile(f.path);
     const body = new Uint8Array(bytes.length);
     let at = 0;
@@ -362,40 +357,33 @@ async function sanitiseUtf8(
 }
 
 /**
- * Reads the objects of `table` into `<table>_parsed`: one row per record with its known
- * fields as text, the unknown ones in `extras` and a hash of all of them in `h`; and one
- * row per line or array element that is not a record, with its reason and text.
- *
- * The common case costs one JSON parse per line: every line is parsed into a map of its
- * fields as text, and only a line that does not parse so (not JSON, not an object, a field
- * named twice, an array) is looked at again to say why. Array lines are rare: their
- * elements are read in a second step.
+ * The statement that reads `files` into `<table>_parsed` (creating it, or inserting into
+ * it): one row per non-blank line, a record's fields as text or the reason it is none; an
+ * object that is not valid UTF-8 as a whole gives one row marked UTF8_MARK instead.
  */
-async function loadRecords(
-  conn: DuckDBConnection,
-  table: TableName,
-  given: LakeFile[],
-  workDir: string,
-): Promise<{ lines: number; records: number; quarantine: QuarantinedLine[] }> {
+function parseSql(table: TableName, files: LakeFile[], insert: boolean): string {
   const key = KEY_COLUMN[table];
-  const sanitised = await sanitiseUtf8(conn, table, given, workDir);
-  const files = sanitised.files;
-  // read_text takes a list of paths; an empty list is an error, so no objects, no scan.
+  // read_blob takes a list of paths; an empty list is an error, so no objects, no scan.
+  // Decoding here (not read_text) keeps one bad object from failing the whole read.
   const source = files.length === 0
     ? `(SELECT NULL::VARCHAR AS filename, NULL::VARCHAR AS content WHERE false)`
-    : `read_text([${files.map((f) => sqlString(f.path)).join(", ")}])`;
+    : `(SELECT filename, try(decode(content)) AS content FROM read_blob([${
+      files.map((f) => sqlString(f.path)).join(", ")
+    }]))`;
   const toMap = (text: string) => `try(json_transform(${text}, '"MAP(VARCHAR, VARCHAR)"'))`;
   const keyOk = isKeySql(`m['${key}']`);
   const first = `regexp_extract(item, '^[ \\t\\r]*(.)', 1)`;
   const allObjects = `list_bool_and(list_transform(json_type(item, '$[*]'), ` +
     `lambda t: t = 'OBJECT')) IS NOT false`;
-  await conn.run(`
-    CREATE OR REPLACE TEMP TABLE ${table}_parsed AS
+  return `
+    ${insert ? `INSERT INTO ${table}_parsed` : `CREATE OR REPLACE TEMP TABLE ${table}_parsed AS`}
     WITH split_lines AS (
-      SELECT filename AS file,
-        unnest(string_split(content, chr(10))) AS item,
-        generate_subscripts(string_split(content, chr(10)), 1) AS line_no
-      FROM ${source}
+      SELECT filename AS file, unnest(list) AS item, generate_subscripts(list, 1) AS line_no
+      FROM (
+        SELECT filename,
+          coalesce(string_split(content, chr(10)), [${sqlString(UTF8_MARK)}]) AS list
+        FROM ${source}
+      )
     ),
     lines AS (
       SELECT file, line_no, item FROM (
@@ -416,6 +404,7 @@ async function loadRecords(
         CASE
           WHEN strlen(item) > ${MAX_LINE_BYTES} THEN ${sqlString(REASONS.tooLong)}
           WHEN m IS NULL THEN CASE
+            WHEN item = ${sqlString(UTF8_MARK)} THEN ${sqlString(UTF8_MARK)}
             WHEN NOT json_valid(item) OR ${lenientSql("item")} THEN ${sqlString(REASONS.json)}
             WHEN ${first} = '{' THEN ${sqlString(REASONS.twice)}
             WHEN ${first} = '[' AND ${allObjects} THEN ${sqlString(ARRAY_MARK)}
@@ -427,10 +416,51 @@ async function loadRecords(
         END AS reason0
       FROM mapped
     )
-    ${parsedColumnsSql(table, "judged")}`);
+    ${parsedColumnsSql(table, "judged")}`;
+}
+
+/**
+ * Reads the objects of `table` into `<table>_parsed`: one row per record with its known
+ * fields as text, the unknown ones in `extras` and a hash of all of them in `h`; and one
+ * row per line or array element that is not a record, with its reason and text.
+ *
+ * Each object is read once. The common case costs one JSON parse per line: every line is
+ * parsed into a map of its fields as text, and only a line that does not parse so (not
+ * JSON, not an object, a field named twice, an array) is looked at again to say why. The
+ * rare cases take a second step: the elements of array lines, and objects that are not
+ * valid UTF-8 (copied with their bad lines blanked, then read like the others).
+ */
+async function loadRecords(
+  conn: DuckDBConnection,
+  table: TableName,
+  files: LakeFile[],
+  workDir: string,
+): Promise<{ lines: number; records: number; quarantine: QuarantinedLine[] }> {
+  const key = KEY_COLUMN[table];
+  const keyOf = new Map(files.map((f) => [f.path, f.key]));
+  await conn.run(parseSql(table, files, false));
+  const badFiles = (await conn.runAndReadAll(
+    `SELECT file FROM ${table}_parsed WHERE reason = ${sqlString(UTF8_MARK)} ORDER BY file`,
+  )).getRows().map((r) => String(r[0]));
+  let sanitised: { files: LakeFile[]; quarantine: QuarantinedLine[] } = {
+    files: [],
+    quarantine: [],
+  };
+  if (badFiles.length > 0) {
+    await conn.run(`DELETE FROM ${table}_parsed WHERE reason = ${sqlString(UTF8_MARK)}`);
+    sanitised = await sanitiseUtf8(
+      table,
+      badFiles.map((path) => ({ path, key: keyOf.get(path) ?? path })),
+      workDir,
+    );
+    for (const f of sanitised.files) keyOf.set(f.path, f.key);
+    await conn.run(parseSql(table, sanitised.files, true));
+  }
   // Every line has one row so far; the elements of array lines come next.
   const lines = await scalar(conn, `SELECT count(*) FROM ${table}_parsed`);
   if (await scalar(conn, `SELECT count(*) FROM ${table}_parsed WHERE is_array`) > 0) {
+    const toMap = (text: string) => `try(json_transform(${text}, '"MAP(VARCHAR, VARCHAR)"'))`;
+    const keyOk = isKeySql(`m['${key}']`);
     await conn.run(`
       INSERT INTO ${table}_parsed
       WITH items AS (
@@ -450,7 +480,6 @@ async function loadRecords(
     await conn.run(`DELETE FROM ${table}_parsed WHERE is_array`);
   }
   const records = await scalar(conn, `SELECT count(h) FROM ${table}_parsed`);
-  const keyOf = new Map(files.map((f) => [f.path, f.key]));
   const bad = (await conn.runAndReadAll(
     `SELECT file, line_no, elem, reason, text FROM ${table}_parsed WHERE reason IS NOT NULL`,
   )).getRows();

@@ -165,7 +165,9 @@ async function whatTheLakeHolds(lake: Lake): Promise<string> {
 async function removeStaleStaging(out: string): Promise<void> {
   try {
     for await (const e of Deno.readDir(out)) {
-      const pid = Number(e.name.startsWith(STAGING) ? e.name.slice(STAGING.length).split("-")[0] : NaN);
+      const pid = Number(
+        e.name.startsWith(STAGING) ? e.name.slice(STAGING.length).split("-")[0] : NaN,
+      );
       if (!e.isDirectory || !Number.isInteger(pid) || pid === Deno.pid) continue;
       try {
         await Deno.stat(`/proc/${pid}`);

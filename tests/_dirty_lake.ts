@@ -16,7 +16,9 @@ export async function copyDirtyLake(dir: string): Promise<void> {
     const from = join(DIRTY_LAKE, "topics", `pinpipe.${table}`, "partition=0");
     const to = join(dir, "topics", `pinpipe.${table}`, "partition=0");
     await Deno.mkdir(to, { recursive: true });
-    for await (const e of Deno.readDir(from)) await Deno.copyFile(join(from, e.name), join(to, e.name));
+    for await (const e of Deno.readDir(from)) {
+      await Deno.copyFile(join(from, e.name), join(to, e.name));
+    }
   }
   const big = `{"index": 41, "title": "${"x".repeat(16 * 1024 * 1024)}", "category": "art"}`;
   const lines = [

@@ -12,24 +12,6 @@ import type { Row } from "../lib/table_format.ts";
 
 type TableName = "pin" | "geo" | "user";
 const TABLES: TableName[] = ["pin", "geo", "user"];
-const COLUMNS: Record<TableName, string[]> = {
-  pin: [
-    "index",
-    "unique_id",
-    "title",
-    "description",
-    "poster_name",
-    "follower_count",
-    "tag_list",
-    "is_image_or_video",
-    "image_src",
-    "downloaded",
-    "save_location",
-    "category",
-  ],
-  geo: ["ind", "timestamp", "latitude", "longitude", "country"],
-  user: ["ind", "first_name", "last_name", "age", "date_joined"],
-};
 const KEY: Record<TableName, string> = { pin: "index", geo: "ind", user: "ind" };
 const INT_MAX = 2147483647;
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -221,7 +203,10 @@ export interface RefLake {
 type Fields = Map<string, string | null>;
 
 /** The records of one line (or why it has none). */
-function readLine(line: string, key: string): { records: Fields[]; bad: [number | undefined, string][] } {
+function readLine(
+  line: string,
+  key: string,
+): { records: Fields[]; bad: [number | undefined, string][] } {
   let v: Json;
   try {
     v = parseJson(line);
@@ -266,9 +251,9 @@ function inInt(digits: string): boolean {
 
 /** The exact-duplicate identity of a record: every non-null field, in name order. */
 function identity(fields: Fields): string {
-  return JSON.stringify([...fields].filter(([, v]) => v !== null).sort(([a], [b]) =>
-    a < b ? -1 : a > b ? 1 : 0
-  ));
+  return JSON.stringify(
+    [...fields].filter(([, v]) => v !== null).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
+  );
 }
 
 /** Reads, quarantines, deduplicates and cleans the objects of a lake (SPEC §4, §4.1). */
@@ -280,9 +265,7 @@ export function referenceClean(objects: RawObject[]): RefLake {
   for (const table of TABLES) {
     const s: RefStats = { lines: 0, records: 0, quarantined: 0, duplicates: 0, rows: 0 };
     const seen = new Map<string, Fields>();
-    const sorted = objects.filter((o) => o.table === table).sort((a, b) =>
-      a.key < b.key ? -1 : 1
-    );
+    const sorted = objects.filter((o) => o.table === table).sort((a, b) => a.key < b.key ? -1 : 1);
     for (const o of sorted) {
       let start = 0;
       for (let n = 1; start <= o.bytes.length; n++) {
@@ -324,7 +307,10 @@ export function referenceClean(objects: RawObject[]): RefLake {
     stats[table] = s;
   }
   quarantine.sort((a, b) =>
-    TABLES.indexOf(a.table) - TABLES.indexOf(b.table) || (a.key < b.key ? -1 : a.key > b.key
+    TABLES.indexOf(a.table) - TABLES.indexOf(b.table) ||
+    (a.key < b.key
+      ? -1
+      : a.key > b.key
       ? 1
       : a.line - b.line || (a.element ?? 0) - (b.element ?? 0))
   );
@@ -534,7 +520,8 @@ export function answersFromClean(t: Record<TableName, RefRow[]>): Record<string,
       q3a.push({ country, poster_name: p, follower_count: best });
     }
   }
-  const top = [...ranked].sort((a, b) => b.followers! - a.followers! || cmp(a.country!, b.country!))[0];
+  const top =
+    [...ranked].sort((a, b) => b.followers! - a.followers! || cmp(a.country!, b.country!))[0];
   const q3b = top ? [{ country: top.country, follower_count: top.followers }] : [];
 
   const pu = join(t.pin, t.user).map(([p, u]) => ({
@@ -545,7 +532,9 @@ export function answersFromClean(t: Record<TableName, RefRow[]>): Record<string,
     joinYear: yearOf(u.date_joined),
   }));
   const grouped = pu.filter((c) => c.group !== null);
-  const inWindow = pu.filter((c) => c.joinYear !== null && c.joinYear >= 2015 && c.joinYear <= 2020);
+  const inWindow = pu.filter((c) =>
+    c.joinYear !== null && c.joinYear >= 2015 && c.joinYear <= 2020
+  );
   const q4 = topCategories(
     grouped.filter((c) => c.category !== null).map((c) => ({
       group: c.group!,
@@ -566,7 +555,9 @@ export function answersFromClean(t: Record<TableName, RefRow[]>): Record<string,
     median_follower_count: m,
   }));
   const users = new Map<number, Set<string>>();
-  for (const c of inWindow) users.set(c.joinYear!, (users.get(c.joinYear!) ?? new Set()).add(c.user));
+  for (const c of inWindow) {
+    users.set(c.joinYear!, (users.get(c.joinYear!) ?? new Set()).add(c.user));
+  }
   const q6 = [...users].sort((a, b) => a[0] - b[0]).map(([post_year, s]) => ({
     post_year,
     number_users_joined: s.size,

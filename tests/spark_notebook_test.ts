@@ -228,7 +228,10 @@ await envTest(
   async () => {
     const c = (await prepare())["all-malformed"];
     assert.equal(c.spark!.ok, false);
-    assert.match(c.spark!.error!, /all 9 lines of the topics pinpipe\.\{pin,geo,user\} were quarantined/);
+    assert.match(
+      c.spark!.error!,
+      /all 9 lines of the topics pinpipe\.\{pin,geo,user\} were quarantined/,
+    );
     await assert.rejects(Deno.stat(c.sparkOut));
   },
 );

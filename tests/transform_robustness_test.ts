@@ -166,7 +166,17 @@ Deno.test("deno task transform exits 130 on Ctrl-C and leaves the previous outpu
     await Deno.mkdir(join(out, ".transform-2147483646-stale"));
 
     const child = new Deno.Command("deno", {
-      args: ["run", "-A", "tasks/transform.ts", "--lake", lake, "--out", out, "--prefix", "pinpipe"],
+      args: [
+        "run",
+        "-A",
+        "tasks/transform.ts",
+        "--lake",
+        lake,
+        "--out",
+        out,
+        "--prefix",
+        "pinpipe",
+      ],
       stdout: "piped",
       stderr: "piped",
     }).spawn();
@@ -174,7 +184,11 @@ Deno.test("deno task transform exits 130 on Ctrl-C and leaves the previous outpu
     const reading = (async () => {
       for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
     })();
-    await waitFor("the transform to start cleaning", () => /transform: (reading|cleaning)/.test(stderr), 60_000);
+    await waitFor(
+      "the transform to start cleaning",
+      () => /transform: (reading|cleaning)/.test(stderr),
+      60_000,
+    );
     child.kill("SIGINT");
     const status = await child.status;
     await child.stdout.cancel();

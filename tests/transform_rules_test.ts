@@ -23,7 +23,7 @@ import {
 } from "./_reference.ts";
 
 async function withDirty(
-  fn: (r: TransformResult, out: string, ref: RefLake) => Promise<void>,
+  fn: (r: TransformResult, out: string, ref: RefLake) => void | Promise<void>,
 ): Promise<void> {
   await withTempDir(async (dir) => {
     const lake = join(dir, "lake");
@@ -46,7 +46,7 @@ Deno.test("transform cleans the dirty lake into exactly the tables of the plain 
 });
 
 Deno.test("transform answers the eight questions on the dirty lake as the plain reference does", async () => {
-  await withDirty(async (r, _out, ref) => {
+  await withDirty((r, _out, ref) => {
     const expected = answersFromClean(ref.tables);
     for (const a of r.answers) {
       assert.ok(a.rows.length > 0, `${a.id} is empty`);
@@ -56,7 +56,7 @@ Deno.test("transform answers the eight questions on the dirty lake as the plain 
 });
 
 Deno.test("transform counts and quarantines the dirty lake's lines as the plain reference does", async () => {
-  await withDirty(async (r, _out, ref) => {
+  await withDirty((r, _out, ref) => {
     for (const t of TABLE_NAMES) {
       const { objects: _, nulled: __, ...counts } = r.tables[t];
       assert.deepEqual(counts, ref.stats[t], t);
@@ -69,9 +69,9 @@ Deno.test("transform counts and quarantines the dirty lake's lines as the plain 
       "a JSON array holding something other than objects",
       "a field appears twice",
       "longer than 16 MiB",
-      "no integer \"index\"",
-      "no integer \"index\"",
-      "no integer \"index\"",
+      'no integer "index"',
+      'no integer "index"',
+      'no integer "index"',
       "not a JSON object",
       "not a JSON object",
       "not valid JSON",
@@ -98,7 +98,9 @@ Deno.test("transform reads the decided edge cases of SPEC §4.1 as decided", asy
     const t = await readCleanTables(out);
     const pin = byInd(t.pin.rows);
     const followers = Object.fromEntries(
-      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14].map((i) => [i, pin.get(i)!.follower_count]),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14].map((
+        i,
+      ) => [i, pin.get(i)!.follower_count]),
     );
     assert.deepEqual(followers, {
       0: 3, // 2.5, half up
@@ -162,7 +164,7 @@ Deno.test("transform reads the decided edge cases of SPEC §4.1 as decided", asy
 });
 
 Deno.test("transform leaves groups whose key is NULL out of every answer", async () => {
-  await withDirty(async (r) => {
+  await withDirty((r) => {
     for (const a of r.answers) {
       for (const row of a.rows) {
         for (const c of ["country", "category", "poster_name", "age_group", "post_year"]) {
