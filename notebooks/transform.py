@@ -254,11 +254,17 @@ def read_lines(objects):
     # The text source keeps an object's bytes; Spark's string functions would turn invalid
     # UTF-8 into U+FFFD. An object whose bytes do not survive a round trip is split as
     # ISO-8859-1 (one character per byte), so each line's own bytes can be checked.
-    whole_ok = F.encode(F.col("value"), "UTF-8") == raw
-    text = F.when(whole_ok, F.col("value")).otherwise(F.decode(raw, "ISO-8859-1"))
-    split = objects.select(
+    # (Computed before the split: beside a generator it would be computed once per line.)
+    checked = objects.select(
         F.col("_metadata.file_path").alias("file"),
-        whole_ok.alias("whole_ok"),
+        F.col("value"),
+        (F.encode(F.col("value"), "UTF-8") == raw).alias("whole_ok"),
+    )
+    text = F.when(F.col("whole_ok"), F.col("value")).otherwise(
+        F.decode(F.col("value").cast("binary"), "ISO-8859-1"))
+    split = checked.select(
+        "file",
+        "whole_ok",
         F.posexplode(F.split(text, "\n", -1)).alias("pos", "l"),
     )
     line_bytes = F.encode(F.col("l"), "ISO-8859-1")
