@@ -171,7 +171,12 @@ if (import.meta.main) {
           batch,
           concurrency: concurrencyFlag || (kind === "rest-url" ? 8 : 4),
         },
-        { source: src, target, signal, progress: new Progress("emulate") },
+        {
+          source: src,
+          target,
+          signal,
+          progress: new Progress("emulate", { resultOnStdout: true }),
+        },
       );
       const toStdout = !(kind === "out" && o.string("out") === "-");
       const line = o.bool("json") ? JSON.stringify(resultJson(result)) : summarize(result);
