@@ -175,7 +175,10 @@ if (import.meta.main) {
           source: src,
           target,
           signal,
-          progress: new Progress("emulate", { resultOnStdout: true }),
+          // The summary is the result on stdout, unless stdout carries the records (--out -).
+          progress: new Progress("emulate", {
+            resultOnStdout: !(kind === "out" && o.string("out") === "-"),
+          }),
         },
       );
       const toStdout = !(kind === "out" && o.string("out") === "-");
