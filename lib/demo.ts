@@ -215,7 +215,18 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
     const out = join(dir, "out");
     const transformed = await stage("transform", async (p) => {
       const r = await transform(
-        { lake: lake.url, prefix: opts.prefix, out },
+        {
+          lake: lake.url,
+          prefix: opts.prefix,
+          out,
+          pipeline: {
+            postings: emulated.postingsRead,
+            sent: emulated.recordsSent,
+            acknowledged: emulated.acknowledged,
+            broker: brokerRecords,
+            landed: sink.records,
+          },
+        },
         { progress: sinkTo, signal },
       );
       p.done(
