@@ -708,11 +708,6 @@ export function chartSpecs(answer: Answer, context?: ReportContext): TopLevelSpe
   }
 }
 
-/** The first chart for an answer, or undefined (kept for callers of the one-chart API). */
-export function chartSpec(answer: Answer): TopLevelSpec | undefined {
-  return chartSpecs(answer)[0];
-}
-
 // ---------------------------------------------------------------------------------------
 // Tables.
 
