@@ -40,7 +40,7 @@ import {
 } from "./lake.ts";
 import { fmtInt, fmtRate, fmtSec, Progress, type ProgressSink, silentSink } from "./progress.ts";
 import { type Answer, answerQuestions, QUESTIONS } from "./questions.ts";
-import { renderReport } from "./report.ts";
+import { type PipelineFigures, renderReport, type ReportContext, reportContext } from "./report.ts";
 import { toCsv } from "./table_format.ts";
 
 /** What to transform and where to put the results. */
@@ -63,6 +63,8 @@ export interface TransformOptions {
   downloadConcurrency?: number;
   /** Write empty tables and answers when the lake holds no objects for the prefix. */
   allowEmpty?: boolean;
+  /** The whole pipeline's figures for the report's top, when the caller ran it (the demo). */
+  pipeline?: PipelineFigures;
 }
 
 /** What the job may be handed instead of making it. */
@@ -360,7 +362,15 @@ export async function transform(
         files: [],
       };
       progress.update("writing results", true);
-      result.files = await writeResults(result, staged, opts, deps.now?.() ?? new Date(), signal);
+      const context = (opts.report ?? true) ? await reportContext(conn) : undefined;
+      result.files = await writeResults(
+        result,
+        staged,
+        opts,
+        deps.now?.() ?? new Date(),
+        signal,
+        context,
+      );
       timings.write = since(t);
       timings.total = since(t0);
       const { quarantine: _, ...summary } = result;
@@ -406,6 +416,7 @@ async function writeResults(
   opts: TransformOptions,
   now: Date,
   signal?: AbortSignal,
+  context?: ReportContext,
 ): Promise<string[]> {
   const files = TABLES.map((t) => `${t}.parquet`);
   await Deno.mkdir(join(out, "answers"), { recursive: true });
@@ -442,6 +453,8 @@ async function writeResults(
         clean: result.timings.clean,
         questions: result.timings.questions,
       },
+      context,
+      pipeline: opts.pipeline,
     });
     await Deno.writeTextFile(join(out, "report.html"), html);
     files.push("report.html");
