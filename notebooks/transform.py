@@ -197,7 +197,9 @@ if not LAKE:
         "Cannot read the lake: set the lake parameter (or the DAG's <prefix>_lake Variable, or "
         "the Spark conf spark.pinpipe.lake) to s3://<bucket>"
     )
-if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/(?!/)", LAKE):
+# An object store's URL names its bucket after two slashes: s3:/bucket is a typo (dbfs:/mnt/…
+# and file:/… are fine with one).
+if re.match(r"^(s3[an]?|gs|abfss?|wasbs?):/(?!/)", LAKE, re.IGNORECASE):
     raise ValueError('Invalid lake "%s": a URL needs two slashes after the scheme (s3://bucket)'
                      % LAKE)
 if not re.match(r"^[A-Za-z0-9_.-]+$", PREFIX):
