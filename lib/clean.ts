@@ -8,9 +8,10 @@
  * the shared cleaning SQL (`sql/clean_<table>.sql`, which the Spark notebook runs too) makes
  * the tables `pin_clean`, `geo_clean` and `user_clean`, then the shared views (`pin_user`).
  *
- * An object that is not valid UTF-8 as a whole is copied first with its bad lines blanked
- * (they are quarantined here with their line numbers): DuckDB refuses the whole object
- * otherwise. notebooks/transform.py applies every rule below the same way in Spark.
+ * Objects are read as bytes and decoded here, so one that is not valid UTF-8 does not fail
+ * the scan: it is copied with its bad lines blanked (they are quarantined with their line
+ * numbers) and read again. notebooks/transform.py applies every rule below the same way in
+ * Spark; tests/spark_notebook_test.ts compares the two cell for cell.
  * @module
  */
 import { join } from "node:path";

@@ -10,7 +10,8 @@ Spark Connect (Databricks serverless and shared compute) analyses a plan only wh
 `spark.read.load(path)` of a missing path succeeds and the error comes at the first use. A
 job with "lazy": true sees its session that way (LazySession below), so the notebook's
 missing-path guard is tested as it runs there. (A real Spark Connect server cannot run here:
-the connector jar for Spark 3.5.3 is not in the reachable Maven mirror.)
+the spark-connect jar for Spark 3.5.3 is missing from the reachable Maven mirror, and the
+Connect client needs grpcio-status and a pyarrow built for the venv's numpy.)
 
 Usage: python tests/spark_notebook.py JOBS_JSON
   JOBS_JSON: a file holding a list of jobs, each {"lake", "out", "prefix"?, "sql"?,

@@ -16,9 +16,10 @@ import { DEFAULT_ROWS, DEFAULT_SEED } from "../lib/dataset.ts";
 import { runDemo } from "../lib/demo.ts";
 import { silentSink } from "../lib/progress.ts";
 import { transform, type TransformResult } from "../lib/transform.ts";
-import { readCleanTables, TABLE_NAMES } from "./_clean_tables.ts";
+import { canonical, readCleanTables, TABLE_NAMES } from "./_clean_tables.ts";
 import { venvBin } from "./_engines.ts";
 import { envTest, ROOT, run } from "./_fixtures.ts";
+import { answersFromClean, readLakeDir, referenceClean } from "./_reference.ts";
 import { copyDirtyLake } from "./_dirty_lake.ts";
 
 const RUNNER = join(ROOT, "tests", "spark_notebook.py");
@@ -217,6 +218,19 @@ for (
       if (name === "dirty") {
         assert.equal(spark.quarantined, 14);
         assert.ok(c.duck!.answers.every((a) => a.rows.length > 0));
+        // And straight against the plain reference, not only through DuckDB.
+        const ref = referenceClean(await readLakeDir(c.lake));
+        const expected = answersFromClean(ref.tables);
+        for (const a of c.duck!.answers) {
+          const rows = spark.answers[a.id].map((r) =>
+            Object.fromEntries(a.columns.map((col) => [col, r[col] ?? null]))
+          );
+          assert.deepEqual(rows, expected[a.id], `reference: ${a.id}`);
+        }
+        const tables = await readCleanTables(c.sparkOut);
+        for (const t of TABLE_NAMES) {
+          assert.deepEqual(tables[t].rows, canonical(ref.tables[t]), `reference: ${t}`);
+        }
       }
     },
   );
