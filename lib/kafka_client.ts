@@ -4,7 +4,6 @@
  * through OAUTHBEARER tokens), TLS, and kafkajs's logging sent to stderr with secrets masked.
  * @module
  */
-import process from "node:process";
 import { Kafka, logLevel } from "./deps/kafkajs.ts";
 import type { KafkaConfig, SASLOptions } from "./deps/kafkajs.ts";
 import type { FlagSpec, Options } from "./cli.ts";
@@ -101,28 +100,8 @@ const LEVELS = {
   debug: logLevel.DEBUG,
 };
 
-let warningFilterInstalled = false;
-/**
- * kafkajs schedules `setTimeout(throttledUntil - Date.now())` with a negative delay, and
- * Deno's Node layer warns about it on every client; the warning is harmless noise.
- */
-function silenceNegativeTimeoutWarning(): void {
-  if (warningFilterInstalled) return;
-  warningFilterInstalled = true;
-  const original = process.emitWarning.bind(process);
-  // deno-lint-ignore no-explicit-any
-  (process as any).emitWarning = (warning: unknown, ...rest: unknown[]) => {
-    const text = typeof warning === "string" ? warning : (warning as Error)?.message ?? "";
-    const type = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string })?.type;
-    if (type === "TimeoutNegativeWarning" || /is a negative number/.test(text)) return;
-    // deno-lint-ignore no-explicit-any
-    return (original as any)(warning, ...rest);
-  };
-}
-
 /** A kafkajs client for `opts`. */
 export function createKafka(opts: KafkaClientOptions): Kafka {
-  silenceNegativeTimeoutWarning();
   registerSecret(opts.password);
   let sasl: SASLOptions | undefined;
   if (opts.auth === "scram-sha-512") {
