@@ -15,7 +15,8 @@ import { createDataset } from "./dataset.ts";
 import { datasetSource, emulate, type EmulateResult } from "./emulator.ts";
 import { createKafka } from "./kafka_client.ts";
 import { FileLake } from "./lake.ts";
-import { fmtInt, fmtSec, Progress, type ProgressSink, stderrSink } from "./progress.ts";
+import { redactingSink } from "./log.ts";
+import { fmtInt, fmtSec, Progress, type ProgressSink } from "./progress.ts";
 import { RestProducer } from "./rest_client.ts";
 import { startRestProxy } from "./rest_proxy.ts";
 import { runSink, type SinkSummary } from "./sink.ts";
@@ -77,7 +78,7 @@ export const DEMO_PARTS = ["kafka", "lake", "out"] as const;
 export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<DemoResult> {
   const { signal } = deps;
   const dir = resolve(opts.dir);
-  const sinkTo = deps.progress ?? stderrSink();
+  const sinkTo = redactingSink(deps.progress);
   const timings: StageTiming[] = [];
   const t0 = performance.now();
   const stage = async <T>(name: string, fn: (p: Progress) => Promise<T>): Promise<T> => {

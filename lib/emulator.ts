@@ -14,6 +14,7 @@
 import type { Dataset, Posting } from "./dataset.ts";
 import { delay, retry } from "./retry.ts";
 import { describeError } from "./errors.ts";
+import { redact } from "./redact.ts";
 import { fmtInt, fmtRate, fmtSec, Progress, silentSink } from "./progress.ts";
 import { PyRandom } from "./py_random.ts";
 import { topicsFor } from "./topics.ts";
@@ -318,6 +319,8 @@ export function resultJson(r: EmulateResult): Record<string, unknown> {
   const { error, ...rest } = r;
   return {
     ...rest,
+    source: redact(r.source),
+    target: redact(r.target),
     elapsedSec: Number(r.elapsedSec.toFixed(3)),
     postingsPerSec: Math.round(r.postingsPerSec),
     recordsPerSec: Math.round(r.recordsPerSec),

@@ -7,7 +7,8 @@
 import { Kafka, logLevel } from "./deps/kafkajs.ts";
 import type { KafkaConfig, SASLOptions } from "./deps/kafkajs.ts";
 import type { FlagSpec, Options } from "./cli.ts";
-import { redact, registerSecret } from "./redact.ts";
+import { logLine } from "./log.ts";
+import { registerSecret } from "./redact.ts";
 
 /** How a client authenticates. */
 export type KafkaAuth = "none" | "scram-sha-512" | "aws-iam";
@@ -131,7 +132,7 @@ export function createKafka(opts: KafkaClientOptions): Kafka {
       if (l > level) return;
       const { message, ...extra } = log as { message?: string };
       const detail = Object.keys(extra).length ? ` ${JSON.stringify(extra)}` : "";
-      console.error(redact(`kafkajs ${namespace}: ${message ?? ""}${detail}`));
+      logLine(`kafkajs ${namespace}: ${message ?? ""}${detail}`);
     },
   };
   return new Kafka(config);

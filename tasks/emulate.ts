@@ -28,7 +28,7 @@ import { KafkaTarget } from "../lib/kafka_target.ts";
 import { MysqlSource } from "../lib/mysql_source.ts";
 import { parseMysqlUrl } from "../lib/mysql_url.ts";
 import { NdjsonTarget } from "../lib/ndjson_target.ts";
-import { Progress } from "../lib/progress.ts";
+import { taskProgress } from "../lib/log.ts";
 import { readApiKey, RestProducer } from "../lib/rest_client.ts";
 
 const HELP = `Emulate Pinterest postings: send each posting's pin, geo and user rows to Kafka.
@@ -171,7 +171,7 @@ if (import.meta.main) {
           batch,
           concurrency: concurrencyFlag || (kind === "rest-url" ? 8 : 4),
         },
-        { source: src, target, signal, progress: new Progress("emulate") },
+        { source: src, target, signal, progress: taskProgress("emulate") },
       );
       const toStdout = !(kind === "out" && o.string("out") === "-");
       const line = o.bool("json") ? JSON.stringify(resultJson(result)) : summarize(result);

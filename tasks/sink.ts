@@ -19,7 +19,8 @@ import { loadConfig } from "../lib/config.ts";
 import { createKafka, KAFKA_FLAGS, KAFKA_HELP, readKafkaOptions } from "../lib/kafka_client.ts";
 import type { KafkaClientOptions } from "../lib/kafka_client.ts";
 import { openLake, readLakeOptions } from "../lib/lake.ts";
-import { fmtBytes, fmtInt, fmtRate, fmtSec, Progress } from "../lib/progress.ts";
+import { taskProgress } from "../lib/log.ts";
+import { fmtBytes, fmtInt, fmtRate, fmtSec } from "../lib/progress.ts";
 import { runSink, topicsRegex } from "../lib/sink.ts";
 import type { SinkSummary } from "../lib/sink.ts";
 
@@ -134,7 +135,7 @@ if (import.meta.main) {
   await runMain(HELP, async (args, { signal, env }) => {
     const opts = parseOptions(args, env, await loadConfig(env));
     const lake = openLake(opts.lake, { endpoint: opts.s3Endpoint, region: opts.region });
-    const progress = new Progress("sink");
+    const progress = taskProgress("sink");
     progress.log(
       `sink: ${opts.topicsRegex} in group ${opts.group} -> ${lake.url} (flush size ${opts.flushSize})`,
     );
