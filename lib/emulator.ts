@@ -55,6 +55,11 @@ export interface Target {
    * its retries) when any is not. Acknowledgements are reported through `hooks.onAck`.
    */
   send(topic: string, records: OutRecord[], hooks: SendHooks): Promise<void>;
+  /**
+   * Checks, before the first send, what would fail every send at once (a topic that does
+   * not exist), so the run stops with one clear error instead of after its retries.
+   */
+  prepare?(topics: string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -233,6 +238,7 @@ export async function emulate(opts: EmulateOptions, deps: EmulateDeps): Promise<
   const keys = keySequence(opts.mode, source.rows, opts.seed);
   let drawn = 0;
   try {
+    await target.prepare?.(res.topics);
     while (drawn < limit && !res.error) {
       if (signal?.aborted) {
         res.interrupted = true;

@@ -137,6 +137,8 @@ export class KafkaTarget implements Target {
   private constructor(
     private readonly senders: Sender[],
     private readonly opts: KafkaTargetOptions,
+    /** A client in this thread, for the topic check. */
+    private readonly client: Kafka,
   ) {
     this.name = `Kafka at ${opts.bootstrap}`;
   }
@@ -168,7 +170,36 @@ export class KafkaTarget implements Target {
         cause: err,
       });
     }
-    return new KafkaTarget(senders, opts);
+    return new KafkaTarget(senders, opts, "bootstrap" in kafka ? createKafka(kafka) : kafka);
+  }
+
+  /**
+   * Fails at once when a topic does not exist, rather than after every retry of the first
+   * send (the producer never creates topics). A cluster that does not let this client list
+   * topics is not an error here: the sends then say what is wrong.
+   */
+  async prepare(topics: string[]): Promise<void> {
+    const admin = this.client.admin({ retry: { retries: 2 } });
+    let existing: Set<string>;
+    try {
+      await admin.connect();
+      existing = new Set(await admin.listTopics());
+    } catch {
+      return;
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length) {
+      const one = missing.length === 1;
+      throw new Error(
+        `Cannot send to topic${one ? "" : "s"} ${
+          missing.map((t) => `"${t}"`).join(", ")
+        }: ${this.name} has no such topic${
+          one ? "" : "s"
+        } (\`deno task topics\` creates them; or is --prefix wrong?)`,
+      );
+    }
   }
 
   /** Sends `records` to `topic` and waits for the broker's acknowledgement (acks=all). */

@@ -15,7 +15,13 @@
  */
 import { Options, parseFlags, runMain } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
-import { createKafka, KAFKA_FLAGS, KAFKA_HELP, readKafkaOptions } from "../lib/kafka_client.ts";
+import {
+  checkKafkaReachable,
+  createKafka,
+  KAFKA_FLAGS,
+  KAFKA_HELP,
+  readKafkaOptions,
+} from "../lib/kafka_client.ts";
 import type { KafkaClientOptions } from "../lib/kafka_client.ts";
 import { manageTopics, type TopicsResult } from "../lib/topics.ts";
 
@@ -102,8 +108,10 @@ export function parseOptions(
 }
 
 if (import.meta.main) {
-  await runMain(HELP, async (args, { env }) => {
+  await runMain(HELP, async (args, { env, signal }) => {
     const opts = parseOptions(args, env, await loadConfig(env));
+    await checkKafkaReachable(opts.kafka);
+    signal.throwIfAborted();
     const admin = createKafka(opts.kafka).admin({ retry: { retries: 3 } });
     try {
       await admin.connect();
@@ -133,6 +141,6 @@ if (import.meta.main) {
       console.error("Not deleted: the confirmation was declined");
       return 1;
     }
-    return 0;
+    return signal.aborted ? 130 : 0;
   });
 }
