@@ -166,8 +166,12 @@ export function openLake(url: string, s3: S3Options = {}): Lake {
 /** A lake in a local directory. Writes go to a temp file, are fsynced and renamed into place. */
 export class FileLake implements Lake {
   readonly url: string;
-  constructor(readonly root: string) {
-    this.url = `file://${root}`;
+  /**
+   * `url` is how the lake is shown, by default `file://<root>`; the demo, which builds a
+   * lake in a staging folder and moves it into place when complete, shows the final one.
+   */
+  constructor(readonly root: string, url?: string) {
+    this.url = url ?? `file://${root}`;
   }
 
   localPath(key: string): string {

@@ -78,6 +78,11 @@ export interface SinkOptions {
    * offsets are moved back to the log start first (the group must have no running member).
    */
   fromBeginning?: boolean;
+  /**
+   * Where partitions the group has no committed offset for start, by `topic:partition`
+   * (default: the log start). The demo on a user's Kafka lands only its own run this way.
+   */
+  startOffsets?: Map<string, number>;
   /** Kafka as messages name it, e.g. `Kafka at 127.0.0.1:9092`. Default `Kafka`. */
   kafkaName?: string;
 }
@@ -197,6 +202,8 @@ export async function runSink(
   let topics: string[];
   let targets: Map<string, number> | undefined;
   let logs = new Map<string, { topic: string; partition: number; low: number; high: number }>();
+  /** Where partitions start instead of their commit (`fromBeginning`, `startOffsets`). */
+  const seekPlan = new Map<string, number>();
   try {
     topics = await waitForTopics(admin, opts, ctx.signal, log);
     summary.topics = topics;
@@ -210,19 +217,23 @@ export async function runSink(
         );
       }
       logs = await logOffsets(admin, topics);
+      const committed = await committedOffsets(admin, opts.groupId, topics);
       if (opts.fromBeginning) {
         log(`sink: landing ${topics.join(", ")} from the beginning of the log`);
+        for (const [id, o] of logs) seekPlan.set(id, o.low);
       } else {
-        await refuseUnlandedCommits(admin, opts, logs);
+        await refuseUnlandedCommits(opts, logs, committed);
+        for (const [id, offset] of opts.startOffsets ?? []) {
+          if ((committed.get(id) ?? -1) < 0 && logs.has(id)) seekPlan.set(id, offset);
+        }
       }
       if (opts.once) {
         targets = new Map([...logs].map(([tp, o]) => [tp, o.high]));
-        const committed = opts.fromBeginning
-          ? new Map<string, number>()
-          : await committedOffsets(admin, opts.groupId, topics);
         for (const [tp, high] of targets) {
-          if ((committed.get(tp) ?? -1) >= high) targets.delete(tp);
-          else summary.lag += high - Math.max(logs.get(tp)!.low, committed.get(tp) ?? 0);
+          const c = committed.get(tp) ?? -1;
+          const from = seekPlan.get(tp) ?? (c >= 0 ? c : logs.get(tp)!.low);
+          if (from >= high) targets.delete(tp);
+          else summary.lag += high - from;
         }
       }
     }
@@ -250,7 +261,7 @@ export async function runSink(
   const states = new Map<string, PartitionState>();
   /** The partitions this member holds in the current generation (`topic:partition`). */
   let assigned = new Set<string>();
-  /** With `fromBeginning`: the partitions already sent back to their log start. */
+  /** The partitions already sent to their `seekPlan` offset (once per run). */
   const rewound = new Set<string>();
   // One lock per partition: its buffer, write and commit happen in order, while
   // partitions write concurrently (their fsyncs overlap).
@@ -563,8 +574,8 @@ export async function runSink(
         }
         assigned = held;
         // Before the first fetch of each partition: start at the log, not the commit.
-        for (const id of opts.fromBeginning ? held : []) {
-          if (rewound.has(id)) continue;
+        for (const id of held) {
+          if (rewound.has(id) || !seekPlan.has(id)) continue;
           rewound.add(id);
           const [topic, partition] = [
             id.slice(0, id.lastIndexOf(":")),
@@ -573,7 +584,7 @@ export async function runSink(
           consumer.seek({
             topic,
             partition: Number(partition),
-            offset: String(logs.get(id)?.low ?? 0),
+            offset: String(seekPlan.get(id)),
           });
         }
       });
@@ -713,12 +724,10 @@ async function logOffsets(
  * a mistyped one, or a group shared with another lake).
  */
 async function refuseUnlandedCommits(
-  admin: Admin,
   opts: SinkOptions,
   logs: Map<string, { topic: string; partition: number; low: number }>,
+  committed: Map<string, number>,
 ): Promise<void> {
-  const topics = [...new Set([...logs.values()].map((o) => o.topic))];
-  const committed = await committedOffsets(admin, opts.groupId, topics);
   let records = 0;
   const missing: string[] = [];
   for (const [tp, o] of logs) {
