@@ -157,11 +157,22 @@ const REBALANCE_TYPES = new Set([
   "FENCED_INSTANCE_ID",
 ]);
 
-/** True for a Kafka error that passes with a rejoin or a retry (kafkajs marks them). */
+/**
+ * True for a Kafka error that passes with a rejoin or a retry. kafkajs marks retriable ones,
+ * but wraps a rebalance answer it gave up on (`UNKNOWN_MEMBER_ID` from a commit) in a
+ * non-retriable error, so the causes are looked at too.
+ */
 function passingKafkaError(err: unknown): boolean {
-  const e = err as { retriable?: unknown; type?: string; name?: string };
-  return e?.retriable === true || REBALANCE_TYPES.has(e?.type ?? "") ||
-    e?.name === "KafkaJSRebalanceInProgress";
+  const top = err as { retriable?: unknown };
+  if (top?.retriable === true) return true;
+  for (
+    let e = err as { type?: string; name?: string; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    e = e.cause as typeof e, depth++
+  ) {
+    if (REBALANCE_TYPES.has(e.type ?? "") || e.name === "KafkaJSRebalanceInProgress") return true;
+  }
+  return false;
 }
 
 /** Errors that stop the sink (a lake that refuses writes); others go back to kafkajs. */

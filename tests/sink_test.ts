@@ -367,3 +367,125 @@ Deno.test("the sink task's default regex escapes the prefix and bad options are 
     },
   );
 });
+
+/** A lake whose first write takes longer than the group's session timeout. */
+class SlowFirstWriteLake extends FileLake {
+  slow = true;
+  override async putMany(objects: { key: string; body: Uint8Array }[]): Promise<void> {
+    if (this.slow) {
+      this.slow = false;
+      await new Promise((r) => setTimeout(r, 2500));
+    }
+    await super.putMany(objects);
+  }
+}
+
+Deno.test({
+  ...T,
+  name:
+    "a member evicted during a long write has its commit refused, rejoins, and lands every record once",
+  fn: () =>
+    withBroker(async (_b, kafka) => {
+      await createTopics(kafka, ["t.pin"], 1);
+      await produce(kafka, "t.pin", 1, 300);
+      await withTempDir(async (dir) => {
+        const lake = new SlowFirstWriteLake(dir);
+        const lines: string[] = [];
+        const s = await runSink(
+          sinkOpts(kafka, lake, {
+            flushSize: 50,
+            sessionTimeoutMs: 1000,
+            log: (l) => lines.push(l),
+          }),
+        );
+        assert.equal(s.lag, 0);
+        assert.ok(
+          lines.some((l) => /commit deferred while the group changes/.test(l)),
+          `the commit was refused and deferred:\n${lines.join("\n")}`,
+        );
+        await assertExactlyOnce(lake, ["t.pin"], 1, 300);
+        const again = await runSink(sinkOpts(kafka, new FileLake(dir)));
+        assert.equal(again.records, 0, "everything was committed in the end");
+      });
+    }),
+});
+
+Deno.test({
+  ...T,
+  name:
+    "a new lake with a group that already committed is refused, naming the partitions, and --from-beginning lands everything",
+  fn: () =>
+    withBroker(async (_b, kafka) => {
+      await createTopics(kafka, ["t.pin", "t.geo"], 2);
+      await produce(kafka, "t.pin", 2, 40);
+      await produce(kafka, "t.geo", 2, 40);
+      await withTempDir(async (dir) => {
+        assert.equal((await runSink(sinkOpts(kafka, new FileLake(`${dir}/first`)))).records, 160);
+        const fresh = new FileLake(`${dir}/second`);
+        await assert.rejects(runSink(sinkOpts(kafka, fresh)), (err: Error) => {
+          assert.match(err.message, /group "sink": the group already committed 160 records/);
+          assert.match(err.message, /t\.geo\[0\], t\.geo\[1\], t\.pin\[0\], t\.pin\[1\]/);
+          assert.match(err.message, /--from-beginning/);
+          return true;
+        });
+        assert.deepEqual(await objects(fresh), [], "nothing was written");
+        const s = await runSink(sinkOpts(kafka, fresh, { fromBeginning: true }));
+        assert.equal(s.records, 160);
+        await assertExactlyOnce(fresh, ["t.geo", "t.pin"], 2, 40);
+        // The group now stands where it stood; the lake it wrote first is still complete.
+        await produce(kafka, "t.pin", 2, 5, 40);
+        assert.equal((await runSink(sinkOpts(kafka, fresh))).records, 10);
+        await assertExactlyOnce(fresh, ["t.pin"], 2, 45);
+      });
+    }),
+});
+
+/** A pid that is surely not running: a process that has just ended. */
+async function deadPid(): Promise<number> {
+  const child = new Deno.Command("true").spawn();
+  await child.status;
+  return child.pid;
+}
+
+Deno.test({
+  ...T,
+  name: "the sink removes temp files a killed writer left, and keeps those of a live one",
+  fn: () =>
+    withBroker(async (_b, kafka) => {
+      await createTopics(kafka, ["t.user"], 1);
+      await produce(kafka, "t.user", 1, 10);
+      await withTempDir(async (dir) => {
+        const part = `${dir}/topics/t.user/partition=0`;
+        await Deno.mkdir(part, { recursive: true });
+        await Deno.mkdir(`${dir}/quarantine/t.user/partition=0`, { recursive: true });
+        const dead = await deadPid();
+        const stale = [
+          `${part}/t.user+0+0000000000.json.tmp-${dead}-0a1b2c3d`,
+          `${dir}/quarantine/t.user/partition=0/t.user+0+0000000003.json.tmp-${dead}-deadbeef`,
+        ];
+        // PID 1 runs, and its file is fresh: a write in progress elsewhere.
+        const live = `${part}/t.user+0+0000000005.json.tmp-1-12345678`;
+        for (const f of [...stale, live]) await Deno.writeTextFile(f, '{"half":');
+        const s = await runSink(sinkOpts(kafka, new FileLake(dir), { flushSize: 3 }));
+        assert.equal(s.tempsRemoved, 2);
+        for (const f of stale) await assert.rejects(Deno.stat(f), Deno.errors.NotFound);
+        await Deno.stat(live);
+        await assertExactlyOnce(new FileLake(dir), ["t.user"], 1, 10);
+      });
+    }),
+});
+
+Deno.test("a write that fails part way leaves no temp file behind", async () => {
+  await withTempDir(async (dir) => {
+    const lake = new FileLake(dir);
+    // The third object's name is taken by a non-empty directory, so its rename fails.
+    await Deno.mkdir(`${dir}/topics/t/partition=0/t+0+0000000002.json/x`, { recursive: true });
+    const objs = Array.from({ length: 40 }, (_, i) => ({
+      key: objectKey("t", 0, i),
+      body: new TextEncoder().encode(`{"i":${i}}\n`),
+    }));
+    await assert.rejects(lake.putMany(objs));
+    const names = [...Deno.readDirSync(`${dir}/topics/t/partition=0`)].map((e) => e.name);
+    assert.deepEqual(names.filter((n) => n.includes(".tmp-")), []);
+  });
+});
