@@ -107,27 +107,45 @@ export function parseOptions(
   return opts;
 }
 
+/**
+ * `work`, or the signal's reason as soon as it aborts: Ctrl-C does not wait for a slow or
+ * silent cluster. What was sent is done or not at all (a topic is created whole), and a
+ * re-run converges, so abandoning the request is safe.
+ */
+function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(signal.reason);
+    if (signal.aborted) return stop();
+    signal.addEventListener("abort", stop, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", stop));
+  });
+}
+
 if (import.meta.main) {
   await runMain(HELP, async (args, { env, signal }) => {
     const opts = parseOptions(args, env, await loadConfig(env));
-    await checkKafkaReachable(opts.kafka);
-    signal.throwIfAborted();
-    const admin = createKafka(opts.kafka).admin({ retry: { retries: 3 } });
-    try {
-      await admin.connect();
-    } catch (err) {
-      throw new Error(`Cannot connect to Kafka at "${opts.kafka.bootstrap}"`, { cause: err });
-    }
-    let result: TopicsResult;
-    try {
-      result = await manageTopics(opts, {
-        admin,
-        where: `the broker at ${opts.kafka.bootstrap}`,
-        confirm: Deno.stdin.isTerminal() ? (q) => Promise.resolve(confirm(q)) : undefined,
-      });
-    } finally {
-      await admin.disconnect();
-    }
+    const where = `Kafka at "${opts.kafka.bootstrap}" (${opts.kafka.bootstrapFrom})`;
+    const result = await unlessAborted(
+      (async (): Promise<TopicsResult> => {
+        await checkKafkaReachable(opts.kafka);
+        const admin = createKafka(opts.kafka).admin({ retry: { retries: 3 } });
+        try {
+          await admin.connect();
+        } catch (err) {
+          throw new Error(`Cannot connect to ${where}`, { cause: err });
+        }
+        try {
+          return await manageTopics(opts, {
+            admin,
+            where: `the broker at ${opts.kafka.bootstrap}`,
+            confirm: Deno.stdin.isTerminal() ? (q) => Promise.resolve(confirm(q)) : undefined,
+          });
+        } finally {
+          await admin.disconnect();
+        }
+      })(),
+      signal,
+    );
     if (opts.json) console.log(JSON.stringify(result, null, 2));
     else {
       for (const t of result.topics) {

@@ -489,3 +489,83 @@ Deno.test("a write that fails part way leaves no temp file behind", async () => 
     assert.deepEqual(names.filter((n) => n.includes(".tmp-")), []);
   });
 });
+
+/** Mounts a tmpfs of `size` on a new temp dir for `fn`, or returns false when not allowed. */
+async function withTmpfs(size: string, fn: (dir: string) => Promise<void>): Promise<boolean> {
+  const dir = await Deno.makeTempDir({ prefix: "pinpipe-full-" });
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir],
+    stdout: "null",
+    stderr: "null",
+  }).output().catch(() => ({ code: 127 }));
+  if (mount.code !== 0) {
+    await Deno.remove(dir);
+    return false;
+  }
+  try {
+    await fn(dir);
+  } finally {
+    await new Deno.Command("umount", { args: [dir] }).output();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  return true;
+}
+
+Deno.test({
+  ...T,
+  name:
+    "a full disk stops the sink at once with no temp file left, and it resumes once there is room",
+  fn: () =>
+    withBroker(async (_b, kafka) => {
+      await createTopics(kafka, ["t.pin"], 1);
+      // About 200 KiB of records into a 64 KiB filesystem.
+      await produce(kafka, "t.pin", 1, 2000, 0, (p, i) =>
+        JSON.stringify({ topic: "t.pin", p, i, pad: "x".repeat(60) }));
+      const ran = await withTmpfs("64k", async (dir) => {
+        const lines: string[] = [];
+        const t0 = performance.now();
+        await assert.rejects(
+          runSink(sinkOpts(kafka, new FileLake(dir), {
+            flushSize: 20,
+            log: (l) =>
+              lines.push(l),
+          })),
+          /Cannot write .* to the lake .*No space left on device/,
+        );
+        assert.deepEqual(
+          lines.filter((l) =>
+            /retry/.test(l)
+          ),
+          [],
+          "a full disk is not retried",
+        );
+        assert.ok(performance.now() - t0 < 30_000);
+        const temps = [...Deno.readDirSync(`${dir}/topics/t.pin/partition=0`)]
+          .filter((e) =>
+            e.name.includes(".tmp-")
+          );
+        assert.deepEqual(temps, [], "the failed write removed its temp files");
+        const grown = await new Deno.Command("mount", {
+          args: ["-o", "remount,size=4m", dir],
+        }).output();
+        assert.equal(grown.code, 0);
+        const s = await runSink(sinkOpts(kafka, new FileLake(dir), { flushSize: 20 }));
+        assert.ok(s.records > 0 && s.records <= 2000, "it resumed from what was committed");
+        const objs = await objects(new FileLake(dir));
+        const seen = new Set<number>();
+        for (const o of objs) {
+          o.lines.forEach((l, k) => {
+            assert.ok(!seen.has(o.start + k), `offset ${o.start + k} twice`);
+            seen.add(o.start + k);
+            assert.equal((l as { i: number }).i, o.start + k);
+          });
+        }
+        assert.equal(seen.size, 2000);
+      });
+      if (!ran) {
+        console.warn(
+          "\n*** SKIPPED the full-disk part: mounting a tmpfs is not allowed here ***\n",
+        );
+      }
+    }),
+});
