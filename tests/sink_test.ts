@@ -15,6 +15,7 @@ import type { SinkOptions } from "../lib/sink.ts";
 import { parseOptions } from "../tasks/sink.ts";
 import { UsageError } from "../lib/errors.ts";
 import { waitFor, withS3rver, withTempDir } from "./_fixtures.ts";
+import { closedPort, startTask } from "./_running.ts";
 
 const T = { sanitizeOps: false, sanitizeResources: false };
 
@@ -567,5 +568,90 @@ Deno.test({
           "\n*** SKIPPED the full-disk part: mounting a tmpfs is not allowed here ***\n",
         );
       }
+    }),
+});
+
+Deno.test("the sink task fails within 5 s naming --bootstrap when Kafka cannot be reached", async () => {
+  await withTempDir(async (dir) => {
+    const address = `127.0.0.1:${closedPort()}`;
+    const task = startTask("sink.ts", ["--bootstrap", address, "--lake", dir, "--once"]);
+    const end = await task.ended;
+    assert.equal(end.code, 1);
+    assert.ok(end.ms < 5000 + 3000, `took ${end.ms} ms (Deno's start included)`);
+    assert.match(
+      task.stderr(),
+      new RegExp(
+        `\nerror: Cannot connect to Kafka at "${address}" \\(--bootstrap\\): the connection was refused\n$`,
+      ),
+    );
+  });
+});
+
+Deno.test({
+  ...T,
+  name: "the sink task fails at once, not after retries, when the lake path is a file",
+  fn: () =>
+    withBroker(async (broker, kafka) => {
+      await createTopics(kafka, ["pinpipe.pin"], 1);
+      await produce(kafka, "pinpipe.pin", 1, 5);
+      await withTempDir(async (dir) => {
+        const file = `${dir}/lake`;
+        await Deno.writeTextFile(file, "not a lake");
+        for (const lake of [file, `${file}/below`]) {
+          const task = startTask("sink.ts", [
+            "--bootstrap",
+            broker.bootstrap,
+            "--lake",
+            lake,
+            "--once",
+          ]);
+          const end = await task.ended;
+          assert.equal(end.code, 1);
+          const lines = task.stderr().trim().split("\n");
+          assert.equal(lines.length, 2, task.stderr());
+          assert.match(lines[1], new RegExp(`^error: Cannot use the lake "file://${lake}": `));
+          assert.match(
+            lines[1],
+            lake === file ? /is a file, not a directory$/ : /on the way .* is a file$/,
+          );
+        }
+        assert.equal(await Deno.readTextFile(file), "not a lake");
+      });
+    }),
+});
+
+Deno.test({
+  ...T,
+  name: "Ctrl-C makes a streaming sink land and commit what it holds, then exit 130",
+  fn: () =>
+    withBroker(async (broker, kafka) => {
+      await createTopics(kafka, ["pinpipe.geo"], 1);
+      await produce(kafka, "pinpipe.geo", 1, 25);
+      await withTempDir(async (dir) => {
+        // Flush size 1000 and no rotation: the 25 records wait in the buffer until Ctrl-C.
+        const task = startTask("sink.ts", [
+          "--bootstrap",
+          broker.bootstrap,
+          "--lake",
+          dir,
+          "--rotate-interval-ms=0",
+          "--json",
+        ]);
+        await task.waitForStderr(/lag 0/, 60_000);
+        assert.deepEqual(await objects(new FileLake(dir)), [], "nothing landed yet");
+        task.kill("SIGINT");
+        const end = await task.ended;
+        assert.equal(end.code, 130, task.stderr());
+        assert.equal(end.signal, null);
+        assert.equal(JSON.parse(task.stdout()).records, 25);
+        const objs = await objects(new FileLake(dir));
+        assert.deepEqual(objs.map((o) => [o.start, o.lines.length]), [[0, 25]]);
+        const again = await runSink({
+          ...sinkOpts(kafka, new FileLake(dir)),
+          groupId: "pinpipe-sink",
+          topicsRegex: topicsRegex("pinpipe\\..*"),
+        });
+        assert.equal(again.records, 0, "what it landed was committed");
+      });
     }),
 });
