@@ -152,7 +152,12 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
       await broker.close();
       broker = undefined;
     }
-    if (work !== dir) await moveIntoPlace(work, dir, external ? ["lake", "out"] : DEMO_PARTS);
+    if (work !== dir) {
+      await stage("replace", async (p) => {
+        await moveIntoPlace(work, dir, external ? ["lake", "out"] : DEMO_PARTS);
+        p.done(`the new outputs replaced the previous ones in ${dir}`);
+      });
+    }
     completed = true;
     return {
       ...result,
