@@ -158,7 +158,9 @@ export async function checkKafkaReachable(
     ? problems[0]
     : servers.map((s, i) => `${s}: ${problems[i]}`).join("; ");
   throw new Error(
-    `Cannot connect to Kafka at "${opts.bootstrap}" (${opts.bootstrapFrom ?? "--bootstrap"}): ${what}`,
+    `Cannot connect to Kafka at "${opts.bootstrap}" (${
+      opts.bootstrapFrom ?? "--bootstrap"
+    }): ${what}`,
   );
 }
 

@@ -227,8 +227,17 @@ export async function runSink(
           } temp file(s) that an interrupted write left in ${opts.lake.url}`,
         );
       }
-      logs = await logOffsets(admin, topics);
-      const committed = await committedOffsets(admin, opts.groupId, topics);
+      // On a cluster that just started, the group coordinator may still be loading.
+      const settle = <T>(fn: () => Promise<T>) =>
+        retry(fn, {
+          maxAttempts: 12,
+          baseMs: 200,
+          maxMs: 2000,
+          signal: ctx.signal,
+          retriable: passingKafkaError,
+        });
+      logs = await settle(() => logOffsets(admin, topics));
+      const committed = await settle(() => committedOffsets(admin, opts.groupId, topics));
       if (opts.fromBeginning) {
         log(`sink: landing ${topics.join(", ")} from the beginning of the log`);
         for (const [id, o] of logs) seekPlan.set(id, o.low);
