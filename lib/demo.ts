@@ -240,7 +240,7 @@ async function pipeline(
     };
     const sinkProgress = new Progress("sink", { sink: sinkTo });
     sinkRun = runSink(
-      { ...sinkOpts, onProgress: (s) => sinkProgress.update(sinkLine(s)) },
+      { ...sinkOpts, onProgress: (s) => sinkProgress.update(sinkLine(s), sinkCounts(s)) },
       { signal: sinkStop.signal },
     );
     // A sink failure must not go unseen while the emulator runs.
@@ -284,7 +284,7 @@ async function pipeline(
       const drained = await runSink({
         ...sinkOpts,
         once: true,
-        onProgress: (s) => p.update(sinkLine(s)),
+        onProgress: (s) => p.update(sinkLine(s), sinkCounts(s)),
       }, { signal });
       signal?.throwIfAborted();
       const after = await endOffsets(admin, topics);
@@ -310,7 +310,18 @@ async function pipeline(
     const out = join(work, "out");
     const transformed = await stage("transform", async (p) => {
       const r = await transform(
-        { lake: lake.url, prefix: opts.prefix, out },
+        {
+          lake: lake.url,
+          prefix: opts.prefix,
+          out,
+          pipeline: {
+            postings: emulated.postingsRead,
+            sent: emulated.recordsSent,
+            acknowledged: emulated.acknowledged,
+            broker: brokerRecords,
+            landed: sink.records,
+          },
+        },
         { lake, progress: sinkTo, signal },
       );
       p.done(
@@ -420,6 +431,11 @@ async function moveIntoPlace(work: string, dir: string, parts: readonly string[]
 
 function sinkLine(s: SinkSummary): string {
   return `${fmtInt(s.records)} records in ${fmtInt(s.objects)} objects, lag ${fmtInt(s.lag)}`;
+}
+
+/** The sink's counts for a progress line: landed against landed plus the lag. */
+function sinkCounts(s: SinkSummary) {
+  return { done: s.records, total: s.records + s.lag, unit: "records" };
 }
 
 /** The closing lines: one per stage with its time, then the total. */

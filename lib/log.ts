@@ -5,12 +5,22 @@
  * never reaches the terminal or a log file, whichever part of pinpipe wrote the line.
  * @module
  */
-import { Progress, type ProgressOptions, type ProgressSink, stderrSink } from "./progress.ts";
+import {
+  Progress,
+  type ProgressCounts,
+  type ProgressOptions,
+  type ProgressSink,
+  stderrSink,
+} from "./progress.ts";
 import { redact } from "./redact.ts";
 
 /** `sink` with everything written to it redacted (default: stderr). */
 export function redactingSink(sink: ProgressSink = stderrSink()): ProgressSink {
-  return { isTerminal: sink.isTerminal, write: (text) => sink.write(redact(text)) };
+  return {
+    isTerminal: sink.isTerminal,
+    columns: sink.columns,
+    write: (text) => sink.write(redact(text)),
+  };
 }
 
 let stderr: ProgressSink | undefined;
@@ -21,7 +31,23 @@ export function logLine(line: string): void {
   stderr.write(`${line}\n`);
 }
 
+/**
+ * A progress reporter whose lines are redacted before they are laid out (a live line cut to
+ * the terminal's width could otherwise cut a password before its `@`) and again on output.
+ */
+class RedactingProgress extends Progress {
+  override update(text: string, counts?: boolean | ProgressCounts): void {
+    super.update(redact(text), counts);
+  }
+  override log(line: string): void {
+    super.log(redact(line));
+  }
+  override done(summary: string): void {
+    super.done(redact(summary));
+  }
+}
+
 /** A progress reporter whose lines (updates, logs, summary) are redacted. */
 export function taskProgress(label: string, opts: ProgressOptions = {}): Progress {
-  return new Progress(label, { ...opts, sink: redactingSink(opts.sink) });
+  return new RedactingProgress(label, { ...opts, sink: redactingSink(opts.sink) });
 }

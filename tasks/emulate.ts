@@ -177,7 +177,15 @@ if (import.meta.main) {
           batch,
           concurrency: concurrencyFlag || (kind === "rest-url" ? 8 : 4),
         },
-        { source: src, target, signal, progress: taskProgress("emulate") },
+        {
+          source: src,
+          target,
+          signal,
+          // The summary is the result on stdout, unless stdout carries the records (--out -).
+          progress: taskProgress("emulate", {
+            resultOnStdout: !(kind === "out" && o.string("out") === "-"),
+          }),
+        },
       );
       const toStdout = !(kind === "out" && o.string("out") === "-");
       const line = o.bool("json") ? JSON.stringify(resultJson(result)) : summarize(result);
