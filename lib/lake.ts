@@ -82,7 +82,7 @@ export interface Lake {
 const TEMP_NAME = /\.tmp-(\d+)-[0-9a-f]{8}$/;
 
 /** Objects FileLake writes at once: enough to overlap fsyncs, few enough to spare descriptors. */
-const FILE_WRITES_AT_ONCE = 32;
+const FILE_WRITES_AT_ONCE = 64;
 
 /**
  * True when a lake operation's failure may pass on a retry: a network error, S3 throttling

@@ -141,7 +141,7 @@ interface PartitionState {
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Objects written between two heartbeats of a long write. */
-const WRITE_CHUNK = 256;
+const WRITE_CHUNK = 1024;
 
 /**
  * Kafka's answers to a commit or heartbeat while the group changes: the member must rejoin,
