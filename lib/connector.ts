@@ -20,6 +20,7 @@ import { KafkaConnectClient } from "./deps/aws_kafkaconnect.ts";
 import { S3Client } from "./deps/aws_s3.ts";
 import { createConnectorInput, deployMskConnector } from "./msk_connect.ts";
 import type { MskConnectSettings } from "./msk_connect.ts";
+import { logLine } from "./log.ts";
 import type { Template } from "./stacks.ts";
 
 /** MSK Connect settings before the configuration is read from infra/connect.yaml. */
@@ -59,7 +60,7 @@ export async function runConnector(
   opts: ConnectorOptions,
   deps: ConnectorDeps = {},
 ): Promise<Record<string, unknown> & { text: string }> {
-  const log = deps.log ?? ((line: string) => console.error(`connector: ${line}`));
+  const log = deps.log ?? ((line: string) => logLine(`connector: ${line}`));
   const template = deps.template ?? await loadSinkTemplate();
   const config = s3SinkConfig(template, opts.sink);
   if (opts.target === "connect-rest") {
