@@ -39,15 +39,16 @@ export interface Moto {
 }
 
 /**
- * How moto_server is started: its own `main`, after one repair. moto 5.2.5 resolves a
- * stack's Outputs when the stack is made, and a stack created through a change set is made
- * with an empty template (REVIEW_IN_PROGRESS) and filled in by ExecuteChangeSet, which
- * keeps the empty template, so DescribeStacks shows no Outputs at all (fakecloud had the same gap: faiscadev/fakecloud#1716). Real CloudFormation
- * resolves them after execution; so does this launcher. It also adds the one intrinsic
- * function moto lacks and infra/network.yaml uses, Fn::Cidr (the first `count` blocks of
- * `bits` host bits inside the given block, as AWS documents it), and gives an MSK cluster's
- * creation time the zone RFC 3339 requires (moto writes a local time without one, which the
- * SDK refuses to read). Nothing else is changed.
+ * How moto_server is started: its own `main`, after three repairs of gaps in moto 5.2.5,
+ * each following what AWS does, and nothing else changed:
+ * - Outputs of a stack made through a change set: moto makes the stack with an empty
+ *   template (REVIEW_IN_PROGRESS) and ExecuteChangeSet keeps that empty template, so
+ *   DescribeStacks shows no Outputs at all (fakecloud had the same gap,
+ *   faiscadev/fakecloud#1716); they are resolved after execution, as CloudFormation does.
+ * - `Fn::Cidr`, which infra/network.yaml uses: the first `count` blocks of `bits` host bits
+ *   inside the given block, as AWS documents it.
+ * - An MSK cluster's creation time gets the zone RFC 3339 requires (moto writes a local time
+ *   without one, which the SDK refuses to read).
  */
 const LAUNCHER = `
 import sys
