@@ -57,6 +57,20 @@ export function parseFlags(
   }
 }
 
+/**
+ * The names an option had before a rename, still read for one release: each use prints a
+ * warning on stderr (through the logger) naming the new name. The old flag must still be
+ * declared to `parseFlags`, so strict parsing takes it.
+ */
+export interface Renamed {
+  /** The old flag, without its dashes. */
+  flag?: string;
+  /** The old environment variable. */
+  env?: string;
+  /** Why the name changed, when the warning should say more than the new name. */
+  why?: string;
+}
+
 /** Where an option may come from besides its flag. */
 export interface Source<T> {
   /** Environment variable consulted when the flag is absent. */
@@ -65,6 +79,8 @@ export interface Source<T> {
   config?: string;
   /** Value used when nothing else gives one. */
   default?: T;
+  /** Old names, read after the new ones with a warning (see `Renamed`). */
+  was?: Renamed;
 }
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -102,6 +118,11 @@ export function parseBytes(text: string): number {
  */
 export class Options {
   readonly problems: string[] = [];
+  /** The warnings given so far (each old name used is warned about once). */
+  readonly warnings: string[] = [];
+  /** Where warnings go: the redacting logger on stderr unless replaced. */
+  warn: (line: string) => void = logLine;
+
   constructor(
     readonly values: FlagValues,
     readonly env: Record<string, string | undefined> = {},
@@ -112,8 +133,18 @@ export class Options {
   raw(name: string, src: Source<unknown> = {}): { text: string; from: string } | undefined {
     const v = this.values[name];
     if (typeof v === "string") return { text: v, from: `--${name}` };
+    const was = src.was;
+    const old = was?.flag === undefined ? undefined : this.values[was.flag];
+    if (typeof old === "string") {
+      this.renamed(`--${was!.flag}`, `--${name}`, was!.why);
+      return { text: old, from: `--${was!.flag}` };
+    }
     if (src.env && this.env[src.env] !== undefined && this.env[src.env] !== "") {
       return { text: this.env[src.env]!, from: src.env };
+    }
+    if (was?.env && this.env[was.env] !== undefined && this.env[was.env] !== "") {
+      this.renamed(was.env, src.env ?? `--${name}`, was.why);
+      return { text: this.env[was.env]!, from: was.env };
     }
     if (src.config && this.config[src.config] !== undefined && this.config[src.config] !== null) {
       return { text: String(this.config[src.config]), from: `config ${src.config}` };
@@ -201,12 +232,23 @@ export class Options {
   }
 
   /** A boolean flag, also true when its environment variable is 1/true/yes. */
-  bool(name: string, src: { env?: string } = {}): boolean {
+  bool(name: string, src: { env?: string; was?: Renamed } = {}): boolean {
     const v = this.values[name];
     if (typeof v === "boolean") return v;
-    if (src.env) {
-      const e = this.env[src.env];
-      if (e !== undefined && e !== "") return /^(1|true|yes|on)$/i.test(e);
+    const was = src.was;
+    const old = was?.flag === undefined ? undefined : this.values[was.flag];
+    if (typeof old === "boolean") {
+      this.renamed(`--${was!.flag}`, `--${name}`, was!.why);
+      return old;
+    }
+    const truthy = (e: string | undefined) =>
+      e === undefined || e === "" ? undefined : /^(1|true|yes|on)$/i.test(e);
+    const fromEnv = src.env ? truthy(this.env[src.env]) : undefined;
+    if (fromEnv !== undefined) return fromEnv;
+    const fromOld = was?.env ? truthy(this.env[was.env]) : undefined;
+    if (fromOld !== undefined) {
+      this.renamed(was!.env!, src.env ?? `--${name}`, was!.why);
+      return fromOld;
     }
     return false;
   }
@@ -243,6 +285,18 @@ export class Options {
   /** Records a problem to report with the others. */
   problem(message: string): void {
     this.problems.push(message);
+  }
+
+  /**
+   * Warns, once per old name, that `old` was used and `now` is its name from now on (for a
+   * rename `was` cannot express, such as a change of unit).
+   */
+  renamed(old: string, now: string, why?: string): void {
+    const line = `warning: ${old} is now ${now}${why ? ` (${why})` : ""}; ${old} still ` +
+      `works in this release only`;
+    if (this.warnings.includes(line)) return;
+    this.warnings.push(line);
+    this.warn(line);
   }
 
   /** Throws one UsageError listing every problem recorded, if any. */

@@ -32,7 +32,7 @@ Usage: deno task demo [flags]
   --postings N|all   postings to emulate; all = one per dataset row (PINPIPE_POSTINGS;
                      default 5000)
   --mode M           random (the original's seeded draws, with repeats) | sequential
-                     (every key once) (PINPIPE_MODE; default random)
+                     (every key once) (PINPIPE_EMULATE_MODE; default random)
   --rows N           rows of the built-in dataset (PINPIPE_ROWS; default ${DEFAULT_ROWS})
   --seed N           dataset and draw seed (PINPIPE_SEED; default ${DEFAULT_SEED})
   --prefix P         topic prefix: P.pin, P.geo, P.user (PINPIPE_PREFIX; default pinpipe)
@@ -50,9 +50,13 @@ Usage: deno task demo [flags]
                      of its own (deleted at the end) starting at the topics' end offsets, so
                      the lake holds what this run wrote (use your own --prefix to keep other
                      producers out). --auth, --tls and --kafka-log work as for the other tasks
-  --show N           rows shown per answer, 0 = all (default 10; the files hold every row)
+  --show N           rows shown per answer on stdout, 0 = all (PINPIPE_SHOW; default 10; the
+                     files hold every row)
   --json             print the run's figures and the answers as JSON
   --help             this text
+
+Renamed (the old name still works, with a warning, in this release only):
+  PINPIPE_MODE       is now PINPIPE_EMULATE_MODE, as for deno task emulate
 
 Kafka options with --bootstrap:
 ${KAFKA_HELP.split("\n").filter((l) => !/^\s+--bootstrap|SASL\/IAM brokers/.test(l)).join("\n")}
@@ -93,7 +97,11 @@ export function parseOptions(args: string[], env: Record<string, string | undefi
   const prefix = o.prefix();
   const opts: DemoTaskOptions = {
     postings,
-    mode: o.choice("mode", ["random", "sequential"], { env: "PINPIPE_MODE", default: "random" }),
+    mode: o.choice("mode", ["random", "sequential"], {
+      env: "PINPIPE_EMULATE_MODE",
+      default: "random",
+      was: { env: "PINPIPE_MODE", why: "as for deno task emulate" },
+    }),
     rows: o.int("rows", { env: "PINPIPE_ROWS", default: DEFAULT_ROWS, min: 1 }),
     seed: o.int("seed", { env: "PINPIPE_SEED", default: DEFAULT_SEED }),
     prefix,
@@ -101,7 +109,7 @@ export function parseOptions(args: string[], env: Record<string, string | undefi
     flushSize: o.int("flush-size", { env: "PINPIPE_FLUSH_SIZE", default: 1000, min: 1 }),
     dir: o.string("dir", { env: "PINPIPE_DEMO_DIR", default: ".pinpipe/demo" })!,
     keep: o.bool("keep"),
-    show: o.int("show", { default: 10, min: 0 }),
+    show: o.int("show", { env: "PINPIPE_SHOW", default: 10, min: 0 }),
     json: o.bool("json"),
   };
   if (typeof o.values.bootstrap === "string") {

@@ -6,9 +6,9 @@
  * Confluent v2 REST proxy (or API Gateway in front of one), straight to Kafka, or as
  * NDJSON lines to a file or stdout.
  *
- *     deno task emulate --out - --count 3
+ *     deno task emulate --out - --postings 3
  *     deno task emulate --rest-url http://127.0.0.1:8082 --mode sequential
- *     deno task emulate --bootstrap 127.0.0.1:9092 --count 100000 --json
+ *     deno task emulate --bootstrap 127.0.0.1:9092 --postings 100000 --json
  *     deno run -A https://<host>/tasks/emulate.ts --source mysql://root@db:3306/pinterest_data …
  *
  * Changes: produces records to the three topics (or writes the --out file). Re-running
@@ -49,8 +49,9 @@ Source:
                       the original's random.seed(100), so keys start 7528, 2863, 5730 …)
   --mode MODE         random (seeded draws, like the original) | sequential (every key once)
                       (PINPIPE_EMULATE_MODE; default random)
-  --count N           postings to send (default: unlimited in random mode, every key once in
-                      sequential mode)
+  --postings N|all    postings to send; all = one per source row (PINPIPE_POSTINGS; default:
+                      every key once in sequential mode; in random mode no limit: it runs
+                      until stopped, unless --postings or --duration bounds it)
   --duration D        stop after this long: 30s, 5m, 1h (default: no limit)
   --rate R            postings per second, 0 = as fast as possible (PINPIPE_RATE; default 0)
 
@@ -75,9 +76,22 @@ Delivery:
   --json              print the summary as JSON on stdout
   -h, --help          show this help
 
+Renamed (the old name still works, with a warning, in this release only):
+  --count N           is now --postings N, as for deno task demo
+
 Exit codes: 0 every record acknowledged, 1 failure or unacknowledged records, 2 bad options,
 130 interrupted (in-flight requests are finished and the summary printed first).
 `;
+
+/** `--postings N|all` (or the old `--count N`): a number, `all`, or undefined for no bound. */
+function readPostings(o: Options): number | "all" | undefined {
+  const src = { env: "PINPIPE_POSTINGS", was: { flag: "count", why: "as for deno task demo" } };
+  const r = o.raw("postings", src);
+  if (!r) return undefined;
+  if (r.text === "all") return "all";
+  const n = o.int("postings", { ...src, min: 0 });
+  return Number.isInteger(Number(r.text.replaceAll("_", ""))) ? n : undefined;
+}
 
 if (import.meta.main) {
   await runMain(HELP, async (args, { signal, env }) => {
@@ -86,7 +100,8 @@ if (import.meta.main) {
       rows: { type: "string" },
       seed: { type: "string" },
       mode: { type: "string" },
-      count: { type: "string" },
+      postings: { type: "string" },
+      count: { type: "string" }, // renamed --postings; read with a warning for one release
       duration: { type: "string" },
       rate: { type: "string" },
       "rest-url": { type: "string" },
@@ -107,7 +122,7 @@ if (import.meta.main) {
     const rows = o.int("rows", { env: "PINPIPE_ROWS", default: DEFAULT_ROWS, min: 1 });
     const seed = o.int("seed", { env: "PINPIPE_SEED", default: DEFAULT_SEED, min: 0 });
     const mode = o.choice("mode", ["random", "sequential"], { env: "PINPIPE_EMULATE_MODE" });
-    const count = o.raw("count") ? o.int("count", { min: 0 }) : undefined;
+    const postings = readPostings(o);
     const durationMs = o.duration("duration", { min: 1 }) || undefined;
     const rate = o.number("rate", { env: "PINPIPE_RATE", default: 0, min: 0 });
     const prefix = o.prefix();
@@ -149,6 +164,18 @@ if (import.meta.main) {
     const src: PostingSource = source === "dataset"
       ? datasetSource(createDataset({ rows, seed }))
       : await MysqlSource.open(parseMysqlUrl(source, env.PINPIPE_MYSQL_PASSWORD, "--source"));
+    const count = postings === "all" ? src.rows : postings;
+    // The summary is the result on stdout, unless stdout carries the records (--out -).
+    const progress = taskProgress("emulate", {
+      resultOnStdout: !(kind === "out" && o.string("out") === "-"),
+    });
+    if (mode === "random" && count === undefined && durationMs === undefined) {
+      // Said at the start: random draws have no end of their own.
+      progress.log(
+        "emulate: random mode with no --postings or --duration: sends until stopped " +
+          "(Ctrl-C stops it and prints the summary)",
+      );
+    }
     let target: Target | undefined;
     try {
       if (kind === "rest-url") {
@@ -181,10 +208,7 @@ if (import.meta.main) {
           source: src,
           target,
           signal,
-          // The summary is the result on stdout, unless stdout carries the records (--out -).
-          progress: taskProgress("emulate", {
-            resultOnStdout: !(kind === "out" && o.string("out") === "-"),
-          }),
+          progress,
         },
       );
       const toStdout = !(kind === "out" && o.string("out") === "-");

@@ -44,7 +44,9 @@ ${KAFKA_HELP}
   --base-path /P           path prefix like an API Gateway stage (PINPIPE_REST_BASE_PATH; default none)
   --api-key-env NAME       environment variable holding the API key clients must send as
                            x-api-key (default: no key; e.g. PINPIPE_API_KEY)
-  --auto-create            create unknown topics instead of answering 40401 (PINPIPE_AUTO_CREATE=1)
+  --auto-create            create unknown topics instead of answering 40401
+                           (PINPIPE_REST_AUTO_CREATE=1; PINPIPE_AUTO_CREATE, its old name, is
+                           read with a warning in this release only)
   --max-body-bytes SIZE    largest request body (PINPIPE_REST_MAX_BODY; default 10MiB)
   --max-record-bytes SIZE  largest record (PINPIPE_REST_MAX_RECORD; default 1MiB)
   --max-in-flight N        produce requests at once before 429 (PINPIPE_REST_MAX_IN_FLIGHT; default 64)
@@ -150,7 +152,10 @@ export function parseOptions(
       port: o.int("port", { env: "PINPIPE_REST_PORT", default: 8082, min: 0, max: 65535 }),
       basePath,
       apiKey,
-      autoCreate: o.bool("auto-create", { env: "PINPIPE_AUTO_CREATE" }),
+      autoCreate: o.bool("auto-create", {
+        env: "PINPIPE_REST_AUTO_CREATE",
+        was: { env: "PINPIPE_AUTO_CREATE", why: "beside the broker's PINPIPE_BROKER_AUTO_CREATE" },
+      }),
       maxBodyBytes: o.bytes("max-body-bytes", {
         env: "PINPIPE_REST_MAX_BODY",
         default: 10 * 1024 * 1024,

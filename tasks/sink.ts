@@ -44,8 +44,8 @@ ${KAFKA_HELP}
                             5 s (PINPIPE_TOPICS_REGEX; default <prefix>\\..*)
   --group G                 consumer group (PINPIPE_SINK_GROUP; default <prefix>-sink)
   --flush-size N            records per object (PINPIPE_FLUSH_SIZE; default 1000; the original used 1)
-  --rotate-interval-ms N    land a partition's tail after N ms without reaching flush size;
-                            0 = never (PINPIPE_ROTATE_INTERVAL_MS; default 10000)
+  --rotate-interval DUR     land a partition's tail after this long without reaching flush
+                            size: 10s, 500ms; 0 = never (PINPIPE_ROTATE_INTERVAL; default 10s)
   --session-timeout DUR     how soon the group gives a dead sink's partitions to a new one
                             (PINPIPE_SINK_SESSION_TIMEOUT; default 30s)
   --once                    drain to the end offsets seen at start, land everything, exit
@@ -54,6 +54,10 @@ ${KAFKA_HELP}
                             the group must have no running member)
   --json                    print the summary as JSON
   --help                    this text
+
+Renamed (the old names still work, with a warning, in this release only):
+  --rotate-interval-ms N    is now --rotate-interval DUR (PINPIPE_ROTATE_INTERVAL_MS is now
+                            PINPIPE_ROTATE_INTERVAL), as for deno task connector
 `;
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -65,7 +69,8 @@ const FLAGS: Record<string, FlagSpec> = {
   "topics-regex": { type: "string" },
   group: { type: "string" },
   "flush-size": { type: "string" },
-  "rotate-interval-ms": { type: "string" },
+  "rotate-interval": { type: "string" },
+  "rotate-interval-ms": { type: "string" }, // renamed --rotate-interval; read for one release
   "session-timeout": { type: "string" },
   once: { type: "boolean" },
   "from-beginning": { type: "boolean" },
@@ -116,11 +121,7 @@ export function parseOptions(
     topicsRegex: regex,
     group: o.string("group", { env: "PINPIPE_SINK_GROUP", default: `${prefix}-sink` })!,
     flushSize: o.int("flush-size", { env: "PINPIPE_FLUSH_SIZE", default: 1000, min: 1 }),
-    rotateIntervalMs: o.int("rotate-interval-ms", {
-      env: "PINPIPE_ROTATE_INTERVAL_MS",
-      default: 10_000,
-      min: 0,
-    }),
+    rotateIntervalMs: readRotateInterval(o),
     sessionTimeoutMs: o.duration("session-timeout", {
       env: "PINPIPE_SINK_SESSION_TIMEOUT",
       default: 30_000,
@@ -132,6 +133,26 @@ export function parseOptions(
   };
   o.done();
   return opts;
+}
+
+/**
+ * `--rotate-interval DUR` (PINPIPE_ROTATE_INTERVAL), the connector's name for it; before,
+ * `--rotate-interval-ms N` (PINPIPE_ROTATE_INTERVAL_MS), in milliseconds: still read, with a
+ * warning, for one release.
+ */
+function readRotateInterval(o: Options): number {
+  const src = { env: "PINPIPE_ROTATE_INTERVAL", default: 10_000, min: 0 };
+  if (o.raw("rotate-interval", src)) return o.duration("rotate-interval", src);
+  const old = o.raw("rotate-interval-ms", { env: "PINPIPE_ROTATE_INTERVAL_MS" });
+  if (!old) return src.default;
+  const why = "a duration, as for deno task connector";
+  if (old.from === "--rotate-interval-ms") o.renamed(old.from, "--rotate-interval", why);
+  else o.renamed(old.from, "PINPIPE_ROTATE_INTERVAL", why);
+  return o.int("rotate-interval-ms", {
+    env: "PINPIPE_ROTATE_INTERVAL_MS",
+    default: 10_000,
+    min: 0,
+  });
 }
 
 /** One line: records, objects, bytes, quarantined, lag, rate. */

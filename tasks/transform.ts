@@ -42,13 +42,16 @@ Usage: deno task transform [--lake file:///path | --lake s3://bucket/prefix] [--
                        .pinpipe/transform)
   --threads N          DuckDB threads (PINPIPE_DUCKDB_THREADS; default: every core)
   --memory-limit SIZE  DuckDB memory limit, e.g. 1GiB (PINPIPE_DUCKDB_MEMORY; default 1GiB)
-  --rows N             rows shown per answer on stdout, 0 = all (PINPIPE_ROWS; default 20);
+  --show N             rows shown per answer on stdout, 0 = all (PINPIPE_SHOW; default 20);
                        the files always hold every row
   --no-report          do not write report.html
   --allow-empty        a lake with no objects for the prefix writes empty answers instead of
                        failing (PINPIPE_ALLOW_EMPTY; default off)
   --json               print the summary and the answers as JSON instead of tables
   --help               this text
+
+Renamed (the old names still work, with a warning, in this release only):
+  --rows, PINPIPE_ROWS  are now --show, PINPIPE_SHOW (PINPIPE_ROWS means the dataset's rows)
 `;
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -59,15 +62,19 @@ const FLAGS: Record<string, FlagSpec> = {
   out: { type: "string" },
   threads: { type: "string" },
   "memory-limit": { type: "string" },
-  rows: { type: "string" },
+  show: { type: "string" },
+  rows: { type: "string" }, // renamed --show; read with a warning for one release
   "no-report": { type: "boolean" },
   "allow-empty": { type: "boolean" },
   json: { type: "boolean" },
 };
 
+const WHY_SHOW = "as in the demo; --rows and PINPIPE_ROWS mean the dataset's rows";
+
 /** The transform task's options. */
 export interface TransformTaskOptions extends TransformOptions {
-  rows: number;
+  /** Rows shown per answer on stdout, 0 = all. */
+  show: number;
   json: boolean;
 }
 
@@ -90,7 +97,12 @@ export function parseOptions(
     memoryLimit: memory ? `${Math.floor(memory / 1024 ** 2)}MiB` : undefined,
     report: !o.bool("no-report"),
     allowEmpty: o.bool("allow-empty", { env: "PINPIPE_ALLOW_EMPTY" }),
-    rows: o.int("rows", { env: "PINPIPE_ROWS", default: 20, min: 0 }),
+    show: o.int("show", {
+      env: "PINPIPE_SHOW",
+      default: 20,
+      min: 0,
+      was: { flag: "rows", env: "PINPIPE_ROWS", why: WHY_SHOW },
+    }),
     json: o.bool("json"),
   };
   o.done();
@@ -113,7 +125,7 @@ if (import.meta.main) {
     if (opts.json) {
       console.log(JSON.stringify(jsonSummary(result)));
     } else {
-      console.log(formatAnswers(result.answers, { maxRows: opts.rows }));
+      console.log(formatAnswers(result.answers, { maxRows: opts.show }));
       console.log(
         `\nwrote ${result.files.length} files to ${result.out} (report: ${
           opts.report ? `${result.out}/report.html` : "not written"

@@ -92,7 +92,7 @@ function sink(kafka: KafkaServer, dir: string, extra: string[] = []): RunningTas
     "--prefix=ak",
     "--group=ak-sink",
     "--flush-size=7",
-    "--rotate-interval-ms=100",
+    "--rotate-interval=100ms",
     "--session-timeout=6s",
     ...extra,
   ]);
@@ -183,7 +183,7 @@ await envTest(
       // emulate must say the topics are missing at once, and create none.
       const unknown = await task(
         "emulate.ts",
-        [`--bootstrap=${kafka.bootstrap}`, "--prefix=nosuch", "--count=10"],
+        [`--bootstrap=${kafka.bootstrap}`, "--prefix=nosuch", "--postings=10"],
         1,
       );
       assert.match(
@@ -241,7 +241,7 @@ await envTest(
         // The user's Kafka already has the pipeline's topics (2 partitions, not the demo's
         // 3), with 200 postings in them, and a group of theirs that landed them.
         await task("topics.ts", [`--bootstrap=${kafka.bootstrap}`, "--partitions=2"]);
-        await task("emulate.ts", [`--bootstrap=${kafka.bootstrap}`, "--count=200", "--seed=3"]);
+        await task("emulate.ts", [`--bootstrap=${kafka.bootstrap}`, "--postings=200", "--seed=3"]);
         await task("sink.ts", [
           `--bootstrap=${kafka.bootstrap}`,
           `--lake=${join(dir, "theirs")}`,

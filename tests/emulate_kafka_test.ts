@@ -117,7 +117,7 @@ await envTest(
         broker.bootstrap,
         "--prefix",
         "c",
-        "--count",
+        "--postings",
         "120",
         "--json",
       ]);
@@ -211,7 +211,7 @@ for (const where of ["this thread", "a producer thread"]) {
 
 Deno.test("the emulate task fails within 5 s naming --bootstrap when Kafka cannot be reached", async () => {
   const address = `127.0.0.1:${closedPort()}`;
-  const task = startTask("emulate.ts", ["--bootstrap", address, "--count", "10"]);
+  const task = startTask("emulate.ts", ["--bootstrap", address, "--postings", "10"]);
   const end = await task.ended;
   assert.equal(end.code, 1);
   assert.ok(end.ms < 5000 + 3000, `took ${end.ms} ms (Deno's start included)`);

@@ -13,6 +13,7 @@ import { RetriableError } from "../lib/errors.ts";
 import { parseRetryAfter, RestProducer } from "../lib/rest_client.ts";
 import type { RestProducerOptions } from "../lib/rest_client.ts";
 import { envTest, ROOT, run, waitFor, withTempDir } from "./_fixtures.ts";
+import { startTask } from "./_running.ts";
 import { startRestV2Server } from "./testdata/emulate/rest_v2_server.ts";
 import type { Reply, RestV2Server, SeenRequest } from "./testdata/emulate/rest_v2_server.ts";
 
@@ -337,7 +338,7 @@ Deno.test("emulate task exits 1 with a one-line error when the proxy answers 404
       srv.url,
       "--prefix",
       "t",
-      "--count",
+      "--postings",
       "50",
       "--json",
       "--attempts",
@@ -358,7 +359,7 @@ Deno.test("emulate task exits 1 with a one-line error when the proxy answers 404
 });
 
 Deno.test("emulate task writes records to stdout with --out - and the summary to stderr", async () => {
-  const r = await run("deno", ["run", "-A", "tasks/emulate.ts", "--out", "-", "--count", "4"]);
+  const r = await run("deno", ["run", "-A", "tasks/emulate.ts", "--out", "-", "--postings", "4"]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
   assert.equal(lines.length, 12);
@@ -453,7 +454,7 @@ Deno.test("emulate task reads the API key from a file or a named variable, never
     await withTempDir(async (dir) => {
       const file = join(dir, "key");
       await Deno.writeTextFile(file, "file-key-0123456789\n");
-      const base = ["run", "-A", "tasks/emulate.ts", "--rest-url", srv.url, "--count", "2"];
+      const base = ["run", "-A", "tasks/emulate.ts", "--rest-url", srv.url, "--postings", "2"];
       const a = await run("deno", [...base, "--api-key-file", file]);
       assert.equal(a.code, 0, a.stderr);
       const b = await run("deno", [...base, "--api-key-env", "MY_KEY"], {
@@ -468,4 +469,23 @@ Deno.test("emulate task reads the API key from a file or a named variable, never
       assert.match(c.stderr, /--api-key-env "NOT_SET_ANYWHERE"/);
     });
   });
+});
+
+Deno.test("emulate in random mode with no --postings or --duration says at the start that it runs until stopped", async () => {
+  const task = startTask("emulate.ts", ["--out", "/dev/null"]);
+  try {
+    await task.waitForStderr(/random mode with no --postings or --duration: sends until stopped/);
+  } finally {
+    task.kill("SIGINT");
+  }
+  const end = await task.ended;
+  assert.equal(end.code, 130, task.stderr());
+  // The summary still comes, on stdout, marked as interrupted.
+  assert.match(task.stdout(), /postings read, .* \(interrupted\)\n$/);
+
+  for (const bound of [["--postings", "5"], ["--duration", "200ms"], ["--mode", "sequential"]]) {
+    const r = await run("deno", ["run", "-A", "tasks/emulate.ts", "--out", "/dev/null", ...bound]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /until stopped/, bound.join(" "));
+  }
 });

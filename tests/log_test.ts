@@ -61,7 +61,7 @@ Deno.test("a password in --rest-url appears in no retry line, summary or error o
     "tasks/emulate.ts",
     "--rest-url",
     url,
-    "--count=2",
+    "--postings=2",
     "--attempts=3",
     "--json",
   ]);

@@ -253,7 +253,7 @@ Deno.test({
         const emulating = emulateThrough(restUrl, ds, { batch: 10, concurrency: 2, gate });
         for (let kill = 0; kill < 2; kill++) {
           const before = await objectCount(lake);
-          const child = sinkProcess(broker.bootstrap, dir, ["--rotate-interval-ms=50"]);
+          const child = sinkProcess(broker.bootstrap, dir, ["--rotate-interval=50ms"]);
           await waitFor("the emulator to reach its stop", () => gate.holding, 60_000);
           await waitFor(
             "the sink to land objects",

@@ -634,7 +634,7 @@ Deno.test({
           broker.bootstrap,
           "--lake",
           dir,
-          "--rotate-interval-ms=0",
+          "--rotate-interval=0",
           "--json",
         ]);
         await task.waitForStderr(/lag 0/, 60_000);
