@@ -32,7 +32,7 @@ import { datasetSource, emulate, type EmulateResult } from "./emulator.ts";
 import { checkKafkaReachable, createKafka, type KafkaClientOptions } from "./kafka_client.ts";
 import { FileLake } from "./lake.ts";
 import { redactingSink } from "./log.ts";
-import { fmtInt, fmtSec, Progress, type ProgressSink } from "./progress.ts";
+import { fmtInt, fmtSec, Progress, type ProgressCounts, type ProgressSink } from "./progress.ts";
 import { RestProducer } from "./rest_client.ts";
 import { startRestProxy } from "./rest_proxy.ts";
 import { runSink, type SinkSummary } from "./sink.ts";
@@ -104,9 +104,13 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
   const sinkTo = redactingSink(deps.progress);
   const timings: StageTiming[] = [];
   const t0 = performance.now();
-  const stage = async <T>(name: string, fn: (p: Progress) => Promise<T>): Promise<T> => {
+  const stage = async <T>(
+    name: string,
+    fn: (p: Progress) => Promise<T>,
+    make = (label: string, sink: ProgressSink) => new Progress(label, { sink }),
+  ): Promise<T> => {
     signal?.throwIfAborted();
-    const p = new Progress(name, { sink: sinkTo });
+    const p = make(name, sinkTo);
     const started = performance.now();
     const result = await fn(p);
     timings.push({ stage: name, sec: (performance.now() - started) / 1000 });
@@ -178,7 +182,11 @@ interface Ctx {
   /** Where this run writes (the staging folder, or `dir` with --keep). */
   work: string;
   dir: string;
-  stage: <T>(name: string, fn: (p: Progress) => Promise<T>) => Promise<T>;
+  stage: <T>(
+    name: string,
+    fn: (p: Progress) => Promise<T>,
+    make?: (label: string, sink: ProgressSink) => Progress,
+  ) => Promise<T>;
   sinkTo: ProgressSink;
   signal?: AbortSignal;
 }
@@ -238,9 +246,11 @@ async function pipeline(
       sessionTimeoutMs: 10_000,
       startOffsets: external ? before : undefined,
     };
-    const sinkProgress = new Progress("sink", { sink: sinkTo });
+    // The streaming sink draws no line of its own: two live lines would overwrite each
+    // other on one terminal row. What it has landed joins the emulator's line instead.
+    let emulateLine: EmulateLine | undefined;
     sinkRun = runSink(
-      { ...sinkOpts, onProgress: (s) => sinkProgress.update(sinkLine(s), sinkCounts(s)) },
+      { ...sinkOpts, onProgress: (s) => emulateLine?.sinkLanded(s.records) },
       { signal: sinkStop.signal },
     );
     // A sink failure must not go unseen while the emulator runs.
@@ -273,14 +283,14 @@ async function pipeline(
       } finally {
         await target.close();
       }
-    });
+    }, (label, sink) => (emulateLine = new EmulateLine(label, { sink })));
+    emulateLine = undefined;
 
     const { sink, brokerRecords } = await stage("sink", async (p) => {
       // Stop the streaming sink (it lands what it holds), then drain to the end offsets.
       sinkStop.abort();
       const streamed = await sinkRun!;
       sinkRun = undefined;
-      sinkProgress.done(`streamed ${sinkLine(streamed)}`);
       const drained = await runSink({
         ...sinkOpts,
         once: true,
@@ -299,7 +309,9 @@ async function pipeline(
         elapsedSec: streamed.elapsedSec + drained.elapsedSec,
       };
       p.done(
-        `drained: ${sinkLine(total)}; this run added ${fmtInt(records)} records to ${where}`,
+        `${sinkLine(total)} (${fmtInt(streamed.records)} while the emulator sent, ${
+          fmtInt(drained.records)
+        } drained after); this run added ${fmtInt(records)} records to ${where}`,
       );
       return { sink: total, brokerRecords: records };
     });
@@ -308,7 +320,8 @@ async function pipeline(
     proxy = undefined;
 
     const out = join(work, "out");
-    const transformed = await stage("transform", async (p) => {
+    // The transform prints its own closing line (the stage adds none: one summary).
+    const transformed = await stage("transform", async () => {
       const r = await transform(
         {
           lake: lake.url,
@@ -323,11 +336,6 @@ async function pipeline(
           },
         },
         { lake, progress: sinkTo, signal },
-      );
-      p.done(
-        `${fmtInt(r.records)} records, ${fmtInt(r.duplicates)} duplicates dropped, ${
-          fmtInt(r.quarantined)
-        } quarantined, eight answers in ${join(dir, "out")}`,
       );
       return r;
     });
@@ -427,6 +435,21 @@ async function moveIntoPlace(work: string, dir: string, parts: readonly string[]
     });
   }
   await Deno.remove(work, { recursive: true });
+}
+
+/** The emulate stage's progress: its own line, and what the streaming sink has landed. */
+class EmulateLine extends Progress {
+  private landed?: number;
+
+  /** The sink has landed `records` so far (shown with the emulator's next line). */
+  sinkLanded(records: number): void {
+    this.landed = records;
+  }
+
+  override update(text: string, counts?: boolean | ProgressCounts): void {
+    const landed = this.landed === undefined ? "" : ` · sink: ${fmtInt(this.landed)} landed`;
+    super.update(`${text}${landed}`, counts);
+  }
 }
 
 function sinkLine(s: SinkSummary): string {

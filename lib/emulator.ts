@@ -193,10 +193,13 @@ export async function emulate(opts: EmulateOptions, deps: EmulateDeps): Promise<
     if (!force && now - shown < 100) return;
     shown = now;
     // With a bound (--count, sequential) the line has a bar and an ETA: three records a posting.
+    // Retries and errors only once there are some: the line must fit a terminal's width.
+    const trouble = (res.retries ? `, ${fmtInt(res.retries)} retries` : "") +
+      (res.errors ? `, ${fmtInt(res.errors)} errors` : "");
     progress.update(
       `${fmtInt(res.postingsRead)} postings, ${fmtInt(res.acknowledged)}/${
         fmtInt(res.recordsSent)
-      } records acked, ${fmtInt(res.retries)} retries, ${fmtInt(res.errors)} errors`,
+      } records acked${trouble}`,
       {
         done: res.acknowledged,
         total: Number.isFinite(limit) ? limit * 3 : undefined,

@@ -11,7 +11,7 @@ import type { Dataset, GeoRow, PinRow, Posting, UserRow } from "./dataset.ts";
 import type { PostingSource } from "./emulator.ts";
 import { mysqlError, mysqlOptions, quoteId } from "./mysql_url.ts";
 import type { MysqlTarget } from "./mysql_url.ts";
-import { fmtInt, fmtRate, Progress, silentSink } from "./progress.ts";
+import { fmtInt, fmtRate, fmtSec, Progress, silentSink } from "./progress.ts";
 
 /** One source table: its name, key column and columns in source order with their types. */
 export interface SourceTable {
@@ -97,6 +97,8 @@ export interface SeedResult {
   dryRun: boolean;
   elapsedSec: number;
   rowsPerSec: number;
+  /** One line saying what was done (or, with dryRun, what would be). */
+  summary: string;
 }
 
 /** Opens one connection to the server (no database selected), as a clear error if it fails. */
@@ -132,6 +134,7 @@ export async function seedDatabase(
     dryRun: !!opts.dryRun,
     elapsedSec: 0,
     rowsPerSec: 0,
+    summary: "",
   };
   const conn = await connectServer(t);
   const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
@@ -172,13 +175,12 @@ export async function seedDatabase(
     }
     result.replaced = !!opts.replace && existing.size > 0;
     if (opts.dryRun) {
-      progress.done(
-        `would ${dbExists ? "use" : "create"} database "${db}", ${
-          result.replaced ? "drop and recreate" : "create"
-        } ${SOURCE_TABLES.map((s) => s.name).join(", ")} and load ${
-          fmtInt(dataset.rows)
-        } rows into each (dry run: nothing changed)`,
-      );
+      result.summary = `would ${dbExists ? "use" : "create"} database "${db}", ${
+        result.replaced ? "drop and recreate" : "create"
+      } ${SOURCE_TABLES.map((s) => s.name).join(", ")} and load ${
+        fmtInt(dataset.rows)
+      } rows (seed ${dataset.seed}) into each (dry run: nothing changed)`;
+      progress.done(result.summary);
       return result;
     }
     await step(`create database "${db}"`, () =>
@@ -244,11 +246,14 @@ export async function seedDatabase(
     }
     result.elapsedSec = (performance.now() - started) / 1000;
     result.rowsPerSec = result.elapsedSec > 0 ? total / result.elapsedSec : 0;
-    progress.done(
-      `loaded ${fmtInt(dataset.rows)} rows into each of ${
-        SOURCE_TABLES.map((s) => s.name).join(", ")
-      } in "${t.display}" (${fmtInt(total)} rows, ${fmtRate(total, result.elapsedSec)})`,
-    );
+    result.summary = `${result.replaced ? "replaced the tables and loaded" : "loaded"} ${
+      fmtInt(dataset.rows)
+    } rows (seed ${dataset.seed}) into each of ${
+      SOURCE_TABLES.map((s) => s.name).join(", ")
+    } in "${t.display}" (${fmtInt(total)} rows in ${fmtSec(result.elapsedSec)}, ${
+      fmtRate(total, result.elapsedSec)
+    })`;
+    progress.done(result.summary);
     return result;
   } finally {
     await conn.end().catch(() => {});

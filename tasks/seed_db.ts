@@ -73,15 +73,8 @@ if (import.meta.main) {
       replace: o.bool("replace", { env: "PINPIPE_REPLACE" }),
       dryRun: o.bool("dry-run"),
       batchRows,
-    }, { progress: taskProgress("seed-db"), signal });
-    if (o.bool("json")) {
-      console.log(JSON.stringify(result));
-    } else if (!result.dryRun) {
-      console.log(
-        `${result.url}: ${
-          result.tables.map((t) => `${t.name} ${fmtInt(t.rows)} rows`).join(", ")
-        } (seed ${seed}${result.replaced ? ", replaced" : ""})`,
-      );
-    }
+    }, { progress: taskProgress("seed-db", { resultOnStdout: true }), signal });
+    // The summary is the result: printed once, here (the progress line only clears).
+    console.log(o.bool("json") ? JSON.stringify(result) : result.summary);
   });
 }

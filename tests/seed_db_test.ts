@@ -90,6 +90,13 @@ await envTest("seed-db refuses tables that hold rows unless --replace", ["mysql"
     assert.match(again.stderr, /--replace/);
     const replaced = await seedDb(["--mysql-url", url, "--rows", "80", "--seed", "5", "--replace"]);
     assert.equal(replaced.code, 0, replaced.stderr);
+    // The summary is the result: once, on stdout, not repeated on stderr.
+    assert.match(
+      replaced.stdout,
+      /^replaced the tables and loaded 80 rows \(seed 5\) into each of /,
+    );
+    assert.equal(replaced.stdout.trim().split("\n").length, 1, replaced.stdout);
+    assert.doesNotMatch(replaced.stderr, /loaded 80 rows/);
     for (const s of SOURCE_TABLES) {
       const [{ n }] = await query(url, `SELECT COUNT(*) AS n FROM \`${s.name}\``);
       assert.equal(Number(n), 80);
@@ -103,7 +110,8 @@ await envTest("seed-db --dry-run changes nothing", ["mysql"], async () => {
   await withMysqlDatabase(async (url, db) => {
     const r = await seedDb(["--mysql-url", url, "--dry-run"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /dry run/);
+    assert.match(r.stdout, /^would use database .* \(dry run: nothing changed\)\n$/);
+    assert.doesNotMatch(r.stderr, /dry run/);
     const tables = await query(
       url,
       "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
