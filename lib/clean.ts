@@ -134,7 +134,18 @@ export const NULLABLE_COLUMNS: Record<TableName, readonly string[]> = {
 export interface LakeFile {
   path: string;
   key: string;
+  /** Its size in bytes, where known: objects are read in batches of about READ_BATCH_BYTES. */
+  size?: number;
 }
+
+/**
+ * Objects are read in batches of about this many bytes (or READ_BATCH_OBJECTS objects), one
+ * statement each, so progress can be told between them; a batch is large enough that DuckDB
+ * still reads its objects in parallel.
+ */
+export const READ_BATCH_BYTES = 64 * 1024 * 1024;
+/** At most this many objects per read batch (a lake at flush size 1 has tiny objects). */
+export const READ_BATCH_OBJECTS = 4096;
 
 /** A line (or an element of an array line) that is not a record: kept out and reported. */
 export interface QuarantinedLine {
@@ -178,6 +189,10 @@ export interface CleanOptions {
   signal?: AbortSignal;
   /** Told before each step, for progress. */
   onStep?: (step: string) => void;
+  /** Told after each batch of objects is read: the objects and the non-blank lines they held. */
+  onRead?: (table: TableName, objects: LakeFile[], lines: number) => void;
+  /** Objects per read batch at most (default READ_BATCH_OBJECTS; tests read in small ones). */
+  batchObjects?: number;
   /** A scratch folder for sanitised copies of objects that are not valid UTF-8. */
   workDir?: string;
 }
@@ -211,7 +226,7 @@ export async function cleanLake(
   for (const table of TABLES) {
     opts.signal?.throwIfAborted();
     opts.onStep?.(`reading ${table} (${files[table].length} objects)`);
-    const loaded = await loadRecords(conn, table, files[table], opts.workDir ?? outDir);
+    const loaded = await loadRecords(conn, table, files[table], opts.workDir ?? outDir, opts);
     quarantine.push(...loaded.quarantine);
     opts.signal?.throwIfAborted();
     opts.onStep?.(`cleaning ${table}`);
@@ -436,10 +451,16 @@ async function loadRecords(
   table: TableName,
   files: LakeFile[],
   workDir: string,
+  opts: CleanOptions = {},
 ): Promise<{ lines: number; records: number; quarantine: QuarantinedLine[] }> {
   const key = KEY_COLUMN[table];
   const keyOf = new Map(files.map((f) => [f.path, f.key]));
-  await conn.run(parseSql(table, files, false));
+  await conn.run(parseSql(table, [], false));
+  for (const batch of readBatches(files, opts.batchObjects ?? READ_BATCH_OBJECTS)) {
+    opts.signal?.throwIfAborted();
+    const read = await conn.run(parseSql(table, batch, true));
+    opts.onRead?.(table, batch, Number(read.rowsChanged));
+  }
   const badFiles = (await conn.runAndReadAll(
     `SELECT file FROM ${table}_parsed WHERE reason = ${sqlString(UTF8_MARK)} ORDER BY file`,
   )).getRows().map((r) => String(r[0]));
@@ -499,6 +520,25 @@ async function loadRecords(
   );
   // Lines blanked as not UTF-8 were lines too.
   return { lines: lines + sanitised.quarantine.length, records, quarantine };
+}
+
+/** `files` in batches of about READ_BATCH_BYTES bytes or `maxObjects` objects. */
+function* readBatches(files: LakeFile[], maxObjects: number): Generator<LakeFile[]> {
+  let batch: LakeFile[] = [];
+  let bytes = 0;
+  for (const f of files) {
+    if (
+      batch.length > 0 && (bytes + (f.size ?? 0) > READ_BATCH_BYTES ||
+        batch.length >= maxObjects)
+    ) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(f);
+    bytes += f.size ?? 0;
+  }
+  if (batch.length > 0) yield batch;
 }
 
 /**

@@ -95,6 +95,11 @@ export interface ProgressCounts {
   unit?: string;
   /** Draw now, even if a line was drawn a moment ago. */
   force?: boolean;
+  /**
+   * A step with nothing to count: the line shows the text alone (no stale bar, rate or ETA
+   * from the step before) until an update brings counts again.
+   */
+  textOnly?: boolean;
 }
 
 /**
@@ -185,6 +190,7 @@ export class Progress {
   private countN?: number;
   private total?: number;
   private unit?: string;
+  private countsShown = true;
   private readonly doneRate: RateWindow;
   private readonly countRate: RateWindow;
   private readonly intervalMs: number;
@@ -231,6 +237,8 @@ export class Progress {
   update(text: string, counts: boolean | ProgressCounts = {}): void {
     const c = typeof counts === "boolean" ? { force: counts } : counts;
     const t = this.now();
+    if (c.textOnly) this.countsShown = false;
+    else if (c.done !== undefined || c.count !== undefined) this.countsShown = true;
     if (c.total !== undefined) this.total = c.total;
     if (c.unit !== undefined) this.unit = c.unit;
     if (c.done !== undefined) {
@@ -252,6 +260,7 @@ export class Progress {
   /** What the line shows at time `t`. */
   private parts(t: number): LineParts {
     const p: LineParts = { label: this.label, text: this.text };
+    if (!this.countsShown) return p;
     if (this.countN !== undefined) {
       const r = this.countRate.rate(t, this.countN);
       if (r !== undefined) p.rate = `${fmtCount(r)} ${this.unit ?? "items"}/s`;
@@ -314,27 +323,29 @@ export interface ReadProgress {
 
 /**
  * Progress for a reader going through lake objects, as the transform reads the lake: the
- * line shows `<what>: 120/375 objects, 45,000 records`, the records/s rate over the last
- * seconds, and a bar, percentage and ETA by bytes (by objects where sizes are unknown).
+ * line shows `<what>: 120/375 objects, 45,000 records` (or another `unit`: the transform
+ * counts lines), its rate over the last seconds, and a bar, percentage and ETA by bytes (by
+ * objects where sizes are unknown).
  * `objects` and `bytes` are what will be read in all (the listing's totals). Call
  * `object(records, bytes)` after each object and, while a large object is read in pieces,
  * `records(n)` as records come. Lines are throttled here; calling per record is fine.
  */
 export function readProgress(
   progress: Progress,
-  opts: { objects: number; bytes?: number; what?: string },
+  opts: { objects: number; bytes?: number; what?: string; unit?: string },
 ): ReadProgress {
+  const unit = opts.unit ?? "records";
   const counts = { objects: 0, records: 0, bytes: 0 };
   const byBytes = (opts.bytes ?? 0) > 0;
   const show = (force: boolean) => {
     const text = `${r.what ? `${r.what}: ` : ""}${fmtInt(counts.objects)}/${
       fmtInt(opts.objects)
-    } objects, ${fmtInt(counts.records)} records`;
+    } objects, ${fmtInt(counts.records)} ${unit}`;
     progress.update(text, {
       done: byBytes ? counts.bytes : counts.objects,
       total: byBytes ? opts.bytes : opts.objects,
       count: counts.records,
-      unit: "records",
+      unit,
       force,
     });
   };

@@ -38,7 +38,15 @@ import {
   type S3Options,
   TOPICS_DIR,
 } from "./lake.ts";
-import { fmtInt, fmtRate, fmtSec, Progress, type ProgressSink, silentSink } from "./progress.ts";
+import {
+  fmtInt,
+  fmtRate,
+  fmtSec,
+  Progress,
+  type ProgressSink,
+  readProgress,
+  silentSink,
+} from "./progress.ts";
 import { type Answer, answerQuestions, QUESTIONS } from "./questions.ts";
 import { type PipelineFigures, renderReport, type ReportContext, reportContext } from "./report.ts";
 import { toCsv } from "./table_format.ts";
@@ -65,6 +73,8 @@ export interface TransformOptions {
   allowEmpty?: boolean;
   /** The whole pipeline's figures for the report's top, when the caller ran it (the demo). */
   pipeline?: PipelineFigures;
+  /** Objects read per DuckDB statement at most (default: clean.ts's; tests use small ones). */
+  readBatchObjects?: number;
 }
 
 /** What the job may be handed instead of making it. */
@@ -287,7 +297,11 @@ export async function transform(
     const files = {} as Record<TableName, LakeFile[]>;
     if (lake.localPath) {
       for (const table of TABLES) {
-        files[table] = listed[table].map((o) => ({ key: o.key, path: lake.localPath!(o.key) }));
+        files[table] = listed[table].map((o) => ({
+          key: o.key,
+          path: lake.localPath!(o.key),
+          size: o.size,
+        }));
       }
     } else {
       const paths = await download(
@@ -295,11 +309,20 @@ export async function transform(
         all,
         join(work, "lake"),
         opts.downloadConcurrency ?? 32,
-        (done) => progress.update(`downloading ${fmtInt(done)}/${fmtInt(all.length)} objects`),
+        (done) =>
+          progress.update(`downloading ${fmtInt(done)}/${fmtInt(all.length)} objects`, {
+            done,
+            total: all.length,
+            unit: "objects",
+          }),
         signal,
       );
       for (const table of TABLES) {
-        files[table] = listed[table].map((o) => ({ key: o.key, path: paths.get(o.key)! }));
+        files[table] = listed[table].map((o) => ({
+          key: o.key,
+          path: paths.get(o.key)!,
+          size: o.size,
+        }));
       }
     }
     timings.download = since(t);
@@ -316,10 +339,17 @@ export async function transform(
     const onAbort = () => conn.interrupt();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
+      // While it reads: objects and lines read, the rate, and a bar and ETA by bytes.
+      const reading = readProgress(progress, { objects: all.length, bytes, unit: "lines" });
       const cleaned = await cleanLake(conn, files, staged, {
         signal,
         workDir: work,
-        onStep: (step) => progress.update(step, true),
+        batchObjects: opts.readBatchObjects,
+        onStep: (step) => progress.update(step, { force: true, textOnly: true }),
+        onRead: (table, objects, lines) => {
+          reading.what = `reading ${table}`;
+          objects.forEach((o, i) => reading.object(i === objects.length - 1 ? lines : 0, o.size));
+        },
       });
       timings.clean = since(t);
       const records = TABLES.reduce((n, k) => n + cleaned.tables[k].records, 0);
@@ -338,7 +368,7 @@ export async function transform(
       t = performance.now();
       const answers = await answerQuestions(conn, {
         signal,
-        onQuestion: (q) => progress.update(`answering ${q.id}`),
+        onQuestion: (q) => progress.update(`answering ${q.id}`, { textOnly: true }),
       });
       timings.questions = since(t);
 
@@ -361,7 +391,7 @@ export async function transform(
         timings,
         files: [],
       };
-      progress.update("writing results", true);
+      progress.update("writing results", { force: true, textOnly: true });
       const context = (opts.report ?? true) ? await reportContext(conn) : undefined;
       result.files = await writeResults(
         result,
