@@ -192,7 +192,7 @@ export async function emulate(opts: EmulateOptions, deps: EmulateDeps): Promise<
     const now = performance.now();
     if (!force && now - shown < 100) return;
     shown = now;
-    // With a bound (--count, sequential) the line has a bar and an ETA: three records a posting.
+    // With a bound (--postings, sequential) the line has a bar and an ETA: three records a posting.
     // Retries and errors only once there are some: the line must fit a terminal's width.
     const trouble = (res.retries ? `, ${fmtInt(res.retries)} retries` : "") +
       (res.errors ? `, ${fmtInt(res.errors)} errors` : "");
