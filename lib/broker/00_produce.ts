@@ -29,7 +29,7 @@ import { defineApi, NO_RESPONSE } from "./api.ts";
 import { brokerTopicDefaults, topicConfig } from "./configs.ts";
 import { ErrorCode } from "./error_codes.ts";
 import type { PartitionLog } from "./partition_log.ts";
-import { type BatchInfo, splitBatches } from "./record_batch.ts";
+import { batchCrcOk, type BatchInfo, splitBatches } from "./record_batch.ts";
 import { arr, obj } from "./schema.ts";
 
 interface PartitionResult {
@@ -91,10 +91,13 @@ export const produce = defineApi({
           logStartOffset: -1,
           errorMessage: null,
         };
-        const fail = (errorCode: number, errorMessage: string | null = null) => ({
+        // Errors Kafka finds while appending (its LogValidator) carry the log start offset;
+        // those it finds in the request before that, -1.
+        const fail = (errorCode: number, errorMessage: string | null = null, logStart = -1) => ({
           ...res,
           errorCode,
           errorMessage,
+          logStartOffset: logStart,
         });
         if (acks !== 0 && acks !== 1 && acks !== -1) return fail(ErrorCode.INVALID_REQUIRED_ACKS);
         const topic = s.topicOrCreate(name, true);
@@ -102,7 +105,7 @@ export const produce = defineApi({
         const log = topic.partitions[p.index];
         if (!log) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
         if (!p.records) return fail(ErrorCode.CORRUPT_MESSAGE);
-        const batches = splitBatches(p.records);
+        const batches = splitBatches(p.records, { checkCrc: false });
         if (!Array.isArray(batches)) {
           const old = batches.error === ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT;
           s.log(
@@ -115,20 +118,24 @@ export const produce = defineApi({
           // From v3 Kafka answers an old message set as an invalid record.
           return fail(old && v >= 3 ? ErrorCode.INVALID_RECORD : batches.error, batches.message);
         }
-        const problem = batchProblem(v, p.records, batches);
-        if (problem) return fail(problem.error, problem.message);
+        const refused = requestProblem(v, p.records, batches);
+        if (refused) return fail(refused.error, refused.message);
+        const problem = batchProblem(p.records, batches);
+        if (problem) return fail(problem.error, problem.message, log.logStartOffset);
         const config = topicConfig(topic, defaults);
         const largest = Math.max(...batches.map((b) => b.size));
         if (largest > config.maxMessageBytes) {
           return fail(
             ErrorCode.MESSAGE_TOO_LARGE,
             `a batch of ${largest} bytes is larger than max.message.bytes (${config.maxMessageBytes})`,
+            log.logStartOffset,
           );
         }
         if (acks === -1 && config.minInsyncReplicas > 1) {
           return fail(
             ErrorCode.NOT_ENOUGH_REPLICAS,
             `min.insync.replicas is ${config.minInsyncReplicas} but this broker is the only replica`,
+            log.logStartOffset,
           );
         }
         try {
@@ -147,26 +154,12 @@ export const produce = defineApi({
   },
 });
 
-/** What Kafka refuses in the batches of a produce of version `v` (besides a broken batch). */
-function batchProblem(
+/** What Kafka refuses in a produce of version `v` before it appends (ProduceRequest). */
+function requestProblem(
   v: number,
   records: Uint8Array,
   batches: BatchInfo[],
 ): { error: number; message: string } | undefined {
-  for (const b of batches) {
-    // Kafka's LogValidator: the offsets a batch claims must match its record count (int32 at 57).
-    const count = new DataView(records.buffer, records.byteOffset + b.start + 57, 4).getInt32(0);
-    if (count !== b.lastOffsetDelta + 1) {
-      return {
-        error: ErrorCode.INVALID_RECORD,
-        message: `a batch claims ${b.lastOffsetDelta + 1} offsets for ${count} records`,
-      };
-    }
-    // Attributes bit 5: a control batch (transaction markers), which only brokers write.
-    if (records[b.start + 22] & 0x20) {
-      return { error: ErrorCode.INVALID_RECORD, message: "clients cannot write control batches" };
-    }
-  }
   if (v >= 3 && batches.length !== 1) {
     return {
       error: ErrorCode.INVALID_RECORD,
@@ -180,6 +173,31 @@ function batchProblem(
       error: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
       message: `Produce v${v} cannot carry zstd batches (v7+ can)`,
     };
+  }
+  return undefined;
+}
+
+/** What Kafka's LogValidator refuses in the batches it appends. */
+function batchProblem(
+  records: Uint8Array,
+  batches: BatchInfo[],
+): { error: number; message: string } | undefined {
+  for (const b of batches) {
+    if (!batchCrcOk(records, b.start, b.size)) {
+      return { error: ErrorCode.CORRUPT_MESSAGE, message: "a batch fails its CRC-32C check" };
+    }
+    // The offsets a batch claims must match its record count (int32 at byte 57).
+    const count = new DataView(records.buffer, records.byteOffset + b.start + 57, 4).getInt32(0);
+    if (count !== b.lastOffsetDelta + 1) {
+      return {
+        error: ErrorCode.INVALID_RECORD,
+        message: `a batch claims ${b.lastOffsetDelta + 1} offsets for ${count} records`,
+      };
+    }
+    // Attributes bit 5: a control batch (transaction markers), which only brokers write.
+    if (records[b.start + 22] & 0x20) {
+      return { error: ErrorCode.INVALID_RECORD, message: "clients cannot write control batches" };
+    }
   }
   return undefined;
 }

@@ -120,12 +120,13 @@ export const fetch = defineApi({
       for (const p of t.partitions) {
         const log = topic?.partitions[p.partition];
         let error: number = ErrorCode.NONE;
-        if (v < 4) error = ErrorCode.UNSUPPORTED_VERSION;
-        else if (!log) {
+        if (!log) {
           error = v >= 13 && !topic
             ? ErrorCode.UNKNOWN_TOPIC_ID
             : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        } else if (!log.inRange(p.fetchOffset)) error = ErrorCode.OFFSET_OUT_OF_RANGE;
+        } // Any partition that exists would need the down-conversion v0–v3 expect.
+        else if (v < 4) error = ErrorCode.UNSUPPORTED_VERSION;
+        else if (!log.inRange(p.fetchOffset)) error = ErrorCode.OFFSET_OUT_OF_RANGE;
         wanted.set(`${topicKey}\0${p.partition}`, {
           topicKey,
           name: topic?.name ?? t.topic,
@@ -198,7 +199,9 @@ export const fetch = defineApi({
             highWatermark: ok ? log.nextOffset : -1,
             lastStableOffset: ok ? log.nextOffset : -1,
             logStartOffset: ok ? log.logStartOffset : -1,
-            abortedTransactions: req.isolationLevel === 1 ? [] : null,
+            // Kafka reads aborted transactions only for read_committed; a partition it never
+            // read (unknown, or refused before reading) gets an empty list.
+            abortedTransactions: req.isolationLevel === 1 || !readable(p.error) ? [] : null,
             // Kafka sends no records at all (null) with UNSUPPORTED_VERSION.
             records: p.error === ErrorCode.UNSUPPORTED_VERSION ? null : read ? read.chunks : [],
           };
@@ -207,6 +210,11 @@ export const fetch = defineApi({
     };
   },
 });
+
+/** Whether Kafka would have read the partition's log to give this error. */
+function readable(error: number): boolean {
+  return error === ErrorCode.NONE || error === ErrorCode.OFFSET_OUT_OF_RANGE;
+}
 
 function tellTooOld(s: BrokerState, clientId: string | null, v: number): void {
   let told = toldTooOld.get(s);

@@ -5,8 +5,10 @@
  * - Stores committed offsets for the group (persisted in offsets.log with a data dir).
  * - Members must give the current generation and a known member id (else
  *   ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID); commits while the group awaits its sync get
- *   REBALANCE_IN_PROGRESS. Generation -1 with an empty member id (and every v0 commit) is a
- *   "simple" commit, accepted for groups with no members (admin tools).
+ *   REBALANCE_IN_PROGRESS. Generation -1 with an empty member id is a "simple" commit,
+ *   accepted for groups with no members (admin tools).
+ * - v0 (offsets kept in ZooKeeper) gets UNSUPPORTED_VERSION for every partition, as a KRaft
+ *   Kafka answers.
  * - Unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION; metadata over 4096 bytes
  *   OFFSET_METADATA_TOO_LARGE.
  *
@@ -72,8 +74,10 @@ export const offsetCommit = defineApi({
         name: t.name,
         partitions: t.partitions.map((p) => {
           let errorCode: number = ErrorCode.NONE;
+          // v0 commits went to ZooKeeper: a KRaft Kafka refuses them, and so does this broker.
+          if (ctx.apiVersion === 0) errorCode = ErrorCode.UNSUPPORTED_VERSION;
           // Kafka checks the partition exists before it asks the group.
-          if (!topic?.partitions[p.partitionIndex]) {
+          else if (!topic?.partitions[p.partitionIndex]) {
             errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
           } else if (!groupId) errorCode = ErrorCode.INVALID_GROUP_ID;
           else if (groupError) errorCode = groupError;

@@ -8,10 +8,11 @@
  * - v2+: a null topic list answers every partition the group has committed.
  * - v8+: several groups in one request, each answered with its own topics and error.
  *
- * Version notes: v2+ null topics = all, top-level error_code; v3+ throttle_time_ms; v5+
- * committed leader epoch; v6+ flexible; v7+ require_stable (nothing is ever pending
- * here); v8+ batched groups; v9 KIP-848 member id and epoch (ignored: classic groups).
- * v0 reads the same store as v1+ (Kafka kept v0 offsets in ZooKeeper).
+ * Version notes: v0 (offsets kept in ZooKeeper) gets UNSUPPORTED_VERSION for every
+ * partition, as a KRaft Kafka answers; v2+ null topics = all, top-level error_code; v3+
+ * throttle_time_ms; v5+ committed leader epoch; v6+ flexible; v7+ require_stable (nothing
+ * is ever pending here); v8+ batched groups; v9 KIP-848 member id and epoch (ignored:
+ * classic groups).
  * @module
  */
 import { defineApi } from "./api.ts";
@@ -73,7 +74,7 @@ export const offsetFetch = defineApi({
         })),
       };
     }
-    return answer(ctx.state, req.groupId, req.topics);
+    return answer(ctx.state, req.groupId, req.topics, ctx.apiVersion === 0);
   },
 });
 
@@ -81,6 +82,7 @@ function answer(
   s: BrokerState,
   groupId: string,
   asked: { name: string; partitionIndexes: number[] }[] | null,
+  v0 = false,
 ) {
   const committed = s.offsets.forGroup(groupId);
   const topics = asked ??
@@ -90,13 +92,13 @@ function answer(
     topics: topics.map((t) => ({
       name: t.name,
       partitions: t.partitionIndexes.map((p) => {
-        const c = committed.get(t.name)?.get(p);
+        const c = v0 ? undefined : committed.get(t.name)?.get(p);
         return {
           partitionIndex: p,
           committedOffset: c ? c.offset : -1,
           committedLeaderEpoch: -1,
           metadata: c ? c.metadata ?? "" : "",
-          errorCode: ErrorCode.NONE,
+          errorCode: v0 ? ErrorCode.UNSUPPORTED_VERSION : ErrorCode.NONE,
         };
       }),
     })),

@@ -393,15 +393,10 @@ export function describeTopicConfigs(
     if (name in configs) {
       synonyms.push({ name, value: configs[name], source: ConfigSource.DYNAMIC_TOPIC_CONFIG });
     }
-    if (name in brokerDefaults) {
-      synonyms.push({
-        name: d.brokerName ?? name,
-        value: brokerDefaults[name],
-        source: ConfigSource.STATIC_BROKER_CONFIG,
-      });
-    }
+    // This broker's own defaults (brokerTopicDefaults) are its built-in defaults.
+    const dflt = brokerDefaults[name] ?? d.default;
     if (d.brokerName) {
-      synonyms.push({ name: d.brokerName, value: d.default, source: ConfigSource.DEFAULT_CONFIG });
+      synonyms.push({ name: d.brokerName, value: dflt, source: ConfigSource.DEFAULT_CONFIG });
     }
     const source = synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG;
     return {

@@ -509,7 +509,8 @@ export class Schema<F extends Fields> {
   private readonly fields: Field[];
   private readonly tagged: Field[];
 
-  constructor(readonly name: string, spec: F) {
+  /** `spec` is kept as declared (tests generate sample messages from it). */
+  constructor(readonly name: string, readonly spec: F) {
     ({ fields: this.fields, tagged: this.tagged } = compileFields(spec, name));
   }
 
