@@ -85,10 +85,12 @@ export const TOPIC_CONFIGS: ReadonlyMap<string, ConfigDef> = new Map(
   [
     def("cleanup.policy", T.LIST, "delete", {
       brokerName: "log.cleanup.policy",
-      check: (v) =>
-        v.split(",").map((s) => s.trim()).every((s) => s === "delete" || s === "compact")
-          ? undefined
-          : `must list "delete", "compact" or both`,
+      check: (v) => {
+        const bad = v.split(",").map((s) => s.trim()).find((s) =>
+          s !== "delete" && s !== "compact"
+        );
+        return bad === undefined ? undefined : `"${bad}" is not one of "delete", "compact"`;
+      },
       applied: true,
       doc:
         'Whether old data is deleted ("delete", by retention.ms and retention.bytes) or compacted ("compact": stored, not compacted here)',
@@ -268,7 +270,7 @@ export const TOPIC_CONFIGS: ReadonlyMap<string, ConfigDef> = new Map(
  */
 export function configValueProblem(name: string, value: string | null): string | undefined {
   const d = TOPIC_CONFIGS.get(name);
-  if (!d) return "it is not a topic config";
+  if (!d) return `unknown topic config name "${name}"`;
   if (value === null) return "a value is needed";
   const v = value.trim();
   switch (d.type) {
@@ -453,7 +455,7 @@ export function alterTopicConfigs(
       error: ErrorCode.INVALID_CONFIG,
       message: `Cannot change "${name}": ${why}`,
     });
-    if (!d) return bad("it is not a topic config");
+    if (!d) return bad(`unknown topic config name "${name}"`);
     switch (configOperation) {
       case ConfigOp.SET: {
         const p = configValueProblem(name, value);
