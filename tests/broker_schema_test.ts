@@ -33,8 +33,7 @@ function about(spec: Spec, v: number) {
   const nullable = present && nulls !== undefined &&
     (nulls === "null" || inRange(nulls.slice(4), v));
   const tagged = mods.some((m) => /^tag\d+$/.test(m));
-  const dflt = mods.find((m) => m.startsWith("="))?.slice(1);
-  return { type, present, nullable, tagged, dflt };
+  return { type, present, nullable, tagged };
 }
 
 let seed = 1;
