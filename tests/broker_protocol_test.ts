@@ -103,6 +103,7 @@ Deno.test("ApiVersions advertises the version matrix of the reference note with 
     ApiVersions: [0, 3],
     CreateTopics: [0, 3],
     DeleteTopics: [0, 1],
+    InitProducerId: [0, 1],
     DeleteGroups: [0, 1],
   });
 });

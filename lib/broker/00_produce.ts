@@ -9,13 +9,20 @@
  * - acks 1 and -1 are the same on one node; acks 0 gets no response at all (clients count
  *   on that). Other acks values get INVALID_REQUIRED_ACKS.
  * - With `fsync: "always"` the response waits for fdatasync of the touched logs.
- * - Unknown topics are auto-created when the broker allows it.
+ * - Unknown topics are auto-created when the broker allows it (all of a request's with one
+ *   metadata.json write; a failed write answers KAFKA_STORAGE_ERROR and appends nothing).
+ * - Idempotent producers (producer id >= 0): one batch per partition; a retry of one of
+ *   the producer's last five batches is answered with the offset it got the first time and
+ *   not appended again; a sequence gap gets OUT_OF_ORDER_SEQUENCE_NUMBER, an epoch older
+ *   than the producer's current one INVALID_PRODUCER_EPOCH (producer_state.ts). A request
+ *   with a transactional id, or a transactional batch, gets
+ *   TRANSACTIONAL_ID_AUTHORIZATION_FAILED: transactions are not supported.
  *
  * Version notes: v1+ throttle_time_ms (last field); v2+ log_append_time_ms (always -1:
  * CreateTime); v3+ transactional_id (ignored); v5+ log_start_offset.
  *
- * Not implemented: transactions and idempotence checks (sequence numbers are stored, not
- * checked), message.max.bytes (only the frame limit applies), LogAppendTime topics.
+ * Not implemented: transactions, message.max.bytes (only the frame limit applies),
+ * LogAppendTime topics.
  * @module
  */
 import type { Api } from "./api.ts";
@@ -38,7 +45,7 @@ export const produce: Api = {
   maxVersion: 7,
   async handle(r, w, ctx) {
     const v = ctx.apiVersion;
-    if (v >= 3) r.nullableString(); // transactional_id
+    const transactionalId = v >= 3 ? r.nullableString() : null;
     const acks = r.int16();
     r.int32(); // timeout_ms: writes finish before we answer anyway
     // Parse everything first: a malformed request must change nothing.
@@ -47,6 +54,7 @@ export const produce: Api = {
       partitions: r.array((r) => ({ index: r.int32(), records: r.nullableBytes() })),
     }));
     const touched = new Set<PartitionLog>();
+    const known = ctx.state.topicsOrCreate(request.map((t) => t.name), true);
     const results = request.map(({ name, partitions }) => ({
       name,
       partitions: partitions.map((p): PartitionResult => {
@@ -54,7 +62,10 @@ export const produce: Api = {
         if (acks !== 0 && acks !== 1 && acks !== -1) {
           return { ...res, error: ErrorCode.INVALID_REQUIRED_ACKS };
         }
-        const topic = ctx.state.topicOrCreate(name, true);
+        if (transactionalId !== null) {
+          return { ...res, error: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED };
+        }
+        const topic = known.get(name)!;
         if (typeof topic === "number") return { ...res, error: topic };
         const log = topic.partitions[p.index];
         if (!log) return { ...res, error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
@@ -65,6 +76,14 @@ export const produce: Api = {
             `refused a produce to ${name}-${p.index} from ${ctx.clientId}: ${batches.message}`,
           );
           return { ...res, error: batches.error };
+        }
+        const verdict = log.checkProducer(batches);
+        if (verdict.kind === "duplicate") {
+          return { ...res, baseOffset: verdict.firstOffset, logStartOffset: log.logStartOffset };
+        }
+        if (verdict.kind === "refuse") {
+          ctx.state.log(`refused a produce to ${name}-${p.index}: ${verdict.message}`);
+          return { ...res, error: verdict.error };
         }
         try {
           const base = log.append(p.records, batches);

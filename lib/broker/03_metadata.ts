@@ -31,12 +31,11 @@ export const metadata: Api = {
     if (names === null || (v === 0 && names.length === 0)) {
       topics = s.topics.all().map((t) => ({ name: t.name, error: ErrorCode.NONE, topic: t }));
     } else {
-      topics = [...new Set(names)].map((name) => {
-        const t = s.topicOrCreate(name, allowCreate);
-        return typeof t === "number"
-          ? { name, error: t }
-          : { name, error: ErrorCode.NONE, topic: t };
-      });
+      // All unknown names at once: one metadata.json write for thousands of new topics.
+      const found = s.topicsOrCreate(names, allowCreate);
+      topics = [...found].map(([name, t]) =>
+        typeof t === "number" ? { name, error: t } : { name, error: ErrorCode.NONE, topic: t }
+      );
     }
     if (v >= 3) w.int32(0); // throttle_time_ms
     w.array([s.nodeId], (w, id) => {

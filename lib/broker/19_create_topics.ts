@@ -6,7 +6,9 @@
  *   as the manual assignment lists). Replication factor must be -1 or 1 (one broker), else
  *   INVALID_REPLICATION_FACTOR; illegal names get INVALID_TOPIC_EXCEPTION, existing ones
  *   TOPIC_ALREADY_EXISTS, a name given twice INVALID_REQUEST, bad counts INVALID_PARTITIONS.
- * - Configs are stored with the topic but not applied (no retention, no compaction).
+ * - Configs are validated (unknown names and bad values get INVALID_CONFIG) and stored;
+ *   segment.*, retention.* and cleanup.policy are applied (topic_config.ts).
+ * - A failed write of metadata.json gets KAFKA_STORAGE_ERROR and creates nothing.
  * - validate_only (v1+) checks without creating.
  * - The topic's partitions exist (and metadata.json is written) before the answer.
  *
@@ -15,7 +17,8 @@
  */
 import type { Api } from "./api.ts";
 import { ErrorCode } from "./error_codes.ts";
-import { topicNameProblem } from "./topics.ts";
+import { TopicError, topicNameProblem } from "./topics.ts";
+import { validateTopicConfigs } from "./topic_config.ts";
 
 /** Most partitions one topic may have here. */
 const MAX_PARTITIONS = 10_000;
@@ -67,10 +70,21 @@ export const createTopics: Api = {
       } else if (t.assignments.some((a) => a.brokers.some((b) => b !== s.nodeId))) {
         fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `the only broker is ${s.nodeId}`);
       } else {
+        const configs: Record<string, string> = {};
+        for (const c of t.configs) if (c.value !== null) configs[c.name] = c.value;
+        const configProblem = validateTopicConfigs(configs);
+        if (configProblem) {
+          fail(ErrorCode.INVALID_CONFIG, configProblem);
+          continue;
+        }
         if (!validateOnly) {
-          const configs: Record<string, string> = {};
-          for (const c of t.configs) if (c.value !== null) configs[c.name] = c.value;
-          s.topics.create(t.name, partitions, configs);
+          try {
+            s.topics.create(t.name, partitions, configs);
+          } catch (err) {
+            if (!(err instanceof TopicError)) throw err;
+            fail(err.code, err.message); // KAFKA_STORAGE_ERROR: metadata.json not written
+            continue;
+          }
         }
         results.push({ name: t.name, error: ErrorCode.NONE, message: null });
       }

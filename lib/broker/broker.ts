@@ -14,28 +14,31 @@
  * Skipped on purpose (see each API module for details):
  * - more than one broker: node 0 is the controller, every group's coordinator and the
  *   only replica; replication factors above 1 are refused
- * - transactions and the idempotent producer (InitProducerId and the Txn APIs are not
- *   offered; producer ids and sequence numbers are stored, not checked)
+ * - transactions (InitProducerId with a transactional id and transactional batches are
+ *   refused; the Txn APIs are not offered); the idempotent producer is supported
  * - flexible request versions other than ApiVersions v3, fetch sessions (KIP-227),
  *   follower fetching, and message-format down-conversion (magic 0/1 is refused)
- * - retention, compaction, segment rolling and DeleteRecords: a partition is one file that
- *   grows until its topic is deleted; topic configs are stored but not applied, and only
- *   the frame limit bounds a batch (no message.max.bytes)
+ * - compaction (a topic whose cleanup.policy lacks "delete" keeps everything),
+ *   message.max.bytes (only the frame limit bounds a batch); topic configs other than
+ *   segment.*, retention.* and cleanup.policy are stored, not applied
  * - LogAppendTime; ListOffsets by timestamp answers at batch precision
  * - offset expiry; the KIP-394 MEMBER_ID_REQUIRED round trip; static membership beyond
  *   reusing a member id; the initial rebalance delay (deliberately: groups form at once)
  * - SASL, TLS, ACLs, quotas (throttle_time is always 0), CreatePartitions, DescribeConfigs
  *   and the other admin APIs not listed in registry.ts
  * - a separate advertised listener: the bound host:port is what clients are told
- * - a corrupt batch in the middle of a log cuts everything after it on start
  * @module
  */
 import type { Api } from "./api.ts";
+import { planFiles } from "./limits.ts";
+import type { WriteFault } from "./log_store.ts";
+import type { CorruptionPolicy } from "./partition_log.ts";
 import { APIS, capVersions } from "./registry.ts";
 import { BrokerServer } from "./server.ts";
 import { BrokerState, type FsyncPolicy } from "./state.ts";
+import { KAFKA_LOG_DEFAULTS } from "./topic_config.ts";
 
-export type { FsyncPolicy };
+export type { CorruptionPolicy, FsyncPolicy };
 
 /** How to start a broker. */
 export interface BrokerOptions {
@@ -58,8 +61,47 @@ export interface BrokerOptions {
   fsync?: FsyncPolicy;
   /** Largest request frame accepted, in bytes (default 100 MiB), checked before allocating. */
   maxFrameBytes?: number;
+  /**
+   * Bytes of request frames being read at once, across all connections (default 256 MiB,
+   * at least maxFrameBytes): a connection whose frame does not fit waits, unread.
+   */
+  maxRequestMemory?: number;
+  /** A connection with no request for this long is closed (default 10 min, Kafka's). */
+  idleTimeoutMs?: number;
+  /** A request must arrive whole within this long of its first byte (default 2 min). */
+  frameTimeoutMs?: number;
+  /** Client connections at once; more are closed (default: from the open-file limit). */
+  maxConnections?: number;
+  /** Segment files open at once (default: a quarter of the open-file limit left, ≤ 1,024). */
+  maxOpenFiles?: number;
+  /**
+   * What a damaged log or offsets.log does on start: "truncate" (default) cuts the damaged
+   * bytes out, keeps them in `corrupt/` and says so; "refuse" stops the broker instead.
+   */
+  onCorruption?: CorruptionPolicy;
+  /** Default retention.ms of topics (default 7 days, -1 = keep forever). */
+  retentionMs?: number;
+  /** Default retention.bytes of a partition (default -1: no limit). */
+  retentionBytes?: number;
+  /** Default segment.bytes (default 1 GiB on disk; in memory a sixteenth of the memory cap). */
+  segmentBytes?: number;
+  /** Default segment.ms (default 7 days). */
+  segmentMs?: number;
+  /**
+   * In memory: bytes of records kept before the oldest segments are dropped (default a
+   * quarter of the machine's memory, at most 1 GiB).
+   */
+  maxMemoryBytes?: number;
+  /** How often retention and the memory cap are applied (default 1 s). */
+  maintenanceMs?: number;
   /** Receives one line per notable event (default: silent). */
   logger?: (line: string) => void;
+  /** Receives lines about lost or damaged data (default: the logger). */
+  warn?: (line: string) => void;
+  /** Test hook: the clock the logs use (retention, segment.ms). */
+  now?: () => number;
+  /** Test hook: called before each file write with its path; throw to fail it (a full disk). */
+  fault?: WriteFault;
   /** Caps advertised max versions by API name, e.g. `{ Fetch: 4 }` (tests posing as an older broker). */
   maxVersions?: Record<string, number>;
 }
@@ -76,6 +118,17 @@ export interface Broker {
 
 /** Default largest frame: 100 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 100 * 1024 * 1024;
+/** Default budget for request frames being read: 256 MiB. */
+export const DEFAULT_MAX_REQUEST_MEMORY = 256 * 1024 * 1024;
+
+/** The default memory cap of an in-memory broker: a quarter of the machine, at most 1 GiB. */
+export function defaultMaxMemory(): number {
+  let total = 4 * 1024 ** 3;
+  try {
+    total = Deno.systemMemoryInfo().total;
+  } catch { /* not permitted: assume 4 GiB */ }
+  return Math.min(1024 ** 3, Math.floor(total / 4));
+}
 
 /** Starts a broker (in memory unless `dataDir` is given); resolves once it is listening. */
 export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
@@ -86,14 +139,36 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       `Cannot start the broker with ${partitions} default partitions: need 1 or more`,
     );
   }
+  const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const maxMemoryBytes = opts.maxMemoryBytes ?? defaultMaxMemory();
+  const files = planFiles();
+  const memorySegment = Math.min(64 * 1024 ** 2, Math.max(1024 ** 2, maxMemoryBytes / 16));
   const state = await BrokerState.open({
     host,
     dataDir: opts.dataDir,
     partitions,
     autoCreate: opts.autoCreate ?? false,
     fsync: opts.fsync ?? "interval",
-    maxFrameBytes: opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    maxFrameBytes,
     logger: opts.logger ?? (() => {}),
+    warn: opts.warn,
+    onCorruption: opts.onCorruption ?? "truncate",
+    logDefaults: {
+      segmentBytes: opts.segmentBytes ??
+        (opts.dataDir ? KAFKA_LOG_DEFAULTS.segmentBytes : Math.floor(memorySegment)),
+      segmentMs: opts.segmentMs ?? KAFKA_LOG_DEFAULTS.segmentMs,
+      retentionMs: opts.retentionMs ?? KAFKA_LOG_DEFAULTS.retentionMs,
+      retentionBytes: opts.retentionBytes ?? KAFKA_LOG_DEFAULTS.retentionBytes,
+    },
+    maxMemoryBytes,
+    maxOpenFiles: opts.maxOpenFiles ?? files.maxOpenFiles,
+    maxConnections: opts.maxConnections ?? files.maxConnections,
+    maxRequestMemory: Math.max(opts.maxRequestMemory ?? DEFAULT_MAX_REQUEST_MEMORY, maxFrameBytes),
+    idleTimeoutMs: opts.idleTimeoutMs ?? 10 * 60 * 1000,
+    frameTimeoutMs: opts.frameTimeoutMs ?? 2 * 60 * 1000,
+    maintenanceMs: opts.maintenanceMs ?? 1000,
+    now: opts.now,
+    fault: opts.fault,
   });
   let listener: Deno.TcpListener;
   try {

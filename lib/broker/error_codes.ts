@@ -42,6 +42,10 @@ export const ErrorCode = {
   MEMBER_ID_REQUIRED: 79,
   UNSUPPORTED_COMPRESSION_TYPE: 76,
   INVALID_RECORD: 87,
+  // The idempotent producer (producer_state.ts, 22_init_producer_id.ts).
+  OUT_OF_ORDER_SEQUENCE_NUMBER: 45,
+  INVALID_PRODUCER_EPOCH: 47,
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 53,
 } as const;
 
 /** One of the codes above. */

@@ -20,6 +20,7 @@ import { listGroups } from "./16_list_groups.ts";
 import { apiVersions } from "./18_api_versions.ts";
 import { createTopics } from "./19_create_topics.ts";
 import { deleteTopics } from "./20_delete_topics.ts";
+import { initProducerId } from "./22_init_producer_id.ts";
 import { deleteGroups } from "./42_delete_groups.ts";
 
 /** Every API, by key. */
@@ -41,6 +42,7 @@ export const APIS: ReadonlyMap<number, Api> = new Map(
     apiVersions,
     createTopics,
     deleteTopics,
+    initProducerId,
     deleteGroups,
   ].map((a) => [a.key, a]),
 );
