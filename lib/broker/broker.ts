@@ -182,8 +182,12 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   const apis: ReadonlyMap<number, Api> = opts.maxVersions ? capVersions(opts.maxVersions) : APIS;
   const server = new BrokerServer(listener, state, apis);
   const bootstrap = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const st = state.settings;
   state.log(
-    `listening on ${bootstrap}${opts.dataDir ? ` with data in ${opts.dataDir}` : " (in memory)"}`,
+    `listening on ${bootstrap}${
+      opts.dataDir ? ` with data in ${opts.dataDir}` : ` (in memory, up to ${mib(maxMemoryBytes)})`
+    }; up to ${st.maxConnections} connections, ${st.maxOpenFiles} open segment files, ` +
+      `${mib(st.maxRequestMemory)} of requests being read (open-file limit ${files.limit})`,
   );
   let closing: Promise<void> | undefined;
   return {
@@ -199,4 +203,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       return closing;
     },
   };
+}
+
+function mib(n: number): string {
+  return `${Math.round(n / 1024 / 1024)} MiB`;
 }

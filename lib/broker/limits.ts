@@ -49,7 +49,10 @@ export interface FilePlan {
  * least 64, for the rest of the process): a quarter for segment files (8 to 1,024), the
  * rest for connections (at least 8).
  */
-export function planFiles(limit = openFileLimit() ?? 1024, inUse = openFileCount() ?? 32): FilePlan {
+export function planFiles(
+  limit = openFileLimit() ?? 1024,
+  inUse = openFileCount() ?? 32,
+): FilePlan {
   const reserve = Math.max(64, Math.floor(limit / 8));
   const free = Math.max(16, limit - inUse - reserve);
   const maxOpenFiles = Math.max(8, Math.min(1024, Math.floor(free / 4)));

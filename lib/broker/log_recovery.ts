@@ -111,10 +111,6 @@ class Window {
   }
 }
 
-function u32(b: Uint8Array, at: number): number {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(at);
-}
-
 function differsInOneByte(a: number, b: number): boolean {
   let n = 0;
   for (let s = 0; s < 32; s += 8) if (((a >>> s) & 0xff) !== ((b >>> s) & 0xff)) n++;
@@ -242,7 +238,9 @@ export function scanSegment(
         firstOffset: expected,
         offsetFloor: expected,
       };
-      if (next >= 0) damage.resumeOffset = batchHeader(w.view(next, BATCH_HEADER_BYTES)!).baseOffset;
+      if (next >= 0) {
+        damage.resumeOffset = batchHeader(w.view(next, BATCH_HEADER_BYTES)!).baseOffset;
+      }
       countDamage(w, damage, size);
       return { validBytes: pos, nextOffset: expected, repairs, damage };
     }

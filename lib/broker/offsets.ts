@@ -165,10 +165,14 @@ export class OffsetStore {
         if ("g" in e) latest.set(`${e.g}\u0000${e.t}\u0000${e.p}`, f.at);
       }
       for (const d of damaged) {
-        const what = `WARNING: offsets.log: skipped ${d.end - d.at} damaged byte(s) at byte ${d.at}`;
+        const what = `WARNING: offsets.log: skipped ${
+          d.end - d.at
+        } damaged byte(s) at byte ${d.at}`;
         if (!d.key) {
-          warn(`${what}; which group's commit they held cannot be read, so a group may resume ` +
-            `from an earlier offset${saved}`);
+          warn(
+            `${what}; which group's commit they held cannot be read, so a group may resume ` +
+              `from an earlier offset${saved}`,
+          );
           continue;
         }
         const [g, t, p] = d.key.split("\u0000");

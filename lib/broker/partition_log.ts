@@ -464,7 +464,9 @@ export class PartitionLog {
     let seg = this.active;
     if (seg.size > 0) {
       const cfg = this.config();
-      if (seg.size + records.byteLength > cfg.segmentBytes || now - seg.createdAt >= cfg.segmentMs) {
+      if (
+        seg.size + records.byteLength > cfg.segmentBytes || now - seg.createdAt >= cfg.segmentMs
+      ) {
         seg = this.roll(now);
       }
     }
@@ -508,7 +510,12 @@ export class PartitionLog {
   roll(now = this.now()): Segment {
     const a = this.active;
     if (a.size === 0) return a;
-    const seg = new Segment(this.nextOffset, this.newStore(this.nextOffset), a.vstart + a.size, now);
+    const seg = new Segment(
+      this.nextOffset,
+      this.newStore(this.nextOffset),
+      a.vstart + a.size,
+      now,
+    );
     this.segments.push(seg);
     return seg;
   }
@@ -662,7 +669,9 @@ export class PartitionLog {
 /** One sentence about a region recovery cut (or would cut). */
 export function describeCut(c: RecoveryCut): string {
   const bytes = c.end - c.start;
-  const count = `${c.partialCount ? "at least " : ""}${c.records} record(s) in ${c.batches} batch(es)`;
+  const count = `${
+    c.partialCount ? "at least " : ""
+  }${c.records} record(s) in ${c.batches} batch(es)`;
   const offsets = c.offsetFloor > c.firstOffset
     ? `offsets ${c.firstOffset}–${c.offsetFloor - 1}`
     : `offsets from ${c.firstOffset}`;

@@ -85,7 +85,8 @@ export class ProducerStateTable {
       return {
         kind: "refuse",
         error: ErrorCode.INVALID_PRODUCER_EPOCH,
-        message: `producer ${producerId} sent epoch ${epoch}, older than its current epoch ${e.epoch}`,
+        message:
+          `producer ${producerId} sent epoch ${epoch}, older than its current epoch ${e.epoch}`,
       };
     }
     if (epoch > e.epoch) {

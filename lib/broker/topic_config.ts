@@ -198,7 +198,9 @@ export function applyConfigOps(
     } else if (op === 1) {
       delete next[name];
     } else if (op === 2 || op === 3) {
-      if (def.kind !== "list") return `config "${name}" is not a list: APPEND and SUBTRACT need one`;
+      if (def.kind !== "list") {
+        return `config "${name}" is not a list: APPEND and SUBTRACT need one`;
+      }
       const items = (next[name] ?? def.default).split(",").map((s) => s.trim()).filter(Boolean);
       const given = (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
       const out = op === 2

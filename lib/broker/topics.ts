@@ -254,7 +254,9 @@ export class TopicRegistry {
       const kept = c.savedTo ? `kept in ${c.savedTo}` : "could NOT be saved to a side file";
       const what = c.torn ? "a torn tail (a write cut short by a crash)" : "DAMAGED DATA";
       this.warn(
-        `WARNING: recovered ${topic}-${p}: cut ${what}: ${describeCut(c)}; the cut bytes are ${kept}`,
+        `WARNING: recovered ${topic}-${p}: cut ${what}: ${
+          describeCut(c)
+        }; the cut bytes are ${kept}`,
       );
       totals.cuts++;
       totals.cutRecords += c.records;
