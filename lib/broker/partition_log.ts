@@ -525,9 +525,10 @@ export class PartitionLog {
     if (this.segments.length < 2) return 0;
     if (this.producers.size) this.writeSnapshot(true);
     const s = this.segments.shift()!;
+    const bytes = s.size;
     s.store.remove();
     this.logStartOffset = Math.max(this.logStartOffset, this.segments[0].base);
-    return s.size;
+    return bytes;
   }
 
   /**
