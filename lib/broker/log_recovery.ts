@@ -97,6 +97,11 @@ class Window {
     return this.buf.subarray(pos - this.at, pos - this.at + n);
   }
 
+  /** Forgets what was read (the file was just written to). */
+  invalidate(): void {
+    this.len = 0;
+  }
+
   /** The first position q >= from whose byte q + 16 is 2 (a magic byte candidate), or -1. */
   nextMagic(from: number): number {
     for (let q = from; q + BATCH_HEADER_BYTES <= this.size;) {
@@ -136,6 +141,8 @@ export function scanSegment(
       file.seekSync(pos, Deno.SeekMode.Start);
       let done = 0;
       while (done < bytes.byteLength) done += file.writeSync(bytes.subarray(done));
+      w.invalidate();
+      if (repairs.length > 1000) throw new Error(`Cannot repair "${path}": too many repairs`);
       repairs.push(`${what} of the batch at byte ${pos}`);
     };
     const validAt = (q: number, minBase: number): ReturnType<typeof batchHeader> | undefined => {

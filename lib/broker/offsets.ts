@@ -1,8 +1,9 @@
 /**
  * Committed consumer-group offsets, in memory and (with a data dir) in `offsets.log`: an
  * append log of entries framed as `length u32 | CRC-32C u32 | JSON`, replayed on start.
- * A torn last entry is cut off; a damaged entry before others is skipped, loudly, naming
- * the commit it held and whether a later one supersedes it (a flipped byte never moves a
+ * A torn last entry is cut off. A damaged entry that one changed byte explains (length,
+ * CRC or body) is repaired, losslessly; one that cannot be is skipped, loudly, naming the
+ * commit it held and whether a later one supersedes it (a damaged entry never moves a
  * committed offset back silently), its bytes kept in `corrupt/`. The file is rewritten
  * compactly when most of its entries are superseded.
  * @module
@@ -26,6 +27,7 @@ type Entry =
 
 const ENC = new TextEncoder();
 const DEC = new TextDecoder();
+const DEC_STRICT = new TextDecoder("utf-8", { fatal: true });
 
 function frameEntries(entries: Entry[]): Uint8Array {
   const bodies = entries.map((e) => ENC.encode(JSON.stringify(e)));
@@ -76,6 +78,57 @@ function entryAt(data: Uint8Array, v: DataView, at: number): Framed | undefined 
   }
 }
 
+/**
+ * The entry framed at [at, end) restored, when one damaged byte explains it: the length
+ * field (the CRC matches the bytes up to the next entry), the CRC field (it differs from
+ * the computed one in one byte), or one byte of a short body (the one change that makes
+ * the CRC match). Undefined when none does.
+ */
+function repairEntry(
+  data: Uint8Array,
+  v: DataView,
+  at: number,
+  end: number,
+): { entry: Entry; how: string } | undefined {
+  if (at + 8 >= end) return undefined;
+  const len = v.getUint32(at);
+  const stored = v.getUint32(at + 4);
+  const parse = (body: Uint8Array): Entry | undefined => {
+    try {
+      const e = JSON.parse(DEC_STRICT.decode(body));
+      return e && typeof e === "object" ? e as Entry : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const body = data.slice(at + 8, end);
+  const crc = crc32c(body);
+  if (crc === stored && len !== body.byteLength) {
+    const e = parse(body);
+    if (e) return { entry: e, how: `the length field (${len} → ${body.byteLength})` };
+  }
+  if (len !== body.byteLength) return undefined;
+  let diff = 0;
+  for (let s = 0; s < 32; s += 8) if (((crc >>> s) & 0xff) !== ((stored >>> s) & 0xff)) diff++;
+  if (diff === 1) {
+    const e = parse(body);
+    if (e) return { entry: e, how: "the CRC field" };
+  }
+  if (body.byteLength > 2048) return undefined;
+  for (let i = 0; i < body.byteLength; i++) {
+    const orig = body[i];
+    for (let d = 1; d < 256; d++) {
+      body[i] = orig ^ d;
+      if (crc32c(body) === stored) {
+        const e = parse(body);
+        if (e) return { entry: e, how: `byte ${at + 8 + i}` };
+      }
+    }
+    body[i] = orig;
+  }
+  return undefined;
+}
+
 /** The group, topic and partition a damaged entry seems to be about (its text, read loosely). */
 function guessKey(bytes: Uint8Array): string | undefined {
   const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
@@ -122,6 +175,7 @@ export class OffsetStore {
     const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
     const kept: Framed[] = [];
     const damaged: { at: number; end: number; key?: string }[] = [];
+    const repaired: string[] = [];
     let at = 0;
     let tornAt = -1;
     while (at < data.byteLength) {
@@ -134,6 +188,13 @@ export class OffsetStore {
       // Find where readable entries start again.
       let q = at + 1;
       while (q < data.byteLength && !entryAt(data, v, q)) q++;
+      const fixed = repairEntry(data, v, at, q);
+      if (fixed) {
+        kept.push({ at, len: q - at - 8, entry: fixed.entry });
+        repaired.push(`${fixed.how} of the entry at byte ${at}`);
+        at = q;
+        continue;
+      }
       if (q >= data.byteLength) {
         const len = at + 8 <= data.byteLength ? v.getUint32(at) : 0;
         if (at + 8 > data.byteLength || (len <= MAX_ENTRY && at + 8 + len > data.byteLength)) {
@@ -190,13 +251,14 @@ export class OffsetStore {
         );
       }
     }
+    for (const r of repaired) warn(`offsets.log: repaired ${r}; no commit was lost`);
     const end = tornAt >= 0 ? tornAt : data.byteLength;
     if (tornAt >= 0) {
       log(`recovered offsets.log: cut a torn last entry (${data.byteLength - tornAt} bytes)`);
     }
     store.file = Deno.openSync(path, { read: true, write: true, create: true });
     store.size = end;
-    if (damaged.length) {
+    if (damaged.length || repaired.length) {
       store.compact(); // rewrite without the damaged bytes
     } else {
       store.file.truncateSync(end);
