@@ -199,6 +199,18 @@ export function syncDir(dir: string): void {
   } catch { /* not every platform can open a directory; the data itself is synced */ }
 }
 
+/** Like syncDir, without blocking. */
+export async function syncDirAsync(dir: string): Promise<void> {
+  try {
+    const d = await Deno.open(dir, { read: true });
+    try {
+      await d.sync();
+    } finally {
+      d.close();
+    }
+  } catch { /* as syncDir */ }
+}
+
 /** Writes `bytes` to `path` atomically: a temp file, fsync (unless `sync` is false), rename. */
 export function writeFileAtomicSync(
   path: string,

@@ -23,7 +23,7 @@ import {
   type LogStore,
   MemoryLogStore,
   readAt,
-  syncDir,
+  syncDirAsync,
   writeAllSync,
   writeFileAtomicSync,
 } from "./log_store.ts";
@@ -188,6 +188,8 @@ export class PartitionLog {
   producers = new ProducerStateTable();
   private segments: Segment[] = [];
   private dirMade = false;
+  /** A segment file was created since the directory was last fsynced. */
+  private dirDirty = false;
   /** The next offset to assign: the high watermark (and the last stable offset). */
   nextOffset = 0;
   /** The first offset that can be fetched. */
@@ -201,7 +203,12 @@ export class PartitionLog {
 
   /** A partition kept in memory. */
   static memory(topic: string, partition: number, env: LogEnv = {}): PartitionLog {
-    const log = new PartitionLog(topic, partition, { ...env, dir: undefined });
+    return PartitionLog.create(topic, partition, { ...env, dir: undefined });
+  }
+
+  /** A new, empty partition (in `env.dir` when given: nothing is written until an append). */
+  static create(topic: string, partition: number, env: LogEnv): PartitionLog {
+    const log = new PartitionLog(topic, partition, env);
     log.segments.push(new Segment(0, log.newStore(0), 0, log.now()));
     return log;
   }
@@ -482,7 +489,7 @@ export class PartitionLog {
       seg.createdAt = now;
     }
     seg.store.append(records);
-    if (at === 0 && this.env.dir && this.env.syncDirs) syncDir(this.env.dir);
+    if (at === 0 && this.env.dir && this.env.syncDirs) this.dirDirty = true;
     next = base;
     for (const b of batches) {
       const after = next + b.lastOffsetDelta + 1;
@@ -633,8 +640,12 @@ export class PartitionLog {
     return { offset: -1, timestamp: -1 };
   }
 
-  /** Makes every appended byte durable. */
+  /** Makes every appended byte durable (and new segment files' directory entries). */
   async sync(): Promise<void> {
+    if (this.dirDirty && this.env.dir) {
+      this.dirDirty = false;
+      await syncDirAsync(this.env.dir);
+    }
     if (this.segments.length === 1) return this.active.store.sync();
     await Promise.all(this.segments.map((s) => s.store.sync()));
   }

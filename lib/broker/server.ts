@@ -227,7 +227,7 @@ class FrameReader {
 
 /** At most `max` lines a minute; then one line saying how many were left out. */
 export class RateLimitedLog {
-  private windowStart = 0;
+  private windowStart = -Infinity;
   private count = 0;
   private dropped = 0;
 

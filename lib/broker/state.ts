@@ -283,10 +283,7 @@ export class BrokerState {
   async afterWrite(logs: Iterable<PartitionLog>, offsets = false): Promise<void> {
     this.enforceMemoryCap();
     if (this.settings.fsync !== "always") return;
-    const work: Promise<void>[] = [];
-    for (const l of logs) work.push(l.sync());
-    if (offsets) work.push(this.offsets.sync());
-    await Promise.all(work);
+    await Promise.all([this.topics.syncLogs(logs), offsets ? this.offsets.sync() : undefined]);
   }
 
   /** fdatasyncs every log and the offsets. */

@@ -284,11 +284,9 @@ export class TopicRegistry {
     };
   }
 
+  /** A new partition: nothing to recover, no file until its first append. */
   private newLog(topic: Topic, p: number): PartitionLog {
-    if (!this.dataDir) return PartitionLog.memory(topic.name, p, this.logEnv(topic, p));
-    // A new partition of a new topic (or a leftover of a deleted one, which open() moved
-    // aside): nothing to recover, no file until the first append.
-    return PartitionLog.open(topic.name, p, this.logEnv(topic, p)).log;
+    return PartitionLog.create(topic.name, p, this.logEnv(topic, p));
   }
 
   /** The topic called `name`. */
@@ -619,19 +617,44 @@ export class TopicRegistry {
 
   /** fdatasyncs every log with unsynced appends. */
   async syncAll(): Promise<void> {
-    await Promise.all([...this.partitions()].map((p) => p.sync()));
+    await this.syncLogs(this.partitions());
+  }
+
+  /**
+   * fdatasyncs `logs`, a few at a time: each sync holds its file open, and thousands at
+   * once would run the process out of descriptors.
+   */
+  syncLogs(logs: Iterable<PartitionLog>): Promise<void> {
+    return eachLimited(logs, this.ioConcurrency, (p) => p.sync());
+  }
+
+  private get ioConcurrency(): number {
+    return Math.max(1, Math.min(32, Math.floor(this.handles.max / 4)));
   }
 
   /** Flushes and closes every log, and writes the checkpoints. */
   async close(): Promise<void> {
     await this.checkpointing;
-    await Promise.all([...this.partitions()].map((p) => p.close()));
+    await eachLimited(this.partitions(), this.ioConcurrency, (p) => p.close());
     try {
       this.writeCheckpointSync();
     } catch (err) {
       this.opts.log(`could not write the checkpoints: ${errText(err)}`);
     }
   }
+}
+
+/** Runs `fn` on each of `items`, at most `limit` at a time. */
+async function eachLimited<T>(
+  items: Iterable<T>,
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  const it = items[Symbol.iterator]();
+  const worker = async () => {
+    for (let n = it.next(); !n.done; n = it.next()) await fn(n.value);
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
 }
 
 function readCheckpoints(path: string): CheckpointFile {
