@@ -234,6 +234,37 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "when retention deletes every segment the next offset survives a restart without checkpoints",
+  ...opts,
+  fn: () =>
+    withTempDir(async (dataDir) => {
+      let broker = await startTestBroker({ dataDir, maintenanceMs: 50 });
+      let o: Oracle | undefined;
+      try {
+        const old = Date.now() - 3 * 3600_000;
+        await fill(broker.bootstrap, "gone", { "retention.ms": "3600000" }, 4, old);
+        o = await Oracle.open(broker.bootstrap);
+        await waitFor("every record to go", async () => (await bounds(o!, "gone"))[0] === 4);
+        o.close();
+        await broker.close();
+        Deno.removeSync(join(dataDir, "checkpoints.json"));
+        broker = await startTestBroker({ dataDir });
+        o = await Oracle.open(broker.bootstrap);
+        assert.deepEqual(await bounds(o, "gone"), [4, 4]);
+        assert.deepEqual(
+          await o.produce("gone", 0, ["next"]),
+          [0, 4],
+          "offset 0 is not given out again",
+        );
+      } finally {
+        o?.close();
+        await broker.close();
+      }
+    }),
+});
+
+Deno.test({
   name: "compacted topics keep everything (compaction is not done, so nothing is deleted)",
   ...opts,
   fn: () =>

@@ -523,6 +523,11 @@ export class PartitionLog {
       a.vstart + a.size,
       now,
     );
+    if (seg.store instanceof FileLogStore) {
+      // The (empty) file is made now: its name keeps the next offset if every segment
+      // before it is deleted, so a restart never gives out a lower one.
+      this.env.handles!.get(seg.store.path, true);
+    }
     this.segments.push(seg);
     return seg;
   }
