@@ -96,7 +96,7 @@ export interface BrokerOptions {
   maintenanceMs?: number;
   /** Receives one line per notable event (default: silent). */
   logger?: (line: string) => void;
-  /** Receives lines about lost or damaged data (default: the logger). */
+  /** Receives lines about lost or damaged data (default: the logger, else stderr). */
   warn?: (line: string) => void;
   /** Test hook: the clock the logs use (retention, segment.ms). */
   now?: () => number;
@@ -151,7 +151,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     fsync: opts.fsync ?? "interval",
     maxFrameBytes,
     logger: opts.logger ?? (() => {}),
-    warn: opts.warn,
+    // Damaged or dropped data is never silent: without a logger it goes to stderr.
+    warn: opts.warn ?? opts.logger ?? ((line) => console.error(`broker: ${line}`)),
     onCorruption: opts.onCorruption ?? "truncate",
     logDefaults: {
       segmentBytes: opts.segmentBytes ??
