@@ -142,9 +142,11 @@ class FrameReader {
     } else {
       let size = Math.max(64 * 1024, this.large?.byteLength ?? 0);
       while (size < 2 * cap) size *= 2;
+      size = Math.min(size, Math.max(cap, this.budget.limit));
       const old = this.large;
       await this.take(size);
-      if (old) this.budget.give(old.byteLength);
+      // (The sweep may have given back an unused old buffer while this waited.)
+      if (old && this.large === old) this.budget.give(old.byteLength);
       target = this.large = new Uint8Array(size);
     }
     if (target === this.buf) {
