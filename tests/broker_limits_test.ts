@@ -317,6 +317,9 @@ Deno.test({
         peak = Math.max(peak, broker.rssMB());
         await new Promise((r) => setTimeout(r, 50));
       }
+      console.error(
+        `  30 partial 99 MiB frames: broker peak ${Math.round(peak)} MB, ${done} read in`,
+      );
       assert.ok(done < 30, "not every frame was taken in");
       assert.ok(
         peak < 600,
