@@ -50,9 +50,9 @@ Flags (environment variable; default):
                          (PINPIPE_BROKER_RETENTION; 168h, Kafka's week)
   --retention-bytes SIZE default retention.bytes of a partition, or "none"
                          (PINPIPE_BROKER_RETENTION_BYTES; none)
-  --segment-bytes SIZE   default segment.bytes (PINPIPE_BROKER_SEGMENT_BYTES; 1GiB on disk,
-                         1/16 of --max-memory in memory)
+  --segment-bytes SIZE   default segment.bytes (PINPIPE_BROKER_SEGMENT_BYTES; 1GiB)
   --max-memory SIZE      with --memory: records kept before the oldest segments are dropped
+                         (in memory segments also roll at 1/16 of it, 1 to 64 MiB)
                          (PINPIPE_BROKER_MAX_MEMORY; a quarter of RAM, at most 1GiB)
   --on-corruption MODE   truncate | refuse: a damaged log on start is cut out (its bytes kept
                          in <data-dir>/corrupt/, its offsets never reused) or stops the broker

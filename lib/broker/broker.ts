@@ -83,7 +83,10 @@ export interface BrokerOptions {
   retentionMs?: number;
   /** Default retention.bytes of a partition (default -1: no limit). */
   retentionBytes?: number;
-  /** Default segment.bytes (default 1 GiB on disk; in memory a sixteenth of the memory cap). */
+  /**
+   * Default segment.bytes (default 1 GiB). In memory a segment also rolls at a sixteenth of
+   * the memory cap (1 to 64 MiB), so the cap drops records in small steps.
+   */
   segmentBytes?: number;
   /** Default segment.ms (default 7 days). */
   segmentMs?: number;
@@ -142,7 +145,6 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const maxMemoryBytes = opts.maxMemoryBytes ?? defaultMaxMemory();
   const files = planFiles();
-  const memorySegment = Math.min(64 * 1024 ** 2, Math.max(1024 ** 2, maxMemoryBytes / 16));
   const state = await BrokerState.open({
     host,
     dataDir: opts.dataDir,
@@ -155,8 +157,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     warn: opts.warn ?? opts.logger ?? ((line) => console.error(`broker: ${line}`)),
     onCorruption: opts.onCorruption ?? "truncate",
     logDefaults: {
-      segmentBytes: opts.segmentBytes ??
-        (opts.dataDir ? KAFKA_LOG_DEFAULTS.segmentBytes : Math.floor(memorySegment)),
+      segmentBytes: opts.segmentBytes ?? KAFKA_LOG_DEFAULTS.segmentBytes,
       segmentMs: opts.segmentMs ?? KAFKA_LOG_DEFAULTS.segmentMs,
       retentionMs: opts.retentionMs ?? KAFKA_LOG_DEFAULTS.retentionMs,
       retentionBytes: opts.retentionBytes ?? KAFKA_LOG_DEFAULTS.retentionBytes,

@@ -53,6 +53,8 @@ export interface LogEnv {
   now?: () => number;
   /** Bytes held by in-memory segments, across the broker (its memory cap). */
   memory?: { used: number };
+  /** Segments roll at this size even when segment.bytes is larger (in memory). */
+  maxSegmentBytes?: number;
   /** Where recovery keeps the bytes it cuts (default: `<dir>/corrupt`). */
   quarantineDir?: string;
   /** "refuse" makes a damaged log (anything but a torn tail) an error instead of a cut. */
@@ -472,7 +474,9 @@ export class PartitionLog {
     if (seg.size > 0) {
       const cfg = this.config();
       if (
-        seg.size + records.byteLength > cfg.segmentBytes || now - seg.createdAt >= cfg.segmentMs
+        seg.size + records.byteLength >
+          Math.min(cfg.segmentBytes, this.env.maxSegmentBytes ?? Infinity) ||
+        now - seg.createdAt >= cfg.segmentMs
       ) {
         seg = this.roll(now);
       }

@@ -97,6 +97,9 @@ export class BrokerState {
         defaults: settings.logDefaults,
         onCorruption: settings.onCorruption,
         maxOpenFiles: settings.maxOpenFiles,
+        memorySegmentBytes: Math.floor(
+          Math.min(64 * 1024 ** 2, Math.max(1024 ** 2, settings.maxMemoryBytes / 16)),
+        ),
         syncDirs: settings.fsync !== "never",
         now: settings.now,
         fault: settings.fault,

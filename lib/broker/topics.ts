@@ -94,6 +94,8 @@ export interface RegistryOptions {
   onCorruption?: CorruptionPolicy;
   /** Most segment files open at once (default 256). */
   maxOpenFiles?: number;
+  /** In memory: segments also roll at this size, so the memory cap drops in small steps. */
+  memorySegmentBytes?: number;
   /** fsync directories after creating files in them. */
   syncDirs?: boolean;
   /** The clock (tests). */
@@ -278,6 +280,7 @@ export class TopicRegistry {
       config: () => topic.config,
       now: this.opts.now,
       memory: this.memory,
+      maxSegmentBytes: this.dataDir ? undefined : this.opts.memorySegmentBytes,
       quarantineDir: this.dataDir ? join(this.dataDir, "corrupt") : undefined,
       onCorruption: this.opts.onCorruption,
       syncDirs: this.opts.syncDirs,
