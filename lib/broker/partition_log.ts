@@ -312,9 +312,12 @@ export class PartitionLog {
         last.store.remove();
         log.segments.pop();
       }
-      log.segments.push(
-        new Segment(log.nextOffset, log.newStore(log.nextOffset), vstart, log.now()),
-      );
+      const seg = new Segment(log.nextOffset, log.newStore(log.nextOffset), vstart, log.now());
+      log.segments.push(seg);
+      if (last && seg.store instanceof FileLogStore) {
+        // Made now, empty: its name keeps the next offset even without checkpoints.json.
+        Deno.openSync(seg.store.path, { write: true, create: true }).close();
+      }
     }
     const first = log.segments[0];
     log.logStartOffset = Math.min(
