@@ -13,6 +13,7 @@ import { KafkaConnectClient } from "./deps/aws_kafkaconnect.ts";
 import { S3Client } from "./deps/aws_s3.ts";
 import { createConnectorInput, deployMskConnector } from "./msk_connect.ts";
 import type { MskConnectSettings } from "./msk_connect.ts";
+import { logLine } from "./log.ts";
 
 /** Parsed options of the connector task. */
 export type ConnectorOptions =
@@ -43,7 +44,7 @@ export async function runConnector(
   opts: ConnectorOptions,
   deps: ConnectorDeps = {},
 ): Promise<Record<string, unknown> & { text: string }> {
-  const log = deps.log ?? ((line: string) => console.error(`connector: ${line}`));
+  const log = deps.log ?? ((line: string) => logLine(`connector: ${line}`));
   if (opts.target === "connect-rest") {
     if (opts.dryRun) {
       const req = connectRequest(opts.connectUrl, opts.name, opts.config);

@@ -14,7 +14,7 @@ import { isRetriable, RetriableError } from "./errors.ts";
 import type { OutRecord, SendHooks, Target } from "./emulator.ts";
 import { retry } from "./retry.ts";
 import type { Options } from "./cli.ts";
-import { registerSecret } from "./redact.ts";
+import { redact, registerSecret } from "./redact.ts";
 
 /** The v2 content type for JSON-embedded values. */
 export const REST_CONTENT_TYPE = "application/vnd.kafka.json.v2+json";
@@ -90,7 +90,7 @@ export class RestProducer implements Target {
 
   constructor(private readonly opts: RestProducerOptions) {
     this.base = opts.baseUrl.replace(/\/+$/, "");
-    this.name = `the REST proxy at ${this.base}`;
+    this.name = `the REST proxy at ${redact(this.base)}`;
     this.fetch = opts.fetch ?? fetch;
   }
 
