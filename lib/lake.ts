@@ -140,6 +140,15 @@ export function parseLakeUrl(url: string, cwd = "."): LakeLocation {
       `Invalid lake "${url}": expected file:///path, a path or s3://bucket/prefix`,
     );
   }
+  // "s3:/bucket" or "file:lake" is a mistyped URL, not a folder named "s3:" (a one-letter
+  // scheme is a Windows drive).
+  const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(url);
+  if (scheme) {
+    throw new UsageError(
+      `Invalid lake "${url}": a URL needs two slashes after "${scheme[1]}:" ` +
+        `(s3://bucket/prefix or file:///path)`,
+    );
+  }
   return { kind: "file", root: resolve(cwd, url) };
 }
 
