@@ -16,7 +16,7 @@ import { splitBatches } from "../lib/broker/record_batch.ts";
 import { segmentFileName } from "../lib/broker/partition_log.ts";
 import { TopicRegistry } from "../lib/broker/topics.ts";
 import { OffsetStore } from "../lib/broker/offsets.ts";
-import { KAFKA_LOG_DEFAULTS } from "../lib/broker/topic_config.ts";
+import { brokerTopicDefaults } from "../lib/broker/configs.ts";
 import { startTestBroker, waitFor, withTempDir } from "./_fixtures.ts";
 import { Oracle, spawnBrokerProcess } from "./_broker_oracle.ts";
 
@@ -41,7 +41,11 @@ async function fillPartition(dataDir: string, topic: string, records = RECORDS):
       })),
   });
   const template = new Uint8Array(e.buffer);
-  const reg = await TopicRegistry.open({ dataDir, log: () => {}, defaults: KAFKA_LOG_DEFAULTS });
+  const reg = await TopicRegistry.open({
+    dataDir,
+    log: () => {},
+    defaults: brokerTopicDefaults({ maxFrameBytes: 1 << 20 }),
+  });
   const log = reg.create(topic, 1).partitions[0];
   for (let n = 0; n < records; n += PER_BATCH) {
     const bytes = template.slice();

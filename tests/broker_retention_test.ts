@@ -14,12 +14,7 @@ import { ErrorCode } from "../lib/broker/error_codes.ts";
 import { splitBatches } from "../lib/broker/record_batch.ts";
 import { segmentFileName } from "../lib/broker/partition_log.ts";
 import { TopicRegistry } from "../lib/broker/topics.ts";
-import {
-  applyConfigOps,
-  describeTopicConfigs,
-  KAFKA_LOG_DEFAULTS,
-  validateTopicConfigs,
-} from "../lib/broker/topic_config.ts";
+import { brokerTopicDefaults, KAFKA_LOG_DEFAULTS } from "../lib/broker/configs.ts";
 import { startTestBroker, waitFor, withBroker, withTempDir } from "./_fixtures.ts";
 import { Oracle } from "./_broker_oracle.ts";
 
@@ -378,7 +373,10 @@ Deno.test("deleteRecordsBefore moves the log start offset, deletes segments belo
       TopicRegistry.open({
         dataDir,
         log: () => {},
-        defaults: { ...KAFKA_LOG_DEFAULTS, segmentBytes: 1024 },
+        defaults: brokerTopicDefaults({
+          maxFrameBytes: 1 << 20,
+          logDefaults: { ...KAFKA_LOG_DEFAULTS, segmentBytes: 1024 },
+        }),
       });
     let reg = await open();
     const topic = reg.create("del", 1);
@@ -429,76 +427,4 @@ Deno.test({
         await broker.close();
       }
     }),
-});
-
-Deno.test({
-  name: "CreateTopics refuses unknown config names and bad values with INVALID_CONFIG",
-  ...opts,
-  fn: () =>
-    withBroker(async (broker) => {
-      const o = await Oracle.open(broker.bootstrap);
-      try {
-        const res = await o.call("CreateTopics", 3, {
-          topics: [
-            {
-              topic: "a",
-              numPartitions: 1,
-              replicationFactor: 1,
-              configEntries: [{ name: "retention.mss", value: "1" }],
-            },
-            {
-              topic: "b",
-              numPartitions: 1,
-              replicationFactor: 1,
-              configEntries: [{ name: "segment.bytes", value: "lots" }],
-            },
-            {
-              topic: "c",
-              numPartitions: 1,
-              replicationFactor: 1,
-              configEntries: [{ name: "retention.ms", value: "-1" }],
-            },
-          ],
-          timeout: 1000,
-        });
-        assert.deepEqual(
-          res.topicErrors.map((t: { topic: string; errorCode: number }) => [t.topic, t.errorCode]),
-          [["a", ErrorCode.INVALID_CONFIG], ["b", ErrorCode.INVALID_CONFIG], ["c", 0]],
-        );
-        assert.match(res.topicErrors[0].errorMessage, /unknown topic config name "retention.mss"/);
-      } finally {
-        o.close();
-      }
-    }),
-});
-
-Deno.test("topic configs: validation, incremental operations and what DescribeConfigs shows", () => {
-  assert.equal(
-    validateTopicConfigs({ "retention.ms": "1000", "cleanup.policy": "compact,delete" }),
-    undefined,
-  );
-  assert.match(validateTopicConfigs({ "retention.ms": "-5" })!, /must be at least -1/);
-  assert.match(validateTopicConfigs({ "cleanup.policy": "shred" })!, /"shred" is not one of/);
-  assert.deepEqual(
-    applyConfigOps({ "retention.ms": "5" }, [
-      { name: "retention.ms", op: 1, value: null },
-      { name: "segment.bytes", op: 0, value: "4096" },
-      { name: "cleanup.policy", op: 2, value: "compact" },
-    ]),
-    { "segment.bytes": "4096", "cleanup.policy": "delete,compact" },
-  );
-  assert.match(
-    applyConfigOps({}, [{ name: "segment.bytes", op: 2, value: "1" }]) as string,
-    /not a list/,
-  );
-  const described = describeTopicConfigs(
-    { "retention.ms": "1000" },
-    { ...KAFKA_LOG_DEFAULTS, segmentBytes: 64 * 1024 * 1024 },
-    ["retention.ms", "segment.bytes", "cleanup.policy"],
-  );
-  assert.deepEqual(described.map((d) => [d.name, d.value, d.isDefault, d.source]), [
-    ["cleanup.policy", "delete", true, 5],
-    ["retention.ms", "1000", false, 1],
-    ["segment.bytes", "67108864", true, 4],
-  ]);
 });

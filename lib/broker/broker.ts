@@ -14,18 +14,20 @@
  * Skipped on purpose (see each API module for details):
  * - more than one broker: node 0 is the controller, every group's coordinator and the
  *   only replica; replication factors above 1 are refused
- * - transactions (InitProducerId with a transactional id and transactional batches are
- *   refused; the Txn APIs are not offered); the idempotent producer is supported
- * - flexible request versions other than ApiVersions v3, fetch sessions (KIP-227),
- *   follower fetching, and message-format down-conversion (magic 0/1 is refused)
- * - compaction (a topic whose cleanup.policy lacks "delete" keeps everything),
- *   message.max.bytes (only the frame limit bounds a batch); topic configs other than
- *   segment.*, retention.* and cleanup.policy are stored, not applied
+ * - transactions (FindCoordinator for a transactional id, InitProducerId with one and
+ *   transactional batches are refused; the Txn APIs are not offered); the idempotent
+ *   producer is supported
+ * - fetch sessions (KIP-227, refused as Kafka refuses them with a full cache), follower
+ *   fetching, and message-format conversion (magic 0/1 is refused; Fetch v0–v3 gets
+ *   UNSUPPORTED_VERSION)
+ * - compaction (a topic whose cleanup.policy lacks "delete" keeps everything); of the
+ *   topic configs segment.*, retention.*, cleanup.policy, max.message.bytes and
+ *   min.insync.replicas are applied, the others stored (configs.ts)
  * - LogAppendTime; ListOffsets by timestamp answers at batch precision
- * - offset expiry; the KIP-394 MEMBER_ID_REQUIRED round trip; static membership beyond
- *   reusing a member id; the initial rebalance delay (deliberately: groups form at once)
- * - SASL, TLS, ACLs, quotas (throttle_time is always 0), CreatePartitions, DescribeConfigs
- *   and the other admin APIs not listed in registry.ts
+ * - offset expiry; static membership beyond reusing a member id; the initial rebalance
+ *   delay (deliberately: groups form at once)
+ * - SASL, TLS, ACLs, quotas (throttle_time is always 0), dynamic broker configs, and the
+ *   admin APIs not listed in registry.ts
  * - a separate advertised listener: the bound host:port is what clients are told
  * @module
  */
@@ -36,7 +38,7 @@ import type { CorruptionPolicy } from "./partition_log.ts";
 import { APIS, capVersions } from "./registry.ts";
 import { BrokerServer } from "./server.ts";
 import { BrokerState, type FsyncPolicy } from "./state.ts";
-import { KAFKA_LOG_DEFAULTS } from "./topic_config.ts";
+import { KAFKA_LOG_DEFAULTS } from "./configs.ts";
 
 export type { CorruptionPolicy, FsyncPolicy };
 

@@ -28,7 +28,7 @@ import {
   writeFileAtomicSync,
 } from "./log_store.ts";
 import { type Damage, scanSegment } from "./log_recovery.ts";
-import { KAFKA_LOG_DEFAULTS, type LogConfig, logConfig } from "./topic_config.ts";
+import { type TopicConfig, topicConfig } from "./configs.ts";
 import { lastSequence, ProducerStateTable, type SequenceVerdict } from "./producer_state.ts";
 import { ErrorCode } from "./error_codes.ts";
 
@@ -48,7 +48,7 @@ export interface LogEnv {
   /** Open segment files, shared by every partition (required with `dir`). */
   handles?: FileHandles;
   /** The topic's config, read at each decision (it can change while the broker runs). */
-  config?: () => LogConfig;
+  config?: () => TopicConfig;
   /** The clock (tests move it). */
   now?: () => number;
   /** Bytes held by in-memory segments, across the broker (its memory cap). */
@@ -97,6 +97,8 @@ export function segmentFileName(base: number): string {
   return `${String(base).padStart(20, "0")}.log`;
 }
 const SNAPSHOT = "producers.snapshot";
+/** A topic with no configs of its own (a log opened on its own, in tests). */
+const NO_CONFIGS = { configs: {} };
 
 function grow(a: Float64Array): Float64Array<ArrayBuffer> {
   const b = new Float64Array(a.length * 2);
@@ -332,8 +334,8 @@ export class PartitionLog {
     return this.env.now ? this.env.now() : Date.now();
   }
 
-  private config(): LogConfig {
-    return this.env.config ? this.env.config() : logConfig({}, KAFKA_LOG_DEFAULTS);
+  private config(): TopicConfig {
+    return this.env.config ? this.env.config() : topicConfig(NO_CONFIGS);
   }
 
   private newStore(base: number): LogStore {
@@ -569,7 +571,7 @@ export class PartitionLog {
   /** Applies retention.ms and retention.bytes; answers the bytes deleted. */
   enforceRetention(now = this.now()): number {
     const cfg = this.config();
-    if (!cfg.deleteEnabled) return 0;
+    if (!cfg.deleteRetention) return 0;
     let freed = 0;
     if (cfg.retentionMs >= 0) {
       for (;;) {
@@ -639,6 +641,13 @@ export class PartitionLog {
     if (end - start > maxBytes && !atLeastOne) return { chunks: [], bytes: 0 };
     while (i + 1 < seg.count && seg.end(i + 1) - start <= maxBytes) end = seg.end(++i);
     return { chunks: seg.store.read(start, end - start), bytes: end - start };
+  }
+
+  /** The largest record timestamp in the log (-1 when empty). */
+  get maxTimestamp(): number {
+    let max = -1;
+    for (const s of this.segments) if (s.count && s.maxTimestamp > max) max = s.maxTimestamp;
+    return max;
   }
 
   /** The first offset whose batch has a timestamp >= `ts` (batch precision), or -1. */

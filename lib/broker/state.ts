@@ -11,7 +11,7 @@ import { GroupCoordinator } from "./groups.ts";
 import { type WriteFault, writeFileAtomicSync } from "./log_store.ts";
 import { OffsetStore } from "./offsets.ts";
 import type { CorruptionPolicy, PartitionLog } from "./partition_log.ts";
-import type { LogDefaults } from "./topic_config.ts";
+import { brokerTopicDefaults, type LogDefaults } from "./configs.ts";
 import { type Topic, TopicError, topicNameProblem, TopicRegistry } from "./topics.ts";
 
 /** When appended data is fsynced. */
@@ -94,7 +94,7 @@ export class BrokerState {
         dataDir: settings.dataDir,
         log,
         warn,
-        defaults: settings.logDefaults,
+        defaults: brokerTopicDefaults(settings),
         onCorruption: settings.onCorruption,
         maxOpenFiles: settings.maxOpenFiles,
         memorySegmentBytes: Math.floor(

@@ -31,12 +31,7 @@ import {
   type RecoveryReport,
   segmentFileName,
 } from "./partition_log.ts";
-import {
-  type LogConfig,
-  logConfig,
-  type LogDefaults,
-  validateTopicConfigs,
-} from "./topic_config.ts";
+import { topicConfig, topicConfigProblems } from "./configs.ts";
 
 /** One topic. */
 export interface Topic {
@@ -44,10 +39,11 @@ export interface Topic {
   /** A UUID, fixed at creation (Metadata v10+ topic ids). */
   id: string;
   partitions: PartitionLog[];
-  /** The configs set on this topic (names and values as given). */
+  /**
+   * The configs set on this topic (names and values as given); replaced, never changed in
+   * place (configs.ts caches what it computes from it by identity).
+   */
   configs: Record<string, string>;
-  /** What the log layer applies: `configs` over the broker's defaults. */
-  config: LogConfig;
 }
 
 /** A topic change that cannot be made, with the Kafka error code to answer. */
@@ -88,8 +84,8 @@ export interface RegistryOptions {
   log: (line: string) => void;
   /** Lines about lost or damaged data: shown even when the broker is quiet. */
   warn?: (line: string) => void;
-  /** Broker-wide defaults of the applied topic configs. */
-  defaults: LogDefaults;
+  /** The broker's topic config defaults (configs.ts brokerTopicDefaults). */
+  defaults: Readonly<Record<string, string>>;
   /** What to do with a damaged log on start (default "truncate"). */
   onCorruption?: CorruptionPolicy;
   /** Most segment files open at once (default 256). */
@@ -161,7 +157,6 @@ export class TopicRegistry {
           id: t.id,
           partitions: [],
           configs: t.configs ?? {},
-          config: logConfig(t.configs ?? {}, opts.defaults),
         };
         reg.migrateLegacy(t.name, t.partitions);
         const floors = checkpoints.topics[t.id] ?? [];
@@ -277,7 +272,7 @@ export class TopicRegistry {
     return {
       dir: this.dataDir ? join(this.dataDir, "logs", topic.name, String(p)) : undefined,
       handles: this.handles,
-      config: () => topic.config,
+      config: () => topicConfig(topic, this.opts.defaults),
       now: this.opts.now,
       memory: this.memory,
       maxSegmentBytes: this.dataDir ? undefined : this.opts.memorySegmentBytes,
@@ -295,6 +290,12 @@ export class TopicRegistry {
   /** The topic called `name`. */
   get(name: string): Topic | undefined {
     return this.topics.get(name);
+  }
+
+  /** The topic whose id is `id` (Metadata v12, Fetch v13+, DeleteTopics v6+). */
+  byId(id: string): Topic | undefined {
+    for (const t of this.topics.values()) if (t.id === id) return t;
+    return undefined;
   }
 
   /** All topics, by name. */
@@ -319,7 +320,9 @@ export class TopicRegistry {
     for (const s of specs) {
       const configs = s.configs ?? {};
       const problem = topicNameProblem(s.name);
-      const configProblem = validateTopicConfigs(configs);
+      const configProblem = topicConfigProblems(
+        Object.entries(configs).map(([name, value]) => ({ name, value })),
+      )[0];
       if (problem) out.push(new TopicError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem));
       else if (this.topics.has(s.name) || wanted.has(s.name)) {
         out.push(
@@ -334,7 +337,6 @@ export class TopicRegistry {
           id: crypto.randomUUID(),
           partitions: [],
           configs,
-          config: logConfig(configs, this.opts.defaults),
         };
         wanted.set(s.name, s.partitions);
         fresh.push(t);
@@ -420,7 +422,9 @@ export class TopicRegistry {
     if (!topic) {
       throw new TopicError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic "${name}"`);
     }
-    const problem = validateTopicConfigs(configs);
+    const problem = topicConfigProblems(
+      Object.entries(configs).map(([name, value]) => ({ name, value })),
+    )[0];
     if (problem) throw new TopicError(ErrorCode.INVALID_CONFIG, problem);
     if (validateOnly) return;
     const before = topic.configs;
@@ -431,7 +435,6 @@ export class TopicRegistry {
       topic.configs = before;
       throw err;
     }
-    topic.config = logConfig(configs, this.opts.defaults);
     this.opts.log(`set the configs of topic "${name}": ${JSON.stringify(configs)}`);
   }
 
