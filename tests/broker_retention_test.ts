@@ -260,6 +260,30 @@ Deno.test({
 });
 
 Deno.test({
+  name: "the broker's --retention is every topic's default retention.ms, applied and described",
+  ...opts,
+  fn: () =>
+    withBroker(async (broker) => {
+      const old = Date.now() - 3 * 3600_000;
+      await fill(broker.bootstrap, "flagged", { "segment.bytes": "1500" }, 6, old);
+      const admin = kafka(broker.bootstrap).admin();
+      await admin.connect();
+      const o = await Oracle.open(broker.bootstrap);
+      try {
+        const res = await admin.describeConfigs({
+          resources: [{ type: 2, name: "flagged", configNames: ["retention.ms"] }],
+          includeSynonyms: false,
+        });
+        assert.equal(res.resources[0].configEntries[0].configValue, "3600000");
+        await waitFor("the old records to go", async () => (await bounds(o, "flagged"))[0] >= 5);
+      } finally {
+        o.close();
+        await admin.disconnect();
+      }
+    }, { maintenanceMs: 50, retentionMs: 3600_000 }),
+});
+
+Deno.test({
   name: "compacted topics keep everything (compaction is not done, so nothing is deleted)",
   ...opts,
   fn: () =>
