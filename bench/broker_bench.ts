@@ -11,7 +11,8 @@
  * - producing 2 GiB in all: broker resident memory under 300 MB
  *
  * It also prints how the CPU time splits between the broker and each client (per 1,000
- * records), and how long a restart on the resulting data dir takes.
+ * records), how long a restart on the resulting data dir takes, and how long one takes
+ * after a byte in the middle of the largest segment was flipped (and what it cut).
  *
  * `BENCH_BROKER_SCALE=0.05 deno run -A bench/broker_bench.ts` runs everything at 5 % size
  * for a quick check (the memory figure then says little).
@@ -118,6 +119,52 @@ async function hasKcat(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Flips one byte in the middle of the largest segment and restarts on the data dir: the
+ * time recovery takes to find the damage, cut the one batch it hit and go on (the rest of
+ * the log is kept), and the records it cut.
+ */
+async function restartAfterDamage(dir: string, bytes: number): Promise<void> {
+  let largest = { path: "", size: 0 };
+  for (const t of Deno.readDirSync(join(dir, "logs"))) {
+    for (const p of Deno.readDirSync(join(dir, "logs", t.name))) {
+      for (const f of Deno.readDirSync(join(dir, "logs", t.name, p.name))) {
+        const path = join(dir, "logs", t.name, p.name, f.name);
+        const size = f.name.endsWith(".log") ? Deno.statSync(path).size : 0;
+        if (size > largest.size) largest = { path, size };
+      }
+    }
+  }
+  if (!largest.path) return;
+  const f = Deno.openSync(largest.path, { read: true, write: true });
+  const at = Math.floor(largest.size / 2);
+  const one = new Uint8Array(1);
+  f.seekSync(at, Deno.SeekMode.Start);
+  f.readSync(one);
+  one[0] ^= 0x01;
+  f.seekSync(at, Deno.SeekMode.Start);
+  f.writeSync(one);
+  f.close();
+  const t0 = performance.now();
+  const child = await spawnTask("broker.ts", [
+    "--port=0",
+    `--data-dir=${dir}`,
+    "--json",
+    "--quiet",
+  ]);
+  const sec = (performance.now() - t0) / 1000;
+  await child.stop();
+  const cut = /recovery cut (\d+) record\(s\) \((\d+) bytes\)/.exec(child.stderr());
+  report(
+    `restart on ${(bytes / 1024 ** 3).toFixed(2)} GiB with one flipped byte (until listening)`,
+    sec,
+    "s",
+  );
+  console.log(
+    `  ... it cut ${cut ? `${cut[1]} records (${cut[2]} bytes)` : "nothing"} and kept the rest`,
+  );
 }
 
 const dataDir = await Deno.makeTempDir({ prefix: "pinpipe-broker-bench-" });
@@ -234,6 +281,7 @@ try {
     restartSec,
     "s",
   );
+  await restartAfterDamage(dataDir, producedBytes);
 } finally {
   rss.stop();
   if (!stopped) await broker.stop();

@@ -9,12 +9,18 @@
  * Prints its bootstrap address (`127.0.0.1:9092`, or JSON with --json) on stdout once
  * listening; log lines go to stderr. Changes: the data dir (topic logs, metadata.json,
  * offsets.log), unless --memory. A re-run on the same data dir is safe: it recovers what
- * was there (cutting a torn tail off any log) and serves it. Exit codes: 0 stopped by
- * Ctrl-C or SIGTERM, 1 failure (port in use, unreadable data dir), 2 bad flags.
+ * was there (repairing or cutting out damaged batches, loudly, their bytes kept aside; or
+ * refusing to start with --on-corruption refuse) and serves it. Exit codes: 0 stopped by
+ * Ctrl-C or SIGTERM, 1 failure (port in use, unreadable or damaged data dir), 2 bad flags.
  * @module
  */
 import { Options, parseFlags, runMain } from "../lib/cli.ts";
-import { type Broker, type FsyncPolicy, startBroker } from "../lib/broker/broker.ts";
+import {
+  type Broker,
+  type CorruptionPolicy,
+  type FsyncPolicy,
+  startBroker,
+} from "../lib/broker/broker.ts";
 
 export const HELP = `Usage: deno task broker [flags]
 
@@ -37,7 +43,22 @@ Flags (environment variable; default):
                          acknowledged writes; always syncs before every acknowledgement
   --max-frame-bytes SIZE largest request accepted, e.g. 100MiB
                          (PINPIPE_BROKER_MAX_FRAME_BYTES; 100MiB)
-  --quiet                no log lines on stderr (PINPIPE_BROKER_QUIET=1; off)
+  --max-request-memory SIZE  memory for requests being read, all connections together
+                         (PINPIPE_BROKER_MAX_REQUEST_MEMORY; 256MiB)
+  --idle-timeout DURATION  close connections idle this long (PINPIPE_BROKER_IDLE_TIMEOUT; 10m)
+  --retention DURATION   default retention.ms of topics, or "forever"
+                         (PINPIPE_BROKER_RETENTION; 168h, Kafka's week)
+  --retention-bytes SIZE default retention.bytes of a partition, or "none"
+                         (PINPIPE_BROKER_RETENTION_BYTES; none)
+  --segment-bytes SIZE   default segment.bytes (PINPIPE_BROKER_SEGMENT_BYTES; 1GiB)
+  --max-memory SIZE      with --memory: records kept before the oldest segments are dropped
+                         (in memory segments also roll at 1/16 of it, 1 to 64 MiB)
+                         (PINPIPE_BROKER_MAX_MEMORY; a quarter of RAM, at most 1GiB)
+  --on-corruption MODE   truncate | refuse: a damaged log on start is cut out (its bytes kept
+                         in <data-dir>/corrupt/, its offsets never reused) or stops the broker
+                         (PINPIPE_BROKER_ON_CORRUPTION; truncate)
+  --quiet                no log lines on stderr, except about damaged or dropped data
+                         (PINPIPE_BROKER_QUIET=1; off)
   --json                 print {"bootstrap","host","port","dataDir"} instead of the address
   --help                 this text
 `;
@@ -51,6 +72,13 @@ export interface BrokerTaskOptions {
   autoCreate: boolean;
   fsync: FsyncPolicy;
   maxFrameBytes: number;
+  maxRequestMemory: number;
+  idleTimeoutMs: number;
+  retentionMs: number;
+  retentionBytes: number;
+  segmentBytes?: number;
+  maxMemoryBytes?: number;
+  onCorruption: CorruptionPolicy;
   quiet: boolean;
   json: boolean;
 }
@@ -69,6 +97,13 @@ export function parseOptions(
     "auto-create": { type: "boolean" },
     fsync: { type: "string" },
     "max-frame-bytes": { type: "string" },
+    "max-request-memory": { type: "string" },
+    "idle-timeout": { type: "string" },
+    retention: { type: "string" },
+    "retention-bytes": { type: "string" },
+    "segment-bytes": { type: "string" },
+    "max-memory": { type: "string" },
+    "on-corruption": { type: "string" },
     quiet: { type: "boolean" },
     json: { type: "boolean" },
   });
@@ -96,9 +131,41 @@ export function parseOptions(
       default: 100 * 1024 * 1024,
       min: 1024,
     }),
+    maxRequestMemory: o.bytes("max-request-memory", {
+      env: "PINPIPE_BROKER_MAX_REQUEST_MEMORY",
+      default: 256 * 1024 * 1024,
+      min: 1024 * 1024,
+    }),
+    idleTimeoutMs: o.duration("idle-timeout", {
+      env: "PINPIPE_BROKER_IDLE_TIMEOUT",
+      default: 600_000,
+      min: 1000,
+    }),
+    retentionMs:
+      /^(forever|-1)$/.test(o.string("retention", { env: "PINPIPE_BROKER_RETENTION" }) ?? "")
+        ? -1
+        : o.duration("retention", { env: "PINPIPE_BROKER_RETENTION", default: 168 * 3600_000 }),
+    retentionBytes: /^(none|-1)$/.test(
+        o.string("retention-bytes", { env: "PINPIPE_BROKER_RETENTION_BYTES" }) ?? "none",
+      )
+      ? -1
+      : o.bytes("retention-bytes", { env: "PINPIPE_BROKER_RETENTION_BYTES", min: 0 }),
+    segmentBytes: o.string("segment-bytes", { env: "PINPIPE_BROKER_SEGMENT_BYTES" }) === undefined
+      ? undefined
+      : o.bytes("segment-bytes", { env: "PINPIPE_BROKER_SEGMENT_BYTES", min: 1024 }),
+    maxMemoryBytes: o.string("max-memory", { env: "PINPIPE_BROKER_MAX_MEMORY" }) === undefined
+      ? undefined
+      : o.bytes("max-memory", { env: "PINPIPE_BROKER_MAX_MEMORY", min: 1024 * 1024 }),
+    onCorruption: o.choice("on-corruption", ["truncate", "refuse"] as const, {
+      env: "PINPIPE_BROKER_ON_CORRUPTION",
+      default: "truncate",
+    }),
     quiet: o.bool("quiet", { env: "PINPIPE_BROKER_QUIET" }),
     json: o.bool("json"),
   };
+  if (!memory && typeof values["max-memory"] === "string") {
+    o.problem("Cannot use --max-memory without --memory: it caps an in-memory broker");
+  }
   if (memory && typeof values["data-dir"] === "string") {
     o.problem("Cannot use --memory with --data-dir: choose one");
   }
@@ -123,6 +190,8 @@ export async function runBroker(
   deps: {
     signal: AbortSignal;
     log: (line: string) => void;
+    /** Lines about damaged or dropped data (default: `log`); printed even with --quiet. */
+    warn?: (line: string) => void;
     onListening: (broker: Broker) => void;
   },
 ): Promise<BrokerRunResult> {
@@ -135,7 +204,15 @@ export async function runBroker(
     autoCreate: opts.autoCreate,
     fsync: opts.fsync,
     maxFrameBytes: opts.maxFrameBytes,
+    maxRequestMemory: opts.maxRequestMemory,
+    idleTimeoutMs: opts.idleTimeoutMs,
+    retentionMs: opts.retentionMs,
+    retentionBytes: opts.retentionBytes,
+    segmentBytes: opts.segmentBytes,
+    maxMemoryBytes: opts.maxMemoryBytes,
+    onCorruption: opts.onCorruption,
     logger: opts.quiet ? undefined : deps.log,
+    warn: deps.warn ?? deps.log,
   });
   deps.onListening(broker);
   if (!deps.signal.aborted) {

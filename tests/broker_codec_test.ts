@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { MalformedRequestError, Reader, Writer } from "../lib/broker/codec.ts";
 import { crc32c, CRC32C_IMPLEMENTATION, crc32cJs } from "../lib/broker/crc32c.ts";
 import { patchBatch, splitBatches } from "../lib/broker/record_batch.ts";
-import { PartitionLog } from "../lib/broker/partition_log.ts";
+import { PartitionLog, segmentFileName } from "../lib/broker/partition_log.ts";
+import { FileHandles } from "../lib/broker/log_store.ts";
 import { ErrorCode } from "../lib/broker/error_codes.ts";
 import {
   decodeKafkajsRecordBatch,
@@ -248,18 +249,18 @@ Deno.test("an in-memory partition log indexes batches and reads whole batches by
 
 Deno.test("a file partition log does the same and is rebuilt identically when reopened", () =>
   withTempDir(async (dir) => {
-    const path = join(dir, "0.log");
-    const first = PartitionLog.openFile("t", 0, path).log;
+    const env = { dir, handles: new FileHandles(8) };
+    const first = PartitionLog.open("t", 0, env).log;
     await exerciseLog(first);
-    await first.store.close();
-    const { log, scan } = PartitionLog.openFile("t", 0, path);
+    await first.close();
+    const { log, report } = PartitionLog.open("t", 0, env);
     try {
-      assert.equal(scan.cutBytes, 0);
+      assert.equal(report.cuts.length, 0);
       assert.equal(log.nextOffset, 15);
       assert.equal(log.batchCount, 5);
-      assert.equal(log.bytesFrom(0), Deno.statSync(path).size);
+      assert.equal(log.bytesFrom(0), Deno.statSync(join(dir, segmentFileName(0))).size);
     } finally {
-      await log.store.close();
+      await log.close();
     }
   }));
 

@@ -104,6 +104,7 @@ Deno.test("ApiVersions advertises min 0 and the max versions Apache Kafka 3.9 se
     CreateTopics: [0, 7],
     DeleteTopics: [0, 6],
     DeleteRecords: [0, 2],
+    InitProducerId: [0, 5],
     DescribeConfigs: [0, 4],
     CreatePartitions: [0, 3],
     DeleteGroups: [0, 2],

@@ -15,7 +15,14 @@
  * - acks 1 and -1 are the same on one node; acks 0 gets no response at all (clients count
  *   on that). Other acks values get INVALID_REQUIRED_ACKS.
  * - With `fsync: "always"` the response waits for fdatasync of the touched logs.
- * - Unknown topics are auto-created when the broker allows it.
+ * - Unknown topics are auto-created when the broker allows it (all of a request's with one
+ *   metadata.json write; a failed write answers KAFKA_STORAGE_ERROR and appends nothing).
+ * - Idempotent producers (producer id >= 0): a retry of one of the producer's last five
+ *   batches is answered with the offset it got the first time and not appended again; a
+ *   sequence gap gets OUT_OF_ORDER_SEQUENCE_NUMBER, an epoch older than the producer's
+ *   current one INVALID_PRODUCER_EPOCH (producer_state.ts). A request with a transactional
+ *   id, or a transactional batch, gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED: transactions
+ *   are not supported.
  *
  * Version notes: v1+ throttle_time_ms (last field); v2+ log_append_time_ms (always -1:
  * CreateTime); v3+ transactional_id; v5+ log_start_offset; v7+ zstd; v8+ record errors and
@@ -81,6 +88,8 @@ export const produce = defineApi({
     const s = ctx.state;
     const defaults = brokerTopicDefaults(s.settings);
     const touched = new Set<PartitionLog>();
+    // Unknown topics are created all at once: one metadata.json write.
+    const known = s.topicsOrCreate(req.topicData.map((t) => t.name), true);
     const responses = req.topicData.map(({ name, partitionData }) => ({
       name,
       partitionResponses: partitionData.map((p): PartitionResult => {
@@ -100,7 +109,13 @@ export const produce = defineApi({
           logStartOffset: logStart,
         });
         if (acks !== 0 && acks !== 1 && acks !== -1) return fail(ErrorCode.INVALID_REQUIRED_ACKS);
-        const topic = s.topicOrCreate(name, true);
+        if (req.transactionalId !== null) {
+          return fail(
+            ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            "transactions are not supported by this broker",
+          );
+        }
+        const topic = known.get(name)!;
         if (typeof topic === "number") return fail(topic);
         const log = topic.partitions[p.index];
         if (!log) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
@@ -137,6 +152,15 @@ export const produce = defineApi({
             `min.insync.replicas is ${config.minInsyncReplicas} but this broker is the only replica`,
             log.logStartOffset,
           );
+        }
+        const verdict = log.checkProducer(batches);
+        if (verdict.kind === "duplicate") {
+          // A retry of a batch already in the log: its first offset, nothing appended.
+          return { ...res, baseOffset: verdict.firstOffset, logStartOffset: log.logStartOffset };
+        }
+        if (verdict.kind === "refuse") {
+          s.log(`refused a produce to ${name}-${p.index}: ${verdict.message}`);
+          return fail(verdict.error, verdict.message, log.logStartOffset);
         }
         try {
           const base = log.append(p.records, batches);

@@ -92,12 +92,16 @@ export const metadata = defineApi({
         }),
       ];
     } else {
-      topics = [...new Set(asked.flatMap((t) => t.name ?? []))].map((name) => {
-        const t = s.topicOrCreate(name, req.allowAutoTopicCreation);
-        return typeof t === "number"
+      // All unknown names at once: one metadata.json write for thousands of new topics.
+      const found = s.topicsOrCreate(
+        asked.flatMap((t) => t.name ?? []),
+        req.allowAutoTopicCreation,
+      );
+      topics = [...found].map(([name, t]) =>
+        typeof t === "number"
           ? { name, id: ZERO_UUID, error: t }
-          : { name, id: t.id, error: ErrorCode.NONE, topic: t };
-      });
+          : { name, id: t.id, error: ErrorCode.NONE, topic: t }
+      );
     }
     const me = [s.nodeId];
     return {

@@ -10,7 +10,8 @@
  *   bad values INVALID_CONFIG (configs.ts knows Kafka 3.9's topic configs).
  * - Configs are stored with the topic; those the broker acts on (configs.ts) apply at once.
  * - validate_only (v1+) checks without creating.
- * - The topic's partitions exist (and metadata.json is written) before the answer.
+ * - metadata.json is written before the answer, and before the topic is visible: a failed
+ *   write gets KAFKA_STORAGE_ERROR and creates nothing.
  *
  * Version notes: v1+ validate_only, error_message; v2+ throttle_time_ms; v3, v4 same as v2
  * (v4 is where clients may send -1 defaults); v5+ flexible, and the answer repeats the
@@ -21,7 +22,7 @@ import { defineApi } from "./api.ts";
 import { brokerTopicDefaults, describeTopicConfigs, topicConfigProblems } from "./configs.ts";
 import { ErrorCode } from "./error_codes.ts";
 import { arr, ZERO_UUID } from "./schema.ts";
-import { topicNameProblem } from "./topics.ts";
+import { TopicError, topicNameProblem } from "./topics.ts";
 
 /** Most partitions one topic may have here. */
 export const MAX_PARTITIONS = 10_000;
@@ -114,7 +115,15 @@ export const createTopics = defineApi({
       }
       const configs: Record<string, string> = {};
       for (const c of t.configs) configs[c.name] = c.value!.trim();
-      const id = req.validateOnly ? ZERO_UUID : s.topics.create(t.name, partitions, configs).id;
+      let id = ZERO_UUID;
+      if (!req.validateOnly) {
+        try {
+          id = s.topics.create(t.name, partitions, configs).id;
+        } catch (err) {
+          if (!(err instanceof TopicError)) throw err;
+          return fail(err.code, err.message); // KAFKA_STORAGE_ERROR: metadata.json not written
+        }
+      }
       return {
         name: t.name,
         topicId: id,

@@ -12,6 +12,7 @@
  */
 import { defineApi } from "./api.ts";
 import { ErrorCode } from "./error_codes.ts";
+import { TopicError } from "./topics.ts";
 import { arr, ZERO_UUID } from "./schema.ts";
 
 export const deleteTopics = defineApi({
@@ -60,7 +61,14 @@ export const deleteTopics = defineApi({
         );
         continue;
       }
-      await s.topics.delete(topic.name);
+      try {
+        await s.topics.delete(topic.name);
+      } catch (err) {
+        if (!(err instanceof TopicError)) throw err;
+        s.log(`could not delete topic "${topic.name}": ${err.message}`);
+        responses.push(answer(err.code, err.message, topic.name)); // metadata.json unchanged
+        continue;
+      }
       s.offsets.deleteTopic(topic.name);
       responses.push({ name: topic.name, topicId: topic.id, errorCode: 0, errorMessage: null });
     }

@@ -50,14 +50,15 @@ export const deleteRecords = defineApi({
                 errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
               };
             }
-            const res = log.deleteRecordsBefore(p.offset);
+            // The new start is in checkpoints.json before the answer (it survives a restart).
+            const res = s.topics.deleteRecords(t.name, p.partitionIndex, p.offset);
             if ("error" in res) {
               return { partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: res.error };
             }
-            s.log(`${t.name}-${p.partitionIndex}: records before ${res.logStartOffset} deleted`);
+            s.log(`${t.name}-${p.partitionIndex}: records before ${res.lowWatermark} deleted`);
             return {
               partitionIndex: p.partitionIndex,
-              lowWatermark: res.logStartOffset,
+              lowWatermark: res.lowWatermark,
               errorCode: ErrorCode.NONE,
             };
           }),

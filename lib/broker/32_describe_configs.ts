@@ -23,6 +23,7 @@ import {
   ConfigType,
   type DescribedConfig,
   describeTopicConfigs,
+  TOPIC_CONFIGS,
 } from "./configs.ts";
 import { ErrorCode } from "./error_codes.ts";
 import { arr } from "./schema.ts";
@@ -136,7 +137,18 @@ export function brokerConfigs(s: BrokerState): DescribedConfig[] {
   const set = ConfigSource.STATIC_BROKER_CONFIG;
   const dflt = ConfigSource.DEFAULT_CONFIG;
   const listener = `PLAINTEXT://${s.host.includes(":") ? `[${s.host}]` : s.host}:${s.port}`;
-  const frame = brokerTopicDefaults(s.settings)["max.message.bytes"];
+  const topicDefaults = brokerTopicDefaults(s.settings);
+  const frame = topicDefaults["max.message.bytes"];
+  // A log.* default from the broker's flags: "set" when it is not Kafka's own.
+  const log = (
+    name: string,
+    topicName: string,
+    type: number,
+    doc: string,
+  ): [string, string, number, number, string] => {
+    const value = topicDefaults[topicName];
+    return [name, value, value === TOPIC_CONFIGS.get(topicName)?.default ? dflt : set, type, doc];
+  };
   const entries: [string, string, number, number, string][] = [
     ["node.id", String(s.nodeId), set, ConfigType.INT, "This broker's id"],
     ["broker.id", String(s.nodeId), set, ConfigType.INT, "This broker's id"],
@@ -169,9 +181,24 @@ export function brokerConfigs(s: BrokerState): DescribedConfig[] {
       "Committed offsets live on this broker",
     ],
     ["group.initial.rebalance.delay.ms", "0", set, ConfigType.INT, "Groups form at once"],
-    ["log.retention.ms", "604800000", dflt, ConfigType.LONG, "Default retention.ms of topics"],
-    ["log.retention.bytes", "-1", dflt, ConfigType.LONG, "Default retention.bytes of topics"],
-    ["log.segment.bytes", "1073741824", dflt, ConfigType.INT, "Default segment.bytes of topics"],
+    log("log.retention.ms", "retention.ms", ConfigType.LONG, "--retention"),
+    log("log.retention.bytes", "retention.bytes", ConfigType.LONG, "--retention-bytes"),
+    log("log.segment.bytes", "segment.bytes", ConfigType.INT, "--segment-bytes"),
+    log("log.roll.ms", "segment.ms", ConfigType.LONG, "Default segment.ms of topics"),
+    [
+      "connections.max.idle.ms",
+      String(s.settings.idleTimeoutMs),
+      s.settings.idleTimeoutMs === 600_000 ? dflt : set,
+      ConfigType.LONG,
+      "--idle-timeout",
+    ],
+    [
+      "queued.max.request.bytes",
+      String(s.settings.maxRequestMemory),
+      set,
+      ConfigType.LONG,
+      "--max-request-memory: requests being read, all connections together",
+    ],
     ["log.cleanup.policy", "delete", dflt, ConfigType.LIST, "Default cleanup.policy of topics"],
     ["compression.type", "producer", dflt, ConfigType.STRING, "Batches are kept as produced"],
   ];

@@ -15,6 +15,7 @@ import { defineApi } from "./api.ts";
 import { MAX_PARTITIONS } from "./19_create_topics.ts";
 import { ErrorCode } from "./error_codes.ts";
 import { arr } from "./schema.ts";
+import { TopicError } from "./topics.ts";
 
 export const createPartitions = defineApi({
   key: 37,
@@ -90,7 +91,14 @@ export const createPartitions = defineApi({
           );
         }
       }
-      if (!req.validateOnly) s.topics.addPartitions(t.name, t.count);
+      if (!req.validateOnly) {
+        try {
+          s.topics.addPartitions(t.name, t.count); // metadata.json first
+        } catch (err) {
+          if (!(err instanceof TopicError)) throw err;
+          return fail(err.code, err.message);
+        }
+      }
       return { name: t.name, errorCode: ErrorCode.NONE, errorMessage: null };
     });
     return { results };

@@ -20,6 +20,7 @@ import { defineApi } from "./api.ts";
 import { alterTopicConfigs, TOPIC_CONFIGS } from "./configs.ts";
 import { ErrorCode } from "./error_codes.ts";
 import { arr } from "./schema.ts";
+import { TopicError } from "./topics.ts";
 
 export const incrementalAlterConfigs = defineApi({
   key: 44,
@@ -77,8 +78,12 @@ export const incrementalAlterConfigs = defineApi({
         if ("error" in next) return result(next.error, next.message);
         if (!req.validateOnly) {
           const changed = r.configs.map((c) => c.name);
-          topic.configs = next.configs;
-          s.topics.persist();
+          try {
+            s.topics.setConfigs(topic.name, next.configs); // written, then applied
+          } catch (err) {
+            if (!(err instanceof TopicError)) throw err;
+            return result(err.code, err.message);
+          }
           const inert = changed.filter((n) => !TOPIC_CONFIGS.get(n)?.applied);
           s.log(
             `topic "${topic.name}": configs ${changed.join(", ")} changed${

@@ -14,29 +14,33 @@
  * Skipped on purpose (see each API module for details):
  * - more than one broker: node 0 is the controller, every group's coordinator and the
  *   only replica; replication factors above 1 are refused
- * - transactions and the idempotent producer (InitProducerId and the Txn APIs are not
- *   offered; producer ids and sequence numbers are stored, not checked)
+ * - transactions (FindCoordinator for a transactional id, InitProducerId with one and
+ *   transactional batches are refused; the Txn APIs are not offered); the idempotent
+ *   producer is supported
  * - fetch sessions (KIP-227, refused as Kafka refuses them with a full cache), follower
  *   fetching, and message-format conversion (magic 0/1 is refused; Fetch v0–v3 gets
  *   UNSUPPORTED_VERSION)
- * - retention, compaction and segment rolling: a partition is one file that grows until
- *   its topic is deleted (DeleteRecords moves its start); of the topic configs only
- *   max.message.bytes and min.insync.replicas are applied (configs.ts)
+ * - compaction (a topic whose cleanup.policy lacks "delete" keeps everything); of the
+ *   topic configs segment.*, retention.*, cleanup.policy, max.message.bytes and
+ *   min.insync.replicas are applied, the others stored (configs.ts)
  * - LogAppendTime; ListOffsets by timestamp answers at batch precision
  * - offset expiry; static membership beyond reusing a member id; the initial rebalance
  *   delay (deliberately: groups form at once)
  * - SASL, TLS, ACLs, quotas (throttle_time is always 0), dynamic broker configs, and the
  *   admin APIs not listed in registry.ts
  * - a separate advertised listener: the bound host:port is what clients are told
- * - a corrupt batch in the middle of a log cuts everything after it on start
  * @module
  */
 import type { Api } from "./api.ts";
+import { planFiles } from "./limits.ts";
+import type { WriteFault } from "./log_store.ts";
+import type { CorruptionPolicy } from "./partition_log.ts";
 import { APIS, capVersions } from "./registry.ts";
 import { BrokerServer } from "./server.ts";
 import { BrokerState, type FsyncPolicy } from "./state.ts";
+import { KAFKA_LOG_DEFAULTS } from "./configs.ts";
 
-export type { FsyncPolicy };
+export type { CorruptionPolicy, FsyncPolicy };
 
 /** How to start a broker. */
 export interface BrokerOptions {
@@ -59,8 +63,50 @@ export interface BrokerOptions {
   fsync?: FsyncPolicy;
   /** Largest request frame accepted, in bytes (default 100 MiB), checked before allocating. */
   maxFrameBytes?: number;
+  /**
+   * Bytes of request frames being read at once, across all connections (default 256 MiB,
+   * at least maxFrameBytes): a connection whose frame does not fit waits, unread.
+   */
+  maxRequestMemory?: number;
+  /** A connection with no request for this long is closed (default 10 min, Kafka's). */
+  idleTimeoutMs?: number;
+  /** A request must arrive whole within this long of its first byte (default 2 min). */
+  frameTimeoutMs?: number;
+  /** Client connections at once; more are closed (default: from the open-file limit). */
+  maxConnections?: number;
+  /** Segment files open at once (default: a quarter of the open-file limit left, ≤ 1,024). */
+  maxOpenFiles?: number;
+  /**
+   * What a damaged log or offsets.log does on start: "truncate" (default) cuts the damaged
+   * bytes out, keeps them in `corrupt/` and says so; "refuse" stops the broker instead.
+   */
+  onCorruption?: CorruptionPolicy;
+  /** Default retention.ms of topics (default 7 days, -1 = keep forever). */
+  retentionMs?: number;
+  /** Default retention.bytes of a partition (default -1: no limit). */
+  retentionBytes?: number;
+  /**
+   * Default segment.bytes (default 1 GiB). In memory a segment also rolls at a sixteenth of
+   * the memory cap (1 to 64 MiB), so the cap drops records in small steps.
+   */
+  segmentBytes?: number;
+  /** Default segment.ms (default 7 days). */
+  segmentMs?: number;
+  /**
+   * In memory: bytes of records kept before the oldest segments are dropped (default a
+   * quarter of the machine's memory, at most 1 GiB).
+   */
+  maxMemoryBytes?: number;
+  /** How often retention and the memory cap are applied (default 1 s). */
+  maintenanceMs?: number;
   /** Receives one line per notable event (default: silent). */
   logger?: (line: string) => void;
+  /** Receives lines about lost or damaged data (default: the logger, else stderr). */
+  warn?: (line: string) => void;
+  /** Test hook: the clock the logs use (retention, segment.ms). */
+  now?: () => number;
+  /** Test hook: called before each file write with its path; throw to fail it (a full disk). */
+  fault?: WriteFault;
   /** Caps advertised max versions by API name, e.g. `{ Fetch: 4 }` (tests posing as an older broker). */
   maxVersions?: Record<string, number>;
 }
@@ -77,6 +123,17 @@ export interface Broker {
 
 /** Default largest frame: 100 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 100 * 1024 * 1024;
+/** Default budget for request frames being read: 256 MiB. */
+export const DEFAULT_MAX_REQUEST_MEMORY = 256 * 1024 * 1024;
+
+/** The default memory cap of an in-memory broker: a quarter of the machine, at most 1 GiB. */
+export function defaultMaxMemory(): number {
+  let total = 4 * 1024 ** 3;
+  try {
+    total = Deno.systemMemoryInfo().total;
+  } catch { /* not permitted: assume 4 GiB */ }
+  return Math.min(1024 ** 3, Math.floor(total / 4));
+}
 
 /** Starts a broker (in memory unless `dataDir` is given); resolves once it is listening. */
 export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
@@ -87,14 +144,35 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       `Cannot start the broker with ${partitions} default partitions: need 1 or more`,
     );
   }
+  const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const maxMemoryBytes = opts.maxMemoryBytes ?? defaultMaxMemory();
+  const files = planFiles();
   const state = await BrokerState.open({
     host,
     dataDir: opts.dataDir,
     partitions,
     autoCreate: opts.autoCreate ?? false,
     fsync: opts.fsync ?? "interval",
-    maxFrameBytes: opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    maxFrameBytes,
     logger: opts.logger ?? (() => {}),
+    // Damaged or dropped data is never silent: without a logger it goes to stderr.
+    warn: opts.warn ?? opts.logger ?? ((line) => console.error(`broker: ${line}`)),
+    onCorruption: opts.onCorruption ?? "truncate",
+    logDefaults: {
+      segmentBytes: opts.segmentBytes ?? KAFKA_LOG_DEFAULTS.segmentBytes,
+      segmentMs: opts.segmentMs ?? KAFKA_LOG_DEFAULTS.segmentMs,
+      retentionMs: opts.retentionMs ?? KAFKA_LOG_DEFAULTS.retentionMs,
+      retentionBytes: opts.retentionBytes ?? KAFKA_LOG_DEFAULTS.retentionBytes,
+    },
+    maxMemoryBytes,
+    maxOpenFiles: opts.maxOpenFiles ?? files.maxOpenFiles,
+    maxConnections: opts.maxConnections ?? files.maxConnections,
+    maxRequestMemory: Math.max(opts.maxRequestMemory ?? DEFAULT_MAX_REQUEST_MEMORY, maxFrameBytes),
+    idleTimeoutMs: opts.idleTimeoutMs ?? 10 * 60 * 1000,
+    frameTimeoutMs: opts.frameTimeoutMs ?? 2 * 60 * 1000,
+    maintenanceMs: opts.maintenanceMs ?? 1000,
+    now: opts.now,
+    fault: opts.fault,
   });
   let listener: Deno.TcpListener;
   try {
@@ -108,8 +186,12 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   const apis: ReadonlyMap<number, Api> = opts.maxVersions ? capVersions(opts.maxVersions) : APIS;
   const server = new BrokerServer(listener, state, apis);
   const bootstrap = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const st = state.settings;
   state.log(
-    `listening on ${bootstrap}${opts.dataDir ? ` with data in ${opts.dataDir}` : " (in memory)"}`,
+    `listening on ${bootstrap}${
+      opts.dataDir ? ` with data in ${opts.dataDir}` : ` (in memory, up to ${mib(maxMemoryBytes)})`
+    }; up to ${st.maxConnections} connections, ${st.maxOpenFiles} open segment files, ` +
+      `${mib(st.maxRequestMemory)} of requests being read (open-file limit ${files.limit})`,
   );
   let closing: Promise<void> | undefined;
   return {
@@ -125,4 +207,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       return closing;
     },
   };
+}
+
+function mib(n: number): string {
+  return `${Math.round(n / 1024 / 1024)} MiB`;
 }

@@ -352,18 +352,42 @@ export function topicConfig(
   return c;
 }
 
+/** The broker-wide defaults of the applied log configs (Kafka's log.* broker settings). */
+export interface LogDefaults {
+  segmentBytes: number;
+  segmentMs: number;
+  retentionMs: number;
+  retentionBytes: number;
+}
+
+/** Kafka's defaults: 1 GiB segments rolled weekly, kept a week, no size limit. */
+export const KAFKA_LOG_DEFAULTS: Readonly<LogDefaults> = {
+  segmentBytes: 1024 ** 3,
+  segmentMs: 7 * 24 * 3600 * 1000,
+  retentionMs: 7 * 24 * 3600 * 1000,
+  retentionBytes: -1,
+};
+
 const brokerDefaultsCache = new WeakMap<object, Readonly<Record<string, string>>>();
 
 /**
  * The topic defaults this broker sets where Kafka's would not fit: max.message.bytes is the
- * frame limit (pinpipe's clients send batches of a few MiB; one request bounds them anyway).
+ * frame limit (pinpipe's clients send batches of a few MiB; one request bounds them anyway),
+ * and the log settings come from the broker's flags (--retention, --segment-bytes, …).
  */
 export function brokerTopicDefaults(
-  settings: { maxFrameBytes: number },
+  settings: { maxFrameBytes: number; logDefaults?: LogDefaults },
 ): Readonly<Record<string, string>> {
   let d = brokerDefaultsCache.get(settings);
   if (!d) {
-    d = { "max.message.bytes": String(Math.min(settings.maxFrameBytes, INT_MAX)) };
+    const log = settings.logDefaults ?? KAFKA_LOG_DEFAULTS;
+    d = {
+      "max.message.bytes": String(Math.min(settings.maxFrameBytes, INT_MAX)),
+      "segment.bytes": String(log.segmentBytes),
+      "segment.ms": String(log.segmentMs),
+      "retention.ms": String(log.retentionMs),
+      "retention.bytes": String(log.retentionBytes),
+    };
     brokerDefaultsCache.set(settings, d);
   }
   return d;

@@ -1,14 +1,17 @@
 /**
- * Where a partition's record batches live: `MemoryLogStore` (no data dir) or
- * `FileLogStore`, one append-only file of raw Kafka batches per partition. Only the
- * bytes are stored here; the offset index is kept by `PartitionLog`. Opening a file
- * scans it batch by batch (length, magic, CRC-32C, offset continuity) and cuts off a
- * torn or corrupt tail, so everything before it is served.
+ * Where the bytes of one log segment live: `MemoryLogStore` (no data dir) or
+ * `FileLogStore`, one append-only file of raw Kafka batches. Only bytes are stored here;
+ * offsets and the index are `PartitionLog`'s.
+ *
+ * File segments do not hold a file descriptor each: `FileHandles` opens a segment's file
+ * when it is read or written and keeps at most `max` of them open, closing the least
+ * recently used (a partition count never turns into an open-file count: running out of
+ * descriptors is a panic in Deno, not an error). A segment file is created on its first
+ * append, so an empty partition costs no file at all.
  * @module
  */
-import { BATCH_HEADER_BYTES, batchCrcOk, batchHeader } from "./record_batch.ts";
 
-/** Bytes of one partition's log. Positions are byte offsets from the start of the log. */
+/** Bytes of one segment. Positions are byte offsets from the start of the segment. */
 export interface LogStore {
   /** Bytes stored. */
   readonly size: number;
@@ -20,18 +23,30 @@ export interface LogStore {
   sync(): Promise<void>;
   /** Releases the file; pending syncs finish first. */
   close(): Promise<void>;
+  /** Closes and deletes the segment's bytes. */
+  remove(): void;
 }
 
-/** A log kept in memory as a list of appended chunks. */
+/**
+ * Test hook, kfake-style: called before the broker writes to a file, with the file's path;
+ * throwing simulates a failed write (a full disk, say). Never set in production.
+ */
+export type WriteFault = (path: string) => void;
+
+/** A segment kept in memory as a list of appended chunks. */
 export class MemoryLogStore implements LogStore {
   private chunks: Uint8Array[] = [];
   private starts: number[] = [];
   size = 0;
 
+  /** `account` is told of every byte added or removed (the broker's memory cap). */
+  constructor(private readonly account?: { used: number }) {}
+
   append(data: Uint8Array): void {
     this.chunks.push(data.slice());
     this.starts.push(this.size);
     this.size += data.byteLength;
+    if (this.account) this.account.used += data.byteLength;
   }
 
   read(pos: number, len: number): Uint8Array[] {
@@ -58,34 +73,95 @@ export class MemoryLogStore implements LogStore {
   }
 
   close(): Promise<void> {
+    this.remove();
+    return Promise.resolve();
+  }
+
+  remove(): void {
+    if (this.account) this.account.used -= this.size;
     this.chunks = [];
     this.starts = [];
-    return Promise.resolve();
+    this.size = 0;
   }
 }
 
-/** One batch found while scanning a log file. */
-export interface ScannedBatch {
-  baseOffset: number;
-  position: number;
-  size: number;
-  lastOffsetDelta: number;
-  maxTimestamp: number;
+interface Handle {
+  file: Deno.FsFile;
+  /** Async operations (fdatasync) running on it: it is not closed under them. */
+  pins: number;
+  closeWhenUnpinned: boolean;
 }
 
-/** What opening a log file found. */
-export interface ScanResult {
-  /** Bytes kept (the valid prefix). */
-  validBytes: number;
-  /** Bytes cut off the end (a torn or corrupt tail). */
-  cutBytes: number;
-  /** Why the scan stopped early, if it did. */
-  reason?: string;
-}
+/** Open segment files, at most `max` of them, least recently used closed first. */
+export class FileHandles {
+  private handles = new Map<string, Handle>();
+  /** Files opened over the broker's life (for tests and figures). */
+  opened = 0;
 
-const SCAN_CHUNK = 4 * 1024 * 1024;
-/** Largest batch a scan accepts; anything claiming more is corruption. */
-const MAX_BATCH_BYTES = 1024 * 1024 * 1024;
+  constructor(public max: number, readonly fault?: WriteFault) {}
+
+  /** Files open now. */
+  get count(): number {
+    return this.handles.size;
+  }
+
+  /** The open file at `path` (opened, and created when `create`, if need be). */
+  get(path: string, create: boolean): Deno.FsFile {
+    const h = this.handles.get(path);
+    if (h) {
+      this.handles.delete(path); // most recently used goes last
+      this.handles.set(path, h);
+      return h.file;
+    }
+    const file = Deno.openSync(path, { read: true, write: true, create });
+    this.opened++;
+    this.handles.set(path, { file, pins: 0, closeWhenUnpinned: false });
+    this.evict();
+    return file;
+  }
+
+  /** Like `get`, and keeps the file open until `unpin`. */
+  pin(path: string): Deno.FsFile {
+    const file = this.get(path, false);
+    this.handles.get(path)!.pins++;
+    return file;
+  }
+
+  /** Ends a `pin`. */
+  unpin(path: string): void {
+    const h = this.handles.get(path);
+    if (!h) return;
+    h.pins--;
+    if (h.pins === 0 && h.closeWhenUnpinned) this.close(path);
+    else this.evict();
+  }
+
+  private evict(): void {
+    if (this.handles.size <= this.max) return;
+    for (const [path, h] of this.handles) {
+      if (this.handles.size <= this.max) break;
+      if (h.pins > 0) continue;
+      this.handles.delete(path);
+      try {
+        h.file.close();
+      } catch { /* already closed */ }
+    }
+  }
+
+  /** Closes the file at `path` (once no operation runs on it). */
+  close(path: string): void {
+    const h = this.handles.get(path);
+    if (!h) return;
+    if (h.pins > 0) {
+      h.closeWhenUnpinned = true;
+      return;
+    }
+    this.handles.delete(path);
+    try {
+      h.file.close();
+    } catch { /* already closed */ }
+  }
+}
 
 function readFully(file: Deno.FsFile, pos: number, into: Uint8Array): number {
   file.seekSync(pos, Deno.SeekMode.Start);
@@ -98,94 +174,90 @@ function readFully(file: Deno.FsFile, pos: number, into: Uint8Array): number {
   return got;
 }
 
-/** A log in one append-only file of raw record batches. */
+/** Reads `len` bytes at `pos` of an open file (fewer at its end). */
+export function readAt(file: Deno.FsFile, pos: number, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  const got = readFully(file, pos, out);
+  return got === len ? out : out.subarray(0, got);
+}
+
+/** Writes all of `bytes` at the current position of `file`. */
+export function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.byteLength) done += file.writeSync(bytes.subarray(done));
+}
+
+/** fsyncs a directory, so the files just created or renamed in it survive a crash. */
+export function syncDir(dir: string): void {
+  try {
+    const d = Deno.openSync(dir, { read: true });
+    try {
+      d.syncSync();
+    } finally {
+      d.close();
+    }
+  } catch { /* not every platform can open a directory; the data itself is synced */ }
+}
+
+/** Like syncDir, without blocking. */
+export async function syncDirAsync(dir: string): Promise<void> {
+  try {
+    const d = await Deno.open(dir, { read: true });
+    try {
+      await d.sync();
+    } finally {
+      d.close();
+    }
+  } catch { /* as syncDir */ }
+}
+
+/** Writes `bytes` to `path` atomically: a temp file, fsync (unless `sync` is false), rename. */
+export function writeFileAtomicSync(
+  path: string,
+  bytes: Uint8Array | string,
+  opts: { fault?: WriteFault; sync?: boolean } = {},
+): void {
+  const tmp = `${path}.tmp`;
+  const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+  try {
+    opts.fault?.(path);
+    const f = Deno.openSync(tmp, { write: true, create: true, truncate: true });
+    try {
+      writeAllSync(f, data);
+      if (opts.sync !== false) f.syncDataSync();
+    } finally {
+      f.close();
+    }
+    Deno.renameSync(tmp, path);
+  } catch (err) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* nothing to clean */ }
+    throw err;
+  }
+}
+
+/** A segment in one append-only file, opened through the shared `FileHandles`. */
 export class FileLogStore implements LogStore {
   private dirty = false;
   private syncing: Promise<void> | null = null;
   private closed = false;
 
-  private constructor(readonly path: string, private file: Deno.FsFile, public size: number) {}
-
-  /**
-   * Opens (or creates) the log at `path`, calls `onBatch` for each valid batch in order and
-   * truncates the file after the last one. `onBatch` may refuse a batch (returns a reason),
-   * which ends the valid prefix there.
-   */
-  static open(
-    path: string,
-    onBatch: (b: ScannedBatch) => string | undefined,
-  ): { store: FileLogStore; scan: ScanResult } {
-    const file = Deno.openSync(path, { read: true, write: true, create: true });
-    try {
-      const fileSize = file.statSync().size;
-      let buf = new Uint8Array(Math.min(SCAN_CHUNK, Math.max(fileSize, BATCH_HEADER_BYTES)));
-      let bufPos = 0; // file position of buf[0]
-      let bufLen = 0;
-      let pos = 0;
-      let reason: string | undefined;
-      const ensure = (n: number): boolean => {
-        if (pos + n <= bufPos + bufLen) return true;
-        if (n > buf.byteLength) buf = new Uint8Array(n);
-        bufPos = pos;
-        bufLen = readFully(file, pos, buf.subarray(0, Math.min(buf.byteLength, fileSize - pos)));
-        return bufLen >= n;
-      };
-      while (pos < fileSize) {
-        if (!ensure(BATCH_HEADER_BYTES)) {
-          reason = `a torn batch header at byte ${pos}`;
-          break;
-        }
-        const at = pos - bufPos;
-        const h = batchHeader(buf, at);
-        if (h.magic !== 2 || h.size < BATCH_HEADER_BYTES || h.size > MAX_BATCH_BYTES) {
-          reason = `a corrupt batch header at byte ${pos}`;
-          break;
-        }
-        if (pos + h.size > fileSize || !ensure(h.size)) {
-          reason = `a torn batch at byte ${pos} (${h.size} bytes claimed, ${
-            fileSize - pos
-          } present)`;
-          break;
-        }
-        const at2 = pos - bufPos;
-        if (!batchCrcOk(buf, at2, h.size)) {
-          reason = `a batch failing its CRC-32C check at byte ${pos}`;
-          break;
-        }
-        const refused = onBatch({
-          baseOffset: h.baseOffset,
-          position: pos,
-          size: h.size,
-          lastOffsetDelta: h.lastOffsetDelta,
-          maxTimestamp: h.maxTimestamp,
-        });
-        if (refused) {
-          reason = `${refused} at byte ${pos}`;
-          break;
-        }
-        pos += h.size;
-      }
-      if (pos < fileSize) file.truncateSync(pos);
-      return {
-        store: new FileLogStore(path, file, pos),
-        scan: { validBytes: pos, cutBytes: fileSize - pos, reason },
-      };
-    } catch (err) {
-      file.close();
-      throw err;
-    }
-  }
+  /** A segment at `path` holding `size` valid bytes (0 and no file yet for a new one). */
+  constructor(readonly path: string, private readonly handles: FileHandles, public size = 0) {}
 
   append(data: Uint8Array): void {
     const before = this.size;
+    let file: Deno.FsFile | undefined;
     try {
-      this.file.seekSync(before, Deno.SeekMode.Start);
-      let done = 0;
-      while (done < data.byteLength) done += this.file.writeSync(data.subarray(done));
+      this.handles.fault?.(this.path);
+      file = this.handles.get(this.path, true);
+      file.seekSync(before, Deno.SeekMode.Start);
+      writeAllSync(file, data);
     } catch (err) {
       // Leave no half batch behind: the log must stay a sequence of whole batches.
       try {
-        this.file.truncateSync(before);
+        file?.truncateSync(before);
       } catch { /* the scan on the next start cuts it instead */ }
       throw new Error(`Cannot append ${data.byteLength} bytes to "${this.path}"`, { cause: err });
     }
@@ -194,10 +266,11 @@ export class FileLogStore implements LogStore {
   }
 
   read(pos: number, len: number): Uint8Array[] {
-    const out = new Uint8Array(len);
-    const got = readFully(this.file, pos, out);
-    if (got < len) {
-      throw new Error(`Cannot read ${len} bytes at ${pos} from "${this.path}": got ${got}`);
+    const out = readAt(this.handles.get(this.path, false), pos, len);
+    if (out.byteLength < len) {
+      throw new Error(
+        `Cannot read ${len} bytes at ${pos} from "${this.path}": got ${out.byteLength}`,
+      );
     }
     return [out];
   }
@@ -206,7 +279,15 @@ export class FileLogStore implements LogStore {
     if (this.syncing) return this.syncing.then(() => this.sync());
     if (!this.dirty || this.closed) return Promise.resolve();
     this.dirty = false;
-    this.syncing = this.file.syncData().finally(() => {
+    let file: Deno.FsFile;
+    try {
+      file = this.handles.pin(this.path);
+    } catch (err) {
+      this.dirty = true;
+      return Promise.reject(err);
+    }
+    this.syncing = file.syncData().finally(() => {
+      this.handles.unpin(this.path);
       this.syncing = null;
     });
     return this.syncing;
@@ -216,6 +297,16 @@ export class FileLogStore implements LogStore {
     if (this.closed) return;
     await this.sync().catch(() => {});
     this.closed = true;
-    this.file.close();
+    this.handles.close(this.path);
+  }
+
+  remove(): void {
+    this.closed = true;
+    this.handles.close(this.path);
+    try {
+      Deno.removeSync(this.path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
   }
 }

@@ -28,7 +28,20 @@ export interface BatchInfo {
   lastOffsetDelta: number;
   /** Largest record timestamp (ms). */
   maxTimestamp: number;
+  /** Attributes: compression (bits 0–2), timestamp type (3), transactional (4), control (5). */
+  attributes: number;
+  /** Idempotent producer id, or -1 for a plain producer. */
+  producerId: number;
+  /** Producer epoch (-1 for a plain producer). */
+  producerEpoch: number;
+  /** Sequence number of the first record (-1 for a plain producer). */
+  baseSequence: number;
 }
+
+/** Attribute bit of a batch that belongs to a transaction. */
+export const TRANSACTIONAL_FLAG = 0x10;
+/** Attribute bit of a control batch (transaction markers). */
+export const CONTROL_FLAG = 0x20;
 
 /** A batch that cannot be accepted, with the Kafka error code to answer. */
 export interface BatchProblem {
@@ -49,6 +62,10 @@ export function batchHeader(buf: Uint8Array, at = 0): {
   lastOffsetDelta: number;
   maxTimestamp: number;
   recordCount: number;
+  attributes: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
 } {
   const v = view(buf);
   return {
@@ -59,6 +76,10 @@ export function batchHeader(buf: Uint8Array, at = 0): {
     lastOffsetDelta: v.getInt32(at + 23),
     maxTimestamp: Number(v.getBigInt64(at + 35)),
     recordCount: v.getInt32(at + 57),
+    attributes: v.getInt16(at + 21),
+    producerId: Number(v.getBigInt64(at + 43)),
+    producerEpoch: v.getInt16(at + 51),
+    baseSequence: v.getInt32(at + 53),
   };
 }
 
@@ -115,7 +136,16 @@ export function splitBatches(
     if (opts.checkCrc !== false && !batchCrcOk(records, at, size)) {
       return { error: ErrorCode.CORRUPT_MESSAGE, message: "a batch fails its CRC-32C check" };
     }
-    out.push({ start: at, size, lastOffsetDelta, maxTimestamp: Number(v.getBigInt64(at + 35)) });
+    out.push({
+      start: at,
+      size,
+      lastOffsetDelta,
+      maxTimestamp: Number(v.getBigInt64(at + 35)),
+      attributes: v.getInt16(at + 21),
+      producerId: Number(v.getBigInt64(at + 43)),
+      producerEpoch: v.getInt16(at + 51),
+      baseSequence: v.getInt32(at + 53),
+    });
     at += size;
   }
   return out;

@@ -21,6 +21,7 @@ import { apiVersions } from "./18_api_versions.ts";
 import { createTopics } from "./19_create_topics.ts";
 import { deleteTopics } from "./20_delete_topics.ts";
 import { deleteRecords } from "./21_delete_records.ts";
+import { initProducerId } from "./22_init_producer_id.ts";
 import { describeConfigs } from "./32_describe_configs.ts";
 import { createPartitions } from "./37_create_partitions.ts";
 import { deleteGroups } from "./42_delete_groups.ts";
@@ -48,6 +49,7 @@ export const APIS: ReadonlyMap<number, Api> = new Map(
     createTopics,
     deleteTopics,
     deleteRecords,
+    initProducerId,
     describeConfigs,
     createPartitions,
     deleteGroups,
