@@ -2,7 +2,13 @@
  * kafkajs, the Kafka client pinpipe's tasks use (and the broker's tests use as an oracle).
  * @module
  */
-export { CompressionTypes, Kafka, logLevel, Partitioners } from "npm:kafkajs@2.2.4";
+export {
+  AssignerProtocol,
+  CompressionTypes,
+  Kafka,
+  logLevel,
+  Partitioners,
+} from "npm:kafkajs@2.2.4";
 export type {
   Admin,
   Consumer,
