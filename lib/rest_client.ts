@@ -169,14 +169,15 @@ export class RestProducer implements Target {
       await retry(async () => {
         tries++;
         try {
-          pending = this.api === "v3"
+          const res = this.api === "v3"
             ? await this.attemptV3(topic, pending, hooks)
             : await this.attempt(topic, pending, hooks);
+          pending = res.again;
           if (pending.length) {
             throw new RetriableError(
               `${pending.length} records to topic "${topic}" (key "${
                 pending[0].key
-              }" first) were answered with a retriable error_code`,
+              }" first) were answered with retriable error_code ${res.why}`,
             );
           }
         } catch (err) {
@@ -256,7 +257,7 @@ export class RestProducer implements Target {
     topic: string,
     records: OutRecord[],
     hooks: SendHooks,
-  ): Promise<OutRecord[]> {
+  ): Promise<{ again: OutRecord[]; why?: string }> {
     const id = await this.cluster();
     const url = `${this.base}/v3/clusters/${encodeURIComponent(id)}/topics/${
       encodeURIComponent(topic)
@@ -316,6 +317,7 @@ export class RestProducer implements Target {
     }
     const lines = text.split(/\r?\n/).filter((l) => l.trim());
     const again: OutRecord[] = [];
+    let why: string | undefined;
     let acked = 0;
     let refused: DeliveryError | undefined;
     for (let i = 0; i < records.length; i++) {
@@ -334,6 +336,9 @@ export class RestProducer implements Target {
       ) {
         // No result for it (the stream broke off) or a retriable one: send it again.
         again.push(records[i]);
+        why ??= code === undefined
+          ? "none (the answer ended before it)"
+          : `${code}${r?.message ? `: ${r.message}` : ""}`;
       } else {
         refused ??= new DeliveryError(
           `Cannot send key "${
@@ -349,7 +354,7 @@ export class RestProducer implements Target {
     }
     if (acked) hooks.onAck(acked);
     if (refused) throw refused;
-    return again;
+    return { again, why };
   }
 
   /** One POST; returns the records to try again, throws on a request-level failure. */
@@ -357,7 +362,7 @@ export class RestProducer implements Target {
     topic: string,
     records: OutRecord[],
     hooks: SendHooks,
-  ): Promise<OutRecord[]> {
+  ): Promise<{ again: OutRecord[]; why?: string }> {
     const url = `${this.base}/topics/${encodeURIComponent(topic)}`;
     const what = `Cannot send key "${records[0].key}"${
       records.length > 1 ? ` and ${records.length - 1} more records` : ""
@@ -423,6 +428,7 @@ export class RestProducer implements Target {
       );
     }
     const again: OutRecord[] = [];
+    let why: string | undefined;
     let acked = 0;
     let refused: DeliveryError | undefined;
     for (let i = 0; i < records.length; i++) {
@@ -431,6 +437,7 @@ export class RestProducer implements Target {
         acked++;
       } else if (RETRIABLE_RECORD_CODES.has(code)) {
         again.push(records[i]);
+        why ??= `${code}${offsets[i].error ? `: ${offsets[i].error}` : ""}`;
       } else {
         refused ??= new DeliveryError(
           `Cannot send key "${
@@ -446,7 +453,7 @@ export class RestProducer implements Target {
     }
     if (acked) hooks.onAck(acked);
     if (refused) throw refused;
-    return again;
+    return { again, why };
   }
 
   close(): Promise<void> {

@@ -272,7 +272,9 @@ async function produceStream(
         await new Promise<void>((r) => (wake = r));
         continue;
       }
-      for (const line of await pending[0]) write(line);
+      // One chunk per group: a write per record line would cost a syscall each.
+      const lines = await pending[0];
+      if (lines.length) write(lines.join("\r\n"));
       pending.shift();
     }
   })();
