@@ -13,6 +13,14 @@ them in its conf ({"notebook_path": ..., "cluster_id": ..., "lake": ...}):
                           notebook's own default)
 The connection databricks_default (workspace host and token) comes from Secrets Manager,
 where `deno task deploy` stores it; no token is written here or in the Airflow UI.
+
+The notebook reads the shared SQL files from `../sql` or `sql` beside itself, so the
+workspace needs them next to it. Either check the repository out as a Databricks Git folder
+and point <prefix>_notebook_path at its notebooks/transform (../sql is then beside it), or,
+for the default path, import both once with the Databricks CLI:
+  databricks workspace import /Shared/<prefix>/transform --file notebooks/transform.py \
+    --format SOURCE --language PYTHON --overwrite
+  databricks workspace import-dir sql /Shared/<prefix>/sql --overwrite
 """
 from datetime import datetime, timedelta
 
@@ -28,8 +36,10 @@ def setting(name, default=None):
     Rendered when the task runs, so parsing the DAG never calls Secrets Manager.
     """
     conf = "(dag_run.conf or {}).get('%s')" % name
+    # var.value.get('<name>') and not var.value.<name>: a prefix may hold dashes (my-pipe),
+    # which Jinja would read as a subtraction. Without a default, a missing Variable fails.
     if default is None:
-        return "{{ %s or var.value.%s_%s }}" % (conf, PREFIX, name)
+        return "{{ %s or var.value.get('%s_%s') }}" % (conf, PREFIX, name)
     return "{{ %s or var.value.get('%s_%s', '%s') }}" % (conf, PREFIX, name, default)
 
 

@@ -7,7 +7,8 @@
  */
 import { parseArgs } from "node:util";
 import { describeError, UsageError } from "./errors.ts";
-import { redact, registerEnvSecrets } from "./redact.ts";
+import { logLine } from "./log.ts";
+import { registerEnvSecrets } from "./redact.ts";
 
 /** One flag, as `node:util` parseArgs takes it. */
 export interface FlagSpec {
@@ -302,7 +303,7 @@ export async function runMain(
   const onSignal = () => {
     interrupts++;
     if (interrupts === 1) {
-      console.error("\ninterrupted: finishing in-flight work (press Ctrl-C again to stop at once)");
+      logLine("\ninterrupted: finishing in-flight work (press Ctrl-C again to stop at once)");
       controller.abort(new Error("interrupted"));
     } else {
       Deno.exit(130);
@@ -324,9 +325,9 @@ export async function runMain(
     code = err instanceof UsageError ? 2 : controller.signal.aborted ? 130 : 1;
     const interrupted = controller.signal.aborted &&
       (err === controller.signal.reason || (err as Error)?.name === "AbortError");
-    console.error(interrupted ? "interrupted" : `error: ${redact(describeError(err))}`);
+    logLine(interrupted ? "interrupted" : `error: ${describeError(err)}`);
     if (env.PINPIPE_DEBUG && err instanceof Error && err.stack) {
-      console.error(redact(err.stack));
+      logLine(err.stack);
     }
   }
   Deno.exit(code);

@@ -60,3 +60,12 @@ export async function saveConfig(
   await Deno.rename(tmp, path);
   return merged;
 }
+
+/** The ARN partition of `region`: aws-cn in China, aws-us-gov in GovCloud, else aws. */
+export function arnPartition(region: string): string {
+  if (region.startsWith("cn-")) return "aws-cn";
+  if (region.startsWith("us-gov-")) return "aws-us-gov";
+  if (region.startsWith("us-iso-")) return "aws-iso";
+  if (region.startsWith("us-isob-")) return "aws-iso-b";
+  return "aws";
+}

@@ -1,12 +1,15 @@
 /**
  * Registers a connector on a self-managed Kafka Connect cluster through its REST API
- * (reference/aws-kafka.md §3): `PUT /connectors/<name>/config` (201 created, 200 updated:
- * an idempotent upsert), retried while the workers rebalance (409) or time out (5xx), then
+ * (reference/aws-kafka.md §3): first one `GET /` with a short deadline, so a wrong or
+ * unreachable URL is one clear error at once and not a minute of retries; then
+ * `PUT /connectors/<name>/config` (201 created, 200 updated: an idempotent upsert), retried
+ * only while the workers rebalance (409), time out (5xx) or drop the connection, then
  * `GET /connectors/<name>/status` until the connector and all its tasks are RUNNING, with the
- * worker's stack trace in the error when one is FAILED.
+ * worker's stack trace in the error when one is FAILED. A 4xx other than 409 is final.
  * @module
  */
 import { RetriableError } from "./errors.ts";
+import { redact } from "./redact.ts";
 import { delay, retry } from "./retry.ts";
 
 /** The exact HTTP request that registers the connector (also what `--dry-run` prints). */
@@ -58,6 +61,10 @@ export interface RegisterOptions {
   pollMs?: number;
   /** Attempts at the PUT (409/5xx/network are retried). Default 10. */
   maxAttempts?: number;
+  /** How long the first contact may take before the URL counts as unreachable. Default 5 s. */
+  connectTimeoutMs?: number;
+  /** How the user gave the URL, for the error when it is unreachable. Default `--connect-url`. */
+  urlSource?: string;
   signal?: AbortSignal;
   fetch?: typeof fetch;
   /** Called with each status seen and each retry, for progress lines. */
@@ -72,9 +79,46 @@ export interface RegisterResult {
   status: ConnectStatus;
 }
 
+/** Why a request got no answer, in a few words. */
+function noAnswer(err: unknown, timeoutMs: number): string {
+  const text = `${(err as Error)?.message ?? err} ${
+    ((err as Error)?.cause as Error)?.message ?? ""
+  }`;
+  if ((err as Error)?.name === "TimeoutError") return `no answer within ${timeoutMs / 1000} s`;
+  if (/refused/i.test(text)) return "connection refused";
+  if (/dns error|lookup|not known|resolve/i.test(text)) return "the host name does not resolve";
+  if (/unreachable/i.test(text)) return "the network is unreachable";
+  return redact((err as Error)?.message ?? String(err));
+}
+
+/**
+ * One `GET <base>/` that must answer (any status) within `connectTimeoutMs`: an unreachable
+ * URL is a permanent error naming the flag it came from, not a reason to retry.
+ */
+export async function probeConnect(opts: RegisterOptions, f: typeof fetch = fetch): Promise<void> {
+  const timeoutMs = opts.connectTimeoutMs ?? 5000;
+  const signal = opts.signal
+    ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)])
+    : AbortSignal.timeout(timeoutMs);
+  const url = `${opts.baseUrl.replace(/\/+$/, "")}/`;
+  try {
+    const res = await f(url, { headers: { Accept: "application/json" }, signal });
+    await res.body?.cancel();
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    throw new Error(
+      `Cannot reach Kafka Connect at ${opts.urlSource ?? "--connect-url"} "${
+        redact(opts.baseUrl)
+      }": ${noAnswer(err, timeoutMs)}`,
+      { cause: err },
+    );
+  }
+}
+
 /** Upserts the connector and waits until it and every task run. */
 export async function registerConnector(opts: RegisterOptions): Promise<RegisterResult> {
   const f = opts.fetch ?? fetch;
+  await probeConnect(opts, f);
   const req = connectRequest(opts.baseUrl, opts.name, opts.config);
   const created = await retry(async () => {
     let res: Response;
@@ -87,7 +131,9 @@ export async function registerConnector(opts: RegisterOptions): Promise<Register
       });
     } catch (err) {
       if (opts.signal?.aborted) throw err;
-      throw new RetriableError(`Cannot reach Kafka Connect at "${opts.baseUrl}"`, { cause: err });
+      throw new RetriableError(`Cannot reach Kafka Connect at "${redact(opts.baseUrl)}"`, {
+        cause: err,
+      });
     }
     const text = await res.text();
     if (res.status === 201 || res.status === 200) return res.status === 201;

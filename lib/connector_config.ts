@@ -1,12 +1,15 @@
 /**
- * The Confluent S3 sink connector's configuration, as the original pipeline registered it
- * (reference/aws-kafka.md §2.5), built in one place so `deno task connector`, its tests and
- * the docs all show the same map. Also the MSK Connect worker configuration that goes with
- * it and the plugin's well-known name and download location.
+ * The Confluent S3 sink connector's configuration and its MSK Connect worker configuration,
+ * defined once: in infra/connect.yaml, which `deno task deploy` sends to CloudFormation and
+ * which `deno task connector` reads here, resolving its few references (prefix, bucket,
+ * region, flush size, tasks, rotation interval, replication factor) with the values given
+ * or the template's defaults. Also the plugin's well-known name and download location.
  * @module
  */
+import { loadTemplate } from "./stacks.ts";
+import type { Template } from "./stacks.ts";
 
-/** What varies between deployments of the S3 sink. */
+/** What varies between deployments of the S3 sink; unset numbers take connect.yaml's defaults. */
 export interface S3SinkSettings {
   /** Topic prefix; the connector selects `topics.regex=<prefix>.*` like the original. */
   prefix: string;
@@ -15,9 +18,11 @@ export interface S3SinkSettings {
   /** The bucket's region. Always written: the connector's own default is us-west-2. */
   region: string;
   /** Records per object (`flush.size`). The original used 1. */
-  flushSize: number;
+  flushSize?: number;
   /** `tasks.max`. */
-  tasksMax: number;
+  tasksMax?: number;
+  /** `rotate.schedule.interval.ms`: the longest a record waits for its object. */
+  rotateIntervalMs?: number;
   /** `topics.dir` when the lake lives under a key prefix (`<prefix>/topics`); default `topics`. */
   topicsDir?: string;
 }
@@ -33,42 +38,83 @@ export const S3_SINK_PLUGIN = {
     "versions/10.0.3/confluentinc-kafka-connect-s3-10.0.3.zip",
 } as const;
 
+/** infra/connect.yaml, where the configuration is defined (read from disk or over HTTP). */
+export function loadSinkTemplate(): Promise<Template> {
+  return loadTemplate("connect");
+}
+
+function connectResource(t: Template, type: string): Record<string, unknown> {
+  const hit = Object.values(t.Resources ?? {}).find((r) => r.Type === type);
+  if (!hit) throw new Error(`Cannot read infra/connect.yaml: it has no ${type}`);
+  return (hit.Properties ?? {}) as Record<string, unknown>;
+}
+
+/** The default of parameter `name` in `t`, as text. */
+export function templateDefault(t: Template, name: string): string {
+  const p = t.Parameters?.[name];
+  if (!p || p.Default === undefined) {
+    throw new Error(`Cannot read infra/connect.yaml: parameter "${name}" has no default`);
+  }
+  return String(p.Default);
+}
+
+/** Resolves the template value `v` (a string, Ref or Sub over `values`) to text. */
+function resolve(v: unknown, values: Record<string, string>, where: string): string {
+  if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") return String(v);
+  const o = (v ?? {}) as Record<string, unknown>;
+  if (typeof o.Ref === "string") {
+    if (!(o.Ref in values)) throw new Error(`Cannot resolve ${where}: no value for Ref "${o.Ref}"`);
+    return values[o.Ref];
+  }
+  if (typeof o["Fn::Sub"] === "string") {
+    return (o["Fn::Sub"] as string).replace(/\$\{([^}!]+)\}/g, (_, name: string) => {
+      if (!(name in values)) throw new Error(`Cannot resolve ${where}: no value for \${${name}}`);
+      return values[name];
+    });
+  }
+  throw new Error(`Cannot resolve ${where}: ${JSON.stringify(v)} is not a string, Ref or Sub`);
+}
+
 /**
- * The S3 sink's connector configuration: every value a string, keys in a stable order.
- * Keys are StringConverter (the posting key is a decimal string); values JsonConverter
- * without schemas, so each line of an object is the record's JSON and not a quoted string.
+ * The S3 sink's connector configuration for `s`, read from connect.yaml's Connector: every
+ * value a string, in the template's key order. Keys are StringConverter (the posting key is a
+ * decimal string); values JsonConverter without schemas, so each line of an object is the
+ * record's JSON and not a quoted string; scheduled rotation (UTC) so a quiet partition's
+ * records land within the interval.
  */
-export function s3SinkConfig(s: S3SinkSettings): Record<string, string> {
-  const config: Record<string, string> = {
-    "connector.class": S3_SINK_CLASS,
-    "s3.region": s.region,
-    "flush.size": String(s.flushSize),
-    "schema.compatibility": "NONE",
-    "tasks.max": String(s.tasksMax),
-    "topics.regex": `${s.prefix}.*`,
-    "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
-    "partitioner.class": "io.confluent.connect.storage.partitioner.DefaultPartitioner",
-    "value.converter.schemas.enable": "false",
-    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-    "storage.class": "io.confluent.connect.s3.storage.S3Storage",
-    "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-    "s3.bucket.name": s.bucket,
+export function s3SinkConfig(t: Template, s: S3SinkSettings): Record<string, string> {
+  const values: Record<string, string> = {
+    "AWS::Region": s.region,
+    Prefix: s.prefix,
+    BucketName: s.bucket,
+    FlushSize: String(s.flushSize ?? templateDefault(t, "FlushSize")),
+    TasksMax: String(s.tasksMax ?? templateDefault(t, "TasksMax")),
+    RotateIntervalMs: String(s.rotateIntervalMs ?? templateDefault(t, "RotateIntervalMs")),
   };
+  const map = connectResource(t, "AWS::KafkaConnect::Connector").ConnectorConfiguration as Record<
+    string,
+    unknown
+  >;
+  const config: Record<string, string> = {};
+  for (const [k, v] of Object.entries(map ?? {})) {
+    config[k] = resolve(v, values, `connector setting "${k}"`);
+  }
   if (s.topicsDir && s.topicsDir !== "topics") config["topics.dir"] = s.topicsDir;
   return config;
 }
 
 /**
- * The MSK Connect worker configuration (a connect-distributed.properties fragment):
- * MSK Connect requires the two converters; the connector overrides them anyway.
+ * The MSK Connect worker configuration (a connect-distributed.properties fragment) from
+ * connect.yaml: the JSON converters, and the internal topics' replication factor (the
+ * broker count up to 3; -1, the cluster default, on serverless).
  */
-export function workerProperties(): string {
-  return [
-    "key.converter=org.apache.kafka.connect.storage.StringConverter",
-    "value.converter=org.apache.kafka.connect.json.JsonConverter",
-    "value.converter.schemas.enable=false",
-    "",
-  ].join("\n");
+export function workerProperties(t: Template, replicationFactor: string | number): string {
+  const content = connectResource(t, "AWS::KafkaConnect::WorkerConfiguration")
+    .PropertiesFileContent as Record<string, unknown>;
+  return resolve(content?.["Fn::Base64"], {
+    ReplicationFactor: String(replicationFactor),
+    Prefix: "",
+  }, "the worker configuration");
 }
 
 /** A short stable hash of `text` (hex), to version immutable AWS resources by content. */

@@ -1,21 +1,38 @@
 /**
- * The whole pipeline on one machine, in one process: the embedded broker, the three
- * topics, the local REST proxy (standing where API Gateway and the EC2 proxy stand on
- * AWS), the sink landing the S3 connector's layout in a local lake, the emulator posting
- * through the proxy as the original did, and the transform answering the eight questions.
+ * The whole pipeline on one machine, in one process: the embedded broker (or a Kafka the
+ * user already runs), the three topics, the local REST proxy (standing where API Gateway
+ * and the EC2 proxy stand on AWS), the sink landing the S3 connector's layout in a local
+ * lake, the emulator posting through the proxy as the original did, and the transform
+ * answering the eight questions.
  *
  * Stages run in order and each is timed; the sink runs during the emulation (as MSK
  * Connect does) and is then drained to the broker's end offsets, so the transform sees
  * every acknowledged record.
+ *
+ * Outputs are replaced only when the new ones are complete: a fresh run builds its broker
+ * logs, lake and results in a staging folder inside `dir` and moves them into place at the
+ * end, so a run that fails or is interrupted leaves the previous run's report where it was
+ * (a staging folder left by a killed run is removed by the next one). With `keep` the
+ * broker logs and lake are reused in place, and the transform replaces the results.
+ *
+ * On a user's Kafka (`bootstrap`: their own cluster, Redpanda, MSK from inside the VPC)
+ * nothing of theirs is deleted or rewound: the topics are created only if missing (an
+ * existing one is used as it is), the sink uses a consumer group of its own for this run,
+ * starting at the end offsets seen before the emulator sends, and that group is deleted at
+ * the end. The lake therefore holds what was written to the topics during the run: this
+ * run's postings, plus anything another producer wrote to the same topics meanwhile (use
+ * a `prefix` of your own to keep them apart).
  * @module
  */
 import { join, resolve } from "node:path";
-import { startBroker } from "./broker/broker.ts";
+import { type Broker, startBroker } from "./broker/broker.ts";
 import { createDataset } from "./dataset.ts";
+import type { Admin, Kafka } from "./deps/kafkajs.ts";
 import { datasetSource, emulate, type EmulateResult } from "./emulator.ts";
-import { createKafka } from "./kafka_client.ts";
+import { checkKafkaReachable, createKafka, type KafkaClientOptions } from "./kafka_client.ts";
 import { FileLake } from "./lake.ts";
-import { fmtInt, fmtSec, Progress, type ProgressSink, stderrSink } from "./progress.ts";
+import { redactingSink } from "./log.ts";
+import { fmtInt, fmtSec, Progress, type ProgressSink } from "./progress.ts";
 import { RestProducer } from "./rest_client.ts";
 import { startRestProxy } from "./rest_proxy.ts";
 import { runSink, type SinkSummary } from "./sink.ts";
@@ -34,12 +51,14 @@ export interface DemoOptions {
   /** Dataset and key-draw seed. */
   seed: number;
   prefix: string;
-  /** Partitions of each topic. */
+  /** Partitions of each topic (topics the demo creates). */
   partitions: number;
   /** Records per lake object (the connector's flush.size). */
   flushSize: number;
   /** Keep the previous run's broker data and lake instead of starting fresh. */
   keep: boolean;
+  /** A Kafka to run on instead of the embedded broker (see the module header). */
+  kafka?: KafkaClientOptions;
 }
 
 /** One stage's name and how long it took. */
@@ -54,10 +73,12 @@ export interface DemoResult {
   lake: string;
   out: string;
   report?: string;
+  /** `Kafka at host:port` or `the embedded broker`. */
+  kafka: string;
   emulate: EmulateResult;
   sink: SinkSummary;
   transform: TransformResult;
-  /** Records the broker holds on the three topics (the end offsets' sum). */
+  /** Records this run added to the three topics (end offsets after, less before). */
   brokerRecords: number;
   timings: StageTiming[];
   totalSec: number;
@@ -70,14 +91,17 @@ export interface DemoDeps {
   signal?: AbortSignal;
 }
 
-/** The demo's subfolders; a fresh run removes exactly these. */
+/** The demo's subfolders, replaced together when a fresh run completes. */
 export const DEMO_PARTS = ["kafka", "lake", "out"] as const;
+
+/** Staging folders inside the demo dir: `.run-<pid>-<id>`. */
+const STAGING = /^\.run-(\d+)-[0-9a-f]{8}$/;
 
 /** Runs the whole local pipeline; see the module header. */
 export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<DemoResult> {
   const { signal } = deps;
   const dir = resolve(opts.dir);
-  const sinkTo = deps.progress ?? stderrSink();
+  const sinkTo = redactingSink(deps.progress);
   const timings: StageTiming[] = [];
   const t0 = performance.now();
   const stage = async <T>(name: string, fn: (p: Progress) => Promise<T>): Promise<T> => {
@@ -88,48 +112,113 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
     timings.push({ stage: name, sec: (performance.now() - started) / 1000 });
     return result;
   };
+  const external = opts.kafka;
+  // A fresh run works in a staging folder; --keep works in place.
+  const work = opts.keep ? dir : join(dir, `.run-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
 
   await stage("prepare", async (p) => {
     await Deno.mkdir(dir, { recursive: true });
-    if (!opts.keep) {
-      for (const part of DEMO_PARTS) {
-        await Deno.remove(join(dir, part), { recursive: true }).catch((err) => {
-          if (!(err instanceof Deno.errors.NotFound)) throw err;
-        });
-      }
-    }
-    p.done(`${opts.keep ? "keeping" : "fresh"} ${dir}`);
+    const stale = await removeStaleStaging(dir);
+    if (work !== dir) await Deno.mkdir(work);
+    p.done(
+      `${opts.keep ? "keeping" : "fresh"} ${dir}${
+        stale ? ` (removed ${stale} unfinished run${stale === 1 ? "" : "s"})` : ""
+      }`,
+    );
   });
 
-  const broker = await stage("broker", async (p) => {
-    const b = await startBroker({ port: 0, dataDir: join(dir, "kafka"), fsync: "interval" });
-    p.done(`embedded broker on ${b.bootstrap}, logs in ${join(dir, "kafka")}`);
-    return b;
-  });
-  const kafka = createKafka({ bootstrap: broker.bootstrap, clientId: "pinpipe-demo" });
+  let broker: Broker | undefined;
+  let completed = false;
+  try {
+    const { kafka, where } = await stage("broker", async (p) => {
+      if (external) {
+        await checkKafkaReachable(external);
+        p.done(`using Kafka at ${external.bootstrap} (the embedded broker is not started)`);
+        return {
+          kafka: createKafka({ ...external, clientId: "pinpipe-demo" }),
+          where: `Kafka at ${external.bootstrap}`,
+        };
+      }
+      broker = await startBroker({ port: 0, dataDir: join(work, "kafka"), fsync: "interval" });
+      p.done(`embedded broker on ${broker.bootstrap}, logs in ${join(dir, "kafka")}`);
+      return {
+        kafka: createKafka({ bootstrap: broker.bootstrap, clientId: "pinpipe-demo" }),
+        where: "the embedded broker",
+      };
+    });
+    const result = await pipeline(opts, { kafka, where, work, dir, stage, sinkTo, signal });
+    signal?.throwIfAborted();
+    if (broker) {
+      await broker.close();
+      broker = undefined;
+    }
+    if (work !== dir) {
+      await stage("replace", async (p) => {
+        await moveIntoPlace(work, dir, external ? ["lake", "out"] : DEMO_PARTS);
+        p.done(`the new outputs replaced the previous ones in ${dir}`);
+      });
+    }
+    completed = true;
+    return {
+      ...result,
+      dir,
+      timings,
+      totalSec: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    await broker?.close().catch(() => {});
+    if (!completed && work !== dir) await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+/** What the stages after the broker share. */
+interface Ctx {
+  kafka: Kafka;
+  where: string;
+  /** Where this run writes (the staging folder, or `dir` with --keep). */
+  work: string;
+  dir: string;
+  stage: <T>(name: string, fn: (p: Progress) => Promise<T>) => Promise<T>;
+  sinkTo: ProgressSink;
+  signal?: AbortSignal;
+}
+
+/** Topics, REST proxy, sink, emulator, drain and transform, on `ctx.kafka`. */
+async function pipeline(
+  opts: DemoOptions,
+  ctx: Ctx,
+): Promise<Omit<DemoResult, "dir" | "timings" | "totalSec">> {
+  const { kafka, where, work, dir, stage, sinkTo, signal } = ctx;
+  const external = opts.kafka !== undefined;
+  const topics = topicNames(opts.prefix);
   const sinkStop = new AbortController();
   const stopSink = () => sinkStop.abort();
   signal?.addEventListener("abort", stopSink, { once: true });
+  const admin = kafka.admin();
   let proxy: Awaited<ReturnType<typeof startRestProxy>> | undefined;
   let sinkRun: Promise<SinkSummary> | undefined;
+  // On a user's Kafka: a group of this run's own, deleted at the end.
+  const groupId = external
+    ? `${opts.prefix}-demo-sink-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`
+    : `${opts.prefix}-demo-sink`;
   try {
+    await admin.connect();
     await stage("topics", async (p) => {
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        const r = await manageTopics({
-          prefix: opts.prefix,
-          partitions: opts.partitions,
-          replication: -1,
-          delete: false,
-          yes: false,
-          dryRun: false,
-        }, { admin, where: `the broker at ${broker.bootstrap}` });
-        p.done(r.topics.map((t) => `${t.topic} ${t.action}`).join(", "));
-      } finally {
-        await admin.disconnect();
-      }
+      const r = await manageTopics({
+        prefix: opts.prefix,
+        partitions: opts.partitions,
+        replication: -1,
+        delete: false,
+        yes: false,
+        dryRun: false,
+      }, { admin, where });
+      p.done(
+        r.topics.map((t) => `${t.topic} ${t.action}${t.note ? ` (${t.note})` : ""}`).join(", "),
+      );
     });
+    // What the topics held before this run: the sink starts there on a user's Kafka, and
+    // the records this run added are counted from there.
+    const before = await endOffsets(admin, topics);
 
     proxy = await stage("rest-proxy", async (p) => {
       const px = await startRestProxy({ kafka, port: 0, basePath: "/demo" });
@@ -137,19 +226,21 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
       return px;
     });
 
-    const lake = new FileLake(join(dir, "lake"));
+    const lake = new FileLake(join(work, "lake"), `file://${join(dir, "lake")}`);
     const sinkOpts = {
       kafka,
+      kafkaName: where,
       lake,
       topicsRegex: new RegExp(`^${opts.prefix.replaceAll(".", "\\.")}\\..*$`),
-      groupId: `${opts.prefix}-demo-sink`,
+      groupId,
       flushSize: opts.flushSize,
       rotateIntervalMs: 1000,
       sessionTimeoutMs: 10_000,
+      startOffsets: external ? before : undefined,
     };
     const sinkProgress = new Progress("sink", { sink: sinkTo });
     sinkRun = runSink(
-      { ...sinkOpts, onProgress: (s) => sinkProgress.update(sinkLine(s)) },
+      { ...sinkOpts, onProgress: (s) => sinkProgress.update(sinkLine(s), sinkCounts(s)) },
       { signal: sinkStop.signal },
     );
     // A sink failure must not go unseen while the emulator runs.
@@ -193,10 +284,12 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
       const drained = await runSink({
         ...sinkOpts,
         once: true,
-        onProgress: (s) => p.update(sinkLine(s)),
+        onProgress: (s) => p.update(sinkLine(s), sinkCounts(s)),
       }, { signal });
       signal?.throwIfAborted();
-      const records = await endOffsets(kafka, topicNames(opts.prefix));
+      const after = await endOffsets(admin, topics);
+      let records = 0;
+      for (const [tp, high] of after) records += high - (before.get(tp) ?? 0);
       const total: SinkSummary = {
         ...drained,
         records: streamed.records + drained.records,
@@ -205,65 +298,144 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
         quarantined: streamed.quarantined + drained.quarantined,
         elapsedSec: streamed.elapsedSec + drained.elapsedSec,
       };
-      p.done(`drained: ${sinkLine(total)}; the broker holds ${fmtInt(records)} records`);
+      p.done(
+        `drained: ${sinkLine(total)}; this run added ${fmtInt(records)} records to ${where}`,
+      );
       return { sink: total, brokerRecords: records };
     });
 
     await proxy.close();
     proxy = undefined;
 
-    const out = join(dir, "out");
+    const out = join(work, "out");
     const transformed = await stage("transform", async (p) => {
       const r = await transform(
-        { lake: lake.url, prefix: opts.prefix, out },
-        { progress: sinkTo, signal },
+        {
+          lake: lake.url,
+          prefix: opts.prefix,
+          out,
+          pipeline: {
+            postings: emulated.postingsRead,
+            sent: emulated.recordsSent,
+            acknowledged: emulated.acknowledged,
+            broker: brokerRecords,
+            landed: sink.records,
+          },
+        },
+        { lake, progress: sinkTo, signal },
       );
       p.done(
         `${fmtInt(r.records)} records, ${fmtInt(r.duplicates)} duplicates dropped, ${
           fmtInt(r.quarantined)
-        } quarantined, eight answers in ${out}`,
+        } quarantined, eight answers in ${join(dir, "out")}`,
       );
       return r;
     });
 
     return {
-      dir,
       lake: lake.url,
-      out,
-      report: transformed.files.includes("report.html") ? join(out, "report.html") : undefined,
+      out: join(dir, "out"),
+      report: transformed.files.includes("report.html")
+        ? join(dir, "out", "report.html")
+        : undefined,
+      kafka: where,
       emulate: emulated,
       sink,
       transform: transformed,
       brokerRecords,
-      timings,
-      totalSec: (performance.now() - t0) / 1000,
     };
   } finally {
     signal?.removeEventListener("abort", stopSink);
     sinkStop.abort();
     await sinkRun?.catch(() => {});
     await proxy?.close().catch(() => {});
-    await broker.close();
+    if (external) await deleteGroup(admin, groupId, sinkTo);
+    await admin.disconnect().catch(() => {});
   }
 }
 
-/** The sum of the end offsets of `topics` (records written, as the log starts at 0). */
-async function endOffsets(kafka: ReturnType<typeof createKafka>, topics: string[]) {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    let sum = 0;
-    for (const t of topics) {
-      for (const p of await admin.fetchTopicOffsets(t)) sum += Number(p.high) - Number(p.low);
+/** The end offset of every partition of `topics`, by `topic:partition`. */
+async function endOffsets(admin: Admin, topics: string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const t of topics) {
+    for (const p of await admin.fetchTopicOffsets(t)) {
+      out.set(`${t}:${p.partition}`, Number(p.high));
     }
-    return sum;
-  } finally {
-    await admin.disconnect();
   }
+  return out;
+}
+
+/** Deletes the run's own consumer group on a user's Kafka; a failure is only reported. */
+async function deleteGroup(admin: Admin, groupId: string, sink: ProgressSink): Promise<void> {
+  try {
+    await admin.deleteGroups([groupId]);
+  } catch (err) {
+    const code = (err as { groups?: { errorCode?: number }[] }).groups?.[0]?.errorCode;
+    // 69 GROUP_ID_NOT_FOUND: the run ended before the group committed anything.
+    if (code === 69) return;
+    sink.write(
+      `demo: could not delete the consumer group "${groupId}" (${
+        (err as Error).message
+      }); it holds no data and can be deleted with kafka-consumer-groups --delete\n`,
+    );
+  }
+}
+
+/** Removes staging folders of runs that are no longer running; returns how many. */
+async function removeStaleStaging(dir: string): Promise<number> {
+  let n = 0;
+  for await (const e of Deno.readDir(dir)) {
+    const m = STAGING.exec(e.name);
+    if (!m || !e.isDirectory) continue;
+    const pid = Number(m[1]);
+    if (pid !== Deno.pid && await alive(pid)) continue;
+    await Deno.remove(join(dir, e.name), { recursive: true }).catch(() => {});
+    n++;
+  }
+  return n;
+}
+
+/** True when process `pid` runs (Linux /proc; elsewhere assumed, so nothing is removed). */
+async function alive(pid: number): Promise<boolean> {
+  try {
+    await Deno.stat("/proc/self");
+  } catch {
+    return true;
+  }
+  try {
+    await Deno.stat(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Replaces `dir/<part>` by `work/<part>` for each part: the old one is renamed into the
+ * staging folder first, so the swap is two renames per part, and `work` (now holding the
+ * previous run) is removed afterwards.
+ */
+async function moveIntoPlace(work: string, dir: string, parts: readonly string[]): Promise<void> {
+  const old = join(work, ".previous");
+  await Deno.mkdir(old);
+  for (const part of parts) {
+    await Deno.rename(join(dir, part), join(old, part)).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
+    await Deno.rename(join(work, part), join(dir, part)).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
+  }
+  await Deno.remove(work, { recursive: true });
 }
 
 function sinkLine(s: SinkSummary): string {
   return `${fmtInt(s.records)} records in ${fmtInt(s.objects)} objects, lag ${fmtInt(s.lag)}`;
+}
+
+/** The sink's counts for a progress line: landed against landed plus the lag. */
+function sinkCounts(s: SinkSummary) {
+  return { done: s.records, total: s.records + s.lag, unit: "records" };
 }
 
 /** The closing lines: one per stage with its time, then the total. */

@@ -1,10 +1,14 @@
 /**
  * The CloudFormation driver behind `deno task deploy`: brings the stacks of lib/stacks.ts up
- * in order through change sets (create or update; "no changes" is success), wires each
- * stack's outputs into the next stacks' parameters, fills in what CloudFormation cannot
- * (the MSK bootstrap brokers, the connector plugin zip in the lake bucket, the Databricks
- * connection secret), follows stack events as progress, reports a failure by the resource
- * that failed and why, and tears everything down again in reverse order.
+ * through change sets (create or update; "no changes" is success), each as soon as the
+ * stacks it needs are up (the graph follows from the templates' parameters, outputs and
+ * imports: stacks that do not depend on each other deploy together), wires each stack's
+ * outputs into the next stacks' parameters, fills in what CloudFormation cannot (the MSK
+ * bootstrap brokers, the connector plugin zip in the lake bucket, the REST proxy's
+ * kafka-rest.properties, the Databricks connection secret), follows stack events as
+ * progress, reports a failure by the resource that failed and why, and tears everything
+ * down again, dependents first. A dry run plans offline (no credentials needed) and, where
+ * credentials reach AWS, shows the change sets too.
  * @module
  */
 import {
@@ -29,13 +33,26 @@ import {
 import { PutSecretValueCommand, SecretsManagerClient } from "./deps/aws_secrets_manager.ts";
 import { getIamBootstrap } from "./bootstrap_brokers.ts";
 import { S3_SINK_PLUGIN } from "./connector_config.ts";
-import { validateStacks } from "./cfn_validate.ts";
 import { UsageError } from "./errors.ts";
+import { renderRestProxyProperties } from "./rest_proxy_config.ts";
 import { delay } from "./retry.ts";
-import { loadRequirements, loadTemplate, renderTemplate, stackName, STACKS } from "./stacks.ts";
-import type { StackDef, StackId, Template } from "./stacks.ts";
+import {
+  checkWiring,
+  deployWaves,
+  firstDeployMinutes,
+  loadRequirements,
+  loadTemplate,
+  renderTemplate,
+  stackGraph,
+  stackName,
+  STACKS,
+  subnetBits,
+  TEMPLATE_BODY_LIMIT,
+  templateBytes,
+} from "./stacks.ts";
+import type { ParamSource, StackDef, StackId, Template } from "./stacks.ts";
 
-/** The AWS clients deploy talks to (tests pass mocked ones). */
+/** The AWS clients deploy talks to (tests pass mocked ones, or ones pointed at moto). */
 export interface AwsClients {
   cfn: CloudFormationClient;
   kafka: KafkaClient;
@@ -64,6 +81,11 @@ export interface DeployDeps {
   loadRequirements?: () => Promise<string>;
   /** Asks the user a yes/no question (destroy); absent means nobody can answer. */
   confirm?: (question: string) => Promise<boolean>;
+  /**
+   * Whether AWS credentials are at hand (a dry run without them plans offline). Default:
+   * asks the CloudFormation client's credential chain, for up to 5 s.
+   */
+  hasCredentials?: () => Promise<boolean>;
   /** Milliseconds between polls of CloudFormation. Default 10 s. */
   pollMs?: number;
   now?: () => number;
@@ -73,9 +95,9 @@ export interface DeployDeps {
 export interface DeployOptions {
   region: string;
   prefix: string;
-  /** Stacks to deploy (default all), always in dependency order. */
+  /** Stacks to deploy (default all); the stacks they need must exist already. */
   only?: StackId[];
-  /** Validate, create change sets, print them, delete them: change nothing. */
+  /** Plan (offline, plus change sets where credentials reach AWS): change nothing. */
   dryRun?: boolean;
   /** Parameter overrides per stack, e.g. `{ msk: { ClusterType: "serverless" } }`. */
   params?: Partial<Record<StackId, Record<string, string>>>;
@@ -97,7 +119,10 @@ export interface ChangeLine {
 export interface StackResult {
   id: StackId;
   stackName: string;
-  /** created, updated, unchanged, deleted, absent (nothing to delete), or would-* in a dry run. */
+  /**
+   * created, updated, unchanged, deleted, absent (nothing to delete), would-* in a dry run
+   * that reached AWS, planned in one that could not.
+   */
   action:
     | "created"
     | "updated"
@@ -106,11 +131,44 @@ export interface StackResult {
     | "absent"
     | "would-create"
     | "would-update"
-    | "would-delete";
+    | "would-delete"
+    | "planned";
   changes: ChangeLine[];
   outputs: Record<string, string>;
   seconds: number;
   note?: string;
+}
+
+/** One parameter of a planned stack: its value, or where the value will come from. */
+export interface PlannedParam {
+  name: string;
+  /** The value, when known offline. */
+  value?: string;
+  /** Where it comes from when not known offline, e.g. `output of network: PrivateSubnetIds`. */
+  from?: string;
+}
+
+/** A stack in the offline plan. */
+export interface PlannedStack {
+  id: StackId;
+  stackName: string;
+  /** Stacks that must be up first. */
+  needs: StackId[];
+  params: PlannedParam[];
+  /** The rendered template's size in bytes (the inline limit is 51,200). */
+  templateBytes: number;
+  resources: number;
+}
+
+/** What a dry run worked out without AWS. */
+export interface DeployPlan {
+  /** Stacks in waves: each wave goes up together once the waves before it are up. */
+  waves: StackId[][];
+  stacks: PlannedStack[];
+  /** Minutes of a first deploy of these stacks, the longest chain (typical durations). */
+  estimateMinutes: number;
+  /** What only AWS can tell, which this plan therefore did not check. */
+  unchecked: string[];
 }
 
 /** The result of `deploy` or `destroy`. */
@@ -119,6 +177,8 @@ export interface DeployResult {
   prefix: string;
   dryRun: boolean;
   stacks: StackResult[];
+  /** A dry run's offline plan. */
+  plan?: DeployPlan;
   /** Values saved (or, in a dry run, that would be saved) to the config file. */
   config: Record<string, string | undefined>;
   /** False when destroy was declined. */
@@ -126,11 +186,15 @@ export interface DeployResult {
 }
 
 const DEFAULT_POLL_MS = 10_000;
-const TEMPLATE_BODY_LIMIT = 51_200;
 const NO_CHANGES = /didn't contain changes|No updates are to be performed|no changes/i;
 const CANCELLED = /cancelled|The following resource\(s\) failed/i;
+/** The lake-reader role has a fixed name (Unity Catalog's trust needs it): named IAM. */
+const CAPABILITIES: ("CAPABILITY_IAM" | "CAPABILITY_NAMED_IAM")[] = [
+  "CAPABILITY_IAM",
+  "CAPABILITY_NAMED_IAM",
+];
 
-/** Stacks of `only` (or all) in deploy order. */
+/** Stacks of `only` (or all), in display order. */
 export function selectStacks(only?: StackId[]): StackDef[] {
   return STACKS.filter((s) => !only || only.length === 0 || only.includes(s.id));
 }
@@ -160,12 +224,33 @@ function elapsed(ms: number): string {
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
 }
 
+/** True when the client's credential chain yields credentials within `ms`. */
+async function credentialsResolve(cfn: CloudFormationClient, ms = 5000): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const provider = cfn.config.credentials as unknown as () => Promise<unknown>;
+    const got = await Promise.race([
+      provider().then((c) => !!c),
+      new Promise<boolean>((r) => timer = setTimeout(() => r(false), ms)),
+    ]);
+    return got;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Everything one run shares. */
 class Run {
   readonly log: DeployLog;
   readonly pollMs: number;
   readonly now: () => number;
   readonly outputs = new Map<StackId, Record<string, string>>();
+  private readonly described = new Map<StackId, Promise<Record<string, string> | undefined>>();
+  private readonly statuses = new Map<string, string>();
+  private bootstrapPromise?: Promise<string | undefined>;
+  private pluginPromise?: Promise<string | undefined>;
   /** The SASL/IAM bootstrap brokers, once asked for. */
   bootstrap?: string;
 
@@ -183,6 +268,13 @@ class Run {
     return stackName(this.opts.prefix, id);
   }
 
+  /** One status line for every stack in flight, `network: CREATE_IN_PROGRESS (1m02s) · …`. */
+  status(label: string, text: string | undefined): void {
+    if (text === undefined) this.statuses.delete(label);
+    else this.statuses.set(label, text);
+    if (this.statuses.size) this.log.status?.([...this.statuses.values()].join(" · "));
+  }
+
   /** Waits one poll interval; Ctrl-C turns into a message about what is still running. */
   async pause(what: string): Promise<void> {
     try {
@@ -196,30 +288,47 @@ class Run {
   }
 
   /** Outputs of stack `id`, from this run or from CloudFormation; undefined when it does not exist. */
-  async outputsFor(id: StackId): Promise<Record<string, string> | undefined> {
-    if (!this.outputs.has(id)) {
-      const stack = await describeStack(this.cfn, this.name(id));
-      if (
-        !stack || /^(REVIEW_IN_PROGRESS|ROLLBACK_COMPLETE|DELETE_)/.test(stack.StackStatus ?? "")
-      ) {
-        return undefined;
-      }
-      this.outputs.set(id, outputsOf(stack));
+  outputsFor(id: StackId): Promise<Record<string, string> | undefined> {
+    if (this.outputs.has(id)) return Promise.resolve(this.outputs.get(id));
+    if (!this.described.has(id)) {
+      this.described.set(
+        id,
+        describeStack(this.cfn, this.name(id)).then((stack) => {
+          const status = stack?.StackStatus ?? "";
+          if (!stack || /^(REVIEW_IN_PROGRESS|ROLLBACK_COMPLETE|DELETE_)/.test(status)) {
+            return undefined;
+          }
+          return outputsOf(stack);
+        }),
+      );
     }
-    return this.outputs.get(id);
+    return this.described.get(id)!;
   }
 
-  async bootstrapBrokers(): Promise<string | undefined> {
-    if (this.bootstrap) return this.bootstrap;
-    const msk = await this.outputsFor("msk");
-    if (!msk?.ClusterArn) return undefined;
-    this.bootstrap = await getIamBootstrap(this.deps.clients.kafka, msk.ClusterArn);
-    this.log.line(`msk: bootstrap brokers (SASL/IAM) ${this.bootstrap}`);
-    return this.bootstrap;
+  /** Records the outputs of a stack this run deployed (later readers see them). */
+  setOutputs(id: StackId, outputs: Record<string, string>): void {
+    this.outputs.set(id, outputs);
+    this.described.delete(id);
+  }
+
+  bootstrapBrokers(): Promise<string | undefined> {
+    this.bootstrapPromise ??= (async () => {
+      const msk = await this.outputsFor("msk");
+      if (!msk?.ClusterArn) return undefined;
+      this.bootstrap = await getIamBootstrap(this.deps.clients.kafka, msk.ClusterArn);
+      this.log.line(`msk: bootstrap brokers (SASL/IAM) ${this.bootstrap}`);
+      return this.bootstrap;
+    })();
+    return this.bootstrapPromise;
   }
 
   /** The plugin zip's key in the lake bucket, uploading it first when it is not there. */
-  async pluginKey(): Promise<string | undefined> {
+  pluginKey(): Promise<string | undefined> {
+    this.pluginPromise ??= this.ensurePlugin();
+    return this.pluginPromise;
+  }
+
+  private async ensurePlugin(): Promise<string | undefined> {
     const lake = await this.outputsFor("lake");
     if (!lake?.BucketName) return undefined;
     const source = this.opts.pluginUrl ?? S3_SINK_PLUGIN.url;
@@ -271,14 +380,20 @@ class Run {
     return bytes;
   }
 
-  /** Parameter values for `def`, or the names of the stacks whose outputs are still missing. */
+  /**
+   * Parameter values for `def` (`existing` is the stack as it is, for values kept from its
+   * last deploy), or the names of the stacks whose outputs are still missing.
+   */
   async parameters(
     def: StackDef,
     template: Template,
+    existing: Stack | undefined,
   ): Promise<{ values: Record<string, string>; missing: string[] }> {
     const values: Record<string, string> = {};
     const missing: string[] = [];
+    const overrides = this.opts.params?.[def.id] ?? {};
     for (const [name, src] of Object.entries(def.params)) {
+      if (name in overrides) continue;
       let value: string | undefined;
       if (src.from === "prefix") value = this.opts.prefix;
       else if (src.from === "output") {
@@ -292,18 +407,35 @@ class Run {
           );
         }
         if (value === undefined) missing.push(src.stack);
-      } else if (src.from === "bootstrap") {
-        value = await this.bootstrapBrokers();
-        if (value === undefined) missing.push("msk");
+      } else if (src.from === "bootstrap" || src.from === "restProxyProperties") {
+        const bootstrap = await this.bootstrapBrokers();
+        if (bootstrap === undefined) missing.push("msk");
+        else if (src.from === "bootstrap") value = bootstrap;
+        // A parameter cannot end in a newline CloudFormation keeps; the boot script's
+        // here-document adds it back, so the file is byte for byte rest-proxy config's.
+        else value = renderRestProxyProperties({ bootstrap }).replace(/\n$/, "");
       } else if (src.from === "plugin") {
         value = await this.pluginKey();
         if (value === undefined) missing.push("lake");
       } else if (src.from === "requirements") {
         value = await (this.deps.loadRequirements ?? loadRequirements)();
+      } else if (src.from === "subnetBits") {
+        const previous = existing?.Parameters?.find((p) => p.ParameterKey === "VpcCidr");
+        const vpc = overrides.VpcCidr ?? previous?.ParameterValue ??
+          String(template.Parameters?.VpcCidr?.Default ?? "");
+        try {
+          value = String(subnetBits(vpc));
+        } catch (err) {
+          throw new UsageError(`Invalid --param "${def.id}.VpcCidr": ${(err as Error).message}`);
+        }
+      } else if (src.from === "pinned") {
+        const kept = outputsOf(existing)[src.output];
+        if (kept && !/^(REVIEW_IN_PROGRESS|ROLLBACK_)/.test(existing?.StackStatus ?? "")) {
+          value = kept;
+        }
       }
       if (value !== undefined) values[name] = value;
     }
-    const overrides = this.opts.params?.[def.id] ?? {};
     for (const [name, value] of Object.entries(overrides)) {
       if (!template.Parameters || !(name in template.Parameters)) {
         throw new UsageError(
@@ -369,8 +501,9 @@ class Run {
       }
       const stack = await describeStack(this.cfn, name);
       const status = stack?.StackStatus ?? "DELETE_COMPLETE";
-      this.log.status?.(`${label}: ${status} (${elapsed(this.now() - started)})`);
+      this.status(label, `${label}: ${status} (${elapsed(this.now() - started)})`);
       if (!status.endsWith("_IN_PROGRESS")) {
+        this.status(label, undefined);
         return stack ?? { StackName: name, StackStatus: status } as Stack;
       }
       await this.pause(`stack "${name}" (${status})`);
@@ -410,7 +543,11 @@ class Run {
   /** Deletes stack `name` and waits until it is gone. */
   async deleteStack(name: string, label: string): Promise<void> {
     const marker = await this.eventMarker(name);
-    await this.cfn.send(new DeleteStackCommand({ StackName: name }));
+    try {
+      await this.cfn.send(new DeleteStackCommand({ StackName: name }));
+    } catch (err) {
+      throw new Error(`Cannot delete stack "${name}"`, { cause: err });
+    }
     const final = await this.follow(name, marker, label);
     if (final.StackStatus !== "DELETE_COMPLETE") {
       throw new Error(
@@ -462,6 +599,76 @@ export function formatChange(c: ChangeLine): string {
   return `${mark} ${c.logicalId} ${c.type}${repl}`;
 }
 
+/** The plan line of one parameter source, for a dry run that cannot read AWS. */
+function describeSource(src: ParamSource): string {
+  switch (src.from) {
+    case "output":
+      return `output ${src.output} of ${src.stack}`;
+    case "bootstrap":
+      return "GetBootstrapBrokers of the msk stack's cluster";
+    case "restProxyProperties":
+      return "kafka-rest.properties for the msk stack's brokers";
+    case "plugin":
+      return `the plugin's key in the lake bucket (uploaded when missing)`;
+    case "pinned":
+      return `this stack's own ${src.output} output on updates (empty on create)`;
+    default:
+      return src.from;
+  }
+}
+
+/** What a dry run cannot know without AWS. */
+const OFFLINE_UNCHECKED = [
+  "whether each stack exists, so create or update, and the change sets CloudFormation would make",
+  "the outputs of other stacks, MSK's bootstrap brokers and the plugin in the lake bucket (shown by where they come from)",
+  "CloudFormation's own validation of the templates, resource quotas and your IAM permissions (the test suite runs cfn-lint on every template)",
+];
+
+/** The offline plan: waves, each stack's parameters and rendered template size. */
+async function offlinePlan(
+  run: Run,
+  selected: StackDef[],
+  templates: Map<StackId, Template>,
+  graph: Map<StackId, StackId[]>,
+): Promise<DeployPlan> {
+  const ids = selected.map((d) => d.id);
+  const sub = new Map([...graph].filter(([id]) => ids.includes(id)));
+  const stacks: PlannedStack[] = [];
+  for (const def of selected) {
+    const template = templates.get(def.id)!;
+    const overrides = run.opts.params?.[def.id] ?? {};
+    const params: PlannedParam[] = [];
+    for (const name of Object.keys(template.Parameters ?? {})) {
+      const src = def.params[name];
+      if (name in overrides) params.push({ name, value: overrides[name] });
+      else if (!src) params.push({ name, value: String(template.Parameters![name].Default ?? "") });
+      else if (src.from === "prefix") params.push({ name, value: run.opts.prefix });
+      else if (src.from === "subnetBits") {
+        const vpc = overrides.VpcCidr ?? String(template.Parameters?.VpcCidr?.Default ?? "");
+        params.push({ name, value: String(subnetBits(vpc)) });
+      } else if (src.from === "requirements") {
+        const text = await (run.deps.loadRequirements ?? loadRequirements)();
+        params.push({ name, from: `dags/requirements.txt (${templateBytes(text)} bytes)` });
+      } else params.push({ name, from: describeSource(src) });
+    }
+    const body = JSON.stringify(await renderTemplate(template));
+    stacks.push({
+      id: def.id,
+      stackName: run.name(def.id),
+      needs: graph.get(def.id) ?? [],
+      params,
+      templateBytes: templateBytes(body),
+      resources: Object.keys(template.Resources ?? {}).length,
+    });
+  }
+  return {
+    waves: deployWaves(sub),
+    stacks,
+    estimateMinutes: firstDeployMinutes(graph, ids),
+    unchecked: [],
+  };
+}
+
 async function deployOne(run: Run, def: StackDef, template: Template): Promise<StackResult> {
   const { cfn } = run;
   const name = run.name(def.id);
@@ -481,7 +688,7 @@ async function deployOne(run: Run, def: StackDef, template: Template): Promise<S
   });
 
   let existing = await run.settle(name, await describeStack(cfn, name), label);
-  const { values, missing } = await run.parameters(def, template);
+  const { values, missing } = await run.parameters(def, template, existing);
   if (missing.length) {
     if (!run.opts.dryRun) {
       throw new Error(
@@ -530,11 +737,11 @@ async function deployOne(run: Run, def: StackDef, template: Template): Promise<S
   }
 
   const create = !existing || existing.StackStatus === "REVIEW_IN_PROGRESS";
-  const rendered = await renderTemplate(template);
-  const body = JSON.stringify(rendered);
-  if (body.length > TEMPLATE_BODY_LIMIT) {
+  const body = JSON.stringify(await renderTemplate(template));
+  const bytes = templateBytes(body);
+  if (bytes > TEMPLATE_BODY_LIMIT) {
     throw new Error(
-      `Cannot deploy stack "${name}": its template is ${body.length} bytes (limit ${TEMPLATE_BODY_LIMIT})`,
+      `Cannot deploy stack "${name}": its template is ${bytes} bytes (limit ${TEMPLATE_BODY_LIMIT})`,
     );
   }
   const previous = new Set((existing?.Parameters ?? []).map((p) => p.ParameterKey));
@@ -546,7 +753,9 @@ async function deployOne(run: Run, def: StackDef, template: Template): Promise<S
       return [];
     },
   );
-  const changeSetName = `pinpipe-${
+  // Named after the stack too: stacks deploy together, and a name some tools (moto) look
+  // up without its stack must not match another stack's change set of the same second.
+  const changeSetName = `pinpipe-${def.id}-${
     new Date(run.now()).toISOString().replace(/[^0-9]/g, "").slice(0, 14)
   }`;
   try {
@@ -557,12 +766,18 @@ async function deployOne(run: Run, def: StackDef, template: Template): Promise<S
         ChangeSetType: create ? "CREATE" : "UPDATE",
         TemplateBody: body,
         Parameters: parameters,
-        Capabilities: ["CAPABILITY_IAM"],
+        Capabilities: CAPABILITIES,
         Tags: [{ Key: "pinpipe:prefix", Value: run.opts.prefix }],
         Description: `pinpipe deploy of ${def.id}`,
       }),
     );
   } catch (err) {
+    // CloudFormation reports "no changes" on the change set; some implementations (moto)
+    // refuse to make one instead. Either way the stack is as wanted.
+    if (!create && NO_CHANGES.test((err as Error).message ?? "")) {
+      run.log.line(`${label}: no changes`);
+      return result("unchanged", { outputs: outputsOf(existing) });
+    }
     throw new Error(`Cannot create a change set for stack "${name}"`, { cause: err });
   }
 
@@ -584,9 +799,10 @@ async function deployOne(run: Run, def: StackDef, template: Template): Promise<S
       }
       throw new Error(`Cannot plan stack "${name}": ${cs.StatusReason ?? "the change set failed"}`);
     }
-    run.log.status?.(`${label}: change set ${status}`);
+    run.status(label, `${label}: change set ${status}`);
     await run.pause(`change set "${changeSetName}" of stack "${name}"`);
   }
+  run.status(label, undefined);
 
   if (run.opts.dryRun) {
     await cfn.send(new DeleteChangeSetCommand({ StackName: name, ChangeSetName: changeSetName }));
@@ -640,16 +856,59 @@ function configValues(run: Run): Record<string, string> {
 }
 
 /**
- * Deploys the selected stacks in order (or, with `dryRun`, shows their change sets) and
- * returns what happened plus the config values to save. Templates are validated offline
- * first; nothing is touched when they have problems.
+ * Runs `job` for every stack of `ids` once the stacks it waits for (`waitsFor`, within
+ * `ids`) are done, as many at a time as are ready. After a failure no new stack starts; the
+ * ones in flight finish (CloudFormation carries on anyway), then the first error is thrown,
+ * naming the others.
+ */
+async function runGraph(
+  ids: StackId[],
+  waitsFor: (id: StackId) => StackId[],
+  job: (id: StackId) => Promise<void>,
+): Promise<void> {
+  const done = new Set<StackId>();
+  const running = new Map<StackId, Promise<void>>();
+  const errors: Error[] = [];
+  const pending = new Set(ids);
+  for (;;) {
+    if (!errors.length) {
+      for (const id of [...pending]) {
+        if (waitsFor(id).every((d) => done.has(d) || !ids.includes(d))) {
+          pending.delete(id);
+          running.set(
+            id,
+            job(id).then(
+              () => void done.add(id),
+              (err) => void errors.push(err as Error),
+            ).finally(() => running.delete(id)),
+          );
+        }
+      }
+    }
+    if (!running.size) break;
+    await Promise.race(running.values());
+  }
+  if (errors.length) {
+    const [first, ...rest] = errors;
+    if (rest.length) {
+      first.message += `; also: ${rest.map((e) => e.message).join("; ")}`;
+    }
+    throw first;
+  }
+}
+
+/**
+ * Deploys the selected stacks, each as soon as the stacks it needs are up (or, with
+ * `dryRun`, plans them: offline, plus change sets where credentials reach AWS), and returns
+ * what happened plus the config values to save. The templates' wiring is checked first;
+ * nothing is touched when it has problems.
  */
 export async function deploy(opts: DeployOptions, deps: DeployDeps): Promise<DeployResult> {
   const run = new Run(opts, deps);
   const load = deps.loadTemplate ?? loadTemplate;
   const templates = new Map<StackId, Template>();
   for (const def of STACKS) templates.set(def.id, await load(def.id));
-  const problems = validateStacks(templates, STACKS);
+  const problems = checkWiring(templates, STACKS);
   if (problems.length) {
     throw new Error(
       `Cannot deploy: the templates have ${problems.length} problem${
@@ -667,24 +926,81 @@ export async function deploy(opts: DeployOptions, deps: DeployDeps): Promise<Dep
       }
     }
   }
+  if (opts.params?.network?.VpcCidr !== undefined) {
+    try {
+      subnetBits(opts.params.network.VpcCidr);
+    } catch (err) {
+      throw new UsageError(`Invalid --param "network.VpcCidr": ${(err as Error).message}`);
+    }
+  }
+  const graph = stackGraph(templates);
+  const selected = selectStacks(opts.only);
+  const ids = selected.map((d) => d.id);
+  const base = { region: opts.region, prefix: opts.prefix, dryRun: !!opts.dryRun };
+
+  if (opts.dryRun) {
+    const plan = await offlinePlan(run, selected, templates, graph);
+    const online = await (deps.hasCredentials ?? (() => credentialsResolve(run.cfn)))();
+    if (!online) {
+      plan.unchecked = OFFLINE_UNCHECKED;
+      run.log.line("no AWS credentials: the plan is offline (see what it could not check)");
+      const stacks = plan.stacks.map((p): StackResult => ({
+        id: p.id,
+        stackName: p.stackName,
+        action: "planned",
+        changes: [],
+        outputs: {},
+        seconds: 0,
+      }));
+      return {
+        ...base,
+        stacks,
+        plan,
+        config: { region: opts.region, prefix: opts.prefix },
+        confirmed: true,
+      };
+    }
+    const results: StackResult[] = [];
+    for (const wave of plan.waves) {
+      for (
+        const r of await Promise.all(
+          wave.map((id) => deployOne(run, stackDefOf(id), templates.get(id)!)),
+        )
+      ) {
+        results.push(r);
+        run.log.line(`${r.id}: ${r.action}`);
+      }
+    }
+    return {
+      ...base,
+      stacks: order(results, plan.waves.flat()),
+      plan,
+      config: configValues(run),
+      confirmed: true,
+    };
+  }
 
   const results: StackResult[] = [];
-  for (const def of selectStacks(opts.only)) {
-    const r = await deployOne(run, def, templates.get(def.id)!);
+  await runGraph(ids, (id) => graph.get(id) ?? [], async (id) => {
+    const r = await deployOne(run, stackDefOf(id), templates.get(id)!);
     results.push(r);
-    if (!opts.dryRun) run.outputs.set(def.id, r.outputs);
-    const done = opts.dryRun ? r.action : `${r.action} in ${elapsed(r.seconds * 1000)}`;
-    run.log.line(`${def.id}: ${done}`);
-    if (def.id === "mwaa" && !opts.dryRun) await storeDatabricks(run, r.outputs);
-  }
+    run.setOutputs(id, r.outputs);
+    run.log.line(`${id}: ${r.action} in ${elapsed(r.seconds * 1000)}`);
+    if (id === "mwaa") await storeDatabricks(run, r.outputs);
+  });
   return {
-    region: opts.region,
-    prefix: opts.prefix,
-    dryRun: !!opts.dryRun,
-    stacks: results,
+    ...base,
+    stacks: order(
+      results,
+      deployWaves(new Map([...graph].filter(([id]) => ids.includes(id)))).flat(),
+    ),
     config: configValues(run),
     confirmed: true,
   };
+}
+
+function stackDefOf(id: StackId): StackDef {
+  return STACKS.find((s) => s.id === id)!;
 }
 
 async function storeDatabricks(run: Run, outputs: Record<string, string>): Promise<void> {
@@ -754,8 +1070,9 @@ export async function emptyBucket(s3: S3Client, bucket: string): Promise<number>
 }
 
 /**
- * Deletes the selected stacks in reverse order after a confirmation (or `yes`), emptying the
- * buckets they own first (CloudFormation cannot delete a bucket that holds objects).
+ * Deletes the selected stacks after a confirmation (or `yes`), each once the stacks that
+ * need it are gone (independent ones together), emptying the buckets they own first
+ * (CloudFormation cannot delete a bucket that holds objects, or old versions of them).
  * Returns the config keys to remove (their value is undefined).
  */
 export async function destroy(
@@ -763,21 +1080,29 @@ export async function destroy(
   deps: DeployDeps,
 ): Promise<DeployResult> {
   const run = new Run(opts, deps);
-  const selected = selectStacks(opts.only).reverse();
+  const load = deps.loadTemplate ?? loadTemplate;
+  const templates = new Map<StackId, Template>();
+  for (const def of STACKS) templates.set(def.id, await load(def.id));
+  const graph = stackGraph(templates);
+  const deleteOrder = deployWaves(graph).flat().reverse();
+  const selected = selectStacks(opts.only);
   const existing: { def: StackDef; stack: Stack }[] = [];
   const results: StackResult[] = [];
   for (const def of selected) {
     const stack = await describeStack(run.cfn, run.name(def.id));
     if (stack) existing.push({ def, stack });
-    else {results.push({
+    else {
+      results.push({
         id: def.id,
         stackName: run.name(def.id),
         action: "absent",
         changes: [],
         outputs: {},
         seconds: 0,
-      });}
+      });
+    }
   }
+  existing.sort((a, b) => deleteOrder.indexOf(a.def.id) - deleteOrder.indexOf(b.def.id));
   const buckets = existing.flatMap(({ def, stack }) =>
     def.buckets.map((b) => outputsOf(stack)[b]).filter(Boolean)
   );
@@ -796,7 +1121,7 @@ export async function destroy(
         seconds: 0,
       });
     }
-    return { ...base, stacks: order(results), confirmed: true };
+    return { ...base, stacks: order(results, deleteOrder), confirmed: true };
   }
   const question = `Delete ${names.length} stack${
     names.length === 1 ? "" : "s"
@@ -817,7 +1142,12 @@ export async function destroy(
   }
 
   const config: Record<string, string | undefined> = {};
-  for (const { def, stack } of existing) {
+  const byId = new Map(existing.map((e) => [e.def.id, e]));
+  const ids = existing.map((e) => e.def.id);
+  // A stack goes once every stack that needs it is gone.
+  const dependents = (id: StackId) => ids.filter((other) => graph.get(other)?.includes(id));
+  await runGraph(ids, dependents, async (id) => {
+    const { def, stack } = byId.get(id)!;
     const t0 = run.now();
     const name = run.name(def.id);
     const settled = await run.settle(name, stack, def.id);
@@ -847,12 +1177,12 @@ export async function destroy(
       config.connectorSubnets = undefined;
       config.connectorSecurityGroups = undefined;
     }
-  }
-  return { ...base, stacks: order(results), config, confirmed: true };
+  });
+  return { ...base, stacks: order(results, deleteOrder), config, confirmed: true };
 }
 
-/** Results in the order the stacks were handled (reverse deploy order for destroy). */
-function order(results: StackResult[]): StackResult[] {
-  const rank = (id: StackId) => -STACKS.findIndex((s) => s.id === id);
+/** Results in `sequence` order (the deploy waves, or their reverse for destroy). */
+function order(results: StackResult[], sequence: StackId[]): StackResult[] {
+  const rank = (id: StackId) => sequence.indexOf(id);
   return [...results].sort((a, b) => rank(a.id) - rank(b.id));
 }

@@ -14,6 +14,7 @@
 import type { Dataset, Posting } from "./dataset.ts";
 import { delay, retry } from "./retry.ts";
 import { describeError } from "./errors.ts";
+import { redact } from "./redact.ts";
 import { fmtInt, fmtRate, fmtSec, Progress, silentSink } from "./progress.ts";
 import { PyRandom } from "./py_random.ts";
 import { topicsFor } from "./topics.ts";
@@ -54,6 +55,11 @@ export interface Target {
    * its retries) when any is not. Acknowledgements are reported through `hooks.onAck`.
    */
   send(topic: string, records: OutRecord[], hooks: SendHooks): Promise<void>;
+  /**
+   * Checks, before the first send, what would fail every send at once (a topic that does
+   * not exist), so the run stops with one clear error instead of after its retries.
+   */
+  prepare?(topics: string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -186,13 +192,17 @@ export async function emulate(opts: EmulateOptions, deps: EmulateDeps): Promise<
     const now = performance.now();
     if (!force && now - shown < 100) return;
     shown = now;
+    // With a bound (--count, sequential) the line has a bar and an ETA: three records a posting.
     progress.update(
       `${fmtInt(res.postingsRead)} postings, ${fmtInt(res.acknowledged)}/${
         fmtInt(res.recordsSent)
-      } records acked (${fmtRate(res.acknowledged, elapsed())}), ${fmtInt(res.retries)} retries, ${
-        fmtInt(res.errors)
-      } errors`,
-      force,
+      } records acked, ${fmtInt(res.retries)} retries, ${fmtInt(res.errors)} errors`,
+      {
+        done: res.acknowledged,
+        total: Number.isFinite(limit) ? limit * 3 : undefined,
+        unit: "records",
+        force,
+      },
     );
   };
 
@@ -232,6 +242,7 @@ export async function emulate(opts: EmulateOptions, deps: EmulateDeps): Promise<
   const keys = keySequence(opts.mode, source.rows, opts.seed);
   let drawn = 0;
   try {
+    await target.prepare?.(res.topics);
     while (drawn < limit && !res.error) {
       if (signal?.aborted) {
         res.interrupted = true;
@@ -318,6 +329,8 @@ export function resultJson(r: EmulateResult): Record<string, unknown> {
   const { error, ...rest } = r;
   return {
     ...rest,
+    source: redact(r.source),
+    target: redact(r.target),
     elapsedSec: Number(r.elapsedSec.toFixed(3)),
     postingsPerSec: Math.round(r.postingsPerSec),
     recordsPerSec: Math.round(r.recordsPerSec),

@@ -4,11 +4,11 @@
  * through OAUTHBEARER tokens), TLS, and kafkajs's logging sent to stderr with secrets masked.
  * @module
  */
-import process from "node:process";
 import { Kafka, logLevel } from "./deps/kafkajs.ts";
 import type { KafkaConfig, SASLOptions } from "./deps/kafkajs.ts";
 import type { FlagSpec, Options } from "./cli.ts";
-import { redact, registerSecret } from "./redact.ts";
+import { logLine } from "./log.ts";
+import { registerSecret } from "./redact.ts";
 
 /** How a client authenticates. */
 export type KafkaAuth = "none" | "scram-sha-512" | "aws-iam";
@@ -19,6 +19,8 @@ export const KAFKA_AUTHS: readonly KafkaAuth[] = ["none", "scram-sha-512", "aws-
 export interface KafkaClientOptions {
   /** `host:port[,host:port…]` */
   bootstrap: string;
+  /** Where `bootstrap` came from, for messages: `--bootstrap`, `PINPIPE_BOOTSTRAP`, … */
+  bootstrapFrom?: string;
   clientId?: string;
   auth?: KafkaAuth;
   /** TLS to the brokers (always on with aws-iam). */
@@ -58,11 +60,8 @@ export function readKafkaOptions(
   o: Options,
   defaults: { bootstrap?: string; required?: boolean } = {},
 ): KafkaClientOptions {
-  const bootstrap = o.string("bootstrap", {
-    env: "PINPIPE_BOOTSTRAP",
-    config: "bootstrapBrokers",
-    default: defaults.bootstrap,
-  }) ?? "";
+  const src = { env: "PINPIPE_BOOTSTRAP", config: "bootstrapBrokers" };
+  const bootstrap = o.string("bootstrap", { ...src, default: defaults.bootstrap }) ?? "";
   if (defaults.required !== false && !bootstrap) {
     o.problem("Missing --bootstrap (or PINPIPE_BOOTSTRAP): where is Kafka?");
   } else if (bootstrap && !bootstrap.split(",").every((b) => /^[^:\s]+:\d{1,5}$/.test(b.trim()))) {
@@ -71,6 +70,7 @@ export function readKafkaOptions(
   const auth = o.choice("auth", KAFKA_AUTHS, { env: "PINPIPE_KAFKA_AUTH", default: "none" });
   const opts: KafkaClientOptions = {
     bootstrap,
+    bootstrapFrom: o.raw("bootstrap", src)?.from ?? "--bootstrap",
     auth,
     tls: o.bool("tls", { env: "PINPIPE_KAFKA_TLS" }) || auth === "aws-iam",
     log: o.choice("kafka-log", ["nothing", "error", "warn", "info", "debug"] as const, {
@@ -101,28 +101,8 @@ const LEVELS = {
   debug: logLevel.DEBUG,
 };
 
-let warningFilterInstalled = false;
-/**
- * kafkajs schedules `setTimeout(throttledUntil - Date.now())` with a negative delay, and
- * Deno's Node layer warns about it on every client; the warning is harmless noise.
- */
-function silenceNegativeTimeoutWarning(): void {
-  if (warningFilterInstalled) return;
-  warningFilterInstalled = true;
-  const original = process.emitWarning.bind(process);
-  // deno-lint-ignore no-explicit-any
-  (process as any).emitWarning = (warning: unknown, ...rest: unknown[]) => {
-    const text = typeof warning === "string" ? warning : (warning as Error)?.message ?? "";
-    const type = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string })?.type;
-    if (type === "TimeoutNegativeWarning" || /is a negative number/.test(text)) return;
-    // deno-lint-ignore no-explicit-any
-    return (original as any)(warning, ...rest);
-  };
-}
-
 /** A kafkajs client for `opts`. */
 export function createKafka(opts: KafkaClientOptions): Kafka {
-  silenceNegativeTimeoutWarning();
   registerSecret(opts.password);
   let sasl: SASLOptions | undefined;
   if (opts.auth === "scram-sha-512") {
@@ -152,8 +132,57 @@ export function createKafka(opts: KafkaClientOptions): Kafka {
       if (l > level) return;
       const { message, ...extra } = log as { message?: string };
       const detail = Object.keys(extra).length ? ` ${JSON.stringify(extra)}` : "";
-      console.error(redact(`kafkajs ${namespace}: ${message ?? ""}${detail}`));
+      logLine(`kafkajs ${namespace}: ${message ?? ""}${detail}`);
     },
   };
   return new Kafka(config);
+}
+
+/** How long the first connection to Kafka may take before a task gives up: 4 s. */
+export const FIRST_CONNECT_MS = 4000;
+
+/**
+ * Checks, before anything else talks to Kafka, that at least one bootstrap server accepts a
+ * TCP connection within `timeoutMs` (all tried at once). Otherwise throws one error naming
+ * the servers, where the address came from (`--bootstrap`) and what each one did, instead
+ * of kafkajs's half minute of retries ending in a bare `ECONNREFUSED`.
+ */
+export async function checkKafkaReachable(
+  opts: Pick<KafkaClientOptions, "bootstrap" | "bootstrapFrom">,
+  timeoutMs = FIRST_CONNECT_MS,
+): Promise<void> {
+  const servers = opts.bootstrap.split(",").map((b) => b.trim()).filter(Boolean);
+  const problems = await Promise.all(servers.map((s) => tcpProblem(s, timeoutMs)));
+  if (problems.some((p) => p === undefined)) return;
+  const what = servers.length === 1
+    ? problems[0]
+    : servers.map((s, i) => `${s}: ${problems[i]}`).join("; ");
+  throw new Error(
+    `Cannot connect to Kafka at "${opts.bootstrap}" (${
+      opts.bootstrapFrom ?? "--bootstrap"
+    }): ${what}`,
+  );
+}
+
+/** Why `hostPort` does not accept a TCP connection, or undefined when it does. */
+async function tcpProblem(hostPort: string, timeoutMs: number): Promise<string | undefined> {
+  const cut = hostPort.lastIndexOf(":");
+  const hostname = hostPort.slice(0, cut).replace(/^\[|\]$/g, "");
+  const port = Number(hostPort.slice(cut + 1));
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const conn = await Deno.connect({ hostname, port, signal });
+    conn.close();
+    return undefined;
+  } catch (err) {
+    if (signal.aborted) return `no answer within ${timeoutMs / 1000} s`;
+    if (err instanceof Deno.errors.ConnectionRefused) return "the connection was refused";
+    if (err instanceof Deno.errors.NotFound || /resolve|lookup|dns/i.test(String(err))) {
+      return `the host name "${hostname}" does not resolve`;
+    }
+    if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+      throw err;
+    }
+    return (err as Error).message ?? String(err);
+  }
 }

@@ -11,27 +11,9 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 import { createKafka } from "./kafka_client.ts";
-import type { KafkaClientOptions } from "./kafka_client.ts";
 import type { Producer } from "./deps/kafkajs.ts";
-import { installFastVarints } from "./kafkajs_varints.ts";
-import { kafkaRetriable, keyHashPartitioner } from "./kafka_target.ts";
-
-/** A request to the worker. */
-export type WorkerRequest =
-  | { id: number; op: "connect"; options: KafkaClientOptions }
-  | {
-    id: number;
-    op: "send";
-    topic: string;
-    messages: { key: string; value: string }[];
-    timeoutMs: number;
-  }
-  | { id: number; op: "close" };
-
-/** The worker's answer. */
-export type WorkerReply =
-  | { id: number; ok: true }
-  | { id: number; ok: false; error: { message: string; type?: string; retriable: boolean } };
+import { connectProducer, kafkaRetriable } from "./kafka_send.ts";
+import type { WorkerReply, WorkerRequest } from "./kafka_send.ts";
 
 let producer: Producer | undefined;
 
@@ -53,13 +35,7 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   let reply: WorkerReply;
   try {
     if (req.op === "connect") {
-      installFastVarints();
-      producer = createKafka(req.options).producer({
-        allowAutoTopicCreation: false,
-        createPartitioner: keyHashPartitioner,
-        retry: { retries: 0 },
-      });
-      await producer.connect();
+      producer = await connectProducer(createKafka(req.options));
     } else if (req.op === "send") {
       await producer!.send({
         topic: req.topic,

@@ -12,11 +12,13 @@
 import type { Kafka, Producer } from "./deps/kafkajs.ts";
 import { createKafka } from "./kafka_client.ts";
 import type { KafkaClientOptions } from "./kafka_client.ts";
-import type { WorkerReply, WorkerRequest } from "./kafka_send_worker.ts";
+import { connectProducer, kafkaRetriable } from "./kafka_send.ts";
+import type { WorkerReply, WorkerRequest } from "./kafka_send.ts";
 import { isRetriable, RetriableError } from "./errors.ts";
 import type { OutRecord, SendHooks, Target } from "./emulator.ts";
 import { retry } from "./retry.ts";
-import { installFastVarints } from "./kafkajs_varints.ts";
+
+export { kafkaRetriable, keyHashPartitioner, murmur2 } from "./kafka_send.ts";
 
 /** How the Kafka target retries. */
 export interface KafkaTargetOptions {
@@ -30,77 +32,6 @@ export interface KafkaTargetOptions {
   timeoutMs?: number;
   /** Producer threads when connecting with client options (default 1; 0 = this thread). */
   workers?: number;
-}
-
-/** Java's `Utils.murmur2` (Kafka's default partitioner hash) over `bytes`. */
-export function murmur2(bytes: Uint8Array, len = bytes.length): number {
-  const m = 0x5bd1e995;
-  let h = 0x9747b28c ^ len;
-  const len4 = len >>> 2;
-  for (let i = 0; i < len4; i++) {
-    const i4 = i << 2;
-    let k = bytes[i4] | (bytes[i4 + 1] << 8) | (bytes[i4 + 2] << 16) | (bytes[i4 + 3] << 24);
-    k = Math.imul(k, m);
-    k ^= k >>> 24;
-    k = Math.imul(k, m);
-    h = Math.imul(h, m) ^ k;
-  }
-  const tail = len & ~3;
-  const rest = len & 3;
-  if (rest === 3) h ^= bytes[tail + 2] << 16;
-  if (rest >= 2) h ^= bytes[tail + 1] << 8;
-  if (rest >= 1) {
-    h ^= bytes[tail];
-    h = Math.imul(h, m);
-  }
-  h ^= h >>> 13;
-  h = Math.imul(h, m);
-  h ^= h >>> 15;
-  return h | 0;
-}
-
-const keyEncoder = new TextEncoder();
-let scratch = new Uint8Array(64);
-
-/** murmur2 of a string key's UTF-8 bytes; ASCII keys (posting keys) skip the encoder. */
-function hashKey(key: string): number {
-  const n = key.length;
-  if (n > scratch.length) scratch = new Uint8Array(n * 2);
-  for (let i = 0; i < n; i++) {
-    const c = key.charCodeAt(i);
-    if (c > 0x7f) return murmur2(keyEncoder.encode(key));
-    scratch[i] = c;
-  }
-  return murmur2(scratch, n);
-}
-
-/**
- * Kafka's default partitioning (the Java client's and kafkajs's DefaultPartitioner: murmur2
- * of the key, positive, modulo the partition count), without kafkajs's per-message Long
- * arithmetic and array copies, which cost more than the rest of a send at 100k records/s.
- */
-export function keyHashPartitioner() {
-  let next = 0;
-  return (
-    { partitionMetadata, message }: {
-      partitionMetadata: { partitionId: number }[];
-      message: { partition?: number | null; key?: string | Uint8Array | null };
-    },
-  ): number => {
-    if (message.partition !== null && message.partition !== undefined) return message.partition;
-    const n = partitionMetadata.length;
-    const key = message.key;
-    if (key === null || key === undefined) return partitionMetadata[next++ % n].partitionId;
-    const hash = typeof key === "string" ? hashKey(key) : murmur2(key);
-    return (hash & 0x7fffffff) % n;
-  };
-}
-
-/** True when a kafkajs error (or the error it gave up on) may pass on a retry. */
-export function kafkaRetriable(err: unknown): boolean {
-  if (isRetriable(err)) return true;
-  const e = err as { name?: string; cause?: unknown };
-  return e?.name === "KafkaJSNumberOfRetriesExceeded" && isRetriable(e.cause);
 }
 
 /** The Kafka error's type name (`UNKNOWN_TOPIC_OR_PARTITION`) or message. */
@@ -122,14 +53,7 @@ class ProducerSender implements Sender {
   constructor(private readonly producer: Producer) {}
 
   static async connect(kafka: Kafka): Promise<ProducerSender> {
-    installFastVarints();
-    const producer = kafka.producer({
-      allowAutoTopicCreation: false,
-      createPartitioner: keyHashPartitioner,
-      retry: { retries: 0 },
-    });
-    await producer.connect();
-    return new ProducerSender(producer);
+    return new ProducerSender(await connectProducer(kafka));
   }
 
   async send(topic: string, messages: { key: string; value: string }[], timeoutMs: number) {
@@ -213,6 +137,8 @@ export class KafkaTarget implements Target {
   private constructor(
     private readonly senders: Sender[],
     private readonly opts: KafkaTargetOptions,
+    /** A client in this thread, for the topic check. */
+    private readonly client: Kafka,
   ) {
     this.name = `Kafka at ${opts.bootstrap}`;
   }
@@ -244,7 +170,36 @@ export class KafkaTarget implements Target {
         cause: err,
       });
     }
-    return new KafkaTarget(senders, opts);
+    return new KafkaTarget(senders, opts, "bootstrap" in kafka ? createKafka(kafka) : kafka);
+  }
+
+  /**
+   * Fails at once when a topic does not exist, rather than after every retry of the first
+   * send (the producer never creates topics). A cluster that does not let this client list
+   * topics is not an error here: the sends then say what is wrong.
+   */
+  async prepare(topics: string[]): Promise<void> {
+    const admin = this.client.admin({ retry: { retries: 2 } });
+    let existing: Set<string>;
+    try {
+      await admin.connect();
+      existing = new Set(await admin.listTopics());
+    } catch {
+      return;
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length) {
+      const one = missing.length === 1;
+      throw new Error(
+        `Cannot send to topic${one ? "" : "s"} ${
+          missing.map((t) => `"${t}"`).join(", ")
+        }: ${this.name} has no such topic${
+          one ? "" : "s"
+        } (\`deno task topics\` creates them; or is --prefix wrong?)`,
+      );
+    }
   }
 
   /** Sends `records` to `topic` and waits for the broker's acknowledgement (acks=all). */

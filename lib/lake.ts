@@ -14,7 +14,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from "./deps/aws_s3.ts";
-import { UsageError } from "./errors.ts";
+import { isRetriable, UsageError } from "./errors.ts";
 import type { Options } from "./cli.ts";
 
 /** The S3 connector's `topics.dir`. */
@@ -66,6 +66,47 @@ export interface Lake {
   delete(key: string): Promise<void>;
   /** For a local lake, the file path of `key` (DuckDB reads it directly). */
   localPath?(key: string): string;
+  /**
+   * Checks that the lake can be written at all (a local root that is a directory, or can
+   * be made one), throwing one clear, non-retriable error when not.
+   */
+  check?(): Promise<void>;
+  /**
+   * Removes the temporary files that writers killed mid-write (or stopped by a full disk)
+   * left under `prefix`; returns how many. Lakes whose writes are atomic have none.
+   */
+  removeTemps?(prefix: string): Promise<number>;
+}
+
+/** The temporary name FileLake writes an object under before renaming it into place. */
+const TEMP_NAME = /\.tmp-(\d+)-[0-9a-f]{8}$/;
+
+/** Objects FileLake writes at once: enough to overlap fsyncs, few enough to spare descriptors. */
+const FILE_WRITES_AT_ONCE = 64;
+
+/**
+ * True when a lake operation's failure may pass on a retry: a network error, S3 throttling
+ * or a 5xx, an interrupted system call. A path that is a file, a missing permission, a full
+ * disk, a bucket that does not exist are permanent and retrying them only delays the error.
+ */
+export function isRetriableLakeError(err: unknown): boolean {
+  if (isRetriable(err)) return true;
+  const e = err as {
+    $retryable?: unknown;
+    $metadata?: { httpStatusCode?: number };
+    name?: string;
+    code?: string;
+  };
+  if (err instanceof Deno.errors.Interrupted || err instanceof Deno.errors.TimedOut) return true;
+  if (err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.ConnectionAborted) {
+    return true;
+  }
+  if (e?.$retryable) return true;
+  const status = e?.$metadata?.httpStatusCode;
+  if (status !== undefined) return status >= 500 || status === 429 || status === 408;
+  // An AWS SDK call that got no HTTP answer at all: a network failure.
+  return /^(TimeoutError|NetworkingError|RequestTimeout|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT)$/
+    .test(e?.name ?? e?.code ?? "");
 }
 
 /** A parsed `--lake` value. */
@@ -99,6 +140,15 @@ export function parseLakeUrl(url: string, cwd = "."): LakeLocation {
       `Invalid lake "${url}": expected file:///path, a path or s3://bucket/prefix`,
     );
   }
+  // "s3:/bucket" or "file:lake" is a mistyped URL, not a folder named "s3:" (a one-letter
+  // scheme is a Windows drive).
+  const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(url);
+  if (scheme) {
+    throw new UsageError(
+      `Invalid lake "${url}": a URL needs two slashes after "${scheme[1]}:" ` +
+        `(s3://bucket/prefix or file:///path)`,
+    );
+  }
   return { kind: "file", root: resolve(cwd, url) };
 }
 
@@ -125,8 +175,12 @@ export function openLake(url: string, s3: S3Options = {}): Lake {
 /** A lake in a local directory. Writes go to a temp file, are fsynced and renamed into place. */
 export class FileLake implements Lake {
   readonly url: string;
-  constructor(readonly root: string) {
-    this.url = `file://${root}`;
+  /**
+   * `url` is how the lake is shown, by default `file://<root>`; the demo, which builds a
+   * lake in a staging folder and moves it into place when complete, shows the final one.
+   */
+  constructor(readonly root: string, url?: string) {
+    this.url = url ?? `file://${root}`;
   }
 
   localPath(key: string): string {
@@ -142,9 +196,15 @@ export class FileLake implements Lake {
     for (const o of objects) dirs.add(dirname(this.localPath(o.key)));
     await Promise.all([...dirs].map((d) => Deno.mkdir(d, { recursive: true })));
     const tag = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-    await Promise.all(objects.map(async (o) => {
+    // Temp files not yet renamed, removed again if anything fails (a full disk, a kill of
+    // the write by an error elsewhere): a failed write leaves nothing behind.
+    const pending = new Set<string>();
+    let next = 0;
+    let failed = false;
+    const writeOne = async (o: { key: string; body: Uint8Array }) => {
       const path = this.localPath(o.key);
       const tmp = `${path}.tmp-${tag}`;
+      pending.add(tmp);
       const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
       try {
         let written = 0;
@@ -154,9 +214,88 @@ export class FileLake implements Lake {
         file.close();
       }
       await Deno.rename(tmp, path);
-    }));
+      pending.delete(tmp);
+    };
+    const worker = async () => {
+      while (!failed && next < objects.length) {
+        try {
+          await writeOne(objects[next++]);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }
+    };
+    const workers = Math.min(FILE_WRITES_AT_ONCE, objects.length);
+    const results = await Promise.allSettled(Array.from({ length: workers }, worker));
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failure) {
+      await Promise.all([...pending].map((t) => Deno.remove(t).catch(() => {})));
+      throw failure.reason;
+    }
     // The renames are durable only once their directories are.
     await Promise.all([...dirs].map(syncDir));
+  }
+
+  async check(): Promise<void> {
+    try {
+      await Deno.mkdir(this.root, { recursive: true });
+    } catch (err) {
+      if (err instanceof Deno.errors.AlreadyExists) {
+        throw new Error(
+          `Cannot use the lake "${this.url}": "${this.root}" is a file, not a directory`,
+        );
+      }
+      if (err instanceof Deno.errors.NotADirectory) {
+        throw new Error(
+          `Cannot use the lake "${this.url}": a folder on the way to "${this.root}" is a file`,
+        );
+      }
+      throw new Error(`Cannot use the lake "${this.url}": ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    const st = await Deno.stat(this.root);
+    if (!st.isDirectory) {
+      throw new Error(`Cannot use the lake "${this.url}": "${this.root}" is not a directory`);
+    }
+    // Writable? (a read-only mount or a directory owned by someone else)
+    const probe = join(
+      this.root,
+      `.pinpipe-write-check.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`,
+    );
+    try {
+      await Deno.writeFile(probe, new Uint8Array(0));
+      await Deno.remove(probe);
+    } catch (err) {
+      await Deno.remove(probe).catch(() => {});
+      throw new Error(
+        `Cannot use the lake "${this.url}": cannot write in "${this.root}": ${
+          (err as Error).message
+        }`,
+        { cause: err },
+      );
+    }
+  }
+
+  async removeTemps(prefix: string): Promise<number> {
+    const cut = prefix.lastIndexOf("/");
+    const base = cut < 0 ? "" : prefix.slice(0, cut);
+    const found: string[] = [];
+    await this.walk(base, prefix, [], found);
+    let removed = 0;
+    for (const key of found) {
+      const path = this.localPath(key);
+      const pid = Number(TEMP_NAME.exec(key)![1]);
+      if (!(await staleTemp(path, pid))) continue;
+      try {
+        await Deno.remove(path);
+        removed++;
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      }
+    }
+    return removed;
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -178,7 +317,13 @@ export class FileLake implements Lake {
     yield* out;
   }
 
-  private async walk(rel: string, prefix: string, out: LakeObject[]): Promise<void> {
+  /** Collects the objects under `rel` matching `prefix` into `out`, temp files into `temps`. */
+  private async walk(
+    rel: string,
+    prefix: string,
+    out: LakeObject[],
+    temps?: string[],
+  ): Promise<void> {
     let entries: Deno.DirEntry[];
     try {
       entries = await Array.fromAsync(Deno.readDir(rel ? this.localPath(rel) : this.root));
@@ -190,9 +335,11 @@ export class FileLake implements Lake {
       const key = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory) {
         if (prefix.startsWith(`${key}/`) || key.startsWith(prefix)) {
-          await this.walk(key, prefix, out);
+          await this.walk(key, prefix, out, temps);
         }
-      } else if (e.isFile && key.startsWith(prefix) && !/\.tmp-[^/]+$/.test(key)) {
+      } else if (e.isFile && key.startsWith(prefix) && /\.tmp-[^/]+$/.test(key)) {
+        if (TEMP_NAME.test(key)) temps?.push(key);
+      } else if (e.isFile && key.startsWith(prefix) && !temps) {
         // statSync: ~6x faster than async stat over tens of thousands of small objects.
         const st = Deno.statSync(this.localPath(key));
         out.push({ key, size: st.size });
@@ -206,6 +353,33 @@ export class FileLake implements Lake {
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
+  }
+}
+
+/**
+ * True when the temp file at `path`, written by process `pid`, has no live writer: that
+ * process is gone (or is this one: the caller holds the only writer of those keys), or,
+ * where processes cannot be looked up, the file is older than any write takes.
+ */
+async function staleTemp(path: string, pid: number): Promise<boolean> {
+  if (pid === Deno.pid) return true;
+  if (await exists("/proc/self")) {
+    if (!(await exists(`/proc/${pid}`))) return true;
+  }
+  try {
+    const mtime = (await Deno.stat(path)).mtime?.getTime() ?? Date.now();
+    return Date.now() - mtime > 10 * 60_000;
+  } catch {
+    return false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

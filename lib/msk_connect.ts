@@ -6,8 +6,10 @@
  * 2. a custom plugin named for it exists and is ACTIVE (created when missing);
  * 3. a worker configuration whose name carries a hash of its content exists (worker
  *    configurations are immutable, so a new content is a new name);
- * 4. the connector is created, or updated in place (`UpdateConnector` with its
- *    `currentVersion`) when its configuration or capacity differ, or left alone;
+ * 4. the connector is created, or updated in place when its configuration or capacity
+ *    differ, or left alone. UpdateConnector takes one of the two per call: the
+ *    configuration first, then, once the connector is RUNNING again, the capacity with the
+ *    `currentVersion` read afresh;
  * 5. then polled until RUNNING, with the service's state description when it FAILS.
  * @module
  */
@@ -25,13 +27,16 @@ import {
 } from "./deps/aws_kafkaconnect.ts";
 import type { CreateConnectorCommandInput } from "./deps/aws_kafkaconnect.ts";
 import { HeadObjectCommand, PutObjectCommand, S3Client } from "./deps/aws_s3.ts";
-import { configDiff, contentTag, workerProperties } from "./connector_config.ts";
+import { arnPartition } from "./config.ts";
+import { configDiff, contentTag } from "./connector_config.ts";
 import { RetriableError } from "./errors.ts";
 import { delay } from "./retry.ts";
 
 /** Everything MSK Connect needs to run the sink. */
 export interface MskConnectSettings {
   connectorName: string;
+  /** The region (the plugin bucket's ARN partition follows from it). */
+  region: string;
   /** The connector configuration (see `s3SinkConfig`). */
   config: Record<string, string>;
   /** SASL/IAM bootstrap brokers (port 9098). */
@@ -50,6 +55,8 @@ export interface MskConnectSettings {
   logGroup?: string;
   /** Name prefix of the worker configuration (a content hash is appended). */
   workerConfigName: string;
+  /** The worker configuration's properties (`workerProperties` of infra/connect.yaml). */
+  workerProperties: string;
 }
 
 /** Clients and knobs for `deployMskConnector`. */
@@ -138,18 +145,36 @@ export async function deployMskConnector(
     const cap = desc.capacity?.provisionedCapacity;
     const capacityChanged = cap?.workerCount !== s.capacity.workerCount ||
       cap?.mcuCount !== s.capacity.mcuCount;
-    if (changedKeys.length || capacityChanged) {
+    // One of connectorConfiguration or capacity per UpdateConnector call; each update makes a
+    // new version, so the second waits for RUNNING and reads the version again.
+    if (changedKeys.length) {
+      deps.onProgress?.(`updating connector ${s.connectorName}: ${changedKeys.join(", ")}`);
       await kc.send(
         new UpdateConnectorCommand({
           connectorArn,
           currentVersion: desc.currentVersion,
-          ...(changedKeys.length ? { connectorConfiguration: { ...s.config } } : {}),
-          ...(capacityChanged ? { capacity: { provisionedCapacity: { ...s.capacity } } } : {}),
+          connectorConfiguration: { ...s.config },
         }),
       );
       action = "updated";
-      if (capacityChanged) changedKeys.push("capacity");
-      deps.onProgress?.(`updating connector ${s.connectorName}: ${changedKeys.join(", ")}`);
+    }
+    if (capacityChanged) {
+      if (changedKeys.length) {
+        await waitSteady(s.connectorName, connectorArn, deps);
+        desc = await kc.send(new DescribeConnectorCommand({ connectorArn }));
+      }
+      deps.onProgress?.(
+        `updating connector ${s.connectorName}: capacity ${s.capacity.workerCount} worker(s) x ${s.capacity.mcuCount} MCU`,
+      );
+      await kc.send(
+        new UpdateConnectorCommand({
+          connectorArn,
+          currentVersion: desc.currentVersion,
+          capacity: { provisionedCapacity: { ...s.capacity } },
+        }),
+      );
+      action = "updated";
+      changedKeys.push("capacity");
     }
   }
   const state = await waitSteady(s.connectorName, connectorArn, deps);
@@ -217,7 +242,10 @@ async function ensureCustomPlugin(
         contentType: "ZIP",
         description: "Confluent S3 sink connector (kafka-connect-s3)",
         location: {
-          s3Location: { bucketArn: `arn:aws:s3:::${s.plugin.bucket}`, fileKey: s.plugin.key },
+          s3Location: {
+            bucketArn: `arn:${arnPartition(s.region)}:s3:::${s.plugin.bucket}`,
+            fileKey: s.plugin.key,
+          },
         },
       }),
     );
@@ -251,7 +279,7 @@ async function ensureWorkerConfiguration(
   deps: MskConnectDeps,
 ): Promise<{ arn: string; revision: number }> {
   const kc = deps.kafkaconnect;
-  const content = workerProperties();
+  const content = s.workerProperties;
   const name = `${s.workerConfigName}-${await contentTag(content)}`;
   let nextToken: string | undefined;
   do {

@@ -192,24 +192,35 @@ export class MwaaCli {
   }
 
   /**
-   * Runs `command` and parses the JSON its `-o json` output holds. Log lines such as
-   * `[2026-01-02T00:00:00] {x.py:1} INFO - …` may come first, so the JSON is the first
-   * line-start `[` or `{` from which the rest parses.
+   * Runs `command` and parses the JSON its `-o json` output holds (see `parseJsonOutput`).
    */
   async json<T>(command: string): Promise<T> {
     const out = await this.run(command);
-    const text = out.stdout.trimEnd();
-    for (const m of text.matchAll(/^[ \t]*[[{]/gm)) {
-      try {
-        return JSON.parse(text.slice(m.index)) as T;
-      } catch {
-        // a log line that starts with a bracket: try the next line
-      }
+    const parsed = parseJsonOutput<T>(out);
+    if (parsed === undefined) {
+      throw new Error(
+        `Cannot read the output of "airflow ${command}": ${firstError(out) ?? "no JSON in it"}`,
+      );
     }
-    throw new Error(
-      `Cannot read the output of "airflow ${command}": ${firstError(out) ?? "no JSON in it"}`,
-    );
+    return parsed;
   }
+}
+
+/**
+ * The JSON an `-o json` command printed. Log lines such as
+ * `[2026-01-02T00:00:00] {x.py:1} INFO - …` may come first, so the JSON is the first
+ * line-start `[` or `{` from which the rest parses; undefined when there is none.
+ */
+export function parseJsonOutput<T>(out: CliOutput): T | undefined {
+  const text = out.stdout.trimEnd();
+  for (const m of text.matchAll(/^[ \t]*[[{]/gm)) {
+    try {
+      return JSON.parse(text.slice(m.index)) as T;
+    } catch {
+      // a log line that starts with a bracket: try the next line
+    }
+  }
+  return undefined;
 }
 
 /** The most telling line of a failed command's stderr, if any. */
@@ -240,7 +251,11 @@ export interface RunResult {
   dagId: string;
   runId: string;
   state: string;
+  /** The run's logical date (execution date), as Airflow printed it. */
+  logicalDate?: string;
   seconds: number;
+  /** True when the DAG was paused, so this trigger also started its schedule. */
+  unpaused: boolean;
 }
 
 interface DagRunRow {
@@ -248,9 +263,38 @@ interface DagRunRow {
   state?: string;
 }
 
+interface DagRow {
+  dag_id?: string;
+  is_paused?: string | boolean | null;
+}
+
+interface TriggeredRun {
+  dag_run_id?: string;
+  logical_date?: string;
+  state?: string;
+}
+
+/** `True`/`False` as `dags list -o json` prints them (or booleans); undefined when unknown. */
+function pausedOf(row: DagRow): boolean | undefined {
+  const v = row.is_paused;
+  if (v === true || v === "True" || v === "true") return true;
+  if (v === false || v === "False" || v === "false") return false;
+  return undefined;
+}
+
+/** Single-quotes `s` for the CLI endpoint, which splits the command like a shell. */
+function quoteArg(s: string): string {
+  return /^[A-Za-z0-9_.:+=\/-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
+}
+
 /**
- * Waits for the environment to be AVAILABLE and the DAG to be parsed, unpauses it (new
- * DAGs start paused on MWAA), triggers a run and follows it until it succeeds or fails.
+ * Waits for the environment to be AVAILABLE and the DAG to be in Airflow's database,
+ * triggers a run and follows it until it succeeds or fails. A paused DAG (MWAA starts new
+ * DAGs paused) is unpaused right after the trigger, and its run takes the logical date of
+ * the next scheduled run (`dags next-execution`): with catchup off, unpausing makes the
+ * scheduler create the latest interval's run at once, and it leaves a date that already
+ * has a run alone, so the notebook runs once, not twice. The run id comes from
+ * `dags trigger -o json` (a terminal-less table folds long cells across lines).
  */
 export async function triggerDag(cli: MwaaCli, opts: TriggerOptions): Promise<RunResult> {
   const now = opts.now ?? (() => Date.now());
@@ -280,10 +324,15 @@ export async function triggerDag(cli: MwaaCli, opts: TriggerOptions): Promise<Ru
     await pause(`environment "${cli.environment}"`);
   }
 
+  // Listed with is_paused once the DAG processor has stored it: before that, Airflow can
+  // parse the file but cannot trigger it.
   const dagDeadline = now() + (opts.dagWaitMs ?? 5 * 60_000);
+  let paused: boolean | undefined;
   for (;;) {
-    const dags = await cli.json<{ dag_id?: string }[]>("dags list -o json");
-    if (dags.some((d) => d.dag_id === opts.dagId)) break;
+    const dags = await cli.json<DagRow[]>("dags list -o json");
+    const row = dags.find((d) => d.dag_id === opts.dagId);
+    paused = row ? pausedOf(row) : undefined;
+    if (paused !== undefined) break;
     if (now() > dagDeadline) {
       throw new Error(
         `Cannot trigger "${opts.dagId}": MWAA has not loaded it after ${
@@ -295,24 +344,51 @@ export async function triggerDag(cli: MwaaCli, opts: TriggerOptions): Promise<Ru
     await pause(`the loading of "${opts.dagId}"`);
   }
 
-  // Airflow 2.x prints "Dag: <id>, paused: False" or a table naming the DAG.
-  const unpause = await cli.run(`dags unpause ${opts.dagId}`);
-  if (!unpause.stdout.includes(opts.dagId)) {
-    throw new Error(
-      `Cannot unpause "${opts.dagId}": ${firstError(unpause) ?? "Airflow said nothing"}`,
-    );
+  let logicalDate: string | undefined;
+  if (paused) {
+    const next = await cli.run(`dags next-execution ${opts.dagId}`);
+    const last = next.stdout.trim().split("\n").at(-1)?.trim() ?? "";
+    if (/^\d{4}-\d{2}-\d{2}T/.test(last)) logicalDate = last;
+    else log(`no next scheduled run of ${opts.dagId} to stand in for: triggering for now`);
   }
   const stamp = new Date(now()).toISOString().replace(/[-:]|\.\d+/g, "");
   const runId = opts.runId ?? `pinpipe__${stamp}`;
-  const conf = opts.conf ? ` -c '${JSON.stringify(opts.conf).replaceAll("'", "'\\''")}'` : "";
-  const trig = await cli.run(`dags trigger ${opts.dagId} -r ${runId}${conf}`);
-  // Older Airflow logs "Created <DagRun …>", newer prints the run: either way it names the run id.
-  if (!trig.stdout.includes(runId)) {
+  const conf = opts.conf ? ` -c ${quoteArg(JSON.stringify(opts.conf))}` : "";
+  const trigger = (date?: string) =>
+    cli.run(
+      `dags trigger ${opts.dagId} -r ${quoteArg(runId)}${date ? ` -e ${date}` : ""}${conf} -o json`,
+    );
+  let trig = await trigger(logicalDate);
+  if (logicalDate && /DagRunAlreadyExists|already exists/i.test(trig.stderr)) {
+    // A run holds that date already (the DAG ran before it was paused): trigger for now.
+    logicalDate = undefined;
+    trig = await trigger();
+  }
+  const created = parseJsonOutput<TriggeredRun[]>(trig)?.find((r) => r.dag_run_id === runId);
+  if (!created) {
     throw new Error(
       `Cannot trigger "${opts.dagId}": ${firstError(trig) ?? "Airflow said nothing"}`,
     );
   }
-  log(`triggered ${opts.dagId} run ${runId}`);
+  log(
+    `triggered ${opts.dagId} run ${runId}${
+      created.logical_date ? ` (logical date ${created.logical_date})` : ""
+    }`,
+  );
+
+  if (paused) {
+    const unpause = await cli.run(`dags unpause ${opts.dagId}`);
+    // Airflow prints a table naming the DAG, or, when it was unpaused meanwhile (another
+    // trigger, the UI), "No paused DAGs were found": both mean it is unpaused now.
+    if (
+      !unpause.stdout.includes(opts.dagId) && !/No paused DAGs were found/.test(unpause.stdout)
+    ) {
+      throw new Error(
+        `Cannot unpause "${opts.dagId}": ${firstError(unpause) ?? "Airflow said nothing"}`,
+      );
+    }
+    log(`unpaused ${opts.dagId}: it now also runs on its schedule`);
+  }
 
   let last = "";
   for (;;) {
@@ -321,7 +397,14 @@ export async function triggerDag(cli: MwaaCli, opts: TriggerOptions): Promise<Ru
     if (state !== last) log(`${opts.dagId} ${runId}: ${state}`);
     last = state;
     if (state === "success" || state === "failed") {
-      return { dagId: opts.dagId, runId, state, seconds: (now() - started) / 1000 };
+      return {
+        dagId: opts.dagId,
+        runId,
+        state,
+        logicalDate: created.logical_date,
+        seconds: (now() - started) / 1000,
+        unpaused: !!paused,
+      };
     }
     await pause(`run "${runId}" of "${opts.dagId}" (${state})`);
   }

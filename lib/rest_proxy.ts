@@ -37,7 +37,7 @@ import {
   readBody,
 } from "./rest_proxy/http.ts";
 import { kafkaErrorMessage, kafkaHttpError } from "./rest_proxy/kafka_errors.ts";
-import { probeKafka } from "./rest_proxy/kafka_probe.ts";
+import { checkKafkaReachable } from "./kafka_client.ts";
 import { RecordSender } from "./rest_proxy/record_sender.ts";
 import { serveHttp } from "./rest_proxy/server.ts";
 import type { ProxyRequest } from "./rest_proxy/server.ts";
@@ -53,11 +53,11 @@ export interface RestProxyOptions {
   kafka: Kafka;
   /**
    * The bootstrap addresses, to check Kafka is reachable before starting (a clear error within
-   * 5 s instead of a minute of client retries); skipped when not given.
+   * seconds instead of a minute of client retries); skipped when not given.
    */
   bootstrap?: string;
-  /** How to name Kafka in a startup error, e.g. `Kafka at --bootstrap "h:9092"`. */
-  kafkaName?: string;
+  /** Where `bootstrap` came from, for that error (default `--bootstrap`). */
+  bootstrapFrom?: string;
   /** Interface to bind. Default 127.0.0.1. */
   hostname?: string;
   /** Port; 0 (default) picks a free one. */
@@ -131,7 +131,6 @@ export async function startRestProxy(opts: RestProxyOptions): Promise<RestProxy>
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 30_000;
   const log = opts.log ?? (() => {});
   const keyDigest = opts.apiKey ? sha256(opts.apiKey) : undefined;
-  const kafkaName = opts.kafkaName ?? (opts.bootstrap ? `Kafka at ${opts.bootstrap}` : "Kafka");
   const stats = {
     requests: 0,
     produceRequests: 0,
@@ -143,11 +142,9 @@ export async function startRestProxy(opts: RestProxyOptions): Promise<RestProxy>
 
   if (opts.bootstrap) {
     try {
-      await probeKafka(opts.bootstrap);
+      await checkKafkaReachable({ bootstrap: opts.bootstrap, bootstrapFrom: opts.bootstrapFrom });
     } catch (err) {
-      throw new KafkaUnavailableError(
-        `Cannot start the REST proxy: ${kafkaName} is unreachable: ${(err as Error).message}`,
-      );
+      throw new KafkaUnavailableError((err as Error).message);
     }
   }
   // kafkajs spends a third of its producing time building varints under Deno; same bytes.
@@ -163,7 +160,9 @@ export async function startRestProxy(opts: RestProxyOptions): Promise<RestProxy>
   } catch (err) {
     await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
     throw new KafkaUnavailableError(
-      `Cannot start the REST proxy: ${kafkaName} refused the client: ${kafkaErrorMessage(err)}`,
+      `Cannot start the REST proxy: Kafka${
+        opts.bootstrap ? ` at "${opts.bootstrap}" (${opts.bootstrapFrom ?? "--bootstrap"})` : ""
+      } refused the client: ${kafkaErrorMessage(err)}`,
     );
   }
   const topics = new TopicCache(admin, log);

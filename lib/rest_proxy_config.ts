@@ -27,15 +27,19 @@ export interface RestProxyProperties {
   roleArn?: string;
 }
 
-/** kafka-rest.properties for the REST proxy on MSK with IAM auth, byte-for-byte stable. */
+/**
+ * kafka-rest.properties for the REST proxy on MSK with IAM auth, byte-for-byte stable: the
+ * one text both the client instance's first boot (deploy passes it to infra/client.yaml)
+ * and `rest-proxy config` install, so `--deploy` after a deploy changes nothing.
+ */
 export function renderRestProxyProperties(p: RestProxyProperties): string {
   const jaas = p.roleArn
     ? `software.amazon.msk.auth.iam.IAMLoginModule required awsRoleArn="${p.roleArn}";`
     : "software.amazon.msk.auth.iam.IAMLoginModule required;";
   return [
-    "# kafka-rest.properties: written by `deno task rest-proxy config` (pinpipe); edits are replaced.",
-    "# Confluent REST proxy -> Amazon MSK with IAM auth (needs aws-msk-iam-auth-*-all.jar on the",
-    "# classpath, e.g. share/java/kafka-rest-lib/).",
+    "# kafka-rest.properties, written by pinpipe (deno task deploy at first boot, then deno task",
+    "# rest-proxy config --deploy); edits are replaced. Confluent REST proxy -> Amazon MSK with",
+    "# IAM auth (needs aws-msk-iam-auth-*-all.jar on the classpath, e.g. share/java/kafka-rest-lib/).",
     `bootstrap.servers=${p.bootstrap}`,
     `listeners=http://0.0.0.0:${p.port ?? 8082}`,
     "",
@@ -44,6 +48,8 @@ export function renderRestProxyProperties(p: RestProxyProperties): string {
     "client.sasl.mechanism=AWS_MSK_IAM",
     `client.sasl.jaas.config=${jaas}`,
     "client.sasl.client.callback.handler.class=software.amazon.msk.auth.iam.IAMClientCallbackHandler",
+    "# A t3.small broker accepts 4 new IAM connections a second: do not reconnect faster.",
+    "client.reconnect.backoff.ms=1000",
     "",
     "# Fail fast on a missing topic instead of after API Gateway's 29 s timeout, and only",
     "# acknowledge records every in-sync replica has.",

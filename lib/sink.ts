@@ -26,12 +26,23 @@
  * - A long-running sink looks for new matching topics every few seconds; when one appears
  *   it lands what it holds, commits, and makes its consumer again with the larger set (the
  *   same resume rules apply). `once` lands the topics and end offsets seen at its start.
+ * - A commit refused because the group is rebalancing (the member was evicted, a new
+ *   generation began, the coordinator moved) is not an error: the objects are durable, the
+ *   commit is tried again once the partition is ours again, and if the partition moved on
+ *   the next owner replays from the last commit onto the same keys. Long writes (thousands
+ *   of objects at flush size 1) heartbeat between chunks so the member is not evicted.
+ * - Before consuming, the sink removes the temp files a killed writer left in the lake, and
+ *   refuses a group that already committed records this lake does not hold (a new lake, a
+ *   wrong `--lake`): they would never be landed. `fromBeginning` lands everything instead.
  * @module
  */
 import { Buffer } from "node:buffer";
 import type { Admin, Consumer, EachBatchPayload, Kafka } from "./deps/kafkajs.ts";
 import { objectKey, parseObjectKey, QUARANTINE_DIR, TOPICS_DIR } from "./lake.ts";
+import { isRetriableLakeError } from "./lake.ts";
 import type { Lake } from "./lake.ts";
+import { describeError } from "./errors.ts";
+import { fmtInt } from "./progress.ts";
 import { retry } from "./retry.ts";
 
 /** How the sink runs. */
@@ -59,14 +70,28 @@ export interface SinkOptions {
   sessionTimeoutMs?: number;
   /** How often a long-running sink looks for new matching topics. Default 5 s. */
   topicRefreshMs?: number;
-  /** kafkajs fetch sizing; defaults 4 MiB per partition, 16 MiB per fetch. */
+  /** kafkajs fetch sizing; defaults 1 MiB per partition, 4 MiB per fetch. */
   maxBytesPerPartition?: number;
   maxBytes?: number;
+  /**
+   * Land every record from the start of each partition's log: the group's committed
+   * offsets are moved back to the log start first (the group must have no running member).
+   */
+  fromBeginning?: boolean;
+  /**
+   * Where partitions the group has no committed offset for start, by `topic:partition`
+   * (default: the log start). The demo on a user's Kafka lands only its own run this way.
+   */
+  startOffsets?: Map<string, number>;
+  /** Kafka as messages name it, e.g. `Kafka at 127.0.0.1:9092`. Default `Kafka`. */
+  kafkaName?: string;
 }
 
 /** What the sink did. */
 export interface SinkSummary {
   topics: string[];
+  /** Temp files of killed writers removed from the lake at the start. */
+  tempsRemoved?: number;
   /** Records consumed and landed (quarantined ones included). */
   records: number;
   /** Objects written under topics/. */
@@ -115,6 +140,48 @@ interface PartitionState {
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** Objects written between two heartbeats of a long write. */
+const WRITE_CHUNK = 1024;
+
+/**
+ * Kafka's answers to a commit or heartbeat while the group changes: the member must rejoin,
+ * and nothing is wrong with the data.
+ */
+const REBALANCE_TYPES = new Set([
+  "UNKNOWN_MEMBER_ID",
+  "ILLEGAL_GENERATION",
+  "REBALANCE_IN_PROGRESS",
+  "NOT_COORDINATOR",
+  "COORDINATOR_NOT_AVAILABLE",
+  "COORDINATOR_LOAD_IN_PROGRESS",
+  "FENCED_INSTANCE_ID",
+]);
+
+/**
+ * True for a Kafka error that passes with a rejoin or a retry. kafkajs marks retriable ones,
+ * but wraps a rebalance answer it gave up on (`UNKNOWN_MEMBER_ID` from a commit) in a
+ * non-retriable error, so the causes are looked at too.
+ */
+function passingKafkaError(err: unknown): boolean {
+  const top = err as { retriable?: unknown };
+  if (top?.retriable === true) return true;
+  for (
+    let e = err as { type?: string; name?: string; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    e = e.cause as typeof e, depth++
+  ) {
+    if (REBALANCE_TYPES.has(e.type ?? "") || e.name === "KafkaJSRebalanceInProgress") return true;
+  }
+  return false;
+}
+
+/** Errors that stop the sink (a lake that refuses writes); others go back to kafkajs. */
+const fatalErrors = new WeakSet<object>();
+function fatal(err: Error): Error {
+  fatalErrors.add(err);
+  return err;
+}
+
 /** Runs the sink until `signal` aborts (or, with `once`, until drained); resolves with a summary. */
 export async function runSink(
   opts: SinkOptions,
@@ -135,19 +202,59 @@ export async function runSink(
     summary.elapsedSec = (performance.now() - t0) / 1000;
     return summary;
   };
+  const where = opts.kafkaName ?? "Kafka";
+  await opts.lake.check?.();
   const admin = opts.kafka.admin();
-  await admin.connect();
+  try {
+    await admin.connect();
+  } catch (err) {
+    throw new Error(`Cannot connect to ${where}: ${describeError(err)}`, { cause: err });
+  }
   let topics: string[];
   let targets: Map<string, number> | undefined;
+  let logs = new Map<string, { topic: string; partition: number; low: number; high: number }>();
+  /** Where partitions start instead of their commit (`fromBeginning`, `startOffsets`). */
+  const seekPlan = new Map<string, number>();
   try {
     topics = await waitForTopics(admin, opts, ctx.signal, log);
     summary.topics = topics;
-    if (opts.once && topics.length) {
-      targets = await endOffsets(admin, topics);
-      const committed = await committedOffsets(admin, opts.groupId, topics);
-      for (const [tp, high] of targets) {
-        if ((committed.get(tp) ?? -1) >= high) targets.delete(tp);
-        else summary.lag += high - Math.max(0, committed.get(tp) ?? 0);
+    if (topics.length) {
+      summary.tempsRemoved = await removeTemps(opts.lake, topics);
+      if (summary.tempsRemoved) {
+        log(
+          `sink: removed ${
+            fmtInt(summary.tempsRemoved)
+          } temp file(s) that an interrupted write left in ${opts.lake.url}`,
+        );
+      }
+      // On a cluster that just started, the group coordinator may still be loading.
+      const settle = <T>(fn: () => Promise<T>) =>
+        retry(fn, {
+          maxAttempts: 12,
+          baseMs: 200,
+          maxMs: 2000,
+          signal: ctx.signal,
+          retriable: passingKafkaError,
+        });
+      logs = await settle(() => logOffsets(admin, topics));
+      const committed = await settle(() => committedOffsets(admin, opts.groupId, topics));
+      if (opts.fromBeginning) {
+        log(`sink: landing ${topics.join(", ")} from the beginning of the log`);
+        for (const [id, o] of logs) seekPlan.set(id, o.low);
+      } else {
+        await refuseUnlandedCommits(opts, logs, committed);
+        for (const [id, offset] of opts.startOffsets ?? []) {
+          if ((committed.get(id) ?? -1) < 0 && logs.has(id)) seekPlan.set(id, offset);
+        }
+      }
+      if (opts.once) {
+        targets = new Map([...logs].map(([tp, o]) => [tp, o.high]));
+        for (const [tp, high] of targets) {
+          const c = committed.get(tp) ?? -1;
+          const from = seekPlan.get(tp) ?? (c >= 0 ? c : logs.get(tp)!.low);
+          if (from >= high) targets.delete(tp);
+          else summary.lag += high - from;
+        }
       }
     }
   } catch (err) {
@@ -172,6 +279,10 @@ export async function runSink(
     });
   let consumer: Consumer = newConsumer();
   const states = new Map<string, PartitionState>();
+  /** The partitions this member holds in the current generation (`topic:partition`). */
+  let assigned = new Set<string>();
+  /** The partitions already sent to their `seekPlan` offset (once per run). */
+  const rewound = new Set<string>();
   // One lock per partition: its buffer, write and commit happen in order, while
   // partitions write concurrently (their fsyncs overlap).
   const locks = new Map<string, Promise<unknown>>();
@@ -181,6 +292,7 @@ export async function runSink(
     return p;
   };
   let stopped = false;
+  let commitDeferred = false;
   // A consumer generation ends when the run should stop, or when new topics match and the
   // consumer must be made again to subscribe to them; a failure rejects it.
   let stopRequested = false;
@@ -220,39 +332,101 @@ export async function runSink(
     st.buf = [];
   };
 
-  /** Writes `out`, then commits every partition whose durable point moved. */
-  const land = async (out: { key: string; body: Uint8Array }[], touched: PartitionState[]) => {
-    if (out.length) {
-      await retry(() => opts.lake.putMany(out), {
-        maxAttempts: 6,
-        retriable: () => !stopped,
-        onRetry: (err, n, ms) =>
-          log(
-            `sink: writing to ${opts.lake.url} failed (${
-              (err as Error).message
-            }); retry ${n} in ${ms} ms`,
+  /** Writes `out` to the lake, retrying only what may pass; a failure stops the sink. */
+  const write = async (
+    out: { key: string; body: Uint8Array }[],
+    heartbeat?: () => Promise<void>,
+  ) => {
+    for (let i = 0; i < out.length; i += WRITE_CHUNK) {
+      const chunk = out.slice(i, i + WRITE_CHUNK);
+      try {
+        await retry(() => opts.lake.putMany(chunk), {
+          maxAttempts: 6,
+          retriable: (err) => !stopped && isRetriableLakeError(err),
+          onRetry: (err, n, ms) =>
+            log(
+              `sink: writing to ${opts.lake.url} failed (${
+                describeError(err)
+              }); retry ${n} in ${ms} ms`,
+            ),
+        });
+      } catch (err) {
+        throw fatal(
+          new Error(
+            `Cannot write ${
+              chunk.length === 1 ? `"${chunk[0].key}"` : `${chunk.length} objects`
+            } to the lake "${opts.lake.url}": ${describeError(err)}`,
+            { cause: err },
           ),
-      });
-      for (const o of out) summary.bytes += o.body.length;
+        );
+      }
+      for (const o of chunk) summary.bytes += o.body.length;
+      // A long write must not cost the member its place in the group.
+      if (heartbeat && i + WRITE_CHUNK < out.length) await heartbeat().catch(() => {});
     }
+  };
+
+  /**
+   * Commits the durable point of each of `touched` that moved. A refusal while the group
+   * changes is logged and left for later (the objects are durable; see the module header).
+   */
+  const commit = async (touched: PartitionState[]) => {
     const commits = [];
     for (const st of touched) {
-      st.durable = st.buf.length ? st.buf[0].offset : st.next;
       if (st.durable > st.committed) {
         commits.push({ topic: st.topic, partition: st.partition, offset: String(st.durable) });
       }
     }
-    if (commits.length) {
+    if (!commits.length) return;
+    try {
       await consumer.commitOffsets(commits);
-      for (const c of commits) {
-        states.get(`${c.topic}:${c.partition}`)!.committed = Number(c.offset);
+    } catch (err) {
+      if (!passingKafkaError(err)) {
+        throw fatal(
+          new Error(
+            `Cannot commit the sink's offsets in group "${opts.groupId}": ${describeError(err)}`,
+            {
+              cause: err,
+            },
+          ),
+        );
       }
+      if (!commitDeferred) {
+        log(
+          `sink: commit deferred while the group changes (${
+            describeError(err)
+          }); the objects are in the lake and the commit is retried`,
+        );
+      }
+      commitDeferred = true;
+      return;
     }
+    commitDeferred = false;
+    for (const c of commits) {
+      const st = states.get(`${c.topic}:${c.partition}`)!;
+      st.committed = Math.max(st.committed, Number(c.offset));
+    }
+  };
+
+  /** Writes `out`, then commits every partition whose durable point moved. */
+  const land = async (
+    out: { key: string; body: Uint8Array }[],
+    touched: PartitionState[],
+    heartbeat?: () => Promise<void>,
+  ) => {
+    if (out.length) await write(out, heartbeat);
+    for (const st of touched) st.durable = st.buf.length ? st.buf[0].offset : st.next;
+    await commit(touched);
   };
 
   const orphans = async (topic: string, partition: number, from: number): Promise<number[]> => {
     const starts: number[] = [];
-    for await (const o of opts.lake.list(`${TOPICS_DIR}/${topic}/partition=${partition}/`)) {
+    const dir = `${TOPICS_DIR}/${topic}/partition=${partition}/`;
+    // This member now holds the partition: nobody else writes these keys any more.
+    for (const d of [dir, `${QUARANTINE_DIR}/${topic}/partition=${partition}/`]) {
+      await opts.lake.removeTemps?.(d);
+    }
+    for await (const o of opts.lake.list(dir)) {
       const k = parseObjectKey(o.key);
       if (k && k.topic === topic && k.partition === partition && k.startOffset >= from) {
         starts.push(k.startOffset);
@@ -320,11 +494,24 @@ export async function runSink(
         if (st.buf.length >= opts.flushSize) cut(st, out);
       }
       if (targets && st.next >= (targets.get(id) ?? Infinity)) cut(st, out);
-      await land(out, [st]);
+      await land(out, [st], heartbeat);
       if (batch.messages.length) resolveOffset(batch.messages[batch.messages.length - 1].offset);
     });
     await heartbeat();
     checkDrained();
+  };
+
+  /** Commits left for later (see `commit`), for partitions this member holds again. */
+  let retrying: Promise<void> | undefined;
+  const retryCommits = () => {
+    if (!commitDeferred || stopped || retrying) return;
+    const due = [...states.entries()].filter(([id, st]) =>
+      assigned.has(id) && st.durable > st.committed && !st.buf.length
+    );
+    retrying = Promise.all(due.map(([id, st]) => locked(id, () => commit([st]))))
+      .then(() => checkDrained())
+      .catch((err) => rejectDone(err))
+      .finally(() => retrying = undefined);
   };
 
   const rotate = async () => {
@@ -366,7 +553,10 @@ export async function runSink(
       })
     ));
   try {
-    timers.push(setInterval(report, 1000));
+    timers.push(setInterval(() => {
+      report();
+      retryCommits();
+    }, 1000));
     if (opts.rotateIntervalMs > 0) {
       const every = Math.max(10, Math.min(1000, Math.floor(opts.rotateIntervalMs / 4)));
       timers.push(setInterval(() => {
@@ -397,6 +587,27 @@ export async function runSink(
       consumer.on(consumer.events.CRASH, (e) => {
         if (!e.payload.restart) rejectDone(e.payload.error);
       });
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        const held = new Set<string>();
+        for (const [t, ps] of Object.entries(e.payload.memberAssignment)) {
+          for (const p of ps as number[]) held.add(`${t}:${p}`);
+        }
+        assigned = held;
+        // Before the first fetch of each partition: start at the log, not the commit.
+        for (const id of held) {
+          if (rewound.has(id) || !seekPlan.has(id)) continue;
+          rewound.add(id);
+          const [topic, partition] = [
+            id.slice(0, id.lastIndexOf(":")),
+            id.slice(id.lastIndexOf(":") + 1),
+          ];
+          consumer.seek({
+            topic,
+            partition: Number(partition),
+            offset: String(seekPlan.get(id)),
+          });
+        }
+      });
       accepting = true;
       try {
         await consumer.connect();
@@ -407,8 +618,10 @@ export async function runSink(
           partitionsConsumedConcurrently: 4,
           eachBatch: (payload) =>
             onBatch(payload).catch((err) => {
-              // The lake refused the write even after retries: stop rather than skip records.
-              rejectDone(err);
+              // The lake refused the write even after retries, or Kafka refused for good:
+              // stop rather than skip records. A rebalance goes back to kafkajs, which
+              // rejoins; the partition is then re-read from its last commit.
+              if (fatalErrors.has(err) || !passingKafkaError(err)) rejectDone(err);
               throw err;
             }),
         });
@@ -496,14 +709,74 @@ async function waitForTopics(
   }
 }
 
-async function endOffsets(admin: Admin, topics: string[]): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
+/** Removes killed writers' temp files under the topics' folders; returns how many. */
+async function removeTemps(lake: Lake, topics: string[]): Promise<number> {
+  if (!lake.removeTemps) return 0;
+  let n = 0;
+  for (const t of topics) {
+    for (const dir of [TOPICS_DIR, QUARANTINE_DIR]) n += await lake.removeTemps(`${dir}/${t}/`);
+  }
+  return n;
+}
+
+/** The log start and end offsets of every partition of `topics`, by `topic:partition`. */
+async function logOffsets(
+  admin: Admin,
+  topics: string[],
+): Promise<Map<string, { topic: string; partition: number; low: number; high: number }>> {
+  const out = new Map<string, { topic: string; partition: number; low: number; high: number }>();
   for (const t of topics) {
     for (const p of await admin.fetchTopicOffsets(t)) {
-      out.set(`${t}:${p.partition}`, Number(p.high));
+      out.set(`${t}:${p.partition}`, {
+        topic: t,
+        partition: p.partition,
+        low: Number(p.low),
+        high: Number(p.high),
+      });
     }
   }
   return out;
+}
+
+/**
+ * Refuses to run when the group already committed records of a partition that the lake
+ * has no object of at all: those records would never be landed in this lake (a new lake,
+ * a mistyped one, or a group shared with another lake).
+ */
+async function refuseUnlandedCommits(
+  opts: SinkOptions,
+  logs: Map<string, { topic: string; partition: number; low: number }>,
+  committed: Map<string, number>,
+): Promise<void> {
+  let records = 0;
+  const missing: string[] = [];
+  for (const [tp, o] of logs) {
+    const c = committed.get(tp) ?? -1;
+    if (c <= o.low) continue;
+    if (await holdsAny(opts.lake, o.topic, o.partition)) continue;
+    records += c - o.low;
+    missing.push(`${o.topic}[${o.partition}]`);
+  }
+  if (!missing.length) return;
+  missing.sort((x, y) => x.localeCompare(y, "en", { numeric: true }));
+  const shown = missing.length > 4
+    ? `${missing.slice(0, 4).join(", ")} and ${missing.length - 4} more`
+    : missing.join(", ");
+  throw new Error(
+    `Cannot land into "${opts.lake.url}" with group "${opts.groupId}": the group already committed ${
+      fmtInt(records)
+    } records of ${shown}, and this lake holds no object of ${
+      missing.length === 1 ? "that partition" : "those partitions"
+    }, so they would never be landed here: pass --from-beginning to land every record from the start of the log (or use the lake this group wrote to)`,
+  );
+}
+
+/** True when the lake has any object (landed or quarantined) of the partition. */
+async function holdsAny(lake: Lake, topic: string, partition: number): Promise<boolean> {
+  for (const dir of [TOPICS_DIR, QUARANTINE_DIR]) {
+    for await (const _ of lake.list(`${dir}/${topic}/partition=${partition}/`)) return true;
+  }
+  return false;
 }
 
 async function committedOffsets(

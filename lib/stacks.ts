@@ -1,9 +1,11 @@
 /**
- * The AWS stacks pinpipe deploys: one CloudFormation template per stack in `infra/`, the
- * order they go up in, where each stack's parameters come from (options, outputs of earlier
- * stacks, values deploy works out between stacks), and which outputs end up in
- * `.pinpipe/aws.json`. Also reading a template (YAML with the short intrinsic tags) into the
- * long JSON form CloudFormation takes.
+ * The AWS stacks pinpipe deploys: one CloudFormation template per stack in `infra/`, where
+ * each stack's parameters come from (options, outputs of other stacks, values deploy works
+ * out between stacks), the dependency graph that follows from that (so stacks that do not
+ * depend on each other deploy together), which outputs end up in `.pinpipe/aws.json`, and
+ * the wiring check that every parameter deploy passes exists and every output it reads is
+ * declared. Also reading a template (YAML with the short intrinsic tags) into the long JSON
+ * form CloudFormation takes, and what deploy changes in it before sending it.
  * @module
  */
 import { parseDocument } from "./deps/yaml.ts";
@@ -15,14 +17,23 @@ export type StackId = "network" | "lake" | "msk" | "client" | "connect" | "api" 
 export type ParamSource =
   /** The topic and resource prefix. */
   | { from: "prefix" }
-  /** An output of a stack earlier in the order. */
+  /** An output of another stack (which must be up first). */
   | { from: "output"; stack: StackId; output: string }
   /** The SASL/IAM bootstrap brokers of the msk stack's cluster (GetBootstrapBrokers). */
   | { from: "bootstrap" }
   /** The S3 key of the connector plugin zip, uploaded to the lake bucket by deploy. */
   | { from: "plugin" }
   /** The text of dags/requirements.txt. */
-  | { from: "requirements" };
+  | { from: "requirements" }
+  /** kafka-rest.properties for the msk stack's brokers (lib/rest_proxy_config.ts). */
+  | { from: "restProxyProperties" }
+  /** The subnet size that fits the network stack's VpcCidr (see `subnetBits`). */
+  | { from: "subnetBits" }
+  /**
+   * This stack's own output from its last deploy, passed back on updates (empty on create):
+   * a value resolved once and kept, like the client instance's image.
+   */
+  | { from: "pinned"; output: string };
 
 /** One stack: its template, wiring, and what deploy does with its outputs. */
 export interface StackDef {
@@ -35,26 +46,33 @@ export interface StackDef {
   config: Record<string, string>;
   /** Outputs that name buckets deploy empties before deleting the stack. */
   buckets: string[];
+  /**
+   * About how long a first create takes, in minutes: typical durations of these resources
+   * (MSK and MWAA dominate), not measured by pinpipe's tests, which have no AWS account.
+   */
+  createMinutes: number;
 }
 
 const out = (stack: StackId, output: string): ParamSource => ({ from: "output", stack, output });
 const PREFIX: ParamSource = { from: "prefix" };
 
-/** Every stack, in the order they are created (and the reverse of the order they are deleted). */
+/** Every stack. Their order is only for display; deploy follows the graph (`stackGraph`). */
 export const STACKS: readonly StackDef[] = [
   {
     id: "network",
     summary: "VPC, 2 public + 2 private subnets, NAT gateway, S3 gateway endpoint, security groups",
-    params: { Prefix: PREFIX },
+    params: { Prefix: PREFIX, SubnetBits: { from: "subnetBits" } },
     config: {},
     buckets: [],
+    createMinutes: 3,
   },
   {
     id: "lake",
-    summary: "lake bucket (private, encrypted, TLS only)",
+    summary: "lake bucket (private, encrypted, TLS only), Databricks lake-reader role",
     params: { Prefix: PREFIX },
-    config: { BucketName: "bucket" },
+    config: { BucketName: "bucket", LakeReaderRoleArn: "lakeReaderRoleArn" },
     buckets: ["BucketName"],
+    createMinutes: 1,
   },
   {
     id: "msk",
@@ -64,8 +82,9 @@ export const STACKS: readonly StackDef[] = [
       SubnetIds: out("network", "PrivateSubnetIds"),
       BrokerSecurityGroupId: out("network", "BrokerSecurityGroupId"),
     },
-    config: { ClusterArn: "clusterArn" },
+    config: { ClusterArn: "clusterArn", ConnectReplicationFactor: "connectReplicationFactor" },
     buckets: [],
+    createMinutes: 20,
   },
   {
     id: "client",
@@ -76,9 +95,13 @@ export const STACKS: readonly StackDef[] = [
       SecurityGroupIds: out("network", "RestProxyHostSecurityGroupIds"),
       ClusterArn: out("msk", "ClusterArn"),
       BootstrapBrokers: { from: "bootstrap" },
+      ReplicationFactor: out("msk", "ReplicationFactor"),
+      RestProxyProperties: { from: "restProxyProperties" },
+      ImageId: { from: "pinned", output: "ImageId" },
     },
     config: { InstanceId: "restProxyInstanceId", RestProxyUrl: "restProxyUrl" },
     buckets: [],
+    createMinutes: 7,
   },
   {
     id: "connect",
@@ -91,6 +114,7 @@ export const STACKS: readonly StackDef[] = [
       BootstrapBrokers: { from: "bootstrap" },
       SubnetIds: out("network", "PrivateSubnetIds"),
       SecurityGroupId: out("network", "KafkaClientSecurityGroupId"),
+      ReplicationFactor: out("msk", "ConnectReplicationFactor"),
     },
     config: {
       ConnectorName: "connectorName",
@@ -99,6 +123,7 @@ export const STACKS: readonly StackDef[] = [
       LogGroupName: "connectorLogGroup",
     },
     buckets: [],
+    createMinutes: 8,
   },
   {
     id: "api",
@@ -111,6 +136,7 @@ export const STACKS: readonly StackDef[] = [
     },
     config: { InvokeUrl: "apiInvokeUrl", ApiKeyId: "apiKeyId" },
     buckets: [],
+    createMinutes: 6,
   },
   {
     id: "mwaa",
@@ -128,10 +154,11 @@ export const STACKS: readonly StackDef[] = [
       DatabricksConnectionSecretArn: "databricksSecretArn",
     },
     buckets: ["DagBucketName"],
+    createMinutes: 25,
   },
 ];
 
-/** The stack ids, in order. */
+/** The stack ids, in display order. */
 export const STACK_IDS: readonly StackId[] = STACKS.map((s) => s.id);
 
 /** The definition of stack `id`. */
@@ -144,6 +171,20 @@ export function stackDef(id: StackId): StackDef {
 /** The CloudFormation stack name of `id` under `prefix`: `<prefix>-<id>`. */
 export function stackName(prefix: string, id: StackId): string {
   return `${prefix}-${id}`;
+}
+
+/**
+ * Host bits of each of the network stack's four subnets for a VPC of `vpcCidr`: /20
+ * subnets while four fit (a /16 to /18), else a quarter of the VPC (/21 in a /19, /22 in a
+ * /20), since `Fn::Cidr [cidr, 4, 12]` cannot split a /19 or a /20 into four.
+ */
+export function subnetBits(vpcCidr: string): number {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(vpcCidr.trim());
+  const len = m ? Number(m[5]) : NaN;
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || !(len >= 16 && len <= 20)) {
+    throw new Error(`Invalid VPC range "${vpcCidr}": expected an IPv4 block from /16 to /20`);
+  }
+  return Math.min(12, 32 - len - 2);
 }
 
 /** A CloudFormation template in its JSON form (short tags already expanded). */
@@ -313,4 +354,183 @@ export async function renderTemplate(template: Template): Promise<Template> {
     rendered = { ...renamed, Resources: Object.fromEntries(entries) };
   }
   return rendered;
+}
+
+/** The largest template body CloudFormation takes inline, in bytes (UTF-8, not characters). */
+export const TEMPLATE_BODY_LIMIT = 51_200;
+
+/** The size CloudFormation counts a template body in: UTF-8 bytes. */
+export function templateBytes(body: string): number {
+  return new TextEncoder().encode(body).length;
+}
+
+/** Every `Fn::ImportValue` name in `value` (names built with Sub are kept as their pattern). */
+function importNames(value: unknown, names: string[] = []): string[] {
+  if (Array.isArray(value)) value.forEach((v) => importNames(v, names));
+  else if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (k === "Fn::ImportValue") {
+        const name = exportKey(v);
+        if (name !== undefined) names.push(name);
+      } else importNames(v, names);
+    }
+  }
+  return names;
+}
+
+function exportKey(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  const sub = (v as Record<string, unknown> | null)?.["Fn::Sub"];
+  return typeof sub === "string" ? sub : undefined;
+}
+
+/** The export names a template's Outputs declare, as ImportValue compares them. */
+export function exportNames(t: Template): string[] {
+  return Object.values(t.Outputs ?? {}).flatMap((o) => {
+    const name = exportKey((o.Export as Record<string, unknown> | undefined)?.Name);
+    return name === undefined ? [] : [name];
+  });
+}
+
+/** The stacks a parameter source reads from. */
+function sourceStacks(src: ParamSource): StackId[] {
+  switch (src.from) {
+    case "output":
+      return [src.stack];
+    case "bootstrap":
+    case "restProxyProperties":
+      return ["msk"];
+    case "plugin":
+      return ["lake"];
+    default:
+      return [];
+  }
+}
+
+/**
+ * Which stacks each stack needs up before it: those whose outputs (or the values deploy
+ * derives from them: bootstrap brokers, the plugin key) its parameters take, and those
+ * exporting a name its template imports. Throws on a cycle.
+ */
+export function stackGraph(
+  templates: Map<StackId, Template>,
+  defs: readonly StackDef[] = STACKS,
+): Map<StackId, StackId[]> {
+  const exporters = new Map<string, StackId>();
+  for (const def of defs) {
+    for (const name of exportNames(templates.get(def.id) ?? {})) exporters.set(name, def.id);
+  }
+  const graph = new Map<StackId, StackId[]>();
+  for (const def of defs) {
+    const needs = new Set<StackId>(Object.values(def.params).flatMap(sourceStacks));
+    for (const name of importNames(templates.get(def.id)?.Resources)) {
+      const from = exporters.get(name);
+      if (from && from !== def.id) needs.add(from);
+    }
+    needs.delete(def.id);
+    graph.set(def.id, [...needs]);
+  }
+  deployWaves(graph);
+  return graph;
+}
+
+/**
+ * The graph in waves: each wave's stacks need only stacks of earlier waves, so a wave's
+ * stacks can go up together. Throws when some stacks need each other.
+ */
+export function deployWaves(graph: Map<StackId, StackId[]>): StackId[][] {
+  const waves: StackId[][] = [];
+  const placed = new Set<StackId>();
+  while (placed.size < graph.size) {
+    const wave = [...graph.keys()].filter((id) =>
+      !placed.has(id) && graph.get(id)!.every((d) => placed.has(d) || !graph.has(d))
+    );
+    if (!wave.length) {
+      const stuck = [...graph.keys()].filter((id) => !placed.has(id));
+      throw new Error(`Cannot order the stacks: ${stuck.join(", ")} need each other`);
+    }
+    wave.forEach((id) => placed.add(id));
+    waves.push(wave);
+  }
+  return waves;
+}
+
+/**
+ * The minutes a first deploy of `ids` takes when each stack starts as soon as the stacks it
+ * needs are up: the longest chain of `createMinutes` through the graph.
+ */
+export function firstDeployMinutes(
+  graph: Map<StackId, StackId[]>,
+  ids: readonly StackId[] = [...graph.keys()],
+  defs: readonly StackDef[] = STACKS,
+): number {
+  const done = new Map<StackId, number>();
+  const finish = (id: StackId): number => {
+    if (done.has(id)) return done.get(id)!;
+    const own = defs.find((d) => d.id === id)?.createMinutes ?? 0;
+    const start = Math.max(0, ...(graph.get(id) ?? []).filter((d) => ids.includes(d)).map(finish));
+    done.set(id, start + own);
+    return start + own;
+  };
+  return Math.max(0, ...ids.map(finish));
+}
+
+/**
+ * What is wrong with how deploy wires the templates together: a parameter deploy passes that
+ * the template does not declare, an output read that the source stack does not declare, a
+ * parameter without default that nobody passes, an import nobody exports. Empty when fine.
+ */
+export function checkWiring(
+  templates: Map<StackId, Template>,
+  defs: readonly StackDef[] = STACKS,
+): string[] {
+  const problems: string[] = [];
+  const exported = new Set(defs.flatMap((d) => exportNames(templates.get(d.id) ?? {})));
+  for (const def of defs) {
+    const file = `infra/${def.id}.yaml`;
+    const t = templates.get(def.id);
+    if (!t) {
+      problems.push(`${file}: no template for stack "${def.id}"`);
+      continue;
+    }
+    const params = t.Parameters ?? {};
+    for (const [name, src] of Object.entries(def.params)) {
+      if (!(name in params)) {
+        problems.push(`${file}: deploy passes "${name}", which is not a parameter of the template`);
+      }
+      if (src.from === "output" && !(src.output in (templates.get(src.stack)?.Outputs ?? {}))) {
+        problems.push(
+          `${file}: parameter "${name}" comes from output "${src.output}", which stack "${src.stack}" does not declare`,
+        );
+      }
+      if (src.from === "pinned" && !(src.output in (t.Outputs ?? {}))) {
+        problems.push(
+          `${file}: parameter "${name}" is pinned to output "${src.output}", which the template does not declare`,
+        );
+      }
+    }
+    for (const [name, p] of Object.entries(params)) {
+      if (p.Default === undefined && !(name in def.params)) {
+        problems.push(`${file}: parameter "${name}" has no default and deploy does not pass it`);
+      }
+    }
+    for (const output of [...Object.keys(def.config), ...def.buckets]) {
+      if (!(output in (t.Outputs ?? {}))) {
+        problems.push(
+          `${file}: deploy reads output "${output}", which the template does not declare`,
+        );
+      }
+    }
+    for (const name of importNames(t.Resources)) {
+      if (!exported.has(name)) {
+        problems.push(`${file}: ImportValue "${name}" is not exported by any other stack`);
+      }
+    }
+  }
+  try {
+    stackGraph(templates, defs);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  return problems;
 }

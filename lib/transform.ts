@@ -9,12 +9,18 @@
  * - `summary.json`: the figures of the run and the answers
  * - `report.html`: the self-contained report (lib/report.ts)
  *
+ * The outputs are written into a staging folder inside `out` and moved into place only once
+ * all of them are complete, so an interrupted or failed run leaves the previous ones as they
+ * were. A lake with no objects for the prefix is an error naming what was looked for and
+ * the prefixes the lake does hold (unless `allowEmpty`), and so is a run in which every
+ * line was quarantined: neither replaces the previous outputs with empty answers.
+ *
  * An S3 lake is copied object by object into a temporary folder first: DuckDB's httpfs
  * extension cannot be installed offline, and local files are what DuckDB reads fastest.
  * @module
  */
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   cleanLake,
   type LakeFile,
@@ -33,8 +39,8 @@ import {
   TOPICS_DIR,
 } from "./lake.ts";
 import { fmtInt, fmtRate, fmtSec, Progress, type ProgressSink, silentSink } from "./progress.ts";
-import { type Answer, answerQuestions } from "./questions.ts";
-import { renderReport } from "./report.ts";
+import { type Answer, answerQuestions, QUESTIONS } from "./questions.ts";
+import { type PipelineFigures, renderReport, type ReportContext, reportContext } from "./report.ts";
 import { toCsv } from "./table_format.ts";
 
 /** What to transform and where to put the results. */
@@ -55,6 +61,10 @@ export interface TransformOptions {
   report?: boolean;
   /** S3 objects downloaded at once. Default 32. */
   downloadConcurrency?: number;
+  /** Write empty tables and answers when the lake holds no objects for the prefix. */
+  allowEmpty?: boolean;
+  /** The whole pipeline's figures for the report's top, when the caller ran it (the demo). */
+  pipeline?: PipelineFigures;
 }
 
 /** What the job may be handed instead of making it. */
@@ -95,6 +105,98 @@ export interface TransformResult {
   };
   /** The files written, relative to `out`. */
   files: string[];
+}
+
+/** The files a run writes (relative to `out`); a run replaces them and only them. */
+export function outputNames(withReport: boolean): string[] {
+  return [
+    ...TABLES.map((t) => `${t}.parquet`),
+    ...QUESTIONS.flatMap((q) => [`answers/${q.id}.csv`, `answers/${q.id}.json`]),
+    "quarantine.jsonl",
+    ...(withReport ? ["report.html"] : []),
+    "summary.json",
+  ];
+}
+
+/** The staging folders of runs inside `out` start with this. */
+const STAGING = ".transform-";
+
+/**
+ * What a lake that holds nothing for `prefix` does hold: the folder is missing, it has no
+ * `topics/`, or the prefixes of the topics it has (a topic `<p>.pin`, `<p>.geo` or `<p>.user`
+ * names prefix `p`), for an error that says what to try instead.
+ */
+async function whatTheLakeHolds(lake: Lake): Promise<string> {
+  const topics = new Set<string>();
+  if (lake.localPath) {
+    const root = lake.localPath("");
+    try {
+      if (!(await Deno.stat(root)).isDirectory) return "it is not a folder";
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return "the folder does not exist";
+      throw err;
+    }
+    try {
+      for await (const e of Deno.readDir(lake.localPath(TOPICS_DIR))) {
+        if (e.isDirectory) topics.add(e.name);
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  } else {
+    let seen = 0;
+    for await (const o of lake.list(`${TOPICS_DIR}/`)) {
+      const topic = o.key.split("/")[1];
+      if (topic) topics.add(topic);
+      if (++seen >= 10_000) break; // enough to name the prefixes
+    }
+  }
+  if (topics.size === 0) return `it holds no ${TOPICS_DIR}/ folder`;
+  const prefixes = [
+    ...new Set(
+      [...topics].map((t) => /^(.+)\.(pin|geo|user)$/.exec(t)?.[1]).filter((p) => p !== undefined),
+    ),
+  ].sort();
+  return prefixes.length
+    ? `it holds the prefixes ${prefixes.map((p) => `"${p}"`).join(", ")} (--prefix)`
+    : `its topics are ${[...topics].sort().map((t) => `"${t}"`).join(", ")}, none of them ` +
+      `<prefix>.pin, <prefix>.geo or <prefix>.user`;
+}
+
+/** Removes staging folders that runs which no longer exist left inside `out`. */
+async function removeStaleStaging(out: string): Promise<void> {
+  try {
+    for await (const e of Deno.readDir(out)) {
+      const pid = Number(
+        e.name.startsWith(STAGING) ? e.name.slice(STAGING.length).split("-")[0] : NaN,
+      );
+      if (!e.isDirectory || !Number.isInteger(pid) || pid === Deno.pid) continue;
+      try {
+        await Deno.stat(`/proc/${pid}`);
+        continue; // that run is still going
+      } catch {
+        if (Deno.build.os !== "linux") continue;
+      }
+      await Deno.remove(join(out, e.name), { recursive: true }).catch(() => {});
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
+
+/**
+ * Moves the files of `staged` into `out`, replacing the previous ones, and removes the
+ * outputs of a previous run this one did not write (a report after --no-report).
+ */
+async function swapInto(staged: string, out: string, files: string[]): Promise<void> {
+  for (const f of files) {
+    const to = join(out, f);
+    await Deno.mkdir(dirname(to), { recursive: true });
+    await Deno.rename(join(staged, f), to);
+  }
+  for (const old of outputNames(true).filter((f) => !files.includes(f))) {
+    await Deno.remove(join(out, old)).catch(() => {});
+  }
 }
 
 /** The objects of `<prefix>.<table>` in the sink layout, in key order. */
@@ -162,11 +264,21 @@ export async function transform(
   timings.list = since(t);
   const all = TABLES.flatMap((table) => listed[table]);
   const bytes = all.reduce((n, o) => n + o.size, 0);
+  const looked = `${TOPICS_DIR}/${opts.prefix}.{pin,geo,user}/`;
   if (all.length === 0) {
-    progress.log(`no objects under ${lake.url}/${TOPICS_DIR}/${opts.prefix}.{pin,geo,user}/`);
+    if (!opts.allowEmpty) {
+      throw new Error(
+        `Cannot transform the lake "${lake.url}": no objects under ${looked}; ${await whatTheLakeHolds(
+          lake,
+        )}. Nothing was written (--allow-empty writes empty answers)`,
+      );
+    }
+    progress.log(`no objects under ${lake.url}/${looked}: writing empty answers (--allow-empty)`);
   }
 
   await Deno.mkdir(opts.out, { recursive: true });
+  await removeStaleStaging(opts.out);
+  const staged = await Deno.makeTempDir({ dir: opts.out, prefix: `${STAGING}${Deno.pid}-` });
   const work = await Deno.makeTempDir({ dir: tmpdir(), prefix: "pinpipe-transform-" });
   let instance: DuckDBInstance | undefined;
   try {
@@ -204,11 +316,24 @@ export async function transform(
     const onAbort = () => conn.interrupt();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      const cleaned = await cleanLake(conn, files, opts.out, {
+      const cleaned = await cleanLake(conn, files, staged, {
         signal,
+        workDir: work,
         onStep: (step) => progress.update(step, true),
       });
       timings.clean = since(t);
+      const records = TABLES.reduce((n, k) => n + cleaned.tables[k].records, 0);
+      if (records === 0 && cleaned.quarantine.length > 0) {
+        const shown = cleaned.quarantine.slice(0, 3).map((q) =>
+          `${q.key} line ${q.line}: ${q.reason}`
+        );
+        throw new Error(
+          `Cannot transform the lake "${lake.url}": all ${cleaned.quarantine.length} lines under ` +
+            `${looked} were quarantined (${shown.join("; ")}${
+              cleaned.quarantine.length > 3 ? "; …" : ""
+            }). Nothing was written`,
+        );
+      }
 
       t = performance.now();
       const answers = await answerQuestions(conn, {
@@ -237,14 +362,26 @@ export async function transform(
         files: [],
       };
       progress.update("writing results", true);
-      result.files = await writeResults(result, opts, deps.now?.() ?? new Date());
+      const context = (opts.report ?? true) ? await reportContext(conn) : undefined;
+      result.files = await writeResults(
+        result,
+        staged,
+        opts,
+        deps.now?.() ?? new Date(),
+        signal,
+        context,
+      );
       timings.write = since(t);
       timings.total = since(t0);
       const { quarantine: _, ...summary } = result;
       await Deno.writeTextFile(
-        join(opts.out, "summary.json"),
+        join(staged, "summary.json"),
         `${JSON.stringify(summary, null, 2)}\n`,
       );
+      // Every output is complete: only now do they replace the previous ones. An interrupt
+      // from here on finishes the swap (a few renames) rather than leave a mix.
+      signal?.throwIfAborted();
+      await swapInto(staged, opts.out, result.files);
       progress.done(
         `${fmtInt(result.records)} records from ${fmtInt(result.objects)} objects, ` +
           `${fmtInt(result.duplicates)} duplicates dropped, ${
@@ -265,19 +402,26 @@ export async function transform(
   } finally {
     instance?.closeSync();
     await Deno.remove(work, { recursive: true }).catch(() => {});
+    await Deno.remove(staged, { recursive: true }).catch(() => {});
   }
 }
 
-/** Writes the answers, the quarantine and the report; returns the names of every output file. */
+/**
+ * Writes the answers, the quarantine and the report into `out` (the staging folder);
+ * returns the names of every output file, summary.json included (written last).
+ */
 async function writeResults(
   result: TransformResult,
+  out: string,
   opts: TransformOptions,
   now: Date,
+  signal?: AbortSignal,
+  context?: ReportContext,
 ): Promise<string[]> {
-  const out = opts.out;
   const files = TABLES.map((t) => `${t}.parquet`);
   await Deno.mkdir(join(out, "answers"), { recursive: true });
   for (const a of result.answers) {
+    signal?.throwIfAborted();
     await Deno.writeTextFile(join(out, "answers", `${a.id}.csv`), toCsv(a.columns, a.rows));
     await Deno.writeTextFile(
       join(out, "answers", `${a.id}.json`),
@@ -292,6 +436,7 @@ async function writeResults(
     result.quarantine.map((q) => JSON.stringify(q) + "\n").join(""),
   );
   files.push("quarantine.jsonl");
+  signal?.throwIfAborted();
   if (opts.report ?? true) {
     const html = await renderReport({
       lake: result.lake,
@@ -308,6 +453,8 @@ async function writeResults(
         clean: result.timings.clean,
         questions: result.timings.questions,
       },
+      context,
+      pipeline: opts.pipeline,
     });
     await Deno.writeTextFile(join(out, "report.html"), html);
     files.push("report.html");

@@ -3,10 +3,14 @@
 # MAGIC # pinpipe: mount the lake bucket with an access key (fallback only)
 # MAGIC
 # MAGIC **Prefer not to use this.** The `transform` notebook reads `s3://<bucket>` directly when the
-# MAGIC cluster can: through a Unity Catalog external location, or an instance profile whose role
-# MAGIC may read the bucket (`deno task deploy` creates such a role). Databricks no longer
-# MAGIC recommends mounts, and a mount made with a key gives every user of the workspace the
-# MAGIC key's access.
+# MAGIC cluster can, through a Unity Catalog external location: `deno task deploy` creates the
+# MAGIC role for it (the lake stack's `LakeReaderRoleArn`, saved as `lakeReaderRoleArn` in
+# MAGIC `.pinpipe/aws.json`; it may only list the bucket and read objects). Make a storage
+# MAGIC credential with that role, put the external id Databricks shows into the role with
+# MAGIC `deno task deploy --only lake --param lake.DatabricksExternalId=<id>`, then an external
+# MAGIC location on `s3://<bucket>/` (the README's "Databricks reads the lake" has every step).
+# MAGIC Databricks no longer recommends mounts, and a mount made with a key gives every user of
+# MAGIC the workspace the key's access.
 # MAGIC
 # MAGIC Where neither is possible (a shared workspace you do not administer, as in the original
 # MAGIC course), this notebook mounts the bucket the old way: with an IAM user's access key read from

@@ -2,49 +2,102 @@
 # MAGIC %md
 # MAGIC # pinpipe transform: clean the lake and answer the eight questions
 # MAGIC
-# MAGIC The Databricks twin of `deno task transform`. It reads the lake the S3 sink connector (or
-# MAGIC pinpipe's own sink) wrote — `topics/<prefix>.{pin,geo,user}/partition=<p>/*.json`, one JSON
-# MAGIC value per line — cleans it exactly as SPEC §4 says and answers the eight questions of
-# MAGIC SPEC §5. The cleaning and the questions are **not written here**: this notebook runs the
-# MAGIC same `.sql` files as the local task (`sql/clean_*.sql`, `sql/q*.sql`), read from the
-# MAGIC repository folder, so the two engines cannot drift apart. Only what the engines do
-# MAGIC differently lives here: reading the objects, setting malformed lines aside, dropping exact
-# MAGIC duplicates, and the one helper function Spark spells differently (`sql/functions_spark.sql`).
+# MAGIC The Spark twin of `deno task transform`. It reads the lake the S3 sink connector (or
+# MAGIC pinpipe's own sink) wrote — `topics/<prefix>.{pin,geo,user}/partition=<p>/*.json`, one
+# MAGIC JSON value per line — cleans it exactly as SPEC §4 and §4.1 say and answers the eight
+# MAGIC questions of SPEC §5. The cleaning and the questions are **not written here**: this
+# MAGIC notebook runs the same `.sql` files as the local task (`sql/clean_*.sql`, `sql/pin_user.sql`,
+# MAGIC `sql/q*.sql`), read from the repository folder, so the two engines cannot drift apart. Only
+# MAGIC what the engines do differently lives here: reading the objects into lines, setting
+# MAGIC malformed lines aside, reading array lines as rows and dropping exact duplicates — the
+# MAGIC same rules as `lib/clean.ts`, and the test suite runs both over the same lakes and
+# MAGIC compares every cell.
 # MAGIC
-# MAGIC **Requirements**: Databricks Runtime 13.3 LTS or later (Spark 3.4: `try_cast`,
-# MAGIC `percentile_cont … WITHIN GROUP`, SQL functions, `_metadata.file_path`), and read access
-# MAGIC to the bucket through a Unity Catalog external location or a cluster instance profile.
-# MAGIC The old way — mounting the bucket with an access key — is only a fallback: see the
-# MAGIC `mount_lake` notebook beside this one, then set `lake` to `dbfs:/mnt/<mount>`.
+# MAGIC **Runs on any Spark 3.5**: Databricks (Runtime 15.4 LTS or later, classic, shared or
+# MAGIC serverless compute), EMR, Dataproc or a laptop. Nothing Databricks-only is on its path:
+# MAGIC `dbutils` and `display` are used when present. Outside a notebook it is a plain script:
 # MAGIC
-# MAGIC **Where the SQL comes from**: the `sql` widget, else `../sql` beside this notebook (the
-# MAGIC repository checked out in Databricks Repos / Git folders), else `sql` beside it (a copy of
-# MAGIC the folder uploaded next to the notebook, e.g. `/Workspace/Shared/pinpipe/sql`).
+# MAGIC ```
+# MAGIC spark-submit --master 'local[2]' notebooks/transform.py --lake /path/to/lake --out /tmp/out
+# MAGIC ```
 # MAGIC
-# MAGIC **Parameters** (widgets; the Airflow DAG sets `prefix`, `lake` and `run_date`):
-# MAGIC - `lake`: `s3://bucket[/prefix]` (or `dbfs:/mnt/…`); default: the Spark conf `spark.pinpipe.lake`
+# MAGIC **Read access** to the bucket comes from a Unity Catalog external location or a cluster
+# MAGIC instance profile. The old way — mounting the bucket with an access key — is only a
+# MAGIC fallback: see the `mount_lake` notebook beside this one, then set `lake` to `dbfs:/mnt/<mount>`.
+# MAGIC
+# MAGIC **Where the SQL comes from**: the `sql` parameter, else `../sql` beside this notebook (the
+# MAGIC repository checked out in Databricks Repos / Git folders, or this file run by spark-submit),
+# MAGIC else `sql` beside it (a copy uploaded next to the notebook, e.g. `/Workspace/Shared/pinpipe/sql`).
+# MAGIC
+# MAGIC **Parameters** (widgets in a notebook, `--flags` under spark-submit; the Airflow DAG sets
+# MAGIC `prefix`, `lake` and `run_date`):
+# MAGIC - `lake`: `s3://bucket[/prefix]`, `dbfs:/mnt/…` or a local path; default: the Spark conf `spark.pinpipe.lake`
 # MAGIC - `prefix`: topic prefix (topics `<prefix>.pin`, `<prefix>.geo`, `<prefix>.user`), default `pinpipe`
-# MAGIC - `out`: where to write the cleaned tables, the answers and the quarantine (Parquet/CSV);
-# MAGIC   empty: only display them
+# MAGIC - `out`: where to write the cleaned tables (Parquet), the answers (CSV), the quarantine (JSON
+# MAGIC   lines) and a summary (JSON); empty: only display them
 # MAGIC - `sql`: the folder holding the shared SQL files (empty: found as above)
+# MAGIC - `allow_empty`: `true` to write empty answers when the lake holds no objects for the prefix
+# MAGIC   (otherwise the previous output is kept and nothing is written)
 # MAGIC - `run_date`: the DAG's logical date, shown only
+# MAGIC
+# MAGIC A topic with no objects yet reads as empty (the run goes on); a run in which every line was
+# MAGIC malformed fails, writing nothing.
 
 # COMMAND ----------
 
-dbutils.widgets.text("lake", "", "Lake: s3://bucket[/prefix]")
-dbutils.widgets.text("prefix", "pinpipe", "Topic prefix")
-dbutils.widgets.text("out", "", "Output folder (empty: display only)")
-dbutils.widgets.text("sql", "", "Shared SQL folder (empty: ../sql)")
-dbutils.widgets.text("run_date", "", "Run date (from the DAG)")
+PARAMETERS = ["lake", "prefix", "out", "sql", "allow_empty", "run_date"]
+
+try:
+    dbutils  # noqa: F821 -- Databricks (or a stand-in) gives the parameters as widgets
+    HAVE_DBUTILS = True
+except NameError:
+    HAVE_DBUTILS = False
+
+if HAVE_DBUTILS:
+    dbutils.widgets.text("lake", "", "Lake: s3://bucket[/prefix]")
+    dbutils.widgets.text("prefix", "pinpipe", "Topic prefix")
+    dbutils.widgets.text("out", "", "Output folder (empty: display only)")
+    dbutils.widgets.text("sql", "", "Shared SQL folder (empty: ../sql)")
+    dbutils.widgets.text("allow_empty", "false", "Write empty answers for an empty lake")
+    dbutils.widgets.text("run_date", "", "Run date (from the DAG)")
+    PARAMS = {name: dbutils.widgets.get(name) for name in PARAMETERS}
+else:
+    import argparse
+
+    _parser = argparse.ArgumentParser(
+        description="Clean the pinpipe lake and answer the eight questions with Spark.")
+    _parser.add_argument("--lake", default="", help="s3://bucket[/prefix], dbfs:/… or a path")
+    _parser.add_argument("--prefix", default="pinpipe", help="topic prefix (default pinpipe)")
+    _parser.add_argument("--out", default="", help="output folder (empty: display only)")
+    _parser.add_argument("--sql", default="", help="the shared SQL folder (default: ../sql)")
+    _parser.add_argument("--allow-empty", dest="allow_empty", action="store_const",
+                         const="true", default="false",
+                         help="write empty answers when the lake holds no objects")
+    _parser.add_argument("--run-date", dest="run_date", default="", help="shown only")
+    PARAMS = vars(_parser.parse_args())
 
 # COMMAND ----------
 
+import json
 import os
 import re
 
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
 from pyspark.errors import AnalysisException
+from pyspark.sql import functions as F
+
+try:
+    spark  # noqa: F821 -- a Databricks notebook has its session
+except NameError:
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.appName("pinpipe-transform").getOrCreate()
+
+try:
+    display  # noqa: F821 -- Databricks' table view
+except NameError:
+    def display(df):
+        """Prints a DataFrame as a table (outside Databricks)."""
+        df.show(50, truncate=False)
 
 # The three tables, their source columns in source order and their keys (SPEC §1).
 SOURCE_COLUMNS = {
@@ -58,9 +111,10 @@ SOURCE_COLUMNS = {
 KEY_COLUMN = {"pin": "index", "geo": "ind", "user": "ind"}
 
 # The shared SQL this notebook runs: the same files, in the same order, as lib/clean.ts and
-# lib/questions.ts (tests/notebooks_test.ts checks the two lists agree).
-FUNCTIONS_FILE = "functions_spark.sql"
+# lib/questions.ts (tests/notebooks_test.ts checks the lists agree). No helper functions are
+# defined for Spark: the shared SQL is plain Spark SQL.
 CLEANING_FILES = {"pin": "clean_pin.sql", "geo": "clean_geo.sql", "user": "clean_user.sql"}
+VIEW_FILES = {"pin_user": "pin_user.sql"}
 QUESTION_FILES = [
     ("q1", "q1.sql", ["country", "category", "category_count"]),
     ("q2", "q2.sql", ["post_year", "category", "category_count"]),
@@ -73,27 +127,56 @@ QUESTION_FILES = [
     ("q8", "q8.sql", ["age_group", "post_year", "median_follower_count"]),
 ]
 
-# Timestamps in the lake carry no zone: read and show them as they are written.
+# Values cleaning may turn into NULL, counted per column (placeholders, empty strings, bad
+# values); the same names in the raw and the cleaned tables.
+NULLABLE_COLUMNS = {
+    "pin": ["unique_id", "title", "description", "follower_count", "poster_name", "tag_list",
+            "is_image_or_video", "image_src", "save_location", "category"],
+    "geo": ["country", "timestamp"],
+    "user": ["age", "date_joined"],
+}
+
+# SPEC §4.1, as lib/clean.ts reads it: the same limits and the same reasons.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+QUARANTINE_TEXT_CHARS = 10000
+REASON_UTF8 = "not valid UTF-8"
+REASON_TOO_LONG = "longer than 16 MiB"
+REASON_JSON = "not valid JSON"
+REASON_NOT_OBJECT = "not a JSON object"
+REASON_BAD_ARRAY = "a JSON array holding something other than objects"
+REASON_TWICE = "a field appears twice"
+
+# Spark's JSON parser is lenient by default (NaN, Infinity, single quotes); JSON is not.
+JSON_OPTIONS = {"allowNonNumericNumbers": "false", "allowSingleQuotes": "false"}
+# Spark's parser also stops after the first value of a line, so a line is checked as the
+# first element of an array ending in this string: '{"a":1} junk' is then not JSON.
+END_MARK = "\u0000pinpipe-end"
+
+# Timestamps in the lake carry no zone (or an offset the shared SQL converts): UTC throughout.
 spark.conf.set("spark.sql.session.timeZone", "UTC")
 
 # COMMAND ----------
 
 
 def find_sql_dir(given):
-    """The folder of the shared SQL files: the widget, else ../sql or sql beside this notebook."""
+    """The folder of the shared SQL files: the parameter, else ../sql or sql beside this notebook."""
     candidates = [given] if given else []
-    try:
-        context = dbutils.notebook.entry_point.getDbutils().notebook().getContext()
-        here = os.path.dirname("/Workspace" + context.notebookPath().get())
+    if "__file__" in globals():  # spark-submit, or an exec of this file
+        here = os.path.dirname(os.path.abspath(__file__))
         candidates += [os.path.join(here, "..", "sql"), os.path.join(here, "sql")]
-    except Exception:  # not in a notebook context (a job on a file): fall back to the cwd
-        pass
+    if HAVE_DBUTILS:
+        try:
+            context = dbutils.notebook.entry_point.getDbutils().notebook().getContext()
+            here = os.path.dirname("/Workspace" + context.notebookPath().get())
+            candidates += [os.path.join(here, "..", "sql"), os.path.join(here, "sql")]
+        except Exception:  # not in a notebook context (a job on a file, a stand-in)
+            pass
     candidates += [os.path.join(os.getcwd(), "..", "sql"), os.path.join(os.getcwd(), "sql")]
     for c in candidates:
         if os.path.isfile(os.path.join(c, "q1.sql")):
             return os.path.normpath(c)
     raise FileNotFoundError(
-        "Cannot find the shared SQL files: none of %s holds q1.sql; set the sql widget to the "
+        "Cannot find the shared SQL files: none of %s holds q1.sql; set the sql parameter to the "
         "repository's sql folder" % ", ".join('"%s"' % c for c in candidates)
     )
 
@@ -104,32 +187,43 @@ def read_sql(name):
         return re.sub(r";\s*$", "", f.read().strip())
 
 
-LAKE = (dbutils.widgets.get("lake") or spark.conf.get("spark.pinpipe.lake", "")).rstrip("/")
-PREFIX = dbutils.widgets.get("prefix") or "pinpipe"
-OUT = dbutils.widgets.get("out").rstrip("/")
-SQL_DIR = find_sql_dir(dbutils.widgets.get("sql"))
+LAKE = (PARAMS["lake"] or spark.conf.get("spark.pinpipe.lake", "")).rstrip("/")
+PREFIX = PARAMS["prefix"] or "pinpipe"
+OUT = PARAMS["out"].rstrip("/")
+ALLOW_EMPTY = PARAMS["allow_empty"].strip().lower() in ("true", "1", "yes")
+SQL_DIR = find_sql_dir(PARAMS["sql"])
 if not LAKE:
     raise ValueError(
-        "Cannot read the lake: set the lake widget (or the DAG's <prefix>_lake Variable, or the "
-        "Spark conf spark.pinpipe.lake) to s3://<bucket>"
+        "Cannot read the lake: set the lake parameter (or the DAG's <prefix>_lake Variable, or "
+        "the Spark conf spark.pinpipe.lake) to s3://<bucket>"
     )
+# An object store's URL names its bucket after two slashes: s3:/bucket is a typo (dbfs:/mnt/…
+# and file:/… are fine with one).
+if re.match(r"^(s3[an]?|gs|abfss?|wasbs?):/(?!/)", LAKE, re.IGNORECASE):
+    raise ValueError('Invalid lake "%s": a URL needs two slashes after the scheme (s3://bucket)'
+                     % LAKE)
 if not re.match(r"^[A-Za-z0-9_.-]+$", PREFIX):
     raise ValueError('Invalid prefix "%s": use letters, digits, ".", "_" and "-"' % PREFIX)
 print("lake %s, topics %s.{pin,geo,user}, SQL from %s, run date %s"
-      % (LAKE, PREFIX, SQL_DIR, dbutils.widgets.get("run_date") or "-"))
+      % (LAKE, PREFIX, SQL_DIR, PARAMS["run_date"] or "-"))
 
 # COMMAND ----------
 
 # MAGIC %md
-# MAGIC ## Read, set malformed lines aside, drop exact duplicates
+# MAGIC ## Read, set malformed lines aside, drop exact duplicates (SPEC §4.1)
 # MAGIC
 # MAGIC Each object is read whole and split into lines, so a malformed line can be reported with
-# MAGIC its object and line number. Every field is read as text (a producer may have written
-# MAGIC `"7528"` or `7528`); the shared cleaning SQL gives the columns their types. A line that is
-# MAGIC not a JSON object with an integer key is quarantined. Exact duplicates (replays) are
-# MAGIC dropped before anything else, comparing every field.
+# MAGIC its object and line number; an object that is not valid UTF-8 is split byte for byte, so
+# MAGIC only its bad lines are set aside. A leading byte-order mark is not part of the first line.
+# MAGIC A line is a JSON object, or a JSON array of objects read as one record per element;
+# MAGIC anything else (not JSON, `NaN`, a scalar, a field named twice, a key that is not an
+# MAGIC integer) is quarantined. Every field is read as text (a producer may have written
+# MAGIC `"7528"` or `7528`); the shared cleaning SQL gives the columns their types. Exact
+# MAGIC duplicates (replays) are dropped before anything else, comparing every field as text,
+# MAGIC unknown extra fields included.
 
 # COMMAND ----------
+
 
 def cached(df):
     """`df` cached where the compute allows it (serverless has no cache: it recomputes)."""
@@ -139,60 +233,152 @@ def cached(df):
         return df
 
 
-LINE_SCHEMA = T.StructType([T.StructField("file", T.StringType()),
-                            T.StructField("line_no", T.IntegerType()),
-                            T.StructField("line", T.StringType())])
-
-
-def read_lines(table):
-    """One row per non-blank line of the topic's objects: file, 1-based line number, text."""
+def read_objects(table):
+    """The topic's objects (one row each, with its path), or None when it has none yet."""
     path = "%s/topics/%s.%s/partition=*/*.json" % (LAKE, PREFIX, table)
     try:
         objects = spark.read.format("text").option("wholetext", "true").load(path)
+        # Spark Connect (serverless, shared clusters) analyses lazily: a missing path would
+        # only fail at the first action, outside this guard. Asking for the schema analyses
+        # the plan here.
+        objects.schema
     except AnalysisException as err:
         if "PATH_NOT_FOUND" in str(err) or "Path does not exist" in str(err):
             print("no objects under %s" % path)
-            return spark.createDataFrame([], LINE_SCHEMA)
+            return None
         raise
-    lines = objects.select(
+    return objects
+
+
+def read_lines(objects):
+    """One row per non-blank line: file, 1-based line number, text, and whether it is UTF-8."""
+    raw = F.col("value").cast("binary")
+    # The text source keeps an object's bytes; Spark's string functions would turn invalid
+    # UTF-8 into U+FFFD. An object whose bytes do not survive a round trip is split as
+    # ISO-8859-1 (one character per byte), so each line's own bytes can be checked.
+    # (Computed before the split: beside a generator it would be computed once per line.)
+    checked = objects.select(
         F.col("_metadata.file_path").alias("file"),
-        F.posexplode(F.split(F.col("value"), "\n")).alias("pos", "line"),
+        F.col("value"),
+        (F.encode(F.col("value"), "UTF-8") == raw).alias("whole_ok"),
     )
-    return (lines
-            .select("file", (F.col("pos") + 1).cast("int").alias("line_no"), "line")
-            .where(F.length(F.regexp_replace("line", r"\s", "")) > 0))
+    text = F.when(F.col("whole_ok"), F.col("value")).otherwise(
+        F.decode(F.col("value").cast("binary"), "ISO-8859-1"))
+    split = checked.select(
+        "file",
+        "whole_ok",
+        F.posexplode(F.split(text, "\n", -1)).alias("pos", "l"),
+    )
+    line_bytes = F.encode(F.col("l"), "ISO-8859-1")
+    line = F.when(F.col("whole_ok"), F.col("l")).otherwise(F.decode(line_bytes, "UTF-8"))
+    lines = split.select(
+        "file",
+        (F.col("pos") + 1).cast("int").alias("line_no"),
+        line.alias("line"),
+        (F.col("whole_ok") | (F.encode(line, "UTF-8") == line_bytes)).alias("utf8_ok"),
+    )
+    lines = lines.withColumn(
+        "line",
+        F.when((F.col("line_no") == 1) & F.col("line").startswith("\ufeff"),
+               F.expr("substring(line, 2)")).otherwise(F.col("line")),
+    )
+    return lines.where(~F.col("line").rlike("^[ \t\r]*$"))
+
+
+def parse(table, objects):
+    """One row per line (or array element): a record's fields as text, or why it is none."""
+    cols = SOURCE_COLUMNS[table]
+    key = KEY_COLUMN[table]
+    lines = read_lines(objects)
+    early = (F.when(~F.col("utf8_ok"), REASON_UTF8)
+             .when(F.octet_length("line") > MAX_LINE_BYTES, REASON_TOO_LONG))
+    lines = lines.withColumn("early", early)
+    wrapped = F.from_json(
+        F.concat(F.lit("["), F.col("line"), F.lit("," + json.dumps(END_MARK) + "]")),
+        "array<string>", JSON_OPTIONS)
+    lines = lines.withColumn("wrapped", F.when(F.col("early").isNull(), wrapped))
+    is_json = F.coalesce((F.size("wrapped") == 2) & (F.col("wrapped")[1] == END_MARK), F.lit(False))
+    value = F.col("wrapped")[0]  # the line's value, re-serialised (objects and arrays as JSON)
+    first = F.regexp_extract("line", "^[ \t\r]*(.)", 1)
+    as_maps = F.from_json(value, "array<map<string,string>>", JSON_OPTIONS)
+    all_objects = as_maps.isNotNull() & F.forall(as_maps, lambda m: m.isNotNull())
+    line_reason = (F.when(F.col("early").isNotNull(), F.col("early"))
+                   .when(~is_json, REASON_JSON)
+                   .when(first == "{", None)
+                   .when((first == "[") & all_objects, None)
+                   .when(first == "[", REASON_BAD_ARRAY)
+                   .otherwise(REASON_NOT_OBJECT))
+    lines = lines.select("file", "line_no", "line", value.alias("value"), first.alias("first"),
+                         line_reason.alias("line_reason"))
+    from_array = F.col("line_reason").isNull() & (F.col("first") == "[")
+    items = (F.when(F.col("line_reason").isNotNull(), F.array(F.lit(None).cast("string")))
+             .when(from_array, F.from_json("value", "array<string>", JSON_OPTIONS))
+             .otherwise(F.array("value")))
+    items = lines.select("file", "line_no", "line", "line_reason", from_array.alias("from_array"),
+                         F.posexplode_outer(items).alias("pos", "item"))
+    items = items.withColumn("m", F.from_json("item", "map<string,string>", JSON_OPTIONS))
+    key_text = F.col("m").getItem(key)
+    key_ok = F.coalesce(key_text.rlike("^-?[0-9]+$")
+                        & F.expr("try_cast(m['%s'] AS INT)" % key).isNotNull(), F.lit(False))
+    # Spark's JSON map keeps a field named twice twice (and looks up the first).
+    twice = F.size(F.array_distinct(F.map_keys("m"))) != F.size("m")
+    reason = (F.when(F.col("line_reason").isNotNull(), F.col("line_reason"))
+              .when(F.col("item").isNull(), None)
+              .when(twice, REASON_TWICE)
+              .when(~key_ok, 'no integer "%s"' % key))
+    items = items.withColumn("reason", reason)
+    is_record = F.col("reason").isNull() & F.col("item").isNotNull()
+    known = F.array(*[F.lit(c) for c in cols])
+    extras = F.array_sort(F.filter(
+        F.map_entries("m"),
+        lambda e: e["value"].isNotNull() & ~F.array_contains(known, e["key"])))
+    cut = lambda c: F.substring(c, 1, QUARANTINE_TEXT_CHARS)  # noqa: E731
+    return items.select(
+        F.col("file"),
+        F.col("line_no"),
+        F.when(F.col("from_array"), F.col("pos") + 1).alias("elem"),
+        F.col("reason"),
+        F.when(F.col("line_reason").isNotNull(), cut(F.col("line")))
+        .when(F.col("reason").isNotNull(), cut(F.col("item"))).alias("text"),
+        is_record.alias("is_record"),
+        *[F.when(is_record, F.col("m").getItem(c)).alias(c) for c in cols],
+        F.when(is_record & (F.size(extras) > 0), F.to_json(extras)).alias("extras"),
+    )
 
 
 def load(table):
-    """The table's records (text columns, exact duplicates dropped) and its quarantined lines."""
+    """The table's records (text columns, exact duplicates dropped), its quarantine and counts."""
     cols = SOURCE_COLUMNS[table]
-    key = KEY_COLUMN[table]
-    schema = T.StructType([T.StructField(c, T.StringType()) for c in cols])
-    parsed = read_lines(table).withColumn("r", F.from_json("line", schema))
-    # An integer key: digits only, within INT (as lib/clean.ts: a cast alone would take "1.5").
-    key_text = F.trim(F.col("r").getField(key))
-    is_record = F.coalesce(
-        key_text.rlike("^-?[0-9]{1,10}$") & F.expr("try_cast(r.`%s` AS INT)" % key).isNotNull(),
-        F.lit(False),
-    )
-    parsed = cached(parsed.withColumn("is_record", is_record))
-    records = parsed.where("is_record").select([F.col("r").getField(c).alias(c) for c in cols])
-    quarantine = parsed.where(~F.col("is_record")).select(
+    objects = read_objects(table)
+    if objects is None:
+        empty = spark.createDataFrame([], ", ".join("`%s` string" % c for c in cols))
+        quarantine = spark.createDataFrame(
+            [], "table string, key string, line int, element int, reason string, text string")
+        return empty, quarantine, {"objects": False, "lines": 0, "records": 0, "quarantined": 0,
+                                   "duplicates": 0, "rows": 0,
+                                   "present": {c: 0 for c in NULLABLE_COLUMNS[table]}}
+    parsed = cached(parse(table, objects))
+    counts = parsed.agg(
+        F.count(F.when(F.col("elem").isNull() | (F.col("elem") == 1), True)).alias("lines"),
+        F.count(F.when(F.col("is_record"), True)).alias("records"),
+        F.count("reason").alias("quarantined"),
+    ).first()
+    quarantine = parsed.where(F.col("reason").isNotNull()).select(
         F.lit(table).alias("table"),
         F.regexp_extract("file", r"(topics/[^/]+/partition=[0-9]+/[^/]+)$", 1).alias("key"),
         F.col("line_no").alias("line"),
-        F.when(F.get_json_object("line", "$").isNull(), "not valid JSON")
-        .when(F.expr("json_object_keys(line)").isNull(), "not a JSON object")
-        .otherwise('no integer "%s"' % key).alias("reason"),
-        F.col("line").alias("text"),
+        F.col("elem").cast("int").alias("element"),
+        "reason",
+        "text",
     )
-    deduplicated = cached(records.dropDuplicates(cols))
-    stats = {
-        "lines": parsed.count(),
-        "records": records.count(),
-        "rows": deduplicated.count(),
-    }
-    stats["quarantined"] = stats["lines"] - stats["records"]
+    deduplicated = cached(
+        parsed.where("is_record").select(*cols, "extras").dropDuplicates(cols + ["extras"])
+        .select(*cols))
+    present = deduplicated.agg(F.count(F.lit(1)).alias("rows"),
+                               *[F.count(c).alias(c) for c in NULLABLE_COLUMNS[table]]).first()
+    stats = {"objects": True, "lines": counts["lines"], "records": counts["records"],
+             "quarantined": counts["quarantined"], "rows": present["rows"],
+             "present": {c: present[c] for c in NULLABLE_COLUMNS[table]}}
     stats["duplicates"] = stats["records"] - stats["rows"]
     return deduplicated, quarantine, stats
 
@@ -205,34 +391,41 @@ for table in ["pin", "geo", "user"]:
     raw[table].createOrReplaceTempView("%s_raw" % table)
     print("%s: %s" % (table, stats[table]))
 
+any_objects = any(s["objects"] for s in stats.values())
+total_records = sum(s["records"] for s in stats.values())
+total_quarantined = sum(s["quarantined"] for s in stats.values())
+if total_records == 0 and total_quarantined > 0:
+    display(quarantined["pin"].unionByName(quarantined["geo"]).unionByName(quarantined["user"]))
+    raise ValueError(
+        "Cannot transform the lake %s: all %d lines of the topics %s.{pin,geo,user} were "
+        "quarantined (shown above), nothing was written" % (LAKE, total_quarantined, PREFIX))
+
 # COMMAND ----------
 
 # MAGIC %md
-# MAGIC ## Clean with the shared SQL (SPEC §4)
+# MAGIC ## Clean with the shared SQL (SPEC §4, §4.1)
 
 # COMMAND ----------
 
-spark.sql(read_sql(FUNCTIONS_FILE))
 clean = {}
 for table, file in CLEANING_FILES.items():
     clean[table] = cached(spark.sql(read_sql(file)))
     clean[table].createOrReplaceTempView("%s_clean" % table)
+for view, file in VIEW_FILES.items():
+    spark.sql(read_sql(file)).createOrReplaceTempView(view)
 
-# Values cleaning turned into NULL, per column (placeholders, empty strings, bad values).
-NULLABLE_COLUMNS = {
-    "pin": ["unique_id", "title", "description", "follower_count", "poster_name", "tag_list",
-            "is_image_or_video", "image_src", "save_location", "category"],
-    "geo": ["timestamp"],
-    "user": ["age", "date_joined"],
-}
-quality = []
+nulled = {}
 for table, cols in NULLABLE_COLUMNS.items():
-    before = raw[table].agg(*[F.count(c).alias(c) for c in cols]).first()
     after = clean[table].agg(*[F.count(c).alias(c) for c in cols]).first()
-    quality += [(table, c, before[c] - after[c]) for c in cols]
-display(spark.createDataFrame(quality, "table string, column string, nulled long"))
+    before = stats[table].pop("present")
+    nulled[table] = {c: before[c] - after[c] for c in cols}
+    stats[table]["nulled"] = nulled[table]
 display(spark.createDataFrame(
-    [(t, s["lines"], s["records"], s["quarantined"], s["duplicates"], s["rows"]) for t, s in stats.items()],
+    [(t, c, n) for t, cs in nulled.items() for c, n in cs.items()],
+    "table string, column string, nulled long"))
+display(spark.createDataFrame(
+    [(t, s["lines"], s["records"], s["quarantined"], s["duplicates"], s["rows"])
+     for t, s in stats.items()],
     "table string, lines long, records long, quarantined long, duplicates_dropped long, rows long",
 ))
 for table in ["pin", "geo", "user"]:
@@ -246,11 +439,16 @@ for table in ["pin", "geo", "user"]:
 # COMMAND ----------
 
 answers = {}
+answer_rows = {}
 for qid, file, columns in QUESTION_FILES:
-    answers[qid] = spark.sql(read_sql(file))
-    if answers[qid].columns != columns:
+    answer = spark.sql(read_sql(file))
+    if answer.columns != columns:
         raise ValueError("Cannot answer %s with %s: it returned the columns %s, expected %s"
-                         % (qid, file, ", ".join(answers[qid].columns), ", ".join(columns)))
+                         % (qid, file, ", ".join(answer.columns), ", ".join(columns)))
+    # Each question runs once; what is shown and written is its collected answer (small).
+    rows = answer.collect()
+    answer_rows[qid] = [row.asDict() for row in rows]
+    answers[qid] = spark.createDataFrame(rows, answer.schema)
     print("%s (%s)" % (qid.upper(), file))
     display(answers[qid])
 
@@ -260,22 +458,39 @@ for qid, file, columns in QUESTION_FILES:
 # MAGIC ## Write the results
 # MAGIC
 # MAGIC With `out` set: `<out>/pin`, `<out>/geo`, `<out>/user` (Parquet), `<out>/answers/<q>` (one
-# MAGIC CSV with a header each) and `<out>/quarantine` (JSON lines), each replaced on every run.
+# MAGIC CSV with a header each), `<out>/quarantine` (JSON lines) and `<out>/summary` (one JSON
+# MAGIC line: the counts per table and the answers), each replaced on every run. A lake with no
+# MAGIC objects for the prefix writes nothing (the previous output stays) unless `allow_empty`.
 
 # COMMAND ----------
 
-if OUT:
+summary = {
+    "lake": LAKE,
+    "prefix": PREFIX,
+    "run_date": PARAMS["run_date"],
+    "tables": {t: {k: v for k, v in s.items() if k != "objects"} for t, s in stats.items()},
+    "records": total_records,
+    "quarantined": total_quarantined,
+    "answers": answer_rows,
+}
+if OUT and not any_objects and not ALLOW_EMPTY:
+    print("the lake %s holds no objects under topics/%s.{pin,geo,user}/: nothing written, the "
+          "previous output in %s is kept (allow_empty writes empty answers)" % (LAKE, PREFIX, OUT))
+elif OUT:
     for table, df in clean.items():
         df.write.mode("overwrite").parquet("%s/%s" % (OUT, table))
     for qid, df in answers.items():
         df.coalesce(1).write.mode("overwrite").option("header", "true").csv("%s/answers/%s" % (OUT, qid))
     all_quarantined = quarantined["pin"].unionByName(quarantined["geo"]).unionByName(quarantined["user"])
-    all_quarantined.coalesce(1).write.mode("overwrite").json("%s/quarantine" % OUT)
-    print("wrote the cleaned tables, %d answers and the quarantine to %s" % (len(answers), OUT))
+    all_quarantined.orderBy("table", "key", "line", "element").coalesce(1).write.mode("overwrite").json(
+        "%s/quarantine" % OUT)
+    spark.createDataFrame([(json.dumps(summary, default=str),)], "value string").coalesce(1) \
+        .write.mode("overwrite").text("%s/summary" % OUT)
+    print("wrote the cleaned tables, %d answers, the quarantine and the summary to %s"
+          % (len(answers), OUT))
 else:
     print("out is empty: nothing written")
 
-total_quarantined = sum(s["quarantined"] for s in stats.values())
 if total_quarantined:
     print("%d malformed lines set aside" % total_quarantined)
     display(quarantined["pin"].unionByName(quarantined["geo"]).unionByName(quarantined["user"]))

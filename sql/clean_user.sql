@@ -1,9 +1,32 @@
--- Cleans the user records (SPEC §4). Input: the view user_raw, the user records with exact
--- duplicates already dropped and every column as text. || (not concat) so that a missing
--- name gives NULL in both engines: DuckDB's concat() skips NULLs, Spark's does not.
+-- Cleans the user records (SPEC §4, §4.1). Input: the view user_raw, the user records with
+-- exact duplicates already dropped and every field as text. || (not concat) so that a
+-- missing name gives NULL in both engines: DuckDB's concat() skips NULLs, Spark's does not;
+-- an empty name counts as missing.
+-- age: a JSON integer or a string of digits, else NULL ('30.5' is NULL: DuckDB's cast would
+-- round it to 31 and Spark's cut it to 30). A value is compared as text, as duplicates are,
+-- so '-5' reads as the integer -5 (an age in no group).
+-- date_joined: the timestamp rule of clean_geo.sql.
 SELECT
   TRY_CAST(r.ind AS INTEGER) AS ind,
-  r.first_name || ' ' || r.last_name AS user_name,
-  TRY_CAST(r.age AS INTEGER) AS age,
-  TRY_CAST(r.date_joined AS TIMESTAMP) AS date_joined
-FROM user_raw AS r
+  NULLIF(r.first_name, '') || ' ' || NULLIF(r.last_name, '') AS user_name,
+  TRY_CAST(regexp_extract(r.age, '^(-?[0-9]+)$', 1) AS INTEGER) AS age,
+  -- timestamp rule (the same text in clean_geo.sql and clean_user.sql)
+  CASE
+    WHEN regexp_extract(r.ts_text,
+      '^([0-9]{4}-[0-9]{2}-[0-9]{2}[ T]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)$',
+      1) <> ''
+      THEN TRY_CAST(
+          substr(r.ts_text, 1, 10) || ' ' || substr(r.ts_text, 12, 8)
+            || substr(regexp_extract(r.ts_text, '[.][0-9]+', 0), 1, 7)
+          AS TIMESTAMP
+        )
+        - INTERVAL '1' MINUTE * CASE substr(r.ts_text, length(r.ts_text) - 5, 1)
+            WHEN '+' THEN TRY_CAST(substr(r.ts_text, length(r.ts_text) - 4, 2) AS INTEGER) * 60
+              + TRY_CAST(substr(r.ts_text, length(r.ts_text) - 1, 2) AS INTEGER)
+            WHEN '-' THEN 0 - TRY_CAST(substr(r.ts_text, length(r.ts_text) - 4, 2) AS INTEGER) * 60
+              - TRY_CAST(substr(r.ts_text, length(r.ts_text) - 1, 2) AS INTEGER)
+            ELSE 0
+          END
+  -- end of timestamp rule
+  END AS date_joined
+FROM (SELECT u.*, u.date_joined AS ts_text FROM user_raw AS u) AS r

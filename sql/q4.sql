@@ -1,32 +1,18 @@
--- Q4: the most popular category in each age group (pin joined with user on ind).
--- Age groups 18-24, 25-35, 36-50 and +50 (age > 50); ages under 18 belong to none.
--- Rank 1 by the count, ties kept, ordered by age group (youngest first) then category.
-WITH grouped AS (
-  SELECT p.category,
-    CASE
-      WHEN u.age BETWEEN 18 AND 24 THEN '18-24'
-      WHEN u.age BETWEEN 25 AND 35 THEN '25-35'
-      WHEN u.age BETWEEN 36 AND 50 THEN '36-50'
-      WHEN u.age > 50 THEN '+50'
-    END AS age_group
-  FROM pin_clean AS p
-  JOIN user_clean AS u ON p.ind = u.ind
-  WHERE p.category IS NOT NULL
-),
-counts AS (
-  SELECT age_group, category, COUNT(*) AS category_count
-  FROM grouped
-  WHERE age_group IS NOT NULL
-  GROUP BY age_group, category
+-- Q4: the most popular category in each age group (the view pin_user: pin joined with user
+-- on ind, age groups defined there). Rank 1 by the count, ties kept, ordered by age group
+-- (youngest first) then category.
+WITH counts AS (
+  SELECT age_group, age_group_order, category, COUNT(*) AS category_count
+  FROM pin_user
+  WHERE age_group IS NOT NULL AND category IS NOT NULL
+  GROUP BY age_group, age_group_order, category
 ),
 ranked AS (
-  SELECT age_group, category, category_count,
-    RANK() OVER (PARTITION BY age_group ORDER BY category_count DESC) AS category_rank,
-    CASE age_group WHEN '18-24' THEN 1 WHEN '25-35' THEN 2 WHEN '36-50' THEN 3 ELSE 4 END
-      AS group_order
+  SELECT age_group, age_group_order, category, category_count,
+    RANK() OVER (PARTITION BY age_group ORDER BY category_count DESC) AS category_rank
   FROM counts
 )
 SELECT age_group, category, category_count
 FROM ranked
 WHERE category_rank = 1
-ORDER BY group_order, category
+ORDER BY age_group_order, category

@@ -1,8 +1,9 @@
 #!/usr/bin/env -S deno run -A
 /**
  * `deno task connector`: registers the Confluent S3 sink that lands every `<prefix>.*` topic
- * in the lake bucket, with the original pipeline's configuration (JsonFormat,
- * DefaultPartitioner, JsonConverter without schemas, StringConverter keys, `s3.region` set).
+ * in the lake bucket, with the configuration infra/connect.yaml defines for deploy too (the
+ * original pipeline's JsonFormat, DefaultPartitioner, JsonConverter without schemas,
+ * StringConverter keys, `s3.region` set; plus scheduled rotation in UTC).
  *
  * - `--target msk-connect` (default): the plugin zip in S3, the custom plugin, a worker
  *   configuration and the connector on MSK Connect (IAM auth, TLS), then waits for RUNNING.
@@ -20,9 +21,9 @@
 import { Options, parseFlags, runMain } from "../lib/cli.ts";
 import type { FlagSpec } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
-import { S3_SINK_PLUGIN, s3SinkConfig } from "../lib/connector_config.ts";
-import type { MskConnectSettings } from "../lib/msk_connect.ts";
-import { type ConnectorOptions, runConnector } from "../lib/connector.ts";
+import { S3_SINK_PLUGIN } from "../lib/connector_config.ts";
+import type { S3SinkSettings } from "../lib/connector_config.ts";
+import { type ConnectorOptions, type MskConnectOptions, runConnector } from "../lib/connector.ts";
 
 export { type ConnectorOptions, runConnector };
 
@@ -41,6 +42,8 @@ Usage: deno task connector [--target msk-connect|connect-rest] [flags]
   --region R            s3.region and the AWS region (AWS_REGION, config region; required)
   --flush-size N        records per object, flush.size (PINPIPE_FLUSH_SIZE; default 1000;
                         the original used 1)
+  --rotate-interval D   commit an open object at least this often, rotate.schedule.interval.ms
+                        (PINPIPE_ROTATE_INTERVAL; default 10m)
   --tasks-max N         tasks.max (PINPIPE_TASKS_MAX; default 3)
   --timeout DUR         how long to wait for RUNNING (PINPIPE_CONNECTOR_TIMEOUT; default 40m)
   --dry-run             print the exact request(s) and change nothing
@@ -48,7 +51,8 @@ Usage: deno task connector [--target msk-connect|connect-rest] [flags]
   --help                this text
 
 connect-rest:
-  --connect-url URL     Kafka Connect REST base URL (PINPIPE_CONNECT_URL; required)
+  --connect-url URL     Kafka Connect REST base URL (PINPIPE_CONNECT_URL; required); one
+                        that does not answer within 5 s is an error, not retried
 
 msk-connect:
   --bootstrap H:P,…     SASL/IAM brokers (PINPIPE_BOOTSTRAP, config bootstrapBrokers; default:
@@ -67,6 +71,11 @@ msk-connect:
   --workers N           provisioned workers (PINPIPE_CONNECTOR_WORKERS; default 1)
   --mcu N               MCUs per worker: 1, 2, 4 or 8 (PINPIPE_CONNECTOR_MCU; default 1)
   --connect-version V   KafkaConnectVersion (PINPIPE_CONNECT_VERSION; default 2.7.1)
+  --replication-factor N  of MSK Connect's internal topics, -1 for the cluster default
+                        (PINPIPE_CONNECT_REPLICATION_FACTOR, config connectReplicationFactor;
+                        default: the cluster's broker count up to 3, from DescribeClusterV2)
+
+Defaults for flush size, tasks and rotation are infra/connect.yaml's, as deploy uses them.
 `;
 
 const FLAGS = Object.fromEntries(
@@ -78,6 +87,7 @@ const FLAGS = Object.fromEntries(
     "topics-dir",
     "region",
     "flush-size",
+    "rotate-interval",
     "tasks-max",
     "timeout",
     "connect-url",
@@ -92,6 +102,7 @@ const FLAGS = Object.fromEntries(
     "workers",
     "mcu",
     "connect-version",
+    "replication-factor",
   ].map((f): [string, FlagSpec] => [f, { type: "string" }]).concat([
     ["dry-run", { type: "boolean" }],
     ["json", { type: "boolean" }],
@@ -116,24 +127,35 @@ export function parseOptions(
   const region = o.string("region", { env: "AWS_REGION", config: "region" }) ??
     env.AWS_DEFAULT_REGION ?? "";
   if (!region) o.problem("Missing --region (or AWS_REGION): s3.region must be set");
-  const config = s3SinkConfig({
-    prefix,
-    bucket,
-    region,
-    flushSize: o.int("flush-size", { env: "PINPIPE_FLUSH_SIZE", default: 1000, min: 1 }),
-    tasksMax: o.int("tasks-max", { env: "PINPIPE_TASKS_MAX", default: 3, min: 1 }),
-    topicsDir: o.string("topics-dir", { env: "PINPIPE_TOPICS_DIR", default: "topics" }),
-  });
+  const sink: S3SinkSettings = { prefix, bucket, region };
+  if (o.raw("flush-size", { env: "PINPIPE_FLUSH_SIZE" })) {
+    sink.flushSize = o.int("flush-size", { env: "PINPIPE_FLUSH_SIZE", min: 1 });
+  }
+  if (o.raw("tasks-max", { env: "PINPIPE_TASKS_MAX" })) {
+    sink.tasksMax = o.int("tasks-max", { env: "PINPIPE_TASKS_MAX", min: 1 });
+  }
+  if (o.raw("rotate-interval", { env: "PINPIPE_ROTATE_INTERVAL" })) {
+    sink.rotateIntervalMs = o.duration("rotate-interval", {
+      env: "PINPIPE_ROTATE_INTERVAL",
+      min: 1000,
+    });
+  }
+  const topicsDir = o.string("topics-dir", { env: "PINPIPE_TOPICS_DIR" });
+  if (topicsDir) sink.topicsDir = topicsDir;
   const common = {
     name,
-    config,
+    sink,
     dryRun: o.bool("dry-run"),
     timeoutMs: o.duration("timeout", { env: "PINPIPE_CONNECTOR_TIMEOUT", default: 40 * 60_000 }),
   };
   if (target === "connect-rest") {
     const connectUrl = o.need("connect-url", { env: "PINPIPE_CONNECT_URL" });
+    const connectUrlSource = o.raw("connect-url", { env: "PINPIPE_CONNECT_URL" })?.from;
+    if (connectUrl && !/^https?:\/\/[^/\s]+/.test(connectUrl)) {
+      o.problem(`Invalid ${connectUrlSource} "${connectUrl}": expected http(s)://host:port`);
+    }
     o.done();
-    return { ...common, target, connectUrl };
+    return { ...common, target, connectUrl, connectUrlSource };
   }
   const list = (flag: string, envName: string, key: string) =>
     (o.string(flag, { env: envName, config: key }) ?? "").split(",").map((s) => s.trim())
@@ -151,9 +173,24 @@ export function parseOptions(
   const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+\.(?:zip|jar))$/.exec(pluginUrl);
   if (m) [plugin.bucket, plugin.key] = [m[1], m[2]];
   else if (bucket) o.problem(`Invalid --plugin-s3 "${pluginUrl}": expected s3://bucket/key.zip`);
-  const settings: MskConnectSettings = {
+  const replicationFactor = o.string("replication-factor", {
+    env: "PINPIPE_CONNECT_REPLICATION_FACTOR",
+    config: "connectReplicationFactor",
+  });
+  if (replicationFactor !== undefined && !/^(-1|[1-9])$/.test(replicationFactor)) {
+    o.problem(
+      `Invalid --replication-factor "${replicationFactor}": expected 1 to 9, or -1 for the cluster default`,
+    );
+  }
+  if (replicationFactor === undefined && !clusterArn && bootstrap) {
+    o.problem(
+      "Missing --replication-factor (or --cluster-arn to read the broker count from): how many replicas for MSK Connect's internal topics?",
+    );
+  }
+  const settings: MskConnectOptions = {
     connectorName: name,
-    config,
+    region,
+    replicationFactor,
     bootstrapServers: bootstrap ?? "",
     subnets: list("subnets", "PINPIPE_CONNECTOR_SUBNETS", "connectorSubnets"),
     securityGroups: list(

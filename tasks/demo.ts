@@ -7,14 +7,19 @@
  * the transform, prints the eight answers and the path of `report.html`.
  *
  * Run: `deno task demo`, `./tasks/demo.ts --postings all --mode sequential`, or from a URL:
- * `deno run -A https://…/tasks/demo.ts`.
+ * `deno run -A https://…/tasks/demo.ts`. `--bootstrap HOST:PORT` runs it on a Kafka you
+ * already have instead of the embedded broker (see lib/demo.ts for what it does there).
  * Changes: only `<dir>/kafka`, `<dir>/lake` and `<dir>/out` (default dir `.pinpipe/demo`),
- * which a run removes first unless `--keep`. A re-run is safe.
+ * replaced by the new run's only once it is complete (with `--keep` they are reused); on a
+ * user's Kafka, records in the three topics (created if missing, never deleted). A re-run
+ * is safe.
  * Exit codes: 0 ok, 1 failure, 2 bad options, 130 interrupted (everything is stopped
- * cleanly: the sink lands what it holds, the broker closes its logs).
+ * cleanly: the sink lands what it holds, the broker closes its logs, and the previous
+ * run's outputs stay in place).
  * @module
  */
 import { Options, parseFlags, runMain } from "../lib/cli.ts";
+import { KAFKA_FLAGS, KAFKA_HELP, readKafkaOptions } from "../lib/kafka_client.ts";
 import { DEFAULT_ROWS, DEFAULT_SEED } from "../lib/dataset.ts";
 import { type DemoOptions, type DemoResult, runDemo, timingLines } from "../lib/demo.ts";
 import { fmtInt } from "../lib/progress.ts";
@@ -36,13 +41,25 @@ Usage: deno task demo [flags]
                      default 1000; the original used 1)
   --dir DIR          where the broker logs, lake and results go (PINPIPE_DEMO_DIR; default
                      .pinpipe/demo)
-  --keep             keep the previous run's broker data and lake (default: start fresh)
+  --keep             keep the previous run's broker data and lake (default: start fresh;
+                     the previous outputs are replaced only once the new run is complete)
+  --bootstrap H:P    run on this Kafka instead of the embedded broker: your own Kafka,
+                     Redpanda, or MSK from inside its VPC (flag only: PINPIPE_BOOTSTRAP is not
+                     read, so a shell set up for AWS still runs the demo locally). The topics
+                     are created if missing and never deleted; the sink uses a consumer group
+                     of its own (deleted at the end) starting at the topics' end offsets, so
+                     the lake holds what this run wrote (use your own --prefix to keep other
+                     producers out). --auth, --tls and --kafka-log work as for the other tasks
   --show N           rows shown per answer, 0 = all (default 10; the files hold every row)
   --json             print the run's figures and the answers as JSON
   --help             this text
+
+Kafka options with --bootstrap:
+${KAFKA_HELP.split("\n").filter((l) => !/^\s+--bootstrap|SASL\/IAM brokers/.test(l)).join("\n")}
 `;
 
 const FLAGS = {
+  ...KAFKA_FLAGS,
   postings: { type: "string" },
   mode: { type: "string" },
   rows: { type: "string" },
@@ -87,6 +104,13 @@ export function parseOptions(args: string[], env: Record<string, string | undefi
     show: o.int("show", { default: 10, min: 0 }),
     json: o.bool("json"),
   };
+  if (typeof o.values.bootstrap === "string") {
+    opts.kafka = { ...readKafkaOptions(o), clientId: "pinpipe-demo" };
+  } else {
+    for (const f of ["auth", "tls", "kafka-log"]) {
+      if (o.values[f] !== undefined) o.problem(`--${f} only goes with --bootstrap`);
+    }
+  }
   o.done();
   return opts;
 }
@@ -100,6 +124,7 @@ export function demoJson(r: DemoResult): Record<string, unknown> {
     report: r.report ?? null,
     postings: r.emulate.postingsRead,
     recordsAcknowledged: r.emulate.acknowledged,
+    kafka: r.kafka,
     brokerRecords: r.brokerRecords,
     lakeRecords: r.sink.records,
     lakeObjects: r.sink.objects,
@@ -117,20 +142,20 @@ if (import.meta.main) {
     const r = await runDemo(opts, { signal });
     if (opts.json) {
       console.log(JSON.stringify(demoJson(r), null, 2));
-      return 0;
+      return signal.aborted ? 130 : 0;
     }
     console.log(formatAnswers(r.transform.answers, { maxRows: opts.show }));
     console.log(
       `\n${fmtInt(r.emulate.postingsRead)} postings -> ${
         fmtInt(r.emulate.acknowledged)
-      } records through the REST proxy -> ${fmtInt(r.sink.records)} landed in ${
+      } records through the REST proxy into ${r.kafka} -> ${fmtInt(r.sink.records)} landed in ${
         fmtInt(r.sink.objects)
-      } objects -> ${fmtInt(r.transform.duplicates)} replays dropped`,
+      } objects -> ${fmtInt(r.transform.duplicates)} duplicates dropped`,
     );
     console.log(`lake:    ${r.lake}`);
     console.log(`answers: ${r.out}/answers (CSV and JSON)`);
     if (r.report) console.log(`report:  ${r.report}`);
     console.log(`\ntimings:\n${timingLines(r).join("\n")}`);
-    return 0;
+    return signal.aborted ? 130 : 0;
   });
 }

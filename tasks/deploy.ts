@@ -1,9 +1,9 @@
 #!/usr/bin/env -S deno run -A
 /**
  * `deno task deploy`: puts the whole AWS side of pinpipe up with CloudFormation, one stack
- * per template in infra/ (network, lake, msk, client, connect, api, mwaa), in dependency
- * order, through change sets: a new stack is created, an existing one updated, and "no
- * changes" is success. Between stacks it asks MSK for the bootstrap brokers, uploads the S3
+ * per template in infra/ (network, lake, msk, client, connect, api, mwaa), each as soon as
+ * the stacks it needs are up (network and lake together, then msk beside mwaa, …), through
+ * change sets: a new stack is created, an existing one updated, and "no changes" is success. Between stacks it asks MSK for the bootstrap brokers, uploads the S3
  * sink plugin to the lake bucket, and after mwaa stores the Databricks connection (from
  * DATABRICKS_HOST and DATABRICKS_TOKEN) in Secrets Manager. Stack events are shown as they
  * happen; a failure names the resource that failed and why. All outputs (API invoke URL,
@@ -11,8 +11,10 @@
  * the other tasks read as defaults.
  *
  * Run: `deno task deploy --region us-east-1 [--dry-run]`, or from a URL:
- * `deno run -A https://…/tasks/deploy.ts --help`. `--destroy` deletes the stacks in reverse
- * order (after a confirmation, or `--yes`), emptying their buckets first.
+ * `deno run -A https://…/tasks/deploy.ts --help`. `--dry-run` needs no AWS credentials: it
+ * prints the order, each stack's parameters and template size, and what it could not check
+ * offline (with credentials it also shows the change sets). `--destroy` deletes the stacks,
+ * dependents first (after a confirmation, or `--yes`), emptying their buckets first.
  * Changes: AWS resources in your account (they cost money by the hour: see README).
  * A re-run is safe: unchanged stacks are left alone and `--param` values stick.
  * Exit codes: 0 done, 1 failed (or destroy declined), 2 bad options, 130 interrupted.
@@ -40,18 +42,20 @@ Usage: deno task deploy --region REGION [flags]
   --region R           AWS region (AWS_REGION or AWS_DEFAULT_REGION, config region; required)
   --prefix P           name prefix of stacks, resources and topics: lowercase letters,
                        digits, dashes (PINPIPE_PREFIX, config prefix; default pinpipe)
-  --only STACK[,…]     only these stacks, still in order; repeatable (PINPIPE_DEPLOY_ONLY;
-                       default all: ${STACK_IDS.join(", ")})
+  --only STACK[,…]     only these stacks (the ones they need must exist); repeatable
+                       (PINPIPE_DEPLOY_ONLY; default all: ${STACK_IDS.join(", ")})
   --param S.NAME=V     set parameter NAME of stack S, e.g. msk.ClusterType=serverless,
-                       mwaa.EnvironmentClass=mw1.small, connect.FlushSize=1; repeatable.
-                       Values stick on later deploys until set again (default: the
-                       template defaults)
+                       mwaa.EnvironmentClass=mw1.small, connect.FlushSize=1,
+                       network.VpcCidr=10.8.0.0/20, lake.DatabricksExternalId=ID;
+                       repeatable. Values stick on later deploys until set again
+                       (default: the template defaults)
   --plugin-url URL     S3 sink plugin zip (URL or local path) uploaded to the lake bucket
                        when missing (PINPIPE_CONNECT_PLUGIN; default Confluent Hub's
                        ${S3_SINK_PLUGIN.file})
-  --dry-run            validate the templates, create and print the change sets, then delete
-                       them: nothing changes
-  --destroy            delete the stacks in reverse order, emptying their buckets first
+  --dry-run            print the plan: order, parameters, template sizes (no credentials
+                       needed); with credentials also create, print and delete the change
+                       sets: nothing changes
+  --destroy            delete the stacks, dependents first, emptying their buckets first
   --yes                do not ask before --destroy
   --poll DUR           how often to poll CloudFormation (PINPIPE_DEPLOY_POLL; default 10s)
   --config PATH        where outputs are saved (PINPIPE_CONFIG; default ${DEFAULT_CONFIG_PATH})
@@ -155,15 +159,45 @@ export function parseOptions(
   return opts;
 }
 
+const fmtInt = (n: number) => n.toLocaleString("en-US");
+
 /** The result as the lines a person reads. */
 export function formatResult(r: DeployResult, configPath: string, saved: boolean): string {
-  const lines = [`${r.dryRun ? "plan for" : "stacks of"} "${r.prefix}" in ${r.region}:`];
+  const plan = r.plan;
+  const offline = !!plan?.unchecked.length;
+  const lines = [
+    `${r.dryRun ? "plan for" : "stacks of"} "${r.prefix}" in ${r.region}${
+      offline ? " (offline: no AWS credentials)" : ""
+    }:`,
+  ];
+  if (plan) {
+    lines.push(
+      `  order: ${
+        plan.waves.map((w) => w.join(" + ")).join(", then ")
+      } (a first deploy takes about ${plan.estimateMinutes} min)`,
+    );
+  }
   const width = Math.max(...r.stacks.map((s) => s.stackName.length));
   for (const s of r.stacks) {
     const time = s.seconds >= 1 ? ` (${Math.round(s.seconds)} s)` : "";
-    lines.push(`  ${s.stackName.padEnd(width)}  ${s.action}${time}`);
+    const planned = plan?.stacks.find((p) => p.id === s.id);
+    const size = planned
+      ? ` (${planned.resources} resources, template ${fmtInt(planned.templateBytes)} bytes${
+        planned.needs.length ? `, after ${planned.needs.join(", ")}` : ""
+      })`
+      : "";
+    lines.push(`  ${s.stackName.padEnd(width)}  ${s.action}${time}${size}`);
+    if (planned) {
+      for (const p of planned.params) {
+        lines.push(`      ${p.name} ${p.from === undefined ? `= ${p.value}` : `<- ${p.from}`}`);
+      }
+    }
     if (r.dryRun) { for (const c of s.changes) lines.push(`      ${formatChange(c)}`); }
     if (s.note) lines.push(`      note: ${s.note}`);
+  }
+  if (offline) {
+    lines.push("not checked offline:");
+    for (const u of plan!.unchecked) lines.push(`  - ${u}`);
   }
   const keys = Object.entries(r.config);
   if (saved && keys.length) {
@@ -196,9 +230,9 @@ if (import.meta.main) {
     if (save) await saveConfig(result.config, opts.configPath);
     const n = result.stacks.length;
     progress.done(
-      `${n} stack${n === 1 ? "" : "s"} ${result.confirmed ? "done" : "left alone"} in ${
-        progress.elapsedSec().toFixed(0)
-      } s`,
+      `${n} stack${n === 1 ? "" : "s"} ${
+        !result.confirmed ? "left alone" : opts.dryRun ? "planned" : "done"
+      } in ${progress.elapsedSec().toFixed(0)} s`,
     );
     console.log(
       opts.json ? JSON.stringify(result, null, 2) : formatResult(result, opts.configPath, save),

@@ -23,12 +23,17 @@ import { loadConfig } from "../lib/config.ts";
 import { createDataset, DEFAULT_ROWS, DEFAULT_SEED } from "../lib/dataset.ts";
 import { datasetSource, emulate, resultJson, summarize } from "../lib/emulator.ts";
 import type { PostingSource, Target } from "../lib/emulator.ts";
-import { KAFKA_FLAGS, KAFKA_HELP, readKafkaOptions } from "../lib/kafka_client.ts";
+import {
+  checkKafkaReachable,
+  KAFKA_FLAGS,
+  KAFKA_HELP,
+  readKafkaOptions,
+} from "../lib/kafka_client.ts";
 import { KafkaTarget } from "../lib/kafka_target.ts";
 import { MysqlSource } from "../lib/mysql_source.ts";
 import { parseMysqlUrl } from "../lib/mysql_url.ts";
 import { NdjsonTarget } from "../lib/ndjson_target.ts";
-import { Progress } from "../lib/progress.ts";
+import { taskProgress } from "../lib/log.ts";
 import { readApiKey, RestProducer } from "../lib/rest_client.ts";
 
 const HELP = `Emulate Pinterest postings: send each posting's pin, geo and user rows to Kafka.
@@ -166,6 +171,7 @@ if (import.meta.main) {
           maxAttempts: attempts,
         });
       } else if (kind === "bootstrap") {
+        await checkKafkaReachable(kafka!);
         target = await KafkaTarget.connect(
           { ...kafka!, clientId: "pinpipe-emulate" },
           {
@@ -188,7 +194,15 @@ if (import.meta.main) {
           batch,
           concurrency: concurrencyFlag || (kind === "rest-url" ? 8 : 4),
         },
-        { source: src, target, signal, progress: new Progress("emulate") },
+        {
+          source: src,
+          target,
+          signal,
+          // The summary is the result on stdout, unless stdout carries the records (--out -).
+          progress: taskProgress("emulate", {
+            resultOnStdout: !(kind === "out" && o.string("out") === "-"),
+          }),
+        },
       );
       const toStdout = !(kind === "out" && o.string("out") === "-");
       const line = o.bool("json") ? JSON.stringify(resultJson(result)) : summarize(result);

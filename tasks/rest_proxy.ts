@@ -29,6 +29,7 @@ import { runConfig } from "../lib/rest_proxy_config.ts";
 import type { ConfigOptions } from "../lib/rest_proxy_config.ts";
 import { fmtInt } from "../lib/progress.ts";
 import { registerSecret } from "../lib/redact.ts";
+import { logLine } from "../lib/log.ts";
 
 export { runConfig };
 
@@ -273,7 +274,7 @@ if (import.meta.main) {
     const proxy = await startRestProxy({
       kafka: createKafka(s.kafka),
       bootstrap: s.kafka.bootstrap,
-      kafkaName: `Kafka at --bootstrap "${s.kafka.bootstrap}"`,
+      bootstrapFrom: s.kafka.bootstrapFrom,
       hostname: s.host,
       port: s.port,
       basePath: s.basePath,
@@ -285,9 +286,9 @@ if (import.meta.main) {
       bodyTimeoutMs: s.bodyTimeoutMs,
       memoryBudgetBytes: s.memoryBudgetBytes,
       consumers: { instanceTimeoutMs: s.consumerTimeoutMs },
-      log: (l) => console.error(l),
+      log: logLine,
     });
-    console.error(`rest-proxy: listening on ${proxy.url} -> Kafka ${s.kafka.bootstrap}`);
+    logLine(`rest-proxy: listening on ${proxy.url} -> Kafka ${s.kafka.bootstrap}`);
     if (json) console.log(JSON.stringify({ url: proxy.url, port: proxy.port }));
     else console.log(proxy.url);
     const t0 = performance.now();
@@ -295,7 +296,7 @@ if (import.meta.main) {
     await proxy.close();
     const st: RestProxyStats = proxy.stats();
     const sec = (performance.now() - t0) / 1000;
-    console.error(
+    logLine(
       `rest-proxy: stopped after ${sec.toFixed(0)} s: ${fmtInt(st.records)} records in ${
         fmtInt(st.produceRequests)
       } produce requests, ${fmtInt(st.recordErrors)} record errors, ${

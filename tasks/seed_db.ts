@@ -19,7 +19,8 @@ import { loadConfig } from "../lib/config.ts";
 import { createDataset, DEFAULT_ROWS, DEFAULT_SEED } from "../lib/dataset.ts";
 import { seedDatabase } from "../lib/mysql_source.ts";
 import { parseMysqlUrl } from "../lib/mysql_url.ts";
-import { fmtInt, Progress } from "../lib/progress.ts";
+import { taskProgress } from "../lib/log.ts";
+import { fmtInt } from "../lib/progress.ts";
 
 /** The default source database: the original's database name on a local server. */
 export const DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/pinterest_data";
@@ -72,7 +73,7 @@ if (import.meta.main) {
       replace: o.bool("replace", { env: "PINPIPE_REPLACE" }),
       dryRun: o.bool("dry-run"),
       batchRows,
-    }, { progress: new Progress("seed-db"), signal });
+    }, { progress: taskProgress("seed-db"), signal });
     if (o.bool("json")) {
       console.log(JSON.stringify(result));
     } else if (!result.dryRun) {

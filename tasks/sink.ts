@@ -16,10 +16,17 @@
 import { Options, parseFlags, runMain } from "../lib/cli.ts";
 import type { FlagSpec } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
-import { createKafka, KAFKA_FLAGS, KAFKA_HELP, readKafkaOptions } from "../lib/kafka_client.ts";
+import {
+  checkKafkaReachable,
+  createKafka,
+  KAFKA_FLAGS,
+  KAFKA_HELP,
+  readKafkaOptions,
+} from "../lib/kafka_client.ts";
 import type { KafkaClientOptions } from "../lib/kafka_client.ts";
 import { openLake, readLakeOptions } from "../lib/lake.ts";
-import { fmtBytes, fmtInt, fmtRate, fmtSec, Progress } from "../lib/progress.ts";
+import { taskProgress } from "../lib/log.ts";
+import { fmtBytes, fmtInt, fmtRate, fmtSec } from "../lib/progress.ts";
 import { runSink, topicsRegex } from "../lib/sink.ts";
 import type { SinkSummary } from "../lib/sink.ts";
 
@@ -42,6 +49,9 @@ ${KAFKA_HELP}
   --session-timeout DUR     how soon the group gives a dead sink's partitions to a new one
                             (PINPIPE_SINK_SESSION_TIMEOUT; default 30s)
   --once                    drain to the end offsets seen at start, land everything, exit
+  --from-beginning          land every record from the start of each partition's log, whatever
+                            the group committed before (needed for a new lake with an old group;
+                            the group must have no running member)
   --json                    print the summary as JSON
   --help                    this text
 `;
@@ -58,6 +68,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "rotate-interval-ms": { type: "string" },
   "session-timeout": { type: "string" },
   once: { type: "boolean" },
+  "from-beginning": { type: "boolean" },
   json: { type: "boolean" },
 };
 
@@ -73,6 +84,7 @@ export interface SinkTaskOptions {
   rotateIntervalMs: number;
   sessionTimeoutMs: number;
   once: boolean;
+  fromBeginning: boolean;
   json: boolean;
 }
 
@@ -115,6 +127,7 @@ export function parseOptions(
       min: 1000,
     }),
     once: o.bool("once"),
+    fromBeginning: o.bool("from-beginning"),
     json: o.bool("json"),
   };
   o.done();
@@ -134,12 +147,15 @@ if (import.meta.main) {
   await runMain(HELP, async (args, { signal, env }) => {
     const opts = parseOptions(args, env, await loadConfig(env));
     const lake = openLake(opts.lake, { endpoint: opts.s3Endpoint, region: opts.region });
-    const progress = new Progress("sink");
+    const progress = taskProgress("sink", { resultOnStdout: true });
     progress.log(
       `sink: ${opts.topicsRegex} in group ${opts.group} -> ${lake.url} (flush size ${opts.flushSize})`,
     );
+    await checkKafkaReachable(opts.kafka);
     const summary = await runSink({
       kafka: createKafka(opts.kafka),
+      kafkaName: `Kafka at "${opts.kafka.bootstrap}" (${opts.kafka.bootstrapFrom})`,
+      fromBeginning: opts.fromBeginning,
       lake,
       topicsRegex: topicsRegex(opts.topicsRegex),
       groupId: opts.group,
@@ -147,7 +163,18 @@ if (import.meta.main) {
       rotateIntervalMs: opts.rotateIntervalMs,
       sessionTimeoutMs: opts.sessionTimeoutMs,
       once: opts.once,
-      onProgress: (s) => progress.update(describeSummary(s)),
+      // The bar shows how much of what the topics hold has landed (records against the lag).
+      onProgress: (s) =>
+        progress.update(
+          `${fmtInt(s.records)} records in ${fmtInt(s.objects)} objects, ${
+            fmtInt(s.quarantined)
+          } quarantined, lag ${fmtInt(s.lag)}`,
+          {
+            done: s.records,
+            total: s.records + s.lag,
+            unit: "records",
+          },
+        ),
       log: (l) => progress.log(l),
     }, { signal });
     progress.done(describeSummary(summary));

@@ -15,7 +15,13 @@
  */
 import { Options, parseFlags, runMain } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
-import { createKafka, KAFKA_FLAGS, KAFKA_HELP, readKafkaOptions } from "../lib/kafka_client.ts";
+import {
+  checkKafkaReachable,
+  createKafka,
+  KAFKA_FLAGS,
+  KAFKA_HELP,
+  readKafkaOptions,
+} from "../lib/kafka_client.ts";
 import type { KafkaClientOptions } from "../lib/kafka_client.ts";
 import { manageTopics, type TopicsResult } from "../lib/topics.ts";
 
@@ -101,25 +107,45 @@ export function parseOptions(
   return opts;
 }
 
+/**
+ * `work`, or the signal's reason as soon as it aborts: Ctrl-C does not wait for a slow or
+ * silent cluster. What was sent is done or not at all (a topic is created whole), and a
+ * re-run converges, so abandoning the request is safe.
+ */
+function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(signal.reason);
+    if (signal.aborted) return stop();
+    signal.addEventListener("abort", stop, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", stop));
+  });
+}
+
 if (import.meta.main) {
-  await runMain(HELP, async (args, { env }) => {
+  await runMain(HELP, async (args, { env, signal }) => {
     const opts = parseOptions(args, env, await loadConfig(env));
-    const admin = createKafka(opts.kafka).admin({ retry: { retries: 3 } });
-    try {
-      await admin.connect();
-    } catch (err) {
-      throw new Error(`Cannot connect to Kafka at "${opts.kafka.bootstrap}"`, { cause: err });
-    }
-    let result: TopicsResult;
-    try {
-      result = await manageTopics(opts, {
-        admin,
-        where: `the broker at ${opts.kafka.bootstrap}`,
-        confirm: Deno.stdin.isTerminal() ? (q) => Promise.resolve(confirm(q)) : undefined,
-      });
-    } finally {
-      await admin.disconnect();
-    }
+    const where = `Kafka at "${opts.kafka.bootstrap}" (${opts.kafka.bootstrapFrom})`;
+    const result = await unlessAborted(
+      (async (): Promise<TopicsResult> => {
+        await checkKafkaReachable(opts.kafka);
+        const admin = createKafka(opts.kafka).admin({ retry: { retries: 3 } });
+        try {
+          await admin.connect();
+        } catch (err) {
+          throw new Error(`Cannot connect to ${where}`, { cause: err });
+        }
+        try {
+          return await manageTopics(opts, {
+            admin,
+            where: `the broker at ${opts.kafka.bootstrap}`,
+            confirm: Deno.stdin.isTerminal() ? (q) => Promise.resolve(confirm(q)) : undefined,
+          });
+        } finally {
+          await admin.disconnect();
+        }
+      })(),
+      signal,
+    );
     if (opts.json) console.log(JSON.stringify(result, null, 2));
     else {
       for (const t of result.topics) {
@@ -133,6 +159,6 @@ if (import.meta.main) {
       console.error("Not deleted: the confirmation was declined");
       return 1;
     }
-    return 0;
+    return signal.aborted ? 130 : 0;
   });
 }

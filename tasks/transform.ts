@@ -10,11 +10,13 @@
  *
  * Run: `deno task transform --lake file:///tmp/lake --out /tmp/answers`, or from a URL:
  * `deno run -A https://…/tasks/transform.ts --lake s3://bucket --out out`.
- * Changes: only the files above in `--out` (replaced on every run); the lake is only read.
+ * Changes: only the files above in `--out`, replaced together once all the new ones are
+ * complete (an interrupted or failed run leaves the previous ones); the lake is only read.
  * A re-run is safe: it replaces them with the same tables and answers (row order in the
  * Parquet files may differ).
- * Exit codes: 0 ok (also when lines were quarantined), 1 failure, 2 bad options,
- * 130 interrupted.
+ * Exit codes: 0 ok (also when some lines were quarantined), 1 failure (also: no objects for
+ * the prefix, unless --allow-empty, or every line quarantined), 2 bad options, 130
+ * interrupted.
  * @module
  */
 import { Options, parseFlags, runMain } from "../lib/cli.ts";
@@ -43,6 +45,8 @@ Usage: deno task transform [--lake file:///path | --lake s3://bucket/prefix] [--
   --rows N             rows shown per answer on stdout, 0 = all (PINPIPE_ROWS; default 20);
                        the files always hold every row
   --no-report          do not write report.html
+  --allow-empty        a lake with no objects for the prefix writes empty answers instead of
+                       failing (PINPIPE_ALLOW_EMPTY; default off)
   --json               print the summary and the answers as JSON instead of tables
   --help               this text
 `;
@@ -57,6 +61,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "memory-limit": { type: "string" },
   rows: { type: "string" },
   "no-report": { type: "boolean" },
+  "allow-empty": { type: "boolean" },
   json: { type: "boolean" },
 };
 
@@ -84,6 +89,7 @@ export function parseOptions(
     threads: threads || undefined,
     memoryLimit: memory ? `${Math.floor(memory / 1024 ** 2)}MiB` : undefined,
     report: !o.bool("no-report"),
+    allowEmpty: o.bool("allow-empty", { env: "PINPIPE_ALLOW_EMPTY" }),
     rows: o.int("rows", { env: "PINPIPE_ROWS", default: 20, min: 0 }),
     json: o.bool("json"),
   };

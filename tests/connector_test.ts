@@ -1,7 +1,9 @@
 /**
- * The connector task: the S3 sink configuration, Kafka Connect's REST contract (against a
- * real HTTP server that keeps it: 201/200/409/FAILED with trace) and MSK Connect (against
- * aws-sdk-client-mock, asserting every command and field sent).
+ * The connector task: the S3 sink configuration (read from infra/connect.yaml), Kafka
+ * Connect's REST contract (against a real HTTP server that keeps it: 201/200/409/FAILED with
+ * trace; an unreachable URL fails at once), MSK Connect (against aws-sdk-client-mock, which
+ * stands in for the kafkaconnect API moto lacks, asserting every command and field sent) and
+ * the broker count MSK Connect's internal topics are sized to (DescribeClusterV2 on moto).
  */
 import assert from "node:assert/strict";
 import { mockClient } from "../lib/deps/aws_sdk_mock.ts";
@@ -18,15 +20,30 @@ import {
   UpdateConnectorCommand,
 } from "../lib/deps/aws_kafkaconnect.ts";
 import { HeadObjectCommand, PutObjectCommand, S3Client } from "../lib/deps/aws_s3.ts";
-import { GetBootstrapBrokersCommand, KafkaClient } from "../lib/deps/aws_kafka.ts";
-import { contentTag, s3SinkConfig, workerProperties } from "../lib/connector_config.ts";
+import {
+  CreateClusterV2Command,
+  DescribeClusterV2Command,
+  GetBootstrapBrokersCommand,
+  KafkaClient,
+} from "../lib/deps/aws_kafka.ts";
+import {
+  contentTag,
+  loadSinkTemplate,
+  s3SinkConfig,
+  workerProperties,
+} from "../lib/connector_config.ts";
+import { internalReplicationFactor } from "../lib/bootstrap_brokers.ts";
 import { registerConnector } from "../lib/connect_rest.ts";
 import { deployMskConnector } from "../lib/msk_connect.ts";
 import type { MskConnectSettings } from "../lib/msk_connect.ts";
 import { parseOptions, runConnector } from "../tasks/connector.ts";
 import { UsageError } from "../lib/errors.ts";
+import { envTest, run } from "./_fixtures.ts";
+import { withMoto } from "./_moto.ts";
 
-const CONFIG = s3SinkConfig({
+const TEMPLATE = await loadSinkTemplate();
+const WORKER = workerProperties(TEMPLATE, "2");
+const CONFIG = s3SinkConfig(TEMPLATE, {
   prefix: "0a1b2c3d4e5f",
   bucket: "user-0a1b2c3d4e5f-bucket",
   region: "us-east-1",
@@ -34,11 +51,13 @@ const CONFIG = s3SinkConfig({
   tasksMax: 3,
 });
 
-Deno.test("the S3 sink configuration is the original pipeline's, with s3.region always set", () => {
+Deno.test("the S3 sink configuration is the original pipeline's, with s3.region always set and rotation in UTC", () => {
   assert.deepEqual(CONFIG, {
     "connector.class": "io.confluent.connect.s3.S3SinkConnector",
     "s3.region": "us-east-1",
     "flush.size": "1",
+    "rotate.schedule.interval.ms": "600000",
+    "timezone": "UTC",
     "schema.compatibility": "NONE",
     "tasks.max": "3",
     "topics.regex": "0a1b2c3d4e5f.*",
@@ -50,7 +69,7 @@ Deno.test("the S3 sink configuration is the original pipeline's, with s3.region 
     "key.converter": "org.apache.kafka.connect.storage.StringConverter",
     "s3.bucket.name": "user-0a1b2c3d4e5f-bucket",
   });
-  const under = s3SinkConfig({ ...baseSettings(), topicsDir: "lake/topics" });
+  const under = s3SinkConfig(TEMPLATE, { ...baseSettings(), topicsDir: "lake/topics" });
   assert.equal(under["topics.dir"], "lake/topics");
 });
 
@@ -206,7 +225,9 @@ Deno.test("connect-rest does not retry a rejected configuration (400)", async ()
 
 const SETTINGS: MskConnectSettings = {
   connectorName: "pinpipe-s3-sink",
+  region: "us-east-1",
   config: CONFIG,
+  workerProperties: WORKER,
   bootstrapServers:
     "b-1.c.kafka.us-east-1.amazonaws.com:9098,b-2.c.kafka.us-east-1.amazonaws.com:9098",
   subnets: ["subnet-1", "subnet-2"],
@@ -300,14 +321,17 @@ Deno.test("msk-connect creates the plugin, worker configuration and connector on
       },
     },
   });
-  const workerName = `pinpipe-s3-sink-worker-${await contentTag(workerProperties())}`;
+  const workerName = `pinpipe-s3-sink-worker-${await contentTag(WORKER)}`;
   assert.deepEqual(kc.commandCalls(CreateWorkerConfigurationCommand)[0].args[0].input, {
     name: workerName,
     description: "pinpipe: converters for the S3 sink",
     propertiesFileContent: btoa(
       "key.converter=org.apache.kafka.connect.storage.StringConverter\n" +
         "value.converter=org.apache.kafka.connect.json.JsonConverter\n" +
-        "value.converter.schemas.enable=false\n",
+        "value.converter.schemas.enable=false\n" +
+        "config.storage.replication.factor=2\n" +
+        "offset.storage.replication.factor=2\n" +
+        "status.storage.replication.factor=2\n",
     ),
   });
   assert.deepEqual(kc.commandCalls(CreateConnectorCommand)[0].args[0].input, {
@@ -364,7 +388,7 @@ async function existing(
       },
     ],
   });
-  const workerName = `pinpipe-s3-sink-worker-${await contentTag(workerProperties())}`;
+  const workerName = `pinpipe-s3-sink-worker-${await contentTag(WORKER)}`;
   kc.on(ListWorkerConfigurationsCommand).resolves({
     workerConfigurations: [{
       name: workerName,
@@ -430,6 +454,186 @@ Deno.test("msk-connect updates a connector whose configuration changed, with its
   assert.equal(r.state, "RUNNING");
 });
 
+Deno.test("msk-connect changes configuration and capacity in two updates, waiting for RUNNING and a fresh version between them", async () => {
+  const kc = mockClient(new KafkaConnectClient({ region: "us-east-1" }));
+  const s3 = mockClient(new S3Client({ region: "us-east-1" }));
+  s3.on(HeadObjectCommand).resolves({ ContentLength: 4 });
+  kc.on(ListCustomPluginsCommand).resolves({
+    customPlugins: [{
+      name: SETTINGS.plugin.name,
+      customPluginArn: PLUGIN_ARN,
+      customPluginState: "ACTIVE",
+      latestRevision: { revision: 1 },
+    }],
+  });
+  kc.on(ListWorkerConfigurationsCommand).resolves({
+    workerConfigurations: [{
+      name: `pinpipe-s3-sink-worker-${await contentTag(WORKER)}`,
+      workerConfigurationArn: WORKER_ARN,
+      latestRevision: { revision: 1 },
+    }],
+  });
+  kc.on(ListConnectorsCommand).resolves({
+    connectors: [{ connectorName: "pinpipe-s3-sink", connectorArn: CONNECTOR_ARN }],
+  });
+  // A connector as the service keeps it: each update makes a new version and passes
+  // through UPDATING; an update naming an old version, or both fields at once, is refused.
+  let version = 1;
+  let state = "RUNNING";
+  let polls = 0;
+  let config = { ...CONFIG, "flush.size": "1000" };
+  let capacity = { workerCount: 1, mcuCount: 1 };
+  kc.on(DescribeConnectorCommand).callsFake(() => {
+    if (state === "UPDATING" && ++polls >= 2) state = "RUNNING";
+    return {
+      connectorArn: CONNECTOR_ARN,
+      connectorState: state,
+      currentVersion: `V${version}`,
+      connectorConfiguration: config,
+      capacity: { provisionedCapacity: capacity },
+    };
+  });
+  kc.on(UpdateConnectorCommand).callsFake((input) => {
+    if (input.currentVersion !== `V${version}`) throw new Error("stale currentVersion");
+    if (state !== "RUNNING") throw new Error("the connector is UPDATING");
+    if (!!input.connectorConfiguration === !!input.capacity) {
+      throw new Error("exactly one of connectorConfiguration and capacity");
+    }
+    if (input.connectorConfiguration) config = input.connectorConfiguration;
+    if (input.capacity) capacity = input.capacity.provisionedCapacity!;
+    version++;
+    state = "UPDATING";
+    polls = 0;
+    return { connectorArn: CONNECTOR_ARN, connectorState: "UPDATING" };
+  });
+  const wanted = { ...SETTINGS, capacity: { workerCount: 2, mcuCount: 2 } };
+  const r = await deployMskConnector(wanted, {
+    kafkaconnect: kc as unknown as KafkaConnectClient,
+    s3: s3 as unknown as S3Client,
+    pollMs: 1,
+  });
+  assert.equal(r.action, "updated");
+  assert.deepEqual(r.changedKeys, ["flush.size", "capacity"]);
+  const updates = kc.commandCalls(UpdateConnectorCommand).map((c) => c.args[0].input);
+  assert.deepEqual(updates, [
+    { connectorArn: CONNECTOR_ARN, currentVersion: "V1", connectorConfiguration: CONFIG },
+    {
+      connectorArn: CONNECTOR_ARN,
+      currentVersion: "V2",
+      capacity: { provisionedCapacity: { workerCount: 2, mcuCount: 2 } },
+    },
+  ]);
+  assert.deepEqual([config, capacity, r.state], [CONFIG, wanted.capacity, "RUNNING"]);
+});
+
+await envTest(
+  "MSK Connect's internal topics are sized to the cluster's brokers, read from MSK (moto)",
+  ["engines"],
+  () =>
+    withMoto(async (moto) => {
+      const kafka = new KafkaClient(moto.client);
+      const make = async (name: string, brokers?: number) => {
+        const out = await kafka.send(
+          new CreateClusterV2Command({
+            ClusterName: name,
+            ...(brokers
+              ? {
+                Provisioned: {
+                  KafkaVersion: "3.6.0",
+                  NumberOfBrokerNodes: brokers,
+                  BrokerNodeGroupInfo: {
+                    InstanceType: "kafka.t3.small",
+                    ClientSubnets: ["subnet-1", "subnet-2"],
+                  },
+                },
+              }
+              : { Serverless: { VpcConfigs: [{ SubnetIds: ["subnet-1", "subnet-2"] }] } }),
+          }),
+        );
+        return out.ClusterArn!;
+      };
+      assert.equal(await internalReplicationFactor(kafka, await make("two", 2)), "2");
+      assert.equal(await internalReplicationFactor(kafka, await make("six", 6)), "3");
+      assert.equal(await internalReplicationFactor(kafka, await make("serverless")), "-1");
+      await assert.rejects(
+        internalReplicationFactor(kafka, "arn:aws:kafka:us-east-1:123456789012:cluster/x/y"),
+        /Cannot describe the MSK cluster "arn:aws:kafka:us-east-1:123456789012:cluster\/x\/y"/,
+      );
+    }),
+);
+
+/** A port nothing listens on (bound, then closed). */
+function closedPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+Deno.test("connect-rest fails at once, naming --connect-url, when nothing listens there", async () => {
+  const url = `http://127.0.0.1:${closedPort()}`;
+  const lines: string[] = [];
+  await assert.rejects(
+    registerConnector({
+      baseUrl: url,
+      name: "s3",
+      config: CONFIG,
+      pollMs: 5,
+      onProgress: (l) => lines.push(l),
+    }),
+    (err: Error) =>
+      err.message ===
+        `Cannot reach Kafka Connect at --connect-url "${url}": connection refused`,
+  );
+  assert.deepEqual(lines, [], "no retry lines");
+});
+
+Deno.test("connect-rest gives up on a host that accepts but never answers after one try of 5 s", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) held.push(conn);
+    } catch { /* closed */ }
+  })();
+  const url = `http://u:s3cret@127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  try {
+    const err = await registerConnector({ baseUrl: url, name: "s3", config: CONFIG }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.ok(err);
+    assert.match(
+      err.message,
+      /^Cannot reach Kafka Connect at --connect-url "http:\/\/u:\*\*\*@127\.0\.0\.1:\d+": no answer within 5 s$/,
+    );
+    assert.equal(held.length, 1, "one connection: nothing was retried");
+  } finally {
+    listener.close();
+    for (const c of held) c.close();
+    await accepting;
+  }
+});
+
+Deno.test("the connector task with an unreachable --connect-url exits 1 with one line", async () => {
+  const r = await run("deno", [
+    "run",
+    "-A",
+    "tasks/connector.ts",
+    "--target=connect-rest",
+    `--connect-url=http://127.0.0.1:${closedPort()}`,
+    "--bucket=lake",
+    "--region=eu-west-1",
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  const lines = r.stderr.trim().split("\n").filter((l) => !/^connector: /.test(l));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(
+    lines[0],
+    /Cannot reach Kafka Connect at --connect-url "http:\/\/127\.0\.0\.1:\d+": connection refused/,
+  );
+});
+
 Deno.test("msk-connect fails clearly when the connector ends FAILED", async () => {
   const { kc, s3 } = await existing({ ...CONFIG, "tasks.max": "1" }, ["RUNNING", "FAILED"]);
   await assert.rejects(
@@ -465,6 +669,9 @@ Deno.test("the connector task takes the IAM brokers from GetBootstrapBrokers whe
   kafka.on(GetBootstrapBrokersCommand).resolves({
     BootstrapBrokerStringSaslIam: SETTINGS.bootstrapServers,
   });
+  kafka.on(DescribeClusterV2Command).resolves({
+    ClusterInfo: { ClusterType: "PROVISIONED", Provisioned: { NumberOfBrokerNodes: 2 } },
+  } as never);
   const { kc, s3 } = await existing(CONFIG, ["RUNNING"]);
   const r = await runConnector(opts, {
     kafka: kafka as unknown as KafkaClient,
@@ -476,6 +683,9 @@ Deno.test("the connector task takes the IAM brokers from GetBootstrapBrokers whe
   assert.deepEqual(kafka.commandCalls(GetBootstrapBrokersCommand)[0].args[0].input, {
     ClusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/c/uuid",
   });
+  // The worker configuration is sized to the cluster's two brokers: the one listed exists.
+  assert.equal(kafka.commandCalls(DescribeClusterV2Command).length, 1);
+  assert.equal(kc.commandCalls(CreateWorkerConfigurationCommand).length, 0);
 });
 
 Deno.test("the connector task reports every missing option together and touches nothing", () => {
@@ -488,6 +698,40 @@ Deno.test("the connector task reports every missing option together and touches 
   });
 });
 
+Deno.test("the connector task needs the internal topics' replication factor or a cluster to read it from", () => {
+  const base = [
+    "--bucket=lake",
+    "--region=us-east-1",
+    "--subnets=subnet-1",
+    "--security-groups=sg-1",
+    "--role-arn=arn:aws:iam::123456789012:role/r",
+  ];
+  assert.throws(
+    () => parseOptions([...base, "--bootstrap=b-1:9098"], {}),
+    /Missing --replication-factor \(or --cluster-arn/,
+  );
+  assert.throws(
+    () => parseOptions([...base, "--bootstrap=b-1:9098", "--replication-factor=0"], {}),
+    /Invalid --replication-factor "0": expected 1 to 9, or -1/,
+  );
+  const o = parseOptions([...base, "--bootstrap=b-1:9098"], {}, { connectReplicationFactor: "2" });
+  assert.equal(o.target === "msk-connect" && o.settings.replicationFactor, "2");
+  const tuned = parseOptions([
+    ...base,
+    "--bootstrap=b",
+    "--replication-factor=-1",
+    "--rotate-interval=1m",
+    "--flush-size=5",
+  ], {});
+  assert.deepEqual(tuned.sink, {
+    prefix: "pinpipe",
+    bucket: "lake",
+    region: "us-east-1",
+    flushSize: 5,
+    rotateIntervalMs: 60_000,
+  });
+});
+
 Deno.test("the connector task's dry run prints the exact Kafka Connect request", async () => {
   const opts = parseOptions([
     "--target=connect-rest",
@@ -497,11 +741,10 @@ Deno.test("the connector task's dry run prints the exact Kafka Connect request",
     "--dry-run",
   ], {});
   const r = await runConnector(opts, { fetch: () => Promise.reject(new Error("no network")) });
-  const expected = s3SinkConfig({
-    ...baseSettings(),
+  const expected = s3SinkConfig(TEMPLATE, {
     prefix: "pinpipe",
     bucket: "lake-bucket",
-    tasksMax: 3,
+    region: "eu-west-1",
   });
   assert.equal(
     r.text,

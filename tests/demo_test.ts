@@ -12,6 +12,7 @@ import { objectKey, parseObjectKey } from "../lib/lake.ts";
 import type { Row } from "../lib/table_format.ts";
 import { referenceAnswers } from "./_reference.ts";
 import { run, withTempDir } from "./_fixtures.ts";
+import { startTask } from "./_running.ts";
 
 const ROWS = 1500;
 const POSTINGS = 600;
@@ -128,7 +129,7 @@ Deno.test({
 
       // With --keep the same draws are replayed on top: twice the records, the same answers.
       const kept = await demo(dir, "--keep");
-      assert.equal(kept.brokerRecords, 6 * POSTINGS);
+      assert.equal(kept.brokerRecords, 3 * POSTINGS, "records this run added to the broker");
       assert.equal(kept.lakeRecords, 3 * POSTINGS, "records landed by this run");
       assert.equal(kept.duplicatesDropped, 3 * (2 * keys.length - unique.length));
       assert.deepEqual(kept.answers, first.answers);
@@ -154,4 +155,114 @@ Deno.test("demo refuses bad options together, before touching anything", async (
     assert.match(r.stderr, /--mode "shuffled"/);
     await assert.rejects(Deno.stat(join(dir, "d")), Deno.errors.NotFound);
   });
+});
+
+/** The demo's output files and their bytes, to compare two moments. */
+async function outputs(dir: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      if (e.isDirectory) await walk(join(d, e.name));
+      else files.set(join(d, e.name), await Deno.readTextFile(join(d, e.name)).catch(() => "?"));
+    }
+  };
+  await walk(join(dir, "out"));
+  return files;
+}
+
+function demoTask(dir: string, postings: number) {
+  return startTask("demo.ts", [
+    "--dir",
+    dir,
+    "--rows",
+    String(ROWS),
+    "--postings",
+    String(postings),
+    "--seed",
+    String(SEED),
+    "--json",
+  ]);
+}
+
+Deno.test({
+  name: "an interrupted demo exits 130 and the previous run's report and answers stay in place",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      await demo(dir);
+      const before = await outputs(dir);
+      assert.ok([...before.keys()].some((f) => f.endsWith("report.html")));
+      // Enough postings that the emulation is still running when Ctrl-C comes.
+      const task = demoTask(dir, 2_000_000);
+      await task.waitForStderr(/^emulate: /m);
+      task.kill("SIGINT");
+      const end = await task.ended;
+      assert.equal(end.code, 130, task.stderr());
+      assert.equal(end.signal, null);
+      assert.deepEqual(await outputs(dir), before, "the previous outputs are untouched");
+      const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+      assert.deepEqual(left, ["kafka", "lake", "out"], "no staging folder is left");
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "a demo killed outright leaves the previous outputs, and the next run clears its staging folder",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      await demo(dir);
+      const before = await outputs(dir);
+      const task = demoTask(dir, 2_000_000);
+      await task.waitForStderr(/^emulate: /m);
+      task.kill("SIGKILL");
+      await task.ended;
+      assert.deepEqual(await outputs(dir), before);
+      const staged = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith(".run-"));
+      assert.equal(staged.length, 1, "the killed run's staging folder is there");
+      const again = await demo(dir);
+      assert.equal(again.lakeRecords, 3 * POSTINGS);
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+        "kafka",
+        "lake",
+        "out",
+      ]);
+    });
+  },
+});
+
+/** How many times the flush-size-1 demo runs in a row (PINPIPE_DEMO_RUNS; default 3). */
+const RUNS = Number(Deno.env.get("PINPIPE_DEMO_RUNS") ?? 3);
+
+Deno.test({
+  name: `demo --postings 20000 --flush-size 1 succeeds in ${RUNS} runs in a row`,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    for (let i = 0; i < RUNS; i++) {
+      await withTempDir(async (dir) => {
+        const task = startTask("demo.ts", [
+          "--dir",
+          dir,
+          "--postings",
+          "20000",
+          "--flush-size",
+          "1",
+          "--json",
+        ]);
+        // Bounded: a run that hangs fails the test instead of holding the suite.
+        const timer = setTimeout(() => task.kill("SIGKILL"), 300_000);
+        const end = await task.ended;
+        clearTimeout(timer);
+        assert.equal(end.code, 0, `run ${i + 1}: ${task.stderr().slice(-3000)}`);
+        const r = JSON.parse(task.stdout());
+        assert.equal(r.recordsAcknowledged, 60_000);
+        assert.equal(r.lakeRecords, 60_000, `run ${i + 1}`);
+        assert.equal(r.lakeObjects, 60_000, `run ${i + 1}`);
+      });
+    }
+  },
 });

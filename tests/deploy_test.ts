@@ -2,8 +2,10 @@
  * `deno task deploy` against a fake AWS control plane: aws-sdk-client-mock replaces the
  * CloudFormation, MSK, S3 and Secrets Manager clients, with a small stateful CloudFormation
  * behind it (stacks, change sets, events, outputs made from the real templates' Outputs), so
- * the tests see the exact commands deploy sends: order, parameters, create vs update,
- * no-change handling, rollback reporting, destroy, and the outputs saved to the config file.
+ * the tests see the exact commands deploy sends: order and concurrency along the stack
+ * graph, parameters, create vs update, no-change handling, rollback reporting, destroy, the
+ * offline plan, and the outputs saved to the config file. tests/deploy_moto_test.ts runs
+ * the stacks moto can create through the same code against moto's CloudFormation.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -27,16 +29,23 @@ import {
   PutObjectCommand,
   S3Client,
 } from "../lib/deps/aws_s3.ts";
-import { PutSecretValueCommand, SecretsManagerClient } from "../lib/deps/aws_secrets_manager.ts";
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from "../lib/deps/aws_secrets_manager.ts";
 import { deploy, destroy } from "../lib/deploy.ts";
 import type { DeployDeps, DeployOptions } from "../lib/deploy.ts";
 import { loadConfig, saveConfig } from "../lib/config.ts";
 import { S3_SINK_PLUGIN } from "../lib/connector_config.ts";
-import { loadTemplate, STACK_IDS } from "../lib/stacks.ts";
+import { deployWaves, loadTemplate, STACK_IDS, stackGraph } from "../lib/stacks.ts";
+import { installCommands, renderRestProxyProperties } from "../lib/rest_proxy_config.ts";
 import type { StackId, Template } from "../lib/stacks.ts";
 import { UsageError } from "../lib/errors.ts";
 import { formatResult, parseOptions } from "../tasks/deploy.ts";
-import { withTempDir } from "./_fixtures.ts";
+import { envTest, run, withTempDir } from "./_fixtures.ts";
+import { withMoto } from "./_moto.ts";
 
 const REGION = "us-east-1";
 const BROKERS = "b-1.pinpipe.example:9098,b-2.pinpipe.example:9098";
@@ -44,6 +53,7 @@ const ZIP = new Uint8Array([0x50, 0x4b, 0x03, 0x04, 1, 2, 3, 4]);
 
 const templates = new Map<StackId, Template>();
 for (const id of STACK_IDS) templates.set(id, await loadTemplate(id));
+const GRAPH = stackGraph(templates);
 
 interface FakeStack {
   name: string;
@@ -87,6 +97,10 @@ class FakeCloud {
   readonly s3Mock = mockClient(this.s3);
   readonly secretsMock = mockClient(this.secrets);
   readonly objects = new Map<string, Uint8Array>();
+  /** What happened, in order: `plan:<id>` (change set made), `done:<id>`, `deleted:<id>`. */
+  readonly timeline: string[] = [];
+  /** Output values to give instead of `<Output>-of-<stack>`, by `stack.Output`. */
+  readonly realOutputs: Record<string, string> = {};
   private seq = 0;
 
   constructor() {
@@ -147,6 +161,7 @@ class FakeCloud {
         polls: 1,
         noChange,
       });
+      this.timeline.push(`plan:${id}`);
       return { Id: `cs-${++this.seq}`, StackId: name };
     });
     this.cfnMock.on(DescribeChangeSetCommand).callsFake((input) => {
@@ -299,8 +314,14 @@ class FakeCloud {
     }
     s.status = p.final;
     s.pending = undefined;
+    this.timeline.push(`${s.status === "DELETE_COMPLETE" ? "deleted" : "done"}:${s.id}`);
     this.event(s, s.name, "AWS::CloudFormation::Stack", s.status);
-    if (/^(CREATE|UPDATE)_COMPLETE$/.test(s.status)) s.outputs = outputsOf(s.id, s.name);
+    if (/^(CREATE|UPDATE)_COMPLETE$/.test(s.status)) {
+      s.outputs = outputsOf(s.id, s.name);
+      for (const key of Object.keys(s.outputs)) {
+        s.outputs[key] = this.realOutputs[`${s.id}.${key}`] ?? s.outputs[key];
+      }
+    }
   }
 
   deps(extra: Partial<DeployDeps> = {}): DeployDeps & { lines: string[] } {
@@ -308,6 +329,7 @@ class FakeCloud {
     return {
       clients: { cfn: this.cfn, kafka: this.kafka, s3: this.s3, secrets: this.secrets },
       log: { line: (t) => lines.push(t) },
+      hasCredentials: () => Promise.resolve(true),
       pollMs: 1,
       fetch: (() => Promise.resolve(new Response(ZIP))) as typeof fetch,
       loadRequirements: () => Promise.resolve("apache-airflow-providers-databricks\n"),
@@ -344,33 +366,57 @@ function outputsOf(id: StackId, name: string): Record<string, string> {
 
 const OPTS: DeployOptions = { region: REGION, prefix: "pinpipe" };
 
-Deno.test("deploy creates every stack through a change set, in dependency order", async () => {
+/** Asserts that every stack's change set was made only after the stacks it needs were up. */
+function assertAfterNeeds(timeline: string[], ids: readonly StackId[]) {
+  for (const id of ids) {
+    const planned = timeline.indexOf(`plan:${id}`);
+    assert.ok(planned >= 0, `no change set for ${id}`);
+    for (const need of GRAPH.get(id)!) {
+      const done = timeline.indexOf(`done:${need}`);
+      assert.ok(done >= 0 && done < planned, `${id} was planned before ${need} was up`);
+    }
+  }
+}
+
+Deno.test("deploy creates every stack through a change set once the stacks it needs are up, independent ones together", async () => {
   const cloud = new FakeCloud();
+  const statuses: string[] = [];
   const deps = cloud.deps();
+  deps.log = { line: (t) => deps.lines.push(t), status: (t) => statuses.push(t) };
   const result = await deploy(OPTS, deps);
   assert.deepEqual(
-    cloud.changeSetCalls().map((c) => [c.StackName, c.ChangeSetType]),
-    STACK_IDS.map((id) => [`pinpipe-${id}`, "CREATE"]),
+    cloud.changeSetCalls().map((c) => [c.StackName, c.ChangeSetType]).sort(),
+    STACK_IDS.map((id) => [`pinpipe-${id}`, "CREATE"]).sort(),
   );
-  assert.deepEqual(
-    cloud.cfnMock.commandCalls(ExecuteChangeSetCommand).map((c) => c.args[0].input.StackName),
-    STACK_IDS.map((id) => `pinpipe-${id}`),
-  );
+  assertAfterNeeds(cloud.timeline, STACK_IDS);
+  // network and lake need nothing: lake's change set came before network was up; so did
+  // mwaa's (it needs network only) before msk was up.
+  const at = (e: string) => cloud.timeline.indexOf(e);
+  assert.ok(at("plan:lake") < at("done:network"), cloud.timeline.join(" "));
+  assert.ok(at("plan:mwaa") < at("done:msk"), cloud.timeline.join(" "));
+  // The results come in wave order; every stack was created.
+  assert.deepEqual(result.stacks.map((s) => s.id), deployWaves(GRAPH).flat());
   assert.deepEqual(result.stacks.map((s) => s.action), STACK_IDS.map(() => "created"));
   for (const c of cloud.changeSetCalls()) {
-    assert.deepEqual(c.Capabilities, ["CAPABILITY_IAM"]);
+    // The lake-reader role has a fixed name (Unity Catalog trusts it by name).
+    assert.deepEqual(c.Capabilities, ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]);
     assert.ok(JSON.parse(c.TemplateBody!).Resources, "the template goes as JSON");
   }
   assert.ok(
     deps.lines.some((l) => /^msk: CREATE_IN_PROGRESS AWS::MSK::Cluster Cluster/.test(l)),
     deps.lines.join("\n"),
   );
+  // The status line shows every stack in flight at once.
+  assert.ok(
+    statuses.some((t) => /network: [A-Z_]+ .*· lake: |lake: [A-Z_]+ .*· network: /.test(t)),
+    statuses.join("\n"),
+  );
 });
 
 Deno.test("deploy wires outputs, bootstrap brokers, the plugin key and requirements into parameters", async () => {
   const cloud = new FakeCloud();
   await deploy(OPTS, cloud.deps());
-  assert.deepEqual(cloud.paramsOf("network"), { Prefix: "pinpipe" });
+  assert.deepEqual(cloud.paramsOf("network"), { Prefix: "pinpipe", SubnetBits: "12" });
   assert.deepEqual(cloud.paramsOf("msk"), {
     Prefix: "pinpipe",
     SubnetIds: "PrivateSubnetIds-of-pinpipe-network",
@@ -382,11 +428,15 @@ Deno.test("deploy wires outputs, bootstrap brokers, the plugin key and requireme
     SecurityGroupIds: "RestProxyHostSecurityGroupIds-of-pinpipe-network",
     ClusterArn: "ClusterArn-of-pinpipe-msk",
     BootstrapBrokers: BROKERS,
+    // Serverless wants "default", provisioned its broker count: the msk stack says which.
+    ReplicationFactor: "ReplicationFactor-of-pinpipe-msk",
+    RestProxyProperties: renderRestProxyProperties({ bootstrap: BROKERS }).replace(/\n$/, ""),
   });
   const connect = cloud.paramsOf("connect");
   assert.equal(connect.PluginKey, `plugins/${S3_SINK_PLUGIN.file}`);
   assert.equal(connect.BucketName, "BucketName-of-pinpipe-lake");
   assert.equal(connect.BootstrapBrokers, BROKERS);
+  assert.equal(connect.ReplicationFactor, "ConnectReplicationFactor-of-pinpipe-msk");
   assert.equal(cloud.paramsOf("api").InstanceId, "InstanceId-of-pinpipe-client");
   assert.equal(cloud.paramsOf("mwaa").Requirements, "apache-airflow-providers-databricks\n");
   // MSK was asked once, for the cluster the msk stack made.
@@ -425,6 +475,8 @@ Deno.test("deploy refuses a plugin download that is not a zip", async () => {
 Deno.test("existing stacks are updated, unchanged ones count as success and keep their outputs", async () => {
   const cloud = new FakeCloud();
   await deploy(OPTS, cloud.deps());
+  // The first update pins the client's image (a parameter change, no resource change).
+  await deploy(OPTS, cloud.deps());
   cloud.cfnMock.resetHistory();
   const deps = cloud.deps();
   const result = await deploy({ ...OPTS, params: { connect: { FlushSize: "1" } } }, deps);
@@ -451,6 +503,64 @@ Deno.test("existing stacks are updated, unchanged ones count as success and keep
     deps.lines.includes("connect:   ~ Connector AWS::KafkaConnect::Connector"),
     deps.lines.join("\n"),
   );
+});
+
+Deno.test("an update passes the client's image back, so a newer Amazon Linux does not replace the instance", async () => {
+  const cloud = new FakeCloud();
+  await deploy(OPTS, cloud.deps());
+  // Created with the newest image (ImageId empty, resolved from SSM).
+  assert.equal(cloud.paramsOf("client").ImageId, undefined);
+  cloud.cfnMock.resetHistory();
+  await deploy({ ...OPTS, only: ["client"] }, cloud.deps());
+  assert.equal(cloud.paramsOf("client").ImageId, "ImageId-of-pinpipe-client");
+  // Asked for, another image still wins.
+  cloud.cfnMock.resetHistory();
+  await deploy({
+    ...OPTS,
+    only: ["client"],
+    params: { client: { ImageId: "ami-0123456789abcdef0" } },
+  }, cloud.deps());
+  assert.equal(cloud.paramsOf("client").ImageId, "ami-0123456789abcdef0");
+});
+
+Deno.test("the client boots with the kafka-rest.properties rest-proxy config installs, so its --deploy restarts nothing", async () => {
+  const cloud = new FakeCloud();
+  await deploy({ ...OPTS, only: ["network", "lake", "msk", "client"] }, cloud.deps());
+  const passed = cloud.paramsOf("client").RestProxyProperties!;
+  const userData = (templates.get("client")!.Resources!.Instance.Properties as {
+    UserData: { "Fn::Base64": { "Fn::Sub": string } };
+  }).UserData["Fn::Base64"]["Fn::Sub"];
+  const begin = userData.indexOf("cat > $BASE/kafka-rest.properties <<'PROPS'");
+  const end = userData.indexOf("\nPROPS\n", begin) + "\nPROPS\n".length;
+  assert.ok(begin >= 0 && end > begin, "the boot script writes kafka-rest.properties");
+  const bootPart = userData.slice(begin, end).replace("${RestProxyProperties}", passed);
+  await withTempDir(async (dir) => {
+    const boot = await run("bash", ["-c", `set -eu\nBASE='${dir}'\n${bootPart}`]);
+    assert.equal(boot.code, 0, boot.stderr);
+    const path = `${dir}/kafka-rest.properties`;
+    assert.equal(
+      await Deno.readTextFile(path),
+      renderRestProxyProperties({ bootstrap: BROKERS }),
+      "byte for byte what rest-proxy config renders",
+    );
+    // rest-proxy config --deploy's script on the instance finds it unchanged.
+    const bin = `${dir}/bin`;
+    await Deno.mkdir(bin);
+    await Deno.writeTextFile(
+      `${bin}/systemctl`,
+      `#!/bin/sh\necho "systemctl $*" >> '${dir}/calls'\n`,
+    );
+    await Deno.chmod(`${bin}/systemctl`, 0o755);
+    const target = { instanceId: "i-1", path, service: "kafka-rest", port: 8082 };
+    const install = await run(
+      "bash",
+      ["-c", installCommands(renderRestProxyProperties({ bootstrap: BROKERS }), target).join("\n")],
+      { env: { PATH: `${bin}:${Deno.env.get("PATH")}` } },
+    );
+    assert.equal(install.code, 0, install.stderr);
+    assert.match(install.stdout, /unchanged/);
+    assert.equal(await Deno.stat(`${dir}/calls`).then(() => true, () => false), false);
+  });
 });
 
 Deno.test("an update keeps parameters set earlier with --param unless set again", async () => {
@@ -480,10 +590,13 @@ Deno.test("a failed create names the resource that failed and why, and stops the
       "The number of broker nodes must be a multiple of Availability Zones; the stack is " +
       "ROLLBACK_COMPLETE (deploy again deletes it and retries)",
   );
+  // Nothing that needs msk started; mwaa (it needs only network) was already on its way
+  // and was left to finish.
   assert.deepEqual(
-    cloud.changeSetCalls().map((c) => c.StackName),
-    ["pinpipe-network", "pinpipe-lake", "pinpipe-msk"],
+    cloud.changeSetCalls().map((c) => c.StackName).sort(),
+    ["pinpipe-lake", "pinpipe-msk", "pinpipe-mwaa", "pinpipe-network"],
   );
+  assert.equal(cloud.stacks.get("pinpipe-mwaa")?.status, "CREATE_COMPLETE");
 });
 
 Deno.test("a failed update reports the rollback", async () => {
@@ -569,7 +682,9 @@ Deno.test("deploy returns the outputs the other tasks read, and they save to the
     region: REGION,
     prefix: "pinpipe",
     bucket: "BucketName-of-pinpipe-lake",
+    lakeReaderRoleArn: "LakeReaderRoleArn-of-pinpipe-lake",
     clusterArn: "ClusterArn-of-pinpipe-msk",
+    connectReplicationFactor: "ConnectReplicationFactor-of-pinpipe-msk",
     restProxyInstanceId: "InstanceId-of-pinpipe-client",
     restProxyUrl: "RestProxyUrl-of-pinpipe-client",
     connectorName: "ConnectorName-of-pinpipe-connect",
@@ -613,6 +728,40 @@ Deno.test("the Databricks token goes to Secrets Manager and nowhere else", async
   const everywhereElse = JSON.stringify([cloud.changeSetCalls(), deps.lines]);
   assert.equal(everywhereElse.includes(token), false);
 });
+
+await envTest(
+  "the Databricks connection lands in the mwaa stack's secret in Secrets Manager (moto), the token nowhere else",
+  ["engines"],
+  () =>
+    withMoto(async (moto) => {
+      // The secret as the mwaa stack creates it (moto's CloudFormation cannot make MWAA).
+      const secrets = new SecretsManagerClient(moto.client);
+      const made = await secrets.send(
+        new CreateSecretCommand({
+          Name: "pinpipe/airflow/connections/databricks_default",
+          SecretString: '{"conn_type": "databricks"}',
+        }),
+      );
+      const cloud = new FakeCloud();
+      cloud.realOutputs["mwaa.DatabricksConnectionSecretArn"] = made.ARN!;
+      cloud.secretsMock.restore();
+      const token = "dapi0123456789abcdef";
+      const deps = cloud.deps({
+        clients: { cfn: cloud.cfn, kafka: cloud.kafka, s3: cloud.s3, secrets },
+      });
+      await deploy(
+        { ...OPTS, databricks: { host: "dbc-1234.cloud.databricks.com", token } },
+        deps,
+      );
+      const stored = await secrets.send(new GetSecretValueCommand({ SecretId: made.ARN! }));
+      assert.deepEqual(JSON.parse(stored.SecretString!), {
+        conn_type: "databricks",
+        host: "https://dbc-1234.cloud.databricks.com",
+        password: token,
+      });
+      assert.equal(JSON.stringify([cloud.changeSetCalls(), deps.lines]).includes(token), false);
+    }),
+);
 
 Deno.test("without Databricks settings deploy says how to add them", async () => {
   const cloud = new FakeCloud();
@@ -662,7 +811,7 @@ Deno.test("Ctrl-C while following a stack says CloudFormation carries on", async
   );
 });
 
-Deno.test("destroy empties the buckets and deletes the stacks in reverse order", async () => {
+Deno.test("destroy empties the buckets and deletes each stack once the stacks needing it are gone", async () => {
   const cloud = new FakeCloud();
   await deploy(OPTS, cloud.deps());
   cloud.objects.set(
@@ -677,13 +826,25 @@ Deno.test("destroy empties the buckets and deletes the stacks in reverse order",
     cloud.deps({ confirm: (q) => (questions.push(q), Promise.resolve(true)) }),
   );
   assert.deepEqual(
-    cloud.cfnMock.commandCalls(DeleteStackCommand).map((c) => c.args[0].input.StackName),
-    [...STACK_IDS].reverse().map((id) => `pinpipe-${id}`),
+    cloud.cfnMock.commandCalls(DeleteStackCommand).map((c) => c.args[0].input.StackName).sort(),
+    STACK_IDS.map((id) => `pinpipe-${id}`).sort(),
   );
+  // A stack went only once every stack needing it was gone; api, connect and mwaa need
+  // nobody's, so they went together.
+  const at = (e: string) => cloud.timeline.indexOf(e);
+  for (const [id, needs] of GRAPH) {
+    for (const need of needs) {
+      assert.ok(at(`deleted:${id}`) < at(`deleted:${need}`), `${need} went before ${id}`);
+    }
+  }
+  const deletes = cloud.cfnMock.commandCalls(DeleteStackCommand).map((c) =>
+    c.args[0].input.StackName
+  );
+  assert.deepEqual(deletes.slice(0, 3).sort(), ["pinpipe-api", "pinpipe-connect", "pinpipe-mwaa"]);
   assert.equal(questions.length, 1);
   assert.match(
     questions[0],
-    /^Delete 7 stacks in us-east-1 \(pinpipe-mwaa, .*pinpipe-network\), first deleting every object in s3:\/\/DagBucketName-of-pinpipe-mwaa, s3:\/\/BucketName-of-pinpipe-lake\?$/,
+    /^Delete 7 stacks in us-east-1 \(pinpipe-api, .*pinpipe-network\), first deleting every object in s3:\/\/DagBucketName-of-pinpipe-mwaa, s3:\/\/BucketName-of-pinpipe-lake\?$/,
   );
   assert.equal(cloud.objects.size, 0, "buckets emptied before their stacks were deleted");
   assert.equal(cloud.stacks.size, 0);
@@ -751,15 +912,103 @@ Deno.test("the deploy task prints the plan's changes and the saved outputs", asy
   );
   const text = formatResult(plan, ".pinpipe/aws.json", false);
   assert.match(text, /^plan for "pinpipe" in us-east-1:$/m);
-  assert.match(text, /^ {2}pinpipe-lake {5}would-create$/m);
+  assert.match(
+    text,
+    /^ {2}order: network \+ lake, then client \(a first deploy takes about \d+ min\)$/m,
+  );
+  assert.match(text, /^ {2}pinpipe-lake {5}would-create \(3 resources, template [\d,]+ bytes\)$/m);
   assert.match(text, /^ {6}\+ LakeBucket AWS::S3::Bucket$/m);
   assert.match(
     text,
     /^ {6}note: the change set needs msk to exist first; these are the template's resources$/m,
   );
-  assert.doesNotMatch(text, /saved to/);
+  assert.doesNotMatch(text, /saved to|not checked offline/);
   const done = await deploy({ ...OPTS, only: ["network"] }, cloud.deps());
   const saved = formatResult(done, ".pinpipe/aws.json", true);
   assert.match(saved, /^saved to \.pinpipe\/aws\.json:$/m);
   assert.match(saved, /^ {2}connectorSubnets = PrivateSubnetIds-of-pinpipe-network$/m);
+});
+
+Deno.test("a dry run without AWS credentials plans offline: order, parameters, sizes, and what it could not check", async () => {
+  const cloud = new FakeCloud();
+  const deps = cloud.deps({ hasCredentials: () => Promise.resolve(false) });
+  const result = await deploy(
+    { ...OPTS, prefix: "my-pipe", dryRun: true, params: { network: { VpcCidr: "10.8.16.0/20" } } },
+    deps,
+  );
+  // Not one call to AWS.
+  for (const mock of [cloud.cfnMock, cloud.kafkaMock, cloud.s3Mock, cloud.secretsMock]) {
+    assert.equal(mock.calls().length, 0);
+  }
+  const plan = result.plan!;
+  assert.deepEqual(plan.waves, deployWaves(GRAPH));
+  assert.equal(plan.estimateMinutes, 36);
+  assert.ok(result.stacks.every((s) => s.action === "planned"));
+  const params = (id: StackId) =>
+    Object.fromEntries(plan.stacks.find((s) => s.id === id)!.params.map((p) => [p.name, p]));
+  assert.deepEqual(params("network").SubnetBits, { name: "SubnetBits", value: "10" });
+  assert.deepEqual(params("network").VpcCidr, { name: "VpcCidr", value: "10.8.16.0/20" });
+  assert.deepEqual(params("msk").Prefix, { name: "Prefix", value: "my-pipe" });
+  assert.deepEqual(params("client").BootstrapBrokers, {
+    name: "BootstrapBrokers",
+    from: "GetBootstrapBrokers of the msk stack's cluster",
+  });
+  assert.deepEqual(params("client").SubnetId, {
+    name: "SubnetId",
+    from: "output PrivateSubnet1Id of network",
+  });
+  assert.match(params("mwaa").Requirements.from!, /^dags\/requirements\.txt \(\d+ bytes\)$/);
+  assert.deepEqual(plan.stacks.find((s) => s.id === "api")!.needs.sort(), ["client", "network"]);
+  for (const s of plan.stacks) assert.ok(s.templateBytes > 1000 && s.templateBytes < 51_200);
+  const text = formatResult(result, ".pinpipe/aws.json", false);
+  assert.match(text, /^plan for "my-pipe" in us-east-1 \(offline: no AWS credentials\):$/m);
+  assert.match(
+    text,
+    /^ {2}order: network \+ lake, then msk \+ mwaa, then client \+ connect, then api/m,
+  );
+  assert.match(
+    text,
+    /^ {2}my-pipe-client {3}planned \(\d+ resources, template [\d,]+ bytes, after /m,
+  );
+  assert.match(text, /^ {6}BootstrapBrokers <- GetBootstrapBrokers of the msk stack's cluster$/m);
+  assert.match(text, /^ {6}SubnetBits = 10$/m);
+  assert.match(text, /^not checked offline:\n {2}- whether each stack exists/m);
+  assert.match(text, /cfn-lint/);
+});
+
+Deno.test("the template size limit is counted in UTF-8 bytes, not characters", async () => {
+  const cloud = new FakeCloud();
+  const lake = structuredClone(templates.get("lake")!);
+  // 26,000 characters of two bytes each: under 51,200 characters, over 51,200 bytes.
+  lake.Description = "é".repeat(26_000);
+  const deps = cloud.deps({
+    loadTemplate: (id) => Promise.resolve(id === "lake" ? lake : templates.get(id)!),
+  });
+  await assert.rejects(
+    deploy({ ...OPTS, only: ["lake"] }, deps),
+    /Cannot deploy stack "pinpipe-lake": its template is 5\d,\d{3}|its template is 5\d{4} bytes \(limit 51200\)/,
+  );
+  assert.equal(cloud.changeSetCalls().length, 0);
+});
+
+Deno.test("a /20 VPC gets subnets that fit it, and a VPC range the network cannot split is refused up front", async () => {
+  const cloud = new FakeCloud();
+  await deploy(
+    { ...OPTS, only: ["network"], params: { network: { VpcCidr: "10.8.16.0/20" } } },
+    cloud.deps(),
+  );
+  assert.equal(cloud.paramsOf("network").SubnetBits, "10");
+  // An update keeps the VPC range and so the subnet size.
+  cloud.cfnMock.resetHistory();
+  await deploy({ ...OPTS, only: ["network"] }, cloud.deps());
+  assert.deepEqual(
+    [cloud.paramsOf("network").VpcCidr, cloud.paramsOf("network").SubnetBits],
+    ["(previous)", "10"],
+  );
+  await assert.rejects(
+    deploy({ ...OPTS, params: { network: { VpcCidr: "10.8.0.0/22" } } }, cloud.deps()),
+    (err: Error) =>
+      err instanceof UsageError &&
+      /Invalid --param "network.VpcCidr": Invalid VPC range "10.8.0.0\/22"/.test(err.message),
+  );
 });

@@ -12,6 +12,7 @@ import { encodeWith, installFastVarints, originalVarints } from "../lib/kafkajs_
 import { KafkajsEncoder } from "../lib/deps/kafkajs_encoder.ts";
 import { Partitioners } from "../lib/deps/kafkajs.ts";
 import { envTest, run, waitFor, withBroker } from "./_fixtures.ts";
+import { closedPort, startTask } from "./_running.ts";
 
 const SANITIZE = { sanitizeOps: false, sanitizeResources: false };
 
@@ -152,11 +153,12 @@ await envTest(
 
 for (const where of ["this thread", "a producer thread"]) {
   Deno.test({
-    name: `emulating to a missing topic from ${where} fails naming the topic and the error`,
+    name: `emulating to missing topics from ${where} fails at once, naming every missing topic`,
     ...SANITIZE,
     fn: async () => {
       await withBroker(async (broker) => {
-        const opts = { bootstrap: broker.bootstrap, maxAttempts: 2, baseMs: 10, workers: 1 };
+        await createTopics(broker.bootstrap, ["missing.geo"]);
+        const opts = { bootstrap: broker.bootstrap, maxAttempts: 10, baseMs: 1000, workers: 1 };
         const target = where === "this thread"
           ? await KafkaTarget.connect(createKafka({ bootstrap: broker.bootstrap }), opts)
           : await KafkaTarget.connect({ bootstrap: broker.bootstrap }, opts);
@@ -166,17 +168,88 @@ for (const where of ["this thread", "a producer thread"]) {
         );
         await target.close();
         assert.ok(res.error, "the run did not fail");
-        assert.match(res.error.message, /topic "missing\.pin"/);
-        assert.match(res.error.message, /key "0"/);
-        assert.match(res.error.message, /UNKNOWN_TOPIC_OR_PARTITION/);
-        assert.match(res.error.message, /gave up after 2 attempts/);
-        assert.equal(res.retries, 1);
-        assert.equal(res.acknowledged, 0);
-        assert.equal(res.failed, res.recordsSent);
+        assert.equal(
+          res.error.message,
+          `Cannot send to topics "missing.pin", "missing.user": Kafka at ${broker.bootstrap} has no such topics (\`deno task topics\` creates them; or is --prefix wrong?)`,
+        );
+        assert.equal(res.retries, 0, "nothing was retried");
+        assert.equal(res.recordsSent, 0);
+      });
+    },
+  });
+
+  Deno.test({
+    name:
+      `a send to a topic that is gone from ${where} is retried, then fails naming the topic, key and error`,
+    ...SANITIZE,
+    fn: async () => {
+      await withBroker(async (broker) => {
+        const opts = { bootstrap: broker.bootstrap, maxAttempts: 2, baseMs: 10, workers: 1 };
+        const target = where === "this thread"
+          ? await KafkaTarget.connect(createKafka({ bootstrap: broker.bootstrap }), opts)
+          : await KafkaTarget.connect({ bootstrap: broker.bootstrap }, opts);
+        let retries = 0;
+        await assert.rejects(
+          target.send("gone.pin", [{ key: "0", value: { index: 0 } }], {
+            onAck: () => {},
+            onRetry: () => retries++,
+          }),
+          (err: Error) => {
+            assert.match(err.message, /topic "gone\.pin"/);
+            assert.match(err.message, /key "0"/);
+            assert.match(err.message, /UNKNOWN_TOPIC_OR_PARTITION/);
+            assert.match(err.message, /gave up after 2 attempts/);
+            return true;
+          },
+        );
+        await target.close();
+        assert.equal(retries, 1);
       });
     },
   });
 }
+
+Deno.test("the emulate task fails within 5 s naming --bootstrap when Kafka cannot be reached", async () => {
+  const address = `127.0.0.1:${closedPort()}`;
+  const task = startTask("emulate.ts", ["--bootstrap", address, "--count", "10"]);
+  const end = await task.ended;
+  assert.equal(end.code, 1);
+  assert.ok(end.ms < 5000 + 3000, `took ${end.ms} ms (Deno's start included)`);
+  assert.equal(
+    task.stderr().trim(),
+    `error: Cannot connect to Kafka at "${address}" (--bootstrap): the connection was refused`,
+  );
+});
+
+Deno.test({
+  name: "kafkajs prints no TimeoutNegativeWarning, and other process warnings still show",
+  ...SANITIZE,
+  fn: async () => {
+    await withBroker(async (broker) => {
+      // A client straight from lib/deps/kafkajs.ts, as the broker's tests make them.
+      const script = `
+        import process from "node:process";
+        import { Kafka, logLevel } from "${new URL("../lib/deps/kafkajs.ts", import.meta.url)}";
+        const kafka = new Kafka({ brokers: ["${broker.bootstrap}"], logLevel: logLevel.NOTHING });
+        const admin = kafka.admin();
+        await admin.connect();
+        await admin.createTopics({ topics: [{ topic: "w" }] });
+        const producer = kafka.producer();
+        await producer.connect();
+        for (let i = 0; i < 20; i++) await producer.send({ topic: "w", messages: [{ value: "x" }] });
+        await producer.disconnect();
+        await admin.listTopics();
+        await admin.disconnect();
+        process.emitWarning("a real one", "TimeoutNegativeWarning");
+      `;
+      const r = await run("deno", ["eval", "--ext=ts", script]);
+      assert.equal(r.code, 0, r.stderr);
+      const warnings = r.stderr.split("\n").filter((l) => /TimeoutNegativeWarning/.test(l));
+      assert.equal(warnings.length, 1, r.stderr);
+      assert.match(warnings[0], /a real one/);
+    });
+  },
+});
 
 Deno.test("the key-hash partitioner picks the partition kafkajs's DefaultPartitioner picks", () => {
   const theirs = Partitioners.DefaultPartitioner();

@@ -1,24 +1,40 @@
 /**
- * Offline checks of the CloudFormation templates in infra/: they parse (short tags too),
- * validate against the resource specification, wire together the way deploy passes
- * parameters, and hold the properties the pipeline depends on (IAM auth over TLS, the S3
- * sink's configuration, private buckets, the API key, no secrets). The validator itself is
- * checked on templates with known mistakes in tests/testdata/aws/.
+ * The CloudFormation templates in infra/: cfn-lint (the engine venv's, pinned) finds nothing
+ * wrong with them, as written and as deploy sends them, and does find the mistakes in a
+ * template made to hold them; they parse (short tags too); deploy's wiring between them
+ * holds and gives the dependency graph deploy follows; and they hold the properties the
+ * pipeline depends on (IAM auth over TLS, the S3 sink's configuration, private buckets, the
+ * API key, no secrets, the lake-reader role, subnets that fit the VPC).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { exportNames, loadSpec, validateStacks, validateTemplate } from "../lib/cfn_validate.ts";
-import { s3SinkConfig, workerProperties } from "../lib/connector_config.ts";
-import { loadTemplate, parseTemplate, renderTemplate, STACK_IDS, STACKS } from "../lib/stacks.ts";
+import {
+  loadSinkTemplate,
+  s3SinkConfig,
+  templateDefault,
+  workerProperties,
+} from "../lib/connector_config.ts";
+import {
+  checkWiring,
+  deployWaves,
+  firstDeployMinutes,
+  loadTemplate,
+  parseTemplate,
+  renderTemplate,
+  STACK_IDS,
+  stackGraph,
+  STACKS,
+  subnetBits,
+} from "../lib/stacks.ts";
 import type { StackId, Template } from "../lib/stacks.ts";
-import { hasCommand, ROOT, run } from "./_fixtures.ts";
+import { venvBin } from "./_engines.ts";
+import { envTest, ROOT, run, withTempDir } from "./_fixtures.ts";
 
 const templates = new Map<StackId, Template>();
 for (const id of STACK_IDS) templates.set(id, await loadTemplate(id));
+const testdataPath = (name: string) => join(ROOT, "tests", "testdata", "aws", name);
 const testdata = (name: string) =>
-  Deno.readTextFile(join(ROOT, "tests", "testdata", "aws", name)).then((t) =>
-    parseTemplate(t, name)
-  );
+  Deno.readTextFile(testdataPath(name)).then((t) => parseTemplate(t, name));
 
 type Res = { Type: string; Properties: Record<string, unknown>; Condition?: string };
 function resource(stack: StackId, id: string): Res {
@@ -31,23 +47,69 @@ function resourcesOfType(stack: StackId, type: string): [string, Res][] {
     .filter(([, r]) => r.Type === type) as [string, Res][];
 }
 
-/** Resolves Ref and Sub against `values` (enough for literal-ish properties). */
-function resolve(v: unknown, values: Record<string, string>): unknown {
-  if (typeof v !== "object" || v === null) return v;
-  const o = v as Record<string, unknown>;
-  if ("Ref" in o) {
-    const name = o.Ref as string;
-    assert.ok(name in values, `no value for Ref ${name}`);
-    return values[name];
-  }
-  if ("Fn::Sub" in o && typeof o["Fn::Sub"] === "string") {
-    return (o["Fn::Sub"] as string).replace(/\$\{([^}]+)\}/g, (_, n: string) => {
-      assert.ok(n in values, `no value for \${${n}}`);
-      return values[n];
-    });
-  }
-  return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, resolve(x, values)]));
+/** cfn-lint from the engine venv over `files`: its exit code and `file:line:…:RULE:message` lines. */
+async function cfnLint(files: string[]): Promise<{ code: number; lines: string[] }> {
+  const bin = await venvBin();
+  const r = await run(join(bin!, "cfn-lint"), [
+    "--regions",
+    "us-east-1",
+    "--format",
+    "parseable",
+    "--",
+    ...files,
+  ]);
+  return { code: r.code, lines: (r.stdout + r.stderr).trim().split("\n").filter(Boolean) };
 }
+
+await envTest(
+  "cfn-lint finds nothing wrong with any template as written",
+  ["engines"],
+  async () => {
+    const r = await cfnLint(STACK_IDS.map((id) => join(ROOT, "infra", `${id}.yaml`)));
+    assert.deepEqual(r.lines, []);
+    assert.equal(r.code, 0);
+  },
+);
+
+await envTest(
+  "cfn-lint finds nothing wrong with the templates as deploy sends them",
+  ["engines"],
+  async () => {
+    await withTempDir(async (dir) => {
+      const files: string[] = [];
+      for (const [id, t] of templates) {
+        const file = join(dir, `${id}.json`);
+        await Deno.writeTextFile(file, JSON.stringify(await renderTemplate(t), null, 1));
+        files.push(file);
+      }
+      const r = await cfnLint(files);
+      assert.deepEqual(r.lines, []);
+    });
+  },
+);
+
+await envTest(
+  "cfn-lint reports each mistake planted in a broken template",
+  ["engines"],
+  async () => {
+    const r = await cfnLint([testdataPath("broken.yaml")]);
+    assert.notEqual(r.code, 0);
+    const rules = r.lines.map((l) => l.split(":")[5]);
+    for (
+      const [rule, what] of [
+        ["E3006", "an unknown resource type"],
+        ["E3002", "a misspelt property"],
+        ["E3003", "a missing required property"],
+        ["E1020", "a Ref to nothing"],
+        ["E1010", "a GetAtt of an attribute the type lacks"],
+        ["E1019", "a Sub variable that names nothing"],
+        ["E3005", "a DependsOn on no resource"],
+        ["E3012", "a value of the wrong type"],
+        ["E2015", "a default outside AllowedValues"],
+      ]
+    ) assert.ok(rules.includes(rule), `${what} (${rule}) not reported:\n${r.lines.join("\n")}`);
+  },
+);
 
 Deno.test("every template parses, short intrinsic tags included", async () => {
   assert.deepEqual([...templates.keys()], [...STACK_IDS]);
@@ -80,71 +142,8 @@ Deno.test("a template with an unknown tag or a duplicate key does not parse", ()
   );
 });
 
-Deno.test("the resource specification knows the MSK, MSK Connect and MWAA types", () => {
-  const spec = loadSpec();
-  for (
-    const t of [
-      "AWS::MSK::Cluster",
-      "AWS::MSK::ServerlessCluster",
-      "AWS::KafkaConnect::Connector",
-      "AWS::KafkaConnect::CustomPlugin",
-      "AWS::KafkaConnect::WorkerConfiguration",
-      "AWS::MWAA::Environment",
-      "AWS::ApiGateway::VpcLink",
-    ]
-  ) assert.ok(spec.ResourceTypes[t]?.Properties, t);
-  assert.ok("WebserverUrl" in (spec.ResourceTypes["AWS::MWAA::Environment"].Attributes ?? {}));
-  // The original templates' favourite mistake: MSK returns no bootstrap brokers.
-  assert.equal(
-    Object.keys(spec.ResourceTypes["AWS::MSK::Cluster"].Attributes ?? {}).some((a) =>
-      /Bootstrap/i.test(a)
-    ),
-    false,
-  );
-});
-
-Deno.test("every template and deploy's wiring between them validate", () => {
-  assert.deepEqual(validateStacks(templates, STACKS), []);
-});
-
-Deno.test("the validator reports each kind of mistake", async () => {
-  const problems = validateTemplate(await testdata("broken.yaml"), {
-    file: "broken.yaml",
-    exports: new Set(),
-  });
-  const expected = [
-    /Parameters\.Undocumented: the parameter has no Description/,
-    /Parameters\.Unused: declared but never used/,
-    /Parameters\.BadDefault: the default "c" is not one of its AllowedValues/,
-    /NoSuchType\.Type: "AWS::S3::Bukket" is not a resource type/,
-    /WrongProperty\.Properties\.BucketNam: "BucketNam" is not a property of AWS::S3::Bucket/,
-    /MissingRequired\.Properties: required property "BrokerNodeGroupInfo" is missing/,
-    /BadRef\.Properties\.QueueName: Ref to "Nothing"/,
-    /BadGetAtt.*"AWS::SQS::Queue" has no attribute "BootstrapBrokers"/,
-    /BadSub.*Sub variable "\$\{Missing\}" names nothing/,
-    /BadCondition\.Condition: condition "IsY" is not declared/,
-    /BadDependsOn\.DependsOn: "Ghost" is not a resource/,
-    /BadImport.*ImportValue "not-exported" is not exported by any other stack/,
-    /StarPolicy.*Statement\[0\]: allows "s3:GetObject" on "Resource": "\*"/,
-    /StarPolicy.*Statement\[1\]: allows "kafka-cluster:Connect" on "Resource": "\*"/,
-    /WrongType\.Properties\.DelaySeconds: expected a number/,
-    /WrongType\.Properties\.FifoQueue: expected true or false/,
-    /Outputs\.NoDescription: the output has no Description/,
-  ];
-  for (const re of expected) {
-    assert.ok(problems.some((p) => re.test(p)), `missing ${re}\n${problems.join("\n")}`);
-  }
-  assert.equal(problems.length, expected.length, problems.join("\n"));
-  // cloudwatch:PutMetricData has no resource-level permissions: "*" is right for it.
-  assert.equal(problems.some((p) => p.includes("PutMetricData")), false);
-});
-
-Deno.test("an ImportValue passes when another stack exports the name", async () => {
-  const exporter = await testdata("exporter.yaml");
-  const importer = await testdata("importer.yaml");
-  assert.deepEqual(exportNames(exporter), ["${Prefix}-TopicArn"]);
-  assert.deepEqual(validateTemplate(importer, { exports: new Set(exportNames(exporter)) }), []);
-  assert.equal(validateTemplate(importer, { exports: new Set() }).length, 1);
+Deno.test("deploy's wiring between the templates holds", () => {
+  assert.deepEqual(checkWiring(templates, STACKS), []);
 });
 
 Deno.test("the wiring check catches a parameter deploy cannot fill and an output that is not there", () => {
@@ -161,7 +160,7 @@ Deno.test("the wiring check catches a parameter deploy cannot fill and an output
       ? { ...s, params: { Prefix: { from: "prefix" as const } } }
       : s
   );
-  const problems = validateStacks(templates, broken);
+  const problems = checkWiring(templates, broken);
   assert.ok(
     problems.some((p) =>
       /client.yaml: parameter "SubnetId" comes from output "NoSuchOutput"/.test(p)
@@ -175,57 +174,138 @@ Deno.test("the wiring check catches a parameter deploy cannot fill and an output
   );
 });
 
-const LINT = await hasCommand("cfn-lint");
-Deno.test({
-  name: "cfn-lint, where installed, finds nothing wrong with the templates",
-  ignore: !LINT,
-  fn: async () => {
-    const files = STACK_IDS.map((id) => `infra/${id}.yaml`);
-    const r = await run("cfn-lint", ["--regions", "us-east-1", "--", ...files]);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-  },
+Deno.test("the stack graph lets independent stacks deploy together and cuts the first deploy", () => {
+  const graph = stackGraph(templates);
+  assert.deepEqual(Object.fromEntries([...graph].map(([id, needs]) => [id, needs.sort()])), {
+    network: [],
+    lake: [],
+    msk: ["network"],
+    client: ["msk", "network"],
+    connect: ["lake", "msk", "network"],
+    api: ["client", "network"],
+    mwaa: ["network"],
+  });
+  assert.deepEqual(deployWaves(graph), [
+    ["network", "lake"],
+    ["msk", "mwaa"],
+    ["client", "connect"],
+    ["api"],
+  ]);
+  const sequential = STACKS.reduce((n, s) => n + s.createMinutes, 0);
+  const together = firstDeployMinutes(graph);
+  // network -> msk -> client -> api is the longest chain; MWAA goes up beside MSK.
+  assert.equal(together, 3 + 20 + 7 + 6);
+  assert.ok(together < sequential * 0.6, `${together} of ${sequential} min`);
 });
-if (!LINT) {
-  console.warn(
-    "\n*** SKIPPED cfn-lint check: cfn-lint is not installed (pip install cfn-lint) ***\n",
-  );
-}
 
-Deno.test("the connect stack's connector configuration is the one deno task connector registers", () => {
-  const t = templates.get("connect")!;
-  const p = t.Parameters!;
-  const values = {
-    "AWS::Region": "eu-west-2",
-    Prefix: "demo",
-    BucketName: "demo-lake",
-    FlushSize: String(p.FlushSize.Default),
-    TasksMax: String(p.TasksMax.Default),
-  };
-  const config = resolve(
-    resource("connect", "Connector").Properties.ConnectorConfiguration,
-    values,
-  );
+Deno.test("an ImportValue makes the importing stack wait for the exporting one", async () => {
+  const exporter = await testdata("exporter.yaml");
+  const importer = await testdata("importer.yaml");
+  const defs = [
+    { ...STACKS[0], id: "lake" as const, params: {}, config: {}, buckets: [] },
+    { ...STACKS[0], id: "api" as const, params: {}, config: {}, buckets: [] },
+  ];
+  const pair = new Map<StackId, Template>([["lake", exporter], ["api", importer]]);
+  assert.deepEqual(stackGraph(pair, defs).get("api"), ["lake"]);
+  assert.deepEqual(checkWiring(pair, defs), []);
+  const alone = new Map<StackId, Template>([["lake", { Resources: {} }], ["api", importer]]);
+  assert.deepEqual(checkWiring(alone, defs), [
+    'infra/api.yaml: ImportValue "${Prefix}-TopicArn" is not exported by any other stack',
+  ]);
+});
+
+Deno.test("the network's subnets shrink with a /19 or /20 VPC, where four /20s do not fit", () => {
   assert.deepEqual(
-    config,
-    s3SinkConfig({
-      prefix: "demo",
-      bucket: "demo-lake",
-      region: "eu-west-2",
-      flushSize: Number(values.FlushSize),
-      tasksMax: Number(values.TasksMax),
-    }),
+    ["10.20.0.0/16", "10.0.0.0/17", "10.0.0.0/18", "10.0.0.0/19", "172.16.16.0/20"].map(
+      subnetBits,
+    ),
+    [12, 12, 12, 11, 10],
   );
-  const c = config as Record<string, string>;
-  assert.equal(c["s3.region"], "eu-west-2", "s3.region must be set: it defaults to us-west-2");
-  assert.equal(c["value.converter"], "org.apache.kafka.connect.json.JsonConverter");
-  assert.equal(c["value.converter.schemas.enable"], "false");
+  assert.throws(() => subnetBits("10.0.0.0/21"), /Invalid VPC range "10.0.0.0\/21"/);
+  assert.throws(() => subnetBits("10.0.0.300/16"), /expected an IPv4 block from \/16 to \/20/);
+  const net = templates.get("network")!;
+  const bits = net.Parameters!.SubnetBits;
+  assert.deepEqual(bits.AllowedValues, [10, 11, 12]);
+  assert.equal(bits.Default, subnetBits(String(net.Parameters!.VpcCidr.Default)));
+  for (const [id, r] of resourcesOfType("network", "AWS::EC2::Subnet")) {
+    assert.deepEqual(
+      (r.Properties.CidrBlock as { "Fn::Select": unknown[] })["Fn::Select"][1],
+      { "Fn::Cidr": [{ Ref: "VpcCidr" }, 4, { Ref: "SubnetBits" }] },
+      id,
+    );
+  }
 });
 
-Deno.test("the worker configuration is base64-encoded and uses the JSON converters", () => {
-  const content = resource("connect", "WorkerConfiguration").Properties
-    .PropertiesFileContent as Record<string, string>;
-  assert.deepEqual(Object.keys(content), ["Fn::Base64"]);
-  assert.deepEqual(content["Fn::Base64"].trim().split("\n"), workerProperties().trim().split("\n"));
+Deno.test("the connector configuration deno task connector registers is the connect stack's", async () => {
+  const t = await loadSinkTemplate();
+  const config = s3SinkConfig(t, { prefix: "demo", bucket: "demo-lake", region: "eu-west-2" });
+  assert.deepEqual(config, {
+    "connector.class": "io.confluent.connect.s3.S3SinkConnector",
+    "s3.region": "eu-west-2",
+    "flush.size": "1000",
+    "rotate.schedule.interval.ms": "600000",
+    "timezone": "UTC",
+    "schema.compatibility": "NONE",
+    "tasks.max": "3",
+    "topics.regex": "demo.*",
+    "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
+    "partitioner.class": "io.confluent.connect.storage.partitioner.DefaultPartitioner",
+    "value.converter.schemas.enable": "false",
+    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+    "storage.class": "io.confluent.connect.s3.storage.S3Storage",
+    "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+    "s3.bucket.name": "demo-lake",
+  });
+  assert.equal(templateDefault(t, "RotateIntervalMs"), "600000");
+  const tuned = s3SinkConfig(t, {
+    prefix: "p",
+    bucket: "b",
+    region: "us-east-1",
+    flushSize: 1,
+    tasksMax: 6,
+    rotateIntervalMs: 60_000,
+    topicsDir: "lake/topics",
+  });
+  assert.deepEqual(
+    [tuned["flush.size"], tuned["tasks.max"], tuned["rotate.schedule.interval.ms"]],
+    ["1", "6", "60000"],
+  );
+  assert.equal(tuned["topics.dir"], "lake/topics");
+  // The stack's own parameters are what deploy passes in: the same text comes out.
+  const props = resource("connect", "Connector").Properties.ConnectorConfiguration as Record<
+    string,
+    unknown
+  >;
+  assert.deepEqual(props["rotate.schedule.interval.ms"], { Ref: "RotateIntervalMs" });
+  assert.equal(props.timezone, "UTC");
+});
+
+Deno.test("the worker configuration sizes Connect's internal topics to the cluster", async () => {
+  const t = await loadSinkTemplate();
+  const two = workerProperties(t, "2");
+  assert.deepEqual(two.trim().split("\n"), [
+    "key.converter=org.apache.kafka.connect.storage.StringConverter",
+    "value.converter=org.apache.kafka.connect.json.JsonConverter",
+    "value.converter.schemas.enable=false",
+    "config.storage.replication.factor=2",
+    "offset.storage.replication.factor=2",
+    "status.storage.replication.factor=2",
+  ]);
+  assert.match(workerProperties(t, -1), /^offset\.storage\.replication\.factor=-1$/m);
+  const worker = resource("connect", "WorkerConfiguration").Properties;
+  assert.deepEqual(Object.keys(worker.PropertiesFileContent as object), ["Fn::Base64"]);
+  assert.deepEqual(worker.Name, { "Fn::Sub": "${Prefix}-s3-sink-worker-rf${ReplicationFactor}" });
+  // The msk stack gives the factor: its broker count up to 3, the cluster default serverless.
+  const outputs = templates.get("msk")!.Outputs!;
+  assert.deepEqual(outputs.ConnectReplicationFactor.Value, {
+    "Fn::If": ["Serverless", "-1", { "Fn::If": ["TwoBrokers", "2", "3"] }],
+  });
+  assert.deepEqual(outputs.ReplicationFactor.Value, {
+    "Fn::If": ["Serverless", "default", { "Fn::If": ["TwoBrokers", "2", "3"] }],
+  });
+  assert.deepEqual(resource("msk", "Cluster").Properties.NumberOfBrokerNodes, {
+    Ref: "BrokerCount",
+  });
 });
 
 Deno.test("MSK takes only IAM clients over TLS, and nothing asks CloudFormation for bootstrap brokers", () => {
@@ -268,7 +348,7 @@ Deno.test("Kafka and REST-proxy ports are open to the VPC only", () => {
   assert.equal(resource("api", "LoadBalancer").Properties.Scheme, "internal");
 });
 
-Deno.test("every kafka-cluster permission is scoped to this cluster's ARNs", () => {
+Deno.test("every kafka-cluster permission is scoped to this cluster's ARNs, and the REST proxy may not delete topics", () => {
   for (const stack of ["client", "connect"] as const) {
     const role = Object.values(templates.get(stack)!.Resources!).find((r) =>
       r.Type === "AWS::IAM::Role"
@@ -287,6 +367,14 @@ Deno.test("every kafka-cluster permission is scoped to this cluster's ARNs", () 
       );
       assert.ok(!text.includes('"*"'), `${stack}: ${text}`);
     }
+    assert.equal(JSON.stringify(statements).includes("kafka-cluster:DeleteTopic"), false, stack);
+  }
+});
+
+Deno.test("ARNs take their partition from the region, never a written-out arn:aws", () => {
+  for (const [id, t] of templates) {
+    const text = JSON.stringify(t.Resources);
+    assert.equal(/"arn:aws:/.test(text), false, `infra/${id}.yaml writes arn:aws`);
   }
 });
 
@@ -328,7 +416,6 @@ Deno.test("deploy renames the API deployment when methods change, and only then"
   // Everything that pointed at the deployment follows the new name.
   const stage = c.Resources!.ApiStage.Properties as { DeploymentId: unknown };
   assert.deepEqual(stage.DeploymentId, { Ref: deploymentOf(c)[0] });
-  assert.deepEqual(validateTemplate(c, { file: "rendered api" }), []);
   assert.equal(JSON.stringify(c).includes('"ApiDeployment"'), false);
 });
 
@@ -353,6 +440,41 @@ Deno.test("buckets block public access, encrypt, refuse plain HTTP, and the DAG 
   });
   // The lake's versioning is a choice, off by default.
   assert.equal(templates.get("lake")!.Parameters!.Versioning.Default, "off");
+});
+
+Deno.test("Databricks reads the lake through a role Unity Catalog assumes with an external id, and may only read", () => {
+  const role = resource("lake", "LakeReaderRole").Properties as {
+    RoleName: unknown;
+    AssumeRolePolicyDocument: { Statement: Record<string, unknown>[] };
+    Policies: { PolicyDocument: { Statement: { Action: string | string[] }[] } }[];
+  };
+  const [uc, self] = role.AssumeRolePolicyDocument.Statement;
+  assert.deepEqual(uc.Principal, { AWS: { Ref: "DatabricksPrincipal" } });
+  assert.deepEqual(uc.Condition, {
+    StringEquals: { "sts:ExternalId": { Ref: "DatabricksExternalId" } },
+  });
+  // Unity Catalog also requires the role to trust itself.
+  assert.deepEqual(self.Condition, {
+    ArnEquals: {
+      "aws:PrincipalArn": {
+        "Fn::Sub":
+          "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Prefix}-lake-reader-${AWS::Region}",
+      },
+    },
+  });
+  assert.deepEqual(role.RoleName, { "Fn::Sub": "${Prefix}-lake-reader-${AWS::Region}" });
+  const actions = role.Policies.flatMap((p) => p.PolicyDocument.Statement)
+    .flatMap((s) => [s.Action].flat()).sort();
+  assert.deepEqual(actions, [
+    "s3:GetBucketLocation",
+    "s3:GetObject",
+    "s3:ListBucket",
+    "sts:AssumeRole",
+  ]);
+  const params = templates.get("lake")!.Parameters!;
+  assert.equal(params.DatabricksExternalId.Default, "0000");
+  assert.ok(templates.get("lake")!.Outputs!.LakeReaderRoleArn);
+  assert.equal(STACKS.find((s) => s.id === "lake")!.config.LakeReaderRoleArn, "lakeReaderRoleArn");
 });
 
 Deno.test("MWAA reads the Databricks connection from Secrets Manager and no template holds a token", () => {
@@ -383,7 +505,7 @@ Deno.test("MWAA reads the Databricks connection from Secrets Manager and no temp
   });
 });
 
-Deno.test("the client instance needs no SSH key and signals when the REST proxy answers", () => {
+Deno.test("the client instance needs no SSH key, keeps its image, and signals when the REST proxy answers", () => {
   const inst = resource("client", "Instance") as Res & { CreationPolicy: unknown };
   assert.equal("KeyName" in inst.Properties, false);
   assert.deepEqual(inst.CreationPolicy, { ResourceSignal: { Count: 1, Timeout: "PT25M" } });
@@ -395,10 +517,25 @@ Deno.test("the client instance needs no SSH key and signals when the REST proxy 
       "aws-msk-iam-auth",
       "--if-not-exists",
       "cfn-signal",
+      "${RestProxyProperties}",
+      "reconnect.backoff.ms=1000",
     ]
   ) {
     assert.ok(script.includes(needle), needle);
   }
   const role = resource("client", "InstanceRole").Properties as { ManagedPolicyArns: unknown[] };
   assert.match(JSON.stringify(role.ManagedPolicyArns), /AmazonSSMManagedInstanceCore/);
+  // The image resolves once; deploy passes it back (ImageId output -> ImageId parameter).
+  assert.deepEqual(inst.Properties.ImageId, {
+    "Fn::If": ["PinnedImage", { Ref: "ImageId" }, { Ref: "LatestImageId" }],
+  });
+  const t = templates.get("client")!;
+  assert.equal(t.Parameters!.ImageId.Default, "");
+  assert.equal(t.Parameters!.ImageId.Type, "String");
+  assert.match(String(t.Parameters!.LatestImageId.Type), /^AWS::SSM::Parameter::Value/);
+  assert.deepEqual(t.Outputs!.ImageId.Value, inst.Properties.ImageId);
+  assert.deepEqual(STACKS.find((s) => s.id === "client")!.params.ImageId, {
+    from: "pinned",
+    output: "ImageId",
+  });
 });

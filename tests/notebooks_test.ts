@@ -1,7 +1,9 @@
 /**
  * The Databricks notebooks: Databricks source format, valid Python, and no drift from the
  * local transform — the notebook runs the same SQL files (same names, same set) for the
- * cleaning and the questions, with the same columns, and writes no SQL of its own.
+ * cleaning, the shared views and the questions, with the same columns, limits and
+ * quarantine reasons, writes no SQL of its own and needs nothing Databricks-only.
+ * (tests/spark_notebook_test.ts runs it on Spark.)
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -9,8 +11,12 @@ import {
   CLEANING_SQL,
   FUNCTIONS_SQL,
   KEY_COLUMN,
+  MAX_LINE_BYTES,
   NULLABLE_COLUMNS,
+  QUARANTINE_TEXT_CHARS,
+  REASONS,
   SOURCE_COLUMNS,
+  VIEW_SQL,
 } from "../lib/clean.ts";
 import { QUESTIONS } from "../lib/questions.ts";
 import { envTest, ROOT, run, withTempDir } from "./_fixtures.ts";
@@ -83,23 +89,47 @@ envTest(
       "same questions, same files, same columns, same order",
     );
     assert.deepEqual(lit.CLEANING_FILES, CLEANING_SQL);
-    assert.equal(lit.FUNCTIONS_FILE, "functions_spark.sql");
+    assert.deepEqual(lit.VIEW_FILES, VIEW_SQL);
     assert.deepEqual(lit.SOURCE_COLUMNS, SOURCE_COLUMNS);
     assert.deepEqual(lit.KEY_COLUMN, KEY_COLUMN);
     assert.deepEqual(lit.NULLABLE_COLUMNS, NULLABLE_COLUMNS);
+    assert.equal(lit.QUARANTINE_TEXT_CHARS, QUARANTINE_TEXT_CHARS);
+    assert.deepEqual(
+      [
+        lit.REASON_UTF8,
+        lit.REASON_TOO_LONG,
+        lit.REASON_JSON,
+        lit.REASON_NOT_OBJECT,
+        lit.REASON_BAD_ARRAY,
+        lit.REASON_TWICE,
+      ],
+      [
+        REASONS.utf8,
+        REASONS.tooLong,
+        REASONS.json,
+        REASONS.notObject,
+        REASONS.badArray,
+        REASONS.twice,
+      ],
+    );
 
-    // Every SQL file is run by both sides (only the engine helpers differ), and exists.
+    // Every SQL file is run by both sides, but DuckDB's definitions of the Spark built-ins
+    // it lacks; and each exists.
     const onDisk = [...Deno.readDirSync(SQL)].filter((e) => e.name.endsWith(".sql")).map((e) =>
       e.name
     ).sort();
-    const local = [FUNCTIONS_SQL, ...Object.values(CLEANING_SQL), ...QUESTIONS.map((q) => q.file)];
+    const shared = [
+      ...Object.values(CLEANING_SQL),
+      ...Object.values(VIEW_SQL),
+      ...QUESTIONS.map((q) => q.file),
+    ];
     const notebook = [
-      lit.FUNCTIONS_FILE as string,
       ...Object.values(lit.CLEANING_FILES as Record<string, string>),
+      ...Object.values(lit.VIEW_FILES as Record<string, string>),
       ...(lit.QUESTION_FILES as [string, string][]).map((q) => q[1]),
     ];
-    assert.deepEqual([...local].sort(), onDisk.filter((f) => f !== "functions_spark.sql"));
-    assert.deepEqual([...notebook].sort(), onDisk.filter((f) => f !== "functions_duckdb.sql"));
+    assert.deepEqual([FUNCTIONS_SQL, ...shared].sort(), onDisk);
+    assert.deepEqual([...notebook].sort(), onDisk.filter((f) => f !== FUNCTIONS_SQL));
   },
 );
 
@@ -126,18 +156,61 @@ Deno.test("the transform notebook writes no SQL of its own", async () => {
   }
 });
 
-Deno.test("both engines define the same helper functions for the shared SQL", async () => {
-  const names = async (file: string) =>
-    [...(await Deno.readTextFile(join(SQL, file))).matchAll(/(?:MACRO|FUNCTION)\s+(\w+)\s*\(/gi)]
-      .map((m) => m[1].toLowerCase())
-      .sort();
-  const duck = await names("functions_duckdb.sql");
-  assert.deepEqual(duck, ["coordinates_array"]);
-  assert.deepEqual(await names("functions_spark.sql"), duck);
+Deno.test("the transform notebook needs nothing Databricks-only on its required path", async () => {
+  const text = await Deno.readTextFile(join(NOTEBOOKS, "transform.py"));
+  const code = text.split("\n").filter((l) => !l.trimStart().startsWith("#")).join("\n");
+  // dbutils and display only where present: every use sits behind a check.
+  assert.match(code, /try:\n\s+dbutils[^\n]*\n\s+HAVE_DBUTILS = True\nexcept NameError:/);
+  for (const m of code.matchAll(/dbutils\.(\w+)/g)) {
+    const before = code.slice(0, m.index);
+    const guard = before.lastIndexOf("if HAVE_DBUTILS:");
+    assert.ok(guard >= 0, `dbutils.${m[1]} is used outside "if HAVE_DBUTILS:"`);
+  }
+  assert.match(code, /try:\n\s+display[^\n]*\nexcept NameError:\n\s+def display\(df\):/);
+  assert.match(code, /except NameError:\n\s+from pyspark\.sql import SparkSession/);
+  // No Databricks SQL: the shared files are plain Spark SQL and no function is created.
+  for (const f of [...Deno.readDirSync(SQL)].map((e) => e.name)) {
+    if (f === FUNCTIONS_SQL) continue;
+    const sql = await Deno.readTextFile(join(SQL, f));
+    assert.ok(!/CREATE\s+(OR\s+REPLACE\s+)?(TEMP(ORARY)?\s+)?(FUNCTION|MACRO)/i.test(sql), f);
+  }
+  assert.equal(MAX_LINE_BYTES, 16 * 1024 * 1024);
+  assert.match(code, /MAX_LINE_BYTES = 16 \* 1024 \* 1024/);
+});
+
+Deno.test("DuckDB defines, with Spark's meaning, only Spark built-ins it lacks", async () => {
+  const text = await Deno.readTextFile(join(SQL, FUNCTIONS_SQL));
+  const names = [...text.matchAll(/MACRO\s+(\w+)\s*\(/gi)].map((m) => m[1]);
+  assert.deepEqual(names, ["array_repeat"]);
+});
+
+Deno.test("the timestamp rule is the same text in clean_geo.sql and clean_user.sql", async () => {
+  const rule = async (f: string) => {
+    const text = await Deno.readTextFile(join(SQL, f));
+    const m = /-- timestamp rule[^\n]*\n([\s\S]*?)-- end of timestamp rule/.exec(text);
+    assert.ok(m, `${f} has no marked timestamp rule`);
+    return m[1];
+  };
+  assert.equal(await rule("clean_geo.sql"), await rule("clean_user.sql"));
+});
+
+Deno.test("the age groups are defined once, in the pin_user view the questions read", async () => {
+  for (const f of [...Deno.readDirSync(SQL)].map((e) => e.name)) {
+    const text = (await Deno.readTextFile(join(SQL, f))).replace(/--.*$/gm, "");
+    const cases = (text.match(/'18-24'/g) ?? []).length;
+    assert.equal(cases, f === "pin_user.sql" ? 1 : 0, `${f} spells the age groups`);
+  }
+  for (const q of ["q4.sql", "q5.sql", "q8.sql"]) {
+    assert.match(await Deno.readTextFile(join(SQL, q)), /FROM pin_user/);
+  }
 });
 
 Deno.test("the shared SQL avoids what DuckDB and Spark SQL read differently", async () => {
-  const shared = [...Object.values(CLEANING_SQL), ...QUESTIONS.map((q) => q.file)];
+  const shared = [
+    ...Object.values(CLEANING_SQL),
+    ...Object.values(VIEW_SQL),
+    ...QUESTIONS.map((q) => q.file),
+  ];
   for (const f of shared) {
     const text = await Deno.readTextFile(join(SQL, f));
     const code = text.replace(/--.*$/gm, "").replace(/'(?:[^']|'')*'/g, "''");

@@ -222,7 +222,7 @@ function sinkProcess(bootstrap: string, dir: string, extra: string[]) {
       `--lake=file://${dir}`,
       `--prefix=${PREFIX}`,
       "--group=killed",
-      "--flush-size=7",
+      ...(extra.some((a) => a.startsWith("--flush-size")) ? [] : ["--flush-size=7"]),
       // A killed member holds its partitions until its session times out.
       "--session-timeout=2s",
       ...extra,
@@ -275,6 +275,57 @@ Deno.test({
         const summary = JSON.parse(new TextDecoder().decode(out.stdout));
         assert.equal(summary.lag, 0);
         await assertLakeHoldsDataset(lake, ds);
+      });
+    }),
+});
+
+/** Every file under `dir` whose name is a FileLake temp name. */
+function tempFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of Deno.readDirSync(d)) {
+      if (e.isDirectory) walk(`${d}/${e.name}`);
+      else if (/\.tmp-\d+-[0-9a-f]{8}$/.test(e.name)) out.push(`${d}/${e.name}`);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+Deno.test({
+  ...T,
+  name:
+    "SIGKILLs mid-write at flush size 1 leave temp files that the next sink removes, and every posting once",
+  fn: () =>
+    withPipeline(async ({ broker, restUrl }) => {
+      const ds = createDataset({ rows: 600, seed: 5 });
+      await emulateThrough(restUrl, ds, { batch: 100, concurrency: 4 });
+      await withTempDir(async (dir) => {
+        const lake = new FileLake(dir);
+        // Temp files found right after each kill (each next sink removes the earlier ones).
+        const leftByKill: number[] = [];
+        for (let kill = 0; kill < 4; kill++) {
+          const before = await objectCount(lake);
+          const child = sinkProcess(broker.bootstrap, dir, ["--flush-size=1"]);
+          await waitFor(
+            "the sink to be writing",
+            async () => (await objectCount(lake)) > before + 40,
+            60_000,
+          );
+          child.kill("SIGKILL");
+          await child.status;
+          await child.stdout.cancel();
+          await child.stderr.cancel();
+          leftByKill.push(tempFiles(dir).length);
+        }
+        const last = sinkProcess(broker.bootstrap, dir, ["--flush-size=1", "--once", "--json"]);
+        const out = await last.output();
+        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+        const summary = JSON.parse(new TextDecoder().decode(out.stdout));
+        assert.ok(leftByKill.some((n) => n > 0), `kills mid-write left temp files: ${leftByKill}`);
+        assert.equal(summary.tempsRemoved, leftByKill.at(-1), "the last kill's, removed at start");
+        assert.deepEqual(tempFiles(dir), [], "no temp file is left in the lake");
+        assert.equal(await assertLakeHoldsDataset(lake, ds), 1800);
       });
     }),
 });

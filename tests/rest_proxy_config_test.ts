@@ -1,12 +1,19 @@
 /**
  * `rest-proxy config`: kafka-rest.properties against golden files, the SSM install script
- * run for real in a shell (with systemctl and curl stood in), and the SSM and MSK calls
- * against aws-sdk-client-mock, asserting the exact commands.
+ * run for real in a shell (with systemctl and curl stood in), SendCommand and
+ * GetCommandInvocation against moto's SSM, and what moto cannot show (an invocation that
+ * is not there yet, then in progress; MSK's GetBootstrapBrokers) against
+ * aws-sdk-client-mock, asserting the exact commands.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { mockClient } from "../lib/deps/aws_sdk_mock.ts";
-import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from "../lib/deps/aws_ssm.ts";
+import {
+  GetCommandInvocationCommand,
+  ListCommandsCommand,
+  SendCommandCommand,
+  SSMClient,
+} from "../lib/deps/aws_ssm.ts";
 import { GetBootstrapBrokersCommand, KafkaClient } from "../lib/deps/aws_kafka.ts";
 import {
   installCommands,
@@ -14,7 +21,8 @@ import {
   renderRestProxyProperties,
 } from "../lib/rest_proxy_config.ts";
 import { parseOptions, runConfig } from "../tasks/rest_proxy.ts";
-import { ROOT, run, withTempDir } from "./_fixtures.ts";
+import { envTest, ROOT, run, withTempDir } from "./_fixtures.ts";
+import { withMoto } from "./_moto.ts";
 
 const BROKERS = "b-1.pinpipe.abc123.c2.kafka.us-east-1.amazonaws.com:9098," +
   "b-2.pinpipe.abc123.c2.kafka.us-east-1.amazonaws.com:9098";
@@ -53,6 +61,8 @@ Deno.test("kafka-rest.properties carries the IAM client settings the REST proxy 
     "software.amazon.msk.auth.iam.IAMClientCallbackHandler",
   );
   assert.ok(Number(props["producer.max.block.ms"]) < 29000, "below API Gateway's timeout");
+  // t3.small brokers accept 4 new IAM connections a second.
+  assert.equal(props["client.reconnect.backoff.ms"], "1000");
 });
 
 Deno.test("the install script replaces the file and restarts the service only when it changed", async () => {
@@ -94,7 +104,7 @@ Deno.test("the install script replaces the file and restarts the service only wh
   });
 });
 
-Deno.test("config --deploy sends one RunShellScript command and waits for its success", async () => {
+Deno.test("config --deploy asks MSK for the brokers, sends one RunShellScript command and waits while the invocation is missing, then in progress", async () => {
   const ssm = mockClient(new SSMClient({ region: "us-east-1" }));
   const kafka = mockClient(new KafkaClient({ region: "us-east-1" }));
   kafka.on(GetBootstrapBrokersCommand).resolves({ BootstrapBrokerStringSaslIam: BROKERS });
@@ -146,6 +156,38 @@ Deno.test("config --deploy sends one RunShellScript command and waits for its su
     assert.deepEqual(p.args[0].input, { CommandId: "cmd-123", InstanceId: "i-0abc" });
   }
 });
+
+await envTest(
+  "config --deploy on moto's SSM sends the install script and waits for the invocation's success",
+  ["engines"],
+  () =>
+    withMoto(async (moto) => {
+      const parsed = parseOptions(
+        ["config", "--deploy", `--bootstrap=${BROKERS}`, "--instance-id=i-0abc"],
+        { AWS_REGION: "us-east-1" },
+      );
+      if (parsed.command !== "config") throw new Error("expected config");
+      const ssm = new SSMClient(moto.client);
+      const r = await runConfig(parsed.config, { ssm, pollMs: 10 });
+      assert.equal(r.deployed, true);
+      assert.ok("status" in r && r.status === "Success");
+      const listed = await ssm.send(new ListCommandsCommand({}));
+      assert.equal(listed.Commands?.length, 1);
+      const cmd = listed.Commands![0];
+      assert.equal(cmd.CommandId, "commandId" in r ? r.commandId : "");
+      assert.equal(cmd.DocumentName, "AWS-RunShellScript");
+      assert.deepEqual(cmd.InstanceIds, ["i-0abc"]);
+      assert.deepEqual(
+        cmd.Parameters?.commands,
+        installCommands(await golden("kafka-rest.properties"), {
+          instanceId: "i-0abc",
+          path: "/opt/pinpipe/kafka-rest.properties",
+          service: "kafka-rest",
+          port: 8082,
+        }),
+      );
+    }),
+);
 
 Deno.test("a failed SSM command fails the deploy with the instance's stderr", async () => {
   const ssm = mockClient(new SSMClient({ region: "us-east-1" }));

@@ -10,7 +10,8 @@ import { createKafka } from "../lib/kafka_client.ts";
 import type { Admin } from "../lib/deps/kafkajs.ts";
 import { UsageError } from "../lib/errors.ts";
 import { manageTopics, parseOptions, topicNames } from "../tasks/topics.ts";
-import { run, withTempDir } from "./_fixtures.ts";
+import { run, waitFor, withTempDir } from "./_fixtures.ts";
+import { closedPort, silentServer, startTask } from "./_running.ts";
 
 const T = { sanitizeOps: false, sanitizeResources: false };
 const BASE = {
@@ -222,4 +223,35 @@ Deno.test("the topics task reads its options and reports every bad one together"
       /Invalid --replication "two"/.test(err.message) && /Invalid prefix "a b"/.test(err.message) &&
       /--yes only goes with --delete/.test(err.message),
   );
+});
+
+Deno.test("the topics task fails within 5 s naming --bootstrap when nothing listens there", async () => {
+  const address = `127.0.0.1:${closedPort()}`;
+  const task = startTask("topics.ts", ["--bootstrap", address]);
+  const end = await task.ended;
+  assert.equal(end.code, 1);
+  assert.ok(end.ms < 5000 + 3000, `took ${end.ms} ms (Deno's start included)`);
+  assert.equal(
+    task.stderr().trim(),
+    `error: Cannot connect to Kafka at "${address}" (--bootstrap): the connection was refused`,
+  );
+});
+
+Deno.test("Ctrl-C stops the topics task at once with exit 130, even when the cluster never answers", async () => {
+  const server = silentServer();
+  try {
+    const task = startTask("topics.ts", [], { PINPIPE_BOOTSTRAP: server.address });
+    // The reachability check connects once; kafkajs then connects and waits for an answer
+    // that never comes.
+    await waitFor("kafkajs to connect", () => server.accepted() >= 2, 30_000);
+    const sent = performance.now();
+    task.kill("SIGINT");
+    const end = await task.ended;
+    assert.equal(end.code, 130, task.stderr());
+    assert.equal(end.signal, null, "it exited by itself, not by the signal");
+    assert.ok(performance.now() - sent < 3000, "it did not wait for the cluster");
+    assert.match(task.stderr(), /interrupted\n?$/);
+  } finally {
+    server.close();
+  }
 });

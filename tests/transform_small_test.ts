@@ -501,7 +501,7 @@ Deno.test("transform counts duplicates, placeholders and malformed lines per tab
         quarantined: 1,
         duplicates: 2,
         rows: 15,
-        nulled: { timestamp: 1 },
+        nulled: { country: 0, timestamp: 1 },
       },
     );
     assert.deepEqual(
@@ -537,7 +537,7 @@ Deno.test("transform quarantines malformed lines with their object key and line 
         table: "geo",
         key: "topics/pinpipe.geo/partition=0/pinpipe.geo+0+0000000005.json",
         line: 3,
-        reason: "not a JSON object",
+        reason: "a JSON array holding something other than objects",
         text: "[1, 2, 3]",
       },
       {
@@ -578,10 +578,15 @@ Deno.test("transform writes every output file and a summary that matches the res
   });
 });
 
-Deno.test("transform reads an empty lake as empty tables and empty answers", async () => {
+Deno.test("transform with --allow-empty reads an empty lake as empty tables and empty answers", async () => {
   await withTempDir(async (dir) => {
     const out = join(dir, "out");
-    const r = await transform({ lake: join(dir, "nothing-here"), prefix: "pinpipe", out });
+    const r = await transform({
+      lake: join(dir, "nothing-here"),
+      prefix: "pinpipe",
+      out,
+      allowEmpty: true,
+    });
     assert.equal(r.objects, 0);
     assert.equal(r.records, 0);
     assert.deepEqual(r.answers.map((a) => a.rows.length), [0, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -671,7 +676,7 @@ Deno.test("deno task transform reports every bad option together and exits 2", a
   assert.match(r.stderr, /--memory-limit "lots"/);
 });
 
-Deno.test("transform takes a record only with an integer key and skips blank lines", async () => {
+Deno.test("transform takes a record only with a JSON integer or digits as its key and skips blank lines", async () => {
   await withTempDir(async (dir) => {
     const lake = new FileLake(join(dir, "lake"));
     const lines = [
@@ -699,17 +704,18 @@ Deno.test("transform takes a record only with an integer key and skips blank lin
         [6, 'no integer "index"'],
         [7, "not a JSON object"],
         [8, "not a JSON object"],
+        [9, 'no integer "index"'],
         [11, 'no integer "index"'],
       ],
     );
-    // 8.0 is written 8 (JSON has one number type); " 7 " is trimmed.
+    // JSON.stringify writes 8.0 as 8, a JSON integer; " 7 " is not a string of digits.
     assert.deepEqual(
       {
         lines: r.tables.pin.lines,
         records: r.tables.pin.records,
         quarantined: r.tables.pin.quarantined,
       },
-      { lines: 10, records: 3, quarantined: 7 },
+      { lines: 10, records: 2, quarantined: 8 },
     );
   });
 });
