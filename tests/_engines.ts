@@ -212,6 +212,7 @@ export const KAFKA_TOOLS: Record<string, string> = {
   "kafka-console-consumer": "org.apache.kafka.tools.consumer.ConsoleConsumer",
   "kafka-consumer-groups": "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
   "kafka-configs": "kafka.admin.ConfigCommand",
+  "kafka-delete-records": "org.apache.kafka.tools.DeleteRecordsCommand",
   "kafka-get-offsets": "org.apache.kafka.tools.GetOffsetShell",
   "kafka-producer-perf-test": "org.apache.kafka.tools.ProducerPerformance",
   "kafka-consumer-perf-test": "org.apache.kafka.tools.ConsumerPerformance",

@@ -199,7 +199,7 @@ function produceError(res: Uint8Array, topic: string): number {
   return new DataView(res.buffer).getInt16(at);
 }
 
-async function batch(values: string[]): Promise<Uint8Array> {
+async function batch(values: string[], lastOffsetDelta = values.length - 1): Promise<Uint8Array> {
   const records = values.map((v, i) =>
     KafkajsRecord({
       offsetDelta: i,
@@ -213,7 +213,7 @@ async function batch(values: string[]): Promise<Uint8Array> {
     firstOffset: 0n,
     firstTimestamp: Date.now(),
     maxTimestamp: Date.now(),
-    lastOffsetDelta: values.length - 1,
+    lastOffsetDelta,
     records,
   });
   return new Uint8Array(e.buffer);
@@ -221,7 +221,7 @@ async function batch(values: string[]): Promise<Uint8Array> {
 
 Deno.test({
   name:
-    "corrupt record batches get CORRUPT_MESSAGE or UNSUPPORTED_FOR_MESSAGE_FORMAT and nothing is stored",
+    "corrupt or refused record batches get CORRUPT_MESSAGE or INVALID_RECORD and nothing is stored",
   ...opts,
   fn: () =>
     withWitnesses(async (broker, check) => {
@@ -232,11 +232,19 @@ Deno.test({
         flipped[flipped.length - 1] ^= 0x01;
         const oldMagic = good.slice();
         oldMagic[16] = 1;
+        const miscounted = await batch(["a", "b"], 0);
         const lying = good.slice();
         new DataView(lying.buffer).setInt32(8, 10_000);
         const cases: [string, Uint8Array, number][] = [
           ["a flipped bit (CRC)", flipped, ErrorCode.CORRUPT_MESSAGE],
-          ["magic 1", oldMagic, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT],
+          // Produce v3+ must carry magic 2: Kafka 3.9 answers INVALID_RECORD.
+          ["magic 1", oldMagic, ErrorCode.INVALID_RECORD],
+          ["offsets that do not match the record count", miscounted, ErrorCode.INVALID_RECORD],
+          [
+            "two batches in Produce v3+",
+            new Uint8Array([...good, ...good]),
+            ErrorCode.INVALID_RECORD,
+          ],
           ["a batch length past the end", lying, ErrorCode.CORRUPT_MESSAGE],
           [
             "stray bytes after a batch",

@@ -82,28 +82,34 @@ Deno.test("ApiVersions v0 to v2 advertise exactly the APIs the broker dispatches
   });
 });
 
-Deno.test("ApiVersions advertises the version matrix of the reference note with min 0", () => {
+Deno.test("ApiVersions advertises min 0 and the max versions Apache Kafka 3.9 serves, capped as issue 10 lists", () => {
   const got = Object.fromEntries(
     [...APIS.values()].map((a) => [a.name, [a.minVersion, a.maxVersion]]),
   );
   assert.deepEqual(got, {
-    Produce: [0, 7],
-    Fetch: [0, 11],
-    ListOffsets: [0, 2],
-    Metadata: [0, 4],
-    OffsetCommit: [0, 5],
-    OffsetFetch: [0, 4],
-    FindCoordinator: [0, 2],
-    JoinGroup: [0, 5],
-    Heartbeat: [0, 3],
-    LeaveGroup: [0, 1],
-    SyncGroup: [0, 3],
-    DescribeGroups: [0, 2],
-    ListGroups: [0, 2],
+    Produce: [0, 11],
+    Fetch: [0, 16],
+    ListOffsets: [0, 8],
+    Metadata: [0, 12],
+    OffsetCommit: [0, 9],
+    OffsetFetch: [0, 9],
+    FindCoordinator: [0, 4],
+    JoinGroup: [0, 9],
+    Heartbeat: [0, 4],
+    LeaveGroup: [0, 5],
+    SyncGroup: [0, 5],
+    DescribeGroups: [0, 5],
+    ListGroups: [0, 4],
     ApiVersions: [0, 3],
-    CreateTopics: [0, 3],
-    DeleteTopics: [0, 1],
-    DeleteGroups: [0, 1],
+    CreateTopics: [0, 7],
+    DeleteTopics: [0, 6],
+    DeleteRecords: [0, 2],
+    DescribeConfigs: [0, 4],
+    CreatePartitions: [0, 3],
+    DeleteGroups: [0, 2],
+    IncrementalAlterConfigs: [0, 1],
+    OffsetDelete: [0, 0],
+    DescribeCluster: [0, 1],
   });
 });
 
@@ -160,7 +166,7 @@ Deno.test("ApiVersions v3, as librdkafka opens, gets a flexible body under a v0 
   });
 });
 
-Deno.test("ApiVersions above v3 answers UNSUPPORTED_VERSION with the list, shaped as v0", async () => {
+Deno.test("ApiVersions above v3 answers UNSUPPORTED_VERSION with its own range, shaped as v0, as Kafka does", async () => {
   await withBroker(async (broker) => {
     const c = await RawKafkaConn.open(broker.bootstrap);
     try {
@@ -169,8 +175,9 @@ Deno.test("ApiVersions above v3 answers UNSUPPORTED_VERSION with the list, shape
       const v = new DataView(res.buffer);
       assert.equal(v.getInt32(0), 3);
       assert.equal(v.getInt16(4), ErrorCode.UNSUPPORTED_VERSION);
-      assert.equal(v.getInt32(6), APIS.size);
-      assert.equal(res.byteLength, 10 + APIS.size * 6);
+      assert.equal(v.getInt32(6), 1, "one entry: ApiVersions");
+      assert.deepEqual([v.getInt16(10), v.getInt16(12), v.getInt16(14)], [18, 0, 3]);
+      assert.equal(res.byteLength, 16);
       // The connection stays usable: the client retries with a version it knows.
       await c.send(apiVersionsRequest(3, 4));
       assert.equal(new DataView((await c.readFrame())!.buffer).getInt32(0), 4);
@@ -460,7 +467,7 @@ Deno.test("Fetch long-polls: it waits for data up to max wait and answers when r
   });
 });
 
-Deno.test("ListOffsets v0 to v2 answer the earliest, the latest and by timestamp", async () => {
+Deno.test("ListOffsets v0 to v3 answer the earliest, the latest and by timestamp", async () => {
   await withOracle(async (o) => {
     await o.call("CreateTopics", 0, {
       topics: [{ topic: "lo", numPartitions: 1, replicationFactor: 1 }],
@@ -490,19 +497,27 @@ Deno.test("ListOffsets v0 to v2 answer the earliest, the latest and by timestamp
       }],
     });
     for (const v of versions("ListOffsets", 2)) {
-      const res = await o.call("ListOffsets", v, {
-        topics: [{
-          topic: "lo",
-          partitions: [
-            { partition: 0, timestamp: -2 },
-            { partition: 0, timestamp: -1 },
-            { partition: 0, timestamp: t0 - 1000 },
-          ],
-        }],
-      });
-      const got = res.responses[0].partitions.map((p: Any) => v === 0 ? p.offsets[0] : p.offset);
+      const got = [];
+      for (const timestamp of [-2, -1, t0 - 1000]) {
+        const res = await o.call("ListOffsets", v, {
+          topics: [{ topic: "lo", partitions: [{ partition: 0, timestamp }] }],
+        });
+        const p = res.responses[0].partitions[0];
+        got.push(v === 0 ? p.offsets[0] : p.offset);
+      }
       assert.deepEqual(got, ["0", "5", "2"], `ListOffsets v${v}`);
     }
+    const twice = await o.call("ListOffsets", 2, {
+      topics: [{
+        topic: "lo",
+        partitions: [{ partition: 0, timestamp: -2 }, { partition: 0, timestamp: -1 }],
+      }],
+    });
+    assert.deepEqual(
+      twice.responses[0].partitions.map((p: Any) => p.errorCode),
+      [ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST],
+      "a partition asked for twice is refused, as Kafka does",
+    );
     const unknown = await o.call("ListOffsets", 2, {
       topics: [{ topic: "lo", partitions: [{ partition: 9, timestamp: -1 }] }],
     });
@@ -528,20 +543,28 @@ Deno.test("group APIs at every version: find, join, sync, heartbeat, commit, fet
     const syncVersions = versions("SyncGroup", 14);
     const hbVersions = versions("Heartbeat", 12);
     const commitVersions = versions("OffsetCommit", 8);
-    const fetchVersions = versions("OffsetFetch", 9);
+    const fetchVersions = versions("OffsetFetch", 9).filter((v) => v >= 1);
     const leaveVersions = versions("LeaveGroup", 13);
     assert.deepEqual(joinVersions, range(0, 5));
     for (const jv of joinVersions) {
       const groupId = `group-${jv}`;
       const pick = (vs: number[]) => vs[Math.min(jv, vs.length - 1)];
-      const join = await o.call("JoinGroup", jv, {
-        groupId,
-        sessionTimeout: 30_000,
-        rebalanceTimeout: 30_000,
-        memberId: "",
-        protocolType: "consumer",
-        groupProtocols: [{ name: "rr", metadata: Buffer.from("meta") }],
-      });
+      const joinAs = (memberId: string) =>
+        o.call("JoinGroup", jv, {
+          groupId,
+          sessionTimeout: 30_000,
+          rebalanceTimeout: 30_000,
+          memberId,
+          protocolType: "consumer",
+          groupProtocols: [{ name: "rr", metadata: Buffer.from("meta") }],
+        });
+      let join = await joinAs("");
+      if (jv >= 4) {
+        // KIP-394: from v4 a new member first gets its id with MEMBER_ID_REQUIRED.
+        assert.equal(join.errorCode, ErrorCode.MEMBER_ID_REQUIRED, `JoinGroup v${jv}`);
+        assert.match(join.memberId, /^oracle-/);
+        join = await joinAs(join.memberId);
+      }
       assert.equal(join.errorCode, 0, `JoinGroup v${jv}`);
       assert.equal(join.generationId, 1);
       assert.equal(join.leaderId, join.memberId, "a lone member leads");
@@ -610,7 +633,7 @@ Deno.test("group APIs at every version: find, join, sync, heartbeat, commit, fet
   });
 });
 
-Deno.test("OffsetCommit v0 and simple commits (generation -1) work for groups without members", async () => {
+Deno.test("simple commits (generation -1) work for groups without members; v0 is refused as KRaft Kafka does", async () => {
   await withOracle(async (o) => {
     await o.call("CreateTopics", 0, {
       topics: [{ topic: "s", numPartitions: 1, replicationFactor: 1 }],
@@ -620,7 +643,7 @@ Deno.test("OffsetCommit v0 and simple commits (generation -1) work for groups wi
       groupId: "admin-set",
       topics: [{ topic: "s", partitions: [{ partition: 0, offset: "3" }] }],
     });
-    assert.equal(v0.responses[0].partitions[0].errorCode, 0);
+    assert.equal(v0.responses[0].partitions[0].errorCode, ErrorCode.UNSUPPORTED_VERSION);
     const simple = await o.call("OffsetCommit", 5, {
       groupId: "admin-set",
       groupGenerationId: -1,
@@ -671,11 +694,14 @@ Deno.test("DeleteGroups v0 and v1 delete empty groups' offsets and refuse groups
       timeout: 1000,
     });
     for (const v of versions("DeleteGroups", 42)) {
-      await o.call("OffsetCommit", 0, {
+      await o.call("OffsetCommit", 2, {
         groupId: `old${v}`,
+        groupGenerationId: -1,
+        memberId: "",
+        retentionTime: -1,
         topics: [{ topic: "dg", partitions: [{ partition: 0, offset: "3" }] }],
       });
-      const join = await o.call("JoinGroup", 5, {
+      const join = await o.call("JoinGroup", 3, {
         groupId: `busy${v}`,
         sessionTimeout: 30_000,
         rebalanceTimeout: 30_000,

@@ -1,5 +1,5 @@
 /**
- * Fetch (key 1), versions 0–11.
+ * Fetch (key 1), versions 0–16.
  *
  * Behavior:
  * - Returns whole stored batches from the one holding the fetch offset (clients skip the
@@ -8,22 +8,33 @@
  * - Long poll: when fewer than min_bytes are available the request waits for appends to
  *   any of its partitions, up to max_wait_ms; it then answers with what there is.
  * - An offset below the log start or above the high watermark gets OFFSET_OUT_OF_RANGE;
- *   an unknown topic or partition UNKNOWN_TOPIC_OR_PARTITION. Errors, and a fetch of no
- *   partitions at all, answer at once (as Kafka's ReplicaManager does).
+ *   an unknown topic or partition UNKNOWN_TOPIC_OR_PARTITION (v13+ by id: UNKNOWN_TOPIC_ID).
+ *   Errors, and a fetch of no partitions at all, answer at once (as Kafka's ReplicaManager
+ *   does).
+ * - Fetch sessions (KIP-227) are refused the way Kafka refuses them when its session cache
+ *   is full: a full fetch (epoch 0 or -1) is answered in full with session id 0 (no session
+ *   made), and an incremental one (epoch > 0) gets FETCH_SESSION_ID_NOT_FOUND, after which
+ *   clients send full fetches.
+ * - v0–v3 expect old message sets, which this broker does not make from its record batches:
+ *   they get UNSUPPORTED_VERSION per partition, as Kafka answers with
+ *   message.downconversion.enable=false.
  * - last_stable_offset = high watermark (no transactions), aborted_transactions is empty,
- *   preferred_read_replica is -1, session_id is 0 (no fetch sessions).
+ *   preferred_read_replica is -1.
  *
  * Version notes: v1+ throttle_time_ms; v3+ request max_bytes; v4+ isolation_level, LSO,
- * aborted transactions; v5+ log_start_offset; v7+ fetch sessions (ignored); v9+
- * current_leader_epoch (ignored); v11+ rack_id (ignored), preferred_read_replica.
+ * aborted transactions; v5+ log_start_offset; v7+ fetch sessions; v9+
+ * current_leader_epoch (ignored); v11+ rack_id (ignored), preferred_read_replica; v12+
+ * flexible, last_fetched_epoch (followers; ignored); v13+ topic ids instead of names; v15+
+ * replica state instead of replica id; v16 leader hints (left out: this broker leads all).
  *
- * Not implemented: fetch sessions (KIP-227), down-conversion of batches for v0–3 clients
- * (they receive magic-2 batches), follower fetching.
+ * Not implemented: fetch sessions, down-conversion, follower fetching.
  * @module
  */
-import type { Api } from "./api.ts";
+import { defineApi } from "./api.ts";
+import type { BrokerState } from "./state.ts";
 import { ErrorCode } from "./error_codes.ts";
 import type { PartitionLog } from "./partition_log.ts";
+import { arr, obj } from "./schema.ts";
 
 interface FetchPartition {
   index: number;
@@ -33,47 +44,114 @@ interface FetchPartition {
   error: number;
 }
 
-export const fetch: Api = {
+/** Clients already told (in the log) that their fetch version is too old, per broker. */
+const toldTooOld = new WeakMap<BrokerState, Set<string>>();
+
+export const fetch = defineApi({
   key: 1,
   name: "Fetch",
   minVersion: 0,
-  maxVersion: 11,
-  async handle(r, w, ctx) {
-    const v = ctx.apiVersion;
-    r.int32(); // replica_id
-    const maxWaitMs = r.int32();
-    const minBytes = r.int32();
-    const maxBytes = v >= 3 ? r.int32() : 0x7fffffff;
-    if (v >= 4) r.int8(); // isolation_level: no transactions, so both levels read the same
-    if (v >= 7) {
-      r.int32(); // session_id
-      r.int32(); // session_epoch
-    }
-    const topics = r.array((r) => ({
-      name: r.string(),
-      partitions: r.array((r): FetchPartition => {
-        const index = r.int32();
-        if (v >= 9) r.int32(); // current_leader_epoch
-        const fetchOffset = r.int64();
-        if (v >= 5) r.int64(); // log_start_offset (followers only)
-        return { index, fetchOffset, maxBytes: r.int32(), error: ErrorCode.NONE };
+  maxVersion: 16,
+  flexibleFrom: 12,
+  request: {
+    clusterId: "string v12+ null tag0",
+    replicaId: "int32 v0-14 =-1",
+    replicaState: obj({ replicaId: "int32 =-1", replicaEpoch: "int64 =-1" }, "v15+ tag1"),
+    maxWaitMs: "int32",
+    minBytes: "int32",
+    maxBytes: "int32 v3+ =2147483647",
+    isolationLevel: "int8 v4+",
+    sessionId: "int32 v7+",
+    sessionEpoch: "int32 v7+ =-1",
+    topics: arr({
+      topic: "string v0-12",
+      topicId: "uuid v13+",
+      partitions: arr({
+        partition: "int32",
+        currentLeaderEpoch: "int32 v9+ =-1",
+        fetchOffset: "int64",
+        lastFetchedEpoch: "int32 v12+ =-1",
+        logStartOffset: "int64 v5+ =-1",
+        partitionMaxBytes: "int32",
       }),
-    }));
-    if (v >= 7) r.array((r) => [r.string(), r.array((r) => r.int32())]); // forgotten topics
-    if (v >= 11) r.string(); // rack_id
-
-    const all: FetchPartition[] = [];
-    let failed = false;
-    for (const t of topics) {
-      const topic = ctx.state.topics.get(t.name);
+    }),
+    forgottenTopicsData: arr({
+      topic: "string v7-12",
+      topicId: "uuid v13+",
+      partitions: "[]int32",
+    }, "v7+"),
+    rackId: "string v11+",
+  },
+  response: {
+    throttleTimeMs: "int32 v1+",
+    errorCode: "int16 v7+",
+    sessionId: "int32 v7+",
+    responses: arr({
+      topic: "string v0-12",
+      topicId: "uuid v13+",
+      partitions: arr({
+        partitionIndex: "int32",
+        errorCode: "int16",
+        highWatermark: "int64",
+        lastStableOffset: "int64 v4+ =-1",
+        logStartOffset: "int64 v5+ =-1",
+        abortedTransactions: arr({ producerId: "int64", firstOffset: "int64" }, "v4+ null"),
+        preferredReadReplica: "int32 v11+ =-1",
+        records: "chunks null",
+      }),
+    }),
+  },
+  async handle(req, ctx) {
+    const v = ctx.apiVersion;
+    const s = ctx.state;
+    if (req.sessionEpoch !== 0 && req.sessionEpoch !== -1) {
+      // An incremental fetch in a session this broker never made.
+      return { errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
+    }
+    // Kafka keys a fetch by partition: one named twice is fetched once, at the offset given
+    // last, in the place it was first named.
+    const wanted = new Map<
+      string,
+      FetchPartition & { topicKey: string; name: string; id: string }
+    >();
+    for (const t of req.topics) {
+      const topic = v >= 13 ? s.topics.byId(t.topicId) : s.topics.get(t.topic);
+      const topicKey = v >= 13 ? t.topicId : t.topic;
       for (const p of t.partitions) {
-        p.log = topic?.partitions[p.index];
-        if (!p.log) p.error = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        else if (!p.log.inRange(p.fetchOffset)) p.error = ErrorCode.OFFSET_OUT_OF_RANGE;
-        if (p.error) failed = true;
-        all.push(p);
+        const log = topic?.partitions[p.partition];
+        let error: number = ErrorCode.NONE;
+        if (!log) {
+          error = v >= 13 && !topic
+            ? ErrorCode.UNKNOWN_TOPIC_ID
+            : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        } // Any partition that exists would need the down-conversion v0–v3 expect.
+        else if (v < 4) error = ErrorCode.UNSUPPORTED_VERSION;
+        else if (!log.inRange(p.fetchOffset)) error = ErrorCode.OFFSET_OUT_OF_RANGE;
+        wanted.set(`${topicKey}\0${p.partition}`, {
+          topicKey,
+          name: topic?.name ?? t.topic,
+          id: t.topicId,
+          index: p.partition,
+          fetchOffset: p.fetchOffset,
+          maxBytes: p.partitionMaxBytes,
+          log: error === ErrorCode.NONE ? log : undefined,
+          error,
+        });
       }
     }
+    // Partitions of one topic that follow each other share a topic entry, as in Kafka.
+    const topics: { name: string; topicId: string; partitions: FetchPartition[] }[] = [];
+    let last = "";
+    for (const p of wanted.values()) {
+      if (topics.length === 0 || p.topicKey !== last) {
+        topics.push({ name: p.name, topicId: p.id, partitions: [] });
+        last = p.topicKey;
+      }
+      topics[topics.length - 1].partitions.push(p);
+    }
+    if (v < 4) tellTooOld(s, ctx.clientId, v);
+    const all = topics.flatMap((t) => t.partitions);
+    const failed = all.some((p) => p.error !== ErrorCode.NONE);
     const available = () => {
       let n = 0;
       for (const p of all) {
@@ -81,45 +159,73 @@ export const fetch: Api = {
       }
       return n;
     };
-    if (!failed && all.length > 0 && maxWaitMs > 0 && available() < Math.max(1, minBytes)) {
-      await waitForData(all, maxWaitMs, Math.max(1, minBytes), available, ctx.signal);
+    const minBytes = Math.max(1, req.minBytes);
+    if (!failed && all.length > 0 && req.maxWaitMs > 0 && available() < minBytes) {
+      await waitForData(all, req.maxWaitMs, minBytes, available, ctx.signal);
       // A topic deleted while we waited answers as unknown.
       for (const t of topics) {
-        const topic = ctx.state.topics.get(t.name);
+        const topic = s.topics.get(t.name);
         for (const p of t.partitions) {
           if (p.log && topic?.partitions[p.index] !== p.log) {
             p.log = undefined;
-            p.error = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+            p.error = v >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
           }
         }
       }
     }
 
-    if (v >= 1) w.int32(0); // throttle_time_ms
-    if (v >= 7) w.int16(ErrorCode.NONE).int32(0); // error_code, session_id
-    let budget = maxBytes;
+    let budget = req.maxBytes;
     let sent = 0;
-    w.array(topics, (w, t) => {
-      w.string(t.name);
-      w.array(t.partitions, (w, p) => {
-        const log = p.log;
-        const read = log && !p.error
-          ? log.read(p.fetchOffset, Math.min(p.maxBytes, budget), sent === 0)
-          : undefined;
-        if (read) {
-          budget = Math.max(0, budget - read.bytes);
-          sent += read.bytes;
-        }
-        w.int32(p.index).int16(p.error).int64(log ? log.nextOffset : -1);
-        if (v >= 4) w.int64(log ? log.nextOffset : -1); // last_stable_offset
-        if (v >= 5) w.int64(log ? log.logStartOffset : -1);
-        if (v >= 4) w.int32(0); // aborted_transactions: empty
-        if (v >= 11) w.int32(-1); // preferred_read_replica
-        w.chunkedBytes(read ? read.chunks : []);
-      });
-    });
+    return {
+      errorCode: ErrorCode.NONE,
+      sessionId: 0,
+      responses: topics.map((t) => ({
+        topic: t.name,
+        topicId: t.topicId,
+        partitions: t.partitions.map((p) => {
+          const log = p.log;
+          const read = log && !p.error
+            ? log.read(p.fetchOffset, Math.min(p.maxBytes, budget), sent === 0)
+            : undefined;
+          if (read) {
+            budget = Math.max(0, budget - read.bytes);
+            sent += read.bytes;
+          }
+          // An error answers no offsets (-1), as Kafka's does.
+          const ok = log && p.error === ErrorCode.NONE;
+          return {
+            partitionIndex: p.index,
+            errorCode: p.error,
+            highWatermark: ok ? log.nextOffset : -1,
+            lastStableOffset: ok ? log.nextOffset : -1,
+            logStartOffset: ok ? log.logStartOffset : -1,
+            // Kafka reads aborted transactions only for read_committed; a partition it never
+            // read (unknown, or refused before reading) gets an empty list.
+            abortedTransactions: req.isolationLevel === 1 || !readable(p.error) ? [] : null,
+            // Kafka sends no records at all (null) with UNSUPPORTED_VERSION.
+            records: p.error === ErrorCode.UNSUPPORTED_VERSION ? null : read ? read.chunks : [],
+          };
+        }),
+      })),
+    };
   },
-};
+});
+
+/** Whether Kafka would have read the partition's log to give this error. */
+function readable(error: number): boolean {
+  return error === ErrorCode.NONE || error === ErrorCode.OFFSET_OUT_OF_RANGE;
+}
+
+function tellTooOld(s: BrokerState, clientId: string | null, v: number): void {
+  let told = toldTooOld.get(s);
+  if (!told) toldTooOld.set(s, told = new Set());
+  const who = clientId ?? "";
+  if (told.has(who)) return;
+  told.add(who);
+  s.log(
+    `client "${who}" fetches with Fetch v${v}, which expects old message sets: answered UNSUPPORTED_VERSION (this broker serves record format v2 to Fetch v4+, Kafka 0.11+ clients)`,
+  );
+}
 
 /** Waits until `available()` reaches `minBytes`, `maxWaitMs` passes or `signal` aborts. */
 function waitForData(

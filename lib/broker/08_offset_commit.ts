@@ -1,83 +1,106 @@
 /**
- * OffsetCommit (key 8), versions 0–5.
+ * OffsetCommit (key 8), versions 0–9.
  *
  * Behavior:
  * - Stores committed offsets for the group (persisted in offsets.log with a data dir).
  * - Members must give the current generation and a known member id (else
  *   ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID); commits while the group awaits its sync get
- *   REBALANCE_IN_PROGRESS. Generation -1 with an empty member id (and every v0 commit) is a
- *   "simple" commit, accepted for groups with no members (admin tools).
+ *   REBALANCE_IN_PROGRESS. Generation -1 with an empty member id is a "simple" commit,
+ *   accepted for groups with no members (admin tools).
+ * - v0 (offsets kept in ZooKeeper) gets UNSUPPORTED_VERSION for every partition, as a KRaft
+ *   Kafka answers.
  * - Unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION; metadata over 4096 bytes
  *   OFFSET_METADATA_TOO_LARGE.
  *
  * Version notes: v1+ generation_id, member_id (v1 also a per-partition commit timestamp,
- * ignored); v2–4 retention_time_ms (ignored: offsets never expire); v3+ throttle_time_ms.
+ * ignored); v2–4 retention_time_ms (ignored: offsets never expire); v3+ throttle_time_ms;
+ * v6+ committed leader epoch (not kept: OffsetFetch answers -1, so clients skip epoch
+ * validation); v7+ group_instance_id; v8+ flexible; v9 KIP-848 member epochs (classic
+ * groups only here: it is the generation).
  *
- * Not implemented: offset expiry (offsets.retention.minutes), committed leader epochs.
+ * Not implemented: offset expiry (offsets.retention.minutes).
  * @module
  */
-import type { Api } from "./api.ts";
+import { defineApi } from "./api.ts";
 import { ErrorCode } from "./error_codes.ts";
+import { arr } from "./schema.ts";
 
 /** Largest offset metadata string accepted (Kafka's offset.metadata.max.bytes). */
 const MAX_METADATA_BYTES = 4096;
 
-export const offsetCommit: Api = {
+export const offsetCommit = defineApi({
   key: 8,
   name: "OffsetCommit",
   minVersion: 0,
-  maxVersion: 5,
-  async handle(r, w, ctx) {
-    const v = ctx.apiVersion;
-    const groupId = r.string();
-    const generation = v >= 1 ? r.int32() : -1;
-    const memberId = v >= 1 ? r.string() : "";
-    if (v >= 2 && v <= 4) r.int64(); // retention_time_ms
-    const topics = r.array((r) => ({
-      name: r.string(),
-      partitions: r.array((r) => {
-        const index = r.int32();
-        const offset = r.int64();
-        if (v === 1) r.int64(); // commit_timestamp
-        return { index, offset, metadata: r.nullableString(), error: ErrorCode.NONE as number };
+  maxVersion: 9,
+  flexibleFrom: 8,
+  request: {
+    groupId: "string",
+    generationIdOrMemberEpoch: "int32 v1+ =-1",
+    memberId: "string v1+",
+    groupInstanceId: "string v7+ null7+",
+    retentionTimeMs: "int64 v2-4 =-1",
+    topics: arr({
+      name: "string",
+      partitions: arr({
+        partitionIndex: "int32",
+        committedOffset: "int64",
+        committedLeaderEpoch: "int32 v6+ =-1",
+        commitTimestamp: "int64 v1 =-1",
+        committedMetadata: "string null",
       }),
-    }));
+    }),
+  },
+  response: {
+    throttleTimeMs: "int32 v3+",
+    topics: arr({
+      name: "string",
+      partitions: arr({ partitionIndex: "int32", errorCode: "int16" }),
+    }),
+  },
+  async handle(req, ctx) {
     const s = ctx.state;
-    const groupError = v === 0
-      ? s.groups.checkCommit(groupId, -1, "")
-      : s.groups.checkCommit(groupId, generation, memberId);
+    const { groupId } = req;
+    const groupError = s.groups.checkCommit(groupId, req.generationIdOrMemberEpoch, req.memberId);
     const accepted: {
       topic: string;
       partition: number;
       offset: number;
       metadata: string | null;
     }[] = [];
-    for (const t of topics) {
+    const topics = req.topics.map((t) => {
       const topic = s.topics.get(t.name);
-      for (const p of t.partitions) {
-        if (!groupId) p.error = ErrorCode.INVALID_GROUP_ID;
-        else if (groupError) p.error = groupError;
-        else if (!topic?.partitions[p.index]) p.error = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        else if (new TextEncoder().encode(p.metadata ?? "").byteLength > MAX_METADATA_BYTES) {
-          p.error = ErrorCode.OFFSET_METADATA_TOO_LARGE;
-        } else {
-          accepted.push({
-            topic: t.name,
-            partition: p.index,
-            offset: p.offset,
-            metadata: p.metadata,
-          });
-        }
-      }
-    }
+      return {
+        name: t.name,
+        partitions: t.partitions.map((p) => {
+          let errorCode: number = ErrorCode.NONE;
+          // v0 commits went to ZooKeeper: a KRaft Kafka refuses them, and so does this broker.
+          if (ctx.apiVersion === 0) errorCode = ErrorCode.UNSUPPORTED_VERSION;
+          // Kafka checks the partition exists before it asks the group.
+          else if (!topic?.partitions[p.partitionIndex]) {
+            errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+          } else if (!groupId) errorCode = ErrorCode.INVALID_GROUP_ID;
+          else if (groupError) errorCode = groupError;
+          else if (
+            new TextEncoder().encode(p.committedMetadata ?? "").byteLength > MAX_METADATA_BYTES
+          ) {
+            errorCode = ErrorCode.OFFSET_METADATA_TOO_LARGE;
+          } else {
+            accepted.push({
+              topic: t.name,
+              partition: p.partitionIndex,
+              offset: p.committedOffset,
+              metadata: p.committedMetadata,
+            });
+          }
+          return { partitionIndex: p.partitionIndex, errorCode };
+        }),
+      };
+    });
     if (accepted.length) {
       s.offsets.commit(groupId, accepted);
       await s.afterWrite([], true);
     }
-    if (v >= 3) w.int32(0); // throttle_time_ms
-    w.array(topics, (w, t) => {
-      w.string(t.name);
-      w.array(t.partitions, (w, p) => w.int32(p.index).int16(p.error));
-    });
+    return { topics };
   },
-};
+});

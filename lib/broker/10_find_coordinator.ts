@@ -1,34 +1,72 @@
 /**
- * FindCoordinator (key 10), versions 0–2.
+ * FindCoordinator (key 10), versions 0–4.
  *
  * Behavior: this broker coordinates every group. Transaction coordinators (key_type 1)
- * are refused with COORDINATOR_NOT_AVAILABLE: there are no transactions.
+ * are refused with COORDINATOR_NOT_AVAILABLE and a message saying why: there are no
+ * transactions; other key types get INVALID_REQUEST.
  *
- * Version notes: v1+ key_type, throttle_time_ms, error_message.
+ * Version notes: v1+ key_type, throttle_time_ms, error_message; v3+ flexible; v4+ several
+ * keys per request, each answered in its own entry.
  * @module
  */
-import type { Api } from "./api.ts";
+import { defineApi } from "./api.ts";
 import { ErrorCode } from "./error_codes.ts";
+import { arr } from "./schema.ts";
+import type { BrokerState } from "./state.ts";
 
-export const findCoordinator: Api = {
+export const findCoordinator = defineApi({
   key: 10,
   name: "FindCoordinator",
   minVersion: 0,
-  maxVersion: 2,
-  handle(r, w, ctx) {
-    const v = ctx.apiVersion;
-    const s = ctx.state;
-    r.string(); // key
-    const keyType = v >= 1 ? r.int8() : 0;
-    if (v >= 1) w.int32(0); // throttle_time_ms
-    if (keyType !== 0) {
-      w.int16(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-      if (v >= 1) w.nullableString("this broker has no transaction coordinator");
-      w.int32(-1).string("").int32(-1);
-      return;
-    }
-    w.int16(ErrorCode.NONE);
-    if (v >= 1) w.nullableString(null);
-    w.int32(s.nodeId).string(s.host).int32(s.port);
+  maxVersion: 4,
+  flexibleFrom: 3,
+  request: {
+    key: "string v0-3",
+    keyType: "int8 v1+",
+    coordinatorKeys: "[]string v4+",
   },
-};
+  response: {
+    throttleTimeMs: "int32 v1+",
+    errorCode: "int16 v0-3",
+    errorMessage: "string v1-3 null",
+    nodeId: "int32 v0-3",
+    host: "string v0-3",
+    port: "int32 v0-3",
+    coordinators: arr({
+      key: "string",
+      nodeId: "int32",
+      host: "string",
+      port: "int32",
+      errorCode: "int16",
+      errorMessage: "string null",
+    }, "v4+"),
+  },
+  handle(req, ctx) {
+    const s = ctx.state;
+    if (ctx.apiVersion >= 4) {
+      return { coordinators: req.coordinatorKeys.map((k) => find(s, k, req.keyType)) };
+    }
+    const { key: _, ...one } = find(s, req.key, req.keyType);
+    // Kafka names success "NONE" in v1–v3 (and "" in v4's entries).
+    return { ...one, errorMessage: one.errorCode === ErrorCode.NONE ? "NONE" : one.errorMessage };
+  },
+});
+
+function find(s: BrokerState, key: string, keyType: number) {
+  const refuse = (errorCode: number, errorMessage: string) => ({
+    key,
+    nodeId: -1,
+    host: "",
+    port: -1,
+    errorCode,
+    errorMessage,
+  });
+  if (keyType === 1) {
+    return refuse(
+      ErrorCode.COORDINATOR_NOT_AVAILABLE,
+      "this broker has no transaction coordinator: transactions are not supported",
+    );
+  }
+  if (keyType !== 0) return refuse(ErrorCode.INVALID_REQUEST, `unknown key type ${keyType}`);
+  return { key, nodeId: s.nodeId, host: s.host, port: s.port, errorCode: 0, errorMessage: "" };
+}

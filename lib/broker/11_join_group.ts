@@ -1,49 +1,77 @@
 /**
- * JoinGroup (key 11), versions 0–5.
+ * JoinGroup (key 11), versions 0–9.
  *
- * Behavior: see groups.ts for the state machine. A new member (empty member_id) gets an
- * id at once (the KIP-394 MEMBER_ID_REQUIRED round trip is skipped; both clients accept
- * that); an unknown non-empty member_id gets UNKNOWN_MEMBER_ID. The response is held until
- * the rebalance completes; only the leader's lists the members.
+ * Behavior: see groups.ts for the state machine. From v4 a new dynamic member (empty
+ * member_id, no group_instance_id) first gets MEMBER_ID_REQUIRED with its id (KIP-394) and
+ * joins with it on its next request, as Kafka does; before v4 it gets its id at once. An
+ * unknown non-empty member_id gets UNKNOWN_MEMBER_ID. The response is held until the
+ * rebalance completes; only the leader's lists the members.
  *
  * Version notes: v1+ rebalance_timeout_ms (v0 uses the session timeout); v2+
- * throttle_time_ms; v5+ group_instance_id.
+ * throttle_time_ms; v4+ MEMBER_ID_REQUIRED; v5+ group_instance_id; v6+ flexible; v7+
+ * protocol_type in the answer and a null protocol_name on errors; v8+ reason (logged);
+ * v9+ skip_assignment (always false: the leader assigns).
  * @module
  */
-import type { Api } from "./api.ts";
+import { defineApi } from "./api.ts";
+import { ErrorCode } from "./error_codes.ts";
+import { arr } from "./schema.ts";
 
-export const joinGroup: Api = {
+export const joinGroup = defineApi({
   key: 11,
   name: "JoinGroup",
   minVersion: 0,
-  maxVersion: 5,
-  async handle(r, w, ctx) {
+  maxVersion: 9,
+  flexibleFrom: 6,
+  request: {
+    groupId: "string",
+    sessionTimeoutMs: "int32",
+    rebalanceTimeoutMs: "int32 v1+ =-1",
+    memberId: "string",
+    groupInstanceId: "string v5+ null5+",
+    protocolType: "string",
+    protocols: arr({ name: "string", metadata: "bytes" }),
+    reason: "string v8+ null",
+  },
+  response: {
+    throttleTimeMs: "int32 v2+",
+    errorCode: "int16",
+    generationId: "int32 =-1",
+    protocolType: "string v7+ null",
+    protocolName: "string null7+",
+    leader: "string",
+    skipAssignment: "bool v9+",
+    memberId: "string",
+    members: arr({ memberId: "string", groupInstanceId: "string v5+ null", metadata: "bytes" }),
+  },
+  async handle(req, ctx) {
     const v = ctx.apiVersion;
-    const groupId = r.string();
-    const sessionTimeoutMs = r.int32();
-    const rebalanceTimeoutMs = v >= 1 ? r.int32() : sessionTimeoutMs;
-    const memberId = r.string();
-    const groupInstanceId = v >= 5 ? r.nullableString() : null;
-    const protocolType = r.string();
-    const protocols = r.array((r) => ({ name: r.string(), metadata: r.bytesCopy() }));
+    if (req.reason) {
+      ctx.state.log(
+        `group "${req.groupId}": ${req.memberId || "a new member"} joins: ${req.reason}`,
+      );
+    }
     const res = await ctx.state.groups.join({
-      groupId,
-      memberId,
-      groupInstanceId,
-      sessionTimeoutMs,
-      rebalanceTimeoutMs,
-      protocolType,
-      protocols,
+      groupId: req.groupId,
+      memberId: req.memberId,
+      groupInstanceId: req.groupInstanceId,
+      sessionTimeoutMs: req.sessionTimeoutMs,
+      rebalanceTimeoutMs: v >= 1 ? req.rebalanceTimeoutMs : req.sessionTimeoutMs,
+      protocolType: req.protocolType,
+      protocols: req.protocols,
       clientId: ctx.clientId ?? "",
       clientHost: ctx.clientHost,
+      requireKnownMemberId: v >= 4,
     });
-    if (v >= 2) w.int32(0); // throttle_time_ms
-    w.int16(res.error).int32(res.generationId).string(res.protocolName);
-    w.string(res.leader).string(res.memberId);
-    w.array(res.members, (w, m) => {
-      w.string(m.memberId);
-      if (v >= 5) w.nullableString(m.groupInstanceId);
-      w.bytes(m.metadata);
-    });
+    const ok = res.error === ErrorCode.NONE;
+    return {
+      errorCode: res.error,
+      generationId: res.generationId,
+      protocolType: ok ? req.protocolType : null,
+      protocolName: ok ? res.protocolName : v >= 7 ? null : "",
+      leader: res.leader,
+      memberId: res.memberId,
+      members: res.members,
+    };
   },
-};
+});

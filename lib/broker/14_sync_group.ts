@@ -1,30 +1,63 @@
 /**
- * SyncGroup (key 14), versions 0–3.
+ * SyncGroup (key 14), versions 0–5.
  *
  * Behavior: the leader sends every member's assignment, which completes the rebalance;
  * followers' requests are held until then. Answers REBALANCE_IN_PROGRESS when a new
  * rebalance starts first, ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID as Heartbeat does. In a
- * stable group the member's current assignment is answered at once.
+ * stable group the member's current assignment is answered at once. From v5 a missing
+ * protocol type or name, or one that is not the group's, gets INCONSISTENT_GROUP_PROTOCOL,
+ * and the answer names both.
  *
- * Version notes: v1+ throttle_time_ms; v3+ group_instance_id (ignored).
+ * Version notes: v1+ throttle_time_ms; v3+ group_instance_id (ignored); v4+ flexible;
+ * v5+ protocol_type and protocol_name.
  * @module
  */
-import type { Api } from "./api.ts";
+import { defineApi } from "./api.ts";
+import { ErrorCode } from "./error_codes.ts";
+import { arr } from "./schema.ts";
 
-export const syncGroup: Api = {
+export const syncGroup = defineApi({
   key: 14,
   name: "SyncGroup",
   minVersion: 0,
-  maxVersion: 3,
-  async handle(r, w, ctx) {
-    const v = ctx.apiVersion;
-    const groupId = r.string();
-    const generation = r.int32();
-    const memberId = r.string();
-    if (v >= 3) r.nullableString(); // group_instance_id
-    const assignments = r.array((r) => ({ memberId: r.string(), assignment: r.bytesCopy() }));
-    const res = await ctx.state.groups.sync(groupId, generation, memberId, assignments);
-    if (v >= 1) w.int32(0); // throttle_time_ms
-    w.int16(res.error).bytes(res.assignment);
+  maxVersion: 5,
+  flexibleFrom: 4,
+  request: {
+    groupId: "string",
+    generationId: "int32",
+    memberId: "string",
+    groupInstanceId: "string v3+ null3+",
+    protocolType: "string v5+ null",
+    protocolName: "string v5+ null",
+    assignments: arr({ memberId: "string", assignment: "bytes" }),
   },
-};
+  response: {
+    throttleTimeMs: "int32 v1+",
+    errorCode: "int16",
+    protocolType: "string v5+ null",
+    protocolName: "string v5+ null",
+    assignment: "bytes",
+  },
+  async handle(req, ctx) {
+    const groups = ctx.state.groups;
+    if (ctx.apiVersion >= 5 && (req.protocolType === null || req.protocolName === null)) {
+      // From v5 both are required, as Kafka checks before anything else.
+      return { errorCode: ErrorCode.INCONSISTENT_GROUP_PROTOCOL };
+    }
+    const g = groups.groups.get(req.groupId);
+    if (
+      g && g.members.has(req.memberId) &&
+      ((req.protocolType !== null && req.protocolType !== g.protocolType) ||
+        (req.protocolName !== null && g.protocol !== null && req.protocolName !== g.protocol))
+    ) {
+      return { errorCode: ErrorCode.INCONSISTENT_GROUP_PROTOCOL };
+    }
+    const res = await groups.sync(req.groupId, req.generationId, req.memberId, req.assignments);
+    return {
+      errorCode: res.error,
+      protocolType: res.protocolType ?? null,
+      protocolName: res.protocolName ?? null,
+      assignment: res.assignment,
+    };
+  },
+});

@@ -1,34 +1,72 @@
 /**
- * DescribeGroups (key 15), versions 0–2.
+ * DescribeGroups (key 15), versions 0–5.
  *
  * Behavior: state, protocol and members of each group. A group with committed offsets but
  * no members is "Empty"; an unknown group is "Dead" with no error, as Kafka answers.
- * Assignments are shown only once the group is Stable.
+ * Assignments are shown only once the group is Stable. Authorized operations (v3+, when
+ * asked) are everything a group supports: there is no authorizer.
  *
- * Version notes: v1+ throttle_time_ms. v3's authorized operations are not offered.
+ * Version notes: v1+ throttle_time_ms; v3+ authorized operations; v4+ group_instance_id
+ * of members; v5+ flexible.
  * @module
  */
-import type { Api } from "./api.ts";
+import { ALL_GROUP_OPERATIONS, NOT_ASKED } from "./acl.ts";
+import { defineApi } from "./api.ts";
 import { ErrorCode } from "./error_codes.ts";
+import { arr } from "./schema.ts";
 
-export const describeGroups: Api = {
+export const describeGroups = defineApi({
   key: 15,
   name: "DescribeGroups",
   minVersion: 0,
-  maxVersion: 2,
-  handle(r, w, ctx) {
-    const ids = r.array((r) => r.string());
-    const s = ctx.state;
-    if (ctx.apiVersion >= 1) w.int32(0); // throttle_time_ms
-    w.array(ids, (w, id) => {
-      const d = s.groups.describe(id);
-      const state = d?.state ?? (s.offsets.forGroup(id).size ? "Empty" : "Dead");
-      w.int16(id ? ErrorCode.NONE : ErrorCode.INVALID_GROUP_ID).string(id).string(state);
-      w.string(d?.protocolType ?? "").string(d?.protocol ?? "");
-      w.array(d?.members ?? [], (w, m) => {
-        w.string(m.memberId).string(m.clientId).string(m.clientHost);
-        w.bytes(m.metadata).bytes(m.assignment);
-      });
-    });
+  maxVersion: 5,
+  flexibleFrom: 5,
+  request: {
+    groups: "[]string",
+    includeAuthorizedOperations: "bool v3+",
   },
-};
+  response: {
+    throttleTimeMs: "int32 v1+",
+    groups: arr({
+      errorCode: "int16",
+      groupId: "string",
+      groupState: "string",
+      protocolType: "string",
+      protocolData: "string",
+      members: arr({
+        memberId: "string",
+        groupInstanceId: "string v4+ null",
+        clientId: "string",
+        clientHost: "string",
+        memberMetadata: "bytes",
+        memberAssignment: "bytes",
+      }),
+      authorizedOperations: `int32 v3+ =${NOT_ASKED}`,
+    }),
+  },
+  handle(req, ctx) {
+    const s = ctx.state;
+    return {
+      groups: req.groups.map((id) => {
+        const d = s.groups.describe(id);
+        const state = d?.state ?? (s.offsets.forGroup(id).size ? "Empty" : "Dead");
+        return {
+          errorCode: id ? ErrorCode.NONE : ErrorCode.INVALID_GROUP_ID,
+          groupId: id,
+          groupState: state,
+          protocolType: d?.protocolType ?? "",
+          protocolData: d?.protocol ?? "",
+          members: (d?.members ?? []).map((m) => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId,
+            clientId: m.clientId,
+            clientHost: m.clientHost,
+            memberMetadata: m.metadata,
+            memberAssignment: m.assignment,
+          })),
+          authorizedOperations: req.includeAuthorizedOperations ? ALL_GROUP_OPERATIONS : NOT_ASKED,
+        };
+      }),
+    };
+  },
+});

@@ -1,49 +1,56 @@
 /**
  * ApiVersions (key 18), versions 0–3.
  *
- * Behavior: lists every API in the registry with its version range, so what is
- * advertised is exactly what is dispatched. A version above 3 gets a v0-shaped answer with
- * UNSUPPORTED_VERSION and the list, as Kafka does; the client retries with one it knows.
+ * Behavior:
+ * - Lists every API in the registry with its version range, so what is advertised is
+ *   exactly what is dispatched.
+ * - A version above 3 gets a v0-shaped answer with UNSUPPORTED_VERSION listing only
+ *   ApiVersions' own range, as Kafka answers; the client retries with a version it knows.
  *
- * Version notes: v1+ throttle_time_ms; v3 is flexible (librdkafka opens with it): the
- * request header carries tagged fields and the body compact strings (client software name
- * and version, ignored); the response body uses a compact array and tagged fields, but the
- * response header stays v0 (no tags), always, for this API.
+ * Version notes: v1+ throttle_time_ms; v3 is flexible (librdkafka and the Java client open
+ * with it): the request carries the client's software name and version (ignored) and the
+ * response a compact list, but the response header stays v0 (no tags), always, for this
+ * API. The v3 tagged fields (supported and finalized features) are left out: there are no
+ * features to finalize on this broker.
  * @module
  */
-import type { Api, RequestContext } from "./api.ts";
-import type { Writer } from "./codec.ts";
+import { type Api, defineApi, type RequestContext } from "./api.ts";
 import { ErrorCode } from "./error_codes.ts";
+import { arr } from "./schema.ts";
 
-function ranges(ctx: RequestContext): Api[] {
-  return [...ctx.apis.values()].sort((a, b) => a.key - b.key);
+function ranges(ctx: RequestContext): { apiKey: number; minVersion: number; maxVersion: number }[] {
+  return [...ctx.apis.values()]
+    .sort((a: Api, b: Api) => a.key - b.key)
+    .map((a) => ({ apiKey: a.key, minVersion: a.minVersion, maxVersion: a.maxVersion }));
 }
 
-export const apiVersions: Api = {
+export const apiVersions = defineApi({
   key: 18,
   name: "ApiVersions",
   minVersion: 0,
   maxVersion: 3,
   flexibleFrom: 3,
-  handle(r, w, ctx) {
-    const v = ctx.apiVersion;
-    if (v >= 3) {
-      r.compactNullableString(); // client_software_name
-      r.compactNullableString(); // client_software_version
-      r.skipTags();
-      w.int16(ErrorCode.NONE);
-      w.compactArray(ranges(ctx), (w, a) => {
-        w.int16(a.key).int16(a.minVersion).int16(a.maxVersion).emptyTags();
-      });
-      w.int32(0).emptyTags(); // throttle_time_ms, tags
-      return;
-    }
-    w.int16(ErrorCode.NONE);
-    w.array(ranges(ctx), (w, a) => w.int16(a.key).int16(a.minVersion).int16(a.maxVersion));
-    if (v >= 1) w.int32(0); // throttle_time_ms
+  responseHeaderV0: true,
+  request: {
+    clientSoftwareName: "string v3+",
+    clientSoftwareVersion: "string v3+",
   },
-  answerUnsupported(w: Writer, ctx: RequestContext) {
-    w.int16(ErrorCode.UNSUPPORTED_VERSION);
-    w.array(ranges(ctx), (w, a) => w.int16(a.key).int16(a.minVersion).int16(a.maxVersion));
+  response: {
+    errorCode: "int16",
+    apiKeys: arr({ apiKey: "int16", minVersion: "int16", maxVersion: "int16" }),
+    throttleTimeMs: "int32 v1+",
   },
-};
+  handle(_req, ctx) {
+    return { errorCode: ErrorCode.NONE, apiKeys: ranges(ctx) };
+  },
+  answerUnsupported(ctx) {
+    const self = ctx.apis.get(18)!;
+    return {
+      version: 0,
+      response: {
+        errorCode: ErrorCode.UNSUPPORTED_VERSION,
+        apiKeys: [{ apiKey: 18, minVersion: self.minVersion, maxVersion: self.maxVersion }],
+      },
+    };
+  },
+});

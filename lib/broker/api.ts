@@ -1,10 +1,12 @@
 /**
- * What every API module (`NN_name.ts`) provides: its key, name and version range, and a
- * handler that reads the request body and writes the response body. The registry
- * (registry.ts) collects them; the server dispatches on it and ApiVersions advertises it.
+ * What every API module (`NN_name.ts`) provides: its key, name and version range, the
+ * first flexible version, its request and response schemas (schema.ts) and a handler that
+ * takes the decoded request and answers the response to encode. The registry
+ * (registry.ts) collects them; the server decodes, dispatches and encodes with them, and
+ * ApiVersions advertises them.
  * @module
  */
-import type { Reader, Writer } from "./codec.ts";
+import { type Fields, type In, message, type Msg, type Schema } from "./schema.ts";
 import type { BrokerState } from "./state.ts";
 
 /** Returned by a handler that must not answer (Produce with acks=0). */
@@ -25,23 +27,56 @@ export interface RequestContext {
   apis: ReadonlyMap<number, Api>;
 }
 
+/** What a handler answers: the response, or NO_RESPONSE, maybe later. */
+export type Answer<S extends Fields> =
+  | In<S>
+  | typeof NO_RESPONSE
+  | Promise<In<S> | typeof NO_RESPONSE>;
+
 /** One Kafka API. */
-export interface Api {
+// deno-lint-ignore no-explicit-any
+export interface Api<Q extends Fields = any, S extends Fields = any> {
   key: number;
   name: string;
   minVersion: number;
   maxVersion: number;
-  /** First version whose request header is flexible (v2, with tagged fields), if any. */
-  flexibleFrom?: number;
-  /** Reads the request body from `r` and writes the response body to `w`. */
-  handle(
-    r: Reader,
-    w: Writer,
-    ctx: RequestContext,
-  ): void | typeof NO_RESPONSE | Promise<void | typeof NO_RESPONSE>;
+  /** First flexible version (KIP-482: request header v2, response header v1); Infinity if none. */
+  flexibleFrom: number;
+  request: Schema<Q>;
+  response: Schema<S>;
+  /** Answers a decoded request. */
+  handle(req: Msg<Q>, ctx: RequestContext): Answer<S>;
+  /** The response header stays v0 (no tags) even in flexible versions (ApiVersions). */
+  responseHeaderV0?: boolean;
   /**
-   * Answers a request for a version outside the range (only ApiVersions does, as Kafka
-   * does); without it the connection is closed.
+   * Answers a request for a version outside the range, as `version` (only ApiVersions
+   * does, as Kafka does); without it the connection is closed, as Kafka closes it.
    */
-  answerUnsupported?(w: Writer, ctx: RequestContext): void;
+  answerUnsupported?(ctx: RequestContext): { version: number; response: In<S> };
+}
+
+/** The declaration of one API, as its module writes it. */
+export interface ApiDeclaration<Q extends Fields, S extends Fields>
+  extends Omit<Api<Q, S>, "request" | "response" | "flexibleFrom"> {
+  /** First flexible version; leave out when there is none. */
+  flexibleFrom?: number;
+  request: Q;
+  response: S;
+}
+
+/** Compiles an API module's declaration. */
+export function defineApi<const Q extends Fields, const S extends Fields>(
+  decl: ApiDeclaration<Q, S>,
+): Api<Q, S> {
+  return {
+    ...decl,
+    flexibleFrom: decl.flexibleFrom ?? Infinity,
+    request: message(`${decl.name}Request`, decl.request),
+    response: message(`${decl.name}Response`, decl.response),
+  };
+}
+
+/** True when `version` of `api` uses the flexible encodings. */
+export function isFlexible(api: Api, version: number): boolean {
+  return version >= api.flexibleFrom;
 }

@@ -16,16 +16,17 @@
  *   only replica; replication factors above 1 are refused
  * - transactions and the idempotent producer (InitProducerId and the Txn APIs are not
  *   offered; producer ids and sequence numbers are stored, not checked)
- * - flexible request versions other than ApiVersions v3, fetch sessions (KIP-227),
- *   follower fetching, and message-format down-conversion (magic 0/1 is refused)
- * - retention, compaction, segment rolling and DeleteRecords: a partition is one file that
- *   grows until its topic is deleted; topic configs are stored but not applied, and only
- *   the frame limit bounds a batch (no message.max.bytes)
+ * - fetch sessions (KIP-227, refused as Kafka refuses them with a full cache), follower
+ *   fetching, and message-format conversion (magic 0/1 is refused; Fetch v0–v3 gets
+ *   UNSUPPORTED_VERSION)
+ * - retention, compaction and segment rolling: a partition is one file that grows until
+ *   its topic is deleted (DeleteRecords moves its start); of the topic configs only
+ *   max.message.bytes and min.insync.replicas are applied (configs.ts)
  * - LogAppendTime; ListOffsets by timestamp answers at batch precision
- * - offset expiry; the KIP-394 MEMBER_ID_REQUIRED round trip; static membership beyond
- *   reusing a member id; the initial rebalance delay (deliberately: groups form at once)
- * - SASL, TLS, ACLs, quotas (throttle_time is always 0), CreatePartitions, DescribeConfigs
- *   and the other admin APIs not listed in registry.ts
+ * - offset expiry; static membership beyond reusing a member id; the initial rebalance
+ *   delay (deliberately: groups form at once)
+ * - SASL, TLS, ACLs, quotas (throttle_time is always 0), dynamic broker configs, and the
+ *   admin APIs not listed in registry.ts
  * - a separate advertised listener: the bound host:port is what clients are told
  * - a corrupt batch in the middle of a log cuts everything after it on start
  * @module

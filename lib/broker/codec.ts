@@ -65,6 +65,22 @@ export class Reader {
     return Number(this.view.getBigInt64(this.need(8)));
   }
 
+  /** A float64. */
+  float64(): number {
+    return this.view.getFloat64(this.need(8));
+  }
+
+  /** The next `n` bytes, as a view into the frame (no copy). */
+  raw(n: number): Uint8Array {
+    const at = this.need(n);
+    return this.buf.subarray(at, at + n);
+  }
+
+  /** A reader over the next `n` bytes (a tagged field's value), which it skips here. */
+  sub(n: number): Reader {
+    return new Reader(this.raw(n));
+  }
+
   /** An unsigned varint (flexible versions: compact lengths and tag counts). */
   uvarint(): number {
     let value = 0;
@@ -220,6 +236,13 @@ export class Writer {
   int64(v: number): this {
     const at = this.room(8); // before reading this.view: room() may replace it
     this.view.setBigInt64(at, BigInt(v));
+    return this;
+  }
+
+  /** A float64. */
+  float64(v: number): this {
+    const at = this.room(8); // before reading this.view: room() may replace it
+    this.view.setFloat64(at, v);
     return this;
   }
 

@@ -12,8 +12,11 @@
  *   leader's assignments.
  * - Heartbeats answer REBALANCE_IN_PROGRESS while preparing a rebalance; a member not heard
  *   from within its session timeout is evicted, which starts a rebalance.
+ * - KIP-394: a new member whose client says it handles MEMBER_ID_REQUIRED (JoinGroup v4+,
+ *   no group.instance.id) is given its id in a MEMBER_ID_REQUIRED answer and joins when it
+ *   comes back with it; an id not claimed within the session timeout is forgotten.
  * - Static members (group.instance.id) reuse their member id when they rejoin with an
- *   empty one; nothing else of KIP-345 is implemented.
+ *   empty one, and may leave by instance id; nothing else of KIP-345 is implemented.
  * All of it runs on the one JS thread, so there are no locks.
  * @module
  */
@@ -36,6 +39,9 @@ export interface JoinResult {
 export interface SyncResult {
   error: number;
   assignment: Uint8Array;
+  /** The group's protocol type and chosen protocol (SyncGroup v5+), when known. */
+  protocolType?: string | null;
+  protocolName?: string | null;
 }
 
 /** A JoinGroup request. */
@@ -49,6 +55,8 @@ export interface JoinRequest {
   protocols: { name: string; metadata: Uint8Array }[];
   clientId: string;
   clientHost: string;
+  /** The client handles MEMBER_ID_REQUIRED (KIP-394: JoinGroup v4+). */
+  requireKnownMemberId?: boolean;
 }
 
 interface Member {
@@ -73,6 +81,8 @@ export class Group {
   protocol: string | null = null;
   leader: string | null = null;
   readonly members = new Map<string, Member>();
+  /** Member ids handed out with MEMBER_ID_REQUIRED and not yet claimed, with their expiry. */
+  readonly pending = new Map<string, ReturnType<typeof setTimeout>>();
   rebalanceTimer?: ReturnType<typeof setTimeout>;
 
   constructor(readonly id: string) {}
@@ -117,7 +127,12 @@ export class GroupCoordinator {
     if (!group) this.groups.set(req.groupId, group = new Group(req.groupId));
 
     let member: Member | undefined;
-    if (req.memberId) {
+    let claimed = false;
+    if (req.memberId && group.pending.has(req.memberId)) {
+      clearTimeout(group.pending.get(req.memberId));
+      group.pending.delete(req.memberId);
+      claimed = true;
+    } else if (req.memberId) {
       member = group.members.get(req.memberId);
       if (!member) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
     } else if (req.groupInstanceId) {
@@ -133,9 +148,30 @@ export class GroupCoordinator {
         return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
       }
     }
+    if (!member && !claimed && req.requireKnownMemberId && !req.groupInstanceId) {
+      const id = `${req.clientId || "member"}-${crypto.randomUUID()}`;
+      const g = group;
+      g.pending.set(
+        id,
+        setTimeout(() => {
+          g.pending.delete(id);
+          if (g.members.size === 0 && g.pending.size === 0 && g.state === "Empty") {
+            this.groups.delete(g.id);
+          }
+        }, req.sessionTimeoutMs),
+      );
+      return Promise.resolve({
+        error: ErrorCode.MEMBER_ID_REQUIRED,
+        generationId: -1,
+        protocolName: "",
+        leader: "",
+        memberId: id,
+        members: [],
+      });
+    }
     if (!member) {
       member = {
-        id: `${req.clientId || "member"}-${crypto.randomUUID()}`,
+        id: claimed ? req.memberId : `${req.clientId || "member"}-${crypto.randomUUID()}`,
         groupInstanceId: req.groupInstanceId,
         clientId: req.clientId,
         clientHost: req.clientHost,
@@ -190,7 +226,12 @@ export class GroupCoordinator {
       case "PreparingRebalance":
         return fail(ErrorCode.REBALANCE_IN_PROGRESS);
       case "Stable":
-        return Promise.resolve({ error: ErrorCode.NONE, assignment: member.assignment });
+        return Promise.resolve({
+          error: ErrorCode.NONE,
+          assignment: member.assignment,
+          protocolType: group.protocolType,
+          protocolName: group.protocol,
+        });
       case "CompletingRebalance":
         return new Promise<SyncResult>((resolve) => {
           member.syncWaiter?.({ error: ErrorCode.REBALANCE_IN_PROGRESS, assignment: EMPTY });
@@ -203,7 +244,12 @@ export class GroupCoordinator {
             for (const m of group.members.values()) {
               const w = m.syncWaiter;
               m.syncWaiter = undefined;
-              w?.({ error: ErrorCode.NONE, assignment: m.assignment });
+              w?.({
+                error: ErrorCode.NONE,
+                assignment: m.assignment,
+                protocolType: group.protocolType,
+                protocolName: group.protocol,
+              });
             }
           }
         });
@@ -223,12 +269,21 @@ export class GroupCoordinator {
     return group.state === "PreparingRebalance" ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.NONE;
   }
 
-  /** Handles a LeaveGroup; answers an error code. */
-  leave(groupId: string, memberId: string): number {
+  /**
+   * Handles one member of a LeaveGroup (a static member may give only its instance id);
+   * answers an error code.
+   */
+  leave(groupId: string, memberId: string, groupInstanceId: string | null = null): number {
     if (this.closed) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     const group = this.groups.get(groupId);
-    const member = group?.members.get(memberId);
+    let member = memberId ? group?.members.get(memberId) : undefined;
+    if (!memberId && groupInstanceId && group) {
+      member = [...group.members.values()].find((m) => m.groupInstanceId === groupInstanceId);
+    }
     if (!group || !member) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (groupInstanceId && member.groupInstanceId !== groupInstanceId) {
+      return ErrorCode.FENCED_INSTANCE_ID;
+    }
     this.removeMember(group, member, "left");
     return ErrorCode.NONE;
   }
@@ -289,6 +344,8 @@ export class GroupCoordinator {
     this.closed = true;
     for (const g of this.groups.values()) {
       clearTimeout(g.rebalanceTimer);
+      for (const t of g.pending.values()) clearTimeout(t);
+      g.pending.clear();
       for (const m of g.members.values()) {
         this.stopSession(m);
         const jw = m.joinWaiter;

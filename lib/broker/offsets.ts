@@ -19,7 +19,8 @@ export interface CommittedOffset {
 type Entry =
   | { g: string; t: string; p: number; o: number; m: string | null; ts: number }
   | { deleteTopic: string }
-  | { deleteGroup: string };
+  | { deleteGroup: string }
+  | { deleteOffsets: string; t: string; p: number[] };
 
 const ENC = new TextEncoder();
 const DEC = new TextDecoder();
@@ -104,6 +105,14 @@ export class OffsetStore {
     }
     if ("deleteGroup" in e) {
       this.groups.delete(e.deleteGroup);
+      return;
+    }
+    if ("deleteOffsets" in e) {
+      const topics = this.groups.get(e.deleteOffsets);
+      const parts = topics?.get(e.t);
+      for (const p of e.p) parts?.delete(p);
+      if (parts?.size === 0) topics!.delete(e.t);
+      if (topics?.size === 0) this.groups.delete(e.deleteOffsets);
       return;
     }
     let topics = this.groups.get(e.g);
@@ -198,6 +207,13 @@ export class OffsetStore {
   /** Forgets every offset a group committed. */
   deleteGroup(group: string): void {
     const e: Entry = { deleteGroup: group };
+    this.write([e]);
+    this.apply(e);
+  }
+
+  /** Forgets a group's offsets for some partitions of one topic (OffsetDelete). */
+  deletePartitions(group: string, topic: string, partitions: number[]): void {
+    const e: Entry = { deleteOffsets: group, t: topic, p: partitions };
     this.write([e]);
     this.apply(e);
   }

@@ -5,6 +5,7 @@
  * about new data. Offset and timestamp lookups are binary searches.
  * @module
  */
+import { ErrorCode } from "./error_codes.ts";
 import type { BatchInfo } from "./record_batch.ts";
 import { patchBatch } from "./record_batch.ts";
 import { FileLogStore, type LogStore, MemoryLogStore, type ScanResult } from "./log_store.ts";
@@ -152,6 +153,11 @@ export class PartitionLog {
     return { chunks: this.store.read(start, end - start), bytes: end - start };
   }
 
+  /** The largest record timestamp in the log (-1 when empty). */
+  get maxTimestamp(): number {
+    return this.count ? this.maxTs[this.count - 1] : -1;
+  }
+
   /** The first offset whose batch has a timestamp >= `ts` (batch precision), or -1. */
   offsetForTimestamp(ts: number): { offset: number; timestamp: number } {
     if (this.count === 0 || this.maxTs[this.count - 1] < ts) return { offset: -1, timestamp: -1 };
@@ -164,6 +170,18 @@ export class PartitionLog {
     }
     // Where the running maximum first reaches ts, it is that batch's own max timestamp.
     return { offset: Math.max(this.bases[lo], this.logStartOffset), timestamp: this.maxTs[lo] };
+  }
+
+  /**
+   * Moves the log start offset to `offset` (-1: the high watermark), for DeleteRecords;
+   * records before it are no longer served. Answers the new log start offset, or
+   * OFFSET_OUT_OF_RANGE for an offset past the high watermark.
+   */
+  deleteRecordsBefore(offset: number): { logStartOffset: number } | { error: number } {
+    const to = offset === -1 ? this.nextOffset : offset;
+    if (to < 0 || to > this.nextOffset) return { error: ErrorCode.OFFSET_OUT_OF_RANGE };
+    if (to > this.logStartOffset) this.logStartOffset = to;
+    return { logStartOffset: this.logStartOffset };
   }
 
   /** Wakes every waiter (used when the broker closes or the topic goes away). */

@@ -20,11 +20,17 @@ import { listGroups } from "./16_list_groups.ts";
 import { apiVersions } from "./18_api_versions.ts";
 import { createTopics } from "./19_create_topics.ts";
 import { deleteTopics } from "./20_delete_topics.ts";
+import { deleteRecords } from "./21_delete_records.ts";
+import { describeConfigs } from "./32_describe_configs.ts";
+import { createPartitions } from "./37_create_partitions.ts";
 import { deleteGroups } from "./42_delete_groups.ts";
+import { incrementalAlterConfigs } from "./44_incremental_alter_configs.ts";
+import { offsetDelete } from "./47_offset_delete.ts";
+import { describeCluster } from "./60_describe_cluster.ts";
 
 /** Every API, by key. */
 export const APIS: ReadonlyMap<number, Api> = new Map(
-  [
+  ([
     produce,
     fetch,
     listOffsets,
@@ -41,8 +47,14 @@ export const APIS: ReadonlyMap<number, Api> = new Map(
     apiVersions,
     createTopics,
     deleteTopics,
+    deleteRecords,
+    describeConfigs,
+    createPartitions,
     deleteGroups,
-  ].map((a) => [a.key, a]),
+    incrementalAlterConfigs,
+    offsetDelete,
+    describeCluster,
+  ] as Api[]).map((a) => [a.key, a]),
 );
 
 /** The registry with each API's max version capped (tests posing as an older broker). */

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Api, RequestContext } from "./api.ts";
-import { NO_RESPONSE } from "./api.ts";
+import { isFlexible, NO_RESPONSE } from "./api.ts";
 import { MalformedRequestError, Reader, Writer } from "./codec.ts";
 import type { BrokerState } from "./state.ts";
 
@@ -164,10 +164,12 @@ export class BrokerServer {
         const correlationId = r.int32();
         const clientId = r.nullableString();
         const api = this.apis.get(apiKey);
-        if (!api) throw new MalformedRequestError(`API key ${apiKey} is not supported`);
+        if (!api) {
+          throw new MalformedRequestError(
+            `API key ${apiKey} (v${apiVersion}) from client "${clientId}" is not supported`,
+          );
+        }
         apiName = `${api.name} v${apiVersion}`;
-        const w = new Writer();
-        w.int32(0).int32(correlationId); // size (patched by frame()), correlation id
         const ctx: RequestContext = {
           state: this.state,
           apiKey,
@@ -178,16 +180,25 @@ export class BrokerServer {
           signal,
           apis: this.apis,
         };
+        const w = new Writer();
+        w.int32(0).int32(correlationId); // size (patched by frame()), correlation id
         if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
+          // Kafka closes the connection, except for ApiVersions, which it answers (v0).
           if (!api.answerUnsupported) {
             throw new MalformedRequestError(
-              `${api.name} v${apiVersion} is not supported (v${api.minVersion}–v${api.maxVersion} are)`,
+              `${api.name} v${apiVersion} from client "${clientId}" is not supported (v${api.minVersion}–v${api.maxVersion} are)`,
             );
           }
-          api.answerUnsupported(w, ctx);
+          const { version, response } = api.answerUnsupported(ctx);
+          api.response.encode(w, version, isFlexible(api, version), response);
         } else {
-          if (api.flexibleFrom !== undefined && apiVersion >= api.flexibleFrom) r.skipTags();
-          if ((await api.handle(r, w, ctx)) === NO_RESPONSE) continue;
+          const flex = isFlexible(api, apiVersion);
+          if (flex) r.skipTags(); // request header v2
+          const req = api.request.decode(r, apiVersion, flex);
+          const res = await api.handle(req, ctx);
+          if (res === NO_RESPONSE) continue;
+          if (flex && !api.responseHeaderV0) w.uvarint(0); // response header v1: no tags
+          api.response.encode(w, apiVersion, flex, res);
         }
         if (this.closed) return;
         await writeAll(conn, w.frame());

@@ -16,7 +16,7 @@ import { PartitionLog } from "./partition_log.ts";
 /** One topic. */
 export interface Topic {
   name: string;
-  /** A UUID, fixed at creation (kept for a future Metadata v10+; not sent today). */
+  /** A UUID, fixed at creation and kept in metadata.json (Metadata v10+, Fetch v13+). */
   id: string;
   partitions: PartitionLog[];
   configs: Record<string, string>;
@@ -117,6 +117,12 @@ export class TopicRegistry {
     return this.topics.get(name);
   }
 
+  /** The topic whose id is `id` (Metadata v12, Fetch v13+, DeleteTopics v6+). */
+  byId(id: string): Topic | undefined {
+    for (const t of this.topics.values()) if (t.id === id) return t;
+    return undefined;
+  }
+
   /** All topics, by name. */
   all(): Topic[] {
     return [...this.topics.values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -138,19 +144,28 @@ export class TopicRegistry {
     how = "created",
   ): Topic {
     const topic: Topic = { name, id: crypto.randomUUID(), partitions: [], configs };
-    if (this.dataDir) {
-      const dir = join(this.dataDir, "logs", name);
-      Deno.mkdirSync(dir, { recursive: true });
-      for (let p = 0; p < partitions; p++) {
-        topic.partitions.push(PartitionLog.openFile(name, p, join(dir, `${p}.log`)).log);
-      }
-    } else {
-      for (let p = 0; p < partitions; p++) topic.partitions.push(PartitionLog.memory(name, p));
-    }
+    for (let p = 0; p < partitions; p++) topic.partitions.push(this.newPartition(name, p));
     this.topics.set(name, topic);
     this.persist();
     this.log(`${how} topic "${name}" with ${partitions} partition(s)`);
     return topic;
+  }
+
+  /** Gives an existing topic more partitions, up to `count` in all (CreatePartitions). */
+  addPartitions(name: string, count: number): void {
+    const topic = this.topics.get(name);
+    if (!topic) return;
+    const before = topic.partitions.length;
+    for (let p = before; p < count; p++) topic.partitions.push(this.newPartition(name, p));
+    this.persist();
+    this.log(`topic "${name}" grew from ${before} to ${count} partitions`);
+  }
+
+  private newPartition(name: string, p: number): PartitionLog {
+    if (!this.dataDir) return PartitionLog.memory(name, p);
+    const dir = join(this.dataDir, "logs", name);
+    Deno.mkdirSync(dir, { recursive: true });
+    return PartitionLog.openFile(name, p, join(dir, `${p}.log`)).log;
   }
 
   /** Deletes a topic and its logs. */
