@@ -1,30 +1,63 @@
 /**
- * A Confluent REST Proxy v2-compatible produce endpoint on kafkajs (reference/aws-kafka.md
- * §1, SPEC §2), for running the pipeline locally with the same emulator URL shape as on AWS:
- * `POST <base>/topics/<topic>` with `application/vnd.kafka.json.v2+json` or
- * `application/vnd.kafka.binary.v2+json`, `GET <base>/topics`, `GET <base>/topics/<topic>`.
+ * A Confluent REST Proxy-compatible server on kafkajs (reference/aws-kafka.md §1, SPEC §2),
+ * so the pipeline runs locally with the same URLs as on AWS, and so people can check their
+ * ingestion the way they do there:
+ *
+ * - v2 produce: `POST /topics/{t}` and `POST /topics/{t}/partitions/{p}` with the json or
+ *   binary embedded format (lib/rest_proxy/v2_produce.ts);
+ * - v2 metadata: `GET /`, `GET /topics`, `GET /topics/{t}`, `GET /topics/{t}/partitions`,
+ *   `GET /topics/{t}/partitions/{p}`, `GET /topics/{t}/partitions/{p}/offsets`,
+ *   `GET /brokers`;
+ * - the v2 consumer API under `/consumers` (lib/rest_proxy/consumers.ts);
+ * - v3: clusters, topics and the (streaming) records API (lib/rest_proxy/v3.ts).
  *
  * Guarantees: a record is reported with an offset only after the broker acknowledged it with
- * acks=-1; a record that fails gets its own `error_code` inside the 200, like the real proxy.
- * Bodies are read as a stream and refused (413) the moment they pass the limit; at most
- * `maxInFlight` produce requests are held at once, beyond which the answer is 429 with
- * Retry-After. With an API key configured it behaves like API Gateway: 403
+ * acks=-1; a json record's key and value reach Kafka as the exact JSON text sent, and a json
+ * consumer returns them as stored. No single client can stop the server: a body is read before
+ * it takes one of the `maxInFlight` produce slots, must arrive within `bodyTimeoutMs` (408),
+ * is refused with 413 the moment it passes `maxBodyBytes`, and all bodies together stay under
+ * `memoryBudgetBytes` (429 beyond); big requests are sent in chunks, so they neither freeze the
+ * server nor starve the others. With an API key configured it behaves like API Gateway: 403
  * `{"message":"Forbidden"}` unless `x-api-key` matches (compared in constant time).
- *
- * Keys of the json format are JSON-serialized like the real proxy's: `"key": 7528` is stored
- * as the bytes `7528`, `"key": "7528"` as `"7528"` (quotes included).
  * @module
  */
-import { Buffer } from "node:buffer";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { Partitioners } from "./deps/kafkajs.ts";
 import type { Admin, Kafka, Producer } from "./deps/kafkajs.ts";
 import { installFastVarints } from "./kafkajs_varints.ts";
+import { ConsumerManager } from "./rest_proxy/consumers.ts";
+import type { ConsumerSettings } from "./rest_proxy/consumers.ts";
+import {
+  answerType,
+  errorResponse,
+  HttpError,
+  jsonResponse,
+  MemoryBudget,
+  methodNotAllowed,
+  notFound,
+  readBody,
+} from "./rest_proxy/http.ts";
+import { kafkaErrorMessage, kafkaHttpError } from "./rest_proxy/kafka_errors.ts";
+import { checkKafkaReachable } from "./kafka_client.ts";
+import { RecordSender } from "./rest_proxy/record_sender.ts";
+import { serveHttp } from "./rest_proxy/server.ts";
+import type { ProxyRequest } from "./rest_proxy/server.ts";
+import { partitionJson, partitionNotFound, TopicCache } from "./rest_proxy/topics.ts";
+import { handleV3 } from "./rest_proxy/v3.ts";
+import { produceFormat, produceV2 } from "./rest_proxy/v2_produce.ts";
+
+export { V2 } from "./rest_proxy/http.ts";
 
 /** Options of `startRestProxy`. */
 export interface RestProxyOptions {
-  /** The Kafka client to produce with (see lib/kafka_client.ts createKafka). */
+  /** The Kafka client to produce and consume with (see lib/kafka_client.ts createKafka). */
   kafka: Kafka;
+  /**
+   * The bootstrap addresses, to check Kafka is reachable before starting (a clear error within
+   * seconds instead of a minute of client retries); skipped when not given.
+   */
+  bootstrap?: string;
+  /** Where `bootstrap` came from, for that error (default `--bootstrap`). */
+  bootstrapFrom?: string;
   /** Interface to bind. Default 127.0.0.1. */
   hostname?: string;
   /** Port; 0 (default) picks a free one. */
@@ -39,10 +72,18 @@ export interface RestProxyOptions {
   maxBodyBytes?: number;
   /** Largest serialized record (key + value); bigger ones fail alone. Default 1 MiB. */
   maxRecordBytes?: number;
-  /** Produce requests handled at once; more get 429. Default 64. */
+  /** Produce requests handled at once (after their bodies arrived); more get 429. Default 64. */
   maxInFlight?: number;
+  /** A body must arrive within this many ms of its request, else 408. Default 30 s. */
+  bodyTimeoutMs?: number;
+  /** Bytes of request bodies held at once across all requests; beyond, 429. Default 128 MiB. */
+  memoryBudgetBytes?: number;
   /** Seconds in the Retry-After of a 429. Default 1. */
   retryAfterSec?: number;
+  /** Records per kafkajs send (see lib/rest_proxy/record_sender.ts). Default 1000. */
+  chunkRecords?: number;
+  /** v2 consumer settings. */
+  consumers?: ConsumerSettings;
   /** Log lines (errors, not requests); never given keys or bodies. */
   log?: (line: string) => void;
 }
@@ -55,6 +96,10 @@ export interface RestProxyStats {
   recordErrors: number;
   rejected429: number;
   inFlight: number;
+  /** Consumer instances now. */
+  consumers: number;
+  /** Bytes of request bodies held now. */
+  bodyBytes: number;
 }
 
 /** A running proxy. */
@@ -63,42 +108,13 @@ export interface RestProxy {
   url: string;
   port: number;
   stats(): RestProxyStats;
-  /** Stops accepting, lets in-flight requests finish, disconnects from Kafka. */
+  /** Stops accepting, lets in-flight requests finish, closes consumers, disconnects. */
   close(): Promise<void>;
 }
 
-/** The v2 content types the proxy accepts and answers with. */
-export const V2 = {
-  json: "application/vnd.kafka.json.v2+json",
-  binary: "application/vnd.kafka.binary.v2+json",
-  response: "application/vnd.kafka.v2+json",
-} as const;
-
-type Format = "json" | "binary";
-
-/** A whole-request error in the v2 envelope. */
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errorCode: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
-interface Offset {
-  partition: number | null;
-  offset: number | null;
-  error_code: number | null;
-  error: string | null;
-}
-
-interface PreparedRecord {
-  key: Buffer | null;
-  value: Buffer | null;
-  partition?: number;
+/** A startup failure: Kafka could not be reached or refused the client. */
+export class KafkaUnavailableError extends Error {
+  override name = "KafkaUnavailableError";
 }
 
 /** Starts the proxy; resolves once it listens. */
@@ -111,9 +127,11 @@ export async function startRestProxy(opts: RestProxyOptions): Promise<RestProxy>
   const maxRecord = opts.maxRecordBytes ?? 1024 * 1024;
   const maxInFlight = opts.maxInFlight ?? 64;
   const retryAfter = String(opts.retryAfterSec ?? 1);
+  const budget = new MemoryBudget(opts.memoryBudgetBytes ?? 128 * 1024 * 1024);
+  const bodyTimeoutMs = opts.bodyTimeoutMs ?? 30_000;
   const log = opts.log ?? (() => {});
   const keyDigest = opts.apiKey ? sha256(opts.apiKey) : undefined;
-  const stats: RestProxyStats = {
+  const stats = {
     requests: 0,
     produceRequests: 0,
     records: 0,
@@ -122,245 +140,257 @@ export async function startRestProxy(opts: RestProxyOptions): Promise<RestProxy>
     inFlight: 0,
   };
 
+  if (opts.bootstrap) {
+    try {
+      await checkKafkaReachable({ bootstrap: opts.bootstrap, bootstrapFrom: opts.bootstrapFrom });
+    } catch (err) {
+      throw new KafkaUnavailableError((err as Error).message);
+    }
+  }
   // kafkajs spends a third of its producing time building varints under Deno; same bytes.
   installFastVarints();
-  const admin: Admin = opts.kafka.admin();
+  const admin: Admin = opts.kafka.admin({ retry: { retries: 2, initialRetryTime: 100 } });
   const producer: Producer = opts.kafka.producer({
     allowAutoTopicCreation: false,
     idempotent: false,
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
   });
-  await Promise.all([admin.connect(), producer.connect()]);
+  try {
+    await Promise.all([admin.connect(), producer.connect()]);
+  } catch (err) {
+    await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+    throw new KafkaUnavailableError(
+      `Cannot start the REST proxy: Kafka${
+        opts.bootstrap ? ` at "${opts.bootstrap}" (${opts.bootstrapFrom ?? "--bootstrap"})` : ""
+      } refused the client: ${kafkaErrorMessage(err)}`,
+    );
+  }
   const topics = new TopicCache(admin, log);
-  const partitioner = Partitioners.DefaultPartitioner();
+  const sender = new RecordSender(producer, topics, {
+    maxRecordBytes: maxRecord,
+    chunkRecords: opts.chunkRecords,
+    log,
+  });
+  const consumers = new ConsumerManager(opts.kafka, opts.consumers ?? {}, log);
+  const bodyLimits = (max: number) => ({
+    maxBytes: max,
+    timeoutMs: bodyTimeoutMs,
+    budget,
+    retryAfter,
+  });
+  const tooMany = (what: string) =>
+    new HttpError(429, 42901, `Too many requests: ${what}`, { "Retry-After": retryAfter });
 
-  const handle = async (req: Request): Promise<Response> => {
+  const handle = async (req: ProxyRequest): Promise<Response> => {
     stats.requests++;
     const url = new URL(req.url);
     // API Gateway checks the key before anything else, whatever the path.
     if (keyDigest && !keyMatches(req.headers.get("x-api-key"), keyDigest)) {
+      await req.body?.cancel().catch(() => {});
       return Response.json({ message: "Forbidden" }, { status: 403 });
     }
     let path = url.pathname;
     if (basePath) {
-      if (path !== basePath && !path.startsWith(`${basePath}/`)) return notFound();
+      if (path !== basePath && !path.startsWith(`${basePath}/`)) {
+        await req.body?.cancel().catch(() => {});
+        return errorResponse(notFound());
+      }
       path = path.slice(basePath.length) || "/";
     }
-    const m = /^\/topics(?:\/([^/]+))?\/?$/.exec(path);
-    if (!m) return notFound();
-    const topic = m[1] === undefined ? undefined : safeDecode(m[1]);
-    if (topic === undefined && m[1] !== undefined) return notFound();
     try {
-      if (req.method === "GET" && topic === undefined) {
-        return v2Json(await topics.list());
-      }
-      if (req.method === "GET" && topic !== undefined) {
-        const meta = await topics.describe(topic, true);
-        if (!meta) throw topicNotFound(topic);
-        return v2Json({
-          name: topic,
-          configs: {},
-          partitions: meta.map((p) => ({
-            partition: p.partitionId,
-            leader: p.leader,
-            replicas: p.replicas.map((b) => ({
-              broker: b,
-              leader: b === p.leader,
-              in_sync: p.isr.includes(b),
-            })),
-          })),
-        });
-      }
-      if (req.method === "POST" && topic !== undefined) {
-        if (stats.inFlight >= maxInFlight) {
-          stats.rejected429++;
-          await req.body?.cancel().catch(() => {});
-          throw new HttpError(
-            429,
-            42901,
-            `Too many requests: ${maxInFlight} produce requests are in flight`,
-            { "Retry-After": retryAfter },
-          );
-        }
-        stats.inFlight++;
-        try {
-          return await produce(req, topic);
-        } finally {
-          stats.inFlight--;
-        }
-      }
-      return v2Error(new HttpError(405, 405, "HTTP 405 Method Not Allowed"));
+      return await route(req, path);
     } catch (err) {
-      if (err instanceof HttpError) return v2Error(err);
+      await req.body?.cancel().catch(() => {});
+      if (err instanceof HttpError) {
+        if (err.status === 429) stats.rejected429++;
+        return errorResponse(err);
+      }
       log(`rest-proxy: ${req.method} ${path} failed: ${(err as Error).message}`);
-      const retriable = (err as { retriable?: boolean }).retriable !== false;
-      return v2Error(
-        retriable
-          ? new HttpError(503, 50302, `Broker not available: ${(err as Error).message}`)
-          : new HttpError(500, 50002, `Kafka error: ${(err as Error).message}`),
+      return errorResponse(kafkaHttpError(err, `${req.method} ${path} failed`));
+    }
+  };
+
+  const route = async (req: ProxyRequest, path: string): Promise<Response> => {
+    const segs = path.split("/").filter(Boolean);
+    if (segs.length === 0) {
+      if (req.method !== "GET" && req.method !== "POST") throw methodNotAllowed();
+      return jsonResponse({}, 200, {}, answerType(req));
+    }
+    if (segs[0] === "v3") {
+      return await handleV3(
+        {
+          topics,
+          sender,
+          autoCreate: !!opts.autoCreate,
+          budget,
+          maxObjectBytes: maxRecord * 2 + 64 * 1024,
+          log,
+          onRecords: (ok, failed) => {
+            stats.records += ok;
+            stats.recordErrors += failed;
+          },
+        },
+        req,
+        path.slice(3),
+        baseUrl(req, basePath),
       );
     }
-  };
-
-  const produce = async (req: Request, topic: string): Promise<Response> => {
-    stats.produceRequests++;
-    const format = contentFormat(req.headers.get("content-type"));
-    const body = await readBody(req, maxBody);
-    const records = parseProduce(body, format);
-    let meta = await topics.describe(topic);
-    if (!meta && opts.autoCreate) meta = await topics.create(topic);
-    if (!meta) throw topicNotFound(topic);
-    const partitionIds = new Set(meta.map((p) => p.partitionId));
-    for (const r of records) {
-      if (r.partition !== undefined && !partitionIds.has(r.partition)) {
-        throw new HttpError(404, 40402, `Partition ${r.partition} of topic ${topic} not found.`);
-      }
-    }
-    const offsets: Offset[] = new Array(records.length);
-    const byPartition = new Map<number, number[]>();
-    records.forEach((r, i) => {
-      const size = (r.key?.length ?? 0) + (r.value?.length ?? 0);
-      if (size > maxRecord) {
-        offsets[i] = {
-          partition: null,
-          offset: null,
-          error_code: 50002,
-          error:
-            `The message is ${size} bytes when serialized which is larger than ${maxRecord}, ` +
-            "which is the value of the max.request.size configuration.",
-        };
-        return;
-      }
-      const p = partitioner({
-        topic,
-        partitionMetadata: meta!,
-        message: { key: r.key, value: r.value, partition: r.partition },
-      });
-      const idx = byPartition.get(p);
-      if (idx) idx.push(i);
-      else byPartition.set(p, [i]);
-    });
-    // One send per partition, so a failure is reported for exactly the records it concerns.
-    await Promise.all([...byPartition].map(async ([partition, idx]) => {
+    if (segs[0] === "consumers") {
+      const body = req.method === "POST" || req.method === "GET"
+        ? await readBody(req, bodyLimits(Math.min(maxBody, 1024 * 1024)))
+        : undefined;
       try {
-        const res = await producer.send({
-          topic,
-          acks: -1,
-          timeout: 30000,
-          messages: idx.map((i) => ({
-            key: records[i].key,
-            value: records[i].value,
-            partition,
-          })),
-        });
-        const meta = res.find((m) => m.partition === partition) ?? res[0];
-        const base = Number(meta.baseOffset ?? meta.offset);
-        idx.forEach((i, k) => {
-          offsets[i] = { partition, offset: base + k, error_code: null, error: null };
-        });
-      } catch (err) {
-        const e = err as { name?: string; type?: string; retriable?: boolean; message?: string };
-        log(`rest-proxy: produce to ${topic}[${partition}] failed: ${e.message}`);
-        if (e.type === "UNKNOWN_TOPIC_OR_PARTITION") topics.forget(topic);
-        for (const i of idx) {
-          offsets[i] = {
-            partition: null,
-            offset: null,
-            error_code: errorCode(e),
-            error: e.message ?? String(err),
-          };
-        }
+        return await consumers.handle(
+          req,
+          path.slice("/consumers".length),
+          baseUrl(req, basePath),
+          body?.bytes ?? new Uint8Array(),
+        );
+      } finally {
+        body?.release();
       }
-    }));
-    for (const o of offsets) {
-      if (o.error_code === null) stats.records++;
-      else stats.recordErrors++;
     }
-    return v2Json({ key_schema_id: null, value_schema_id: null, offsets });
+    if (segs[0] === "brokers" && segs.length === 1) {
+      if (req.method !== "GET") throw methodNotAllowed();
+      const type = answerType(req);
+      return jsonResponse({ brokers: (await topics.clusterInfo()).brokers }, 200, {}, type);
+    }
+    if (segs[0] !== "topics" || segs.length > 5) throw notFound();
+    const topic = segs[1] === undefined ? undefined : decodeSeg(segs[1]);
+    if (topic === undefined) {
+      if (req.method !== "GET") throw methodNotAllowed();
+      return jsonResponse(await topics.list(), 200, {}, answerType(req));
+    }
+    if (segs.length === 2) {
+      if (req.method === "GET") {
+        const type = answerType(req);
+        const meta = await topics.require(topic, true);
+        return jsonResponse(
+          { name: topic, configs: {}, partitions: meta.map(partitionJson) },
+          200,
+          {},
+          type,
+        );
+      }
+      if (req.method === "POST") return await produce(req, topic, undefined);
+      throw methodNotAllowed();
+    }
+    if (segs[2] !== "partitions") throw notFound();
+    if (segs.length === 3) {
+      if (req.method !== "GET") throw methodNotAllowed();
+      const type = answerType(req);
+      return jsonResponse((await topics.require(topic, true)).map(partitionJson), 200, {}, type);
+    }
+    if (!/^\d{1,10}$/.test(segs[3]) || Number(segs[3]) > 2147483647) throw notFound();
+    const partition = Number(segs[3]);
+    if (segs.length === 4) {
+      if (req.method === "POST") return await produce(req, topic, partition);
+      if (req.method !== "GET") throw methodNotAllowed();
+      const type = answerType(req);
+      const p = (await topics.require(topic, true)).find((x) => x.partitionId === partition);
+      if (!p) throw partitionNotFound(topic, partition);
+      return jsonResponse(partitionJson(p), 200, {}, type);
+    }
+    if (segs[4] !== "offsets") throw notFound();
+    if (req.method !== "GET") throw methodNotAllowed();
+    const type = answerType(req);
+    await topics.require(topic, true);
+    const o = await topics.offsets(topic, partition);
+    return jsonResponse({ beginning_offset: o.beginning, end_offset: o.end }, 200, {}, type);
   };
 
-  const server = Deno.serve({
+  const produce = async (
+    req: ProxyRequest,
+    topic: string,
+    partition: number | undefined,
+  ): Promise<Response> => {
+    stats.produceRequests++;
+    // Everything that needs no body is checked before reading it.
+    const type = answerType(req);
+    const format = produceFormat(req.headers.get("content-type"));
+    const body = await readBody(req, bodyLimits(maxBody));
+    try {
+      // A slot is taken only once the body is here: slow senders hold none.
+      if (stats.inFlight >= maxInFlight) {
+        throw tooMany(`${maxInFlight} produce requests are in flight`);
+      }
+      stats.inFlight++;
+      try {
+        const r = await produceV2(
+          { topics, sender, autoCreate: !!opts.autoCreate },
+          topic,
+          partition,
+          format,
+          body.bytes,
+        );
+        stats.records += r.ok;
+        stats.recordErrors += r.failed;
+        return jsonResponse(r.text, 200, {}, type);
+      } finally {
+        stats.inFlight--;
+      }
+    } finally {
+      body.release();
+    }
+  };
+
+  const server = await serveHttp({
     hostname: opts.hostname ?? "127.0.0.1",
     port: opts.port ?? 0,
-    onListen: () => {},
     onError: (err) => {
       log(`rest-proxy: ${(err as Error).message}`);
-      return v2Error(new HttpError(500, 500, "Internal Server Error"));
+      return errorResponse(new HttpError(500, 500, "Internal Server Error"));
     },
   }, handle);
-  const port = server.addr.port;
-  const host = server.addr.hostname.includes(":")
-    ? `[${server.addr.hostname}]`
-    : server.addr.hostname;
+  const port = server.port;
+  const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}${basePath}`,
+    url: `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}${basePath}`,
     port,
-    stats: () => ({ ...stats }),
+    stats: () => ({ ...stats, consumers: consumers.size, bodyBytes: budget.inUse }),
     close: () =>
       closing ??= (async () => {
+        await consumers.close();
         await server.shutdown();
         await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
       })(),
   };
 }
 
-interface PartitionMeta {
-  partitionErrorCode: number;
-  partitionId: number;
-  leader: number;
-  replicas: number[];
-  isr: number[];
-}
-
-/** Topic existence and partitions, cached so a produce costs no metadata round trip. */
-class TopicCache {
-  private known = new Map<string, { at: number; partitions: PartitionMeta[] }>();
-  constructor(private admin: Admin, private log: (l: string) => void) {}
-
-  async list(): Promise<string[]> {
-    const all = await this.admin.listTopics();
-    return all.filter((t) => !t.startsWith("__")).sort();
-  }
-
-  /** Partitions of `topic`, or undefined when it does not exist. */
-  async describe(topic: string, fresh = false): Promise<PartitionMeta[] | undefined> {
-    const hit = this.known.get(topic);
-    if (hit && !fresh && performance.now() - hit.at < 30_000) return hit.partitions;
-    // Listing first: a metadata request naming the topic could auto-create it.
-    if (!(await this.admin.listTopics()).includes(topic)) {
-      this.known.delete(topic);
-      return undefined;
+/**
+ * The absolute URL prefix clients reach this proxy at (for `base_uri` and v3 `self` links):
+ * the forwarded scheme, host and prefix when a gateway or load balancer says them
+ * (`Forwarded`, `X-Forwarded-Proto`, `-Host`, `-Port`, `-Prefix`), else the request's own,
+ * followed by the base path.
+ */
+export function baseUrl(req: ProxyRequest, basePath: string): string {
+  const url = new URL(req.url);
+  const h = req.headers;
+  const first = (v: string | null) => v?.split(",")[0].trim() || undefined;
+  let proto = url.protocol.replace(/:$/, "");
+  let host = h.get("host") ?? url.host;
+  const fwd = first(h.get("forwarded"));
+  if (fwd) {
+    for (const pair of fwd.split(";")) {
+      const [k, v] = pair.split("=").map((s) => s.trim());
+      const val = v?.replace(/^"|"$/g, "");
+      if (!val) continue;
+      if (k.toLowerCase() === "proto") proto = val;
+      if (k.toLowerCase() === "host") host = val;
     }
-    const md = await this.admin.fetchTopicMetadata({ topics: [topic] });
-    const partitions = (md.topics[0]?.partitions ?? []) as unknown as PartitionMeta[];
-    if (!partitions.length) return undefined;
-    partitions.sort((a, b) => a.partitionId - b.partitionId);
-    this.known.set(topic, { at: performance.now(), partitions });
-    return partitions;
   }
-
-  async create(topic: string): Promise<PartitionMeta[] | undefined> {
-    if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic)) {
-      throw new HttpError(400, 40002, `Cannot create topic ${topic}: invalid topic name`);
-    }
-    try {
-      await this.admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
-      this.log(`rest-proxy: created topic ${topic}`);
-    } catch (err) {
-      if ((err as { type?: string }).type !== "TOPIC_ALREADY_EXISTS") throw err;
-    }
-    for (let i = 0; i < 50; i++) {
-      const meta = await this.describe(topic, true);
-      if (meta?.every((p) => p.leader >= 0)) return meta;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return await this.describe(topic, true);
+  proto = first(h.get("x-forwarded-proto")) ?? proto;
+  host = first(h.get("x-forwarded-host")) ?? host;
+  const port = first(h.get("x-forwarded-port"));
+  if (
+    port && !/:\d+$/.test(host) && !(proto === "https" && port === "443") &&
+    !(proto === "http" && port === "80")
+  ) {
+    host = `${host}:${port}`;
   }
-
-  forget(topic: string): void {
-    this.known.delete(topic);
-  }
+  const prefix = (first(h.get("x-forwarded-prefix")) ?? "").replace(/\/+$/, "");
+  return `${proto}://${host}${prefix}${basePath}`;
 }
 
 function sha256(s: string): Uint8Array {
@@ -372,151 +402,10 @@ function keyMatches(given: string | null, want: Uint8Array): boolean {
   return timingSafeEqual(sha256(given ?? ""), want) && given !== null;
 }
 
-function safeDecode(s: string): string | undefined {
+function decodeSeg(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
-    return undefined;
+    throw notFound();
   }
-}
-
-function notFound(): Response {
-  return v2Error(new HttpError(404, 404, "HTTP 404 Not Found"));
-}
-
-function topicNotFound(topic: string): HttpError {
-  return new HttpError(404, 40401, `Topic ${topic} not found.`);
-}
-
-function v2Json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": V2.response, ...headers },
-  });
-}
-
-function v2Error(e: HttpError): Response {
-  return v2Json({ error_code: e.errorCode, message: e.message }, e.status, e.headers);
-}
-
-/** The embedded format of a produce request, or 415. */
-function contentFormat(contentType: string | null): Format {
-  const type = (contentType ?? "").split(";")[0].trim().toLowerCase();
-  if (type === V2.json) return "json";
-  // Without an embedded format the real proxy assumes binary.
-  if (type === V2.binary || type === V2.response) return "binary";
-  throw new HttpError(
-    415,
-    415,
-    `HTTP 415 Unsupported Media Type: "${type || "none"}"; send ${V2.json} or ${V2.binary}`,
-  );
-}
-
-/** The body, read chunk by chunk and refused as soon as it passes `max` bytes. */
-async function readBody(req: Request, max: number): Promise<Uint8Array> {
-  const tooLarge = () =>
-    new HttpError(413, 413, `Request Entity Too Large: the body is over ${max} bytes`);
-  const declared = Number(req.headers.get("content-length") ?? NaN);
-  if (declared > max) {
-    await req.body?.cancel().catch(() => {});
-    throw tooLarge();
-  }
-  if (!req.body) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = req.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
-/** Parses and validates a v2 produce body into Kafka keys and values. */
-function parseProduce(body: Uint8Array, format: Format): PreparedRecord[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(decoder.decode(body));
-  } catch (err) {
-    throw new HttpError(
-      422,
-      42203,
-      `Conversion of JSON to Object failed: ${(err as Error).message}`,
-    );
-  }
-  const shape = (msg: string) => new HttpError(422, 422, msg);
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw shape('The request body must be a JSON object with a "records" array');
-  }
-  const records = (parsed as { records?: unknown }).records;
-  if (!Array.isArray(records) || records.length === 0) {
-    throw shape("records may not be empty");
-  }
-  for (const f of ["key_schema", "key_schema_id", "value_schema", "value_schema_id"]) {
-    if ((parsed as Record<string, unknown>)[f] != null) {
-      throw shape(`${f} is only allowed with a schema format (avro, jsonschema, protobuf)`);
-    }
-  }
-  return records.map((r, i): PreparedRecord => {
-    if (typeof r !== "object" || r === null || Array.isArray(r)) {
-      throw shape(`records[${i}] must be an object with "value" and optional "key", "partition"`);
-    }
-    const rec = r as { key?: unknown; value?: unknown; partition?: unknown };
-    let partition: number | undefined;
-    if (rec.partition !== undefined && rec.partition !== null) {
-      if (!Number.isInteger(rec.partition) || (rec.partition as number) < 0) {
-        throw shape(`records[${i}].partition must be a non-negative integer`);
-      }
-      partition = rec.partition as number;
-    }
-    if (format === "json") {
-      return {
-        key: rec.key === undefined || rec.key === null
-          ? null
-          : Buffer.from(JSON.stringify(rec.key)),
-        value: rec.value === undefined || rec.value === null
-          ? null
-          : Buffer.from(JSON.stringify(rec.value)),
-        partition,
-      };
-    }
-    return {
-      key: fromBase64(rec.key, `records[${i}].key`),
-      value: fromBase64(rec.value, `records[${i}].value`),
-      partition,
-    };
-  });
-}
-
-function fromBase64(v: unknown, what: string): Buffer | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0) {
-    throw new HttpError(422, 42203, `Conversion of JSON to Object failed: ${what} is not base64`);
-  }
-  return Buffer.from(v, "base64");
-}
-
-/** The v2 per-record error code of a producer failure. */
-function errorCode(e: { name?: string; type?: string; retriable?: boolean }): number {
-  const t = e.type ?? "";
-  if (/SASL_AUTHENTICATION|AUTHENTICATION/.test(t) || e.name === "KafkaJSSASLAuthenticationError") {
-    return 40101;
-  }
-  if (/AUTHORIZATION/.test(t)) return 40301;
-  return e.retriable === false ? 50002 : 50003;
 }

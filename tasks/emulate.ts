@@ -58,6 +58,9 @@ Source:
 Target (exactly one):
   --rest-url URL      Confluent REST Proxy v2 or API Gateway invoke URL: POST URL/topics/<topic>
                       (PINPIPE_REST_URL, config apiInvokeUrl)
+  --rest-api V        v2 (POST URL/topics/<topic>, what API Gateway forwards on AWS) or v3
+                      (POST URL/v3/clusters/<id>/topics/<topic>/records, many records per body)
+                      (PINPIPE_REST_API; default v2)
   --api-key-env NAME  environment variable holding the API Gateway key sent as x-api-key
                       (default PINPIPE_API_KEY; keys never come from flags and are never printed)
   --api-key-file P    file holding the API key instead (PINPIPE_API_KEY_FILE)
@@ -105,6 +108,7 @@ if (import.meta.main) {
       duration: { type: "string" },
       rate: { type: "string" },
       "rest-url": { type: "string" },
+      "rest-api": { type: "string" },
       "api-key-env": { type: "string" },
       "api-key-file": { type: "string" },
       ...KAFKA_FLAGS,
@@ -158,6 +162,13 @@ if (import.meta.main) {
       o.problem(`Invalid --rest-url "${restUrl}": expected http(s)://host[:port][/stage]`);
     }
     const kafka = kind === "bootstrap" ? readKafkaOptions(o) : undefined;
+    const restApi = o.choice("rest-api", ["v2", "v3"] as const, {
+      env: "PINPIPE_REST_API",
+      default: "v2",
+    });
+    if (kind !== "rest-url" && typeof values["rest-api"] === "string") {
+      o.problem("--rest-api applies only with --rest-url");
+    }
     const apiKey = kind === "rest-url" ? await readApiKey(o) : undefined;
     o.done();
 
@@ -179,7 +190,13 @@ if (import.meta.main) {
     let target: Target | undefined;
     try {
       if (kind === "rest-url") {
-        target = new RestProducer({ baseUrl: restUrl!, apiKey, maxAttempts: attempts });
+        target = new RestProducer({
+          baseUrl: restUrl!,
+          api: restApi,
+          urlFlag: "--rest-url",
+          apiKey,
+          maxAttempts: attempts,
+        });
       } else if (kind === "bootstrap") {
         await checkKafkaReachable(kafka!);
         target = await KafkaTarget.connect(

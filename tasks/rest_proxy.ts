@@ -2,10 +2,11 @@
 /**
  * `deno task rest-proxy`: the Kafka REST proxy, both sides.
  *
- * - `serve`: a Confluent REST Proxy v2-compatible produce endpoint on kafkajs, for local
- *   runs (`POST /topics/<t>`, `GET /topics`, `GET /topics/<t>`), optionally under an API
- *   Gateway-like base path and API key. Runs until Ctrl-C; changes nothing but the topics
- *   it produces to (and creates them only with `--auto-create`).
+ * - `serve`: a Confluent REST Proxy-compatible server on kafkajs, for local runs: the v2
+ *   produce, metadata and consumer APIs and the v3 records API (lib/rest_proxy.ts),
+ *   optionally under an API Gateway-like base path and API key. Runs until Ctrl-C; changes
+ *   nothing but the topics it produces to (and creates them only with `--auto-create`) and
+ *   the offsets its consumer instances commit.
  * - `config`: renders `kafka-rest.properties` for Confluent's REST proxy on the EC2 client
  *   (MSK IAM auth, brokers from `GetBootstrapBrokers`) and prints it; with `--deploy`
  *   installs it through SSM and restarts the service, waiting for the result. A re-run
@@ -28,6 +29,7 @@ import { runConfig } from "../lib/rest_proxy_config.ts";
 import type { ConfigOptions } from "../lib/rest_proxy_config.ts";
 import { fmtInt } from "../lib/progress.ts";
 import { registerSecret } from "../lib/redact.ts";
+import { logLine } from "../lib/log.ts";
 
 export { runConfig };
 
@@ -37,7 +39,8 @@ export const HELP =
 Usage: deno task rest-proxy serve [flags]
        deno task rest-proxy config [--deploy] [flags]
 
-serve: a Confluent REST Proxy v2-compatible endpoint (json and binary formats)
+serve: a Confluent REST Proxy-compatible server: v2 produce (json and binary), metadata and
+consumers (/consumers/…), and the v3 records API (/v3/clusters/…/records)
 ${KAFKA_HELP}
   --host H                 interface to bind (PINPIPE_REST_HOST; default 127.0.0.1)
   --port N                 port, 0 for any free one (PINPIPE_REST_PORT; default 8082)
@@ -49,7 +52,14 @@ ${KAFKA_HELP}
                            read with a warning in this release only)
   --max-body-bytes SIZE    largest request body (PINPIPE_REST_MAX_BODY; default 10MiB)
   --max-record-bytes SIZE  largest record (PINPIPE_REST_MAX_RECORD; default 1MiB)
-  --max-in-flight N        produce requests at once before 429 (PINPIPE_REST_MAX_IN_FLIGHT; default 64)
+  --max-in-flight N        produce requests at once before 429, counted once their bodies
+                           arrived (PINPIPE_REST_MAX_IN_FLIGHT; default 64)
+  --body-timeout D         a request body must arrive within this long, else 408
+                           (PINPIPE_REST_BODY_TIMEOUT; default 30s)
+  --memory-budget SIZE     request bodies held at once, else 429 (PINPIPE_REST_MEMORY_BUDGET;
+                           default 128MiB)
+  --consumer-timeout D     idle consumer instances are deleted after this long
+                           (PINPIPE_REST_CONSUMER_TIMEOUT; default 5m)
 
 config: kafka-rest.properties for the REST proxy on EC2 with MSK IAM auth
   --cluster-arn ARN        MSK cluster (PINPIPE_CLUSTER_ARN, config clusterArn)
@@ -82,6 +92,9 @@ const SERVE_FLAGS: Record<string, FlagSpec> = {
   "max-body-bytes": { type: "string" },
   "max-record-bytes": { type: "string" },
   "max-in-flight": { type: "string" },
+  "body-timeout": { type: "string" },
+  "memory-budget": { type: "string" },
+  "consumer-timeout": { type: "string" },
   json: { type: "boolean" },
 };
 const CONFIG_FLAGS: Record<string, FlagSpec> = {
@@ -110,6 +123,9 @@ export interface ServeOptions {
   maxBodyBytes: number;
   maxRecordBytes: number;
   maxInFlight: number;
+  bodyTimeoutMs: number;
+  memoryBudgetBytes: number;
+  consumerTimeoutMs: number;
 }
 
 /** Splits off the subcommand and reads its options; every problem is reported together. */
@@ -170,6 +186,21 @@ export function parseOptions(
         env: "PINPIPE_REST_MAX_IN_FLIGHT",
         default: 64,
         min: 1,
+      }),
+      bodyTimeoutMs: o.duration("body-timeout", {
+        env: "PINPIPE_REST_BODY_TIMEOUT",
+        default: 30_000,
+        min: 100,
+      }),
+      memoryBudgetBytes: o.bytes("memory-budget", {
+        env: "PINPIPE_REST_MEMORY_BUDGET",
+        default: 128 * 1024 * 1024,
+        min: 1024 * 1024,
+      }),
+      consumerTimeoutMs: o.duration("consumer-timeout", {
+        env: "PINPIPE_REST_CONSUMER_TIMEOUT",
+        default: 300_000,
+        min: 1000,
       }),
     };
     o.done();
@@ -247,6 +278,8 @@ if (import.meta.main) {
     const s = parsed.serve;
     const proxy = await startRestProxy({
       kafka: createKafka(s.kafka),
+      bootstrap: s.kafka.bootstrap,
+      bootstrapFrom: s.kafka.bootstrapFrom,
       hostname: s.host,
       port: s.port,
       basePath: s.basePath,
@@ -255,9 +288,12 @@ if (import.meta.main) {
       maxBodyBytes: s.maxBodyBytes,
       maxRecordBytes: s.maxRecordBytes,
       maxInFlight: s.maxInFlight,
-      log: (l) => console.error(l),
+      bodyTimeoutMs: s.bodyTimeoutMs,
+      memoryBudgetBytes: s.memoryBudgetBytes,
+      consumers: { instanceTimeoutMs: s.consumerTimeoutMs },
+      log: logLine,
     });
-    console.error(`rest-proxy: listening on ${proxy.url} -> Kafka ${s.kafka.bootstrap}`);
+    logLine(`rest-proxy: listening on ${proxy.url} -> Kafka ${s.kafka.bootstrap}`);
     if (json) console.log(JSON.stringify({ url: proxy.url, port: proxy.port }));
     else console.log(proxy.url);
     const t0 = performance.now();
@@ -265,7 +301,7 @@ if (import.meta.main) {
     await proxy.close();
     const st: RestProxyStats = proxy.stats();
     const sec = (performance.now() - t0) / 1000;
-    console.error(
+    logLine(
       `rest-proxy: stopped after ${sec.toFixed(0)} s: ${fmtInt(st.records)} records in ${
         fmtInt(st.produceRequests)
       } produce requests, ${fmtInt(st.recordErrors)} record errors, ${

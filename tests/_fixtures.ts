@@ -21,7 +21,7 @@ export const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
  * Something a test needs from the machine. `kafka` (Apache Kafka) and `engines` (the venv
  * with PySpark, Airflow, cfn-lint and moto) come from tests/setup.ts's engine cache.
  */
-export type Need = "kcat" | "mysql" | "chromium" | "python3" | "kafka" | "engines";
+export type Need = "kcat" | "mysql" | "chromium" | "python3" | "kafka" | "engines" | "curl";
 
 /** Base URL of the MariaDB/MySQL server tests may use (they create and drop their own database). */
 export const TEST_MYSQL_URL = Deno.env.get("PINPIPE_TEST_MYSQL_URL") ??
@@ -52,6 +52,7 @@ async function mysqlReachable(): Promise<boolean> {
 
 const checks: Record<Need, () => Promise<boolean>> = {
   kcat: () => hasCommand("kcat", ["-V"]),
+  curl: () => hasCommand("curl"),
   mysql: mysqlReachable,
   chromium: async () => {
     try {

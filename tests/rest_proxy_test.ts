@@ -1,71 +1,24 @@
 /**
  * The local REST proxy against the embedded broker: the v2 produce contract (json and
- * binary), metadata endpoints, every whole-request and per-record error, the API key, the
- * body limit enforced while reading, and back-pressure.
+ * binary, to a topic and to a partition), the metadata endpoints, the API key and base path,
+ * and every whole-request and per-record status and error code, table-driven.
  */
 import assert from "node:assert/strict";
 import { startBroker } from "../lib/broker/broker.ts";
-import type { Broker } from "../lib/broker/broker.ts";
 import { createKafka } from "../lib/kafka_client.ts";
-import { startRestProxy, V2 } from "../lib/rest_proxy.ts";
-import type { RestProxy, RestProxyOptions } from "../lib/rest_proxy.ts";
-import type { Kafka } from "../lib/deps/kafkajs.ts";
+import { startRestProxy } from "../lib/rest_proxy.ts";
 import { waitFor } from "./_fixtures.ts";
-
-const T = { sanitizeOps: false, sanitizeResources: false };
-
-/** A broker with topic `t.pin` (3 partitions) and a proxy in front of it. */
-async function withProxy(
-  fn: (ctx: { proxy: RestProxy; kafka: Kafka; broker: Broker }) => Promise<void>,
-  opts: Partial<RestProxyOptions> = {},
-): Promise<void> {
-  const broker = await startBroker({ port: 0 });
-  const kafka = createKafka({ bootstrap: broker.bootstrap, clientId: "test" });
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic: "t.pin", numPartitions: 3 }] });
-  await admin.disconnect();
-  const proxy = await startRestProxy({ kafka, ...opts });
-  try {
-    await fn({ proxy, kafka, broker });
-  } finally {
-    await proxy.close();
-    await broker.close();
-  }
-}
-
-function post(proxy: RestProxy, topic: string, body: string, type: string = V2.json, headers = {}) {
-  return fetch(`${proxy.url}/topics/${topic}`, {
-    method: "POST",
-    headers: { "content-type": type, ...headers },
-    body,
-  }).then(async (r) => ({ status: r.status, headers: r.headers, body: await r.json() }));
-}
-
-/** Reads `n` records of `topic` back with a kafkajs consumer. */
-async function consume(kafka: Kafka, topic: string, n: number) {
-  const consumer = kafka.consumer({ groupId: `read-${crypto.randomUUID()}`, maxWaitTimeInMs: 100 });
-  const got: { partition: number; offset: number; key: string | null; value: string | null }[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    eachMessage: ({ partition, message }) => {
-      got.push({
-        partition,
-        offset: Number(message.offset),
-        key: message.key?.toString() ?? null,
-        value: message.value?.toString() ?? null,
-      });
-      return Promise.resolve();
-    },
-  });
-  try {
-    await waitFor(`${n} records from ${topic}`, () => got.length >= n, 30_000);
-  } finally {
-    await consumer.disconnect();
-  }
-  return got;
-}
+import {
+  call,
+  consume,
+  createTopics,
+  produce,
+  rawPost,
+  T,
+  text,
+  V2,
+  withProxy,
+} from "./_rest_proxy.ts";
 
 Deno.test({
   ...T,
@@ -77,10 +30,11 @@ Deno.test({
         { key: "a", value: ["foo", "bar"], partition: 2 },
         { value: 53.5 },
       ];
-      const r = await post(proxy, "t.pin", JSON.stringify({ records }));
+      const r = await produce(proxy, "t.pin", JSON.stringify({ records }));
       assert.equal(r.status, 200);
       assert.equal(r.headers.get("content-type"), V2.response);
       assert.equal(r.body.offsets.length, 3);
+      assert.equal(r.body.key_schema_id, null);
       for (const o of r.body.offsets) {
         assert.equal(o.error_code, null);
         assert.equal(o.error, null);
@@ -88,15 +42,15 @@ Deno.test({
       }
       assert.equal(r.body.offsets[1].partition, 2, "an explicit partition is honoured");
       const got = await consume(kafka, "t.pin", 3);
-      const byValue = new Map(got.map((g) => [g.value, g]));
+      const byValue = new Map(got.map((g) => [text(g.value), g]));
       const first = byValue.get(JSON.stringify(records[0].value))!;
-      assert.equal(first.key, "7528", "a numeric key is stored as its JSON text");
+      assert.equal(text(first.key), "7528", "a numeric key is stored as its JSON text");
       assert.deepEqual([first.partition, first.offset], [
         r.body.offsets[0].partition,
         r.body.offsets[0].offset,
       ]);
       const second = byValue.get('["foo","bar"]')!;
-      assert.equal(second.key, '"a"', "a string key is JSON-serialized like Confluent's proxy");
+      assert.equal(text(second.key), '"a"', "a string key is stored as its JSON text");
       assert.equal(second.partition, 2);
       assert.equal(byValue.get("53.5")!.key, null);
     }),
@@ -111,57 +65,81 @@ Deno.test({
       const body = JSON.stringify({
         records: [{ key: btoa("7528"), value: btoa(String.fromCharCode(...value)) }],
       });
-      const r = await post(proxy, "t.pin", body, V2.binary);
+      const r = await produce(proxy, "t.pin", body, V2.binary);
       assert.equal(r.status, 200);
       assert.equal(r.body.offsets[0].error_code, null);
-      const consumer = kafka.consumer({ groupId: "bin", maxWaitTimeInMs: 100 });
-      let got: { key: string; value: Uint8Array } | undefined;
-      await consumer.connect();
-      await consumer.subscribe({ topics: ["t.pin"], fromBeginning: true });
-      await consumer.run({
-        eachMessage: ({ message }) => {
-          got = { key: message.key!.toString(), value: new Uint8Array(message.value!) };
-          return Promise.resolve();
-        },
-      });
-      await waitFor("the binary record", () => got !== undefined, 30_000);
-      await consumer.disconnect();
-      assert.equal(got!.key, "7528");
-      assert.deepEqual(got!.value, value);
-
-      const bad = await post(
-        proxy,
-        "t.pin",
-        JSON.stringify({ records: [{ value: "%%" }] }),
-        V2.binary,
-      );
-      assert.equal(bad.status, 422);
-      assert.equal(bad.body.error_code, 42203);
+      const [got] = await consume(kafka, "t.pin", 1);
+      assert.equal(text(got.key), "7528");
+      assert.deepEqual(got.value, value);
     }),
 });
 
 Deno.test({
   ...T,
-  name: "topics are listed and described, and unknown topics answer 40401",
+  name: "records posted to a partition's URL land in that partition, whose offsets are then served",
+  fn: () =>
+    withProxy(async ({ proxy, kafka }) => {
+      const body = JSON.stringify({ records: [{ value: { n: 1 } }, { key: 9, value: { n: 2 } }] });
+      const r = await call(proxy, "POST", "/topics/t.pin/partitions/1", body, {
+        "content-type": V2.json,
+      });
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body.offsets.map((o: { partition: number }) => o.partition), [1, 1]);
+      assert.deepEqual(r.body.offsets.map((o: { offset: number }) => o.offset), [0, 1]);
+      const got = await consume(kafka, "t.pin", 2);
+      assert.ok(got.every((g) => g.partition === 1));
+
+      const offsets = await call(proxy, "GET", "/topics/t.pin/partitions/1/offsets");
+      assert.equal(offsets.status, 200);
+      assert.deepEqual(offsets.body, { beginning_offset: 0, end_offset: 2 });
+      const empty = await call(proxy, "GET", "/topics/t.pin/partitions/0/offsets");
+      assert.deepEqual(empty.body, { beginning_offset: 0, end_offset: 0 });
+
+      const parts = await call(proxy, "GET", "/topics/t.pin/partitions");
+      assert.equal(parts.status, 200);
+      assert.deepEqual(parts.body.map((p: { partition: number }) => p.partition), [0, 1, 2]);
+      assert.deepEqual(parts.body[1].replicas, [{
+        broker: parts.body[1].leader,
+        leader: true,
+        in_sync: true,
+      }]);
+      const one = await call(proxy, "GET", "/topics/t.pin/partitions/2");
+      assert.equal(one.status, 200);
+      assert.equal(one.body.partition, 2);
+    }),
+});
+
+Deno.test({
+  ...T,
+  name: "topics, brokers and the root are served, and unknown topics answer 40401",
   fn: () =>
     withProxy(async ({ proxy }) => {
-      const list = await fetch(`${proxy.url}/topics`).then((r) => r.json());
-      assert.deepEqual(list, ["t.pin"]);
-      const desc = await fetch(`${proxy.url}/topics/t.pin`).then((r) => r.json());
-      assert.equal(desc.name, "t.pin");
-      assert.deepEqual(desc.partitions.map((p: { partition: number }) => p.partition), [0, 1, 2]);
-      assert.equal(desc.partitions[0].replicas[0].leader, true);
-      const missing = await fetch(`${proxy.url}/topics/t.nope`);
+      assert.deepEqual((await call(proxy, "GET", "/topics")).body, ["t.pin"]);
+      const desc = await call(proxy, "GET", "/topics/t.pin");
+      assert.equal(desc.body.name, "t.pin");
+      assert.deepEqual(desc.body.configs, {});
+      assert.deepEqual(desc.body.partitions.map((p: { partition: number }) => p.partition), [
+        0,
+        1,
+        2,
+      ]);
+      const brokers = await call(proxy, "GET", "/brokers");
+      assert.equal(brokers.status, 200);
+      assert.equal(brokers.body.brokers.length, 1);
+      assert.ok(Number.isInteger(brokers.body.brokers[0]));
+      const root = await call(proxy, "GET", "/");
+      assert.equal(root.status, 200);
+      assert.deepEqual(root.body, {});
+      const missing = await call(proxy, "GET", "/topics/t.nope");
       assert.equal(missing.status, 404);
-      assert.deepEqual(await missing.json(), {
-        error_code: 40401,
-        message: "Topic t.nope not found.",
-      });
-      const produce = await post(proxy, "t.nope", JSON.stringify({ records: [{ value: 1 }] }));
-      assert.equal(produce.status, 404);
-      assert.equal(produce.body.error_code, 40401);
-      const list2 = await fetch(`${proxy.url}/topics`).then((r) => r.json());
-      assert.deepEqual(list2, ["t.pin"], "a produce to an unknown topic does not create it");
+      assert.deepEqual(missing.body, { error_code: 40401, message: "Topic t.nope not found." });
+      const r = await produce(proxy, "t.nope", JSON.stringify({ records: [{ value: 1 }] }));
+      assert.equal(r.body.error_code, 40401);
+      assert.deepEqual(
+        (await call(proxy, "GET", "/topics")).body,
+        ["t.pin"],
+        "a produce to an unknown topic does not create it",
+      );
     }),
 });
 
@@ -170,81 +148,219 @@ Deno.test({
   name: "with auto-create a produce to an unknown topic creates it",
   fn: () =>
     withProxy(async ({ proxy }) => {
-      const r = await post(proxy, "t.geo", JSON.stringify({ records: [{ key: 1, value: {} }] }));
+      const r = await produce(proxy, "t.geo", JSON.stringify({ records: [{ key: 1, value: {} }] }));
       assert.equal(r.status, 200);
       assert.equal(r.body.offsets[0].error_code, null);
-      assert.deepEqual(await fetch(`${proxy.url}/topics`).then((r) => r.json()), [
-        "t.geo",
-        "t.pin",
-      ]);
+      assert.deepEqual((await call(proxy, "GET", "/topics")).body, ["t.geo", "t.pin"]);
     }, { autoCreate: true }),
 });
 
+/** A row of the status table: status, error_code, what is wrong, "METHOD path", body, headers. */
+type Row = [number, number, string, string, (string | Uint8Array)?, Record<string, string>?];
+
+const J = { "content-type": V2.json };
+const B = { "content-type": V2.binary };
+const C = { "content-type": V2.response };
+const one = (r: unknown) => JSON.stringify({ records: [r] });
+const P = "POST /topics/t.pin";
+const CP = "/consumers/g/instances/c";
+
+const CASES: Row[] = [
+  // 400: not JSON, not UTF-8, bad base64, fields of the wrong type
+  [400, 400, "malformed JSON", P, "{not json", J],
+  [400, 400, "truncated JSON", P, '{"records":[{"value":1}', J],
+  [400, 400, "invalid UTF-8", P, new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), J],
+  [400, 400, "an empty body", P, "", J],
+  [400, 400, "bytes after the request", P, one({ value: 1 }) + "x", J],
+  [400, 400, "an array body", P, "[1,2]", J],
+  [400, 400, "records as a string", P, '{"records":"x"}', J],
+  [400, 400, "a record that is a number", P, '{"records":[1]}', J],
+  [400, 400, "a partition that is a string", P, one({ value: 1, partition: "1" }), J],
+  [400, 400, "a fractional partition", P, one({ value: 1, partition: 1.5 }), J],
+  [400, 400, "bad base64", P, one({ value: "%%" }), B],
+  [400, 400, "base64 with bad padding", P, one({ value: "YWJj=" }), B],
+  [400, 400, "a binary value that is a number", P, one({ value: 5 }), B],
+  // 422: valid JSON that is not a produce request
+  [422, 422, "no records", P, '{"foo":1}', J],
+  [422, 422, "empty records", P, '{"records":[]}', J],
+  [422, 422, "null records", P, '{"records":null}', J],
+  [422, 422, "a null record", P, '{"records":[null]}', J],
+  [422, 422, "a negative partition", P, one({ value: 1, partition: -1 }), J],
+  [422, 422, "a schema id with the json format", P, '{"value_schema_id":3,"records":[{}]}', J],
+  // 404
+  [404, 40401, "an unknown topic", "POST /topics/t.nope", one({ value: 1 }), J],
+  [404, 40401, "an unknown topic's metadata", "GET /topics/t.nope"],
+  [404, 40401, "an unknown topic's partitions", "GET /topics/t.nope/partitions"],
+  [404, 40402, "a partition URL the topic lacks", "POST /topics/t.pin/partitions/9", one({}), J],
+  [404, 40402, "a partition's metadata the topic lacks", "GET /topics/t.pin/partitions/7"],
+  [404, 40402, "offsets of a partition the topic lacks", "GET /topics/t.pin/partitions/7/offsets"],
+  [404, 404, "an unknown path", "GET /nope"],
+  [404, 40402, "committed offsets without partitions", `GET ${CP}/offsets`],
+  [404, 40403, "an unknown consumer", "GET /consumers/g/instances/x/records", undefined, {
+    accept: V2.json,
+  }],
+  [404, 40403, "deleting an unknown consumer", "DELETE /consumers/g/instances/x"],
+  // 405, 406, 413, 415
+  [405, 405, "DELETE on a topic", "DELETE /topics/t.pin"],
+  [406, 406, "an Accept the topic list cannot answer", "GET /topics", undefined, {
+    accept: "text/html",
+  }],
+  [406, 406, "an Accept a produce cannot answer", P, one({ value: 1 }), {
+    ...J,
+    accept: "text/csv",
+  }],
+  [406, 406, "an Accept records cannot answer", `GET ${CP}/records`, undefined, {
+    accept: "text/html",
+  }],
+  [406, 40601, "a binary Accept for a json consumer", `GET ${CP}/records`, undefined, {
+    accept: V2.binary,
+  }],
+  [406, 40601, "a plain v2 Accept for a json consumer", `GET ${CP}/records`, undefined, {
+    accept: V2.response,
+  }],
+  [413, 413, "a body over the limit", P, one({ value: "y".repeat(5000) }), J],
+  [415, 415, "application/json on a produce", P, one({ value: 1 }), {
+    "content-type": "application/json",
+  }],
+  [415, 415, "the avro format", P, one({ value: 1 }), {
+    "content-type": "application/vnd.kafka.avro.v2+json",
+  }],
+  [415, 415, "text/plain on a consumer request", "POST /consumers/g2", "{}", {
+    "content-type": "text/plain",
+  }],
+  // consumer creation and state
+  [409, 40902, "a consumer name taken in the group", "POST /consumers/g", '{"name":"c"}', C],
+  [
+    409,
+    40903,
+    "an assignment while subscribed",
+    `POST ${CP}/assignments`,
+    JSON.stringify({
+      partitions: [{ topic: "t.pin", partition: 0 }],
+    }),
+    C,
+  ],
+  [
+    409,
+    40903,
+    "topics and a pattern at once",
+    `POST ${CP}/subscription`,
+    JSON.stringify({
+      topics: ["t.pin"],
+      topic_pattern: "t.*",
+    }),
+    C,
+  ],
+  [
+    409,
+    40903,
+    "a seek on a partition not assigned",
+    `POST ${CP}/positions`,
+    JSON.stringify({
+      offsets: [{ topic: "t.other", partition: 0, offset: 1 }],
+    }),
+    C,
+  ],
+  [422, 422, "an unknown consumer format", "POST /consumers/g", '{"format":"xml"}', C],
+  [422, 42204, "a bad auto.offset.reset", "POST /consumers/g", '{"auto.offset.reset":"x"}', C],
+  [422, 42204, "a schema format without a registry", "POST /consumers/g", '{"format":"avro"}', C],
+  [400, 40001, "fetch.min.bytes out of range", "POST /consumers/g", '{"fetch.min.bytes":-5}', C],
+  [
+    400,
+    400,
+    "fetch.min.bytes of the wrong type",
+    "POST /consumers/g",
+    '{"fetch.min.bytes":"x"}',
+    C,
+  ],
+  [400, 400, "a malformed subscription", `POST ${CP}/subscription`, '{"topics":', C],
+  [
+    400,
+    400,
+    "a commit with a string offset",
+    `POST ${CP}/offsets`,
+    JSON.stringify({
+      offsets: [{ topic: "t.pin", partition: 0, offset: "1" }],
+    }),
+    C,
+  ],
+  // v3
+  [404, 404, "an unknown v3 cluster", "GET /v3/clusters/nope/topics"],
+  [
+    404,
+    40401,
+    "a v3 produce to an unknown topic",
+    "POST /v3/clusters/{cluster}/topics/x/records",
+    "{}",
+    {
+      "content-type": "application/json",
+    },
+  ],
+];
+
 Deno.test({
   ...T,
-  name: "bad bodies and content types get the v2 status and error code, and the server lives on",
+  name: "every documented status and error code is answered where Confluent's proxy answers it",
   fn: () =>
     withProxy(async ({ proxy }) => {
-      const cases: [string, string, number, number][] = [
-        ["{not json", V2.json, 422, 42203],
-        [JSON.stringify([1, 2]), V2.json, 422, 422],
-        [JSON.stringify({ records: [] }), V2.json, 422, 422],
-        [JSON.stringify({ records: "x" }), V2.json, 422, 422],
-        [JSON.stringify({ records: [1] }), V2.json, 422, 422],
-        [JSON.stringify({ records: [{ value: 1, partition: -1 }] }), V2.json, 422, 422],
-        [JSON.stringify({ records: [{ value: 1 }], value_schema_id: 3 }), V2.json, 422, 422],
-        [JSON.stringify({ records: [{ value: 1 }] }), "application/json", 415, 415],
-        [
-          JSON.stringify({ records: [{ value: 1 }] }),
-          "application/vnd.kafka.avro.v2+json",
-          415,
-          415,
-        ],
-        [JSON.stringify({ records: [{ value: 1, partition: 9 }] }), V2.json, 404, 40402],
-        ["\xff\xfe", V2.json, 422, 42203],
-      ];
-      for (const [body, type, status, code] of cases) {
-        const r = await post(proxy, "t.pin", body, type);
-        assert.equal(r.status, status, `${type} ${body}`);
-        assert.equal(r.body.error_code, code, `${type} ${body}`);
-        assert.equal(typeof r.body.message, "string");
+      // A json consumer "c" in group "g", subscribed to t.pin, for the consumer rows.
+      const made = await call(proxy, "POST", "/consumers/g", '{"name":"c","format":"json"}', C);
+      assert.equal(made.status, 200, made.text);
+      const sub = await call(
+        proxy,
+        "POST",
+        `${CP}/subscription`,
+        '{"topics":["t.pin"]}',
+        C,
+      );
+      assert.equal(sub.status, 204, sub.text);
+      const cluster = (await call(proxy, "GET", "/v3/clusters")).body.data[0].cluster_id;
+      const failures: string[] = [];
+      for (const [status, code, what, request, body, headers] of CASES) {
+        const [method, path] = request.split(" ");
+        const r = await call(proxy, method, path.replace("{cluster}", cluster), body, headers);
+        const e = r.body?.error_code;
+        if (r.status !== status || e !== code || typeof r.body?.message !== "string") {
+          failures.push(`${what}: got ${r.status} ${r.text.slice(0, 200)}, want ${status}/${code}`);
+        }
       }
-      const del = await fetch(`${proxy.url}/topics/t.pin`, { method: "DELETE" });
-      assert.equal(del.status, 405);
-      await del.body?.cancel();
-      const other = await fetch(`${proxy.url}/consumers/x`);
-      assert.equal(other.status, 404);
-      await other.body?.cancel();
-      // A burst of random bytes: every one refused, none kills the server.
+      assert.deepEqual(failures, []);
+      // The server lives on: a burst of random bytes, each refused with a 4xx, then a good request.
       for (let i = 0; i < 30; i++) {
         const junk = crypto.getRandomValues(new Uint8Array(1 + i * 7));
-        const r = await fetch(`${proxy.url}/topics/t.pin`, {
-          method: "POST",
-          headers: { "content-type": V2.json },
-          body: junk,
-        });
+        const r = await produce(proxy, "t.pin", junk);
         assert.ok(r.status >= 400 && r.status < 500, `junk answered ${r.status}`);
-        await r.body?.cancel();
       }
-      const ok = await post(proxy, "t.pin", JSON.stringify({ records: [{ value: 1 }] }));
-      assert.equal(ok.status, 200);
-    }),
+      assert.equal((await produce(proxy, "t.pin", one({ value: 1 }))).status, 200);
+    }, { maxBodyBytes: 4096 }),
 });
 
 Deno.test({
   ...T,
-  name: "a record too large fails alone inside a 200 while the others are produced",
+  name: "per-record failures come back inside a 200: a partition the topic lacks is 50002",
   fn: () =>
     withProxy(async ({ proxy, kafka }) => {
-      const records = [{ value: "x".repeat(5000) }, { value: { small: true } }];
-      const r = await post(proxy, "t.pin", JSON.stringify({ records }));
+      const body = JSON.stringify({
+        records: [
+          { value: { ok: 1 } },
+          { value: { no: 1 }, partition: 9 },
+          { value: "x".repeat(5000) },
+          { value: { ok: 2 }, partition: 0 },
+        ],
+      });
+      const r = await produce(proxy, "t.pin", body);
       assert.equal(r.status, 200);
-      assert.equal(r.body.offsets[0].error_code, 50002);
-      assert.equal(r.body.offsets[0].offset, null);
-      assert.match(r.body.offsets[0].error, /larger than 1000/);
-      assert.equal(r.body.offsets[1].error_code, null);
-      const got = await consume(kafka, "t.pin", 1);
-      assert.deepEqual(got.map((g) => g.value), ['{"small":true}']);
+      const codes = r.body.offsets.map((o: { error_code: number | null }) => o.error_code);
+      assert.deepEqual(codes, [null, 50002, 50002, null]);
+      assert.match(
+        r.body.offsets[1].error,
+        /Invalid partition given with record: 9 is not in the range \[0\.\.\.3\)/,
+      );
+      assert.match(r.body.offsets[2].error, /larger than 1000/);
+      assert.equal(r.body.offsets[1].partition, null);
+      assert.equal(r.body.offsets[1].offset, null);
+      const got = await consume(kafka, "t.pin", 2);
+      assert.deepEqual(got.map((g) => text(g.value)).sort(), ['{"ok":1}', '{"ok":2}']);
     }, { maxRecordBytes: 1000 }),
 });
 
@@ -253,18 +369,18 @@ Deno.test({
   name: "with an API key, requests without the right x-api-key get API Gateway's 403",
   fn: () =>
     withProxy(async ({ proxy }) => {
-      const body = JSON.stringify({ records: [{ value: 1 }] });
-      for (
-        const headers of [{}, { "x-api-key": "wrong-key-wrong-key-wrong" }, { "x-api-key": "" }]
-      ) {
-        const r = await post(proxy, "t.pin", body, V2.json, headers);
+      const body = one({ value: 1 });
+      const tries: Record<string, string>[] = [{}, { "x-api-key": "wrong-key-wrong-key-wrong" }, {
+        "x-api-key": "",
+      }];
+      for (const h of tries) {
+        const r = await produce(proxy, "t.pin", body, V2.json, h);
         assert.equal(r.status, 403);
         assert.deepEqual(r.body, { message: "Forbidden" });
       }
-      const list = await fetch(`${proxy.url}/topics`);
-      assert.equal(list.status, 403);
-      await list.body?.cancel();
-      const ok = await post(proxy, "t.pin", body, V2.json, {
+      assert.equal((await call(proxy, "GET", "/topics")).status, 403);
+      assert.equal((await call(proxy, "POST", "/consumers/g", "{}", C)).status, 403);
+      const ok = await produce(proxy, "t.pin", body, V2.json, {
         "x-api-key": "k3y-0123456789abcdefghij",
       });
       assert.equal(ok.status, 200);
@@ -277,67 +393,19 @@ Deno.test({
   fn: () =>
     withProxy(async ({ proxy }) => {
       assert.match(proxy.url, /\/test$/);
-      const r = await post(proxy, "t.pin", JSON.stringify({ records: [{ value: 1 }] }));
-      assert.equal(r.status, 200);
+      assert.equal((await produce(proxy, "t.pin", one({ value: 1 }))).status, 200);
       const outside = await fetch(proxy.url.replace(/\/test$/, "/topics"));
       assert.equal(outside.status, 404);
       await outside.body?.cancel();
     }, { basePath: "/test" }),
 });
 
-/** An HTTP/1.1 POST over a raw socket with a chunked body we control, for limits tests. */
-async function rawPost(proxy: RestProxy, headers: Record<string, string>) {
-  const url = new URL(proxy.url);
-  const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
-  const head = [
-    `POST ${url.pathname.replace(/\/$/, "")}/topics/t.pin HTTP/1.1`,
-    `Host: ${url.host}`,
-    `Content-Type: ${V2.json}`,
-    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-    "",
-    "",
-  ].join("\r\n");
-  const enc = new TextEncoder();
-  await conn.write(enc.encode(head));
-  let text = "";
-  const reading = (async () => {
-    const buf = new Uint8Array(65536);
-    for (;;) {
-      const n = await conn.read(buf).catch(() => null);
-      if (n === null) return;
-      text += new TextDecoder().decode(buf.subarray(0, n));
-    }
-  })();
-  return {
-    chunk: (s: string) =>
-      conn.write(enc.encode(`${s.length.toString(16)}\r\n${s}\r\n`)).catch(() => 0),
-    end: () => conn.write(enc.encode("0\r\n\r\n")).catch(() => 0),
-    response: () => text,
-    close: async () => {
-      try {
-        conn.close();
-      } catch {
-        // already closed by the server
-      }
-      await reading;
-    },
-  };
-}
-
 Deno.test({
   ...T,
   name: "a body over the limit is refused with 413 while it is still being sent",
   fn: () =>
     withProxy(async ({ proxy }) => {
-      const declared = await fetch(`${proxy.url}/topics/t.pin`, {
-        method: "POST",
-        headers: { "content-type": V2.json },
-        body: JSON.stringify({ records: [{ value: "y".repeat(5000) }] }),
-      });
-      assert.equal(declared.status, 413);
-      assert.equal((await declared.json()).error_code, 413);
-
-      const req = await rawPost(proxy, { "Transfer-Encoding": "chunked" });
+      const req = await rawPost(proxy, "/topics/t.pin", { "Content-Type": V2.json });
       await req.chunk('{"records":[{"value":"');
       for (let i = 0; i < 6; i++) await req.chunk("z".repeat(1000));
       // The body is not finished, yet the answer is already there.
@@ -349,22 +417,30 @@ Deno.test({
 
 Deno.test({
   ...T,
-  name: "beyond the in-flight limit requests get 429 with Retry-After until a slot frees",
-  fn: () =>
-    withProxy(async ({ proxy }) => {
-      const slow = await rawPost(proxy, { "Transfer-Encoding": "chunked" });
-      await slow.chunk('{"records":[{"value":');
-      await waitFor("the slow request to hold the slot", () => proxy.stats().inFlight === 1);
-      const r = await post(proxy, "t.pin", JSON.stringify({ records: [{ value: 1 }] }));
+  name:
+    "beyond the in-flight limit requests get 429 with Retry-After, and an outage is answered 50003",
+  fn: async () => {
+    const broker = await startBroker({ port: 0 });
+    const kafka = createKafka({ bootstrap: broker.bootstrap, clientId: "test" });
+    await createTopics(kafka, { "t.pin": 1 });
+    const proxy = await startRestProxy({ kafka, maxInFlight: 1, retryAfterSec: 2 });
+    try {
+      assert.equal((await produce(proxy, "t.pin", one({ value: 0 }))).status, 200);
+      // With the broker gone, a produce holds its slot through kafkajs' retries.
+      await broker.close();
+      const held = produce(proxy, "t.pin", one({ value: 1 }));
+      await waitFor("the produce to hold the slot", () => proxy.stats().inFlight === 1);
+      const r = await produce(proxy, "t.pin", one({ value: 2 }));
       assert.equal(r.status, 429);
       assert.equal(r.body.error_code, 42901);
       assert.equal(r.headers.get("retry-after"), "2");
-      await slow.chunk("1}]}");
-      await slow.end();
-      await waitFor("the slow request's answer", () => / 200 /.test(slow.response()), 30_000);
-      await slow.close();
-      const after = await post(proxy, "t.pin", JSON.stringify({ records: [{ value: 2 }] }));
-      assert.equal(after.status, 200);
+      const outage = await held;
+      assert.equal(outage.status, 200);
+      assert.equal(outage.body.offsets[0].error_code, 50003, outage.text);
+      assert.equal(proxy.stats().inFlight, 0);
       assert.equal(proxy.stats().rejected429, 1);
-    }, { maxInFlight: 1, retryAfterSec: 2 }),
+    } finally {
+      await proxy.close();
+    }
+  },
 });

@@ -6,7 +6,13 @@
 // deno-lint-ignore-file no-explicit-any
 import RequestQueueModule from "npm:kafkajs@2.2.4/src/network/requestQueue/index.js";
 
-export { CompressionTypes, Kafka, logLevel, Partitioners } from "npm:kafkajs@2.2.4";
+export {
+  AssignerProtocol,
+  CompressionTypes,
+  Kafka,
+  logLevel,
+  Partitioners,
+} from "npm:kafkajs@2.2.4";
 export type {
   Admin,
   Consumer,
