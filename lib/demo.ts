@@ -149,7 +149,7 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
     };
     const sinkProgress = new Progress("sink", { sink: sinkTo });
     sinkRun = runSink(
-      { ...sinkOpts, onProgress: (s) => sinkProgress.update(sinkLine(s)) },
+      { ...sinkOpts, onProgress: (s) => sinkProgress.update(sinkLine(s), sinkCounts(s)) },
       { signal: sinkStop.signal },
     );
     // A sink failure must not go unseen while the emulator runs.
@@ -193,7 +193,7 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
       const drained = await runSink({
         ...sinkOpts,
         once: true,
-        onProgress: (s) => p.update(sinkLine(s)),
+        onProgress: (s) => p.update(sinkLine(s), sinkCounts(s)),
       }, { signal });
       signal?.throwIfAborted();
       const records = await endOffsets(kafka, topicNames(opts.prefix));
@@ -215,7 +215,18 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
     const out = join(dir, "out");
     const transformed = await stage("transform", async (p) => {
       const r = await transform(
-        { lake: lake.url, prefix: opts.prefix, out },
+        {
+          lake: lake.url,
+          prefix: opts.prefix,
+          out,
+          pipeline: {
+            postings: emulated.postingsRead,
+            sent: emulated.recordsSent,
+            acknowledged: emulated.acknowledged,
+            broker: brokerRecords,
+            landed: sink.records,
+          },
+        },
         { progress: sinkTo, signal },
       );
       p.done(
@@ -264,6 +275,11 @@ async function endOffsets(kafka: ReturnType<typeof createKafka>, topics: string[
 
 function sinkLine(s: SinkSummary): string {
   return `${fmtInt(s.records)} records in ${fmtInt(s.objects)} objects, lag ${fmtInt(s.lag)}`;
+}
+
+/** The sink's counts for a progress line: landed against landed plus the lag. */
+function sinkCounts(s: SinkSummary) {
+  return { done: s.records, total: s.records + s.lag, unit: "records" };
 }
 
 /** The closing lines: one per stage with its time, then the total. */

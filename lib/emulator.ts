@@ -186,13 +186,17 @@ export async function emulate(opts: EmulateOptions, deps: EmulateDeps): Promise<
     const now = performance.now();
     if (!force && now - shown < 100) return;
     shown = now;
+    // With a bound (--count, sequential) the line has a bar and an ETA: three records a posting.
     progress.update(
       `${fmtInt(res.postingsRead)} postings, ${fmtInt(res.acknowledged)}/${
         fmtInt(res.recordsSent)
-      } records acked (${fmtRate(res.acknowledged, elapsed())}), ${fmtInt(res.retries)} retries, ${
-        fmtInt(res.errors)
-      } errors`,
-      force,
+      } records acked, ${fmtInt(res.retries)} retries, ${fmtInt(res.errors)} errors`,
+      {
+        done: res.acknowledged,
+        total: Number.isFinite(limit) ? limit * 3 : undefined,
+        unit: "records",
+        force,
+      },
     );
   };
 

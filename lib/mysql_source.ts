@@ -229,8 +229,11 @@ export async function seedDatabase(
           ),
         ).then(() => {
           loaded += (to - from) * SOURCE_TABLES.length;
-          const sec = (performance.now() - started) / 1000;
-          progress.update(`${fmtInt(loaded)}/${fmtInt(total)} rows (${fmtRate(loaded, sec)})`);
+          progress.update(`${fmtInt(loaded)}/${fmtInt(total)} rows`, {
+            done: loaded,
+            total,
+            unit: "rows",
+          });
         });
       }
       if (pending) await pending;

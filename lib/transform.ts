@@ -34,7 +34,7 @@ import {
 } from "./lake.ts";
 import { fmtInt, fmtRate, fmtSec, Progress, type ProgressSink, silentSink } from "./progress.ts";
 import { type Answer, answerQuestions } from "./questions.ts";
-import { renderReport } from "./report.ts";
+import { type PipelineFigures, renderReport, type ReportContext, reportContext } from "./report.ts";
 import { toCsv } from "./table_format.ts";
 
 /** What to transform and where to put the results. */
@@ -55,6 +55,8 @@ export interface TransformOptions {
   report?: boolean;
   /** S3 objects downloaded at once. Default 32. */
   downloadConcurrency?: number;
+  /** The whole pipeline's figures for the report's top, when the caller ran it (the demo). */
+  pipeline?: PipelineFigures;
 }
 
 /** What the job may be handed instead of making it. */
@@ -237,7 +239,8 @@ export async function transform(
         files: [],
       };
       progress.update("writing results", true);
-      result.files = await writeResults(result, opts, deps.now?.() ?? new Date());
+      const context = (opts.report ?? true) ? await reportContext(conn) : undefined;
+      result.files = await writeResults(result, opts, deps.now?.() ?? new Date(), context);
       timings.write = since(t);
       timings.total = since(t0);
       const { quarantine: _, ...summary } = result;
@@ -273,6 +276,7 @@ async function writeResults(
   result: TransformResult,
   opts: TransformOptions,
   now: Date,
+  context?: ReportContext,
 ): Promise<string[]> {
   const out = opts.out;
   const files = TABLES.map((t) => `${t}.parquet`);
@@ -308,6 +312,8 @@ async function writeResults(
         clean: result.timings.clean,
         questions: result.timings.questions,
       },
+      context,
+      pipeline: opts.pipeline,
     });
     await Deno.writeTextFile(join(out, "report.html"), html);
     files.push("report.html");

@@ -125,7 +125,7 @@ if (import.meta.main) {
         fmtInt(r.emulate.acknowledged)
       } records through the REST proxy -> ${fmtInt(r.sink.records)} landed in ${
         fmtInt(r.sink.objects)
-      } objects -> ${fmtInt(r.transform.duplicates)} replays dropped`,
+      } objects -> ${fmtInt(r.transform.duplicates)} duplicates dropped`,
     );
     console.log(`lake:    ${r.lake}`);
     console.log(`answers: ${r.out}/answers (CSV and JSON)`);

@@ -171,7 +171,15 @@ if (import.meta.main) {
           batch,
           concurrency: concurrencyFlag || (kind === "rest-url" ? 8 : 4),
         },
-        { source: src, target, signal, progress: new Progress("emulate") },
+        {
+          source: src,
+          target,
+          signal,
+          // The summary is the result on stdout, unless stdout carries the records (--out -).
+          progress: new Progress("emulate", {
+            resultOnStdout: !(kind === "out" && o.string("out") === "-"),
+          }),
+        },
       );
       const toStdout = !(kind === "out" && o.string("out") === "-");
       const line = o.bool("json") ? JSON.stringify(resultJson(result)) : summarize(result);

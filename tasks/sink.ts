@@ -134,7 +134,7 @@ if (import.meta.main) {
   await runMain(HELP, async (args, { signal, env }) => {
     const opts = parseOptions(args, env, await loadConfig(env));
     const lake = openLake(opts.lake, { endpoint: opts.s3Endpoint, region: opts.region });
-    const progress = new Progress("sink");
+    const progress = new Progress("sink", { resultOnStdout: true });
     progress.log(
       `sink: ${opts.topicsRegex} in group ${opts.group} -> ${lake.url} (flush size ${opts.flushSize})`,
     );
@@ -147,7 +147,18 @@ if (import.meta.main) {
       rotateIntervalMs: opts.rotateIntervalMs,
       sessionTimeoutMs: opts.sessionTimeoutMs,
       once: opts.once,
-      onProgress: (s) => progress.update(describeSummary(s)),
+      // The bar shows how much of what the topics hold has landed (records against the lag).
+      onProgress: (s) =>
+        progress.update(
+          `${fmtInt(s.records)} records in ${fmtInt(s.objects)} objects, ${
+            fmtInt(s.quarantined)
+          } quarantined, lag ${fmtInt(s.lag)}`,
+          {
+            done: s.records,
+            total: s.records + s.lag,
+            unit: "records",
+          },
+        ),
       log: (l) => progress.log(l),
     }, { signal });
     progress.done(describeSummary(summary));

@@ -1,19 +1,23 @@
 /**
- * The transform's HTML report: self-contained (no request leaves the page), its charts
- * rendered by Vega as SVG with visible marks, its tables and data-quality counts present,
- * checked in headless Chromium, with a screenshot saved under the test's temp dir.
+ * The transform's HTML report: self-contained (no request leaves the page), escaping what
+ * it shows, and answering honestly: ties shown as ties (Q3B's too), group sizes n that
+ * match a count made here from the dataset, labelled charts, log scales where follower
+ * counts span an order of magnitude, maps, sortable and filterable tables, links to the
+ * answer files, emoji drawn in colour. Checked in headless Chromium at 1400 and 800 px;
+ * the screenshots are kept under .pinpipe/report-screenshots/ for a person to look at.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { TableStats } from "../lib/clean.ts";
 import { createDataset } from "../lib/dataset.ts";
-import { chromium } from "../lib/deps/playwright.ts";
+import { chromium, type Page } from "../lib/deps/playwright.ts";
 import { FileLake } from "../lib/lake.ts";
 import type { Answer } from "../lib/questions.ts";
-import { renderReport } from "../lib/report.ts";
+import { followerScale, renderReport, type ReportInput } from "../lib/report.ts";
 import { transform } from "../lib/transform.ts";
 import { writeLake } from "../lib/write_lake.ts";
-import { CHROMIUM, envTest, withTempDir } from "./_fixtures.ts";
+import { followers } from "./_reference.ts";
+import { CHROMIUM, envTest, hasCommand, ROOT, STRICT, withTempDir } from "./_fixtures.ts";
 
 const CHROMIUM_ARGS = [
   "--headless",
@@ -26,15 +30,34 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
+/** Where the screenshots stay for a person to look at (git-ignored). */
+const SHOTS = join(ROOT, ".pinpipe", "report-screenshots");
+
 /** Runs in the page: each chart's question, size, and count of marks with a non-empty box. */
 const CHART_PROBE = `[...document.querySelectorAll("figure.chart")].map((f) => {
   const svg = f.querySelector("svg");
   const box = svg.getBoundingClientRect();
-  const marks = [...svg.querySelectorAll("g.role-mark path, g.role-mark line")]
+  const marks = [...svg.querySelectorAll("g.role-mark path, g.role-mark line, g.role-mark text")]
     .map((m) => m.getBBox())
     .filter((b) => b.width > 0 || b.height > 0);
-  return { question: f.getAttribute("data-question"), width: box.width, height: box.height, marks: marks.length };
+  return {
+    question: f.getAttribute("data-question"),
+    width: box.width,
+    height: box.height,
+    marks: marks.length,
+    shapes: svg.querySelectorAll("g.mark-shape path").length,
+    text: [...svg.querySelectorAll("text")].map((t) => t.textContent).join("\\n"),
+  };
 })`;
+
+interface ChartProbe {
+  question: string;
+  width: number;
+  height: number;
+  marks: number;
+  shapes: number;
+  text: string;
+}
 
 const stats = (n: number): TableStats => ({
   objects: 1,
@@ -46,45 +69,209 @@ const stats = (n: number): TableStats => ({
   nulled: {},
 });
 
+const answer = (id: string, columns: string[], rows: Answer["rows"]): Answer => ({
+  id,
+  file: `${id}.sql`,
+  title: `question ${id}`,
+  columns,
+  rows,
+  sec: 0.01,
+});
+
+const input = (answers: Answer[], extra: Partial<ReportInput> = {}): ReportInput => ({
+  lake: "file:///tmp/lake",
+  prefix: "pinpipe",
+  generatedAt: new Date("2024-01-02T03:04:05Z"),
+  objects: 3,
+  bytes: 100,
+  tables: { pin: stats(1), geo: stats(1), user: stats(1) },
+  quarantine: [],
+  answers,
+  timings: { clean: 0.5 },
+  ...extra,
+});
+
 Deno.test("the report escapes every text it shows and references nothing outside the page", async () => {
   const evil = `<script>alert("x")</script> & 'quotes'`;
-  const answer: Answer = {
-    id: "q3a",
-    file: "q3a.sql",
-    title: "User with the most followers in each country",
-    columns: ["country", "poster_name", "follower_count"],
-    rows: [{ country: evil, poster_name: "<img src=http://example.com/x.png>", follower_count: 5 }],
-    sec: 0.01,
-  };
   const html = await renderReport({
+    ...input([
+      answer("q3a", ["country", "poster_name", "follower_count"], [
+        { country: evil, poster_name: "<img src=http://example.com/x.png>", follower_count: 5 },
+      ]),
+    ]),
     lake: "file:///tmp/<lake>",
-    prefix: "pinpipe",
-    generatedAt: new Date("2024-01-02T03:04:05Z"),
-    objects: 3,
-    bytes: 100,
-    tables: { pin: stats(1), geo: stats(1), user: stats(1) },
     quarantine: [{ table: "pin", key: "k", line: 1, reason: "not valid JSON", text: "<b>{bad" }],
-    answers: [answer],
-    timings: { clean: 0.5 },
   });
-  assert.ok(!html.includes("<script"), "no script element, escaped or not");
+  const scripts = html.match(/<script\b[^>]*>/gi) ?? [];
+  assert.deepEqual(scripts, ["<script>"], "one inline script, the page's own");
   assert.ok(!html.includes("<img"), "no injected element");
   assert.ok(
     html.includes("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;quotes&#39;"),
   );
   assert.ok(html.includes("&lt;b&gt;{bad"));
+  // Attributes read one after another, so text inside a quoted value is never taken for one.
   for (const tag of html.match(/<[a-z][^>]*>/gi) ?? []) {
-    assert.ok(
-      !/\b(?:src|href)\s*=\s*["']?(?:https?:)?\/\//i.test(tag),
-      `external reference in ${tag}`,
-    );
+    for (
+      const [, name, ...value] of tag.matchAll(/([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/g)
+    ) {
+      const v = value.find((x) => x !== undefined) ?? "";
+      if (/^(?:src|href|xlink:href)$/i.test(name)) {
+        assert.ok(!/^\s*(?:[a-z]+:)?\/\//i.test(v), `external reference in ${tag}`);
+      }
+    }
   }
-  assert.ok(!/url\(|@import/i.test(html), "no CSS that loads anything");
+  // url(#id) points inside the page (SVG clip paths); anything else would load something.
+  assert.ok(!/url\((?!#)|@import/i.test(html), "no CSS that loads anything");
   assert.match(html, /<svg[^>]*class="marks"/);
 });
 
+Deno.test("Q3B names every country tied for the most followed user, not only the first", async () => {
+  const q3a = answer("q3a", ["country", "poster_name", "follower_count"], [
+    { country: "Chile", poster_name: "b", follower_count: 900 },
+    { country: "Albania", poster_name: "a", follower_count: 900 },
+    { country: "Benin", poster_name: "c", follower_count: 900 },
+    { country: "Benin", poster_name: "d", follower_count: 900 },
+    { country: "Denmark", poster_name: "e", follower_count: 10 },
+  ]);
+  const q3b = answer("q3b", ["country", "follower_count"], [
+    { country: "Albania", follower_count: 900 },
+  ]);
+  const html = await renderReport(input([q3a, q3b]));
+  const section = html.slice(html.indexOf('<section id="q3b">'));
+  assert.match(section, /<strong>3 countries tie<\/strong> at 900 followers/);
+  assert.match(section, /the first by name[^<]*: Albania/);
+  for (const c of ["Albania", "Benin", "Chile"]) assert.ok(section.includes(`<td>${c}</td>`), c);
+  assert.ok(!section.includes("<td>Denmark</td>"));
+  // Q3A itself marks the tie inside Benin.
+  const q3aSection = html.slice(
+    html.indexOf('<section id="q3a">'),
+    html.indexOf('<section id="q3b">'),
+  );
+  assert.equal(q3aSection.match(/<tr class="tie">/g)?.length, 2);
+});
+
+Deno.test("the category answers show n, the leader's share, the runner-up and ties", async () => {
+  const q2 = answer("q2", ["post_year", "category", "category_count"], [
+    { post_year: 2018, category: "art", category_count: 5 },
+    { post_year: 2018, category: "travel", category_count: 5 },
+    { post_year: 2019, category: "diy", category_count: 8 },
+  ]);
+  const html = await renderReport(input([q2], {
+    context: {
+      q2: [
+        {
+          key: "2018",
+          n: 12,
+          categories: [{ category: "art", count: 5 }, { category: "travel", count: 5 }, {
+            category: "diy",
+            count: 2,
+          }],
+        },
+        {
+          key: "2019",
+          n: 20,
+          categories: [{ category: "diy", count: 8 }, { category: "art", count: 7 }, {
+            category: "travel",
+            count: 5,
+          }],
+        },
+      ],
+    },
+  }));
+  const section = html.slice(html.indexOf('<section id="q2">'), html.indexOf('<section id="run">'));
+  const rows = [...section.matchAll(/<tr( class="tie")?>(.*?)<\/tr>/g)]
+    .map((
+      m,
+    ) => [m[1] ? "tie" : "", ...[...m[2].matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1])])
+    .filter((r) => r.length > 3);
+  assert.deepEqual(rows, [
+    ["tie", "2018", "art", "5", "12", "41.7%", "0", "diy", "2", "tie of 2"],
+    ["tie", "2018", "travel", "5", "12", "41.7%", "0", "diy", "2", "tie of 2"],
+    ["", "2019", "diy", "8", "20", "40.0%", "1", "art", "7", ""],
+  ]);
+  assert.match(html, /2018: art and travel \(tie\) 5 of 12 \(41\.7%\), ahead of diy by 3/);
+  assert.match(html, /2019: diy 8 of 20 \(40\.0%\), ahead of art by 1/);
+});
+
+Deno.test("follower counts get a log scale once they span an order of magnitude", () => {
+  assert.equal(followerScale([2000, 18_500, 125_000]).type, "log");
+  assert.equal(followerScale([40_000, 125_000]).type, "linear");
+  assert.equal(followerScale([0, 500, 125_000]).type, "symlog");
+  assert.equal(followerScale([3, 70]).type, "linear", "small counts stay linear");
+});
+
+Deno.test("the pipeline's figures head the report when the run knows them", async () => {
+  const q5 = answer("q5", ["age_group", "median_follower_count"], [
+    { age_group: "18-24", median_follower_count: 10 },
+  ]);
+  const alone = await renderReport(input([q5]));
+  assert.match(alone, /this transform ran on its own/);
+  const html = await renderReport(input([q5], {
+    pipeline: { postings: 5000, sent: 15000, acknowledged: 14990, broker: 14990, landed: 14990 },
+  }));
+  const top = html.slice(
+    html.indexOf('<section id="pipeline">'),
+    html.indexOf('<section id="q5">'),
+  );
+  for (
+    const [value, label] of [
+      ["5,000", "postings emulated"],
+      ["15,000", "records sent"],
+      ["14,990", "acknowledged"],
+      ["14,990", "landed in the lake"],
+      ["3", "lines read by the transform"],
+      ["0", "duplicates dropped"],
+      ["0", "quarantined"],
+    ]
+  ) {
+    assert.match(top, new RegExp(`<b>${value}</b><span>${label}</span>`), label);
+  }
+  assert.match(top, /<li class="bad"><b>14,990<\/b><span>acknowledged/, "a shortfall stands out");
+  assert.doesNotMatch(top, /ran on its own/);
+});
+
+/** Whether a colour emoji font is installed (Debian: fonts-noto-color-emoji). */
+async function hasEmojiFont(): Promise<boolean> {
+  if (!(await hasCommand("fc-list", ["--version"]))) return false;
+  const out = await new Deno.Command("fc-list", { args: [":", "family"], stdout: "piped" })
+    .output();
+  return /Noto Color Emoji/i.test(new TextDecoder().decode(out.stdout));
+}
+
+/** Draws `text` with the font of `selector` on a canvas; counts clearly coloured pixels. */
+async function colouredPixels(page: Page, selector: string, text: string): Promise<number> {
+  return await page.evaluate(`(() => {
+    const font = getComputedStyle(document.querySelector(${JSON.stringify(selector)})).fontFamily;
+    const c = document.createElement("canvas");
+    c.width = 200;
+    c.height = 60;
+    const ctx = c.getContext("2d");
+    ctx.font = "40px " + font;
+    ctx.fillStyle = "black";
+    ctx.fillText(${JSON.stringify(text)}, 4, 48);
+    const d = ctx.getImageData(0, 0, 200, 60).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      const r = d[i], g = d[i + 1], b = d[i + 2], a = d[i + 3];
+      if (a > 128 && Math.max(r, g, b) - Math.min(r, g, b) > 60) n++;
+    }
+    return n;
+  })()`) as number;
+}
+
+/** The text of column `name` in each shown row of the answer table of `id`, in page order. */
+async function column(page: Page, id: string, name: string): Promise<string[]> {
+  return await page.evaluate(`(() => {
+    const table = document.querySelector("section#${id} .answer table");
+    const i = [...table.tHead.rows[0].cells].findIndex((c) => c.textContent === ${
+    JSON.stringify(name)
+  });
+    return [...table.tBodies[0].rows].filter((r) => !r.hidden).map((r) => r.cells[i].textContent);
+  })()`) as string[];
+}
+
 await envTest(
-  "the report opens offline in headless Chromium with every chart drawn",
+  "the report answers honestly in headless Chromium at 1400 and 800 px",
   ["chromium"],
   async () => {
     await withTempDir(async (dir) => {
@@ -93,12 +280,37 @@ await envTest(
       await writeLake(lake, data.postings(), { flushSize: 250 });
       const out = join(dir, "out");
       const result = await transform({ lake: lake.url, prefix: "pinpipe", out, threads: 2 });
+      const byId = Object.fromEntries(result.answers.map((a) => [a.id, a]));
 
+      // Independent group sizes, from the dataset's postings (every key once in this lake).
+      const perCountry = new Map<string, number>();
+      const perAge = new Map<string, number>();
+      for (const p of data.postings()) {
+        const country = p.geo.country || null;
+        if (country && p.pin.category) {
+          perCountry.set(country, (perCountry.get(country) ?? 0) + 1);
+        }
+        const age = Number(p.user.age);
+        const group = age >= 18 && age <= 24
+          ? "18-24"
+          : age >= 25 && age <= 35
+          ? "25-35"
+          : age >= 36 && age <= 50
+          ? "36-50"
+          : age > 50
+          ? "+50"
+          : null;
+        if (group && followers(String(p.pin.follower_count)) !== null) {
+          perAge.set(group, (perAge.get(group) ?? 0) + 1);
+        }
+      }
+
+      await Deno.mkdir(SHOTS, { recursive: true });
       const context = await chromium.launchPersistentContext(join(dir, "chromium-profile"), {
         executablePath: CHROMIUM,
         headless: true,
         args: CHROMIUM_ARGS,
-        viewport: { width: 1280, height: 900 },
+        viewport: { width: 1400, height: 900 },
       });
       try {
         const outside: string[] = [];
@@ -109,49 +321,149 @@ await envTest(
           return route.abort();
         });
         const page = await context.newPage();
+        const errors: string[] = [];
+        page.on("pageerror", (e) => errors.push(String(e)));
         await page.goto(`file://${join(out, "report.html")}`, { waitUntil: "load" });
         assert.equal(await page.title(), "pinpipe transform report");
 
-        // Every answer has its section and a table with all its rows.
+        // Every answer: its table with all its rows, and links to its CSV and JSON beside it.
         for (const a of result.answers) {
-          const rows = await page.locator(`section#${a.id} .table-wrap tbody tr`).count();
+          const rows = await page.locator(`section#${a.id} .answer tbody tr`).count();
           assert.equal(rows, a.rows.length, `rows of ${a.id}`);
+          for (const ext of ["csv", "json"]) {
+            const href = await page.locator(`section#${a.id} a[href="answers/${a.id}.${ext}"]`)
+              .getAttribute("href");
+            await Deno.stat(join(out, href!));
+          }
         }
 
-        // Every chart is an SVG of non-zero size with visible marks (bars, lines, points).
-        const charts = await page.evaluate(CHART_PROBE) as {
-          question: string;
-          width: number;
-          height: number;
-          marks: number;
-        }[];
+        // Charts: drawn, with visible marks; two maps of country shapes.
+        const charts = await page.evaluate(CHART_PROBE) as ChartProbe[];
         assert.deepEqual(
-          charts.map((c) => c.question),
+          [...new Set(charts.map((c) => c.question))],
           ["q1", "q2", "q3a", "q4", "q5", "q6", "q7", "q8"],
         );
         for (const c of charts) {
-          assert.ok(
-            c.width > 100 && c.height > 100,
-            `${c.question} chart is ${c.width}x${c.height}`,
-          );
+          assert.ok(c.width > 100 && c.height > 100, `${c.question} chart ${c.width}x${c.height}`);
           assert.ok(c.marks > 0, `${c.question} chart has no visible marks`);
         }
-        // Bars: as many as the answer has rows (q5: one per age group).
-        const q5 = result.answers.find((a) => a.id === "q5")!;
-        const q5Bars = await page.locator(`figure[data-question="q5"] g.mark-rect path`).count();
-        assert.equal(q5Bars, q5.rows.length);
+        const maps = charts.filter((c) => c.shapes > 100);
+        assert.deepEqual(maps.map((m) => m.question), ["q1", "q3a"], "a world map for Q1 and Q3A");
 
-        // The data-quality counts and the run's figures are shown.
-        const quality = await page.locator("section#quality").innerText();
-        assert.match(quality, /follower_count/);
-        assert.match(quality, new RegExp(String(result.tables.pin.nulled.title)));
-        const runText = await page.locator("section#run").innerText();
-        assert.match(runText, /objects read/);
-        assert.ok(runText.includes(result.records.toLocaleString("en-US")));
+        // Q1: every tied country is marked as a tie, once per tied category, and counted.
+        const q1Counts = new Map<string, number>();
+        for (const r of byId.q1.rows) {
+          q1Counts.set(String(r.country), (q1Counts.get(String(r.country)) ?? 0) + 1);
+        }
+        const tiedCountries = [...q1Counts].filter(([, n]) => n > 1);
+        assert.ok(tiedCountries.length > 0, "this dataset has ties in Q1");
+        const tieRows = tiedCountries.reduce((s, [, n]) => s + n, 0);
+        assert.equal(await page.locator("section#q1 .answer tr.tie").count(), tieRows);
+        const q1Text = await page.locator("section#q1").innerText();
+        assert.match(q1Text, new RegExp(`in ${tiedCountries.length} two or more tie for the lead`));
 
-        const shot = join(dir, "report.png");
-        await page.screenshot({ path: shot, fullPage: true });
-        assert.ok((await Deno.stat(shot)).size > 10_000, "the screenshot is not blank");
+        // n beside every count and median, equal to the counts made above from the dataset.
+        const countries = await column(page, "q1", "country");
+        const q1n = await column(page, "q1", "n");
+        countries.forEach((c, i) => {
+          assert.equal(q1n[i], perCountry.get(c)!.toLocaleString("en-US"), `n of ${c}`);
+        });
+        const ages = await column(page, "q5", "age_group");
+        const q5n = await column(page, "q5", "n");
+        ages.forEach((g, i) => assert.equal(q5n[i], perAge.get(g)!.toLocaleString("en-US"), g));
+        for (const id of ["q2", "q3a", "q4", "q6", "q7", "q8"]) {
+          const n = await column(page, id, "n");
+          assert.ok(n.length > 0 && n.every((x) => /^\d[\d,]*$/.test(x)), `n of ${id}: ${n}`);
+        }
+        // The runner-up and the leader's share for Q1, Q2, Q4.
+        for (const id of ["q1", "q2", "q4"]) {
+          const share = await column(page, id, "share");
+          assert.ok(share.every((s) => /^\d+\.\d%$/.test(s)), `share of ${id}`);
+          assert.ok((await column(page, id, "runner_up")).every((s) => s.length > 0));
+        }
+
+        // Q3B: one answer row, and every country tied at its value listed.
+        const top = Number(byId.q3b.rows[0].follower_count);
+        const tiedTop = new Set(
+          byId.q3a.rows.filter((r) => Number(r.follower_count) === top).map((r) => r.country),
+        );
+        const q3bText = await page.locator("section#q3b").innerText();
+        if (tiedTop.size > 1) {
+          assert.match(q3bText, new RegExp(`${tiedTop.size} countries tie`));
+          const listed = await page.locator("section#q3b .ties tbody tr td:first-child")
+            .allInnerTexts();
+          assert.deepEqual(new Set(listed), tiedTop);
+        } else {
+          assert.match(q3bText, /No tie/);
+        }
+
+        // Q3A's ranking is labelled with the user and the value.
+        const q3aBars = charts.find((c) => c.question === "q3a" && c.shapes < 100)!;
+        const best = [...byId.q3a.rows].sort((a, b) =>
+          Number(b.follower_count) - Number(a.follower_count) ||
+          String(a.country).localeCompare(String(b.country))
+        )[0];
+        assert.ok(
+          q3aBars.text.includes(`${best.country}: ${String(best.poster_name).slice(0, 8)}`),
+          `label of ${best.country} in ${q3aBars.text}`,
+        );
+        assert.ok(q3aBars.text.includes(Number(best.follower_count).toLocaleString("en-US")));
+
+        // Medians that span an order of magnitude are on a log scale, and say so.
+        for (const id of ["q5", "q7", "q8"]) {
+          const v = byId[id].rows.map((r) =>
+            Number(r.median_follower_count)
+          );
+          const chart = charts.find((c) => c.question === id)!;
+          const log = Math.max(...v) / Math.min(...v) >= 10;
+          assert.equal(chart.text.includes("(log scale)"), log, `${id} scale`);
+        }
+
+        // Sorting and filtering work.
+        await page.locator("section#q1 .answer th", { hasText: /^n$/ }).click();
+        const ascending = (await column(page, "q1", "n")).map((x) => Number(x.replace(/,/g, "")));
+        assert.deepEqual(ascending, [...ascending].sort((a, b) => a - b));
+        await page.locator("section#q1 .answer th", { hasText: /^n/ }).click();
+        const descending = (await column(page, "q1", "n")).map((x) => Number(x.replace(/,/g, "")));
+        assert.deepEqual(descending, [...ascending].sort((a, b) => b - a));
+        const [someCountry] = tiedCountries[0];
+        await page.locator("section#q1 .tools input").fill(someCountry);
+        const shown = await column(page, "q1", "country");
+        assert.ok(shown.length >= 2 && shown.every((c) => c.includes(someCountry)), `${shown}`);
+        assert.match(
+          await page.locator("section#q1 .shown").innerText(),
+          new RegExp(`^${shown.length} of ${byId.q1.rows.length} rows$`),
+        );
+        await page.locator("section#q1 .tools input").fill("");
+
+        // Emoji are drawn in colour with the page's fonts.
+        if (await hasEmojiFont()) {
+          assert.ok(await colouredPixels(page, "section#q3a td", "🌟") > 50, "a colour emoji");
+          const withEmoji = byId.q3a.rows.map((r) => String(r.poster_name))
+            .find((n) => /\p{Extended_Pictographic}/u.test(n));
+          if (withEmoji) {
+            const emoji = withEmoji.match(/\p{Extended_Pictographic}/u)![0];
+            assert.ok(await colouredPixels(page, "section#q3a td", emoji) > 20, withEmoji);
+          }
+        } else if (STRICT) {
+          assert.fail("no colour emoji font: install the Debian package fonts-noto-color-emoji");
+        } else {
+          console.warn("*** emoji not checked: install fonts-noto-color-emoji ***");
+        }
+
+        // The screenshots, for a person; at 800 px nothing sticks out of the page's width.
+        const wide = join(SHOTS, "report-1400.png");
+        await page.screenshot({ path: wide, fullPage: true });
+        await page.setViewportSize({ width: 800, height: 900 });
+        const overflow = await page.evaluate("document.documentElement.scrollWidth") as number;
+        assert.ok(overflow <= 800, `the page is ${overflow} px wide at 800 px`);
+        const narrow = join(SHOTS, "report-800.png");
+        await page.screenshot({ path: narrow, fullPage: true });
+        for (const shot of [wide, narrow]) {
+          assert.ok((await Deno.stat(shot)).size > 50_000, `${shot} is not blank`);
+        }
+        console.log(`report screenshots: ${wide} and ${narrow}`);
+        assert.deepEqual(errors, [], "no script error");
         assert.deepEqual(outside, [], "the page asked for nothing outside itself");
       } finally {
         await context.close();
