@@ -436,9 +436,14 @@ export function freePort(): number {
 
 /** A Kafka cluster id: 16 random bytes in URL-safe base64 without padding, as Uuid prints. */
 function clusterId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
+  for (;;) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    const id = btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
+      .replace(/=+$/, "");
+    // One in 64 starts with "-", which kafka-storage's argument parser takes for an option
+    // ("--cluster-id: expected one argument"); Kafka's own Uuid.randomUuid() skips those too.
+    if (!id.startsWith("-")) return id;
+  }
 }
 
 /** A running Apache Kafka. */
