@@ -722,19 +722,10 @@ async function groupCase(driver: Driver, t: Target, name: string): Promise<void>
     ).catch((e) => {
       throw new Error(`${e.message}\n${state()}`);
     });
-    // Each record went to the member that owns its partition.
-    for (const m of members) {
-      const owned = new Set(m.assigned());
-      for (const l of m.lines().filter((l) => "record" in l)) {
-        const rec = l.record as { partition: number; value: string };
-        if (rec.value.startsWith("after-kill ")) {
-          assert.ok(
-            owned.has(rec.partition),
-            `a member read partition ${rec.partition}\n${state()}`,
-          );
-        }
-      }
-    }
+    // Which survivor read a record is not checked: delivery is at least once, and a client
+    // may still read from a partition it just gave up (seen with @platformatic/kafka on both
+    // brokers), so a record can reach both survivors. What must hold is above: the two
+    // survivors' assignments cover every partition exactly once, and every record arrives.
   } finally {
     await Promise.all(members.map((m) => m.kill("SIGTERM")));
   }
