@@ -14,16 +14,24 @@
  * records), how long a restart on the resulting data dir takes, and how long one takes
  * after a byte in the middle of the largest segment was flipped (and what it cut).
  *
+ * Then, side by side with Apache Kafka (the version the tests run, KRaft single node, its
+ * default flush settings; see `compareWithApacheKafka`), each broker in turn on this machine:
+ * kafka-producer-perf-test 1,000,000 x 1 KiB acks=all, kcat producing 1,000,000 x 1 KiB,
+ * kafka-consumer-perf-test reading those back, resident memory at the end, startup time,
+ * and a restart on 2 GiB of logs. Targets (issue 10): pinpipe >= 1.0x Apache Kafka's
+ * produce and consume throughput, <= 1/3 of its memory, startup <= 1/10 of its time.
+ *
  * `BENCH_BROKER_SCALE=0.05 deno run -A bench/broker_bench.ts` runs everything at 5 % size
  * for a quick check (the memory figure then says little).
  * @module
  */
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { mibToMB, report, watchRss } from "./_measure.ts";
+import { mibToMB, report, rssMiB, watchRss } from "./_measure.ts";
 import { spawnTask } from "../tests/_process.ts";
 import { createKafka } from "../lib/kafka_client.ts";
 import { installFastVarints } from "../lib/kafkajs_varints.ts";
+import { KAFKA_VERSION, kafkaClasspath, kafkaTool, startKafka } from "../tests/_engines.ts";
 
 const SCALE = Number(Deno.env.get("BENCH_BROKER_SCALE") ?? 1);
 const KCAT_RECORDS = Math.round(1_000_000 * SCALE);
@@ -287,3 +295,302 @@ try {
   if (!stopped) await broker.stop();
   await Deno.remove(dataDir, { recursive: true });
 }
+
+// ---------------------------------------------------------------------------------------
+// Side by side with Apache Kafka (issue 10): the same clients, sizes and machine, each
+// broker alone while it is measured. Run last (the call is at the end of the file).
+
+const SIDE_RECORDS = Math.round(1_000_000 * SCALE);
+
+/** A broker under comparison, running in its own process. */
+interface ComparedBroker {
+  name: string;
+  bootstrap: string;
+  /** Its process id now (a restart changes it). */
+  pid(): number;
+  /** From starting the process to accepting requests, on an empty data dir. */
+  startupMs: number;
+  /** Resident memory now, in MiB. */
+  rssMiB(): number;
+  /** Stops it cleanly and starts it again on the same data; resolves with the startup ms. */
+  restart(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** What one broker did in the comparison (records/s unless named otherwise). */
+interface ComparedFigures {
+  perfProduce?: number;
+  /** Why kafka-producer-perf-test failed with its defaults (idempotence on). */
+  perfError?: string;
+  /** kafka-producer-perf-test with enable.idempotence=false, run only after a failure. */
+  perfProduceNoIdempotence?: number;
+  kcatProduce: number;
+  /** kafka-consumer-perf-test's fetch rate (after the group is joined). */
+  consume: number;
+  /** kafka-consumer-perf-test's rate including joining the group. */
+  consumeWithJoin: number;
+  rssMB: number;
+  startupMs: number;
+  logsGiB: number;
+  restartMs: number;
+}
+
+async function startApacheKafka(): Promise<ComparedBroker> {
+  // Kafka's own defaults (no flush settings: the OS page cache, as the embedded broker).
+  const kafka = await startKafka();
+  return {
+    name: `Apache Kafka ${KAFKA_VERSION}`,
+    bootstrap: kafka.bootstrap,
+    pid: () => kafka.pid,
+    startupMs: kafka.startupMs,
+    rssMiB: () => kafka.rss() / 1024 ** 2,
+    async restart() {
+      await kafka.restart({ kill: false });
+      return kafka.startupMs;
+    },
+    stop: () => kafka.stop(),
+  };
+}
+
+async function startPinpipe(dataDir: string): Promise<ComparedBroker> {
+  const t0 = performance.now();
+  let broker = await spawnBroker(dataDir);
+  const startupMs = performance.now() - t0;
+  return {
+    name: "pinpipe's embedded broker",
+    bootstrap: broker.bootstrap,
+    pid: () => broker.pid,
+    startupMs,
+    rssMiB: () => rssMiB(broker.pid).rss,
+    async restart() {
+      await broker.stop();
+      const t = performance.now();
+      broker = await spawnBroker(dataDir);
+      return performance.now() - t;
+    },
+    stop: () => broker.stop(),
+  };
+}
+
+/** The last line of a failed tool's output that names an exception, else its last line. */
+function toolError(out: string): string {
+  const lines = out.trim().split("\n").map((l) => l.trim()).filter(Boolean);
+  return lines.find((l) => /UnsupportedVersion|does not support/.test(l)) ??
+    lines.findLast((l) => /Exception|Error/.test(l)) ?? lines.at(-1) ?? "no output";
+}
+
+/** kafka-producer-perf-test of SIDE_RECORDS x 1 KiB, acks=all, as fast as it goes. */
+async function perfProduce(
+  bootstrap: string,
+  topic: string,
+  extra: string[] = [],
+): Promise<{ rate?: number; error?: string }> {
+  const r = await kafkaTool("kafka-producer-perf-test", [
+    "--topic",
+    topic,
+    "--num-records",
+    String(SIDE_RECORDS),
+    "--record-size",
+    String(RECORD_BYTES),
+    "--throughput",
+    "-1",
+    "--producer-props",
+    `bootstrap.servers=${bootstrap}`,
+    "acks=all",
+    ...extra,
+  ], { timeoutMs: 900_000 });
+  // Progress lines every 5 s, then the summary: the last "N records sent" line.
+  const m = [...r.stdout.matchAll(/^(\d+) records sent, ([\d.]+) records\/sec/gm)].at(-1);
+  if (r.code !== 0 || !m || Number(m[1]) !== SIDE_RECORDS) {
+    return { error: `exit ${r.code}: ${toolError(r.stderr + "\n" + r.stdout)}` };
+  }
+  return { rate: Number(m[2]) };
+}
+
+/** kafka-consumer-perf-test reading SIDE_RECORDS from `topic`: [fetch rate, overall rate]. */
+async function perfConsume(bootstrap: string, topic: string): Promise<[number, number]> {
+  const r = await kafkaTool("kafka-consumer-perf-test", [
+    "--bootstrap-server",
+    bootstrap,
+    "--topic",
+    topic,
+    "--messages",
+    String(SIDE_RECORDS),
+    "--timeout",
+    "60000",
+  ], { timeoutMs: 900_000 });
+  // start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec,
+  // rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
+  const fields = r.stdout.trim().split("\n").at(-1)?.split(",").map((f) => Number(f.trim()));
+  if (r.code !== 0 || !fields || fields.length < 10 || fields[4] < SIDE_RECORDS) {
+    throw new Error(
+      `kafka-consumer-perf-test failed (exit ${r.code}): ${toolError(r.stderr + r.stdout)}`,
+    );
+  }
+  return [fields[9], fields[5]];
+}
+
+/** Runs the comparison's steps against `b`, printing each figure as it comes. */
+async function measureBroker(b: ComparedBroker, recordsFile: string): Promise<ComparedFigures> {
+  console.log(`  --- ${b.name} (${b.bootstrap})`);
+  const admin = createKafka({ bootstrap: b.bootstrap, clientId: "bench" }).admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: ["compare.perf", "compare.kcat"].map((topic) => ({ topic, numPartitions: 3 })),
+    waitForLeaders: true,
+  });
+  await admin.disconnect();
+  const n = SIDE_RECORDS.toLocaleString("en-US");
+
+  // The broker's CPU per 1,000 records of each phase, to tell a slow broker from a slow client.
+  let cpu0 = cpuSec(b.pid());
+  const brokerCpu = (what: string) => {
+    const used = cpuSec(b.pid()) - cpu0;
+    report(`${b.name}: ${what}: broker CPU per 1,000 records`, (used / SIDE_RECORDS) * 1e6, "ms");
+    cpu0 = cpuSec(b.pid());
+  };
+
+  const perf = await perfProduce(b.bootstrap, "compare.perf");
+  let noIdempotence: number | undefined;
+  if (perf.rate !== undefined) {
+    report(`${b.name}: kafka-producer-perf-test (${n} x 1 KiB, acks=all)`, perf.rate, "records/s");
+  } else {
+    console.log(
+      `  ${b.name}: kafka-producer-perf-test (${n} x 1 KiB, acks=all) FAILED with its ` +
+        `defaults (idempotence on): ${perf.error}`,
+    );
+    const again = await perfProduce(b.bootstrap, "compare.perf", ["enable.idempotence=false"]);
+    noIdempotence = again.rate;
+    if (again.rate !== undefined) {
+      report(
+        `${b.name}: kafka-producer-perf-test with enable.idempotence=false`,
+        again.rate,
+        "records/s",
+      );
+    } else {
+      console.log(
+        `  ${b.name}: kafka-producer-perf-test without idempotence FAILED too: ${again.error}`,
+      );
+    }
+  }
+  brokerCpu("kafka-producer-perf-test");
+
+  const kcat = await kcatProduce(b.bootstrap, "compare.kcat", recordsFile);
+  report(`${b.name}: kcat producer (${n} x 1 KiB)`, SIDE_RECORDS / kcat.sec, "records/s");
+  brokerCpu("kcat producer");
+
+  const [consume, consumeWithJoin] = await perfConsume(b.bootstrap, "compare.kcat");
+  brokerCpu("kafka-consumer-perf-test");
+  report(`${b.name}: kafka-consumer-perf-test (${n} records, fetch rate)`, consume, "records/s");
+  report(
+    `${b.name}: kafka-consumer-perf-test including the group join`,
+    consumeWithJoin,
+    "records/s",
+  );
+
+  const rssMB = mibToMB(b.rssMiB());
+  report(`${b.name}: resident memory at the end`, rssMB, "MB");
+  report(`${b.name}: startup on an empty data dir`, b.startupMs, "ms");
+  // Topped up with kcat to 2 GiB of records (1 KiB each) before the restart.
+  let stored = (perf.rate !== undefined || noIdempotence !== undefined ? 2 : 1) * SIDE_RECORDS;
+  const wanted = Math.round((2 * 1024 ** 3 * SCALE) / RECORD_BYTES);
+  if (stored < wanted) {
+    const more = `${recordsFile}.more`;
+    await writeRecords(more, wanted - stored);
+    await kcatProduce(b.bootstrap, "compare.more", more);
+    await Deno.remove(more);
+    stored = wanted;
+  }
+  const logsGiB = (stored * RECORD_BYTES) / 1024 ** 3;
+  const restartMs = await b.restart();
+  report(`${b.name}: restart on ${logsGiB.toFixed(2)} GiB of logs`, restartMs, "ms");
+  return {
+    perfProduce: perf.rate,
+    perfError: perf.error,
+    perfProduceNoIdempotence: noIdempotence,
+    kcatProduce: SIDE_RECORDS / kcat.sec,
+    consume,
+    consumeWithJoin,
+    rssMB,
+    startupMs: b.startupMs,
+    logsGiB,
+    restartMs,
+  };
+}
+
+/** Prints pinpipe's figure over Apache Kafka's, with the issue's target. */
+function ratio(what: string, pinpipe: number | undefined, kafka: number | undefined, target?: {
+  min?: number;
+  max?: number;
+}): void {
+  if (pinpipe === undefined || kafka === undefined || !kafka) {
+    console.log(`  ratio ${what}: not measured (one side failed, above)`);
+    return;
+  }
+  const r = pinpipe / kafka;
+  const verdict = target?.min !== undefined
+    ? ` (target >= ${target.min}x) ${r >= target.min ? "MET" : "MISSED"}`
+    : target?.max !== undefined
+    ? ` (target <= ${target.max.toFixed(2)}x) ${r <= target.max ? "MET" : "MISSED"}`
+    : "";
+  console.log(`  ratio ${what} (pinpipe / Apache Kafka): ${r.toFixed(2)}x${verdict}`);
+}
+
+/**
+ * Apache Kafka and the embedded broker, one after the other on this machine, through the
+ * same clients; then the ratios against issue 10's targets.
+ */
+async function compareWithApacheKafka(): Promise<void> {
+  console.log(
+    `\nside by side with Apache Kafka ${KAFKA_VERSION} (KRaft, one node, default flush):`,
+  );
+  if (!(await kafkaClasspath()) || !(await hasKcat())) {
+    console.log(
+      "  SKIPPED: needs Apache Kafka from the engine cache (deno run -A tests/setup.ts) and kcat",
+    );
+    return;
+  }
+  const work = await Deno.makeTempDir({ prefix: "pinpipe-broker-compare-" });
+  try {
+    const file = join(work, "records.txt");
+    await writeRecords(file, SIDE_RECORDS);
+    const kafka = await startApacheKafka();
+    let k: ComparedFigures;
+    try {
+      k = await measureBroker(kafka, file);
+    } finally {
+      await kafka.stop();
+    }
+    const pinpipe = await startPinpipe(join(work, "pinpipe"));
+    let p: ComparedFigures;
+    try {
+      p = await measureBroker(pinpipe, file);
+    } finally {
+      await pinpipe.stop();
+    }
+    console.log("  (a shared, noisy machine: figures move between runs)");
+    ratio("kafka-producer-perf-test, acks=all, defaults", p.perfProduce, k.perfProduce, { min: 1 });
+    if (p.perfProduce === undefined) {
+      ratio(
+        "kafka-producer-perf-test, enable.idempotence=false on pinpipe (Kafka with defaults)",
+        p.perfProduceNoIdempotence,
+        k.perfProduce,
+        { min: 1 },
+      );
+    }
+    ratio("kcat producer", p.kcatProduce, k.kcatProduce, { min: 1 });
+    ratio("kafka-consumer-perf-test, fetch rate", p.consume, k.consume, { min: 1 });
+    ratio("kafka-consumer-perf-test, with the group join", p.consumeWithJoin, k.consumeWithJoin);
+    ratio("resident memory at the end", p.rssMB, k.rssMB, { max: 1 / 3 });
+    ratio("startup", p.startupMs, k.startupMs, { max: 0.1 });
+    ratio(
+      `restart on ${p.logsGiB.toFixed(2)} / ${k.logsGiB.toFixed(2)} GiB of logs`,
+      p.restartMs,
+      k.restartMs,
+    );
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+await compareWithApacheKafka();

@@ -3,8 +3,10 @@
  * tools, from Maven Central) and a Python venv with PySpark, Airflow with the Databricks
  * provider, cfn-lint and moto (from PyPI). `provision()` installs them once into a
  * git-ignored cache (`.pinpipe/engines`, or `PINPIPE_ENGINES_DIR`) and reuses it while the
- * pinned inputs in `tests/engines/` are unchanged; `tests/setup.ts` calls it before
- * `deno test`. `startKafka()` runs a KRaft single-node Apache Kafka on free loopback ports
+ * pinned inputs in `tests/engines/` are unchanged; it also builds the client matrix's
+ * clients (kafka-clients 3.9 and 4.x with tests/clients/java compiled against each,
+ * @confluentinc/kafka-javascript from source, tests/clients/go with franz-go) the same
+ * way. `tests/setup.ts` calls it before `deno test`. `startKafka()` runs a KRaft single-node Apache Kafka on free loopback ports
  * in a temp dir, for a test or a benchmark, and stops it by its PID.
  * @module
  */
@@ -23,7 +25,7 @@ export const KAFKA_VERSION = /<kafka\.version>([^<]+)</.exec(
 )![1];
 
 /** An engine the suite can provision. */
-export type EngineName = "kafka" | "python";
+export type EngineName = "kafka" | "python" | "java-clients" | "node-clients" | "franz-go";
 
 /** What provisioning one engine did. */
 export interface EngineReport {
@@ -173,6 +175,176 @@ async function provisionPython(): Promise<Omit<EngineReport, "engine" | "seconds
   return { ok: true, how: "installed", versions: pinnedVersions() };
 }
 
+// ---------------------------------------------------------------------------------------
+// Independent Kafka clients for the client matrix (tests/broker_clients_*_test.ts)
+
+const CLIENTS = join(ROOT, "tests", "clients");
+const javaClientsDir = () => join(ENGINES_DIR, "java-clients");
+const nodeClientsDir = () => join(ENGINES_DIR, "node-clients");
+const franzGoDir = () => join(ENGINES_DIR, "franz-go");
+
+/** The Java client majors the matrix runs, each pinned in tests/engines/kafka-clients-N.pom.xml. */
+export const JAVA_CLIENT_MAJORS = ["3", "4"] as const;
+/** A Java client major version. */
+export type JavaClientMajor = typeof JAVA_CLIENT_MAJORS[number];
+
+/** The exact kafka-clients version pinned for `major`. */
+export function javaClientVersion(major: JavaClientMajor): string {
+  const pom = readOr(join(INPUTS, `kafka-clients-${major}.pom.xml`));
+  return /<kafka\.clients\.version>([^<]+)</.exec(pom)?.[1] ?? "?";
+}
+
+async function javaClientsStamp(): Promise<string> {
+  return await sha256(
+    ...JAVA_CLIENT_MAJORS.map((m) => readOr(join(INPUTS, `kafka-clients-${m}.pom.xml`))),
+    readOr(join(CLIENTS, "java", "ClientMatrix.java")),
+  );
+}
+
+/**
+ * The classpath running ClientMatrix (tests/clients/java) on kafka-clients `major`, or
+ * undefined when not provisioned.
+ */
+export async function javaClientClasspath(major: JavaClientMajor): Promise<string | undefined> {
+  const stamp = readOr(join(javaClientsDir(), ".stamp")).trim();
+  if (stamp !== await javaClientsStamp()) return undefined;
+  const dir = join(javaClientsDir(), major);
+  return `${join(dir, "classes")}:${join(dir, "libs", "*")}`;
+}
+
+function javaClientVersions(): string {
+  return JAVA_CLIENT_MAJORS.map((m) => `kafka-clients ${javaClientVersion(m)}`).join(", ");
+}
+
+async function provisionJavaClients(): Promise<Omit<EngineReport, "engine" | "seconds">> {
+  if (await javaClientClasspath("3")) {
+    return { ok: true, how: "cached", versions: javaClientVersions() };
+  }
+  const tmp = `${javaClientsDir()}.tmp-${Deno.pid}`;
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  for (const major of JAVA_CLIENT_MAJORS) {
+    const dir = join(tmp, major);
+    const mvn = await exec("mvn", [
+      "-q",
+      "-B",
+      "-f",
+      join(INPUTS, `kafka-clients-${major}.pom.xml`),
+      "dependency:copy-dependencies",
+      "-DincludeScope=runtime",
+      `-DoutputDirectory=${join(dir, "libs")}`,
+    ]);
+    if (mvn.code !== 0) {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      return { ok: false, error: `mvn (kafka-clients ${major}.x) failed:\n${lastLines(mvn.out)}` };
+    }
+    const javac = await exec("javac", [
+      "-nowarn",
+      "-cp",
+      join(dir, "libs", "*"),
+      "-d",
+      join(dir, "classes"),
+      join(CLIENTS, "java", "ClientMatrix.java"),
+    ]);
+    if (javac.code !== 0) {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      return {
+        ok: false,
+        error: `javac ClientMatrix.java (kafka-clients ${major}.x) failed:\n${
+          lastLines(javac.out)
+        }`,
+      };
+    }
+  }
+  await Deno.writeTextFile(join(tmp, ".stamp"), await javaClientsStamp());
+  await Deno.remove(javaClientsDir(), { recursive: true }).catch(() => {});
+  await Deno.rename(tmp, javaClientsDir());
+  return { ok: true, how: "installed", versions: javaClientVersions() };
+}
+
+async function nodeClientsStamp(): Promise<string> {
+  return await sha256(
+    readOr(join(INPUTS, "node", "package.json")),
+    readOr(join(INPUTS, "node", "package-lock.json")),
+  );
+}
+
+/**
+ * The directory whose node_modules holds the Node clients (@confluentinc/kafka-javascript,
+ * built from source), or undefined when not provisioned.
+ */
+export async function nodeClientsPath(): Promise<string | undefined> {
+  const stamp = readOr(join(nodeClientsDir(), ".stamp")).trim();
+  return stamp === await nodeClientsStamp() ? nodeClientsDir() : undefined;
+}
+
+function nodeClientVersions(): string {
+  const pkg = JSON.parse(readOr(join(INPUTS, "node", "package.json"), "{}")) as {
+    dependencies?: Record<string, string>;
+  };
+  return Object.entries(pkg.dependencies ?? {}).map(([k, v]) => `${k} ${v}`).join(", ");
+}
+
+async function provisionNodeClients(): Promise<Omit<EngineReport, "engine" | "seconds">> {
+  if (await nodeClientsPath()) return { ok: true, how: "cached", versions: nodeClientVersions() };
+  const tmp = `${nodeClientsDir()}.tmp-${Deno.pid}`;
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  await Deno.mkdir(tmp, { recursive: true });
+  for (const f of ["package.json", "package-lock.json"]) {
+    await Deno.copyFile(join(INPUTS, "node", f), join(tmp, f));
+  }
+  // Its prebuilt binary is downloaded from GitHub, which is unreachable here: build
+  // librdkafka and the addon from source, linked to the system's zlib, OpenSSL, zstd, lz4.
+  const npm = await exec("npm", ["ci", "--no-audit", "--no-fund", "--build-from-source"], {
+    cwd: tmp,
+    env: { CKJS_LINKING: "dynamic" },
+  });
+  if (npm.code !== 0) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    return { ok: false, error: `npm ci (tests/engines/node) failed:\n${lastLines(npm.out)}` };
+  }
+  await Deno.writeTextFile(join(tmp, ".stamp"), await nodeClientsStamp());
+  await Deno.remove(nodeClientsDir(), { recursive: true }).catch(() => {});
+  await Deno.rename(tmp, nodeClientsDir());
+  return { ok: true, how: "installed", versions: nodeClientVersions() };
+}
+
+async function franzGoStamp(): Promise<string> {
+  return await sha256(
+    ...["go.mod", "go.sum", "main.go"].map((f) => readOr(join(CLIENTS, "go", f))),
+  );
+}
+
+/** The franz-go matrix driver (tests/clients/go, built once), or undefined when not built. */
+export async function franzGoBin(): Promise<string | undefined> {
+  const stamp = readOr(join(franzGoDir(), ".stamp")).trim();
+  return stamp === await franzGoStamp() ? join(franzGoDir(), "franz-matrix") : undefined;
+}
+
+function franzGoVersion(): string {
+  return /github\.com\/twmb\/franz-go (v\S+)/.exec(readOr(join(CLIENTS, "go", "go.mod")))?.[1] ??
+    "?";
+}
+
+async function provisionFranzGo(): Promise<Omit<EngineReport, "engine" | "seconds">> {
+  const versions = `franz-go ${franzGoVersion()}`;
+  if (await franzGoBin()) return { ok: true, how: "cached", versions };
+  await Deno.mkdir(franzGoDir(), { recursive: true });
+  // Modules from the Go module proxy, checked against go.sum, kept in the cache.
+  const go = await exec(
+    "go",
+    ["build", "-mod=readonly", "-o", join(franzGoDir(), "franz-matrix")],
+    {
+      cwd: join(CLIENTS, "go"),
+      env: { GOMODCACHE: join(franzGoDir(), "mod"), GOFLAGS: "-modcacherw", GOTOOLCHAIN: "local" },
+    },
+  );
+  if (go.code !== 0) {
+    return { ok: false, error: `go build (tests/clients/go) failed:\n${lastLines(go.out)}` };
+  }
+  await Deno.writeTextFile(join(franzGoDir(), ".stamp"), await franzGoStamp());
+  return { ok: true, how: "installed", versions };
+}
+
 /**
  * Installs every engine that is missing or out of date into ENGINES_DIR (one process at a
  * time: a lock file serialises concurrent test runs) and reports what each took.
@@ -188,6 +360,9 @@ export async function provision(
     const steps: [EngineName, () => Promise<Omit<EngineReport, "engine" | "seconds">>][] = [
       ["kafka", provisionKafka],
       ["python", provisionPython],
+      ["java-clients", provisionJavaClients],
+      ["node-clients", provisionNodeClients],
+      ["franz-go", provisionFranzGo],
     ];
     for (const [engine, step] of steps) {
       const t0 = performance.now();
@@ -262,9 +437,14 @@ export function freePort(): number {
 
 /** A Kafka cluster id: 16 random bytes in URL-safe base64 without padding, as Uuid prints. */
 function clusterId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
+  for (;;) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    const id = btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
+      .replace(/=+$/, "");
+    // One in 64 starts with "-", which kafka-storage's argument parser takes for an option
+    // ("--cluster-id: expected one argument"); Kafka's own Uuid.randomUuid() skips those too.
+    if (!id.startsWith("-")) return id;
+  }
 }
 
 /** A running Apache Kafka. */
@@ -442,6 +622,25 @@ export async function withKafka<T>(
   } finally {
     await kafka.stop();
   }
+}
+
+/**
+ * The command line running one of Apache Kafka's CLI tools (a KAFKA_TOOLS name), for a
+ * caller that keeps it running (a console consumer in a group).
+ */
+export async function kafkaToolCommand(
+  name: string,
+  args: string[],
+): Promise<{ cmd: string; args: string[] }> {
+  const main = KAFKA_TOOLS[name];
+  if (!main) throw new Error(`Unknown Kafka tool "${name}": have ${Object.keys(KAFKA_TOOLS)}`);
+  const cp = await requireKafka();
+  const log4j = join(ENGINES_DIR, "tools-log4j.properties");
+  if (!readOr(log4j)) await Deno.writeTextFile(log4j, log4jConfig(undefined, "WARN"));
+  return {
+    cmd: "java",
+    args: [...TOOL_JVM, `-Dlog4j.configuration=file:${log4j}`, "-cp", cp, main, ...args],
+  };
 }
 
 /** Runs one of Apache Kafka's CLI tools (a KAFKA_TOOLS name) and returns its output. */

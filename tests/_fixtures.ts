@@ -9,7 +9,13 @@ import { createConnection } from "../lib/deps/mysql2.ts";
 import { S3Client } from "../lib/deps/aws_s3.ts";
 import { S3rver } from "../lib/deps/s3rver.ts";
 import { type Broker, type BrokerOptions, startBroker } from "../lib/broker/broker.ts";
-import { kafkaClasspath, venvBin } from "./_engines.ts";
+import {
+  franzGoBin,
+  javaClientClasspath,
+  kafkaClasspath,
+  nodeClientsPath,
+  venvBin,
+} from "./_engines.ts";
 
 /** CI sets PINPIPE_STRICT=1: a test whose environment is missing then fails, not skips. */
 export const STRICT = Deno.env.get("PINPIPE_STRICT") === "1";
@@ -19,9 +25,26 @@ export const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 
 /**
  * Something a test needs from the machine. `kafka` (Apache Kafka) and `engines` (the venv
- * with PySpark, Airflow, cfn-lint and moto) come from tests/setup.ts's engine cache.
+ * with PySpark, Airflow, cfn-lint and moto) come from tests/setup.ts's engine cache, as do
+ * the client matrix's `java-clients`, `node-clients` and `franz-go`; `confluent-python` and
+ * `kafka-python` are Debian packages for /usr/bin/python3.
  */
-export type Need = "kcat" | "mysql" | "chromium" | "python3" | "kafka" | "engines" | "curl";
+export type Need =
+  | "kcat"
+  | "mysql"
+  | "chromium"
+  | "python3"
+  | "kafka"
+  | "engines"
+  | "java-clients"
+  | "node-clients"
+  | "franz-go"
+  | "confluent-python"
+  | "kafka-python"
+  | "curl";
+
+/** The Python the Debian Kafka clients (python3-confluent-kafka, python3-kafka) are for. */
+export const SYSTEM_PYTHON = "/usr/bin/python3";
 
 /** Base URL of the MariaDB/MySQL server tests may use (they create and drop their own database). */
 export const TEST_MYSQL_URL = Deno.env.get("PINPIPE_TEST_MYSQL_URL") ??
@@ -65,7 +88,27 @@ const checks: Record<Need, () => Promise<boolean>> = {
   kafka: async () =>
     (await kafkaClasspath()) !== undefined && await hasCommand("java", ["-version"]),
   engines: async () => (await venvBin()) !== undefined,
+  "java-clients": async () =>
+    (await javaClientClasspath("3")) !== undefined && await hasCommand("java", ["-version"]),
+  "node-clients": async () => (await nodeClientsPath()) !== undefined && await hasCommand("node"),
+  "franz-go": async () => (await franzGoBin()) !== undefined,
+  "confluent-python": () => pythonImports("confluent_kafka"),
+  "kafka-python": () => pythonImports("kafka, snappy, lz4, zstandard"),
 };
+
+/** Whether SYSTEM_PYTHON can import `modules`. */
+async function pythonImports(modules: string): Promise<boolean> {
+  try {
+    const out = await new Deno.Command(SYSTEM_PYTHON, {
+      args: ["-c", `import ${modules}`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
 const cache = new Map<Need, Promise<boolean>>();
 
 /** Whether the machine has `need` (checked once per test process). */

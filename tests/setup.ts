@@ -2,7 +2,9 @@
 /**
  * Provisions the real engines the test suite runs against (see tests/_engines.ts): Apache
  * Kafka from Maven Central and a Python venv (PySpark, Airflow + Databricks provider,
- * cfn-lint, moto) from PyPI, into the git-ignored engine cache. `deno task test` and
+ * cfn-lint, moto) from PyPI, and the client matrix's Java (kafka-clients 3.9 and 4.x),
+ * Node (@confluentinc/kafka-javascript, built from source) and Go (franz-go) clients, into
+ * the git-ignored engine cache. `deno task test` and
  * `.ci/run` call it first; a second run finds the cache and takes well under a second.
  *
  * It always exits 0: an engine that cannot be installed is reported loudly here, and the
@@ -15,7 +17,8 @@ if (import.meta.main) {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
     console.log(`Usage: deno run -A tests/setup.ts
 
-Installs Apache Kafka and the Python engines into ${ENGINES_DIR}
+Installs Apache Kafka, the Python engines and the client matrix's Java, Node and Go
+clients into ${ENGINES_DIR}
 (PINPIPE_ENGINES_DIR to move it), once; later runs reuse the cache.`);
     Deno.exit(0);
   }
