@@ -257,6 +257,20 @@ Deno.test({
       });
       await call(proxy, "POST", `${a}/subscription`, '{"topics":["t.pin"]}', C);
       await call(proxy, "POST", `${b}/subscription`, '{"topics":["t.pin"]}', C);
+      // A member joins on its first read: read with both until the group has split the
+      // partitions, so the records produced next are shared, not taken by the first to join.
+      await waitFor(
+        "both instances to hold partitions",
+        async () => {
+          const held = await Promise.all([a, b].map(async (path) => {
+            await call(proxy, "GET", `${path}/records?timeout=100`, undefined, { accept: V2.json });
+            return (await call(proxy, "GET", `${path}/assignments`)).body.partitions.length;
+          }));
+          return held.every((n) => n > 0);
+        },
+        60_000,
+        1,
+      );
       const records = Array.from({ length: 30 }, (_, i) => ({ value: i, partition: i % 3 }));
       await produce(proxy, "t.pin", JSON.stringify({ records }));
       const seen: number[] = [];
