@@ -29,8 +29,8 @@ import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { mibToMB, report, rssMiB, watchRss } from "./_measure.ts";
 import { spawnTask } from "../tests/_process.ts";
-import { createKafka } from "../lib/kafka_client.ts";
-import { installFastVarints } from "../lib/kafkajs_varints.ts";
+import { createKafka } from "../lib/kafka/kafka_client.ts";
+import { installFastVarints } from "../lib/kafka/kafkajs_varints.ts";
 import { KAFKA_VERSION, kafkaClasspath, kafkaTool, startKafka } from "../tests/_engines.ts";
 
 const SCALE = Number(Deno.env.get("BENCH_BROKER_SCALE") ?? 1);
@@ -197,7 +197,7 @@ try {
   let b0 = 0;
   let s0 = 0;
   // Half the records with kafkajs as published, half with the varint encoders pinpipe's
-  // producers install (lib/kafkajs_varints.ts: the same bytes, a third less client CPU).
+  // producers install (lib/kafka/kafkajs_varints.ts: the same bytes, a third less client CPU).
   const produce = async (label: string, records: number, target?: number) => {
     const producer = kafka.producer();
     await producer.connect();

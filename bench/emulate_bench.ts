@@ -14,10 +14,10 @@
  */
 import { mibToMB, report, watchRss } from "./_measure.ts";
 import { spawnTask } from "../tests/_process.ts";
-import { createDataset } from "../lib/dataset.ts";
-import { createKafka } from "../lib/kafka_client.ts";
-import { seedDatabase } from "../lib/mysql_source.ts";
-import { parseMysqlUrl } from "../lib/mysql_url.ts";
+import { createDataset } from "../lib/source/dataset.ts";
+import { createKafka } from "../lib/kafka/kafka_client.ts";
+import { seedDatabase } from "../lib/source/mysql_source.ts";
+import { parseMysqlUrl } from "../lib/source/mysql_url.ts";
 import { createConnection } from "../lib/deps/mysql2.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;

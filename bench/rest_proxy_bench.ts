@@ -15,8 +15,8 @@
  */
 import { mibToMB, report, rssMiB, watchRss } from "./_measure.ts";
 import { spawnTask } from "../tests/_process.ts";
-import { createDataset } from "../lib/dataset.ts";
-import { createKafka } from "../lib/kafka_client.ts";
+import { createDataset } from "../lib/source/dataset.ts";
+import { createKafka } from "../lib/kafka/kafka_client.ts";
 
 const CLIENTS = 8;
 const PER_REQUEST = 100;

@@ -10,10 +10,10 @@
  */
 import { mibToMB, report, rssMiB, watchRss } from "./_measure.ts";
 import { spawnTask } from "../tests/_process.ts";
-import { createKafka } from "../lib/kafka_client.ts";
+import { createKafka } from "../lib/kafka/kafka_client.ts";
 import type { Kafka } from "../lib/deps/kafkajs.ts";
-import { FileLake } from "../lib/lake.ts";
-import { runSink, topicsRegex } from "../lib/sink.ts";
+import { FileLake } from "../lib/lake/lake.ts";
+import { runSink, topicsRegex } from "../lib/lake/sink.ts";
 
 const BIG = Number(Deno.env.get("BENCH_RECORDS") ?? 300_000);
 const SMALL = Number(Deno.env.get("BENCH_OBJECTS") ?? 20_000);
@@ -25,7 +25,7 @@ async function fill(kafka: Kafka, topic: string, n: number): Promise<void> {
   await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] });
   await admin.disconnect();
   // Imported here: the dataset's generator is big, and only the filling child needs it.
-  const { createDataset } = await import("../lib/dataset.ts");
+  const { createDataset } = await import("../lib/source/dataset.ts");
   const ds = createDataset({ rows: 2000, seed: 1 });
   const values = Array.from({ length: ds.rows }, (_, k) => JSON.stringify(ds.posting(k).pin));
   const producer = kafka.producer({ allowAutoTopicCreation: false });

@@ -20,10 +20,10 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import { createDataset } from "../lib/dataset.ts";
-import { FileLake } from "../lib/lake.ts";
-import { fmtInt, fmtSec } from "../lib/progress.ts";
-import { writeLake } from "../lib/write_lake.ts";
+import { createDataset } from "../lib/source/dataset.ts";
+import { FileLake } from "../lib/lake/lake.ts";
+import { fmtInt, fmtSec } from "../lib/shell/progress.ts";
+import { writeLake } from "../lib/lake/write_lake.ts";
 import { venvBin } from "../tests/_engines.ts";
 import { mibToMB, report, rssMiB, timed, watchRss } from "./_measure.ts";
 

@@ -10,7 +10,7 @@
 # MAGIC `sql/q*.sql`), read from the repository folder, so the two engines cannot drift apart. Only
 # MAGIC what the engines do differently lives here: reading the objects into lines, setting
 # MAGIC malformed lines aside, reading array lines as rows and dropping exact duplicates — the
-# MAGIC same rules as `lib/clean.ts`, and the test suite runs both over the same lakes and
+# MAGIC same rules as `lib/analytics/clean.ts`, and the test suite runs both over the same lakes and
 # MAGIC compares every cell.
 # MAGIC
 # MAGIC **Runs on any Spark 3.5**: Databricks (Runtime 15.4 LTS or later, classic, shared or
@@ -110,8 +110,8 @@ SOURCE_COLUMNS = {
 }
 KEY_COLUMN = {"pin": "index", "geo": "ind", "user": "ind"}
 
-# The shared SQL this notebook runs: the same files, in the same order, as lib/clean.ts and
-# lib/questions.ts (tests/notebooks_test.ts checks the lists agree). No helper functions are
+# The shared SQL this notebook runs: the same files, in the same order, as lib/analytics/clean.ts and
+# lib/analytics/questions.ts (tests/notebooks_test.ts checks the lists agree). No helper functions are
 # defined for Spark: the shared SQL is plain Spark SQL.
 CLEANING_FILES = {"pin": "clean_pin.sql", "geo": "clean_geo.sql", "user": "clean_user.sql"}
 VIEW_FILES = {"pin_user": "pin_user.sql"}
@@ -136,7 +136,7 @@ NULLABLE_COLUMNS = {
     "user": ["age", "date_joined"],
 }
 
-# SPEC §4.1, as lib/clean.ts reads it: the same limits and the same reasons.
+# SPEC §4.1, as lib/analytics/clean.ts reads it: the same limits and the same reasons.
 MAX_LINE_BYTES = 16 * 1024 * 1024
 QUARANTINE_TEXT_CHARS = 10000
 REASON_UTF8 = "not valid UTF-8"

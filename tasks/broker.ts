@@ -14,7 +14,7 @@
  * Ctrl-C or SIGTERM, 1 failure (port in use, unreadable or damaged data dir), 2 bad flags.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/cli.ts";
+import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
 import {
   type Broker,
   type CorruptionPolicy,

@@ -18,12 +18,16 @@
  * update. Exit codes: 0 running, 1 failed, 2 bad options, 130 interrupted.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/cli.ts";
-import type { FlagSpec } from "../lib/cli.ts";
-import { loadConfig } from "../lib/config.ts";
-import { S3_SINK_PLUGIN } from "../lib/connector_config.ts";
-import type { S3SinkSettings } from "../lib/connector_config.ts";
-import { type ConnectorOptions, type MskConnectOptions, runConnector } from "../lib/connector.ts";
+import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
+import type { FlagSpec } from "../lib/shell/cli.ts";
+import { loadConfig } from "../lib/shell/config.ts";
+import { S3_SINK_PLUGIN } from "../lib/aws/connector_config.ts";
+import type { S3SinkSettings } from "../lib/aws/connector_config.ts";
+import {
+  type ConnectorOptions,
+  type MskConnectOptions,
+  runConnector,
+} from "../lib/aws/connector.ts";
 
 export { type ConnectorOptions, runConnector };
 

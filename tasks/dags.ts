@@ -15,13 +15,13 @@
  * 130 interrupted.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/cli.ts";
-import { loadConfig } from "../lib/config.ts";
+import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
+import { loadConfig } from "../lib/shell/config.ts";
 import { MWAAClient } from "../lib/deps/aws_mwaa.ts";
 import { S3Client } from "../lib/deps/aws_s3.ts";
-import { runDags } from "../lib/mwaa.ts";
-import type { DagsJob } from "../lib/mwaa.ts";
-import { Progress } from "../lib/progress.ts";
+import { runDags } from "../lib/aws/mwaa.ts";
+import type { DagsJob } from "../lib/aws/mwaa.ts";
+import { Progress } from "../lib/shell/progress.ts";
 
 export const HELP =
   `Uploads the Airflow DAG and requirements.txt to MWAA, and optionally runs the DAG.

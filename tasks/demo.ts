@@ -8,7 +8,7 @@
  *
  * Run: `deno task demo`, `./tasks/demo.ts --postings all --mode sequential`, or from a URL:
  * `deno run -A https://…/tasks/demo.ts`. `--bootstrap HOST:PORT` runs it on a Kafka you
- * already have instead of the embedded broker (see lib/demo.ts for what it does there).
+ * already have instead of the embedded broker (see lib/demo/demo.ts for what it does there).
  * Changes: only `<dir>/kafka`, `<dir>/lake` and `<dir>/out` (default dir `.pinpipe/demo`),
  * replaced by the new run's only once it is complete (with `--keep` they are reused); on a
  * user's Kafka, records in the three topics (created if missing, never deleted). A re-run
@@ -18,12 +18,12 @@
  * run's outputs stay in place).
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/cli.ts";
-import { KAFKA_FLAGS, KAFKA_HELP, readKafkaOptions } from "../lib/kafka_client.ts";
-import { DEFAULT_ROWS, DEFAULT_SEED } from "../lib/dataset.ts";
-import { type DemoOptions, type DemoResult, runDemo, timingLines } from "../lib/demo.ts";
-import { fmtInt } from "../lib/progress.ts";
-import { formatAnswers } from "../lib/questions.ts";
+import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
+import { KAFKA_FLAGS, KAFKA_HELP, readKafkaOptions } from "../lib/kafka/kafka_client.ts";
+import { DEFAULT_ROWS, DEFAULT_SEED } from "../lib/source/dataset.ts";
+import { type DemoOptions, type DemoResult, runDemo, timingLines } from "../lib/demo/demo.ts";
+import { fmtInt } from "../lib/shell/progress.ts";
+import { formatAnswers } from "../lib/analytics/questions.ts";
 
 export const HELP = `Run the whole pipeline locally: broker, REST proxy, sink, emulator, transform.
 

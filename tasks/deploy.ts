@@ -20,19 +20,19 @@
  * Exit codes: 0 done, 1 failed (or destroy declined), 2 bad options, 130 interrupted.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/cli.ts";
-import { DEFAULT_CONFIG_PATH, loadConfig, saveConfig } from "../lib/config.ts";
-import { S3_SINK_PLUGIN } from "../lib/connector_config.ts";
-import { deploy, destroy, formatChange } from "../lib/deploy.ts";
-import type { DeployOptions, DeployResult } from "../lib/deploy.ts";
+import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
+import { DEFAULT_CONFIG_PATH, loadConfig, saveConfig } from "../lib/shell/config.ts";
+import { S3_SINK_PLUGIN } from "../lib/aws/connector_config.ts";
+import { deploy, destroy, formatChange } from "../lib/aws/deploy.ts";
+import type { DeployOptions, DeployResult } from "../lib/aws/deploy.ts";
 import { CloudFormationClient } from "../lib/deps/aws_cloudformation.ts";
 import { KafkaClient } from "../lib/deps/aws_kafka.ts";
 import { S3Client } from "../lib/deps/aws_s3.ts";
 import { SecretsManagerClient } from "../lib/deps/aws_secrets_manager.ts";
-import { Progress } from "../lib/progress.ts";
-import { registerSecret } from "../lib/redact.ts";
-import { STACK_IDS } from "../lib/stacks.ts";
-import type { StackId } from "../lib/stacks.ts";
+import { Progress } from "../lib/shell/progress.ts";
+import { registerSecret } from "../lib/shell/redact.ts";
+import { STACK_IDS } from "../lib/aws/stacks.ts";
+import type { StackId } from "../lib/aws/stacks.ts";
 
 export const HELP = `Deploys (or destroys) pinpipe's AWS stacks with CloudFormation.
 

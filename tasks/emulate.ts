@@ -18,23 +18,23 @@
  * 2 bad options, 130 interrupted.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/cli.ts";
-import { loadConfig } from "../lib/config.ts";
-import { createDataset, DEFAULT_ROWS, DEFAULT_SEED } from "../lib/dataset.ts";
-import { datasetSource, emulate, resultJson, summarize } from "../lib/emulator.ts";
-import type { PostingSource, Target } from "../lib/emulator.ts";
+import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
+import { loadConfig } from "../lib/shell/config.ts";
+import { createDataset, DEFAULT_ROWS, DEFAULT_SEED } from "../lib/source/dataset.ts";
+import { datasetSource, emulate, resultJson, summarize } from "../lib/ingest/emulator.ts";
+import type { PostingSource, Target } from "../lib/ingest/emulator.ts";
 import {
   checkKafkaReachable,
   KAFKA_FLAGS,
   KAFKA_HELP,
   readKafkaOptions,
-} from "../lib/kafka_client.ts";
-import { KafkaTarget } from "../lib/kafka_target.ts";
-import { MysqlSource } from "../lib/mysql_source.ts";
-import { parseMysqlUrl } from "../lib/mysql_url.ts";
-import { NdjsonTarget } from "../lib/ndjson_target.ts";
-import { taskProgress } from "../lib/log.ts";
-import { readApiKey, RestProducer } from "../lib/rest_client.ts";
+} from "../lib/kafka/kafka_client.ts";
+import { KafkaTarget } from "../lib/ingest/kafka_target.ts";
+import { MysqlSource } from "../lib/source/mysql_source.ts";
+import { parseMysqlUrl } from "../lib/source/mysql_url.ts";
+import { NdjsonTarget } from "../lib/ingest/ndjson_target.ts";
+import { taskProgress } from "../lib/shell/log.ts";
+import { readApiKey, RestProducer } from "../lib/ingest/rest_client.ts";
 
 const HELP = `Emulate Pinterest postings: send each posting's pin, geo and user rows to Kafka.
 

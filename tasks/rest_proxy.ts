@@ -3,7 +3,7 @@
  * `deno task rest-proxy`: the Kafka REST proxy, both sides.
  *
  * - `serve`: a Confluent REST Proxy-compatible server on kafkajs, for local runs: the v2
- *   produce, metadata and consumer APIs and the v3 records API (lib/rest_proxy.ts),
+ *   produce, metadata and consumer APIs and the v3 records API (lib/rest_proxy/rest_proxy.ts),
  *   optionally under an API Gateway-like base path and API key. Runs until Ctrl-C; changes
  *   nothing but the topics it produces to (and creates them only with `--auto-create`) and
  *   the offsets its consumer instances commit.
@@ -17,19 +17,24 @@
  * Exit codes: 0 ok, 1 failure, 2 bad options, 130 interrupted (serve stops cleanly).
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/cli.ts";
-import type { FlagSpec } from "../lib/cli.ts";
-import { loadConfig } from "../lib/config.ts";
-import { UsageError } from "../lib/errors.ts";
-import { createKafka, KAFKA_FLAGS, KAFKA_HELP, readKafkaOptions } from "../lib/kafka_client.ts";
-import type { KafkaClientOptions } from "../lib/kafka_client.ts";
-import { startRestProxy } from "../lib/rest_proxy.ts";
-import type { RestProxyStats } from "../lib/rest_proxy.ts";
-import { runConfig } from "../lib/rest_proxy_config.ts";
-import type { ConfigOptions } from "../lib/rest_proxy_config.ts";
-import { fmtInt } from "../lib/progress.ts";
-import { registerSecret } from "../lib/redact.ts";
-import { logLine } from "../lib/log.ts";
+import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
+import type { FlagSpec } from "../lib/shell/cli.ts";
+import { loadConfig } from "../lib/shell/config.ts";
+import { UsageError } from "../lib/shell/errors.ts";
+import {
+  createKafka,
+  KAFKA_FLAGS,
+  KAFKA_HELP,
+  readKafkaOptions,
+} from "../lib/kafka/kafka_client.ts";
+import type { KafkaClientOptions } from "../lib/kafka/kafka_client.ts";
+import { startRestProxy } from "../lib/rest_proxy/rest_proxy.ts";
+import type { RestProxyStats } from "../lib/rest_proxy/rest_proxy.ts";
+import { runConfig } from "../lib/aws/rest_proxy_config.ts";
+import type { ConfigOptions } from "../lib/aws/rest_proxy_config.ts";
+import { fmtInt } from "../lib/shell/progress.ts";
+import { registerSecret } from "../lib/shell/redact.ts";
+import { logLine } from "../lib/shell/log.ts";
 
 export { runConfig };
 

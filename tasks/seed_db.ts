@@ -14,13 +14,13 @@
  * 2 bad options, 130 interrupted.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/cli.ts";
-import { loadConfig } from "../lib/config.ts";
-import { createDataset, DEFAULT_ROWS, DEFAULT_SEED } from "../lib/dataset.ts";
-import { seedDatabase } from "../lib/mysql_source.ts";
-import { parseMysqlUrl } from "../lib/mysql_url.ts";
-import { taskProgress } from "../lib/log.ts";
-import { fmtInt } from "../lib/progress.ts";
+import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
+import { loadConfig } from "../lib/shell/config.ts";
+import { createDataset, DEFAULT_ROWS, DEFAULT_SEED } from "../lib/source/dataset.ts";
+import { seedDatabase } from "../lib/source/mysql_source.ts";
+import { parseMysqlUrl } from "../lib/source/mysql_url.ts";
+import { taskProgress } from "../lib/shell/log.ts";
+import { fmtInt } from "../lib/shell/progress.ts";
 
 /** The default source database: the original's database name on a local server. */
 export const DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/pinterest_data";

@@ -4,7 +4,7 @@
  * consumer group and writes the Confluent S3 sink layout
  * (`topics/<topic>/partition=<p>/<topic>+<p>+<startOffset>.json`, one JSON value per line)
  * to a local directory or to S3 (or an S3-compatible server), exactly once: killed at any
- * moment and restarted, every record is in the lake once (see lib/sink.ts for how).
+ * moment and restarted, every record is in the lake once (see lib/lake/sink.ts for how).
  *
  * Run: `deno task sink --bootstrap 127.0.0.1:9092 --lake file:///tmp/lake --once`, or from a
  * URL: `deno run -A https://…/tasks/sink.ts --help`. Changes: objects in the lake (replays
@@ -13,22 +13,22 @@
  * 2 bad options, 130 interrupted (buffered records are landed and committed first).
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/cli.ts";
-import type { FlagSpec } from "../lib/cli.ts";
-import { loadConfig } from "../lib/config.ts";
+import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
+import type { FlagSpec } from "../lib/shell/cli.ts";
+import { loadConfig } from "../lib/shell/config.ts";
 import {
   checkKafkaReachable,
   createKafka,
   KAFKA_FLAGS,
   KAFKA_HELP,
   readKafkaOptions,
-} from "../lib/kafka_client.ts";
-import type { KafkaClientOptions } from "../lib/kafka_client.ts";
-import { openLake, readLakeOptions } from "../lib/lake.ts";
-import { taskProgress } from "../lib/log.ts";
-import { fmtBytes, fmtInt, fmtRate, fmtSec } from "../lib/progress.ts";
-import { runSink, topicsRegex } from "../lib/sink.ts";
-import type { SinkSummary } from "../lib/sink.ts";
+} from "../lib/kafka/kafka_client.ts";
+import type { KafkaClientOptions } from "../lib/kafka/kafka_client.ts";
+import { openLake, readLakeOptions } from "../lib/lake/lake.ts";
+import { taskProgress } from "../lib/shell/log.ts";
+import { fmtBytes, fmtInt, fmtRate, fmtSec } from "../lib/shell/progress.ts";
+import { runSink, topicsRegex } from "../lib/lake/sink.ts";
+import type { SinkSummary } from "../lib/lake/sink.ts";
 
 export const HELP = `Land Kafka topics in the lake in the Confluent S3 sink layout, exactly once.
 

@@ -3,7 +3,7 @@
  * `deno task topics`: creates the pipeline's three topics, `<prefix>.pin`, `<prefix>.geo` and
  * `<prefix>.user`, with the kafkajs admin client, skipping (and reporting) those that exist;
  * `--delete` removes them after a confirmation (or `--yes`). Auth as everywhere else
- * (lib/kafka_client.ts): none, SCRAM-SHA-512 or MSK IAM. MSK's brokers are private, so
+ * (lib/kafka/kafka_client.ts): none, SCRAM-SHA-512 or MSK IAM. MSK's brokers are private, so
  * against MSK run it inside the VPC (the REST-proxy instance already creates the topics on
  * its first boot).
  *
@@ -13,19 +13,19 @@
  * Exit codes: 0 done, 1 failed (or the deletion was declined), 2 bad options, 130 interrupted.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/cli.ts";
-import { loadConfig } from "../lib/config.ts";
+import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
+import { loadConfig } from "../lib/shell/config.ts";
 import {
   checkKafkaReachable,
   createKafka,
   KAFKA_FLAGS,
   KAFKA_HELP,
   readKafkaOptions,
-} from "../lib/kafka_client.ts";
-import type { KafkaClientOptions } from "../lib/kafka_client.ts";
-import { manageTopics, type TopicsResult } from "../lib/topics.ts";
+} from "../lib/kafka/kafka_client.ts";
+import type { KafkaClientOptions } from "../lib/kafka/kafka_client.ts";
+import { manageTopics, type TopicsResult } from "../lib/kafka/topics.ts";
 
-export { manageTopics, topicNames } from "../lib/topics.ts";
+export { manageTopics, topicNames } from "../lib/kafka/topics.ts";
 
 export const HELP = `Creates (or deletes) the topics <prefix>.pin, <prefix>.geo and <prefix>.user.
 

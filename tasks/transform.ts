@@ -19,14 +19,14 @@
  * interrupted.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/cli.ts";
-import type { FlagSpec } from "../lib/cli.ts";
-import { loadConfig } from "../lib/config.ts";
-import { readLakeOptions } from "../lib/lake.ts";
-import { stderrSink } from "../lib/progress.ts";
-import { formatAnswers } from "../lib/questions.ts";
-import { transform } from "../lib/transform.ts";
-import type { TransformOptions, TransformResult } from "../lib/transform.ts";
+import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
+import type { FlagSpec } from "../lib/shell/cli.ts";
+import { loadConfig } from "../lib/shell/config.ts";
+import { readLakeOptions } from "../lib/lake/lake.ts";
+import { stderrSink } from "../lib/shell/progress.ts";
+import { formatAnswers } from "../lib/analytics/questions.ts";
+import { transform } from "../lib/analytics/transform.ts";
+import type { TransformOptions, TransformResult } from "../lib/analytics/transform.ts";
 
 export const HELP = `Clean the lake and answer the eight questions with DuckDB.
 

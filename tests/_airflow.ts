@@ -3,7 +3,7 @@
  * tests: an AIRFLOW_HOME in a temp dir whose sqlite database is migrated once per test file
  * and copied for each home, the `airflow` CLI, a scheduler (SequentialExecutor), a stand-in
  * for MWAA's `/aws_mwaa/cli` endpoint that runs each command on this real CLI (so what
- * lib/mwaa.ts parses is what Airflow prints), and a small fake of the Databricks Jobs API
+ * lib/aws/mwaa.ts parses is what Airflow prints), and a small fake of the Databricks Jobs API
  * (`api/2.1/jobs/runs/submit`, `runs/get`), the one thing here that cannot run for real.
  * @module
  */

@@ -6,9 +6,9 @@
  * rules depend on what the platform's JSON.parse hides (a field named twice, number forms).
  * @module
  */
-import type { Posting } from "../lib/dataset.ts";
-import { objectKey } from "../lib/lake.ts";
-import type { Row } from "../lib/table_format.ts";
+import type { Posting } from "../lib/source/dataset.ts";
+import { objectKey } from "../lib/lake/lake.ts";
+import type { Row } from "../lib/shell/table_format.ts";
 
 type TableName = "pin" | "geo" | "user";
 const TABLES: TableName[] = ["pin", "geo", "user"];

@@ -6,9 +6,9 @@
  */
 import { startBroker } from "../lib/broker/broker.ts";
 import type { Broker } from "../lib/broker/broker.ts";
-import { createKafka } from "../lib/kafka_client.ts";
-import { startRestProxy, V2 } from "../lib/rest_proxy.ts";
-import type { RestProxy, RestProxyOptions } from "../lib/rest_proxy.ts";
+import { createKafka } from "../lib/kafka/kafka_client.ts";
+import { startRestProxy, V2 } from "../lib/rest_proxy/rest_proxy.ts";
+import type { RestProxy, RestProxyOptions } from "../lib/rest_proxy/rest_proxy.ts";
 import type { Kafka } from "../lib/deps/kafkajs.ts";
 import { waitFor } from "./_fixtures.ts";
 

@@ -10,12 +10,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createDataset } from "../lib/dataset.ts";
-import type { Dataset } from "../lib/dataset.ts";
-import { keySequence } from "../lib/emulator.ts";
-import { createKafka } from "../lib/kafka_client.ts";
-import { FileLake, parseObjectKey } from "../lib/lake.ts";
-import type { Row } from "../lib/table_format.ts";
+import { createDataset } from "../lib/source/dataset.ts";
+import type { Dataset } from "../lib/source/dataset.ts";
+import { keySequence } from "../lib/ingest/emulator.ts";
+import { createKafka } from "../lib/kafka/kafka_client.ts";
+import { FileLake, parseObjectKey } from "../lib/lake/lake.ts";
+import type { Row } from "../lib/shell/table_format.ts";
 import { type KafkaServer, kafkaTool, withKafka } from "./_engines.ts";
 import { envTest, run, waitFor, withTempDir } from "./_fixtures.ts";
 import { spawnTask } from "./_process.ts";

@@ -31,13 +31,13 @@ import {
   loadSinkTemplate,
   s3SinkConfig,
   workerProperties,
-} from "../lib/connector_config.ts";
-import { internalReplicationFactor } from "../lib/bootstrap_brokers.ts";
-import { registerConnector } from "../lib/connect_rest.ts";
-import { deployMskConnector } from "../lib/msk_connect.ts";
-import type { MskConnectSettings } from "../lib/msk_connect.ts";
+} from "../lib/aws/connector_config.ts";
+import { internalReplicationFactor } from "../lib/aws/bootstrap_brokers.ts";
+import { registerConnector } from "../lib/aws/connect_rest.ts";
+import { deployMskConnector } from "../lib/aws/msk_connect.ts";
+import type { MskConnectSettings } from "../lib/aws/msk_connect.ts";
 import { parseOptions, runConnector } from "../tasks/connector.ts";
-import { UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/shell/errors.ts";
 import { envTest, run } from "./_fixtures.ts";
 import { withMoto } from "./_moto.ts";
 

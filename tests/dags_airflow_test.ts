@@ -20,7 +20,7 @@ import {
   PutBucketVersioningCommand,
   S3Client,
 } from "../lib/deps/aws_s3.ts";
-import { dagFiles, MwaaCli, parseJsonOutput, runDags, triggerDag } from "../lib/mwaa.ts";
+import { dagFiles, MwaaCli, parseJsonOutput, runDags, triggerDag } from "../lib/aws/mwaa.ts";
 import type { DagsOptions } from "../tasks/dags.ts";
 import { type Airflow, fakeDatabricks, mwaaEndpoint, newAirflow } from "./_airflow.ts";
 import { envTest, waitFor } from "./_fixtures.ts";

@@ -16,9 +16,9 @@ import {
   PutObjectCommand,
   S3Client,
 } from "../lib/deps/aws_s3.ts";
-import { dagFiles, renderDag, uploadDagFiles } from "../lib/mwaa.ts";
-import { loadTemplate } from "../lib/stacks.ts";
-import { UsageError } from "../lib/errors.ts";
+import { dagFiles, renderDag, uploadDagFiles } from "../lib/aws/mwaa.ts";
+import { loadTemplate } from "../lib/aws/stacks.ts";
+import { UsageError } from "../lib/shell/errors.ts";
 import { parseOptions } from "../tasks/dags.ts";
 import { envTest, ROOT, run, withTempDir } from "./_fixtures.ts";
 import { withMoto } from "./_moto.ts";

@@ -11,8 +11,8 @@ import {
   DEFAULT_SEED,
   MEDIA_TYPES,
   PLACEHOLDERS,
-} from "../lib/dataset.ts";
-import type { Posting } from "../lib/dataset.ts";
+} from "../lib/source/dataset.ts";
+import type { Posting } from "../lib/source/dataset.ts";
 
 const PIN_COLUMNS = [
   "index",

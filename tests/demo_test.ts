@@ -6,10 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createDataset } from "../lib/dataset.ts";
-import { keySequence } from "../lib/emulator.ts";
-import { objectKey, parseObjectKey } from "../lib/lake.ts";
-import type { Row } from "../lib/table_format.ts";
+import { createDataset } from "../lib/source/dataset.ts";
+import { keySequence } from "../lib/ingest/emulator.ts";
+import { objectKey, parseObjectKey } from "../lib/lake/lake.ts";
+import type { Row } from "../lib/shell/table_format.ts";
 import { referenceAnswers } from "./_reference.ts";
 import { run, withTempDir } from "./_fixtures.ts";
 import { startTask } from "./_running.ts";

@@ -23,9 +23,9 @@ import {
   S3Client,
 } from "../lib/deps/aws_s3.ts";
 import { SecretsManagerClient } from "../lib/deps/aws_secrets_manager.ts";
-import { deploy, destroy } from "../lib/deploy.ts";
-import type { DeployDeps } from "../lib/deploy.ts";
-import { loadConfig } from "../lib/config.ts";
+import { deploy, destroy } from "../lib/aws/deploy.ts";
+import type { DeployDeps } from "../lib/aws/deploy.ts";
+import { loadConfig } from "../lib/shell/config.ts";
 import { envTest, run, withTempDir } from "./_fixtures.ts";
 import { type Moto, motoQuery, withMoto } from "./_moto.ts";
 

@@ -35,14 +35,14 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from "../lib/deps/aws_secrets_manager.ts";
-import { deploy, destroy } from "../lib/deploy.ts";
-import type { DeployDeps, DeployOptions } from "../lib/deploy.ts";
-import { loadConfig, saveConfig } from "../lib/config.ts";
-import { S3_SINK_PLUGIN } from "../lib/connector_config.ts";
-import { deployWaves, loadTemplate, STACK_IDS, stackGraph } from "../lib/stacks.ts";
-import { installCommands, renderRestProxyProperties } from "../lib/rest_proxy_config.ts";
-import type { StackId, Template } from "../lib/stacks.ts";
-import { UsageError } from "../lib/errors.ts";
+import { deploy, destroy } from "../lib/aws/deploy.ts";
+import type { DeployDeps, DeployOptions } from "../lib/aws/deploy.ts";
+import { loadConfig, saveConfig } from "../lib/shell/config.ts";
+import { S3_SINK_PLUGIN } from "../lib/aws/connector_config.ts";
+import { deployWaves, loadTemplate, STACK_IDS, stackGraph } from "../lib/aws/stacks.ts";
+import { installCommands, renderRestProxyProperties } from "../lib/aws/rest_proxy_config.ts";
+import type { StackId, Template } from "../lib/aws/stacks.ts";
+import { UsageError } from "../lib/shell/errors.ts";
 import { formatResult, parseOptions } from "../tasks/deploy.ts";
 import { envTest, run, withTempDir } from "./_fixtures.ts";
 import { withMoto } from "./_moto.ts";

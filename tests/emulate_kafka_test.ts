@@ -4,11 +4,11 @@
  * stops the run with the topic named.
  */
 import assert from "node:assert/strict";
-import { createDataset } from "../lib/dataset.ts";
-import { datasetSource, emulate } from "../lib/emulator.ts";
-import { createKafka } from "../lib/kafka_client.ts";
-import { KafkaTarget, keyHashPartitioner } from "../lib/kafka_target.ts";
-import { encodeWith, installFastVarints, originalVarints } from "../lib/kafkajs_varints.ts";
+import { createDataset } from "../lib/source/dataset.ts";
+import { datasetSource, emulate } from "../lib/ingest/emulator.ts";
+import { createKafka } from "../lib/kafka/kafka_client.ts";
+import { KafkaTarget, keyHashPartitioner } from "../lib/ingest/kafka_target.ts";
+import { encodeWith, installFastVarints, originalVarints } from "../lib/kafka/kafkajs_varints.ts";
 import { KafkajsEncoder } from "../lib/deps/kafkajs_encoder.ts";
 import { Partitioners } from "../lib/deps/kafkajs.ts";
 import { envTest, run, waitFor, withBroker } from "./_fixtures.ts";

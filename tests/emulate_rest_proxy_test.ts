@@ -4,11 +4,11 @@
  * the Kafka keys it leaves behind are the bare decimal posting keys, as the Kafka target's.
  */
 import assert from "node:assert/strict";
-import { createDataset } from "../lib/dataset.ts";
-import { datasetSource, emulate } from "../lib/emulator.ts";
-import { createKafka } from "../lib/kafka_client.ts";
-import { RestProducer } from "../lib/rest_client.ts";
-import { startRestProxy } from "../lib/rest_proxy.ts";
+import { createDataset } from "../lib/source/dataset.ts";
+import { datasetSource, emulate } from "../lib/ingest/emulator.ts";
+import { createKafka } from "../lib/kafka/kafka_client.ts";
+import { RestProducer } from "../lib/ingest/rest_client.ts";
+import { startRestProxy } from "../lib/rest_proxy/rest_proxy.ts";
 import { waitFor, withBroker } from "./_fixtures.ts";
 
 Deno.test({

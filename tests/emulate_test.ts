@@ -5,13 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createDataset } from "../lib/dataset.ts";
-import { datasetSource, emulate, keySequence } from "../lib/emulator.ts";
-import type { EmulateOptions } from "../lib/emulator.ts";
-import { NdjsonTarget } from "../lib/ndjson_target.ts";
-import { RetriableError } from "../lib/errors.ts";
-import { parseRetryAfter, RestProducer } from "../lib/rest_client.ts";
-import type { RestProducerOptions } from "../lib/rest_client.ts";
+import { createDataset } from "../lib/source/dataset.ts";
+import { datasetSource, emulate, keySequence } from "../lib/ingest/emulator.ts";
+import type { EmulateOptions } from "../lib/ingest/emulator.ts";
+import { NdjsonTarget } from "../lib/ingest/ndjson_target.ts";
+import { RetriableError } from "../lib/shell/errors.ts";
+import { parseRetryAfter, RestProducer } from "../lib/ingest/rest_client.ts";
+import type { RestProducerOptions } from "../lib/ingest/rest_client.ts";
 import { envTest, ROOT, run, waitFor, withTempDir } from "./_fixtures.ts";
 import { startTask } from "./_running.ts";
 import { startRestV2Server } from "./testdata/emulate/rest_v2_server.ts";

@@ -13,7 +13,7 @@ import {
   s3SinkConfig,
   templateDefault,
   workerProperties,
-} from "../lib/connector_config.ts";
+} from "../lib/aws/connector_config.ts";
 import {
   checkWiring,
   deployWaves,
@@ -25,8 +25,8 @@ import {
   stackGraph,
   STACKS,
   subnetBits,
-} from "../lib/stacks.ts";
-import type { StackId, Template } from "../lib/stacks.ts";
+} from "../lib/aws/stacks.ts";
+import type { StackId, Template } from "../lib/aws/stacks.ts";
 import { venvBin } from "./_engines.ts";
 import { envTest, ROOT, run, withTempDir } from "./_fixtures.ts";
 

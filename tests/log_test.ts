@@ -1,12 +1,12 @@
 /**
- * The one logger path (lib/log.ts over lib/redact.ts): passwords typed inside URLs, with or
+ * The one logger path (lib/shell/log.ts over lib/shell/redact.ts): passwords typed inside URLs, with or
  * without a scheme, and registered secrets never reach stderr or stdout, whether a retry
  * line, a progress line, a JSON summary or the final error prints them.
  */
 import assert from "node:assert/strict";
-import { redact, registerSecret } from "../lib/redact.ts";
-import { redactingSink, taskProgress } from "../lib/log.ts";
-import type { ProgressSink } from "../lib/progress.ts";
+import { redact, registerSecret } from "../lib/shell/redact.ts";
+import { redactingSink, taskProgress } from "../lib/shell/log.ts";
+import type { ProgressSink } from "../lib/shell/progress.ts";
 import { run } from "./_fixtures.ts";
 import { closedPort } from "./_running.ts";
 

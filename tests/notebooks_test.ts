@@ -17,8 +17,8 @@ import {
   REASONS,
   SOURCE_COLUMNS,
   VIEW_SQL,
-} from "../lib/clean.ts";
-import { QUESTIONS } from "../lib/questions.ts";
+} from "../lib/analytics/clean.ts";
+import { QUESTIONS } from "../lib/analytics/questions.ts";
 import { envTest, ROOT, run, withTempDir } from "./_fixtures.ts";
 
 const NOTEBOOKS = join(ROOT, "notebooks");

@@ -14,7 +14,7 @@ import {
   RateWindow,
   readProgress,
   renderBar,
-} from "../lib/progress.ts";
+} from "../lib/shell/progress.ts";
 
 /**
  * A terminal of `width` columns that understands what Progress writes (`\r`, `\n`, the

@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Options } from "../lib/cli.ts";
-import { createDataset } from "../lib/dataset.ts";
-import { FileLake } from "../lib/lake.ts";
-import { writeLake } from "../lib/write_lake.ts";
+import { Options } from "../lib/shell/cli.ts";
+import { createDataset } from "../lib/source/dataset.ts";
+import { FileLake } from "../lib/lake/lake.ts";
+import { writeLake } from "../lib/lake/write_lake.ts";
 import { run, waitFor, withBroker, withTempDir } from "./_fixtures.ts";
 import { startTask } from "./_running.ts";
 import { parseOptions as parseSinkOptions } from "../tasks/sink.ts";

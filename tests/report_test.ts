@@ -8,14 +8,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { TableStats } from "../lib/clean.ts";
-import { createDataset } from "../lib/dataset.ts";
+import type { TableStats } from "../lib/analytics/clean.ts";
+import { createDataset } from "../lib/source/dataset.ts";
 import { chromium, type Page } from "../lib/deps/playwright.ts";
-import { FileLake } from "../lib/lake.ts";
-import type { Answer } from "../lib/questions.ts";
-import { followerScale, renderReport, type ReportInput } from "../lib/report.ts";
-import { transform } from "../lib/transform.ts";
-import { writeLake } from "../lib/write_lake.ts";
+import { FileLake } from "../lib/lake/lake.ts";
+import type { Answer } from "../lib/analytics/questions.ts";
+import { followerScale, renderReport, type ReportInput } from "../lib/analytics/report.ts";
+import { transform } from "../lib/analytics/transform.ts";
+import { writeLake } from "../lib/lake/write_lake.ts";
 import { followers } from "./_reference.ts";
 import { CHROMIUM, envTest, hasCommand, ROOT, STRICT, withTempDir } from "./_fixtures.ts";
 

@@ -19,7 +19,7 @@ import {
   installCommands,
   installRestProxyProperties,
   renderRestProxyProperties,
-} from "../lib/rest_proxy_config.ts";
+} from "../lib/aws/rest_proxy_config.ts";
 import { parseOptions, runConfig } from "../tasks/rest_proxy.ts";
 import { envTest, ROOT, run, withTempDir } from "./_fixtures.ts";
 import { withMoto } from "./_moto.ts";

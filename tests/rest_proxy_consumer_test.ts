@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { envTest, run, waitFor } from "./_fixtures.ts";
 import { call, createTopics, produce, T, V2, withProxy } from "./_rest_proxy.ts";
 import type { Answer } from "./_rest_proxy.ts";
-import type { RestProxy } from "../lib/rest_proxy.ts";
+import type { RestProxy } from "../lib/rest_proxy/rest_proxy.ts";
 
 const C = { "content-type": V2.response };
 

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { spawnTask } from "./_process.ts";
 import { waitFor } from "./_fixtures.ts";
 import { produce, rawPost, T, V2, withProxy } from "./_rest_proxy.ts";
-import type { RestProxy } from "../lib/rest_proxy.ts";
+import type { RestProxy } from "../lib/rest_proxy/rest_proxy.ts";
 
 /** `{"records":[{"value":0},{"value":1},…]}` with `n` records, about 14 bytes each. */
 function tinyRecords(n: number): string {

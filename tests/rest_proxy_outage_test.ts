@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { startBroker } from "../lib/broker/broker.ts";
 import type { Broker } from "../lib/broker/broker.ts";
-import { createKafka } from "../lib/kafka_client.ts";
-import { startRestProxy } from "../lib/rest_proxy.ts";
+import { createKafka } from "../lib/kafka/kafka_client.ts";
+import { startRestProxy } from "../lib/rest_proxy/rest_proxy.ts";
 import { freePort } from "./_engines.ts";
 import { ROOT, run, waitFor, withTempDir } from "./_fixtures.ts";
 import { consume, createTopics, T } from "./_rest_proxy.ts";

@@ -6,10 +6,10 @@
  * Apache Kafka.
  */
 import assert from "node:assert/strict";
-import { createDataset } from "../lib/dataset.ts";
-import { FileLake } from "../lib/lake.ts";
-import { runSink, topicsRegex } from "../lib/sink.ts";
-import type { RestProxy } from "../lib/rest_proxy.ts";
+import { createDataset } from "../lib/source/dataset.ts";
+import { FileLake } from "../lib/lake/lake.ts";
+import { runSink, topicsRegex } from "../lib/lake/sink.ts";
+import type { RestProxy } from "../lib/rest_proxy/rest_proxy.ts";
 import { envTest, withTempDir } from "./_fixtures.ts";
 import { withKafka } from "./_engines.ts";
 import { call, consume, produce, T, text, V2, withProxy } from "./_rest_proxy.ts";

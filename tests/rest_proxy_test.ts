@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { startBroker } from "../lib/broker/broker.ts";
-import { createKafka } from "../lib/kafka_client.ts";
-import { startRestProxy } from "../lib/rest_proxy.ts";
+import { createKafka } from "../lib/kafka/kafka_client.ts";
+import { startRestProxy } from "../lib/rest_proxy/rest_proxy.ts";
 import { waitFor } from "./_fixtures.ts";
 import {
   call,

@@ -4,9 +4,9 @@
  * being sent), per-record errors, and the emulator producing through it (`--rest-api v3`).
  */
 import assert from "node:assert/strict";
-import { createDataset } from "../lib/dataset.ts";
-import { datasetSource, emulate } from "../lib/emulator.ts";
-import { RestProducer } from "../lib/rest_client.ts";
+import { createDataset } from "../lib/source/dataset.ts";
+import { datasetSource, emulate } from "../lib/ingest/emulator.ts";
+import { RestProducer } from "../lib/ingest/rest_client.ts";
 import { run, waitFor } from "./_fixtures.ts";
 import { call, consume, rawPost, T, text, withProxy } from "./_rest_proxy.ts";
 

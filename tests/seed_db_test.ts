@@ -7,11 +7,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createConnection } from "../lib/deps/mysql2.ts";
 import type { RowDataPacket } from "../lib/deps/mysql2.ts";
-import { createDataset } from "../lib/dataset.ts";
-import { datasetSource, emulate } from "../lib/emulator.ts";
-import { MysqlSource, seedDatabase, SOURCE_TABLES } from "../lib/mysql_source.ts";
-import { parseMysqlUrl } from "../lib/mysql_url.ts";
-import { NdjsonTarget } from "../lib/ndjson_target.ts";
+import { createDataset } from "../lib/source/dataset.ts";
+import { datasetSource, emulate } from "../lib/ingest/emulator.ts";
+import { MysqlSource, seedDatabase, SOURCE_TABLES } from "../lib/source/mysql_source.ts";
+import { parseMysqlUrl } from "../lib/source/mysql_url.ts";
+import { NdjsonTarget } from "../lib/ingest/ndjson_target.ts";
 import { envTest, run, withMysqlDatabase, withTempDir } from "./_fixtures.ts";
 
 const seedDb = (args: string[], env: Record<string, string> = {}) =>

@@ -6,14 +6,14 @@
 import assert from "node:assert/strict";
 import { startBroker } from "../lib/broker/broker.ts";
 import type { Broker } from "../lib/broker/broker.ts";
-import { createKafka } from "../lib/kafka_client.ts";
+import { createKafka } from "../lib/kafka/kafka_client.ts";
 import type { Kafka } from "../lib/deps/kafkajs.ts";
-import { FileLake, objectKey, parseObjectKey, S3Lake } from "../lib/lake.ts";
-import type { Lake } from "../lib/lake.ts";
-import { runSink, topicsRegex } from "../lib/sink.ts";
-import type { SinkOptions } from "../lib/sink.ts";
+import { FileLake, objectKey, parseObjectKey, S3Lake } from "../lib/lake/lake.ts";
+import type { Lake } from "../lib/lake/lake.ts";
+import { runSink, topicsRegex } from "../lib/lake/sink.ts";
+import type { SinkOptions } from "../lib/lake/sink.ts";
 import { parseOptions } from "../tasks/sink.ts";
-import { UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/shell/errors.ts";
 import { waitFor, withS3rver, withTempDir } from "./_fixtures.ts";
 import { closedPort, startTask } from "./_running.ts";
 

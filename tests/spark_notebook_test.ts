@@ -12,10 +12,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DEFAULT_ROWS, DEFAULT_SEED } from "../lib/dataset.ts";
-import { runDemo } from "../lib/demo.ts";
-import { silentSink } from "../lib/progress.ts";
-import { transform, type TransformResult } from "../lib/transform.ts";
+import { DEFAULT_ROWS, DEFAULT_SEED } from "../lib/source/dataset.ts";
+import { runDemo } from "../lib/demo/demo.ts";
+import { silentSink } from "../lib/shell/progress.ts";
+import { transform, type TransformResult } from "../lib/analytics/transform.ts";
 import { canonical, readCleanTables, TABLE_NAMES } from "./_clean_tables.ts";
 import { venvBin } from "./_engines.ts";
 import { envTest, ROOT, run } from "./_fixtures.ts";

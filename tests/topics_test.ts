@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { startBroker } from "../lib/broker/broker.ts";
 import type { Broker } from "../lib/broker/broker.ts";
-import { createKafka } from "../lib/kafka_client.ts";
+import { createKafka } from "../lib/kafka/kafka_client.ts";
 import type { Admin } from "../lib/deps/kafkajs.ts";
-import { UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/shell/errors.ts";
 import { manageTopics, parseOptions, topicNames } from "../tasks/topics.ts";
 import { run, waitFor, withTempDir } from "./_fixtures.ts";
 import { closedPort, silentServer, startTask } from "./_running.ts";

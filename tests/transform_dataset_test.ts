@@ -1,18 +1,18 @@
 /**
- * The transform over the synthetic dataset (lib/dataset.ts) written into a lake by
- * lib/write_lake.ts: no placeholder survives cleaning, the columns are exactly SPEC's in
+ * The transform over the synthetic dataset (lib/source/dataset.ts) written into a lake by
+ * lib/lake/write_lake.ts: no placeholder survives cleaning, the columns are exactly SPEC's in
  * name, order and type, every parseable follower_count is the right integer, and the eight
  * answers equal those of an independent reference written here in plain TypeScript.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createDataset, PLACEHOLDERS, type Posting } from "../lib/dataset.ts";
+import { createDataset, PLACEHOLDERS, type Posting } from "../lib/source/dataset.ts";
 import { followers, referenceAnswers } from "./_reference.ts";
 import { DuckDBInstance } from "../lib/deps/duckdb.ts";
-import { FileLake } from "../lib/lake.ts";
-import type { Row } from "../lib/table_format.ts";
-import { transform, type TransformResult } from "../lib/transform.ts";
-import { writeLake } from "../lib/write_lake.ts";
+import { FileLake } from "../lib/lake/lake.ts";
+import type { Row } from "../lib/shell/table_format.ts";
+import { transform, type TransformResult } from "../lib/analytics/transform.ts";
+import { writeLake } from "../lib/lake/write_lake.ts";
 import { withTempDir } from "./_fixtures.ts";
 
 const ROWS = 4000;

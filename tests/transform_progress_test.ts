@@ -7,13 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cleanLake, type LakeFile, type TableName, TABLES } from "../lib/clean.ts";
-import { createDataset } from "../lib/dataset.ts";
+import { cleanLake, type LakeFile, type TableName, TABLES } from "../lib/analytics/clean.ts";
+import { createDataset } from "../lib/source/dataset.ts";
 import { DuckDBInstance } from "../lib/deps/duckdb.ts";
-import { FileLake } from "../lib/lake.ts";
-import type { ProgressSink } from "../lib/progress.ts";
-import { transform, type TransformResult } from "../lib/transform.ts";
-import { writeLake } from "../lib/write_lake.ts";
+import { FileLake } from "../lib/lake/lake.ts";
+import type { ProgressSink } from "../lib/shell/progress.ts";
+import { transform, type TransformResult } from "../lib/analytics/transform.ts";
+import { writeLake } from "../lib/lake/write_lake.ts";
 import { readCleanTables } from "./_clean_tables.ts";
 import { copyDirtyLake } from "./_dirty_lake.ts";
 import { withTempDir } from "./_fixtures.ts";

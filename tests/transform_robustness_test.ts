@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createDataset } from "../lib/dataset.ts";
-import { FileLake, objectKey } from "../lib/lake.ts";
-import type { ProgressSink } from "../lib/progress.ts";
-import { outputNames, transform } from "../lib/transform.ts";
-import { writeLake } from "../lib/write_lake.ts";
+import { createDataset } from "../lib/source/dataset.ts";
+import { FileLake, objectKey } from "../lib/lake/lake.ts";
+import type { ProgressSink } from "../lib/shell/progress.ts";
+import { outputNames, transform } from "../lib/analytics/transform.ts";
+import { writeLake } from "../lib/lake/write_lake.ts";
 import { run, waitFor, withTempDir } from "./_fixtures.ts";
 
 /** A small lake of the synthetic dataset under `dir` (prefix `pinpipe` unless given). */

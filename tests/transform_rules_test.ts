@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { transform, type TransformResult } from "../lib/transform.ts";
+import { transform, type TransformResult } from "../lib/analytics/transform.ts";
 import { canonical, readCleanTables, TABLE_NAMES } from "./_clean_tables.ts";
 import { copyDirtyLake } from "./_dirty_lake.ts";
 import { withTempDir } from "./_fixtures.ts";

@@ -1,14 +1,14 @@
 /**
- * The transform over a lake on S3 (s3rver): the objects are fetched through lib/lake.ts and
+ * The transform over a lake on S3 (s3rver): the objects are fetched through lib/lake/lake.ts and
  * give the same tables, counts and answers as the same lake on disk, from the library and
  * from the task with --s3-endpoint.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createDataset } from "../lib/dataset.ts";
-import { FileLake, type Lake, objectKey, S3Lake } from "../lib/lake.ts";
-import { transform } from "../lib/transform.ts";
-import { writeLake } from "../lib/write_lake.ts";
+import { createDataset } from "../lib/source/dataset.ts";
+import { FileLake, type Lake, objectKey, S3Lake } from "../lib/lake/lake.ts";
+import { transform } from "../lib/analytics/transform.ts";
+import { writeLake } from "../lib/lake/write_lake.ts";
 import { run, withS3rver, withTempDir } from "./_fixtures.ts";
 
 const T = { sanitizeOps: false, sanitizeResources: false };
@@ -26,7 +26,8 @@ async function fill(lake: Lake): Promise<void> {
 
 Deno.test({
   ...T,
-  name: "transform reads an S3 lake through lib/lake.ts and answers as for the same lake on disk",
+  name:
+    "transform reads an S3 lake through lib/lake/lake.ts and answers as for the same lake on disk",
   fn: () =>
     withTempDir(async (dir) => {
       await withS3rver(["lake"], async ({ client, endpoint }) => {

@@ -9,9 +9,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DuckDBInstance } from "../lib/deps/duckdb.ts";
-import { FileLake, objectKey } from "../lib/lake.ts";
-import { type Row } from "../lib/table_format.ts";
-import { transform, type TransformResult } from "../lib/transform.ts";
+import { FileLake, objectKey } from "../lib/lake/lake.ts";
+import { type Row } from "../lib/shell/table_format.ts";
+import { transform, type TransformResult } from "../lib/analytics/transform.ts";
 import { run, withTempDir } from "./_fixtures.ts";
 
 const STORY = {

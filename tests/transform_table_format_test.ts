@@ -2,7 +2,7 @@
  * How the transform prints and files its answers: aligned text tables and RFC 4180 CSV.
  */
 import assert from "node:assert/strict";
-import { displayWidth, formatTable, toCsv } from "../lib/table_format.ts";
+import { displayWidth, formatTable, toCsv } from "../lib/shell/table_format.ts";
 
 Deno.test("answers print as tables with a rule, text left-aligned and numbers right-aligned", () => {
   const table = formatTable(["country", "follower_count"], [

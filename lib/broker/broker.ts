@@ -29,6 +29,10 @@
  * - SASL, TLS, ACLs, quotas (throttle_time is always 0), dynamic broker configs, and the
  *   admin APIs not listed in registry.ts
  * - a separate advertised listener: the bound host:port is what clients are told
+ *
+ * Folder `lib/broker/`: the embedded broker: this entry point, the server and its limits, the
+ * storage (logs, segments, offsets, producer state), the codec and one file per Kafka API. May
+ * import: `lib/deps/`.
  * @module
  */
 import type { Api } from "./api.ts";

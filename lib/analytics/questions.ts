@@ -1,0 +1,129 @@
+/**
+ * The eight questions of SPEC §5 (Q3 in two parts), each answered by one shared SQL file
+ * (`sql/q1.sql` … `sql/q8.sql`) over the views `pin_clean`, `geo_clean` and `user_clean`.
+ * The Databricks notebook runs the same files; this list is what both agree on.
+ * @module
+ */
+import type { DuckDBConnection } from "../deps/duckdb.ts";
+import { readSql } from "./read_sql.ts";
+import { type Cell, formatTable, type Row } from "../shell/table_format.ts";
+
+/** One question: its id, its SQL file, what it asks and the columns it answers with. */
+export interface Question {
+  id: string;
+  file: string;
+  title: string;
+  columns: readonly string[];
+}
+
+/** The questions in SPEC order. */
+export const QUESTIONS: readonly Question[] = [
+  {
+    id: "q1",
+    file: "q1.sql",
+    title: "Most popular category in each country",
+    columns: ["country", "category", "category_count"],
+  },
+  {
+    id: "q2",
+    file: "q2.sql",
+    title: "Most popular category each year, 2018-2022",
+    columns: ["post_year", "category", "category_count"],
+  },
+  {
+    id: "q3a",
+    file: "q3a.sql",
+    title: "User with the most followers in each country",
+    columns: ["country", "poster_name", "follower_count"],
+  },
+  {
+    id: "q3b",
+    file: "q3b.sql",
+    title: "Country of the user with the most followers",
+    columns: ["country", "follower_count"],
+  },
+  {
+    id: "q4",
+    file: "q4.sql",
+    title: "Most popular category in each age group",
+    columns: ["age_group", "category", "category_count"],
+  },
+  {
+    id: "q5",
+    file: "q5.sql",
+    title: "Median follower count in each age group",
+    columns: ["age_group", "median_follower_count"],
+  },
+  {
+    id: "q6",
+    file: "q6.sql",
+    title: "Users joined each year, 2015-2020",
+    columns: ["post_year", "number_users_joined"],
+  },
+  {
+    id: "q7",
+    file: "q7.sql",
+    title: "Median follower count by year joined, 2015-2020",
+    columns: ["post_year", "median_follower_count"],
+  },
+  {
+    id: "q8",
+    file: "q8.sql",
+    title: "Median follower count by age group and year joined, 2015-2020",
+    columns: ["age_group", "post_year", "median_follower_count"],
+  },
+];
+
+/** A question with its answer. */
+export interface Answer extends Question {
+  rows: Row[];
+  /** Seconds the query took. */
+  sec: number;
+}
+
+/** A DuckDB value as a plain cell: integers and doubles as numbers, the rest as text. */
+export function toCell(value: unknown): Cell {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "bigint") return Number(value);
+  if (typeof value === "number" || typeof value === "string") return value;
+  return String(value);
+}
+
+/** Runs every question's SQL and returns the answers, checking each returns its columns. */
+export async function answerQuestions(
+  conn: DuckDBConnection,
+  opts: { signal?: AbortSignal; onQuestion?: (q: Question) => void } = {},
+): Promise<Answer[]> {
+  const answers: Answer[] = [];
+  for (const q of QUESTIONS) {
+    opts.signal?.throwIfAborted();
+    opts.onQuestion?.(q);
+    const sql = await readSql(q.file);
+    const t0 = performance.now();
+    let reader;
+    try {
+      reader = await conn.runAndReadAll(sql);
+    } catch (err) {
+      throw new Error(`Cannot answer ${q.id} ("${q.title}") with sql/${q.file}`, { cause: err });
+    }
+    const names = reader.columnNames();
+    if (names.join(",") !== q.columns.join(",")) {
+      throw new Error(
+        `Cannot answer ${q.id} with sql/${q.file}: it returned the columns ${names.join(", ")}, ` +
+          `expected ${q.columns.join(", ")}`,
+      );
+    }
+    const rows = reader.getRowsJS().map((values) =>
+      Object.fromEntries(names.map((n, i) => [n, toCell(values[i])]))
+    );
+    answers.push({ ...q, rows, sec: (performance.now() - t0) / 1000 });
+  }
+  return answers;
+}
+
+/** The answers as aligned tables with their titles, for a terminal. */
+export function formatAnswers(answers: readonly Answer[], opts: { maxRows?: number } = {}): string {
+  return answers
+    .map((a) => `${a.id.toUpperCase()}  ${a.title}\n${formatTable(a.columns, a.rows, opts)}`)
+    .join("\n\n");
+}

@@ -1,0 +1,485 @@
+/**
+ * The whole pipeline on one machine, in one process: the embedded broker (or a Kafka the
+ * user already runs), the three topics, the local REST proxy (standing where API Gateway
+ * and the EC2 proxy stand on AWS), the sink landing the S3 connector's layout in a local
+ * lake, the emulator posting through the proxy as the original did, and the transform
+ * answering the eight questions.
+ *
+ * Stages run in order and each is timed; the sink runs during the emulation (as MSK
+ * Connect does) and is then drained to the broker's end offsets, so the transform sees
+ * every acknowledged record.
+ *
+ * Outputs are replaced only when the new ones are complete: a fresh run builds its broker
+ * logs, lake and results in a staging folder inside `dir` and moves them into place at the
+ * end, so a run that fails or is interrupted leaves the previous run's report where it was
+ * (a staging folder left by a killed run is removed by the next one). With `keep` the
+ * broker logs and lake are reused in place, and the transform replaces the results.
+ *
+ * On a user's Kafka (`bootstrap`: their own cluster, Redpanda, MSK from inside the VPC)
+ * nothing of theirs is deleted or rewound: the topics are created only if missing (an
+ * existing one is used as it is), the sink uses a consumer group of its own for this run,
+ * starting at the end offsets seen before the emulator sends, and that group is deleted at
+ * the end. The lake therefore holds what was written to the topics during the run: this
+ * run's postings, plus anything another producer wrote to the same topics meanwhile (use
+ * a `prefix` of your own to keep them apart).
+ *
+ * Folder `lib/demo/`: the stages put together as one local pipeline for `deno task demo`: the one
+ * folder that imports the other stages. May import: `lib/broker/`, `lib/source/`, `lib/kafka/`,
+ * `lib/ingest/`, `lib/rest_proxy/`, `lib/lake/`, `lib/analytics/`, `lib/shell/`, `lib/deps/`.
+ * @module
+ */
+import { join, resolve } from "node:path";
+import { type Broker, startBroker } from "../broker/broker.ts";
+import { createDataset } from "../source/dataset.ts";
+import type { Admin, Kafka } from "../deps/kafkajs.ts";
+import { datasetSource, emulate, type EmulateResult } from "../ingest/emulator.ts";
+import {
+  checkKafkaReachable,
+  createKafka,
+  type KafkaClientOptions,
+} from "../kafka/kafka_client.ts";
+import { FileLake } from "../lake/lake.ts";
+import { redactingSink } from "../shell/log.ts";
+import {
+  fmtInt,
+  fmtSec,
+  Progress,
+  type ProgressCounts,
+  type ProgressSink,
+} from "../shell/progress.ts";
+import { RestProducer } from "../ingest/rest_client.ts";
+import { startRestProxy } from "../rest_proxy/rest_proxy.ts";
+import { runSink, type SinkSummary } from "../lake/sink.ts";
+import { manageTopics, topicNames } from "../kafka/topics.ts";
+import { transform, type TransformResult } from "../analytics/transform.ts";
+
+/** How the demo runs. */
+export interface DemoOptions {
+  /** Where the broker's logs, the lake and the results go (`<dir>/kafka|lake|out`). */
+  dir: string;
+  /** Postings to emulate; `all` = as many as the dataset has rows. */
+  postings: number | "all";
+  mode: "random" | "sequential";
+  /** Rows of the built-in dataset. */
+  rows: number;
+  /** Dataset and key-draw seed. */
+  seed: number;
+  prefix: string;
+  /** Partitions of each topic (topics the demo creates). */
+  partitions: number;
+  /** Records per lake object (the connector's flush.size). */
+  flushSize: number;
+  /** Keep the previous run's broker data and lake instead of starting fresh. */
+  keep: boolean;
+  /** A Kafka to run on instead of the embedded broker (see the module header). */
+  kafka?: KafkaClientOptions;
+}
+
+/** One stage's name and how long it took. */
+export interface StageTiming {
+  stage: string;
+  sec: number;
+}
+
+/** What the demo did. */
+export interface DemoResult {
+  dir: string;
+  lake: string;
+  out: string;
+  report?: string;
+  /** `Kafka at host:port` or `the embedded broker`. */
+  kafka: string;
+  emulate: EmulateResult;
+  sink: SinkSummary;
+  transform: TransformResult;
+  /** Records this run added to the three topics (end offsets after, less before). */
+  brokerRecords: number;
+  timings: StageTiming[];
+  totalSec: number;
+}
+
+/** What the demo needs besides options. */
+export interface DemoDeps {
+  /** Where progress goes (default: stderr). */
+  progress?: ProgressSink;
+  signal?: AbortSignal;
+}
+
+/** The demo's subfolders, replaced together when a fresh run completes. */
+export const DEMO_PARTS = ["kafka", "lake", "out"] as const;
+
+/** Staging folders inside the demo dir: `.run-<pid>-<id>`. */
+const STAGING = /^\.run-(\d+)-[0-9a-f]{8}$/;
+
+/** Runs the whole local pipeline; see the module header. */
+export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<DemoResult> {
+  const { signal } = deps;
+  const dir = resolve(opts.dir);
+  const sinkTo = redactingSink(deps.progress);
+  const timings: StageTiming[] = [];
+  const t0 = performance.now();
+  const stage = async <T>(
+    name: string,
+    fn: (p: Progress) => Promise<T>,
+    make = (label: string, sink: ProgressSink) => new Progress(label, { sink }),
+  ): Promise<T> => {
+    signal?.throwIfAborted();
+    const p = make(name, sinkTo);
+    const started = performance.now();
+    const result = await fn(p);
+    timings.push({ stage: name, sec: (performance.now() - started) / 1000 });
+    return result;
+  };
+  const external = opts.kafka;
+  // A fresh run works in a staging folder; --keep works in place.
+  const work = opts.keep ? dir : join(dir, `.run-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
+
+  await stage("prepare", async (p) => {
+    await Deno.mkdir(dir, { recursive: true });
+    const stale = await removeStaleStaging(dir);
+    if (work !== dir) await Deno.mkdir(work);
+    p.done(
+      `${opts.keep ? "keeping" : "fresh"} ${dir}${
+        stale ? ` (removed ${stale} unfinished run${stale === 1 ? "" : "s"})` : ""
+      }`,
+    );
+  });
+
+  let broker: Broker | undefined;
+  let completed = false;
+  try {
+    const { kafka, where } = await stage("broker", async (p) => {
+      if (external) {
+        await checkKafkaReachable(external);
+        p.done(`using Kafka at ${external.bootstrap} (the embedded broker is not started)`);
+        return {
+          kafka: createKafka({ ...external, clientId: "pinpipe-demo" }),
+          where: `Kafka at ${external.bootstrap}`,
+        };
+      }
+      broker = await startBroker({ port: 0, dataDir: join(work, "kafka"), fsync: "interval" });
+      p.done(`embedded broker on ${broker.bootstrap}, logs in ${join(dir, "kafka")}`);
+      return {
+        kafka: createKafka({ bootstrap: broker.bootstrap, clientId: "pinpipe-demo" }),
+        where: "the embedded broker",
+      };
+    });
+    const result = await pipeline(opts, { kafka, where, work, dir, stage, sinkTo, signal });
+    signal?.throwIfAborted();
+    if (broker) {
+      await broker.close();
+      broker = undefined;
+    }
+    if (work !== dir) {
+      await stage("replace", async (p) => {
+        await moveIntoPlace(work, dir, external ? ["lake", "out"] : DEMO_PARTS);
+        p.done(`the new outputs replaced the previous ones in ${dir}`);
+      });
+    }
+    completed = true;
+    return {
+      ...result,
+      dir,
+      timings,
+      totalSec: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    await broker?.close().catch(() => {});
+    if (!completed && work !== dir) await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+/** What the stages after the broker share. */
+interface Ctx {
+  kafka: Kafka;
+  where: string;
+  /** Where this run writes (the staging folder, or `dir` with --keep). */
+  work: string;
+  dir: string;
+  stage: <T>(
+    name: string,
+    fn: (p: Progress) => Promise<T>,
+    make?: (label: string, sink: ProgressSink) => Progress,
+  ) => Promise<T>;
+  sinkTo: ProgressSink;
+  signal?: AbortSignal;
+}
+
+/** Topics, REST proxy, sink, emulator, drain and transform, on `ctx.kafka`. */
+async function pipeline(
+  opts: DemoOptions,
+  ctx: Ctx,
+): Promise<Omit<DemoResult, "dir" | "timings" | "totalSec">> {
+  const { kafka, where, work, dir, stage, sinkTo, signal } = ctx;
+  const external = opts.kafka !== undefined;
+  const topics = topicNames(opts.prefix);
+  const sinkStop = new AbortController();
+  const stopSink = () => sinkStop.abort();
+  signal?.addEventListener("abort", stopSink, { once: true });
+  const admin = kafka.admin();
+  let proxy: Awaited<ReturnType<typeof startRestProxy>> | undefined;
+  let sinkRun: Promise<SinkSummary> | undefined;
+  // On a user's Kafka: a group of this run's own, deleted at the end.
+  const groupId = external
+    ? `${opts.prefix}-demo-sink-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`
+    : `${opts.prefix}-demo-sink`;
+  try {
+    await admin.connect();
+    await stage("topics", async (p) => {
+      const r = await manageTopics({
+        prefix: opts.prefix,
+        partitions: opts.partitions,
+        replication: -1,
+        delete: false,
+        yes: false,
+        dryRun: false,
+      }, { admin, where });
+      p.done(
+        r.topics.map((t) => `${t.topic} ${t.action}${t.note ? ` (${t.note})` : ""}`).join(", "),
+      );
+    });
+    // What the topics held before this run: the sink starts there on a user's Kafka, and
+    // the records this run added are counted from there.
+    const before = await endOffsets(admin, topics);
+
+    proxy = await stage("rest-proxy", async (p) => {
+      const px = await startRestProxy({ kafka, port: 0, basePath: "/demo" });
+      p.done(`REST proxy v2 at ${px.url} (the API Gateway stage on AWS)`);
+      return px;
+    });
+
+    const lake = new FileLake(join(work, "lake"), `file://${join(dir, "lake")}`);
+    const sinkOpts = {
+      kafka,
+      kafkaName: where,
+      lake,
+      topicsRegex: new RegExp(`^${opts.prefix.replaceAll(".", "\\.")}\\..*$`),
+      groupId,
+      flushSize: opts.flushSize,
+      rotateIntervalMs: 1000,
+      sessionTimeoutMs: 10_000,
+      startOffsets: external ? before : undefined,
+    };
+    // The streaming sink draws no line of its own: two live lines would overwrite each
+    // other on one terminal row. What it has landed joins the emulator's line instead.
+    let emulateLine: EmulateLine | undefined;
+    sinkRun = runSink(
+      { ...sinkOpts, onProgress: (s) => emulateLine?.sinkLanded(s.records) },
+      { signal: sinkStop.signal },
+    );
+    // A sink failure must not go unseen while the emulator runs.
+    sinkRun.catch(() => {});
+
+    const dataset = createDataset({ rows: opts.rows, seed: opts.seed });
+    const count = opts.postings === "all" ? dataset.rows : opts.postings;
+    const emulated = await stage("emulate", async (p) => {
+      const target = new RestProducer({ baseUrl: proxy!.url });
+      try {
+        const r = await emulate({
+          prefix: opts.prefix,
+          mode: opts.mode,
+          seed: opts.seed,
+          count,
+          rate: 0,
+          batch: 250,
+          concurrency: 8,
+        }, { source: datasetSource(dataset), target, progress: p, signal });
+        if (r.error) throw r.error;
+        signal?.throwIfAborted();
+        if (r.acknowledged !== r.recordsSent) {
+          throw new Error(
+            `Cannot go on with the demo: ${
+              r.recordsSent - r.acknowledged
+            } of ${r.recordsSent} records were not acknowledged by the REST proxy`,
+          );
+        }
+        return r;
+      } finally {
+        await target.close();
+      }
+    }, (label, sink) => (emulateLine = new EmulateLine(label, { sink })));
+    emulateLine = undefined;
+
+    const { sink, brokerRecords } = await stage("sink", async (p) => {
+      // Stop the streaming sink (it lands what it holds), then drain to the end offsets.
+      sinkStop.abort();
+      const streamed = await sinkRun!;
+      sinkRun = undefined;
+      const drained = await runSink({
+        ...sinkOpts,
+        once: true,
+        onProgress: (s) => p.update(sinkLine(s), sinkCounts(s)),
+      }, { signal });
+      signal?.throwIfAborted();
+      const after = await endOffsets(admin, topics);
+      let records = 0;
+      for (const [tp, high] of after) records += high - (before.get(tp) ?? 0);
+      const total: SinkSummary = {
+        ...drained,
+        records: streamed.records + drained.records,
+        objects: streamed.objects + drained.objects,
+        bytes: streamed.bytes + drained.bytes,
+        quarantined: streamed.quarantined + drained.quarantined,
+        elapsedSec: streamed.elapsedSec + drained.elapsedSec,
+      };
+      p.done(
+        `${sinkLine(total)} (${fmtInt(streamed.records)} while the emulator sent, ${
+          fmtInt(drained.records)
+        } drained after); this run added ${fmtInt(records)} records to ${where}`,
+      );
+      return { sink: total, brokerRecords: records };
+    });
+
+    await proxy.close();
+    proxy = undefined;
+
+    const out = join(work, "out");
+    // The transform prints its own closing line (the stage adds none: one summary).
+    const transformed = await stage("transform", async () => {
+      const r = await transform(
+        {
+          lake: lake.url,
+          prefix: opts.prefix,
+          out,
+          pipeline: {
+            postings: emulated.postingsRead,
+            sent: emulated.recordsSent,
+            acknowledged: emulated.acknowledged,
+            broker: brokerRecords,
+            landed: sink.records,
+          },
+        },
+        { lake, progress: sinkTo, signal },
+      );
+      return r;
+    });
+
+    return {
+      lake: lake.url,
+      out: join(dir, "out"),
+      report: transformed.files.includes("report.html")
+        ? join(dir, "out", "report.html")
+        : undefined,
+      kafka: where,
+      emulate: emulated,
+      sink,
+      transform: transformed,
+      brokerRecords,
+    };
+  } finally {
+    signal?.removeEventListener("abort", stopSink);
+    sinkStop.abort();
+    await sinkRun?.catch(() => {});
+    await proxy?.close().catch(() => {});
+    if (external) await deleteGroup(admin, groupId, sinkTo);
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/** The end offset of every partition of `topics`, by `topic:partition`. */
+async function endOffsets(admin: Admin, topics: string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const t of topics) {
+    for (const p of await admin.fetchTopicOffsets(t)) {
+      out.set(`${t}:${p.partition}`, Number(p.high));
+    }
+  }
+  return out;
+}
+
+/** Deletes the run's own consumer group on a user's Kafka; a failure is only reported. */
+async function deleteGroup(admin: Admin, groupId: string, sink: ProgressSink): Promise<void> {
+  try {
+    await admin.deleteGroups([groupId]);
+  } catch (err) {
+    const code = (err as { groups?: { errorCode?: number }[] }).groups?.[0]?.errorCode;
+    // 69 GROUP_ID_NOT_FOUND: the run ended before the group committed anything.
+    if (code === 69) return;
+    sink.write(
+      `demo: could not delete the consumer group "${groupId}" (${
+        (err as Error).message
+      }); it holds no data and can be deleted with kafka-consumer-groups --delete\n`,
+    );
+  }
+}
+
+/** Removes staging folders of runs that are no longer running; returns how many. */
+async function removeStaleStaging(dir: string): Promise<number> {
+  let n = 0;
+  for await (const e of Deno.readDir(dir)) {
+    const m = STAGING.exec(e.name);
+    if (!m || !e.isDirectory) continue;
+    const pid = Number(m[1]);
+    if (pid !== Deno.pid && await alive(pid)) continue;
+    await Deno.remove(join(dir, e.name), { recursive: true }).catch(() => {});
+    n++;
+  }
+  return n;
+}
+
+/** True when process `pid` runs (Linux /proc; elsewhere assumed, so nothing is removed). */
+async function alive(pid: number): Promise<boolean> {
+  try {
+    await Deno.stat("/proc/self");
+  } catch {
+    return true;
+  }
+  try {
+    await Deno.stat(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Replaces `dir/<part>` by `work/<part>` for each part: the old one is renamed into the
+ * staging folder first, so the swap is two renames per part, and `work` (now holding the
+ * previous run) is removed afterwards.
+ */
+async function moveIntoPlace(work: string, dir: string, parts: readonly string[]): Promise<void> {
+  const old = join(work, ".previous");
+  await Deno.mkdir(old);
+  for (const part of parts) {
+    await Deno.rename(join(dir, part), join(old, part)).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
+    await Deno.rename(join(work, part), join(dir, part)).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
+  }
+  await Deno.remove(work, { recursive: true });
+}
+
+/** The emulate stage's progress: its own line, and what the streaming sink has landed. */
+class EmulateLine extends Progress {
+  private landed?: number;
+
+  /** The sink has landed `records` so far (shown with the emulator's next line). */
+  sinkLanded(records: number): void {
+    this.landed = records;
+  }
+
+  override update(text: string, counts?: boolean | ProgressCounts): void {
+    const landed = this.landed === undefined ? "" : ` · sink: ${fmtInt(this.landed)} landed`;
+    super.update(`${text}${landed}`, counts);
+  }
+}
+
+function sinkLine(s: SinkSummary): string {
+  return `${fmtInt(s.records)} records in ${fmtInt(s.objects)} objects, lag ${fmtInt(s.lag)}`;
+}
+
+/** The sink's counts for a progress line: landed against landed plus the lag. */
+function sinkCounts(s: SinkSummary) {
+  return { done: s.records, total: s.records + s.lag, unit: "records" };
+}
+
+/** The closing lines: one per stage with its time, then the total. */
+export function timingLines(r: Pick<DemoResult, "timings" | "totalSec">): string[] {
+  const width = Math.max(...r.timings.map((t) => t.stage.length), 5);
+  return [
+    ...r.timings.map((t) => `  ${t.stage.padEnd(width)}  ${fmtSec(t.sec).padStart(8)}`),
+    `  ${"total".padEnd(width)}  ${fmtSec(r.totalSec).padStart(8)}`,
+  ];
+}

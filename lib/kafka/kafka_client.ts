@@ -1,0 +1,192 @@
+/**
+ * One way to build a kafkajs client for every task that talks to Kafka (emulate, topics,
+ * sink, rest-proxy): the same flags, the same auth modes (none, SCRAM-SHA-512, MSK IAM
+ * through OAUTHBEARER tokens), TLS, and kafkajs's logging sent to stderr with secrets masked.
+ *
+ * Folder `lib/kafka/`: the Kafka client side the stages share: building kafkajs clients
+ * (kafka_client.ts), the pipeline's topics and their creation (topics.ts), and the faster varint
+ * codec producers install (kafkajs_varints.ts). May import: `lib/shell/`, `lib/deps/`.
+ * @module
+ */
+import { Kafka, logLevel } from "../deps/kafkajs.ts";
+import type { KafkaConfig, SASLOptions } from "../deps/kafkajs.ts";
+import type { FlagSpec, Options } from "../shell/cli.ts";
+import { logLine } from "../shell/log.ts";
+import { registerSecret } from "../shell/redact.ts";
+
+/** How a client authenticates. */
+export type KafkaAuth = "none" | "scram-sha-512" | "aws-iam";
+/** The auth modes, for `--auth`. */
+export const KAFKA_AUTHS: readonly KafkaAuth[] = ["none", "scram-sha-512", "aws-iam"];
+
+/** Everything needed to reach a Kafka cluster. */
+export interface KafkaClientOptions {
+  /** `host:port[,host:port…]` */
+  bootstrap: string;
+  /** Where `bootstrap` came from, for messages: `--bootstrap`, `PINPIPE_BOOTSTRAP`, … */
+  bootstrapFrom?: string;
+  clientId?: string;
+  auth?: KafkaAuth;
+  /** TLS to the brokers (always on with aws-iam). */
+  tls?: boolean;
+  /** SCRAM user and password (the password from the environment, never a flag). */
+  username?: string;
+  password?: string;
+  /** AWS region for aws-iam tokens. */
+  region?: string;
+  /** kafkajs log level: nothing (default), error, warn, info, debug. */
+  log?: "nothing" | "error" | "warn" | "info" | "debug";
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+/** The flags every Kafka-speaking task takes, for `parseFlags`. */
+export const KAFKA_FLAGS: Record<string, FlagSpec> = {
+  bootstrap: { type: "string" },
+  auth: { type: "string" },
+  tls: { type: "boolean" },
+  "kafka-log": { type: "string" },
+};
+
+/** HELP lines for KAFKA_FLAGS. */
+export const KAFKA_HELP =
+  `  --bootstrap HOST:PORT[,…]  Kafka bootstrap servers (PINPIPE_BOOTSTRAP; on AWS the
+                             SASL/IAM brokers saved by deploy)
+  --auth MODE                none | scram-sha-512 | aws-iam (PINPIPE_KAFKA_AUTH; default none).
+                             scram reads PINPIPE_KAFKA_USER and PINPIPE_KAFKA_PASSWORD;
+                             aws-iam signs with the default AWS credentials in AWS_REGION
+  --tls                      TLS to the brokers (PINPIPE_KAFKA_TLS=1; implied by aws-iam)
+  --kafka-log LEVEL          kafkajs logging on stderr: nothing | error | warn | info | debug
+                             (PINPIPE_KAFKA_LOG; default nothing)`;
+
+/** Reads the Kafka flags (and their environment and config fallbacks) into client options. */
+export function readKafkaOptions(
+  o: Options,
+  defaults: { bootstrap?: string; required?: boolean } = {},
+): KafkaClientOptions {
+  const src = { env: "PINPIPE_BOOTSTRAP", config: "bootstrapBrokers" };
+  const bootstrap = o.string("bootstrap", { ...src, default: defaults.bootstrap }) ?? "";
+  if (defaults.required !== false && !bootstrap) {
+    o.problem("Missing --bootstrap (or PINPIPE_BOOTSTRAP): where is Kafka?");
+  } else if (bootstrap && !bootstrap.split(",").every((b) => /^[^:\s]+:\d{1,5}$/.test(b.trim()))) {
+    o.problem(`Invalid --bootstrap "${bootstrap}": expected host:port[,host:port…]`);
+  }
+  const auth = o.choice("auth", KAFKA_AUTHS, { env: "PINPIPE_KAFKA_AUTH", default: "none" });
+  const opts: KafkaClientOptions = {
+    bootstrap,
+    bootstrapFrom: o.raw("bootstrap", src)?.from ?? "--bootstrap",
+    auth,
+    tls: o.bool("tls", { env: "PINPIPE_KAFKA_TLS" }) || auth === "aws-iam",
+    log: o.choice("kafka-log", ["nothing", "error", "warn", "info", "debug"] as const, {
+      env: "PINPIPE_KAFKA_LOG",
+      default: "nothing",
+    }),
+  };
+  if (auth === "scram-sha-512") {
+    opts.username = o.env.PINPIPE_KAFKA_USER;
+    opts.password = o.env.PINPIPE_KAFKA_PASSWORD;
+    if (!opts.username || !opts.password) {
+      o.problem("--auth scram-sha-512 needs PINPIPE_KAFKA_USER and PINPIPE_KAFKA_PASSWORD set");
+    }
+  }
+  if (auth === "aws-iam") {
+    opts.region = o.env.AWS_REGION ?? o.env.AWS_DEFAULT_REGION ??
+      (o.config.region as string | undefined);
+    if (!opts.region) o.problem("--auth aws-iam needs AWS_REGION set");
+  }
+  return opts;
+}
+
+const LEVELS = {
+  nothing: logLevel.NOTHING,
+  error: logLevel.ERROR,
+  warn: logLevel.WARN,
+  info: logLevel.INFO,
+  debug: logLevel.DEBUG,
+};
+
+/** A kafkajs client for `opts`. */
+export function createKafka(opts: KafkaClientOptions): Kafka {
+  registerSecret(opts.password);
+  let sasl: SASLOptions | undefined;
+  if (opts.auth === "scram-sha-512") {
+    sasl = { mechanism: "scram-sha-512", username: opts.username!, password: opts.password! };
+  } else if (opts.auth === "aws-iam") {
+    const region = opts.region!;
+    sasl = {
+      mechanism: "oauthbearer",
+      // A fresh token on every (re)authentication: they expire after at most 15 minutes.
+      oauthBearerProvider: async () => {
+        const { generateAuthToken } = await import("../deps/msk_iam.ts");
+        const { token } = await generateAuthToken({ region });
+        return { value: token };
+      },
+    };
+  }
+  const level = LEVELS[opts.log ?? "nothing"];
+  const config: KafkaConfig = {
+    clientId: opts.clientId ?? "pinpipe",
+    brokers: opts.bootstrap.split(",").map((b) => b.trim()).filter(Boolean),
+    ssl: opts.tls || opts.auth === "aws-iam" ? true : undefined,
+    sasl,
+    connectionTimeout: opts.connectionTimeoutMs ?? 5000,
+    requestTimeout: opts.requestTimeoutMs ?? 30000,
+    logLevel: level,
+    logCreator: () => ({ namespace, level: l, log }) => {
+      if (l > level) return;
+      const { message, ...extra } = log as { message?: string };
+      const detail = Object.keys(extra).length ? ` ${JSON.stringify(extra)}` : "";
+      logLine(`kafkajs ${namespace}: ${message ?? ""}${detail}`);
+    },
+  };
+  return new Kafka(config);
+}
+
+/** How long the first connection to Kafka may take before a task gives up: 4 s. */
+export const FIRST_CONNECT_MS = 4000;
+
+/**
+ * Checks, before anything else talks to Kafka, that at least one bootstrap server accepts a
+ * TCP connection within `timeoutMs` (all tried at once). Otherwise throws one error naming
+ * the servers, where the address came from (`--bootstrap`) and what each one did, instead
+ * of kafkajs's half minute of retries ending in a bare `ECONNREFUSED`.
+ */
+export async function checkKafkaReachable(
+  opts: Pick<KafkaClientOptions, "bootstrap" | "bootstrapFrom">,
+  timeoutMs = FIRST_CONNECT_MS,
+): Promise<void> {
+  const servers = opts.bootstrap.split(",").map((b) => b.trim()).filter(Boolean);
+  const problems = await Promise.all(servers.map((s) => tcpProblem(s, timeoutMs)));
+  if (problems.some((p) => p === undefined)) return;
+  const what = servers.length === 1
+    ? problems[0]
+    : servers.map((s, i) => `${s}: ${problems[i]}`).join("; ");
+  throw new Error(
+    `Cannot connect to Kafka at "${opts.bootstrap}" (${
+      opts.bootstrapFrom ?? "--bootstrap"
+    }): ${what}`,
+  );
+}
+
+/** Why `hostPort` does not accept a TCP connection, or undefined when it does. */
+async function tcpProblem(hostPort: string, timeoutMs: number): Promise<string | undefined> {
+  const cut = hostPort.lastIndexOf(":");
+  const hostname = hostPort.slice(0, cut).replace(/^\[|\]$/g, "");
+  const port = Number(hostPort.slice(cut + 1));
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const conn = await Deno.connect({ hostname, port, signal });
+    conn.close();
+    return undefined;
+  } catch (err) {
+    if (signal.aborted) return `no answer within ${timeoutMs / 1000} s`;
+    if (err instanceof Deno.errors.ConnectionRefused) return "the connection was refused";
+    if (err instanceof Deno.errors.NotFound || /resolve|lookup|dns/i.test(String(err))) {
+      return `the host name "${hostname}" does not resolve`;
+    }
+    if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+      throw err;
+    }
+    return (err as Error).message ?? String(err);
+  }
+}

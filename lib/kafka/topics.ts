@@ -1,0 +1,177 @@
+/**
+ * The pipeline's three topics, `<prefix>.pin`, `<prefix>.geo`, `<prefix>.user`: their names,
+ * and creating the missing ones (or deleting them) with a kafkajs admin client. Used by
+ * `deno task topics` and by the demo.
+ * @module
+ */
+import type { Admin } from "../deps/kafkajs.ts";
+import { UsageError } from "../shell/errors.ts";
+
+/** The three topics of `prefix`, by table. */
+export function topicsFor(prefix: string): { pin: string; geo: string; user: string } {
+  return { pin: `${prefix}.pin`, geo: `${prefix}.geo`, user: `${prefix}.user` };
+}
+
+/** The topics of `prefix`, in the order pin, geo, user. */
+export function topicNames(prefix: string): string[] {
+  return Object.values(topicsFor(prefix));
+}
+
+/** What `manageTopics` is asked to do. */
+export interface ManageTopicsOptions {
+  prefix: string;
+  partitions: number;
+  /** -1: the cluster's default. */
+  replication: number;
+  delete: boolean;
+  yes: boolean;
+  dryRun: boolean;
+}
+
+/** What happened to one topic. */
+export interface TopicResult {
+  topic: string;
+  action: "created" | "exists" | "deleted" | "absent" | "would-create" | "would-delete";
+  partitions?: number;
+  note?: string;
+}
+
+/** The task's result. */
+export interface TopicsResult {
+  topics: TopicResult[];
+  /** False when --delete was declined. */
+  confirmed: boolean;
+}
+
+/** Dependencies of `manageTopics`. */
+export interface TopicsDeps {
+  /** A connected kafkajs admin client. */
+  admin: Admin;
+  /** Asks a yes/no question (--delete); absent means nobody can answer. */
+  confirm?: (question: string) => Promise<boolean>;
+  /** Where the cluster is, for messages. */
+  where?: string;
+}
+
+/** The broker's error codes inside a kafkajs error (an aggregate lists one per topic). */
+function brokerErrors(err: unknown): string {
+  const list = (err as { errors?: { type?: string }[] }).errors;
+  const types = [
+    ...new Set(
+      (Array.isArray(list) ? list : [err]).map((e) => (e as { type?: string }).type).filter(
+        Boolean,
+      ),
+    ),
+  ];
+  return types.length ? types.join(", ") : "an error";
+}
+
+/** Creates the missing topics (or, with `delete`, deletes the existing ones). */
+export async function manageTopics(
+  opts: ManageTopicsOptions,
+  deps: TopicsDeps,
+): Promise<TopicsResult> {
+  const { admin } = deps;
+  const where = deps.where ?? "the cluster";
+  const wanted = topicNames(opts.prefix);
+  let existing: Set<string>;
+  try {
+    existing = new Set(await admin.listTopics());
+  } catch (err) {
+    throw new Error(`Cannot list the topics of ${where}`, { cause: err });
+  }
+  const partitionsOf = async (topics: string[]) => {
+    if (!topics.length) return new Map<string, number>();
+    const meta = await admin.fetchTopicMetadata({ topics });
+    return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
+  };
+
+  if (opts.delete) {
+    const present = wanted.filter((t) => existing.has(t));
+    const absent: TopicResult[] = wanted.filter((t) => !existing.has(t)).map((topic) => ({
+      topic,
+      action: "absent",
+    }));
+    if (!present.length) return { topics: absent, confirmed: true };
+    if (opts.dryRun) {
+      return {
+        topics: [
+          ...present.map((topic): TopicResult => ({ topic, action: "would-delete" })),
+          ...absent,
+        ],
+        confirmed: true,
+      };
+    }
+    if (!opts.yes) {
+      if (!deps.confirm) {
+        throw new UsageError(
+          `Refusing to delete ${
+            present.map((t) => `"${t}"`).join(", ")
+          } without confirmation: pass --yes`,
+        );
+      }
+      const ok = await deps.confirm(
+        `Delete ${present.join(", ")} and every record in them from ${where}?`,
+      );
+      if (!ok) return { topics: [], confirmed: false };
+    }
+    try {
+      await admin.deleteTopics({ topics: present, timeout: 30_000 });
+    } catch (err) {
+      throw new Error(
+        `Cannot delete topics ${present.map((t) => `"${t}"`).join(", ")} on ${where}`,
+        { cause: err },
+      );
+    }
+    return {
+      topics: [...present.map((topic): TopicResult => ({ topic, action: "deleted" })), ...absent],
+      confirmed: true,
+    };
+  }
+
+  const missing = wanted.filter((t) => !existing.has(t));
+  const have = await partitionsOf(wanted.filter((t) => existing.has(t)));
+  if (missing.length && !opts.dryRun) {
+    try {
+      await admin.createTopics({
+        topics: missing.map((topic) => ({
+          topic,
+          numPartitions: opts.partitions,
+          replicationFactor: opts.replication,
+        })),
+        waitForLeaders: true,
+      });
+    } catch (err) {
+      // Someone else may have created one in the meantime; anything else is an error.
+      const again = new Set(await admin.listTopics().catch(() => [] as string[]));
+      if (!missing.every((t) => again.has(t))) {
+        throw new Error(
+          `Cannot create topics ${missing.map((t) => `"${t}"`).join(", ")}: ${where} answered ${
+            brokerErrors(err)
+          }`,
+          { cause: err },
+        );
+      }
+    }
+  }
+  const made = opts.dryRun ? new Map<string, number>() : await partitionsOf(missing);
+  return {
+    confirmed: true,
+    topics: wanted.map((topic): TopicResult => {
+      if (existing.has(topic)) {
+        const n = have.get(topic);
+        return {
+          topic,
+          action: "exists",
+          partitions: n,
+          note: n !== undefined && n !== opts.partitions
+            ? `has ${n} partition${n === 1 ? "" : "s"}, not ${opts.partitions}: left as it is`
+            : undefined,
+        };
+      }
+      return opts.dryRun
+        ? { topic, action: "would-create", partitions: opts.partitions }
+        : { topic, action: "created", partitions: made.get(topic) };
+    }),
+  };
+}
