@@ -2,7 +2,8 @@
 /**
  * `deno task bench [name…]`: runs every `bench/<name>_bench.ts` (or only those named) one
  * after another, each in its own process so one's memory does not count against another,
- * and prints the figures each one reports. Benchmarks are sized for a 2-core machine.
+ * and prints the figures each one reports. Benchmarks are sized for a 2-core machine. Flags
+ * are passed on to each benchmark (`deno task bench transform --no-spark`).
  * @module
  */
 import { basename } from "node:path";
@@ -14,9 +15,10 @@ const all = [...Deno.readDirSync(dir)]
   .map((e) => basename(e.name, "_bench.ts"))
   .sort();
 const wanted = Deno.args.filter((a) => !a.startsWith("-"));
+const flags = Deno.args.filter((a) => a.startsWith("-"));
 if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
   console.log(
-    `Usage: deno task bench [name…]\n\nBenchmarks: ${all.join(", ")}\n\n  --help  this text`,
+    `Usage: deno task bench [name…] [flag…]\n\nBenchmarks: ${all.join(", ")}\n\n  --help       this text\n  --small      transform: the small lake only\n  --no-spark   transform: leave the Spark notebook out\n\nOther flags are passed on to each benchmark as they are.`,
   );
   Deno.exit(0);
 }
@@ -32,7 +34,7 @@ for (const name of wanted.length ? wanted : all) {
   console.log(`\n=== bench ${name} ===`);
   const file = new URL(`${name}_bench.ts`, dir);
   const { code } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...shebangFlags(file), file.pathname],
+    args: ["run", ...shebangFlags(file), file.pathname, ...flags],
     stdout: "inherit",
     stderr: "inherit",
   }).output();
