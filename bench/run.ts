@@ -18,7 +18,17 @@ const wanted = Deno.args.filter((a) => !a.startsWith("-"));
 const flags = Deno.args.filter((a) => a.startsWith("-"));
 if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
   console.log(
-    `Usage: deno task bench [name…] [flag…]\n\nBenchmarks: ${all.join(", ")}\n\n  --help       this text\n  --small      transform: the small lake only\n  --no-spark   transform: leave the Spark notebook out\n\nOther flags are passed on to each benchmark as they are.`,
+    [
+      "Usage: deno task bench [name…] [flag…]",
+      "",
+      `Benchmarks: ${all.join(", ")}`,
+      "",
+      "  --help       this text",
+      "  --small      transform: the small lake only",
+      "  --no-spark   transform: leave the Spark notebook out",
+      "",
+      "Other flags are passed on to each benchmark as they are.",
+    ].join("\n"),
   );
   Deno.exit(0);
 }

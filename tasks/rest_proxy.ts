@@ -14,7 +14,8 @@
  *
  * Run: `deno task rest-proxy serve --bootstrap 127.0.0.1:9092`, or from a URL:
  * `deno run -A https://…/tasks/rest_proxy.ts serve --help`.
- * Exit codes: 0 ok, 1 failure, 2 bad options, 130 interrupted (serve stops cleanly).
+ * Exit codes: 0 ok (and `serve` stopped by Ctrl-C or SIGTERM, its normal end), 1 failure, 2 bad
+ * options, 130 a `config` run interrupted.
  * @module
  */
 import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
