@@ -23,7 +23,7 @@ import {
   readKafkaOptions,
 } from "../lib/kafka/kafka_client.ts";
 import type { KafkaClientOptions } from "../lib/kafka/kafka_client.ts";
-import { manageTopics, type TopicsResult } from "../lib/kafka/topics.ts";
+import { manageTopics, type ManageTopicsOptions, type TopicsResult } from "../lib/kafka/topics.ts";
 
 export { manageTopics, topicNames } from "../lib/kafka/topics.ts";
 
@@ -57,15 +57,8 @@ const FLAGS = {
 } as const;
 
 /** The task's options, parsed and checked. */
-export interface TopicsOptions {
+export interface TopicsOptions extends ManageTopicsOptions {
   kafka: KafkaClientOptions;
-  prefix: string;
-  partitions: number;
-  /** -1: the cluster's default. */
-  replication: number;
-  delete: boolean;
-  yes: boolean;
-  dryRun: boolean;
   json: boolean;
 }
 

@@ -277,44 +277,8 @@ export class RestProducer implements Target {
         value: { type: "JSON", data: r.value },
       });
     }).join("\n");
-    let res: Response;
-    let text: string;
-    try {
-      res = await this.fetch(url, {
-        method: "POST",
-        headers,
-        body,
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
-      });
-      text = await res.text();
-    } catch (err) {
-      throw new RetriableError(
-        `${what}: the request to ${this.name} failed: ${
-          networkReason(err, this.opts.timeoutMs ?? 30_000)
-        }`,
-        { cause: err },
-      );
-    }
-    if (res.status !== 200) {
-      let code: number | undefined;
-      let msg = text.slice(0, 200).trim();
-      try {
-        const b = JSON.parse(text) as { error_code?: number; message?: string };
-        code = b.error_code;
-        msg = b.message ?? msg;
-      } catch {
-        // not JSON: keep the text
-      }
-      const answer = `${this.name} answered HTTP ${res.status}${
-        code !== undefined ? `, error_code ${code}` : ""
-      }${msg ? `: ${msg}` : ""}`;
-      if (res.status === 429 || res.status === 408 || res.status >= 500) {
-        throw new RetriableError(`${what}: ${answer}`, {
-          retryAfterMs: parseRetryAfter(res.headers.get("retry-after")),
-        });
-      }
-      throw new DeliveryError(`${what}: ${answer}`, topic, records[0].key, code ?? res.status);
-    }
+    const { res, text } = await this.post(url, headers, body, what);
+    if (res.status !== 200) this.refuse(res, text, what, topic, records[0].key);
     const lines = text.split(/\r?\n/).filter((l) => l.trim());
     const again: OutRecord[] = [];
     let why: string | undefined;
@@ -340,16 +304,7 @@ export class RestProducer implements Target {
           ? "none (the answer ended before it)"
           : `${code}${r?.message ? `: ${r.message}` : ""}`;
       } else {
-        refused ??= new DeliveryError(
-          `Cannot send key "${
-            records[i].key
-          }" to topic "${topic}": ${this.name} answered error_code ${code} for the record${
-            r?.message ? `: ${r.message}` : ""
-          }`,
-          topic,
-          records[i].key,
-          code,
-        );
+        refused ??= this.recordRefused(topic, records[i].key, code, r?.message);
       }
     }
     if (acked) hooks.onAck(acked);
@@ -372,49 +327,18 @@ export class RestProducer implements Target {
       "accept": "application/vnd.kafka.v2+json, application/json",
     };
     if (this.opts.apiKey) headers["x-api-key"] = this.opts.apiKey;
-    let res: Response;
-    let text: string;
-    try {
-      res = await this.fetch(url, {
-        method: "POST",
-        headers,
-        body: JSON.stringify({ records: records.map(wireRecord) }),
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
-      });
-      text = await res.text();
-    } catch (err) {
-      const why = networkReason(err, this.opts.timeoutMs ?? 30_000);
-      throw new RetriableError(`${what}: the request to ${this.name} failed: ${why}`, {
-        cause: err,
-      });
-    }
+    const { res, text } = await this.post(
+      url,
+      headers,
+      JSON.stringify({ records: records.map(wireRecord) }),
+      what,
+    );
+    if (res.status !== 200) this.refuse(res, text, what, topic, records[0].key);
     let body: unknown;
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {
       body = undefined;
-    }
-    if (res.status !== 200) {
-      const b = body as { error_code?: number; message?: string } | undefined;
-      const code = b?.error_code;
-      const msg = b?.message ?? text.slice(0, 200).trim();
-      const answer = `${this.name} answered HTTP ${res.status}${
-        code !== undefined ? `, error_code ${code}` : ""
-      }${msg ? `: ${msg}` : ""}`;
-      if (res.status === 429 || res.status === 408 || res.status >= 500) {
-        throw new RetriableError(`${what}: ${answer}`, {
-          retryAfterMs: parseRetryAfter(res.headers.get("retry-after")),
-        });
-      }
-      const hint = res.status === 403 && code === undefined
-        ? " (API Gateway refuses a missing or wrong x-api-key: set PINPIPE_API_KEY)"
-        : "";
-      throw new DeliveryError(
-        `${what}: ${answer}${hint}`,
-        topic,
-        records[0].key,
-        code ?? res.status,
-      );
     }
     const offsets = (body as { offsets?: PartitionOffset[] } | undefined)?.offsets;
     if (!Array.isArray(offsets) || offsets.length !== records.length) {
@@ -439,21 +363,77 @@ export class RestProducer implements Target {
         again.push(records[i]);
         why ??= `${code}${offsets[i].error ? `: ${offsets[i].error}` : ""}`;
       } else {
-        refused ??= new DeliveryError(
-          `Cannot send key "${
-            records[i].key
-          }" to topic "${topic}": ${this.name} answered error_code ${code} for the record${
-            offsets[i].error ? `: ${offsets[i].error}` : ""
-          }`,
-          topic,
-          records[i].key,
-          code,
-        );
+        refused ??= this.recordRefused(topic, records[i].key, code, offsets[i].error);
       }
     }
     if (acked) hooks.onAck(acked);
     if (refused) throw refused;
     return { again, why };
+  }
+
+  /** POSTs `body` to `url`; a network failure or timeout is retriable. */
+  private async post(
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    what: string,
+  ): Promise<{ res: Response; text: string }> {
+    const timeoutMs = this.opts.timeoutMs ?? 30_000;
+    try {
+      const res = await this.fetch(url, {
+        method: "POST",
+        headers,
+        body,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      return { res, text: await res.text() };
+    } catch (err) {
+      throw new RetriableError(
+        `${what}: the request to ${this.name} failed: ${networkReason(err, timeoutMs)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** Throws for an answer other than 200: retriable for 408, 429 and 5xx, final otherwise. */
+  private refuse(res: Response, text: string, what: string, topic: string, key: string): never {
+    let code: number | undefined;
+    let msg = text.slice(0, 200).trim();
+    try {
+      const b = JSON.parse(text) as { error_code?: number; message?: string };
+      code = b?.error_code;
+      msg = b?.message ?? msg;
+    } catch {
+      // not JSON: keep the text
+    }
+    const answer = `${this.name} answered HTTP ${res.status}${
+      code !== undefined ? `, error_code ${code}` : ""
+    }${msg ? `: ${msg}` : ""}`;
+    if (res.status === 429 || res.status === 408 || res.status >= 500) {
+      throw new RetriableError(`${what}: ${answer}`, {
+        retryAfterMs: parseRetryAfter(res.headers.get("retry-after")),
+      });
+    }
+    const hint = res.status === 403 && code === undefined
+      ? " (API Gateway refuses a missing or wrong x-api-key: set PINPIPE_API_KEY)"
+      : "";
+    throw new DeliveryError(`${what}: ${answer}${hint}`, topic, key, code ?? res.status);
+  }
+
+  /** The error for one record the proxy refused for good. */
+  private recordRefused(
+    topic: string,
+    key: string,
+    code: number,
+    message: string | null | undefined,
+  ): DeliveryError {
+    return new DeliveryError(
+      `Cannot send key "${key}" to topic "${topic}": ${this.name} answered error_code ${code} ` +
+        `for the record${message ? `: ${message}` : ""}`,
+      topic,
+      key,
+      code,
+    );
   }
 
   close(): Promise<void> {
