@@ -82,6 +82,10 @@ interface PartitionOffset {
   error?: string | null;
 }
 
+/** What a 403 without an error code means: API Gateway's answer to a wrong or missing key. */
+const API_KEY_HINT = "API Gateway refuses a missing or wrong x-api-key: set PINPIPE_API_KEY";
+const V3_HINT = "does it serve the v3 API? try --rest-api v2";
+
 /** A record the proxy refused, or a request it refused. */
 export class DeliveryError extends Error {
   override name = "DeliveryError";
@@ -242,7 +246,7 @@ export class RestProducer implements Target {
           text.slice(0, 200).trim()
         }`;
         if (res.status === 429 || res.status >= 500) throw new RetriableError(answer);
-        throw new Error(`${answer} (does it serve the v3 API? try --rest-api v2)`);
+        throw new Error(`${answer} (${res.status === 403 ? API_KEY_HINT : V3_HINT})`);
       }
       const id = (JSON.parse(text) as { data?: { cluster_id?: string }[] }).data?.[0]?.cluster_id;
       if (!id) throw new Error(`Cannot list the clusters of ${this.name}: the answer names none`);
@@ -414,9 +418,7 @@ export class RestProducer implements Target {
         retryAfterMs: parseRetryAfter(res.headers.get("retry-after")),
       });
     }
-    const hint = res.status === 403 && code === undefined
-      ? " (API Gateway refuses a missing or wrong x-api-key: set PINPIPE_API_KEY)"
-      : "";
+    const hint = res.status === 403 && code === undefined ? ` (${API_KEY_HINT})` : "";
     throw new DeliveryError(`${what}: ${answer}${hint}`, topic, key, code ?? res.status);
   }
 
