@@ -19,57 +19,61 @@
  * interrupted.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
-import type { FlagSpec } from "../lib/shell/cli.ts";
+import { runMain } from "../lib/shell/cli.ts";
+import { type FlagTable, helpText, jsonFlag, PREFIX_FLAG, readFlags } from "../lib/shell/flags.ts";
 import { loadConfig } from "../lib/shell/config.ts";
-import { readLakeOptions } from "../lib/lake/lake.ts";
+import { LAKE_FLAGS, lakeS3Options } from "../lib/lake/lake.ts";
 import { stderrSink } from "../lib/shell/progress.ts";
-import { formatAnswers } from "../lib/analytics/questions.ts";
-import { transform } from "../lib/analytics/transform.ts";
+import { formatAnswers, SHOW_FLAG } from "../lib/analytics/questions.ts";
+import {
+  DEFAULT_DUCKDB_MEMORY,
+  DEFAULT_TRANSFORM_OUT,
+  transform,
+} from "../lib/analytics/transform.ts";
 import type { TransformOptions, TransformResult } from "../lib/analytics/transform.ts";
 
-export const HELP = `Clean the lake and answer the eight questions with DuckDB.
+/** The transform's flags: parser, --help and options all come from this table. */
+export const FLAGS = {
+  ...LAKE_FLAGS,
+  prefix: PREFIX_FLAG,
+  out: {
+    type: "string",
+    arg: "DIR",
+    help: "where the tables, answers and report go",
+    env: "PINPIPE_OUT",
+    default: DEFAULT_TRANSFORM_OUT,
+  },
+  threads: {
+    type: "int",
+    help: "DuckDB threads",
+    env: "PINPIPE_DUCKDB_THREADS",
+    min: 1,
+    max: 256,
+    defaultText: "every core",
+  },
+  "memory-limit": {
+    type: "bytes",
+    help: "DuckDB memory limit",
+    env: "PINPIPE_DUCKDB_MEMORY",
+    default: DEFAULT_DUCKDB_MEMORY,
+    min: 64 * 1024 ** 2,
+  },
+  show: SHOW_FLAG,
+  "no-report": { type: "boolean", help: "do not write report.html", env: "PINPIPE_NO_REPORT" },
+  "allow-empty": {
+    type: "boolean",
+    help: "a lake with no objects for the prefix writes empty answers instead of failing",
+    env: "PINPIPE_ALLOW_EMPTY",
+  },
+  json: jsonFlag("the summary and the answers, instead of tables,"),
+} as const satisfies FlagTable;
 
-Usage: deno task transform [--lake file:///path | --lake s3://bucket/prefix] [--out DIR] [flags]
-
-  --lake URL           file:///path, a path, or s3://bucket/prefix (PINPIPE_LAKE; default
-                       s3://<config bucket> when deployed, else .pinpipe/lake)
-  --s3-endpoint URL    S3-compatible endpoint, path-style (PINPIPE_S3_ENDPOINT; default AWS)
-  --region R           S3 region (AWS_REGION, config region; default us-east-1)
-  --prefix P           topic prefix: topics P.pin, P.geo, P.user (PINPIPE_PREFIX, config
-                       prefix; default pinpipe)
-  --out DIR            where the tables, answers and report go (PINPIPE_OUT; default
-                       .pinpipe/transform)
-  --threads N          DuckDB threads (PINPIPE_DUCKDB_THREADS; default: every core)
-  --memory-limit SIZE  DuckDB memory limit, e.g. 1GiB (PINPIPE_DUCKDB_MEMORY; default 1GiB)
-  --show N             rows shown per answer on stdout, 0 = all (PINPIPE_SHOW; default 20);
-                       the files always hold every row
-  --no-report          do not write report.html
-  --allow-empty        a lake with no objects for the prefix writes empty answers instead of
-                       failing (PINPIPE_ALLOW_EMPTY; default off)
-  --json               print the summary and the answers as JSON instead of tables
-  --help               this text
-
-Renamed (the old names still work, with a warning, in this release only):
-  --rows, PINPIPE_ROWS  are now --show, PINPIPE_SHOW (PINPIPE_ROWS means the dataset's rows)
-`;
-
-const FLAGS: Record<string, FlagSpec> = {
-  lake: { type: "string" },
-  "s3-endpoint": { type: "string" },
-  region: { type: "string" },
-  prefix: { type: "string" },
-  out: { type: "string" },
-  threads: { type: "string" },
-  "memory-limit": { type: "string" },
-  show: { type: "string" },
-  rows: { type: "string" }, // renamed --show; read with a warning for one release
-  "no-report": { type: "boolean" },
-  "allow-empty": { type: "boolean" },
-  json: { type: "boolean" },
-};
-
-const WHY_SHOW = "as in the demo; --rows and PINPIPE_ROWS mean the dataset's rows";
+export const HELP = helpText({
+  about: "Clean the lake and answer the eight questions with DuckDB.",
+  usage:
+    "deno task transform [--lake file:///path | --lake s3://bucket/prefix] [--out DIR] [flags]",
+  flags: FLAGS,
+});
 
 /** The transform task's options. */
 export interface TransformTaskOptions extends TransformOptions {
@@ -84,29 +88,21 @@ export function parseOptions(
   env: Record<string, string | undefined>,
   cfg: Record<string, unknown> = {},
 ): TransformTaskOptions {
-  const o = new Options(parseFlags(args, FLAGS).values, env, cfg);
-  const { lake, s3 } = readLakeOptions(o);
-  const memory = o.bytes("memory-limit", { env: "PINPIPE_DUCKDB_MEMORY", min: 64 * 1024 ** 2 });
-  const threads = o.int("threads", { env: "PINPIPE_DUCKDB_THREADS", min: 1, max: 256 });
-  const opts: TransformTaskOptions = {
-    lake,
-    prefix: o.prefix(),
-    out: o.string("out", { env: "PINPIPE_OUT", default: ".pinpipe/transform" })!,
-    s3,
-    threads: threads || undefined,
-    memoryLimit: memory ? `${Math.floor(memory / 1024 ** 2)}MiB` : undefined,
-    report: !o.bool("no-report"),
-    allowEmpty: o.bool("allow-empty", { env: "PINPIPE_ALLOW_EMPTY" }),
-    show: o.int("show", {
-      env: "PINPIPE_SHOW",
-      default: 20,
-      min: 0,
-      was: { flag: "rows", env: "PINPIPE_ROWS", why: WHY_SHOW },
-    }),
-    json: o.bool("json"),
+  const p = readFlags(FLAGS, args, env, cfg, { retired: { "--rows": "--show N" } });
+  p.done();
+  const v = p.values;
+  return {
+    lake: v.lake,
+    prefix: v.prefix,
+    out: v.out,
+    s3: lakeS3Options(v),
+    threads: v.threads,
+    memoryLimitBytes: v.memoryLimit,
+    report: !v.noReport,
+    allowEmpty: v.allowEmpty,
+    show: v.show,
+    json: v.json,
   };
-  o.done();
-  return opts;
 }
 
 /** The result as printed with --json: the summary and the answers, without the quarantine. */

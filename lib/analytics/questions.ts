@@ -7,6 +7,19 @@
 import type { DuckDBConnection } from "../deps/duckdb.ts";
 import { readSql } from "./read_sql.ts";
 import { type Cell, formatTable, type Row } from "../shell/table_format.ts";
+import type { FlagDef } from "../shell/flags.ts";
+
+/** Rows shown per answer on stdout by default (the files always hold every row). */
+export const DEFAULT_SHOW = 20;
+
+/** `--show N`, shared by transform and the demo. */
+export const SHOW_FLAG = {
+  type: "int",
+  help: "rows shown per answer on stdout, 0 = all; the files always hold every row",
+  env: "PINPIPE_SHOW",
+  default: DEFAULT_SHOW,
+  min: 0,
+} as const satisfies FlagDef;
 
 /** One question: its id, its SQL file, what it asks and the columns it answers with. */
 export interface Question {

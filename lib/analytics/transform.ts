@@ -55,6 +55,11 @@ import { type Answer, answerQuestions, QUESTIONS } from "./questions.ts";
 import { type PipelineFigures, renderReport, type ReportContext, reportContext } from "./report.ts";
 import { toCsv } from "../shell/table_format.ts";
 
+/** Where the transform writes by default. */
+export const DEFAULT_TRANSFORM_OUT = ".pinpipe/transform";
+/** DuckDB's memory limit by default: 1 GiB. */
+export const DEFAULT_DUCKDB_MEMORY = 1024 ** 3;
+
 /** What to transform and where to put the results. */
 export interface TransformOptions {
   /** `file:///path`, a path, or `s3://bucket/prefix`. */
@@ -67,8 +72,8 @@ export interface TransformOptions {
   s3?: S3Options;
   /** DuckDB threads. Default: every core. */
   threads?: number;
-  /** DuckDB memory limit, e.g. `1GiB`. Default 1GiB. */
-  memoryLimit?: string;
+  /** DuckDB memory limit in bytes. Default DEFAULT_DUCKDB_MEMORY. */
+  memoryLimitBytes?: number;
   /** Write report.html. Default true. */
   report?: boolean;
   /** S3 objects downloaded at once. Default 32. */
@@ -334,7 +339,9 @@ export async function transform(
     t = performance.now();
     instance = await DuckDBInstance.create(":memory:", {
       threads: String(opts.threads ?? navigator.hardwareConcurrency ?? 2),
-      memory_limit: opts.memoryLimit ?? "1GiB",
+      memory_limit: `${
+        Math.floor((opts.memoryLimitBytes ?? DEFAULT_DUCKDB_MEMORY) / 1024 ** 2)
+      }MiB`,
       temp_directory: join(work, "spill"),
       // Row order is not kept (answers are ORDER BY'd): faster and about a quarter less memory.
       preserve_insertion_order: "false",

@@ -19,7 +19,7 @@ import {
   S3Client,
 } from "../deps/aws_s3.ts";
 import { isRetriable, UsageError } from "../shell/errors.ts";
-import type { Options } from "../shell/cli.ts";
+import type { DefaultContext, FlagTable } from "../shell/flags.ts";
 
 /** The S3 connector's `topics.dir`. */
 export const TOPICS_DIR = "topics";
@@ -464,25 +464,52 @@ export class S3Lake implements Lake {
   }
 }
 
-/**
- * Reads `--lake` (PINPIPE_LAKE; default `s3://<config bucket>` once deployed, else
- * `.pinpipe/lake`), `--s3-endpoint` (PINPIPE_S3_ENDPOINT) and `--region` (AWS_REGION, config
- * region, default us-east-1), recording a problem for a lake URL that does not parse.
- */
-export function readLakeOptions(o: Options): { lake: string; s3: S3Options } {
-  const bucket = o.config.bucket;
-  const lake = o.string("lake", { env: "PINPIPE_LAKE" }) ??
-    (typeof bucket === "string" && bucket ? `s3://${bucket}` : ".pinpipe/lake");
+/** Why `url` is not a lake URL (the part after "Invalid lake …: "), or undefined. */
+export function lakeUrlProblem(url: string): string | undefined {
   try {
-    parseLakeUrl(lake);
+    parseLakeUrl(url);
+    return undefined;
   } catch (err) {
-    o.problem((err as Error).message);
+    return (err as Error).message.replace(/^Invalid lake "[^]*?": /, "");
   }
-  return {
-    lake,
-    s3: {
-      endpoint: o.string("s3-endpoint", { env: "PINPIPE_S3_ENDPOINT" }),
-      region: o.string("region", { env: "AWS_REGION", config: "region", default: "us-east-1" }),
-    },
-  };
+}
+
+/** The default lake: the deployed bucket once deploy wrote the config, else a local folder. */
+export const DEFAULT_LOCAL_LAKE = ".pinpipe/lake";
+
+/** The flags of every task that reads or writes the lake. */
+export const LAKE_FLAGS = {
+  lake: {
+    type: "string",
+    arg: "URL",
+    help: "file:///path, a path, or s3://bucket/prefix",
+    env: "PINPIPE_LAKE",
+    default: ({ config }: DefaultContext) =>
+      typeof config.bucket === "string" && config.bucket
+        ? `s3://${config.bucket}`
+        : DEFAULT_LOCAL_LAKE,
+    defaultText: `s3://<config bucket> when deployed, else ${DEFAULT_LOCAL_LAKE}`,
+    check: lakeUrlProblem,
+  },
+  "s3-endpoint": {
+    type: "string",
+    arg: "URL",
+    help: "an S3-compatible endpoint (MinIO, moto), addressed path-style",
+    env: "PINPIPE_S3_ENDPOINT",
+    defaultText: "AWS",
+  },
+  region: {
+    type: "string",
+    help: "the AWS region",
+    env: "AWS_REGION",
+    config: "region",
+    default: "us-east-1",
+  },
+} as const satisfies FlagTable;
+
+/** The S3 side of the lake flags, for `openLake`. */
+export function lakeS3Options(
+  v: { s3Endpoint?: string; region: string },
+): S3Options {
+  return { endpoint: v.s3Endpoint, region: v.region };
 }
