@@ -18,230 +18,283 @@
  * update. Exit codes: 0 running, 1 failed, 2 bad options, 130 interrupted.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
-import type { FlagSpec } from "../lib/shell/cli.ts";
-import { loadConfig } from "../lib/shell/config.ts";
-import { S3_SINK_PLUGIN } from "../lib/aws/connector_config.ts";
-import type { S3SinkSettings } from "../lib/aws/connector_config.ts";
+import { runMain } from "../lib/shell/cli.ts";
 import {
+  commaList,
+  dryRunFlag,
+  type FlagTable,
+  helpText,
+  jsonFlag,
+  PREFIX_FLAG,
+  readFlags,
+  REGION_FLAG,
+} from "../lib/shell/flags.ts";
+import { loadConfig } from "../lib/shell/config.ts";
+import { BUCKET_FLAG, TOPICS_DIR } from "../lib/lake/lake.ts";
+import { BOOTSTRAP_FLAG } from "../lib/kafka/kafka_client.ts";
+import { PLUGIN_URL_FLAG, pluginObjectKey, S3_SINK_PLUGIN } from "../lib/aws/connector_config.ts";
+import { DEFAULT_CONNECTOR_TIMEOUT_MS } from "../lib/aws/msk_connect.ts";
+import {
+  CONNECTOR_TARGETS,
   type ConnectorOptions,
-  type MskConnectOptions,
+  defaultConnectorName,
   runConnector,
 } from "../lib/aws/connector.ts";
 
 export { type ConnectorOptions, runConnector };
 
-export const HELP =
-  `Registers the Confluent S3 sink connector (topics <prefix>.* -> the lake bucket).
+/** "--x's default is connect.yaml's": the one definition deploy sends too. */
+const yaml = (param: string) => `infra/connect.yaml's ${param}`;
 
-Usage: deno task connector [--target msk-connect|connect-rest] [flags]
+/** The connector task's flags: parser, --help and options all come from this table. */
+export const FLAGS = {
+  target: {
+    type: "choice",
+    choices: CONNECTOR_TARGETS,
+    help: "where to register the connector",
+    env: "PINPIPE_CONNECTOR_TARGET",
+    default: CONNECTOR_TARGETS[0],
+  },
+  name: {
+    type: "string",
+    help: "connector name",
+    env: "PINPIPE_CONNECTOR_NAME",
+    config: "connectorName",
+    defaultText: defaultConnectorName("P"),
+  },
+  prefix: { ...PREFIX_FLAG, help: "topic prefix; topics.regex=P.*" },
+  bucket: { ...BUCKET_FLAG, help: "the lake bucket, s3.bucket.name", required: true },
+  "topics-dir": {
+    type: "string",
+    arg: "D",
+    help: "topics.dir in the bucket",
+    env: "PINPIPE_TOPICS_DIR",
+    default: TOPICS_DIR,
+  },
+  region: { ...REGION_FLAG, help: "s3.region and the AWS region" },
+  "flush-size": {
+    type: "int",
+    help: "records per object, flush.size (the original used 1)",
+    env: "PINPIPE_FLUSH_SIZE",
+    min: 1,
+    defaultText: yaml("FlushSize"),
+  },
+  "rotate-interval": {
+    type: "duration",
+    help: "commit an open object at least this often, rotate.schedule.interval.ms",
+    env: "PINPIPE_ROTATE_INTERVAL",
+    min: 1000,
+    defaultText: yaml("RotateIntervalMs"),
+  },
+  "tasks-max": {
+    type: "int",
+    help: "tasks.max",
+    env: "PINPIPE_TASKS_MAX",
+    min: 1,
+    defaultText: yaml("TasksMax"),
+  },
+  timeout: {
+    type: "duration",
+    help: "how long to wait for RUNNING",
+    env: "PINPIPE_CONNECTOR_TIMEOUT",
+    default: DEFAULT_CONNECTOR_TIMEOUT_MS,
+  },
+  "dry-run": dryRunFlag("the exact request(s)"),
+  json: jsonFlag("the result"),
+  "connect-url": {
+    type: "string",
+    arg: "URL",
+    help: "Kafka Connect REST base URL, required; one that does not answer within 5 s is an " +
+      "error, not retried",
+    env: "PINPIPE_CONNECT_URL",
+    section: "connect-rest",
+    check: (url: string) =>
+      /^https?:\/\/[^/\s]+/.test(url) ? undefined : "expected http(s)://host:port",
+  },
+  bootstrap: {
+    ...BOOTSTRAP_FLAG,
+    help: "the SASL/IAM brokers",
+    defaultText: "GetBootstrapBrokers of --cluster-arn",
+    section: "msk-connect",
+  },
+  "cluster-arn": {
+    type: "string",
+    arg: "ARN",
+    help: "the MSK cluster",
+    env: "PINPIPE_CLUSTER_ARN",
+    config: "clusterArn",
+  },
+  subnets: {
+    type: "list",
+    arg: "ID,…",
+    help: "connector subnets",
+    env: "PINPIPE_CONNECTOR_SUBNETS",
+    config: "connectorSubnets",
+  },
+  "security-groups": {
+    type: "list",
+    arg: "ID,…",
+    help: "connector security groups",
+    env: "PINPIPE_CONNECTOR_SECURITY_GROUPS",
+    config: "connectorSecurityGroups",
+  },
+  "role-arn": {
+    type: "string",
+    arg: "ARN",
+    help: "service execution role",
+    env: "PINPIPE_CONNECTOR_ROLE_ARN",
+    config: "connectorRoleArn",
+  },
+  "log-group": {
+    type: "string",
+    arg: "NAME",
+    help: "CloudWatch log group for worker logs",
+    env: "PINPIPE_CONNECTOR_LOG_GROUP",
+    config: "connectorLogGroup",
+    defaultText: "no log delivery",
+  },
+  "plugin-url": PLUGIN_URL_FLAG,
+  "plugin-s3": {
+    type: "string",
+    arg: "URL",
+    help: "where the plugin zip lives",
+    env: "PINPIPE_CONNECTOR_PLUGIN_S3",
+    defaultText: `s3://B/${pluginObjectKey("<file of --plugin-url>")}`,
+  },
+  workers: {
+    type: "int",
+    help: "provisioned workers",
+    env: "PINPIPE_CONNECTOR_WORKERS",
+    min: 1,
+    max: 10,
+    defaultText: yaml("WorkerCount"),
+  },
+  mcu: {
+    type: "int",
+    help: "MCUs per worker: 1, 2, 4 or 8",
+    env: "PINPIPE_CONNECTOR_MCU",
+    check: (n: number) => [1, 2, 4, 8].includes(n) ? undefined : "expected 1, 2, 4 or 8",
+    defaultText: yaml("McuCount"),
+  },
+  "connect-version": {
+    type: "string",
+    arg: "V",
+    help: "KafkaConnectVersion",
+    env: "PINPIPE_CONNECT_VERSION",
+    defaultText: yaml("KafkaConnectVersion"),
+  },
+  "replication-factor": {
+    type: "string",
+    arg: "N",
+    help: "of MSK Connect's internal topics, -1 for the cluster default",
+    env: "PINPIPE_CONNECT_REPLICATION_FACTOR",
+    config: "connectReplicationFactor",
+    defaultText: "the cluster's broker count up to 3, from DescribeClusterV2",
+    check: (n: string) =>
+      /^(-1|[1-9])$/.test(n) ? undefined : "expected 1 to 9, or -1 for the cluster default",
+  },
+} as const satisfies FlagTable;
 
-  --target T            msk-connect | connect-rest (PINPIPE_CONNECTOR_TARGET; default msk-connect)
-  --name NAME           connector name (PINPIPE_CONNECTOR_NAME, config connectorName;
-                        default <prefix>-s3-sink)
-  --prefix P            topic prefix; topics.regex=<prefix>.* (PINPIPE_PREFIX, config prefix;
-                        default pinpipe)
-  --bucket B            lake bucket, s3.bucket.name (PINPIPE_BUCKET, config bucket; required)
-  --topics-dir D        topics.dir in the bucket (PINPIPE_TOPICS_DIR; default topics)
-  --region R            s3.region and the AWS region (AWS_REGION, config region; required)
-  --flush-size N        records per object, flush.size (PINPIPE_FLUSH_SIZE; default 1000;
-                        the original used 1)
-  --rotate-interval D   commit an open object at least this often, rotate.schedule.interval.ms
-                        (PINPIPE_ROTATE_INTERVAL; default 10m)
-  --tasks-max N         tasks.max (PINPIPE_TASKS_MAX; default 3)
-  --timeout DUR         how long to wait for RUNNING (PINPIPE_CONNECTOR_TIMEOUT; default 40m)
-  --dry-run             print the exact request(s) and change nothing
-  --json                print the result as JSON
-  --help                this text
+export const HELP = helpText({
+  about: "Registers the Confluent S3 sink connector (topics <prefix>.* -> the lake bucket).",
+  usage: "deno task connector [--target msk-connect|connect-rest] [flags]",
+  flags: FLAGS,
+  notes: `Defaults for flush size, tasks, rotation, capacity and version are infra/connect.yaml's,
+as deploy uses them.`,
+});
 
-connect-rest:
-  --connect-url URL     Kafka Connect REST base URL (PINPIPE_CONNECT_URL; required); one
-                        that does not answer within 5 s is an error, not retried
-
-msk-connect:
-  --bootstrap H:P,…     SASL/IAM brokers (PINPIPE_BOOTSTRAP, config bootstrapBrokers; default:
-                        GetBootstrapBrokers of --cluster-arn)
-  --cluster-arn ARN     MSK cluster (PINPIPE_CLUSTER_ARN, config clusterArn)
-  --subnets a,b         connector subnets (PINPIPE_CONNECTOR_SUBNETS, config connectorSubnets)
-  --security-groups a   connector security groups (PINPIPE_CONNECTOR_SECURITY_GROUPS,
-                        config connectorSecurityGroups)
-  --role-arn ARN        service execution role (PINPIPE_CONNECTOR_ROLE_ARN, config connectorRoleArn)
-  --log-group NAME      CloudWatch log group for worker logs (PINPIPE_CONNECTOR_LOG_GROUP,
-                        config connectorLogGroup; default: no log delivery)
-  --plugin-s3 URL       where the plugin zip lives (PINPIPE_CONNECTOR_PLUGIN_S3; default
-                        s3://<bucket>/plugins/${S3_SINK_PLUGIN.file})
-  --plugin-file PATH    local plugin zip uploaded when the S3 copy is missing
-                        (PINPIPE_CONNECTOR_PLUGIN_FILE; default: download it from Confluent Hub)
-  --workers N           provisioned workers (PINPIPE_CONNECTOR_WORKERS; default 1)
-  --mcu N               MCUs per worker: 1, 2, 4 or 8 (PINPIPE_CONNECTOR_MCU; default 1)
-  --connect-version V   KafkaConnectVersion (PINPIPE_CONNECT_VERSION; default 2.7.1)
-  --replication-factor N  of MSK Connect's internal topics, -1 for the cluster default
-                        (PINPIPE_CONNECT_REPLICATION_FACTOR, config connectReplicationFactor;
-                        default: the cluster's broker count up to 3, from DescribeClusterV2)
-
-Defaults for flush size, tasks and rotation are infra/connect.yaml's, as deploy uses them.
-`;
-
-const FLAGS = Object.fromEntries(
-  [
-    "target",
-    "name",
-    "prefix",
-    "bucket",
-    "topics-dir",
-    "region",
-    "flush-size",
-    "rotate-interval",
-    "tasks-max",
-    "timeout",
-    "connect-url",
-    "bootstrap",
-    "cluster-arn",
-    "subnets",
-    "security-groups",
-    "role-arn",
-    "log-group",
-    "plugin-s3",
-    "plugin-file",
-    "workers",
-    "mcu",
-    "connect-version",
-    "replication-factor",
-  ].map((f): [string, FlagSpec] => [f, { type: "string" }]).concat([
-    ["dry-run", { type: "boolean" }],
-    ["json", { type: "boolean" }],
-  ]),
-);
+/** The options of the connector task: runConnector's, and how to print its result. */
+export type ConnectorTaskOptions = ConnectorOptions & { json: boolean };
 
 /** Reads the flags, environment and config file; every problem is reported together. */
 export function parseOptions(
   args: string[],
   env: Record<string, string | undefined>,
   cfg: Record<string, unknown> = {},
-): ConnectorOptions {
-  const { values } = parseFlags(args, FLAGS);
-  const o = new Options(values, env, cfg);
-  const target = o.choice("target", ["msk-connect", "connect-rest"] as const, {
-    env: "PINPIPE_CONNECTOR_TARGET",
+): ConnectorTaskOptions {
+  const p = readFlags(FLAGS, args, env, cfg, {
+    retired: {
+      "--plugin-file": "--plugin-url PATH",
+      PINPIPE_CONNECTOR_PLUGIN_FILE: "PINPIPE_PLUGIN_URL",
+    },
   });
-  const prefix = o.prefix();
-  const name = o.string("name", { env: "PINPIPE_CONNECTOR_NAME", config: "connectorName" }) ??
-    `${prefix}-s3-sink`;
-  const bucket = o.need("bucket", { env: "PINPIPE_BUCKET", config: "bucket" });
-  const region = o.string("region", { env: "AWS_REGION", config: "region" }) ??
-    env.AWS_DEFAULT_REGION ?? "";
-  if (!region) o.problem("Missing --region (or AWS_REGION): s3.region must be set");
-  const sink: S3SinkSettings = { prefix, bucket, region };
-  if (o.raw("flush-size", { env: "PINPIPE_FLUSH_SIZE" })) {
-    sink.flushSize = o.int("flush-size", { env: "PINPIPE_FLUSH_SIZE", min: 1 });
-  }
-  if (o.raw("tasks-max", { env: "PINPIPE_TASKS_MAX" })) {
-    sink.tasksMax = o.int("tasks-max", { env: "PINPIPE_TASKS_MAX", min: 1 });
-  }
-  if (o.raw("rotate-interval", { env: "PINPIPE_ROTATE_INTERVAL" })) {
-    sink.rotateIntervalMs = o.duration("rotate-interval", {
-      env: "PINPIPE_ROTATE_INTERVAL",
-      min: 1000,
-    });
-  }
-  const topicsDir = o.string("topics-dir", { env: "PINPIPE_TOPICS_DIR" });
-  if (topicsDir) sink.topicsDir = topicsDir;
+  const v = p.values;
+  const bucket = v.bucket ?? "";
   const common = {
-    name,
-    sink,
-    dryRun: o.bool("dry-run"),
-    timeoutMs: o.duration("timeout", { env: "PINPIPE_CONNECTOR_TIMEOUT", default: 40 * 60_000 }),
+    name: v.name ?? defaultConnectorName(v.prefix),
+    sink: {
+      prefix: v.prefix,
+      bucket,
+      region: v.region,
+      topicsDir: v.topicsDir,
+      flushSize: v.flushSize,
+      tasksMax: v.tasksMax,
+      rotateIntervalMs: v.rotateInterval,
+    },
+    dryRun: v.dryRun,
+    timeoutMs: v.timeout,
+    json: v.json,
   };
-  if (target === "connect-rest") {
-    const connectUrl = o.need("connect-url", { env: "PINPIPE_CONNECT_URL" });
-    const connectUrlSource = o.raw("connect-url", { env: "PINPIPE_CONNECT_URL" })?.from;
-    if (connectUrl && !/^https?:\/\/[^/\s]+/.test(connectUrl)) {
-      o.problem(`Invalid ${connectUrlSource} "${connectUrl}": expected http(s)://host:port`);
-    }
-    o.done();
-    return { ...common, target, connectUrl, connectUrlSource };
+  if (v.target === "connect-rest") {
+    if (!p.given("connect-url")) p.problem("Missing --connect-url (or PINPIPE_CONNECT_URL)");
+    p.done();
+    return {
+      ...common,
+      target: v.target,
+      connectUrl: v.connectUrl!,
+      connectUrlSource: p.from("connect-url"),
+    };
   }
-  const list = (flag: string, envName: string, key: string) =>
-    (o.string(flag, { env: envName, config: key }) ?? "").split(",").map((s) => s.trim())
-      .filter(Boolean);
-  const clusterArn = o.string("cluster-arn", { env: "PINPIPE_CLUSTER_ARN", config: "clusterArn" });
-  const bootstrap = o.string("bootstrap", { env: "PINPIPE_BOOTSTRAP", config: "bootstrapBrokers" });
-  if (!bootstrap && !clusterArn) o.problem("Missing --bootstrap or --cluster-arn: where is MSK?");
-  const pluginUrl = o.string("plugin-s3", { env: "PINPIPE_CONNECTOR_PLUGIN_S3" }) ??
-    `s3://${bucket}/plugins/${S3_SINK_PLUGIN.file}`;
-  const plugin = {
-    name: `pinpipe-kafka-connect-s3-${S3_SINK_PLUGIN.version}`,
-    bucket: "",
-    key: "",
-  };
-  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+\.(?:zip|jar))$/.exec(pluginUrl);
-  if (m) [plugin.bucket, plugin.key] = [m[1], m[2]];
-  else if (bucket) o.problem(`Invalid --plugin-s3 "${pluginUrl}": expected s3://bucket/key.zip`);
-  const replicationFactor = o.string("replication-factor", {
-    env: "PINPIPE_CONNECT_REPLICATION_FACTOR",
-    config: "connectReplicationFactor",
-  });
-  if (replicationFactor !== undefined && !/^(-1|[1-9])$/.test(replicationFactor)) {
-    o.problem(
-      `Invalid --replication-factor "${replicationFactor}": expected 1 to 9, or -1 for the cluster default`,
-    );
+  if (!v.bootstrap && !v.clusterArn) {
+    p.problem("Missing --bootstrap or --cluster-arn: where is MSK?");
   }
-  if (replicationFactor === undefined && !clusterArn && bootstrap) {
-    o.problem(
+  if (!p.given("replication-factor") && !v.clusterArn && v.bootstrap) {
+    p.problem(
       "Missing --replication-factor (or --cluster-arn to read the broker count from): how many replicas for MSK Connect's internal topics?",
     );
   }
-  const settings: MskConnectOptions = {
-    connectorName: name,
-    region,
-    replicationFactor,
-    bootstrapServers: bootstrap ?? "",
-    subnets: list("subnets", "PINPIPE_CONNECTOR_SUBNETS", "connectorSubnets"),
-    securityGroups: list(
-      "security-groups",
-      "PINPIPE_CONNECTOR_SECURITY_GROUPS",
-      "connectorSecurityGroups",
-    ),
-    executionRoleArn: o.need("role-arn", {
-      env: "PINPIPE_CONNECTOR_ROLE_ARN",
-      config: "connectorRoleArn",
-    }),
-    plugin,
-    capacity: {
-      workerCount: o.int("workers", {
-        env: "PINPIPE_CONNECTOR_WORKERS",
-        default: 1,
-        min: 1,
-        max: 10,
-      }),
-      mcuCount: o.int("mcu", { env: "PINPIPE_CONNECTOR_MCU", default: 1, min: 1, max: 8 }),
+  const subnets = commaList(v.subnets);
+  const securityGroups = commaList(v.securityGroups);
+  if (!subnets.length) p.problem("Missing --subnets (or config connectorSubnets)");
+  if (!securityGroups.length) {
+    p.problem("Missing --security-groups (or config connectorSecurityGroups)");
+  }
+  if (!v.roleArn) p.problem("Missing --role-arn (or config connectorRoleArn)");
+  const pluginS3 = v.pluginS3 ?? `s3://${bucket}/${pluginObjectKey(v.pluginUrl)}`;
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+\.(?:zip|jar))$/.exec(pluginS3);
+  if (!m && bucket) p.problem(`Invalid --plugin-s3 "${pluginS3}": expected s3://bucket/key.zip`);
+  p.done();
+  return {
+    ...common,
+    target: v.target,
+    region: v.region,
+    clusterArn: v.clusterArn,
+    pluginUrl: v.pluginUrl,
+    settings: {
+      connectorName: common.name,
+      region: v.region,
+      replicationFactor: v.replicationFactor,
+      bootstrapServers: v.bootstrap ?? "",
+      subnets,
+      securityGroups,
+      executionRoleArn: v.roleArn!,
+      plugin: {
+        name: `pinpipe-kafka-connect-s3-${S3_SINK_PLUGIN.version}`,
+        bucket: m![1],
+        key: m![2],
+      },
+      capacity: { workerCount: v.workers, mcuCount: v.mcu },
+      kafkaConnectVersion: v.connectVersion,
+      logGroup: v.logGroup,
+      workerConfigName: "pinpipe-s3-sink-worker",
     },
-    kafkaConnectVersion: o.string("connect-version", {
-      env: "PINPIPE_CONNECT_VERSION",
-      default: "2.7.1",
-    })!,
-    logGroup: o.string("log-group", {
-      env: "PINPIPE_CONNECTOR_LOG_GROUP",
-      config: "connectorLogGroup",
-    }),
-    workerConfigName: "pinpipe-s3-sink-worker",
   };
-  if (![1, 2, 4, 8].includes(settings.capacity.mcuCount)) {
-    o.problem(`Invalid --mcu "${settings.capacity.mcuCount}": expected 1, 2, 4 or 8`);
-  }
-  if (!settings.subnets.length) o.problem("Missing --subnets (or config connectorSubnets)");
-  if (!settings.securityGroups.length) {
-    o.problem("Missing --security-groups (or config connectorSecurityGroups)");
-  }
-  const pluginFile = o.string("plugin-file", { env: "PINPIPE_CONNECTOR_PLUGIN_FILE" });
-  o.done();
-  return { ...common, target, region, clusterArn, settings, pluginFile };
 }
 
 if (import.meta.main) {
   await runMain(HELP, async (args, { signal, env }) => {
     const opts = parseOptions(args, env, await loadConfig(env));
     const { text, ...data } = await runConnector(opts, { signal });
-    console.log(args.includes("--json") ? JSON.stringify(data, null, 2) : text);
+    console.log(opts.json ? JSON.stringify(data, null, 2) : text);
   });
 }

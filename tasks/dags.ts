@@ -15,51 +15,94 @@
  * 130 interrupted.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
+import { runMain } from "../lib/shell/cli.ts";
+import {
+  dryRunFlag,
+  type FlagTable,
+  helpText,
+  jsonFlag,
+  PREFIX_FLAG,
+  readFlags,
+  REGION_FLAG,
+} from "../lib/shell/flags.ts";
 import { loadConfig } from "../lib/shell/config.ts";
 import { MWAAClient } from "../lib/deps/aws_mwaa.ts";
 import { S3Client } from "../lib/deps/aws_s3.ts";
-import { runDags } from "../lib/aws/mwaa.ts";
+import {
+  DAG_BUCKET_FLAG,
+  DEFAULT_DAG_POLL_MS,
+  DEFAULT_DAG_TIMEOUT_MS,
+  formatDags,
+  runDags,
+} from "../lib/aws/mwaa.ts";
 import type { DagsJob } from "../lib/aws/mwaa.ts";
 import { Progress } from "../lib/shell/progress.ts";
 
-export const HELP =
-  `Uploads the Airflow DAG and requirements.txt to MWAA, and optionally runs the DAG.
+/** Why `text` is not a DAG run's conf, or undefined. */
+function confProblem(text: string): string | undefined {
+  try {
+    const conf = JSON.parse(text);
+    if (typeof conf === "object" && conf !== null && !Array.isArray(conf)) return undefined;
+  } catch {
+    // Said below.
+  }
+  return "expected a JSON object";
+}
 
-Usage: deno task dags [--trigger] [flags]
-       deno task dags --out DIR [--prefix P]
+/** The dags task's flags: parser, --help and options all come from this table. */
+export const FLAGS = {
+  prefix: { ...PREFIX_FLAG, help: "topic prefix; the DAG is P_dag" },
+  "dag-bucket": { ...DAG_BUCKET_FLAG, help: "the MWAA DAG bucket, required unless --out" },
+  region: REGION_FLAG,
+  environment: {
+    type: "string",
+    arg: "E",
+    help: "the MWAA environment, for --trigger",
+    env: "PINPIPE_MWAA_ENVIRONMENT",
+    config: "mwaaEnvironment",
+  },
+  trigger: {
+    type: "boolean",
+    help: "after uploading, unpause the DAG, start a run and follow it to the end",
+    env: "PINPIPE_DAG_TRIGGER",
+  },
+  conf: {
+    type: "string",
+    arg: "JSON",
+    help: `the run's conf, e.g. '{"cluster_id": "0101-123456-abcd"}'`,
+    env: "PINPIPE_DAG_CONF",
+    defaultText: "none",
+    check: confProblem,
+  },
+  timeout: {
+    type: "duration",
+    help: "stop following the run after this long",
+    env: "PINPIPE_DAG_TIMEOUT",
+    default: DEFAULT_DAG_TIMEOUT_MS,
+    min: 1000,
+  },
+  poll: {
+    type: "duration",
+    help: "how often to ask for the run's state",
+    env: "PINPIPE_DAG_POLL",
+    default: DEFAULT_DAG_POLL_MS,
+    min: 100,
+  },
+  out: {
+    type: "string",
+    arg: "DIR",
+    help: "write the rendered files to DIR instead of uploading (no AWS needed)",
+    env: "PINPIPE_DAG_OUT",
+  },
+  "dry-run": dryRunFlag("what would be uploaded"),
+  json: jsonFlag("the result"),
+} as const satisfies FlagTable;
 
-  --prefix P          topic prefix; the DAG is <prefix>_dag (PINPIPE_PREFIX, config prefix;
-                      default pinpipe)
-  --bucket B          the MWAA DAG bucket (PINPIPE_DAG_BUCKET, config dagBucket; required
-                      unless --out)
-  --region R          AWS region (AWS_REGION or AWS_DEFAULT_REGION, config region; required
-                      unless --out)
-  --environment E     the MWAA environment, for --trigger (PINPIPE_MWAA_ENVIRONMENT, config
-                      mwaaEnvironment)
-  --trigger           after uploading, unpause the DAG, start a run and follow it to the end
-  --conf JSON         the run's conf, e.g. '{"cluster_id": "0101-123456-abcd"}' (default none)
-  --timeout DUR       stop following the run after this long (PINPIPE_DAG_TIMEOUT; default 2h)
-  --poll DUR          how often to ask for the run's state (PINPIPE_DAG_POLL; default 15s)
-  --out DIR           write the rendered files to DIR instead of uploading (no AWS needed)
-  --dry-run           say what would be uploaded, upload nothing, trigger nothing
-  --json              print the result as JSON
-  --help              this text
-`;
-
-const FLAGS = {
-  prefix: { type: "string" },
-  bucket: { type: "string" },
-  region: { type: "string" },
-  environment: { type: "string" },
-  trigger: { type: "boolean" },
-  conf: { type: "string" },
-  timeout: { type: "string" },
-  poll: { type: "string" },
-  out: { type: "string" },
-  "dry-run": { type: "boolean" },
-  json: { type: "boolean" },
-} as const;
+export const HELP = helpText({
+  about: "Uploads the Airflow DAG and requirements.txt to MWAA, and optionally runs the DAG.",
+  usage: ["deno task dags [--trigger] [flags]", "deno task dags --out DIR [--prefix P]"],
+  flags: FLAGS,
+});
 
 /** The task's options, parsed and checked. */
 export interface DagsOptions extends DagsJob {
@@ -71,71 +114,44 @@ export interface DagsOptions extends DagsJob {
 export function parseOptions(
   args: string[],
   env: Record<string, string | undefined>,
-  config: Record<string, unknown>,
+  cfg: Record<string, unknown> = {},
 ): DagsOptions {
-  const o = new Options(parseFlags(args, FLAGS).values, env, config);
-  const out = o.string("out");
-  const trigger = o.bool("trigger");
-  const prefix = o.prefix();
-  const bucket = o.string("bucket", { env: "PINPIPE_DAG_BUCKET", config: "dagBucket" }) ?? "";
-  const region = o.string("region", { env: "AWS_REGION" }) ??
-    o.string("region", { env: "AWS_DEFAULT_REGION", config: "region" }) ?? "";
-  const environment =
-    o.string("environment", { env: "PINPIPE_MWAA_ENVIRONMENT", config: "mwaaEnvironment" }) ?? "";
-  if (!out) {
-    if (!bucket) {
-      o.problem(
-        "Missing --bucket (or PINPIPE_DAG_BUCKET): run deno task deploy, or name the DAG bucket",
-      );
-    }
-    if (!region) o.problem("Missing --region (or AWS_REGION)");
-  } else if (trigger) o.problem("--out and --trigger do not go together: --out touches no AWS");
-  if (trigger && !environment) {
-    o.problem(
+  const p = readFlags(FLAGS, args, env, cfg, { retired: { "--bucket": "--dag-bucket B" } });
+  const v = p.values;
+  if (v.out && v.trigger) p.problem("--out and --trigger do not go together: --out touches no AWS");
+  if (!v.out && !v.dagBucket) {
+    p.problem(
+      "Missing --dag-bucket (or PINPIPE_DAG_BUCKET): run deno task deploy, or name the DAG bucket",
+    );
+  }
+  if (v.trigger && !v.environment) {
+    p.problem(
       "--trigger needs --environment (or PINPIPE_MWAA_ENVIRONMENT): which MWAA environment?",
     );
   }
-  let conf: Record<string, unknown> | undefined;
-  const confText = o.string("conf");
-  if (confText !== undefined) {
-    try {
-      conf = JSON.parse(confText);
-      if (typeof conf !== "object" || conf === null || Array.isArray(conf)) {
-        throw new Error("not an object");
-      }
-    } catch {
-      o.problem(`Invalid --conf "${confText}": expected a JSON object`);
-    }
-  }
-  const opts: DagsOptions = {
-    prefix,
-    bucket,
-    region,
-    environment,
-    trigger,
-    conf,
-    timeoutMs: o.duration("timeout", {
-      env: "PINPIPE_DAG_TIMEOUT",
-      default: 2 * 3600_000,
-      min: 1000,
-    }),
-    pollMs: o.duration("poll", { env: "PINPIPE_DAG_POLL", default: 15_000, min: 100 }),
-    out,
-    dryRun: o.bool("dry-run"),
-    json: o.bool("json"),
+  p.done();
+  return {
+    prefix: v.prefix,
+    bucket: v.dagBucket ?? "",
+    region: v.region,
+    environment: v.environment ?? "",
+    trigger: v.trigger,
+    conf: v.conf === undefined ? undefined : JSON.parse(v.conf),
+    timeoutMs: v.timeout,
+    pollMs: v.poll,
+    out: v.out,
+    dryRun: v.dryRun,
+    json: v.json,
   };
-  o.done();
-  return opts;
 }
 
 if (import.meta.main) {
   await runMain(HELP, async (args, { signal, env }) => {
     const opts = parseOptions(args, env, await loadConfig(env));
     const progress = new Progress("dags");
-    const clientConfig = { region: opts.region || "us-east-1" };
     const result = await runDags(opts, {
-      s3: new S3Client(clientConfig),
-      mwaa: new MWAAClient(clientConfig),
+      s3: new S3Client({ region: opts.region }),
+      mwaa: new MWAAClient({ region: opts.region }),
       log: (line) => progress.log(line),
       signal,
     });
@@ -147,21 +163,8 @@ if (import.meta.main) {
           result.run ? `, run ${result.run.state}` : ""
         } in ${progress.elapsedSec().toFixed(0)} s`,
     );
-    if (opts.json) console.log(JSON.stringify(result, null, 2));
-    else if (result.written) console.log(result.written.join("\n"));
-    else {
-      for (const u of up?.uploaded ?? []) {
-        console.log(`${opts.dryRun ? "would upload" : "uploaded"}  s3://${opts.bucket}/${u.key}`);
-      }
-      for (const k of up?.unchanged ?? []) console.log(`unchanged  s3://${opts.bucket}/${k}`);
-      if (result.run) {
-        console.log(
-          `run ${result.run.runId} of ${result.run.dagId}: ${result.run.state} (${
-            Math.round(result.run.seconds)
-          } s)`,
-        );
-      }
-    }
+    const text = opts.json ? JSON.stringify(result, null, 2) : formatDags(result, opts.dryRun);
+    if (text) console.log(text);
     if (result.run && result.run.state !== "success") {
       console.error(
         `error: Cannot complete DAG run "${result.run.runId}" of "${result.run.dagId}": it ended ${result.run.state}`,

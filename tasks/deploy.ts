@@ -20,73 +20,101 @@
  * Exit codes: 0 done, 1 failed (or destroy declined), 2 bad options, 130 interrupted.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
-import { DEFAULT_CONFIG_PATH, loadConfig, saveConfig } from "../lib/shell/config.ts";
-import { S3_SINK_PLUGIN } from "../lib/aws/connector_config.ts";
-import { deploy, destroy, formatChange } from "../lib/aws/deploy.ts";
-import type { DeployOptions, DeployResult } from "../lib/aws/deploy.ts";
-import { CloudFormationClient } from "../lib/deps/aws_cloudformation.ts";
-import { KafkaClient } from "../lib/deps/aws_kafka.ts";
-import { S3Client } from "../lib/deps/aws_s3.ts";
-import { SecretsManagerClient } from "../lib/deps/aws_secrets_manager.ts";
+import { runMain } from "../lib/shell/cli.ts";
+import {
+  commaList,
+  dryRunFlag,
+  type FlagTable,
+  helpText,
+  jsonFlag,
+  PREFIX_FLAG,
+  readFlags,
+  REGION_FLAG,
+} from "../lib/shell/flags.ts";
+import { DEFAULT_CONFIG_PATH, loadConfig } from "../lib/shell/config.ts";
+import { PLUGIN_URL_FLAG } from "../lib/aws/connector_config.ts";
+import {
+  DEFAULT_DEPLOY_POLL_MS,
+  type DeployJob,
+  formatDeployResult,
+  runDeploy,
+} from "../lib/aws/deploy.ts";
 import { Progress } from "../lib/shell/progress.ts";
 import { registerSecret } from "../lib/shell/redact.ts";
-import { STACK_IDS } from "../lib/aws/stacks.ts";
+import { regionProblem, STACK_IDS, stackPrefixProblem } from "../lib/aws/stacks.ts";
 import type { StackId } from "../lib/aws/stacks.ts";
 
-export const HELP = `Deploys (or destroys) pinpipe's AWS stacks with CloudFormation.
+/** Tearing down is asked for, and confirmed, on the command line of each run. */
+const ASKED_PER_RUN = "a teardown is asked for, and confirmed, on the command line of each run";
 
-Usage: deno task deploy --region REGION [flags]
-       deno task deploy --destroy [--yes] [flags]
+/** The deploy task's flags: parser, --help and options all come from this table. */
+export const FLAGS = {
+  region: { ...REGION_FLAG, check: regionProblem },
+  prefix: {
+    ...PREFIX_FLAG,
+    help: "name prefix of stacks, resources and topics: lowercase letters, digits, dashes",
+    check: stackPrefixProblem,
+  },
+  only: {
+    type: "list",
+    arg: "STACK,…",
+    help: "only these stacks (the ones they need must exist); repeatable",
+    env: "PINPIPE_DEPLOY_ONLY",
+    defaultText: `all: ${STACK_IDS.join(", ")}`,
+  },
+  param: {
+    type: "list",
+    arg: "S.NAME=V",
+    help: "set parameter NAME of stack S, e.g. msk.ClusterType=serverless, " +
+      "mwaa.EnvironmentClass=mw1.small, connect.FlushSize=1, network.VpcCidr=10.8.0.0/20, " +
+      "lake.DatabricksExternalId=ID; repeatable. Values stick on later deploys until set again",
+    noEnv: "a value may hold commas, and values stick on the stacks, so each is set once",
+    defaultText: "the template defaults",
+  },
+  "plugin-url": PLUGIN_URL_FLAG,
+  "dry-run": {
+    ...dryRunFlag("the plan"),
+    help: "print the plan: order, parameters, template sizes (no credentials needed); with " +
+      "credentials also create, print and delete the change sets: nothing changes",
+  },
+  destroy: {
+    type: "boolean",
+    help: "delete the stacks, dependents first, emptying their buckets first",
+    noEnv: ASKED_PER_RUN,
+  },
+  yes: { type: "boolean", help: "do not ask before --destroy", noEnv: ASKED_PER_RUN },
+  poll: {
+    type: "duration",
+    help: "how often to poll CloudFormation",
+    env: "PINPIPE_DEPLOY_POLL",
+    default: DEFAULT_DEPLOY_POLL_MS,
+    min: 100,
+  },
+  config: {
+    type: "string",
+    arg: "PATH",
+    help: "the config file: defaults read from it, outputs saved to it",
+    env: "PINPIPE_CONFIG",
+    default: DEFAULT_CONFIG_PATH,
+  },
+  json: jsonFlag("the result"),
+} as const satisfies FlagTable;
 
-  --region R           AWS region (AWS_REGION or AWS_DEFAULT_REGION, config region; required)
-  --prefix P           name prefix of stacks, resources and topics: lowercase letters,
-                       digits, dashes (PINPIPE_PREFIX, config prefix; default pinpipe)
-  --only STACK[,…]     only these stacks (the ones they need must exist); repeatable
-                       (PINPIPE_DEPLOY_ONLY; default all: ${STACK_IDS.join(", ")})
-  --param S.NAME=V     set parameter NAME of stack S, e.g. msk.ClusterType=serverless,
-                       mwaa.EnvironmentClass=mw1.small, connect.FlushSize=1,
-                       network.VpcCidr=10.8.0.0/20, lake.DatabricksExternalId=ID;
-                       repeatable. Values stick on later deploys until set again
-                       (default: the template defaults)
-  --plugin-url URL     S3 sink plugin zip (URL or local path) uploaded to the lake bucket
-                       when missing (PINPIPE_CONNECT_PLUGIN; default Confluent Hub's
-                       ${S3_SINK_PLUGIN.file})
-  --dry-run            print the plan: order, parameters, template sizes (no credentials
-                       needed); with credentials also create, print and delete the change
-                       sets: nothing changes
-  --destroy            delete the stacks, dependents first, emptying their buckets first
-  --yes                do not ask before --destroy
-  --poll DUR           how often to poll CloudFormation (PINPIPE_DEPLOY_POLL; default 10s)
-  --config PATH        where outputs are saved (PINPIPE_CONFIG; default ${DEFAULT_CONFIG_PATH})
-  --json               print the result as JSON
-  --help               this text
-
-Secrets (environment only): DATABRICKS_HOST and DATABRICKS_TOKEN become the Airflow
+export const HELP = helpText({
+  about: "Deploys (or destroys) pinpipe's AWS stacks with CloudFormation.",
+  usage: [
+    "deno task deploy [--region REGION] [flags]",
+    "deno task deploy --destroy [--yes] [flags]",
+  ],
+  flags: FLAGS,
+  notes: `Secrets (environment only): DATABRICKS_HOST and DATABRICKS_TOKEN become the Airflow
 connection databricks_default in Secrets Manager. AWS credentials come from the usual
-chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO, instance role).
-`;
-
-const FLAGS = {
-  region: { type: "string" },
-  prefix: { type: "string" },
-  only: { type: "string", multiple: true },
-  param: { type: "string", multiple: true },
-  "plugin-url": { type: "string" },
-  "dry-run": { type: "boolean" },
-  destroy: { type: "boolean" },
-  yes: { type: "boolean" },
-  poll: { type: "string" },
-  config: { type: "string" },
-  json: { type: "boolean" },
-} as const;
+chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO, instance role).`,
+});
 
 /** Everything the task needs, parsed and checked. */
-export interface DeployTaskOptions extends DeployOptions {
-  destroy: boolean;
-  yes: boolean;
+export interface DeployTaskOptions extends DeployJob {
   pollMs: number;
-  configPath: string;
   json: boolean;
 }
 
@@ -94,39 +122,24 @@ export interface DeployTaskOptions extends DeployOptions {
 export function parseOptions(
   args: string[],
   env: Record<string, string | undefined>,
-  config: Record<string, unknown>,
+  cfg: Record<string, unknown> = {},
 ): DeployTaskOptions {
-  const { values } = parseFlags(args, FLAGS);
-  const o = new Options(values, env, config);
-  const region = o.string("region", { env: "AWS_REGION" }) ??
-    o.string("region", { env: "AWS_DEFAULT_REGION", config: "region" }) ?? "";
-  if (!region) o.problem("Missing --region (or AWS_REGION): which AWS region?");
-  else if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
-    o.problem(`Invalid region "${region}": expected a region such as us-east-1`);
-  }
-  const prefix = o.string("prefix", {
-    env: "PINPIPE_PREFIX",
-    config: "prefix",
-    default: "pinpipe",
-  })!;
-  if (!/^[a-z][a-z0-9-]{0,19}$/.test(prefix)) {
-    o.problem(
-      `Invalid prefix "${prefix}": stack, bucket and cluster names need 1-20 lowercase letters, digits or dashes, starting with a letter`,
-    );
-  }
-  const only = o.list("only", { env: "PINPIPE_DEPLOY_ONLY" }).flatMap((s) => s.split(","))
-    .map((s) => s.trim()).filter(Boolean);
+  const p = readFlags(FLAGS, args, env, cfg, {
+    retired: { PINPIPE_CONNECT_PLUGIN: "PINPIPE_PLUGIN_URL" },
+  });
+  const v = p.values;
+  const only = commaList(v.only);
   for (const s of only) {
     if (!(STACK_IDS as readonly string[]).includes(s)) {
-      o.problem(`Invalid --only "${s}": expected one of ${STACK_IDS.join(", ")}`);
+      p.problem(`Invalid ${p.from("only")} "${s}": expected one of ${STACK_IDS.join(", ")}`);
     }
   }
   const params: Partial<Record<StackId, Record<string, string>>> = {};
-  for (const p of o.list("param")) {
-    const m = /^([a-z]+)\.([A-Za-z0-9]+)=(.*)$/s.exec(p);
+  for (const param of v.param) {
+    const m = /^([a-z]+)\.([A-Za-z0-9]+)=(.*)$/s.exec(param);
     if (!m || !(STACK_IDS as readonly string[]).includes(m[1])) {
-      o.problem(
-        `Invalid --param "${p}": expected STACK.NAME=VALUE with STACK one of ${
+      p.problem(
+        `Invalid --param "${param}": expected STACK.NAME=VALUE with STACK one of ${
           STACK_IDS.join(", ")
         }`,
       );
@@ -138,96 +151,38 @@ export function parseOptions(
   const token = env.DATABRICKS_TOKEN;
   registerSecret(token);
   if (!!host !== !!token) {
-    o.problem("DATABRICKS_HOST and DATABRICKS_TOKEN go together: set both or neither");
+    p.problem("DATABRICKS_HOST and DATABRICKS_TOKEN go together: set both or neither");
   }
-  const opts: DeployTaskOptions = {
-    region,
-    prefix,
+  if (v.yes && !v.destroy) p.problem("--yes only goes with --destroy");
+  p.done();
+  return {
+    region: v.region,
+    prefix: v.prefix,
     only: only as StackId[],
     params,
-    pluginUrl: o.string("plugin-url", { env: "PINPIPE_CONNECT_PLUGIN" }),
-    dryRun: o.bool("dry-run"),
-    destroy: o.bool("destroy"),
-    yes: o.bool("yes"),
-    pollMs: o.duration("poll", { env: "PINPIPE_DEPLOY_POLL", default: 10_000, min: 100 }),
-    configPath: o.string("config", { env: "PINPIPE_CONFIG", default: DEFAULT_CONFIG_PATH })!,
-    json: o.bool("json"),
+    pluginUrl: v.pluginUrl,
+    dryRun: v.dryRun,
+    destroy: v.destroy,
+    yes: v.yes,
+    pollMs: v.poll,
+    configPath: v.config,
+    json: v.json,
     databricks: host && token ? { host, token } : undefined,
   };
-  if (opts.yes && !opts.destroy) o.problem("--yes only goes with --destroy");
-  o.done();
-  return opts;
-}
-
-const fmtInt = (n: number) => n.toLocaleString("en-US");
-
-/** The result as the lines a person reads. */
-export function formatResult(r: DeployResult, configPath: string, saved: boolean): string {
-  const plan = r.plan;
-  const offline = !!plan?.unchecked.length;
-  const lines = [
-    `${r.dryRun ? "plan for" : "stacks of"} "${r.prefix}" in ${r.region}${
-      offline ? " (offline: no AWS credentials)" : ""
-    }:`,
-  ];
-  if (plan) {
-    lines.push(
-      `  order: ${
-        plan.waves.map((w) => w.join(" + ")).join(", then ")
-      } (a first deploy takes about ${plan.estimateMinutes} min)`,
-    );
-  }
-  const width = Math.max(...r.stacks.map((s) => s.stackName.length));
-  for (const s of r.stacks) {
-    const time = s.seconds >= 1 ? ` (${Math.round(s.seconds)} s)` : "";
-    const planned = plan?.stacks.find((p) => p.id === s.id);
-    const size = planned
-      ? ` (${planned.resources} resources, template ${fmtInt(planned.templateBytes)} bytes${
-        planned.needs.length ? `, after ${planned.needs.join(", ")}` : ""
-      })`
-      : "";
-    lines.push(`  ${s.stackName.padEnd(width)}  ${s.action}${time}${size}`);
-    if (planned) {
-      for (const p of planned.params) {
-        lines.push(`      ${p.name} ${p.from === undefined ? `= ${p.value}` : `<- ${p.from}`}`);
-      }
-    }
-    if (r.dryRun) { for (const c of s.changes) lines.push(`      ${formatChange(c)}`); }
-    if (s.note) lines.push(`      note: ${s.note}`);
-  }
-  if (offline) {
-    lines.push("not checked offline:");
-    for (const u of plan!.unchecked) lines.push(`  - ${u}`);
-  }
-  const keys = Object.entries(r.config);
-  if (saved && keys.length) {
-    lines.push(`saved to ${configPath}:`);
-    for (const [k, v] of keys) lines.push(`  ${k} = ${v ?? "(removed)"}`);
-  }
-  return lines.join("\n");
 }
 
 if (import.meta.main) {
   await runMain(HELP, async (args, { signal, env }) => {
-    const config = await loadConfig(env);
-    const opts = parseOptions(args, env, config);
-    const clientConfig = { region: opts.region };
+    // The config file is the one --config names: read it before the flags that default to it.
+    const path = readFlags(FLAGS, args, env).values.config;
+    const opts = parseOptions(args, env, await loadConfig(env, path));
     const progress = new Progress(opts.destroy ? "destroy" : "deploy");
-    const deps = {
-      clients: {
-        cfn: new CloudFormationClient(clientConfig),
-        kafka: new KafkaClient(clientConfig),
-        s3: new S3Client(clientConfig),
-        secrets: new SecretsManagerClient(clientConfig),
-      },
+    const { result, saved } = await runDeploy(opts, {
       log: { line: (t: string) => progress.log(t), status: (t: string) => progress.update(t) },
       signal,
       pollMs: opts.pollMs,
       confirm: Deno.stdin.isTerminal() ? (q: string) => Promise.resolve(confirm(q)) : undefined,
-    };
-    const result = opts.destroy ? await destroy(opts, deps) : await deploy(opts, deps);
-    const save = !opts.dryRun && result.confirmed && Object.keys(result.config).length > 0;
-    if (save) await saveConfig(result.config, opts.configPath);
+    });
     const n = result.stacks.length;
     progress.done(
       `${n} stack${n === 1 ? "" : "s"} ${
@@ -235,7 +190,9 @@ if (import.meta.main) {
       } in ${progress.elapsedSec().toFixed(0)} s`,
     );
     console.log(
-      opts.json ? JSON.stringify(result, null, 2) : formatResult(result, opts.configPath, save),
+      opts.json
+        ? JSON.stringify(result, null, 2)
+        : formatDeployResult(result, opts.configPath, saved),
     );
     if (!result.confirmed) {
       console.error("Not deleted: the confirmation was declined");

@@ -14,67 +14,88 @@
  * 2 bad options, 130 interrupted.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
+import { runMain } from "../lib/shell/cli.ts";
+import { dryRunFlag, type FlagTable, helpText, jsonFlag, readFlags } from "../lib/shell/flags.ts";
 import { loadConfig } from "../lib/shell/config.ts";
-import { createDataset, DEFAULT_ROWS, DEFAULT_SEED } from "../lib/source/dataset.ts";
-import { seedDatabase } from "../lib/source/mysql_source.ts";
-import { parseMysqlUrl } from "../lib/source/mysql_url.ts";
+import { createDataset, ROWS_FLAG, SEED_FLAG } from "../lib/source/dataset.ts";
+import { DEFAULT_BATCH_ROWS, seedDatabase, type SeedOptions } from "../lib/source/mysql_source.ts";
+import { DEFAULT_MYSQL_URL, parseMysqlUrl } from "../lib/source/mysql_url.ts";
 import { taskProgress } from "../lib/shell/log.ts";
-import { fmtInt } from "../lib/shell/progress.ts";
 
-/** The default source database: the original's database name on a local server. */
-export const DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/pinterest_data";
+/** The seed-db task's flags: parser, --help and options all come from this table. */
+export const FLAGS = {
+  "mysql-url": {
+    type: "string",
+    arg: "URL",
+    help: "mysql://user@host:3306/database; the password comes from PINPIPE_MYSQL_PASSWORD " +
+      "(or the URL) and is never printed",
+    env: "PINPIPE_MYSQL_URL",
+    config: "mysqlUrl",
+    default: DEFAULT_MYSQL_URL,
+  },
+  rows: { ...ROWS_FLAG, help: "rows per table" },
+  seed: SEED_FLAG,
+  "batch-rows": {
+    type: "int",
+    help: "rows per INSERT statement",
+    env: "PINPIPE_BATCH_ROWS",
+    default: DEFAULT_BATCH_ROWS,
+    min: 1,
+    max: 100_000,
+  },
+  replace: {
+    type: "boolean",
+    help: "drop and reload the three tables if they hold rows",
+    env: "PINPIPE_REPLACE",
+  },
+  "dry-run": dryRunFlag("what would be done"),
+  json: jsonFlag("the result"),
+} as const satisfies FlagTable;
 
-const HELP = `Create the source tables and load the synthetic Pinterest dataset into MySQL.
+export const HELP = helpText({
+  about: "Create the source tables and load the synthetic Pinterest dataset into MySQL.",
+  usage: "deno task seed-db [--mysql-url URL] [--rows N] [--replace] [flags]",
+  flags: FLAGS,
+  notes: `Without --replace the task refuses tables that already hold rows and says so.
+Exit codes: 0 ok, 1 failed or refused, 2 bad options, 130 interrupted.`,
+});
 
-Usage: deno task seed-db [options]
+/** The seed-db task's options: what `seedDatabase` takes, and how to print its result. */
+export interface SeedDbOptions extends SeedOptions {
+  json: boolean;
+}
 
-Options:
-  --mysql-url URL   mysql://user@host:3306/database (PINPIPE_MYSQL_URL, config mysqlUrl;
-                    default ${DEFAULT_MYSQL_URL}). The password comes
-                    from PINPIPE_MYSQL_PASSWORD (or the URL) and is never printed
-  --rows N          rows per table (PINPIPE_ROWS; default ${fmtInt(DEFAULT_ROWS)})
-  --seed N          dataset seed: the same seed loads the same rows (PINPIPE_SEED; default ${DEFAULT_SEED})
-  --batch-rows N    rows per INSERT statement (default 1,000)
-  --replace         drop and reload the three tables if they hold rows (PINPIPE_REPLACE=1)
-  --dry-run         say what would be done, change nothing
-  --json            print the result as JSON on stdout
-  -h, --help        show this help
-
-Without --replace the task refuses tables that already hold rows and says so.
-Exit codes: 0 ok, 1 failed or refused, 2 bad options, 130 interrupted.
-`;
+/** Reads flags, environment and config file; every problem is reported together. */
+export function parseOptions(
+  args: string[],
+  env: Record<string, string | undefined>,
+  cfg: Record<string, unknown> = {},
+): SeedDbOptions {
+  const p = readFlags(FLAGS, args, env, cfg);
+  const v = p.values;
+  let target;
+  try {
+    target = parseMysqlUrl(v.mysqlUrl, env.PINPIPE_MYSQL_PASSWORD, p.from("mysql-url"));
+  } catch (err) {
+    p.problem((err as Error).message);
+  }
+  p.done();
+  return {
+    target: target!,
+    dataset: createDataset({ rows: v.rows, seed: v.seed }),
+    batchRows: v.batchRows,
+    replace: v.replace,
+    dryRun: v.dryRun,
+    json: v.json,
+  };
+}
 
 if (import.meta.main) {
   await runMain(HELP, async (args, { signal, env }) => {
-    const { values } = parseFlags(args, {
-      "mysql-url": { type: "string" },
-      rows: { type: "string" },
-      seed: { type: "string" },
-      "batch-rows": { type: "string" },
-      replace: { type: "boolean" },
-      "dry-run": { type: "boolean" },
-      json: { type: "boolean" },
-    });
-    const o = new Options(values, env, await loadConfig(env));
-    const url = o.string("mysql-url", {
-      env: "PINPIPE_MYSQL_URL",
-      config: "mysqlUrl",
-      default: DEFAULT_MYSQL_URL,
-    })!;
-    const rows = o.int("rows", { env: "PINPIPE_ROWS", default: DEFAULT_ROWS, min: 0 });
-    const seed = o.int("seed", { env: "PINPIPE_SEED", default: DEFAULT_SEED, min: 0 });
-    const batchRows = o.int("batch-rows", { default: 1000, min: 1, max: 100_000 });
-    o.done();
-    const target = parseMysqlUrl(url, env.PINPIPE_MYSQL_PASSWORD);
-    const result = await seedDatabase({
-      target,
-      dataset: createDataset({ rows, seed }),
-      replace: o.bool("replace", { env: "PINPIPE_REPLACE" }),
-      dryRun: o.bool("dry-run"),
-      batchRows,
-    }, { progress: taskProgress("seed-db", { resultOnStdout: true }), signal });
+    const opts = parseOptions(args, env, await loadConfig(env));
+    const progress = taskProgress("seed-db", { resultOnStdout: true });
+    const result = await seedDatabase(opts, { progress, signal });
     // The summary is the result: printed once, here (the progress line only clears).
-    console.log(o.bool("json") ? JSON.stringify(result) : result.summary);
+    console.log(opts.json ? JSON.stringify(result) : result.summary);
   });
 }

@@ -13,52 +13,62 @@
  * Exit codes: 0 done, 1 failed (or the deletion was declined), 2 bad options, 130 interrupted.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
-import { loadConfig } from "../lib/shell/config.ts";
+import { runMain } from "../lib/shell/cli.ts";
 import {
-  checkKafkaReachable,
-  createKafka,
-  KAFKA_FLAGS,
-  KAFKA_HELP,
-  readKafkaOptions,
-} from "../lib/kafka/kafka_client.ts";
-import type { KafkaClientOptions } from "../lib/kafka/kafka_client.ts";
-import { manageTopics, type ManageTopicsOptions, type TopicsResult } from "../lib/kafka/topics.ts";
+  dryRunFlag,
+  type FlagTable,
+  helpText,
+  jsonFlag,
+  PREFIX_FLAG,
+  readFlags,
+} from "../lib/shell/flags.ts";
+import { loadConfig } from "../lib/shell/config.ts";
+import { KAFKA_CLIENT_FLAGS, kafkaClientOptions } from "../lib/kafka/kafka_client.ts";
+import { formatTopics, PARTITIONS_FLAG, runTopics, type TopicsJob } from "../lib/kafka/topics.ts";
 
 export { manageTopics, topicNames } from "../lib/kafka/topics.ts";
 
-export const HELP = `Creates (or deletes) the topics <prefix>.pin, <prefix>.geo and <prefix>.user.
+/** A confirmation belongs to one run, never to a shell's environment. */
+const ASKED_PER_RUN = "a deletion is asked for, and confirmed, on the command line of each run";
 
-Usage: deno task topics --bootstrap HOST:PORT [flags]
-       deno task topics --delete [--yes] --bootstrap HOST:PORT [flags]
+/** The topics task's flags: parser, --help and options all come from this table. */
+export const FLAGS = {
+  prefix: PREFIX_FLAG,
+  partitions: PARTITIONS_FLAG,
+  replication: {
+    type: "int",
+    arg: "N|default",
+    help: 'replication factor of each new topic; "default" lets the cluster decide, as MSK ' +
+      "Serverless needs",
+    env: "PINPIPE_REPLICATION",
+    keywords: { default: -1 },
+    default: -1,
+    defaultText: `"default"`,
+    min: 1,
+    max: 32,
+  },
+  delete: {
+    type: "boolean",
+    help: "delete the three topics instead, after asking",
+    noEnv: ASKED_PER_RUN,
+  },
+  yes: { type: "boolean", help: "do not ask before --delete", noEnv: ASKED_PER_RUN },
+  "dry-run": dryRunFlag("what would be created or deleted"),
+  json: jsonFlag("the result"),
+  ...KAFKA_CLIENT_FLAGS,
+} as const satisfies FlagTable;
 
-  --prefix P                 topic prefix (PINPIPE_PREFIX, config prefix; default pinpipe)
-  --partitions N             partitions of each new topic (PINPIPE_PARTITIONS; default 3)
-  --replication N|default    replication factor of each new topic; "default" lets the
-                             cluster decide, as MSK Serverless needs (PINPIPE_REPLICATION;
-                             default: default)
-  --delete                   delete the three topics instead (asks first)
-  --yes                      do not ask before --delete
-  --dry-run                  say what would be created or deleted, change nothing
-  --json                     print the result as JSON
-${KAFKA_HELP}
-  --help                     this text
-`;
-
-const FLAGS = {
-  ...KAFKA_FLAGS,
-  prefix: { type: "string" },
-  partitions: { type: "string" },
-  replication: { type: "string" },
-  delete: { type: "boolean" },
-  yes: { type: "boolean" },
-  "dry-run": { type: "boolean" },
-  json: { type: "boolean" },
-} as const;
+export const HELP = helpText({
+  about: "Creates (or deletes) the topics <prefix>.pin, <prefix>.geo and <prefix>.user.",
+  usage: [
+    "deno task topics --bootstrap HOST:PORT [flags]",
+    "deno task topics --delete [--yes] --bootstrap HOST:PORT [flags]",
+  ],
+  flags: FLAGS,
+});
 
 /** The task's options, parsed and checked. */
-export interface TopicsOptions extends ManageTopicsOptions {
-  kafka: KafkaClientOptions;
+export interface TopicsOptions extends TopicsJob {
   json: boolean;
 }
 
@@ -66,88 +76,32 @@ export interface TopicsOptions extends ManageTopicsOptions {
 export function parseOptions(
   args: string[],
   env: Record<string, string | undefined>,
-  config: Record<string, unknown>,
+  cfg: Record<string, unknown> = {},
 ): TopicsOptions {
-  const o = new Options(parseFlags(args, FLAGS).values, env, config);
-  const kafka = readKafkaOptions(o);
-  const prefix = o.prefix();
-  const partitions = o.int("partitions", {
-    env: "PINPIPE_PARTITIONS",
-    default: 3,
-    min: 1,
-    max: 10_000,
-  });
-  const rep = o.string("replication", { env: "PINPIPE_REPLICATION", default: "default" })!;
-  let replication = -1;
-  if (rep !== "default") {
-    replication = Number(rep);
-    if (!Number.isInteger(replication) || replication < 1 || replication > 32) {
-      o.problem(`Invalid --replication "${rep}": expected a whole number from 1 to 32, or default`);
-    }
-  }
-  const opts: TopicsOptions = {
-    kafka: { ...kafka, clientId: "pinpipe-topics" },
-    prefix,
-    partitions,
-    replication,
-    delete: o.bool("delete"),
-    yes: o.bool("yes"),
-    dryRun: o.bool("dry-run"),
-    json: o.bool("json"),
+  const p = readFlags(FLAGS, args, env, cfg);
+  const v = p.values;
+  const kafka = kafkaClientOptions(p, { clientId: "pinpipe-topics" });
+  if (v.yes && !v.delete) p.problem("--yes only goes with --delete");
+  p.done();
+  return {
+    kafka,
+    prefix: v.prefix,
+    partitions: v.partitions,
+    replication: v.replication,
+    delete: v.delete,
+    yes: v.yes,
+    dryRun: v.dryRun,
+    json: v.json,
   };
-  if (opts.yes && !opts.delete) o.problem("--yes only goes with --delete");
-  o.done();
-  return opts;
-}
-
-/**
- * `work`, or the signal's reason as soon as it aborts: Ctrl-C does not wait for a slow or
- * silent cluster. What was sent is done or not at all (a topic is created whole), and a
- * re-run converges, so abandoning the request is safe.
- */
-function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const stop = () => reject(signal.reason);
-    if (signal.aborted) return stop();
-    signal.addEventListener("abort", stop, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", stop));
-  });
 }
 
 if (import.meta.main) {
   await runMain(HELP, async (args, { env, signal }) => {
     const opts = parseOptions(args, env, await loadConfig(env));
-    const where = `Kafka at "${opts.kafka.bootstrap}" (${opts.kafka.bootstrapFrom})`;
-    const result = await unlessAborted(
-      (async (): Promise<TopicsResult> => {
-        await checkKafkaReachable(opts.kafka);
-        const admin = createKafka(opts.kafka).admin({ retry: { retries: 3 } });
-        try {
-          await admin.connect();
-        } catch (err) {
-          throw new Error(`Cannot connect to ${where}`, { cause: err });
-        }
-        try {
-          return await manageTopics(opts, {
-            admin,
-            where: `the broker at ${opts.kafka.bootstrap}`,
-            confirm: Deno.stdin.isTerminal() ? (q) => Promise.resolve(confirm(q)) : undefined,
-          });
-        } finally {
-          await admin.disconnect();
-        }
-      })(),
-      signal,
-    );
-    if (opts.json) console.log(JSON.stringify(result, null, 2));
-    else {
-      for (const t of result.topics) {
-        const parts = t.partitions !== undefined
-          ? ` (${t.partitions} partition${t.partitions === 1 ? "" : "s"})`
-          : "";
-        console.log(`${t.action.padEnd(12)} ${t.topic}${parts}${t.note ? `: ${t.note}` : ""}`);
-      }
-    }
+    const ask = Deno.stdin.isTerminal() ? (q: string) => Promise.resolve(confirm(q)) : undefined;
+    const result = await runTopics(opts, { signal, confirm: ask });
+    const text = opts.json ? JSON.stringify(result, null, 2) : formatTopics(result);
+    if (text) console.log(text);
     if (!result.confirmed) {
       console.error("Not deleted: the confirmation was declined");
       return 1;

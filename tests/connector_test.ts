@@ -691,7 +691,7 @@ Deno.test("the connector task takes the IAM brokers from GetBootstrapBrokers whe
 Deno.test("the connector task reports every missing option together and touches nothing", () => {
   assert.throws(() => parseOptions([], {}), (err: Error) => {
     assert.ok(err instanceof UsageError);
-    for (const what of ["--bucket", "--region", "--cluster-arn", "--role-arn", "--subnets"]) {
+    for (const what of ["--bucket", "--cluster-arn", "--role-arn", "--subnets"]) {
       assert.ok(err.message.includes(what), `${what} in: ${err.message}`);
     }
     return true;
@@ -718,7 +718,7 @@ Deno.test("the connector task needs the internal topics' replication factor or a
   assert.equal(o.target === "msk-connect" && o.settings.replicationFactor, "2");
   const tuned = parseOptions([
     ...base,
-    "--bootstrap=b",
+    "--bootstrap=b-1:9098",
     "--replication-factor=-1",
     "--rotate-interval=1m",
     "--flush-size=5",
@@ -727,7 +727,9 @@ Deno.test("the connector task needs the internal topics' replication factor or a
     prefix: "pinpipe",
     bucket: "lake",
     region: "us-east-1",
+    topicsDir: "topics",
     flushSize: 5,
+    tasksMax: undefined,
     rotateIntervalMs: 60_000,
   });
 });

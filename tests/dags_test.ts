@@ -162,16 +162,20 @@ Deno.test("the dags task reads its settings from flags, environment and config, 
     "cfg",
   ]);
   assert.equal(
-    parseOptions(["--bucket", "b"], { PINPIPE_DAG_BUCKET: "e", AWS_REGION: "us-east-2" }, config)
+    parseOptions(
+      ["--dag-bucket", "b"],
+      { PINPIPE_DAG_BUCKET: "e", AWS_REGION: "us-east-2" },
+      config,
+    )
       .bucket,
     "b",
   );
   assert.throws(
     () => parseOptions(["--trigger", "--conf", "[1]"], {}, {}),
     (err: Error) =>
-      err instanceof UsageError && /^4 problems/.test(err.message) &&
-      /Missing --bucket/.test(err.message) &&
-      /Missing --region/.test(err.message) && /--trigger needs --environment/.test(err.message) &&
+      err instanceof UsageError && /^3 problems/.test(err.message) &&
+      /Missing --dag-bucket/.test(err.message) &&
+      /--trigger needs --environment/.test(err.message) &&
       /Invalid --conf "\[1\]": expected a JSON object/.test(err.message),
   );
 });

@@ -35,7 +35,7 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from "../lib/deps/aws_secrets_manager.ts";
-import { deploy, destroy } from "../lib/aws/deploy.ts";
+import { deploy, destroy, formatDeployResult } from "../lib/aws/deploy.ts";
 import type { DeployDeps, DeployOptions } from "../lib/aws/deploy.ts";
 import { loadConfig, saveConfig } from "../lib/shell/config.ts";
 import { S3_SINK_PLUGIN } from "../lib/aws/connector_config.ts";
@@ -43,7 +43,7 @@ import { deployWaves, loadTemplate, STACK_IDS, stackGraph } from "../lib/aws/sta
 import { installCommands, renderRestProxyProperties } from "../lib/aws/rest_proxy_config.ts";
 import type { StackId, Template } from "../lib/aws/stacks.ts";
 import { UsageError } from "../lib/shell/errors.ts";
-import { formatResult, parseOptions } from "../tasks/deploy.ts";
+import { parseOptions } from "../tasks/deploy.ts";
 import { envTest, run, withTempDir } from "./_fixtures.ts";
 import { withMoto } from "./_moto.ts";
 
@@ -891,13 +891,13 @@ Deno.test("the deploy task reads flags over environment over config and reports 
     () =>
       parseOptions(
         ["--prefix", "Bad_Name", "--only", "dns", "--yes"],
-        { DATABRICKS_HOST: "h" },
+        { DATABRICKS_HOST: "h", AWS_REGION: "us-east1" },
         {},
       ),
     (err: Error) =>
       err instanceof UsageError && /^5 problems/.test(err.message) &&
-      /Missing --region/.test(err.message) &&
-      /Invalid prefix "Bad_Name"/.test(err.message) && /Invalid --only "dns"/.test(err.message) &&
+      /Invalid AWS_REGION "us-east1": expected a region such as us-east-1/.test(err.message) &&
+      /Invalid --prefix "Bad_Name"/.test(err.message) && /Invalid --only "dns"/.test(err.message) &&
       /DATABRICKS_HOST and DATABRICKS_TOKEN go together/.test(err.message) &&
       /--yes only goes with --destroy/.test(err.message),
   );
@@ -910,7 +910,7 @@ Deno.test("the deploy task prints the plan's changes and the saved outputs", asy
     { ...OPTS, dryRun: true, only: ["network", "lake", "client"] },
     cloud.deps(),
   );
-  const text = formatResult(plan, ".pinpipe/aws.json", false);
+  const text = formatDeployResult(plan, ".pinpipe/aws.json", false);
   assert.match(text, /^plan for "pinpipe" in us-east-1:$/m);
   assert.match(
     text,
@@ -924,7 +924,7 @@ Deno.test("the deploy task prints the plan's changes and the saved outputs", asy
   );
   assert.doesNotMatch(text, /saved to|not checked offline/);
   const done = await deploy({ ...OPTS, only: ["network"] }, cloud.deps());
-  const saved = formatResult(done, ".pinpipe/aws.json", true);
+  const saved = formatDeployResult(done, ".pinpipe/aws.json", true);
   assert.match(saved, /^saved to \.pinpipe\/aws\.json:$/m);
   assert.match(saved, /^ {2}connectorSubnets = PrivateSubnetIds-of-pinpipe-network$/m);
 });
@@ -960,7 +960,7 @@ Deno.test("a dry run without AWS credentials plans offline: order, parameters, s
   assert.match(params("mwaa").Requirements.from!, /^dags\/requirements\.txt \(\d+ bytes\)$/);
   assert.deepEqual(plan.stacks.find((s) => s.id === "api")!.needs.sort(), ["client", "network"]);
   for (const s of plan.stacks) assert.ok(s.templateBytes > 1000 && s.templateBytes < 51_200);
-  const text = formatResult(result, ".pinpipe/aws.json", false);
+  const text = formatDeployResult(result, ".pinpipe/aws.json", false);
   assert.match(text, /^plan for "my-pipe" in us-east-1 \(offline: no AWS credentials\):$/m);
   assert.match(
     text,

@@ -220,7 +220,8 @@ Deno.test("the topics task reads its options and reports every bad one together"
       err instanceof UsageError && /^5 problems/.test(err.message) &&
       /Missing --bootstrap/.test(err.message) &&
       /Invalid --partitions "0": must be at least 1/.test(err.message) &&
-      /Invalid --replication "two"/.test(err.message) && /Invalid prefix "a b"/.test(err.message) &&
+      /Invalid --replication "two"/.test(err.message) &&
+      /Invalid --prefix "a b"/.test(err.message) &&
       /--yes only goes with --delete/.test(err.message),
   );
 });

@@ -10,8 +10,9 @@ import { getIamBootstrap, internalReplicationFactor } from "./bootstrap_brokers.
 import { connectRequest, registerConnector } from "./connect_rest.ts";
 import {
   loadSinkTemplate,
-  S3_SINK_PLUGIN,
+  readPluginZip,
   s3SinkConfig,
+  templateDefault,
   workerProperties,
 } from "./connector_config.ts";
 import type { S3SinkSettings } from "./connector_config.ts";
@@ -23,11 +24,28 @@ import type { MskConnectSettings } from "./msk_connect.ts";
 import { logLine } from "../shell/log.ts";
 import type { Template } from "./stacks.ts";
 
-/** MSK Connect settings before the configuration is read from infra/connect.yaml. */
-export type MskConnectOptions = Omit<MskConnectSettings, "config" | "workerProperties"> & {
-  /** The internal topics' replication factor; default: from the cluster (DescribeClusterV2). */
-  replicationFactor?: string;
-};
+/**
+ * MSK Connect settings before infra/connect.yaml is read: its configuration, and its defaults
+ * for what is not given (capacity, Kafka Connect version).
+ */
+export type MskConnectOptions =
+  & Omit<MskConnectSettings, "config" | "workerProperties" | "capacity" | "kafkaConnectVersion">
+  & {
+    /** The internal topics' replication factor; default: from the cluster (DescribeClusterV2). */
+    replicationFactor?: string;
+    /** Default: connect.yaml's WorkerCount and McuCount. */
+    capacity: { workerCount?: number; mcuCount?: number };
+    /** Default: connect.yaml's KafkaConnectVersion. */
+    kafkaConnectVersion?: string;
+  };
+
+/** Where the connector can be registered; the first is the default. */
+export const CONNECTOR_TARGETS = ["msk-connect", "connect-rest"] as const;
+
+/** The connector's name when none is given. */
+export function defaultConnectorName(prefix: string): string {
+  return `${prefix}-s3-sink`;
+}
 
 /** Parsed options of the connector task. */
 export type ConnectorOptions =
@@ -39,7 +57,8 @@ export type ConnectorOptions =
       region: string;
       clusterArn?: string;
       settings: MskConnectOptions;
-      pluginFile?: string;
+      /** Where the plugin zip comes from when S3 lacks it: an http(s) URL or a local path. */
+      pluginUrl: string;
     }
   );
 
@@ -90,7 +109,7 @@ export async function runConnector(
     };
   }
   const kafka = () => deps.kafka ?? new KafkaClient({ region: opts.region });
-  const { replicationFactor, ...rest } = opts.settings;
+  const { replicationFactor, capacity, kafkaConnectVersion, ...rest } = opts.settings;
   let rf = replicationFactor;
   if (rf === undefined && !opts.dryRun) {
     rf = await internalReplicationFactor(kafka(), opts.clusterArn!);
@@ -98,6 +117,11 @@ export async function runConnector(
   }
   const settings: MskConnectSettings = {
     ...rest,
+    capacity: {
+      workerCount: capacity.workerCount ?? Number(templateDefault(template, "WorkerCount")),
+      mcuCount: capacity.mcuCount ?? Number(templateDefault(template, "McuCount")),
+    },
+    kafkaConnectVersion: kafkaConnectVersion ?? templateDefault(template, "KafkaConnectVersion"),
     config,
     workerProperties: workerProperties(template, rf ?? "<DescribeClusterV2>"),
   };
@@ -127,15 +151,9 @@ export async function runConnector(
   const r = await deployMskConnector(settings, {
     kafkaconnect: deps.kafkaconnect ?? new KafkaConnectClient({ region: opts.region }),
     s3: deps.s3 ?? new S3Client({ region: opts.region }),
-    pluginBytes: opts.pluginFile ? () => Deno.readFile(opts.pluginFile!) : async () => {
-      log(`downloading ${S3_SINK_PLUGIN.url}`);
-      const res = await f(S3_SINK_PLUGIN.url, { signal: deps.signal });
-      if (!res.ok) {
-        throw new Error(
-          `Cannot download the S3 sink plugin "${S3_SINK_PLUGIN.url}": HTTP ${res.status}`,
-        );
-      }
-      return new Uint8Array(await res.arrayBuffer());
+    pluginBytes: () => {
+      log(`reading the plugin from ${opts.pluginUrl}`);
+      return readPluginZip(opts.pluginUrl, { fetch: f, signal: deps.signal });
     },
     timeoutMs: opts.timeoutMs,
     signal: deps.signal,

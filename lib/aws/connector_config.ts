@@ -6,6 +6,7 @@
  * or the template's defaults. Also the plugin's well-known name and download location.
  * @module
  */
+import type { FlagDef } from "../shell/flags.ts";
 import { loadTemplate } from "./stacks.ts";
 import type { Template } from "./stacks.ts";
 
@@ -37,6 +38,51 @@ export const S3_SINK_PLUGIN = {
   url: "https://d1i4a15mxbxib1.cloudfront.net/api/plugins/confluentinc/kafka-connect-s3/" +
     "versions/10.0.3/confluentinc-kafka-connect-s3-10.0.3.zip",
 } as const;
+
+/**
+ * `--plugin-url` of deploy and connector: where the plugin zip comes from when the lake bucket
+ * does not hold it yet (at `pluginObjectKey` of it).
+ */
+export const PLUGIN_URL_FLAG = {
+  type: "string",
+  arg: "URL|PATH",
+  help: "the S3 sink plugin zip, an http(s) URL or a local path, uploaded to the lake bucket " +
+    "when missing there",
+  env: "PINPIPE_PLUGIN_URL",
+  default: S3_SINK_PLUGIN.url,
+  defaultText: `Confluent Hub's ${S3_SINK_PLUGIN.file}`,
+} as const satisfies FlagDef;
+
+/** The key of the plugin zip from `source` in the lake bucket: `plugins/<its file name>`. */
+export function pluginObjectKey(source: string): string {
+  return `plugins/${source.split(/[\\/]/).pop() || S3_SINK_PLUGIN.file}`;
+}
+
+/** Where `readPluginZip` reads from (tests pass fakes). */
+export interface PluginReader {
+  fetch?: typeof fetch;
+  readFile?: (path: string) => Promise<Uint8Array>;
+  signal?: AbortSignal;
+}
+
+/** The plugin zip's bytes from `source`: downloaded (http(s)) or read (a path), checked to be a zip. */
+export async function readPluginZip(source: string, io: PluginReader = {}): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  if (/^https?:\/\//.test(source)) {
+    const res = await (io.fetch ?? fetch)(source, { signal: io.signal });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`Cannot download the connector plugin "${source}": HTTP ${res.status}`);
+    }
+    bytes = new Uint8Array(await res.arrayBuffer());
+  } else {
+    bytes = await (io.readFile ?? Deno.readFile)(source);
+  }
+  if (bytes[0] !== 0x50 || bytes[1] !== 0x4b) {
+    throw new Error(`Cannot use the connector plugin "${source}": it is not a zip file`);
+  }
+  return bytes;
+}
 
 /** infra/connect.yaml, where the configuration is defined (read from disk or over HTTP). */
 export function loadSinkTemplate(): Promise<Template> {

@@ -38,8 +38,9 @@ import {
 } from "../deps/aws_s3.ts";
 import { PutSecretValueCommand, SecretsManagerClient } from "../deps/aws_secrets_manager.ts";
 import { getIamBootstrap } from "./bootstrap_brokers.ts";
-import { S3_SINK_PLUGIN } from "./connector_config.ts";
+import { pluginObjectKey, readPluginZip, S3_SINK_PLUGIN } from "./connector_config.ts";
 import { UsageError } from "../shell/errors.ts";
+import { saveConfig } from "../shell/config.ts";
 import { renderRestProxyProperties } from "./rest_proxy_config.ts";
 import { delay } from "../shell/retry.ts";
 import {
@@ -92,7 +93,7 @@ export interface DeployDeps {
    * asks the CloudFormation client's credential chain, for up to 5 s.
    */
   hasCredentials?: () => Promise<boolean>;
-  /** Milliseconds between polls of CloudFormation. Default 10 s. */
+  /** Milliseconds between polls of CloudFormation. Default DEFAULT_DEPLOY_POLL_MS. */
   pollMs?: number;
   now?: () => number;
 }
@@ -191,7 +192,8 @@ export interface DeployResult {
   confirmed: boolean;
 }
 
-const DEFAULT_POLL_MS = 10_000;
+/** How often deploy polls CloudFormation by default. */
+export const DEFAULT_DEPLOY_POLL_MS = 10_000;
 const NO_CHANGES = /didn't contain changes|No updates are to be performed|no changes/i;
 const CANCELLED = /cancelled|The following resource\(s\) failed/i;
 /** The lake-reader role has a fixed name (Unity Catalog's trust needs it): named IAM. */
@@ -262,7 +264,7 @@ class Run {
 
   constructor(readonly opts: DeployOptions, readonly deps: DeployDeps) {
     this.log = deps.log ?? { line: () => {} };
-    this.pollMs = deps.pollMs ?? DEFAULT_POLL_MS;
+    this.pollMs = deps.pollMs ?? DEFAULT_DEPLOY_POLL_MS;
     this.now = deps.now ?? (() => Date.now());
   }
 
@@ -338,8 +340,7 @@ class Run {
     const lake = await this.outputsFor("lake");
     if (!lake?.BucketName) return undefined;
     const source = this.opts.pluginUrl ?? S3_SINK_PLUGIN.url;
-    const file = source.split(/[\\/]/).pop() || S3_SINK_PLUGIN.file;
-    const key = `plugins/${file}`;
+    const key = pluginObjectKey(source);
     const where = `s3://${lake.BucketName}/${key}`;
     try {
       await this.deps.clients.s3.send(new HeadObjectCommand({ Bucket: lake.BucketName, Key: key }));
@@ -355,7 +356,7 @@ class Run {
       this.log.line(`connect: would upload the plugin ${source} to ${where}`);
       return key;
     }
-    const bytes = await this.readPlugin(source);
+    const bytes = await readPluginZip(source, this.deps);
     await this.deps.clients.s3.send(
       new PutObjectCommand({
         Bucket: lake.BucketName,
@@ -366,24 +367,6 @@ class Run {
     );
     this.log.line(`connect: uploaded the plugin (${bytes.length} bytes) to ${where}`);
     return key;
-  }
-
-  private async readPlugin(source: string): Promise<Uint8Array> {
-    let bytes: Uint8Array;
-    if (/^https?:\/\//.test(source)) {
-      const res = await (this.deps.fetch ?? fetch)(source, { signal: this.deps.signal });
-      if (!res.ok) {
-        await res.body?.cancel();
-        throw new Error(`Cannot download the connector plugin "${source}": HTTP ${res.status}`);
-      }
-      bytes = new Uint8Array(await res.arrayBuffer());
-    } else {
-      bytes = await (this.deps.readFile ?? Deno.readFile)(source);
-    }
-    if (bytes[0] !== 0x50 || bytes[1] !== 0x4b) {
-      throw new Error(`Cannot use the connector plugin "${source}": it is not a zip file`);
-    }
-    return bytes;
   }
 
   /**
@@ -1191,4 +1174,83 @@ export async function destroy(
 function order(results: StackResult[], sequence: StackId[]): StackResult[] {
   const rank = (id: StackId) => sequence.indexOf(id);
   return [...results].sort((a, b) => rank(a.id) - rank(b.id));
+}
+
+/** What `runDeploy` is asked to do. */
+export interface DeployJob extends DeployOptions {
+  /** Tear the stacks down instead. */
+  destroy: boolean;
+  /** Destroy without asking. */
+  yes: boolean;
+  /** Where the outputs are saved (they are not, in a dry run). */
+  configPath: string;
+}
+
+/**
+ * Deploys (or destroys) with clients for `job.region` unless `deps` brings its own, then
+ * saves the outputs to `job.configPath`; `saved` says whether it did.
+ */
+export async function runDeploy(
+  job: DeployJob,
+  deps: Omit<DeployDeps, "clients"> & { clients?: AwsClients },
+): Promise<{ result: DeployResult; saved: boolean }> {
+  const region = { region: job.region };
+  const clients = deps.clients ?? {
+    cfn: new CloudFormationClient(region),
+    kafka: new KafkaClient(region),
+    s3: new S3Client(region),
+    secrets: new SecretsManagerClient(region),
+  };
+  const result = job.destroy
+    ? await destroy(job, { ...deps, clients })
+    : await deploy(job, { ...deps, clients });
+  const saved = !job.dryRun && result.confirmed && Object.keys(result.config).length > 0;
+  if (saved) await saveConfig(result.config, job.configPath);
+  return { result, saved };
+}
+
+/** The result as the lines a person reads. */
+export function formatDeployResult(r: DeployResult, configPath: string, saved: boolean): string {
+  const plan = r.plan;
+  const offline = !!plan?.unchecked.length;
+  const lines = [
+    `${r.dryRun ? "plan for" : "stacks of"} "${r.prefix}" in ${r.region}${
+      offline ? " (offline: no AWS credentials)" : ""
+    }:`,
+  ];
+  if (plan) {
+    lines.push(
+      `  order: ${
+        plan.waves.map((w) => w.join(" + ")).join(", then ")
+      } (a first deploy takes about ${plan.estimateMinutes} min)`,
+    );
+  }
+  const width = Math.max(...r.stacks.map((s) => s.stackName.length));
+  for (const s of r.stacks) {
+    const time = s.seconds >= 1 ? ` (${Math.round(s.seconds)} s)` : "";
+    const planned = plan?.stacks.find((p) => p.id === s.id);
+    const size = planned
+      ? ` (${planned.resources} resources, template ${
+        planned.templateBytes.toLocaleString("en-US")
+      } bytes${planned.needs.length ? `, after ${planned.needs.join(", ")}` : ""})`
+      : "";
+    lines.push(`  ${s.stackName.padEnd(width)}  ${s.action}${time}${size}`);
+    if (planned) {
+      for (const p of planned.params) {
+        lines.push(`      ${p.name} ${p.from === undefined ? `= ${p.value}` : `<- ${p.from}`}`);
+      }
+    }
+    if (r.dryRun) { for (const c of s.changes) lines.push(`      ${formatChange(c)}`); }
+    if (s.note) lines.push(`      note: ${s.note}`);
+  }
+  if (offline) {
+    lines.push("not checked offline:");
+    for (const u of plan!.unchecked) lines.push(`  - ${u}`);
+  }
+  const keys = Object.entries(r.config);
+  if (saved && keys.length) {
+    lines.push(`saved to ${configPath}:`);
+    for (const [k, v] of keys) lines.push(`  ${k} = ${v ?? "(removed)"}`);
+  }
+  return lines.join("\n");
 }

@@ -32,6 +32,9 @@ import { configDiff, contentTag } from "./connector_config.ts";
 import { RetriableError } from "../shell/errors.ts";
 import { delay } from "../shell/retry.ts";
 
+/** How long the connector task waits for RUNNING by default (creation takes about 10 min). */
+export const DEFAULT_CONNECTOR_TIMEOUT_MS = 40 * 60_000;
+
 /** Everything MSK Connect needs to run the sink. */
 export interface MskConnectSettings {
   connectorName: string;
@@ -252,7 +255,7 @@ async function ensureCustomPlugin(
     deps.onProgress?.(`created custom plugin ${s.plugin.name}`);
     found = { arn: out.customPluginArn!, state: out.customPluginState, revision: out.revision };
   }
-  const deadline = Date.now() + (deps.timeoutMs ?? 40 * 60_000);
+  const deadline = Date.now() + (deps.timeoutMs ?? DEFAULT_CONNECTOR_TIMEOUT_MS);
   while (found.state !== "ACTIVE") {
     if (found.state === "CREATE_FAILED" || found.state === "UPDATE_FAILED") {
       const d = await kc.send(new DescribeCustomPluginCommand({ customPluginArn: found.arn }));
@@ -321,7 +324,7 @@ async function waitSteady(
   connectorArn: string,
   deps: MskConnectDeps,
 ): Promise<string> {
-  const deadline = Date.now() + (deps.timeoutMs ?? 40 * 60_000);
+  const deadline = Date.now() + (deps.timeoutMs ?? DEFAULT_CONNECTOR_TIMEOUT_MS);
   for (;;) {
     const d = await deps.kafkaconnect.send(new DescribeConnectorCommand({ connectorArn }));
     const state = d.connectorState ?? "UNKNOWN";

@@ -10,8 +10,23 @@ import { createHash } from "node:crypto";
 import { CreateCliTokenCommand, GetEnvironmentCommand, MWAAClient } from "../deps/aws_mwaa.ts";
 import { HeadObjectCommand, PutObjectCommand, S3Client } from "../deps/aws_s3.ts";
 import { RetriableError } from "../shell/errors.ts";
+import type { FlagDef } from "../shell/flags.ts";
 import { fmtBytes } from "../shell/progress.ts";
 import { delay, retry } from "../shell/retry.ts";
+
+/** `--dag-bucket`: MWAA's DAG bucket (the lake's is `--bucket`, lib/lake/lake.ts). */
+export const DAG_BUCKET_FLAG = {
+  type: "string",
+  arg: "B",
+  help: "the MWAA DAG bucket",
+  env: "PINPIPE_DAG_BUCKET",
+  config: "dagBucket",
+} as const satisfies FlagDef;
+
+/** How long `triggerDag` follows a run by default (the run goes on after). */
+export const DEFAULT_DAG_TIMEOUT_MS = 2 * 3600_000;
+/** How often `triggerDag` asks for the run's state by default. */
+export const DEFAULT_DAG_POLL_MS = 15_000;
 
 /** The prefix the shipped DAG (dags/pinpipe_dag.py) is written for. */
 export const DAG_SOURCE_PREFIX = "pinpipe";
@@ -298,10 +313,10 @@ function quoteArg(s: string): string {
  */
 export async function triggerDag(cli: MwaaCli, opts: TriggerOptions): Promise<RunResult> {
   const now = opts.now ?? (() => Date.now());
-  const pollMs = opts.pollMs ?? 15_000;
+  const pollMs = opts.pollMs ?? DEFAULT_DAG_POLL_MS;
   const log = opts.log ?? (() => {});
   const started = now();
-  const deadline = started + (opts.timeoutMs ?? 2 * 3600_000);
+  const deadline = started + (opts.timeoutMs ?? DEFAULT_DAG_TIMEOUT_MS);
   const pause = async (what: string) => {
     if (now() > deadline) {
       throw new Error(
@@ -488,4 +503,20 @@ export async function runDags(opts: DagsJob, deps: DagsDeps): Promise<DagsResult
     });
   }
   return result;
+}
+
+/** What `runDags` did, as lines a person reads. */
+export function formatDags(result: DagsResult, dryRun: boolean): string {
+  if (result.written) return result.written.join("\n");
+  const lines = [
+    ...(result.upload?.uploaded ?? []).map((u) =>
+      `${dryRun ? "would upload" : "uploaded"}  s3://${result.bucket}/${u.key}`
+    ),
+    ...(result.upload?.unchanged ?? []).map((k) => `unchanged  s3://${result.bucket}/${k}`),
+  ];
+  const run = result.run;
+  if (run) {
+    lines.push(`run ${run.runId} of ${run.dagId}: ${run.state} (${Math.round(run.seconds)} s)`);
+  }
+  return lines.join("\n");
 }

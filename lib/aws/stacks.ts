@@ -168,6 +168,18 @@ export function stackDef(id: StackId): StackDef {
   return def;
 }
 
+/** Why `prefix` cannot start stack, bucket and cluster names, or undefined. */
+export function stackPrefixProblem(prefix: string): string | undefined {
+  return /^[a-z][a-z0-9-]{0,19}$/.test(prefix)
+    ? undefined
+    : "stack, bucket and cluster names need 1-20 lowercase letters, digits or dashes, starting with a letter";
+}
+
+/** Why `region` is not an AWS region's name, or undefined. */
+export function regionProblem(region: string): string | undefined {
+  return /^[a-z]{2}(-[a-z]+)+-\d$/.test(region) ? undefined : "expected a region such as us-east-1";
+}
+
 /** The CloudFormation stack name of `id` under `prefix`: `<prefix>-<id>`. */
 export function stackName(prefix: string, id: StackId): string {
   return `${prefix}-${id}`;

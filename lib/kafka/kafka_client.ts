@@ -11,6 +11,13 @@
 import { Kafka, logLevel } from "../deps/kafkajs.ts";
 import type { KafkaConfig, SASLOptions } from "../deps/kafkajs.ts";
 import type { FlagSpec, Options } from "../shell/cli.ts";
+import {
+  type FlagDef,
+  type FlagTable,
+  type FlagValues,
+  type ParsedFlags,
+  REGION_FLAG,
+} from "../shell/flags.ts";
 import { logLine } from "../shell/log.ts";
 import { registerSecret } from "../shell/redact.ts";
 
@@ -38,6 +45,84 @@ export interface KafkaClientOptions {
   log?: "nothing" | "error" | "warn" | "info" | "debug";
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
+}
+
+/** Why `bootstrap` is not a list of brokers, or undefined. */
+function bootstrapProblem(bootstrap: string): string | undefined {
+  return bootstrap.split(",").every((b) => /^[^:\s]+:\d{1,5}$/.test(b.trim()))
+    ? undefined
+    : "expected host:port[,host:port…]";
+}
+
+/** `--bootstrap`: the Kafka brokers, in every task that talks to Kafka (and the connector). */
+export const BOOTSTRAP_FLAG = {
+  type: "string",
+  arg: "HOST:PORT,…",
+  help: "Kafka bootstrap servers (on AWS the SASL/IAM brokers saved by deploy)",
+  env: "PINPIPE_BOOTSTRAP",
+  config: "bootstrapBrokers",
+  check: bootstrapProblem,
+} as const satisfies FlagDef;
+
+/** The flags of a task's kafkajs client, for `readFlags`; read back with `kafkaClientOptions`. */
+export const KAFKA_CLIENT_FLAGS = {
+  bootstrap: { ...BOOTSTRAP_FLAG, section: "Kafka (as in every task that talks to Kafka)" },
+  auth: {
+    type: "choice",
+    arg: "MODE",
+    choices: KAFKA_AUTHS,
+    help: "none | scram-sha-512 | aws-iam. scram reads PINPIPE_KAFKA_USER and " +
+      "PINPIPE_KAFKA_PASSWORD (secrets: never a flag); aws-iam signs with the default AWS " +
+      "credentials in --region",
+    env: "PINPIPE_KAFKA_AUTH",
+    default: "none",
+  },
+  tls: {
+    type: "boolean",
+    help: "TLS to the brokers (implied by aws-iam)",
+    env: "PINPIPE_KAFKA_TLS",
+  },
+  "kafka-log": {
+    type: "choice",
+    arg: "LEVEL",
+    choices: ["nothing", "error", "warn", "info", "debug"],
+    help: "kafkajs logging on stderr: nothing | error | warn | info | debug",
+    env: "PINPIPE_KAFKA_LOG",
+    default: "nothing",
+  },
+  region: { ...REGION_FLAG, help: "the AWS region of --auth aws-iam" },
+} as const satisfies FlagTable;
+
+/**
+ * The client options from flags read with KAFKA_CLIENT_FLAGS in the table, recording the
+ * problems (no brokers when `required`; SCRAM without its user and password) on `p`.
+ */
+export function kafkaClientOptions<T extends typeof KAFKA_CLIENT_FLAGS>(
+  p: ParsedFlags<T>,
+  opts: { required?: boolean; clientId?: string } = {},
+): KafkaClientOptions {
+  const v = p.values as unknown as FlagValues<typeof KAFKA_CLIENT_FLAGS>;
+  const bootstrap = v.bootstrap ?? "";
+  if (opts.required !== false && !bootstrap) {
+    p.problem("Missing --bootstrap (or PINPIPE_BOOTSTRAP): where is Kafka?");
+  }
+  const k: KafkaClientOptions = {
+    bootstrap,
+    bootstrapFrom: p.from("bootstrap") ?? "--bootstrap",
+    clientId: opts.clientId,
+    auth: v.auth,
+    tls: v.tls || v.auth === "aws-iam",
+    log: v.kafkaLog,
+  };
+  if (v.auth === "scram-sha-512") {
+    k.username = p.env.PINPIPE_KAFKA_USER;
+    k.password = p.env.PINPIPE_KAFKA_PASSWORD;
+    if (!k.username || !k.password) {
+      p.problem("--auth scram-sha-512 needs PINPIPE_KAFKA_USER and PINPIPE_KAFKA_PASSWORD set");
+    }
+  }
+  if (v.auth === "aws-iam") k.region = v.region;
+  return k;
 }
 
 /** The flags every Kafka-speaking task takes, for `parseFlags`. */

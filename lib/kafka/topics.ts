@@ -1,11 +1,26 @@
 /**
  * The pipeline's three topics, `<prefix>.pin`, `<prefix>.geo`, `<prefix>.user`: their names,
  * and creating the missing ones (or deleting them) with a kafkajs admin client. Used by
- * `deno task topics` and by the demo.
+ * `deno task topics` (`runTopics`) and by the demo.
  * @module
  */
 import type { Admin } from "../deps/kafkajs.ts";
 import { UsageError } from "../shell/errors.ts";
+import type { FlagDef } from "../shell/flags.ts";
+import { checkKafkaReachable, createKafka, type KafkaClientOptions } from "./kafka_client.ts";
+
+/** Partitions of each topic the pipeline creates, unless told otherwise. */
+export const DEFAULT_PARTITIONS = 3;
+
+/** `--partitions N`, shared by topics and the demo. */
+export const PARTITIONS_FLAG = {
+  type: "int",
+  help: "partitions of each new topic",
+  env: "PINPIPE_PARTITIONS",
+  default: DEFAULT_PARTITIONS,
+  min: 1,
+  max: 10_000,
+} as const satisfies FlagDef;
 
 /** The three topics of `prefix`, by table. */
 export function topicsFor(prefix: string): { pin: string; geo: string; user: string } {
@@ -174,4 +189,66 @@ export async function manageTopics(
         : { topic, action: "created", partitions: made.get(topic) };
     }),
   };
+}
+
+/** What `runTopics` is asked to do: the topics, and the cluster to do it on. */
+export interface TopicsJob extends ManageTopicsOptions {
+  kafka: KafkaClientOptions;
+}
+
+/**
+ * `work`, or the signal's reason as soon as it aborts: Ctrl-C does not wait for a slow or
+ * silent cluster. What was sent is done or not at all (a topic is created whole), and a
+ * re-run converges, so abandoning the request is safe.
+ */
+function unlessAborted<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(signal.reason);
+    if (signal.aborted) return stop();
+    signal.addEventListener("abort", stop, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", stop));
+  });
+}
+
+/**
+ * Connects an admin client to `opts.kafka` (failing within seconds when nothing listens
+ * there) and creates or deletes the topics; returns at once when `signal` aborts.
+ */
+export function runTopics(
+  opts: TopicsJob,
+  deps: { signal?: AbortSignal; confirm?: TopicsDeps["confirm"] } = {},
+): Promise<TopicsResult> {
+  const where = `Kafka at "${opts.kafka.bootstrap}" (${opts.kafka.bootstrapFrom})`;
+  return unlessAborted(
+    (async () => {
+      await checkKafkaReachable(opts.kafka);
+      const admin = createKafka(opts.kafka).admin({ retry: { retries: 3 } });
+      try {
+        await admin.connect();
+      } catch (err) {
+        throw new Error(`Cannot connect to ${where}`, { cause: err });
+      }
+      try {
+        return await manageTopics(opts, {
+          admin,
+          where: `the broker at ${opts.kafka.bootstrap}`,
+          confirm: deps.confirm,
+        });
+      } finally {
+        await admin.disconnect();
+      }
+    })(),
+    deps.signal,
+  );
+}
+
+/** The result as lines a person reads: one per topic. */
+export function formatTopics(result: TopicsResult): string {
+  return result.topics.map((t) => {
+    const parts = t.partitions !== undefined
+      ? ` (${t.partitions} partition${t.partitions === 1 ? "" : "s"})`
+      : "";
+    return `${t.action.padEnd(12)} ${t.topic}${parts}${t.note ? `: ${t.note}` : ""}`;
+  }).join("\n");
 }

@@ -19,7 +19,7 @@ import {
   S3Client,
 } from "../deps/aws_s3.ts";
 import { isRetriable, UsageError } from "../shell/errors.ts";
-import type { DefaultContext, FlagTable } from "../shell/flags.ts";
+import { type DefaultContext, type FlagDef, type FlagTable, REGION_FLAG } from "../shell/flags.ts";
 
 /** The S3 connector's `topics.dir`. */
 export const TOPICS_DIR = "topics";
@@ -498,14 +498,17 @@ export const LAKE_FLAGS = {
     env: "PINPIPE_S3_ENDPOINT",
     defaultText: "AWS",
   },
-  region: {
-    type: "string",
-    help: "the AWS region",
-    env: "AWS_REGION",
-    config: "region",
-    default: "us-east-1",
-  },
+  region: REGION_FLAG,
 } as const satisfies FlagTable;
+
+/** `--bucket`: the lake's bucket (the DAG bucket is `--dag-bucket`, lib/aws/mwaa.ts). */
+export const BUCKET_FLAG = {
+  type: "string",
+  arg: "B",
+  help: "the lake bucket",
+  env: "PINPIPE_BUCKET",
+  config: "bucket",
+} as const satisfies FlagDef;
 
 /** The S3 side of the lake flags, for `openLake`. */
 export function lakeS3Options(

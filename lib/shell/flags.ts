@@ -581,3 +581,25 @@ export function dryRunFlag<const W extends string>(what: W) {
     env: "PINPIPE_DRY_RUN",
   } as const satisfies FlagDef;
 }
+
+/** `["a,b", "c"]` → `["a", "b", "c"]`: a list flag whose values may each be comma lists. */
+export function commaList(values: readonly string[]): string[] {
+  return values.flatMap((v) => v.split(",")).map((s) => s.trim()).filter(Boolean);
+}
+
+/** The AWS region when nothing names one: where the README's cost figures are priced. */
+export const DEFAULT_REGION = "us-east-1";
+
+/**
+ * `--region` of every task that talks to AWS (the lake on S3, deploy, connector, dags, MSK
+ * IAM auth). AWS_DEFAULT_REGION, the AWS CLI's variable, is read after the config file: the
+ * region deploy saved is where the stacks are.
+ */
+export const REGION_FLAG = {
+  type: "string",
+  help: "the AWS region",
+  env: "AWS_REGION",
+  config: "region",
+  default: ({ env }: DefaultContext) => env.AWS_DEFAULT_REGION || DEFAULT_REGION,
+  defaultText: `AWS_DEFAULT_REGION, else ${DEFAULT_REGION}`,
+} as const satisfies FlagDef;

@@ -26,11 +26,30 @@
  */
 import { fakerEL, fakerEN, fakerJA, fakerRU } from "../deps/faker_locales.ts";
 import type { Faker, LocaleDefinition, Randomizer } from "../deps/faker_locales.ts";
+import type { FlagDef } from "../shell/flags.ts";
 
 /** Rows per table in the original database. */
 export const DEFAULT_ROWS = 11_153;
 /** The original emulator's `random.seed(100)`. */
 export const DEFAULT_SEED = 100;
+
+/** `--rows N`, rows of the built-in dataset (seed-db, emulate, demo). */
+export const ROWS_FLAG = {
+  type: "int",
+  help: "rows of the built-in dataset",
+  env: "PINPIPE_ROWS",
+  default: DEFAULT_ROWS,
+  min: 0,
+} as const satisfies FlagDef;
+
+/** `--seed N`: the same seed gives the same rows (seed-db, emulate, demo). */
+export const SEED_FLAG = {
+  type: "int",
+  help: "dataset seed: the same seed gives the same rows",
+  env: "PINPIPE_SEED",
+  default: DEFAULT_SEED,
+  min: 0,
+} as const satisfies FlagDef;
 
 /** The 13 categories, in alphabetical order (SPEC §1). */
 export const CATEGORIES: readonly string[] = [

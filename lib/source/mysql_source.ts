@@ -75,6 +75,9 @@ export function createTableSql(t: SourceTable): string {
   })\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`;
 }
 
+/** Rows per INSERT statement by default. */
+export const DEFAULT_BATCH_ROWS = 1000;
+
 /** How `seedDatabase` runs. */
 export interface SeedOptions {
   target: MysqlTarget;
@@ -83,7 +86,7 @@ export interface SeedOptions {
   replace?: boolean;
   /** Say what would be done, change nothing. */
   dryRun?: boolean;
-  /** Rows per INSERT statement; default 1,000. */
+  /** Rows per INSERT statement; default DEFAULT_BATCH_ROWS. */
   batchRows?: number;
 }
 
@@ -201,7 +204,7 @@ export async function seedDatabase(
 
     const total = dataset.rows * SOURCE_TABLES.length;
     let loaded = 0;
-    const batchRows = Math.max(1, opts.batchRows ?? 1000);
+    const batchRows = Math.max(1, opts.batchRows ?? DEFAULT_BATCH_ROWS);
     const inserts = SOURCE_TABLES.map((s) =>
       `INSERT INTO ${quoteId(s.name)} (${s.columns.map(([c]) => quoteId(c)).join(", ")}) VALUES ?`
     );

@@ -8,6 +8,9 @@ import type { PoolOptions } from "../deps/mysql2.ts";
 import { RetriableError, UsageError } from "../shell/errors.ts";
 import { registerSecret } from "../shell/redact.ts";
 
+/** The source database by default: the original's database name on a local server. */
+export const DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/pinterest_data";
+
 /** A parsed MySQL URL. */
 export interface MysqlTarget {
   host: string;
