@@ -755,3 +755,92 @@ Deno.test("the connector task's dry run prints the exact Kafka Connect request",
     }`,
   );
 });
+
+Deno.test("the connector task reads each flag's variable and deploy's config file, lists split on commas", () => {
+  const rest = parseOptions([], {
+    PINPIPE_CONNECTOR_TARGET: "connect-rest",
+    PINPIPE_CONNECT_URL: "http://connect:8083",
+    PINPIPE_BUCKET: "env-lake",
+    PINPIPE_PREFIX: "p",
+    PINPIPE_ROTATE_INTERVAL: "5m",
+    PINPIPE_CONNECTOR_TIMEOUT: "90s",
+    PINPIPE_FLUSH_SIZE: "10",
+    PINPIPE_TASKS_MAX: "2",
+    PINPIPE_TOPICS_DIR: "lake/topics",
+    PINPIPE_JSON: "1",
+  }, { region: "eu-central-1" });
+  assert.equal(rest.target, "connect-rest");
+  assert.equal(rest.target === "connect-rest" && rest.connectUrlSource, "PINPIPE_CONNECT_URL");
+  assert.deepEqual([rest.name, rest.timeoutMs, rest.json], ["p-s3-sink", 90_000, true]);
+  assert.deepEqual(rest.sink, {
+    prefix: "p",
+    bucket: "env-lake",
+    region: "eu-central-1",
+    topicsDir: "lake/topics",
+    flushSize: 10,
+    tasksMax: 2,
+    rotateIntervalMs: 300_000,
+  });
+
+  const msk = parseOptions(["--plugin-url", "/tmp/my-plugin.zip", "--mcu", "2"], {
+    AWS_REGION: "us-west-2",
+    PINPIPE_CONNECTOR_WORKERS: "3",
+  }, {
+    bucket: "cfg-lake",
+    clusterArn: "arn:aws:kafka:us-west-2:123456789012:cluster/c/uuid",
+    connectorSubnets: "subnet-1,subnet-2",
+    connectorSecurityGroups: "sg-1",
+    connectorRoleArn: "arn:aws:iam::123456789012:role/r",
+  });
+  assert.ok(msk.target === "msk-connect");
+  assert.deepEqual(msk.settings.subnets, ["subnet-1", "subnet-2"]);
+  assert.deepEqual(msk.settings.securityGroups, ["sg-1"]);
+  assert.deepEqual(msk.settings.capacity, { workerCount: 3, mcuCount: 2 });
+  assert.equal(msk.settings.kafkaConnectVersion, undefined, "connect.yaml's, read when it runs");
+  assert.equal(msk.pluginUrl, "/tmp/my-plugin.zip");
+  assert.deepEqual(
+    [msk.settings.plugin.bucket, msk.settings.plugin.key],
+    ["cfg-lake", "plugins/my-plugin.zip"],
+    "the plugin's S3 copy is named after --plugin-url, where deploy puts it too",
+  );
+  assert.equal(msk.region, "us-west-2");
+});
+
+Deno.test("the connector task refuses durations without a unit and the plugin's old names, all together", () => {
+  assert.throws(
+    () =>
+      parseOptions(
+        [
+          "--target=connect-rest",
+          "--bucket=b",
+          "--rotate-interval",
+          "600000",
+          "--plugin-file",
+          "p.zip",
+        ],
+        { PINPIPE_CONNECTOR_TIMEOUT: "40", PINPIPE_CONNECTOR_PLUGIN_FILE: "p.zip" },
+      ),
+    (err: Error) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /^5 problems/);
+      assert.match(
+        err.message,
+        /Unknown flag --plugin-file: it was renamed; use --plugin-url PATH/,
+      );
+      assert.match(
+        err.message,
+        /PINPIPE_CONNECTOR_PLUGIN_FILE is no longer read: use PINPIPE_PLUGIN_URL/,
+      );
+      assert.match(
+        err.message,
+        /Invalid --rotate-interval "600000": expected a duration with its unit/,
+      );
+      assert.match(
+        err.message,
+        /Invalid PINPIPE_CONNECTOR_TIMEOUT "40": expected a duration with its unit/,
+      );
+      assert.match(err.message, /Missing --connect-url \(or PINPIPE_CONNECT_URL\)/);
+      return true;
+    },
+  );
+});

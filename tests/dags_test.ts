@@ -16,7 +16,14 @@ import {
   PutObjectCommand,
   S3Client,
 } from "../lib/deps/aws_s3.ts";
-import { dagFiles, renderDag, uploadDagFiles } from "../lib/aws/mwaa.ts";
+import {
+  dagFiles,
+  DEFAULT_DAG_POLL_MS,
+  DEFAULT_DAG_TIMEOUT_MS,
+  formatDags,
+  renderDag,
+  uploadDagFiles,
+} from "../lib/aws/mwaa.ts";
 import { loadTemplate } from "../lib/aws/stacks.ts";
 import { UsageError } from "../lib/shell/errors.ts";
 import { parseOptions } from "../tasks/dags.ts";
@@ -178,4 +185,68 @@ Deno.test("the dags task reads its settings from flags, environment and config, 
       /--trigger needs --environment/.test(err.message) &&
       /Invalid --conf "\[1\]": expected a JSON object/.test(err.message),
   );
+});
+
+Deno.test("the dags task reads each flag's variable and the library's defaults", () => {
+  const d = parseOptions(["--out", "build"], {});
+  assert.deepEqual(
+    [d.prefix, d.region, d.timeoutMs, d.pollMs, d.trigger, d.conf, d.out],
+    [
+      "pinpipe",
+      "us-east-1",
+      DEFAULT_DAG_TIMEOUT_MS,
+      DEFAULT_DAG_POLL_MS,
+      false,
+      undefined,
+      "build",
+    ],
+  );
+  const e = parseOptions([], {
+    PINPIPE_DAG_BUCKET: "env-dags",
+    PINPIPE_MWAA_ENVIRONMENT: "env-mwaa",
+    PINPIPE_DAG_TRIGGER: "1",
+    PINPIPE_DAG_CONF: '{"cluster_id": "c-1"}',
+    PINPIPE_DAG_TIMEOUT: "30m",
+    PINPIPE_DAG_POLL: "500ms",
+    PINPIPE_DRY_RUN: "1",
+    PINPIPE_JSON: "1",
+  });
+  assert.deepEqual(
+    [e.bucket, e.environment, e.trigger, e.conf, e.timeoutMs, e.pollMs, e.dryRun, e.json],
+    ["env-dags", "env-mwaa", true, { cluster_id: "c-1" }, 1_800_000, 500, true, true],
+  );
+  assert.equal(parseOptions([], { PINPIPE_DAG_OUT: "out" }).out, "out");
+});
+
+Deno.test("the dags task refuses bare durations and the old --bucket, all together", () => {
+  assert.throws(
+    () => parseOptions(["--bucket", "b", "--timeout", "7200"], { PINPIPE_DAG_POLL: "15" }),
+    (err: Error) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /^4 problems/);
+      assert.match(err.message, /Unknown flag --bucket: it was renamed; use --dag-bucket B/);
+      assert.match(err.message, /Invalid --timeout "7200": expected a duration with its unit/);
+      assert.match(err.message, /Invalid PINPIPE_DAG_POLL "15": expected a duration with its unit/);
+      assert.match(err.message, /Missing --dag-bucket \(or PINPIPE_DAG_BUCKET\)/);
+      return true;
+    },
+  );
+});
+
+Deno.test("the dags result reads as one line per file and one for the run", () => {
+  const upload = {
+    uploaded: [{ key: "dags/p_dag.py", bytes: 10 }],
+    unchanged: ["requirements.txt"],
+  };
+  const result = { prefix: "p", dagId: "p_dag", bucket: "b", upload };
+  assert.equal(
+    formatDags(result, true),
+    "would upload  s3://b/dags/p_dag.py\nunchanged  s3://b/requirements.txt",
+  );
+  const run = { runId: "r1", dagId: "p_dag", state: "success", seconds: 61.4, unpaused: false };
+  assert.equal(
+    formatDags({ ...result, run }, false).split("\n").at(-1),
+    "run r1 of p_dag: success (61 s)",
+  );
+  assert.equal(formatDags({ ...result, written: ["a", "b"] }, false), "a\nb");
 });

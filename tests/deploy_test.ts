@@ -35,9 +35,9 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from "../lib/deps/aws_secrets_manager.ts";
-import { deploy, destroy, formatDeployResult } from "../lib/aws/deploy.ts";
+import { DEFAULT_DEPLOY_POLL_MS, deploy, destroy, formatDeployResult } from "../lib/aws/deploy.ts";
 import type { DeployDeps, DeployOptions } from "../lib/aws/deploy.ts";
-import { loadConfig, saveConfig } from "../lib/shell/config.ts";
+import { DEFAULT_CONFIG_PATH, loadConfig, saveConfig } from "../lib/shell/config.ts";
 import { S3_SINK_PLUGIN } from "../lib/aws/connector_config.ts";
 import { deployWaves, loadTemplate, STACK_IDS, stackGraph } from "../lib/aws/stacks.ts";
 import { installCommands, renderRestProxyProperties } from "../lib/aws/rest_proxy_config.ts";
@@ -1010,5 +1010,60 @@ Deno.test("a /20 VPC gets subnets that fit it, and a VPC range the network canno
     (err: Error) =>
       err instanceof UsageError &&
       /Invalid --param "network.VpcCidr": Invalid VPC range "10.8.0.0\/22"/.test(err.message),
+  );
+});
+
+Deno.test("the deploy task reads each flag's variable, and the library's defaults", () => {
+  const d = parseOptions([], {});
+  assert.deepEqual(
+    [d.region, d.prefix, d.only, d.pollMs, d.configPath, d.pluginUrl, d.dryRun, d.json],
+    [
+      "us-east-1",
+      "pinpipe",
+      [],
+      DEFAULT_DEPLOY_POLL_MS,
+      DEFAULT_CONFIG_PATH,
+      S3_SINK_PLUGIN.url,
+      false,
+      false,
+    ],
+  );
+  const e = parseOptions([], {
+    AWS_DEFAULT_REGION: "ap-southeast-2",
+    PINPIPE_DEPLOY_ONLY: "lake, msk",
+    PINPIPE_DEPLOY_POLL: "30s",
+    PINPIPE_CONFIG: "/tmp/other.json",
+    PINPIPE_PLUGIN_URL: "/tmp/plugin.zip",
+    PINPIPE_DRY_RUN: "1",
+    PINPIPE_JSON: "1",
+  });
+  assert.deepEqual(
+    [e.region, e.only, e.pollMs, e.configPath, e.pluginUrl, e.dryRun, e.json],
+    ["ap-southeast-2", ["lake", "msk"], 30_000, "/tmp/other.json", "/tmp/plugin.zip", true, true],
+  );
+  assert.deepEqual(parseOptions(["--only", "lake", "--only", "msk,mwaa"], {}).only, [
+    "lake",
+    "msk",
+    "mwaa",
+  ]);
+});
+
+Deno.test("the deploy task refuses a poll interval without a unit and the plugin's old variable, all together", () => {
+  assert.throws(
+    () =>
+      parseOptions(["--poll", "10", "--param", "lake", "--destory"], {
+        PINPIPE_CONNECT_PLUGIN: "/tmp/p.zip",
+        PINPIPE_DEPLOY_ONLY: "lake,dns",
+      }),
+    (err: Error) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /^5 problems/);
+      assert.match(err.message, /Unknown flag --destory: did you mean --destroy\?/);
+      assert.match(err.message, /PINPIPE_CONNECT_PLUGIN is no longer read: use PINPIPE_PLUGIN_URL/);
+      assert.match(err.message, /Invalid --poll "10": expected a duration with its unit/);
+      assert.match(err.message, /Invalid PINPIPE_DEPLOY_ONLY "dns": expected one of network/);
+      assert.match(err.message, /Invalid --param "lake": expected STACK.NAME=VALUE/);
+      return true;
+    },
   );
 });

@@ -164,3 +164,13 @@ Deno.test("the README's table of shared names is what the tasks' --help says", a
   }
   assert.ok(checked >= 8, `only ${checked} rows checked`);
 });
+
+Deno.test("the README's pasted --help texts are what the tasks print", async () => {
+  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const blocks = [...readme.matchAll(/^```text\n\$ deno task ([a-z-]+) --help\n([\s\S]*?)^```$/gm)];
+  assert.ok(blocks.length >= 5, `only ${blocks.length} pasted --help texts found`);
+  for (const [, task, text] of blocks) {
+    const mod = await import(`../tasks/${task.replaceAll("-", "_")}.ts`);
+    assert.equal(text, mod.HELP, `README's --help of ${task} is out of date: paste it again`);
+  }
+});

@@ -256,3 +256,47 @@ Deno.test("Ctrl-C stops the topics task at once with exit 130, even when the clu
     server.close();
   }
 });
+
+Deno.test("the topics task reads each flag's variable, and the Kafka client's flags as every Kafka task does", () => {
+  const o = parseOptions([], {
+    PINPIPE_BOOTSTRAP: "k1:9098,k2:9098",
+    PINPIPE_PARTITIONS: "6",
+    PINPIPE_REPLICATION: "default",
+    PINPIPE_KAFKA_AUTH: "aws-iam",
+    PINPIPE_KAFKA_LOG: "warn",
+    PINPIPE_DRY_RUN: "1",
+    PINPIPE_JSON: "1",
+    AWS_DEFAULT_REGION: "eu-north-1",
+  }, { region: "eu-west-3" });
+  assert.deepEqual([o.partitions, o.replication, o.dryRun, o.json], [6, -1, true, true]);
+  assert.deepEqual(
+    [o.kafka.bootstrap, o.kafka.bootstrapFrom, o.kafka.auth, o.kafka.tls, o.kafka.log],
+    ["k1:9098,k2:9098", "PINPIPE_BOOTSTRAP", "aws-iam", true, "warn"],
+  );
+  assert.equal(o.kafka.region, "eu-west-3", "the config file's region before AWS_DEFAULT_REGION");
+  assert.equal(parseOptions(["--bootstrap=b:1", "--auth=aws-iam"], {}).kafka.region, "us-east-1");
+  assert.equal(parseOptions(["--bootstrap=b:1", "--delete", "--yes"], {}).delete, true);
+});
+
+Deno.test("the topics task refuses a bootstrap that is not host:port and SCRAM without its secrets", () => {
+  assert.throws(
+    () =>
+      parseOptions(["--auth", "scram-sha-512", "--kafka-log", "loud"], { PINPIPE_BOOTSTRAP: "b" }),
+    (err: Error) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /^3 problems/);
+      assert.match(err.message, /Invalid PINPIPE_BOOTSTRAP "b": expected host:port\[,host:port…\]/);
+      assert.match(err.message, /Invalid --kafka-log "loud": expected one of nothing, error/);
+      assert.match(
+        err.message,
+        /--auth scram-sha-512 needs PINPIPE_KAFKA_USER and PINPIPE_KAFKA_PASSWORD/,
+      );
+      return true;
+    },
+  );
+  const scram = parseOptions(["--bootstrap=b:1", "--auth=scram-sha-512"], {
+    PINPIPE_KAFKA_USER: "u",
+    PINPIPE_KAFKA_PASSWORD: "p",
+  });
+  assert.deepEqual([scram.kafka.username, scram.kafka.password], ["u", "p"]);
+});

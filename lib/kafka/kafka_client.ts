@@ -103,7 +103,7 @@ export function kafkaClientOptions<T extends typeof KAFKA_CLIENT_FLAGS>(
 ): KafkaClientOptions {
   const v = p.values as unknown as FlagValues<typeof KAFKA_CLIENT_FLAGS>;
   const bootstrap = v.bootstrap ?? "";
-  if (opts.required !== false && !bootstrap) {
+  if (opts.required !== false && !p.given("bootstrap")) {
     p.problem("Missing --bootstrap (or PINPIPE_BOOTSTRAP): where is Kafka?");
   }
   const k: KafkaClientOptions = {
