@@ -7,7 +7,7 @@
  * - `answers/<id>.csv`, `answers/<id>.json`: each answer
  * - `quarantine.jsonl`: the lines that were not records, with object key and line number
  * - `summary.json`: the figures of the run and the answers
- * - `report.html`: the self-contained report (lib/analytics/report.ts)
+ * - `report.html`: the self-contained report (lib/analytics/report.ts and report/)
  *
  * The outputs are written into a staging folder inside `out` and moved into place only once
  * all of them are complete, so an interrupted or failed run leaves the previous ones as they
@@ -19,7 +19,8 @@
  * extension cannot be installed offline, and local files are what DuckDB reads fastest.
  *
  * Folder `lib/analytics/`: from the lake to the answers: the shared SQL's loader (read_sql.ts),
- * cleaning (clean.ts), the eight questions (questions.ts), this job, and the report (report.ts).
+ * cleaning (clean.ts), the eight questions (questions.ts), this job, and the report (report.ts,
+ * its parts in report/).
  * May import: `lib/lake/`, `lib/shell/`, `lib/deps/`.
  * @module
  */
@@ -52,7 +53,8 @@ import {
   silentSink,
 } from "../shell/progress.ts";
 import { type Answer, answerQuestions, QUESTIONS } from "./questions.ts";
-import { type PipelineFigures, renderReport, type ReportContext, reportContext } from "./report.ts";
+import { renderReport } from "./report.ts";
+import { type PipelineFigures, type ReportContext, reportContext } from "./report/data.ts";
 import { toCsv } from "../shell/table_format.ts";
 
 /** What to transform and where to put the results. */
