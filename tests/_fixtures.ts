@@ -5,6 +5,7 @@
  * (CI sets it), temp directories, and a private MariaDB database per test.
  * @module
  */
+import { join } from "node:path";
 import { createConnection } from "../lib/deps/mysql2.ts";
 import { S3Client } from "../lib/deps/aws_s3.ts";
 import { S3rver } from "../lib/deps/s3rver.ts";
@@ -364,4 +365,49 @@ export async function withS3rver<T>(buckets: string[], fn: (s3: TestS3) => Promi
       await srv.close();
     }
   }, "pinpipe-s3-");
+}
+
+/** The repository served read-only over HTTP on 127.0.0.1 (see `serveRepo`). */
+export interface ServedRepo {
+  /** `http://127.0.0.1:<port>/<id>`: the repository's root. */
+  base: string;
+  /** The paths asked for so far, in order. */
+  requested: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the repository read-only over HTTP on an ephemeral loopback port, as a task or
+ * module is served when it runs from a URL. The root is a path of its own per call, so Deno's
+ * cache of remote modules never hands back a file an earlier call served on the same port.
+ */
+export function serveRepo(): ServedRepo {
+  const ac = new AbortController();
+  const requested: string[] = [];
+  const root = `/${crypto.randomUUID()}`;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
+    async (req) => {
+      const full = decodeURIComponent(new URL(req.url).pathname);
+      if (!full.startsWith(`${root}/`)) return new Response("not found", { status: 404 });
+      const path = full.slice(root.length);
+      requested.push(path);
+      if (path.includes("..")) return new Response("bad path", { status: 400 });
+      try {
+        const body = await Deno.readFile(join(ROOT, path));
+        const type = path.endsWith(".ts") ? "application/typescript" : "text/plain";
+        return new Response(body, { headers: { "content-type": type } });
+      } catch {
+        return new Response("not found", { status: 404 });
+      }
+    },
+  );
+  return {
+    base: `http://127.0.0.1:${server.addr.port}${root}`,
+    requested,
+    close: async () => {
+      ac.abort();
+      await server.finished;
+    },
+  };
 }

@@ -100,7 +100,7 @@ Deno.test("ApiVersions advertises min 0 and the max versions Apache Kafka 3.9 se
     SyncGroup: [0, 5],
     DescribeGroups: [0, 5],
     ListGroups: [0, 4],
-    ApiVersions: [0, 3],
+    ApiVersions: [0, 4],
     CreateTopics: [0, 7],
     DeleteTopics: [0, 6],
     DeleteRecords: [0, 2],
@@ -167,7 +167,7 @@ Deno.test("ApiVersions v3, as librdkafka opens, gets a flexible body under a v0 
   });
 });
 
-Deno.test("ApiVersions above v3 answers UNSUPPORTED_VERSION with its own range, shaped as v0, as Kafka does", async () => {
+Deno.test("ApiVersions above v4 answers UNSUPPORTED_VERSION with its own range, shaped as v0, as Kafka does", async () => {
   await withBroker(async (broker) => {
     const c = await RawKafkaConn.open(broker.bootstrap);
     try {
@@ -177,7 +177,7 @@ Deno.test("ApiVersions above v3 answers UNSUPPORTED_VERSION with its own range, 
       assert.equal(v.getInt32(0), 3);
       assert.equal(v.getInt16(4), ErrorCode.UNSUPPORTED_VERSION);
       assert.equal(v.getInt32(6), 1, "one entry: ApiVersions");
-      assert.deepEqual([v.getInt16(10), v.getInt16(12), v.getInt16(14)], [18, 0, 3]);
+      assert.deepEqual([v.getInt16(10), v.getInt16(12), v.getInt16(14)], [18, 0, 4]);
       assert.equal(res.byteLength, 16);
       // The connection stays usable: the client retries with a version it knows.
       await c.send(apiVersionsRequest(3, 4));

@@ -244,3 +244,18 @@ Deno.test("fields outside a message's version are neither written nor read, and 
   assert.deepEqual([...w.toBytes()], [0, 0, 0, 1, 0, 1, 0x78]);
   assert.deepEqual(m.decode(new Reader(w.toBytes()), 1, false), { a: 1, b: -1, c: "x", d: true });
 });
+
+Deno.test("a tagged struct left out decodes to its default and is left out again when written back", () => {
+  // Kafka writes a tagged struct only when it differs from a new one (Produce v10+'s
+  // currentLeader, Fetch v15+'s replicaState): a decoded message must write back the same.
+  const bytes = new Uint8Array([3, 0x61, 0x62, 0, 1, 1, 0, ...UUID_BYTES, 0]);
+  const got = T.decode(new Reader(bytes), 0, true);
+  assert.deepEqual(got.leader, { id: -1 });
+  const w = new Writer();
+  T.encode(w, 0, true, got);
+  assert.deepEqual([...w.toBytes()], [...bytes]);
+  const moved = new Writer();
+  T.encode(moved, 0, true, { ...got, leader: { id: 7 } });
+  // One tagged field: tag 5, 5 bytes, { id: 7 } with its own empty tags.
+  assert.deepEqual([...moved.toBytes()].slice(bytes.length - 1), [1, 5, 5, 0, 0, 0, 7, 0]);
+});

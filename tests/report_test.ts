@@ -13,11 +13,22 @@ import { createDataset } from "../lib/source/dataset.ts";
 import { chromium, type Page } from "../lib/deps/playwright.ts";
 import { FileLake } from "../lib/lake/lake.ts";
 import type { Answer } from "../lib/analytics/questions.ts";
-import { followerScale, renderReport, type ReportInput } from "../lib/analytics/report.ts";
+import { renderReport } from "../lib/analytics/report.ts";
+import { followerScale, FONT } from "../lib/analytics/report/charts.ts";
+import type { ReportInput } from "../lib/analytics/report/data.ts";
 import { transform } from "../lib/analytics/transform.ts";
 import { writeLake } from "../lib/lake/write_lake.ts";
 import { followers } from "./_reference.ts";
-import { CHROMIUM, envTest, hasCommand, ROOT, STRICT, withTempDir } from "./_fixtures.ts";
+import {
+  CHROMIUM,
+  envTest,
+  hasCommand,
+  ROOT,
+  run,
+  serveRepo,
+  STRICT,
+  withTempDir,
+} from "./_fixtures.ts";
 
 const CHROMIUM_ARGS = [
   "--headless",
@@ -228,6 +239,45 @@ Deno.test("the pipeline's figures head the report when the run knows them", asyn
   }
   assert.match(top, /<li class="bad"><b>14,990<\/b><span>acknowledged/, "a shortfall stands out");
   assert.doesNotMatch(top, /ran on its own/);
+});
+
+Deno.test("the page inlines its style sheet and script, read beside the code from a URL too", async () => {
+  const css = await Deno.readTextFile(join(ROOT, "lib/analytics/report/report.css"));
+  const js = await Deno.readTextFile(join(ROOT, "lib/analytics/report/report.js"));
+  const page = input([]);
+  const local = await renderReport(page);
+  assert.ok(local.includes(`<style>\n${css}</style>`), "the style sheet, as it is on disk");
+  assert.ok(local.includes(`<script>\n${js}</script>`), "the script, as it is on disk");
+  // As in `deno run https://…/tasks/transform.ts`: the module and its assets come over HTTP,
+  // in a process of its own, outside the repository (no deno.json, no lockfile).
+  const srv = serveRepo();
+  try {
+    await withTempDir(async (cwd) => {
+      const code = `const { renderReport } = await import(${
+        JSON.stringify(`${srv.base}/lib/analytics/report.ts`)
+      });
+const page = ${JSON.stringify(page)};
+await Deno.stdout.write(new TextEncoder().encode(
+  await renderReport({ ...page, generatedAt: new Date(page.generatedAt) }),
+));`;
+      const r = await run("deno", ["eval", code], { cwd });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, local);
+    });
+    assert.deepEqual(
+      srv.requested.filter((p) => /\.(css|js)$/.test(p)).sort(),
+      ["/lib/analytics/report/report.css", "/lib/analytics/report/report.js"],
+    );
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("the page's text and its charts use one list of fonts", async () => {
+  const css = await Deno.readTextFile(join(ROOT, "lib/analytics/report/report.css"));
+  const body = /\bbody \{\s*font: 15px\/1\.45 ([^;]+);/.exec(css);
+  assert.ok(body, "report.css sets the body's font");
+  assert.equal(body[1].replace(/\s+/g, " "), FONT);
 });
 
 /** Whether a colour emoji font is installed (Debian: fonts-noto-color-emoji). */

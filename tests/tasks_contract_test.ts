@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { extname, join } from "node:path";
-import { ROOT, run, withTempDir } from "./_fixtures.ts";
+import { ROOT, run, serveRepo, withTempDir } from "./_fixtures.ts";
 
 const tasks = [...Deno.readDirSync(join(ROOT, "tasks"))]
   .filter((e) => e.isFile && extname(e.name) === ".ts")
@@ -15,32 +15,6 @@ const tasks = [...Deno.readDirSync(join(ROOT, "tasks"))]
 Deno.test("the tasks folder holds tasks", () => {
   assert.ok(tasks.length > 0, "no tasks found in tasks/");
 });
-
-/** Serves the repository read-only over HTTP on an ephemeral loopback port. */
-function serveRepo(): { base: string; close: () => Promise<void> } {
-  const ac = new AbortController();
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
-    async (req) => {
-      const path = decodeURIComponent(new URL(req.url).pathname);
-      if (path.includes("..")) return new Response("bad path", { status: 400 });
-      try {
-        const body = await Deno.readFile(join(ROOT, path));
-        const type = path.endsWith(".ts") ? "application/typescript" : "text/plain";
-        return new Response(body, { headers: { "content-type": type } });
-      } catch {
-        return new Response("not found", { status: 404 });
-      }
-    },
-  );
-  return {
-    base: `http://127.0.0.1:${server.addr.port}`,
-    close: async () => {
-      ac.abort();
-      await server.finished;
-    },
-  };
-}
 
 for (const file of tasks) {
   Deno.test(`task ${file} keeps the task contract`, async (t) => {

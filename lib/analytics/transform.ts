@@ -7,7 +7,7 @@
  * - `answers/<id>.csv`, `answers/<id>.json`: each answer
  * - `quarantine.jsonl`: the lines that were not records, with object key and line number
  * - `summary.json`: the figures of the run and the answers
- * - `report.html`: the self-contained report (lib/analytics/report.ts)
+ * - `report.html`: the self-contained report (lib/analytics/report.ts and report/)
  *
  * The outputs are written into a staging folder inside `out` and moved into place only once
  * all of them are complete, so an interrupted or failed run leaves the previous ones as they
@@ -19,21 +19,23 @@
  * extension cannot be installed offline, and local files are what DuckDB reads fastest.
  *
  * Folder `lib/analytics/`: from the lake to the answers: the shared SQL's loader (read_sql.ts),
- * cleaning (clean.ts), the eight questions (questions.ts), this job, and the report (report.ts).
+ * cleaning (clean.ts), the eight questions (questions.ts), this job, and the report (report.ts,
+ * its parts in report/).
  * May import: `lib/lake/`, `lib/shell/`, `lib/deps/`.
  * @module
  */
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import {
   cleanLake,
+  type CleanResult,
   type LakeFile,
   type QuarantinedLine,
   type TableName,
   TABLES,
   type TableStats,
 } from "./clean.ts";
-import { DuckDBInstance } from "../deps/duckdb.ts";
+import { type DuckDBConnection, DuckDBInstance } from "../deps/duckdb.ts";
 import {
   type Lake,
   type LakeObject,
@@ -52,7 +54,9 @@ import {
   silentSink,
 } from "../shell/progress.ts";
 import { type Answer, answerQuestions, QUESTIONS } from "./questions.ts";
-import { type PipelineFigures, renderReport, type ReportContext, reportContext } from "./report.ts";
+import { renderReport } from "./report.ts";
+import { type PipelineFigures, type ReportContext, reportContext } from "./report/data.ts";
+import { Staging } from "../shell/staging.ts";
 import { toCsv } from "../shell/table_format.ts";
 
 /** Where the transform writes by default. */
@@ -137,7 +141,7 @@ export function outputNames(withReport: boolean): string[] {
   ];
 }
 
-/** The staging folders of runs inside `out` start with this. */
+/** The staging folders of runs inside `out`: `.transform-<pid>-<8 hex>` (lib/shell/staging.ts). */
 const STAGING = ".transform-";
 
 /**
@@ -180,42 +184,6 @@ async function whatTheLakeHolds(lake: Lake): Promise<string> {
     ? `it holds the prefixes ${prefixes.map((p) => `"${p}"`).join(", ")} (--prefix)`
     : `its topics are ${[...topics].sort().map((t) => `"${t}"`).join(", ")}, none of them ` +
       `<prefix>.pin, <prefix>.geo or <prefix>.user`;
-}
-
-/** Removes staging folders that runs which no longer exist left inside `out`. */
-async function removeStaleStaging(out: string): Promise<void> {
-  try {
-    for await (const e of Deno.readDir(out)) {
-      const pid = Number(
-        e.name.startsWith(STAGING) ? e.name.slice(STAGING.length).split("-")[0] : NaN,
-      );
-      if (!e.isDirectory || !Number.isInteger(pid) || pid === Deno.pid) continue;
-      try {
-        await Deno.stat(`/proc/${pid}`);
-        continue; // that run is still going
-      } catch {
-        if (Deno.build.os !== "linux") continue;
-      }
-      await Deno.remove(join(out, e.name), { recursive: true }).catch(() => {});
-    }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-}
-
-/**
- * Moves the files of `staged` into `out`, replacing the previous ones, and removes the
- * outputs of a previous run this one did not write (a report after --no-report).
- */
-async function swapInto(staged: string, out: string, files: string[]): Promise<void> {
-  for (const f of files) {
-    const to = join(out, f);
-    await Deno.mkdir(dirname(to), { recursive: true });
-    await Deno.rename(join(staged, f), to);
-  }
-  for (const old of outputNames(true).filter((f) => !files.includes(f))) {
-    await Deno.remove(join(out, old)).catch(() => {});
-  }
 }
 
 /** The objects of `<prefix>.<table>` in the sink layout, in key order. */
@@ -262,27 +230,112 @@ async function download(
   return paths;
 }
 
+/** What one run's steps share. */
+interface Run {
+  opts: TransformOptions;
+  lake: Lake;
+  progress: Progress;
+  signal?: AbortSignal;
+  /** Seconds per step, filled in as the steps end. */
+  timings: TransformResult["timings"];
+}
+
+/** The lake's objects for the prefix, per table and in all. */
+interface Listing {
+  listed: Record<TableName, LakeObject[]>;
+  all: LakeObject[];
+  bytes: number;
+  /** What was looked for, for messages: `topics/<prefix>.{pin,geo,user}/`. */
+  looked: string;
+}
+
+const since = (t: number) => (performance.now() - t) / 1000;
+
 /** Cleans the lake, answers the eight questions and writes the results under `opts.out`. */
 export async function transform(
   opts: TransformOptions,
   deps: TransformDeps = {},
 ): Promise<TransformResult> {
   const signal = deps.signal;
-  const progress = new Progress("transform", { sink: deps.progress ?? silentSink });
-  const lake = deps.lake ?? openLake(opts.lake, opts.s3);
+  const run: Run = {
+    opts,
+    lake: deps.lake ?? openLake(opts.lake, opts.s3),
+    progress: new Progress("transform", { sink: deps.progress ?? silentSink }),
+    signal,
+    timings: { list: 0, download: 0, clean: 0, questions: 0, write: 0, total: 0 },
+  };
   const t0 = performance.now();
-  const since = (t: number) => (performance.now() - t) / 1000;
-  const timings = { list: 0, download: 0, clean: 0, questions: 0, write: 0, total: 0 };
+  const listing = await listLake(run);
 
+  const staging = await Staging.create(opts.out, STAGING);
+  const work = await Deno.makeTempDir({ dir: tmpdir(), prefix: "pinpipe-transform-" });
+  try {
+    let t = performance.now();
+    const files = await lakeFiles(run, listing, join(work, "lake"));
+    run.timings.download = since(t);
+
+    t = performance.now();
+    const result = await withDuckDB(run, work, async (conn) => {
+      const cleaned = await cleanTables(run, conn, files, listing, staging.path, work);
+      run.timings.clean = since(t);
+      t = performance.now();
+      const answers = await answerQuestions(conn, {
+        signal,
+        onQuestion: (q) => run.progress.update(`answering ${q.id}`, { textOnly: true }),
+      });
+      run.timings.questions = since(t);
+      t = performance.now();
+      const result = resultOf(run, listing, cleaned, answers);
+      run.progress.update("writing results", { force: true, textOnly: true });
+      const context = (opts.report ?? true) ? await reportContext(conn) : undefined;
+      const now = deps.now?.() ?? new Date();
+      result.files = await writeResults(result, staging.path, opts, now, signal, context);
+      run.timings.write = since(t);
+      run.timings.total = since(t0);
+      return result;
+    });
+    const { quarantine: _, ...summary } = result;
+    await Deno.writeTextFile(
+      join(staging.path, "summary.json"),
+      `${JSON.stringify(summary, null, 2)}\n`,
+    );
+    // Every output is complete: only now do they replace the previous ones. An interrupt
+    // from here on finishes the swap (a few renames) rather than leave a mix.
+    signal?.throwIfAborted();
+    await staging.swapInto(opts.out, outputNames(true));
+    run.progress.done(
+      `${fmtInt(result.records)} records from ${fmtInt(result.objects)} objects, ` +
+        `${fmtInt(result.duplicates)} duplicates dropped, ${
+          fmtInt(result.quarantined)
+        } lines quarantined, ` +
+        `${result.answers.length} answers in ${fmtSec(run.timings.total)} (${
+          fmtRate(result.lines, run.timings.total)
+        })`,
+    );
+    return result;
+  } catch (err) {
+    if (signal?.aborted) throw new Error("Transform interrupted", { cause: signal.reason ?? err });
+    throw err;
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+    await staging.discard().catch(() => {});
+  }
+}
+
+/**
+ * Lists the three topics' objects; a lake with none is an error naming what it does hold
+ * (nothing is written), unless `allowEmpty`.
+ */
+async function listLake(run: Run): Promise<Listing> {
+  const { lake, opts, progress } = run;
   progress.update(`listing ${lake.url}`, true);
-  let t = performance.now();
+  const t = performance.now();
   const listed = {} as Record<TableName, LakeObject[]>;
   await Promise.all(TABLES.map(async (table) => {
     listed[table] = await listTopic(lake, `${opts.prefix}.${table}`);
   }));
-  timings.list = since(t);
+  run.timings.list = since(t);
   const all = TABLES.flatMap((table) => listed[table]);
-  const bytes = all.reduce((n, o) => n + o.size, 0);
   const looked = `${TOPICS_DIR}/${opts.prefix}.{pin,geo,user}/`;
   if (all.length === 0) {
     if (!opts.allowEmpty) {
@@ -294,157 +347,138 @@ export async function transform(
     }
     progress.log(`no objects under ${lake.url}/${looked}: writing empty answers (--allow-empty)`);
   }
+  return { listed, all, bytes: all.reduce((n, o) => n + o.size, 0), looked };
+}
 
-  await Deno.mkdir(opts.out, { recursive: true });
-  await removeStaleStaging(opts.out);
-  const staged = await Deno.makeTempDir({ dir: opts.out, prefix: `${STAGING}${Deno.pid}-` });
-  const work = await Deno.makeTempDir({ dir: tmpdir(), prefix: "pinpipe-transform-" });
-  let instance: DuckDBInstance | undefined;
+/** The objects as local files: read in place from a local lake, else copied into `dir`. */
+async function lakeFiles(
+  run: Run,
+  listing: Listing,
+  dir: string,
+): Promise<Record<TableName, LakeFile[]>> {
+  const { lake, progress } = run;
+  const { listed, all } = listing;
+  let path = (key: string) => lake.localPath?.(key);
+  if (!lake.localPath) {
+    const paths = await download(
+      lake,
+      all,
+      dir,
+      run.opts.downloadConcurrency ?? 32,
+      (done) =>
+        progress.update(`downloading ${fmtInt(done)}/${fmtInt(all.length)} objects`, {
+          done,
+          total: all.length,
+          unit: "objects",
+        }),
+      run.signal,
+    );
+    path = (key) => paths.get(key);
+  }
+  const files = {} as Record<TableName, LakeFile[]>;
+  for (const table of TABLES) {
+    files[table] = listed[table].map((o) => ({ key: o.key, path: path(o.key)!, size: o.size }));
+  }
+  return files;
+}
+
+/** Runs `fn` on a connection to a fresh in-memory DuckDB, interrupted when the run is. */
+async function withDuckDB<T>(
+  run: Run,
+  work: string,
+  fn: (conn: DuckDBConnection) => Promise<T>,
+): Promise<T> {
+  const instance = await DuckDBInstance.create(":memory:", {
+    threads: String(run.opts.threads ?? navigator.hardwareConcurrency ?? 2),
+    memory_limit: `${
+      Math.floor((run.opts.memoryLimitBytes ?? DEFAULT_DUCKDB_MEMORY) / 1024 ** 2)
+    }MiB`,
+    temp_directory: join(work, "spill"),
+    // Row order is not kept (answers are ORDER BY'd): faster and about a quarter less memory.
+    preserve_insertion_order: "false",
+  });
   try {
-    // Local files are read in place; anything else is copied into the work folder first.
-    t = performance.now();
-    const files = {} as Record<TableName, LakeFile[]>;
-    if (lake.localPath) {
-      for (const table of TABLES) {
-        files[table] = listed[table].map((o) => ({
-          key: o.key,
-          path: lake.localPath!(o.key),
-          size: o.size,
-        }));
-      }
-    } else {
-      const paths = await download(
-        lake,
-        all,
-        join(work, "lake"),
-        opts.downloadConcurrency ?? 32,
-        (done) =>
-          progress.update(`downloading ${fmtInt(done)}/${fmtInt(all.length)} objects`, {
-            done,
-            total: all.length,
-            unit: "objects",
-          }),
-        signal,
-      );
-      for (const table of TABLES) {
-        files[table] = listed[table].map((o) => ({
-          key: o.key,
-          path: paths.get(o.key)!,
-          size: o.size,
-        }));
-      }
-    }
-    timings.download = since(t);
-
-    t = performance.now();
-    instance = await DuckDBInstance.create(":memory:", {
-      threads: String(opts.threads ?? navigator.hardwareConcurrency ?? 2),
-      memory_limit: `${
-        Math.floor((opts.memoryLimitBytes ?? DEFAULT_DUCKDB_MEMORY) / 1024 ** 2)
-      }MiB`,
-      temp_directory: join(work, "spill"),
-      // Row order is not kept (answers are ORDER BY'd): faster and about a quarter less memory.
-      preserve_insertion_order: "false",
-    });
     const conn = await instance.connect();
     const onAbort = () => conn.interrupt();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    run.signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      // While it reads: objects and lines read, the rate, and a bar and ETA by bytes.
-      const reading = readProgress(progress, { objects: all.length, bytes, unit: "lines" });
-      const cleaned = await cleanLake(conn, files, staged, {
-        signal,
-        workDir: work,
-        batchObjects: opts.readBatchObjects,
-        onStep: (step) => progress.update(step, { force: true, textOnly: true }),
-        onRead: (table, objects, lines) => {
-          reading.what = `reading ${table}`;
-          objects.forEach((o, i) => reading.object(i === objects.length - 1 ? lines : 0, o.size));
-        },
-      });
-      timings.clean = since(t);
-      const records = TABLES.reduce((n, k) => n + cleaned.tables[k].records, 0);
-      if (records === 0 && cleaned.quarantine.length > 0) {
-        const shown = cleaned.quarantine.slice(0, 3).map((q) =>
-          `${q.key} line ${q.line}: ${q.reason}`
-        );
-        throw new Error(
-          `Cannot transform the lake "${lake.url}": all ${cleaned.quarantine.length} lines under ` +
-            `${looked} were quarantined (${shown.join("; ")}${
-              cleaned.quarantine.length > 3 ? "; …" : ""
-            }). Nothing was written`,
-        );
-      }
-
-      t = performance.now();
-      const answers = await answerQuestions(conn, {
-        signal,
-        onQuestion: (q) => progress.update(`answering ${q.id}`, { textOnly: true }),
-      });
-      timings.questions = since(t);
-
-      t = performance.now();
-      const sum = (f: (s: TableStats) => number) =>
-        TABLES.reduce((n, k) => n + f(cleaned.tables[k]), 0);
-      const result: TransformResult = {
-        lake: lake.url,
-        prefix: opts.prefix,
-        out: opts.out,
-        objects: all.length,
-        bytes,
-        lines: sum((s) => s.lines),
-        records: sum((s) => s.records),
-        duplicates: sum((s) => s.duplicates),
-        quarantined: sum((s) => s.quarantined),
-        tables: cleaned.tables,
-        quarantine: cleaned.quarantine,
-        answers,
-        timings,
-        files: [],
-      };
-      progress.update("writing results", { force: true, textOnly: true });
-      const context = (opts.report ?? true) ? await reportContext(conn) : undefined;
-      result.files = await writeResults(
-        result,
-        staged,
-        opts,
-        deps.now?.() ?? new Date(),
-        signal,
-        context,
-      );
-      timings.write = since(t);
-      timings.total = since(t0);
-      const { quarantine: _, ...summary } = result;
-      await Deno.writeTextFile(
-        join(staged, "summary.json"),
-        `${JSON.stringify(summary, null, 2)}\n`,
-      );
-      // Every output is complete: only now do they replace the previous ones. An interrupt
-      // from here on finishes the swap (a few renames) rather than leave a mix.
-      signal?.throwIfAborted();
-      await swapInto(staged, opts.out, result.files);
-      progress.done(
-        `${fmtInt(result.records)} records from ${fmtInt(result.objects)} objects, ` +
-          `${fmtInt(result.duplicates)} duplicates dropped, ${
-            fmtInt(result.quarantined)
-          } lines quarantined, ` +
-          `${answers.length} answers in ${fmtSec(timings.total)} (${
-            fmtRate(result.lines, timings.total)
-          })`,
-      );
-      return result;
+      return await fn(conn);
     } finally {
-      signal?.removeEventListener("abort", onAbort);
+      run.signal?.removeEventListener("abort", onAbort);
       conn.closeSync();
     }
-  } catch (err) {
-    if (signal?.aborted) throw new Error("Transform interrupted", { cause: signal.reason ?? err });
-    throw err;
   } finally {
-    instance?.closeSync();
-    await Deno.remove(work, { recursive: true }).catch(() => {});
-    await Deno.remove(staged, { recursive: true }).catch(() => {});
+    instance.closeSync();
   }
+}
+
+/**
+ * Cleans the three tables into `staged` (the Parquet files), showing objects and lines read;
+ * a run in which every line was quarantined is an error (nothing is written).
+ */
+async function cleanTables(
+  run: Run,
+  conn: DuckDBConnection,
+  files: Record<TableName, LakeFile[]>,
+  listing: Listing,
+  staged: string,
+  work: string,
+): Promise<CleanResult> {
+  const { progress } = run;
+  // While it reads: objects and lines read, the rate, and a bar and ETA by bytes.
+  const reading = readProgress(progress, {
+    objects: listing.all.length,
+    bytes: listing.bytes,
+    unit: "lines",
+  });
+  const cleaned = await cleanLake(conn, files, staged, {
+    signal: run.signal,
+    workDir: work,
+    batchObjects: run.opts.readBatchObjects,
+    onStep: (step) => progress.update(step, { force: true, textOnly: true }),
+    onRead: (table, objects, lines) => {
+      reading.what = `reading ${table}`;
+      objects.forEach((o, i) => reading.object(i === objects.length - 1 ? lines : 0, o.size));
+    },
+  });
+  const records = TABLES.reduce((n, k) => n + cleaned.tables[k].records, 0);
+  if (records === 0 && cleaned.quarantine.length > 0) {
+    const shown = cleaned.quarantine.slice(0, 3).map((q) => `${q.key} line ${q.line}: ${q.reason}`);
+    throw new Error(
+      `Cannot transform the lake "${run.lake.url}": all ${cleaned.quarantine.length} lines under ` +
+        `${listing.looked} were quarantined (${shown.join("; ")}${
+          cleaned.quarantine.length > 3 ? "; …" : ""
+        }). Nothing was written`,
+    );
+  }
+  return cleaned;
+}
+
+/** The run's result (its files not written yet). */
+function resultOf(
+  run: Run,
+  listing: Listing,
+  cleaned: CleanResult,
+  answers: Answer[],
+): TransformResult {
+  const sum = (f: (s: TableStats) => number) =>
+    TABLES.reduce((n, k) => n + f(cleaned.tables[k]), 0);
+  return {
+    lake: run.lake.url,
+    prefix: run.opts.prefix,
+    out: run.opts.out,
+    objects: listing.all.length,
+    bytes: listing.bytes,
+    lines: sum((s) => s.lines),
+    records: sum((s) => s.records),
+    duplicates: sum((s) => s.duplicates),
+    quarantined: sum((s) => s.quarantined),
+    tables: cleaned.tables,
+    quarantine: cleaned.quarantine,
+    answers,
+    timings: run.timings,
+    files: [],
+  };
 }
 
 /**

@@ -658,8 +658,11 @@ async function offlinePlan(
   };
 }
 
+/**
+ * Creates or updates one stack through a change set (a dry run makes the change set, lists
+ * it and deletes it), after deleting a stack left by a failed create.
+ */
 async function deployOne(run: Run, def: StackDef, template: Template): Promise<StackResult> {
-  const { cfn } = run;
   const name = run.name(def.id);
   const label = def.id;
   const t0 = run.now();
@@ -676,34 +679,14 @@ async function deployOne(run: Run, def: StackDef, template: Template): Promise<S
     ...extra,
   });
 
-  let existing = await run.settle(name, await describeStack(cfn, name), label);
+  let existing = await run.settle(name, await describeStack(run.cfn, name), label);
   const { values, missing } = await run.parameters(def, template, existing);
   if (missing.length) {
-    if (!run.opts.dryRun) {
-      throw new Error(
-        `Cannot deploy stack "${name}": it needs outputs of ${
-          missing.map((m) => `"${run.name(m as StackId)}"`).join(", ")
-        }, which ${missing.length === 1 ? "does" : "do"} not exist yet: deploy ${
-          missing.join(", ")
-        } first`,
-      );
-    }
-    // A dry run without the upstream stacks cannot make a change set: list the template.
-    const changes = Object.entries(template.Resources ?? {}).map(([id, r]) => ({
-      action: "Add",
-      logicalId: id,
-      type: String(r.Type),
-    }));
-    return result(existing ? "would-update" : "would-create", {
-      changes,
-      note: `the change set needs ${
-        missing.join(", ")
-      } to exist first; these are the template's resources`,
-    });
+    const planned = planWithoutUpstream(run, name, template, missing);
+    return result(existing ? "would-update" : "would-create", planned);
   }
 
-  const failedCreate = /^(ROLLBACK_COMPLETE|ROLLBACK_FAILED)$/.test(existing?.StackStatus ?? "");
-  if (failedCreate) {
+  if (/^(ROLLBACK_COMPLETE|ROLLBACK_FAILED)$/.test(existing?.StackStatus ?? "")) {
     if (run.opts.dryRun) {
       return result("would-create", {
         note: `${name} is ${
@@ -726,6 +709,68 @@ async function deployOne(run: Run, def: StackDef, template: Template): Promise<S
   }
 
   const create = !existing || existing.StackStatus === "REVIEW_IN_PROGRESS";
+  const changeSet = await createChangeSet(run, def, template, values, existing, create);
+  const changes = changeSet && await changeSetReady(run, name, label, changeSet, create);
+  if (!changeSet || !changes) {
+    run.log.line(`${label}: no changes`);
+    return result("unchanged", { outputs: outputsOf(existing) });
+  }
+
+  if (run.opts.dryRun) {
+    await run.cfn.send(new DeleteChangeSetCommand({ StackName: name, ChangeSetName: changeSet }));
+    // A CREATE change set leaves an empty stack in REVIEW_IN_PROGRESS behind.
+    if (create) await run.cfn.send(new DeleteStackCommand({ StackName: name }));
+    return result(create ? "would-create" : "would-update", { changes });
+  }
+  const final = await executeChangeSet(run, name, label, changeSet, changes, create);
+  return result(create ? "created" : "updated", { changes, outputs: outputsOf(final) });
+}
+
+/**
+ * A stack whose parameters need outputs of stacks that do not exist yet: an error, or in a
+ * dry run (which cannot make a change set without them) the template's resources.
+ */
+function planWithoutUpstream(
+  run: Run,
+  name: string,
+  template: Template,
+  missing: string[],
+): Partial<StackResult> {
+  if (!run.opts.dryRun) {
+    throw new Error(
+      `Cannot deploy stack "${name}": it needs outputs of ${
+        missing.map((m) => `"${run.name(m as StackId)}"`).join(", ")
+      }, which ${missing.length === 1 ? "does" : "do"} not exist yet: deploy ${
+        missing.join(", ")
+      } first`,
+    );
+  }
+  const changes = Object.entries(template.Resources ?? {}).map(([id, r]) => ({
+    action: "Add",
+    logicalId: id,
+    type: String(r.Type),
+  }));
+  return {
+    changes,
+    note: `the change set needs ${
+      missing.join(", ")
+    } to exist first; these are the template's resources`,
+  };
+}
+
+/**
+ * Creates the stack's change set with the rendered template and its parameters; returns
+ * its name, or undefined where an update has no changes (moto refuses to make the set).
+ */
+async function createChangeSet(
+  run: Run,
+  def: StackDef,
+  template: Template,
+  values: Record<string, string>,
+  existing: Stack | undefined,
+  create: boolean,
+): Promise<string | undefined> {
+  const name = run.name(def.id);
   const body = JSON.stringify(await renderTemplate(template));
   const bytes = templateBytes(body);
   if (bytes > TEMPLATE_BODY_LIMIT) {
@@ -748,7 +793,7 @@ async function deployOne(run: Run, def: StackDef, template: Template): Promise<S
     new Date(run.now()).toISOString().replace(/[^0-9]/g, "").slice(0, 14)
   }`;
   try {
-    await cfn.send(
+    await run.cfn.send(
       new CreateChangeSetCommand({
         StackName: name,
         ChangeSetName: changeSetName,
@@ -763,43 +808,52 @@ async function deployOne(run: Run, def: StackDef, template: Template): Promise<S
   } catch (err) {
     // CloudFormation reports "no changes" on the change set; some implementations (moto)
     // refuse to make one instead. Either way the stack is as wanted.
-    if (!create && NO_CHANGES.test((err as Error).message ?? "")) {
-      run.log.line(`${label}: no changes`);
-      return result("unchanged", { outputs: outputsOf(existing) });
-    }
+    if (!create && NO_CHANGES.test((err as Error).message ?? "")) return undefined;
     throw new Error(`Cannot create a change set for stack "${name}"`, { cause: err });
   }
+  return changeSetName;
+}
 
-  let changes: ChangeLine[] = [];
+/**
+ * Waits for the change set to be made; returns its changes, or undefined where an update
+ * has none (the empty change set is deleted).
+ */
+async function changeSetReady(
+  run: Run,
+  name: string,
+  label: string,
+  changeSet: string,
+  create: boolean,
+): Promise<ChangeLine[] | undefined> {
   for (;;) {
-    const cs = await cfn.send(
-      new DescribeChangeSetCommand({ StackName: name, ChangeSetName: changeSetName }),
+    const cs = await run.cfn.send(
+      new DescribeChangeSetCommand({ StackName: name, ChangeSetName: changeSet }),
     );
     const status = cs.Status ?? "";
     if (status === "CREATE_COMPLETE") {
-      changes = await changeSetChanges(cfn, name, changeSetName, cs.Changes, cs.NextToken);
-      break;
+      run.status(label, undefined);
+      return await changeSetChanges(run.cfn, name, changeSet, cs.Changes, cs.NextToken);
     }
     if (status === "FAILED") {
-      await cfn.send(new DeleteChangeSetCommand({ StackName: name, ChangeSetName: changeSetName }));
-      if (!create && NO_CHANGES.test(cs.StatusReason ?? "")) {
-        run.log.line(`${label}: no changes`);
-        return result("unchanged", { outputs: outputsOf(existing) });
-      }
+      await run.cfn.send(new DeleteChangeSetCommand({ StackName: name, ChangeSetName: changeSet }));
+      run.status(label, undefined);
+      if (!create && NO_CHANGES.test(cs.StatusReason ?? "")) return undefined;
       throw new Error(`Cannot plan stack "${name}": ${cs.StatusReason ?? "the change set failed"}`);
     }
     run.status(label, `${label}: change set ${status}`);
-    await run.pause(`change set "${changeSetName}" of stack "${name}"`);
+    await run.pause(`change set "${changeSet}" of stack "${name}"`);
   }
-  run.status(label, undefined);
+}
 
-  if (run.opts.dryRun) {
-    await cfn.send(new DeleteChangeSetCommand({ StackName: name, ChangeSetName: changeSetName }));
-    // A CREATE change set leaves an empty stack in REVIEW_IN_PROGRESS behind.
-    if (create) await cfn.send(new DeleteStackCommand({ StackName: name }));
-    return result(create ? "would-create" : "would-update", { changes });
-  }
-
+/** Executes the change set and follows the stack's events to the end; returns the stack. */
+async function executeChangeSet(
+  run: Run,
+  name: string,
+  label: string,
+  changeSet: string,
+  changes: ChangeLine[],
+  create: boolean,
+): Promise<Stack> {
   run.log.line(
     `${label}: ${create ? "creating" : "updating"} ${name} (${changes.length} change${
       changes.length === 1 ? "" : "s"
@@ -807,7 +861,7 @@ async function deployOne(run: Run, def: StackDef, template: Template): Promise<S
   );
   if (!create) { for (const c of changes) run.log.line(`${label}:   ${formatChange(c)}`); }
   const marker = await run.eventMarker(name);
-  await cfn.send(new ExecuteChangeSetCommand({ StackName: name, ChangeSetName: changeSetName }));
+  await run.cfn.send(new ExecuteChangeSetCommand({ StackName: name, ChangeSetName: changeSet }));
   const final = await run.follow(name, marker, label);
   const ok = create ? "CREATE_COMPLETE" : "UPDATE_COMPLETE";
   if (final.StackStatus !== ok) {
@@ -821,7 +875,7 @@ async function deployOne(run: Run, def: StackDef, template: Template): Promise<S
       )}; the stack is ${final.StackStatus}${hint}`,
     );
   }
-  return result(create ? "created" : "updated", { changes, outputs: outputsOf(final) });
+  return final;
 }
 
 /** The config values the stacks' outputs give (keys per lib/shell/config.ts). */

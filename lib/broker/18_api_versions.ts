@@ -1,13 +1,14 @@
 /**
- * ApiVersions (key 18), versions 0–3.
+ * ApiVersions (key 18), versions 0–4, as Kafka 3.9 serves them.
  *
  * Behavior:
  * - Lists every API in the registry with its version range, so what is advertised is
  *   exactly what is dispatched.
- * - A version above 3 gets a v0-shaped answer with UNSUPPORTED_VERSION listing only
+ * - A version above 4 gets a v0-shaped answer with UNSUPPORTED_VERSION listing only
  *   ApiVersions' own range, as Kafka answers; the client retries with a version it knows.
  *
- * Version notes: v1+ throttle_time_ms; v3 is flexible (librdkafka and the Java client open
+ * Version notes: v1+ throttle_time_ms; v4 only lets a feature's min version be 0 (KAFKA-17011;
+ * this broker lists no features), so it is v3 on the wire; v3 is flexible (librdkafka and the Java client open
  * with it): the request carries the client's software name and version (ignored) and the
  * response a compact list, but the response header stays v0 (no tags), always, for this
  * API. The v3 tagged fields (supported and finalized features) are left out: there are no
@@ -28,7 +29,7 @@ export const apiVersions = defineApi({
   key: 18,
   name: "ApiVersions",
   minVersion: 0,
-  maxVersion: 3,
+  maxVersion: 4,
   flexibleFrom: 3,
   responseHeaderV0: true,
   request: {

@@ -468,11 +468,20 @@ function writeValue(w: Writer, f: Field, v: number, flex: boolean, x: unknown): 
   for (const item of items) writeOne(w, f, v, flex, item);
 }
 
-/** True when a tagged field's value is its default (and so is left out). */
+/**
+ * True when a tagged field's value is its default (and so is left out). A struct is at its
+ * default when each of its fields is, as Kafka's generated code compares it with a new one:
+ * a decoded message without the tag writes back without it.
+ */
 function isDefault(f: Field, x: unknown): boolean {
   if (x === undefined) return true;
   if (f.array) return x !== null && (x as unknown[]).length === 0 && f.dflt === undefined;
-  if (f.kind === STRUCT) return false;
+  if (f.kind === STRUCT) {
+    if (x === null) return false;
+    const o = x as Record<string, unknown>;
+    return f.fields.every((c) => isDefault(c, o[c.name])) &&
+      f.tagged.every((c) => isDefault(c, o[c.name]));
+  }
   return x === defaultOf(f);
 }
 

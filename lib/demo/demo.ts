@@ -30,7 +30,7 @@
  */
 import { join, resolve } from "node:path";
 import { type Broker, startBroker } from "../broker/broker.ts";
-import { createDataset } from "../source/dataset.ts";
+import { createDataset, type Dataset } from "../source/dataset.ts";
 import type { Admin, Kafka } from "../deps/kafkajs.ts";
 import { datasetSource, emulate, type EmulateResult } from "../ingest/emulator.ts";
 import {
@@ -40,6 +40,7 @@ import {
 } from "../kafka/kafka_client.ts";
 import { FileLake } from "../lake/lake.ts";
 import { redactingSink } from "../shell/log.ts";
+import { removeStaleStaging, Staging } from "../shell/staging.ts";
 import {
   fmtInt,
   fmtSec,
@@ -48,8 +49,8 @@ import {
   type ProgressSink,
 } from "../shell/progress.ts";
 import { RestProducer } from "../ingest/rest_client.ts";
-import { startRestProxy } from "../rest_proxy/rest_proxy.ts";
-import { runSink, type SinkSummary } from "../lake/sink.ts";
+import { type RestProxy, startRestProxy } from "../rest_proxy/rest_proxy.ts";
+import { runSink, type SinkOptions, type SinkSummary } from "../lake/sink.ts";
 import { manageTopics, topicNames } from "../kafka/topics.ts";
 import { transform, type TransformResult } from "../analytics/transform.ts";
 
@@ -108,8 +109,8 @@ export interface DemoDeps {
 /** The demo's subfolders, replaced together when a fresh run completes. */
 export const DEMO_PARTS = ["kafka", "lake", "out"] as const;
 
-/** Staging folders inside the demo dir: `.run-<pid>-<id>`. */
-const STAGING = /^\.run-(\d+)-[0-9a-f]{8}$/;
+/** Staging folders inside the demo dir: `.run-<pid>-<8 hex>` (lib/shell/staging.ts). */
+const STAGING = ".run-";
 
 /** Runs the whole local pipeline; see the module header. */
 export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<DemoResult> {
@@ -132,21 +133,20 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
   };
   const external = opts.kafka;
   // A fresh run works in a staging folder; --keep works in place.
-  const work = opts.keep ? dir : join(dir, `.run-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
-
-  await stage("prepare", async (p) => {
-    await Deno.mkdir(dir, { recursive: true });
-    const stale = await removeStaleStaging(dir);
-    if (work !== dir) await Deno.mkdir(work);
+  const staging = await stage("prepare", async (p) => {
+    const staging = opts.keep ? undefined : await Staging.create(dir, STAGING);
+    if (!staging) await Deno.mkdir(dir, { recursive: true });
+    const stale = staging?.removedStale ?? await removeStaleStaging(dir, STAGING);
     p.done(
       `${opts.keep ? "keeping" : "fresh"} ${dir}${
         stale ? ` (removed ${stale} unfinished run${stale === 1 ? "" : "s"})` : ""
       }`,
     );
+    return staging;
   });
 
+  const work = staging?.path ?? dir;
   let broker: Broker | undefined;
-  let completed = false;
   try {
     const { kafka, where } = await stage("broker", async (p) => {
       if (external) {
@@ -170,13 +170,12 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
       await broker.close();
       broker = undefined;
     }
-    if (work !== dir) {
+    if (staging) {
       await stage("replace", async (p) => {
-        await moveIntoPlace(work, dir, external ? ["lake", "out"] : DEMO_PARTS);
+        await staging.swapInto(dir, external ? ["lake", "out"] : DEMO_PARTS);
         p.done(`the new outputs replaced the previous ones in ${dir}`);
       });
     }
-    completed = true;
     return {
       ...result,
       dir,
@@ -185,7 +184,8 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
     };
   } finally {
     await broker?.close().catch(() => {});
-    if (!completed && work !== dir) await Deno.remove(work, { recursive: true }).catch(() => {});
+    // A run that did not reach its swap leaves no staging folder (after the swap: nothing).
+    await staging?.discard().catch(() => {});
   }
 }
 
@@ -217,7 +217,7 @@ async function pipeline(
   const stopSink = () => sinkStop.abort();
   signal?.addEventListener("abort", stopSink, { once: true });
   const admin = kafka.admin();
-  let proxy: Awaited<ReturnType<typeof startRestProxy>> | undefined;
+  let proxy: RestProxy | undefined;
   let sinkRun: Promise<SinkSummary> | undefined;
   // On a user's Kafka: a group of this run's own, deleted at the end.
   const groupId = external
@@ -225,19 +225,7 @@ async function pipeline(
     : `${opts.prefix}-demo-sink`;
   try {
     await admin.connect();
-    await stage("topics", async (p) => {
-      const r = await manageTopics({
-        prefix: opts.prefix,
-        partitions: opts.partitions,
-        replication: -1,
-        delete: false,
-        yes: false,
-        dryRun: false,
-      }, { admin, where });
-      p.done(
-        r.topics.map((t) => `${t.topic} ${t.action}${t.note ? ` (${t.note})` : ""}`).join(", "),
-      );
-    });
+    await stage("topics", (p) => createTopics(opts, admin, where, p));
     // What the topics held before this run: the sink starts there on a user's Kafka, and
     // the records this run added are counted from there.
     const before = await endOffsets(admin, topics);
@@ -249,7 +237,7 @@ async function pipeline(
     });
 
     const lake = new FileLake(join(work, "lake"), `file://${join(dir, "lake")}`);
-    const sinkOpts = {
+    const sinkOpts: SinkOptions = {
       kafka,
       kafkaName: where,
       lake,
@@ -271,33 +259,12 @@ async function pipeline(
     sinkRun.catch(() => {});
 
     const dataset = createDataset({ rows: opts.rows, seed: opts.seed });
-    const count = opts.postings === "all" ? dataset.rows : opts.postings;
-    const emulated = await stage("emulate", async (p) => {
-      const target = new RestProducer({ baseUrl: proxy!.url });
-      try {
-        const r = await emulate({
-          prefix: opts.prefix,
-          mode: opts.mode,
-          seed: opts.seed,
-          count,
-          rate: 0,
-          batch: 250,
-          concurrency: 8,
-        }, { source: datasetSource(dataset), target, progress: p, signal });
-        if (r.error) throw r.error;
-        signal?.throwIfAborted();
-        if (r.acknowledged !== r.recordsSent) {
-          throw new Error(
-            `Cannot go on with the demo: ${
-              r.recordsSent - r.acknowledged
-            } of ${r.recordsSent} records were not acknowledged by the REST proxy`,
-          );
-        }
-        return r;
-      } finally {
-        await target.close();
-      }
-    }, (label, sink) => (emulateLine = new EmulateLine(label, { sink })));
+    const url = proxy.url;
+    const emulated = await stage(
+      "emulate",
+      (p) => emulateThroughProxy(opts, dataset, url, p, signal),
+      (label, sink) => (emulateLine = new EmulateLine(label, { sink })),
+    );
     emulateLine = undefined;
 
     const { sink, brokerRecords } = await stage("sink", async (p) => {
@@ -305,23 +272,9 @@ async function pipeline(
       sinkStop.abort();
       const streamed = await sinkRun!;
       sinkRun = undefined;
-      const drained = await runSink({
-        ...sinkOpts,
-        once: true,
-        onProgress: (s) => p.update(sinkLine(s), sinkCounts(s)),
-      }, { signal });
-      signal?.throwIfAborted();
-      const after = await endOffsets(admin, topics);
-      let records = 0;
-      for (const [tp, high] of after) records += high - (before.get(tp) ?? 0);
-      const total: SinkSummary = {
-        ...drained,
-        records: streamed.records + drained.records,
-        objects: streamed.objects + drained.objects,
-        bytes: streamed.bytes + drained.bytes,
-        quarantined: streamed.quarantined + drained.quarantined,
-        elapsedSec: streamed.elapsedSec + drained.elapsedSec,
-      };
+      const drained = await drainSink(sinkOpts, p, signal);
+      const records = addedRecords(before, await endOffsets(admin, topics));
+      const total = sinkTotal(streamed, drained);
       p.done(
         `${sinkLine(total)} (${fmtInt(streamed.records)} while the emulator sent, ${
           fmtInt(drained.records)
@@ -333,14 +286,13 @@ async function pipeline(
     await proxy.close();
     proxy = undefined;
 
-    const out = join(work, "out");
     // The transform prints its own closing line (the stage adds none: one summary).
-    const transformed = await stage("transform", async () => {
-      const r = await transform(
+    const transformed = await stage("transform", () =>
+      transform(
         {
           lake: lake.url,
           prefix: opts.prefix,
-          out,
+          out: join(work, "out"),
           pipeline: {
             postings: emulated.postingsRead,
             sent: emulated.recordsSent,
@@ -350,9 +302,7 @@ async function pipeline(
           },
         },
         { lake, progress: sinkTo, signal },
-      );
-      return r;
-    });
+      ));
 
     return {
       lake: lake.url,
@@ -374,6 +324,95 @@ async function pipeline(
     if (external) await deleteGroup(admin, groupId, sinkTo);
     await admin.disconnect().catch(() => {});
   }
+}
+
+/** Creates the topics that are missing (an existing one is used as it is). */
+async function createTopics(
+  opts: DemoOptions,
+  admin: Admin,
+  where: string,
+  p: Progress,
+): Promise<void> {
+  const r = await manageTopics({
+    prefix: opts.prefix,
+    partitions: opts.partitions,
+    replication: -1,
+    delete: false,
+    yes: false,
+    dryRun: false,
+  }, { admin, where });
+  p.done(
+    r.topics.map((t) => `${t.topic} ${t.action}${t.note ? ` (${t.note})` : ""}`).join(", "),
+  );
+}
+
+/** Posts the dataset's postings through the REST proxy at `url`; all must be acknowledged. */
+async function emulateThroughProxy(
+  opts: DemoOptions,
+  dataset: Dataset,
+  url: string,
+  p: Progress,
+  signal?: AbortSignal,
+): Promise<EmulateResult> {
+  const count = opts.postings === "all" ? dataset.rows : opts.postings;
+  const target = new RestProducer({ baseUrl: url });
+  try {
+    const r = await emulate({
+      prefix: opts.prefix,
+      mode: opts.mode,
+      seed: opts.seed,
+      count,
+      rate: 0,
+      batch: 250,
+      concurrency: 8,
+    }, { source: datasetSource(dataset), target, progress: p, signal });
+    if (r.error) throw r.error;
+    signal?.throwIfAborted();
+    if (r.acknowledged !== r.recordsSent) {
+      throw new Error(
+        `Cannot go on with the demo: ${
+          r.recordsSent - r.acknowledged
+        } of ${r.recordsSent} records were not acknowledged by the REST proxy`,
+      );
+    }
+    return r;
+  } finally {
+    await target.close();
+  }
+}
+
+/** Runs the sink once more, to the end offsets, after the streaming one stopped. */
+async function drainSink(
+  sinkOpts: SinkOptions,
+  p: Progress,
+  signal?: AbortSignal,
+): Promise<SinkSummary> {
+  const drained = await runSink({
+    ...sinkOpts,
+    once: true,
+    onProgress: (s) => p.update(sinkLine(s), sinkCounts(s)),
+  }, { signal });
+  signal?.throwIfAborted();
+  return drained;
+}
+
+/** The records added to each partition between two sets of end offsets, summed. */
+function addedRecords(before: Map<string, number>, after: Map<string, number>): number {
+  let records = 0;
+  for (const [tp, high] of after) records += high - (before.get(tp) ?? 0);
+  return records;
+}
+
+/** The streaming sink's and the drain's figures as one. */
+function sinkTotal(streamed: SinkSummary, drained: SinkSummary): SinkSummary {
+  return {
+    ...drained,
+    records: streamed.records + drained.records,
+    objects: streamed.objects + drained.objects,
+    bytes: streamed.bytes + drained.bytes,
+    quarantined: streamed.quarantined + drained.quarantined,
+    elapsedSec: streamed.elapsedSec + drained.elapsedSec,
+  };
 }
 
 /** The end offset of every partition of `topics`, by `topic:partition`. */
@@ -401,54 +440,6 @@ async function deleteGroup(admin: Admin, groupId: string, sink: ProgressSink): P
       }); it holds no data and can be deleted with kafka-consumer-groups --delete\n`,
     );
   }
-}
-
-/** Removes staging folders of runs that are no longer running; returns how many. */
-async function removeStaleStaging(dir: string): Promise<number> {
-  let n = 0;
-  for await (const e of Deno.readDir(dir)) {
-    const m = STAGING.exec(e.name);
-    if (!m || !e.isDirectory) continue;
-    const pid = Number(m[1]);
-    if (pid !== Deno.pid && await alive(pid)) continue;
-    await Deno.remove(join(dir, e.name), { recursive: true }).catch(() => {});
-    n++;
-  }
-  return n;
-}
-
-/** True when process `pid` runs (Linux /proc; elsewhere assumed, so nothing is removed). */
-async function alive(pid: number): Promise<boolean> {
-  try {
-    await Deno.stat("/proc/self");
-  } catch {
-    return true;
-  }
-  try {
-    await Deno.stat(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Replaces `dir/<part>` by `work/<part>` for each part: the old one is renamed into the
- * staging folder first, so the swap is two renames per part, and `work` (now holding the
- * previous run) is removed afterwards.
- */
-async function moveIntoPlace(work: string, dir: string, parts: readonly string[]): Promise<void> {
-  const old = join(work, ".previous");
-  await Deno.mkdir(old);
-  for (const part of parts) {
-    await Deno.rename(join(dir, part), join(old, part)).catch((err) => {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    });
-    await Deno.rename(join(work, part), join(dir, part)).catch((err) => {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    });
-  }
-  await Deno.remove(work, { recursive: true });
 }
 
 /** The emulate stage's progress: its own line, and what the streaming sink has landed. */

@@ -7,7 +7,8 @@
  * Folder `lib/shell/`: what every task shares, whatever its stage: flags and options (cli.ts),
  * errors and exit codes (errors.ts), retries (retry.ts), progress on a terminal or in a log
  * (progress.ts), the one logger and the masking of secrets (log.ts, redact.ts), the config file
- * deploy writes (config.ts), and rows as tables or CSV (table_format.ts). May import: `lib/deps/`.
+ * deploy writes (config.ts), rows as tables or CSV (table_format.ts), and outputs staged and
+ * swapped into place (staging.ts). May import: `lib/deps/`.
  * @module
  */
 import { parseArgs } from "node:util";
