@@ -21,6 +21,7 @@ import {
   type FsyncPolicy,
   startBroker,
 } from "../lib/broker/broker.ts";
+import { parseConnectionOverrides } from "../lib/broker/limits.ts";
 
 export const HELP = `Usage: deno task broker [flags]
 
@@ -43,8 +44,18 @@ Flags (environment variable; default):
                          acknowledged writes; always syncs before every acknowledgement
   --max-frame-bytes SIZE largest request accepted, e.g. 100MiB
                          (PINPIPE_BROKER_MAX_FRAME_BYTES; 100MiB)
-  --max-request-memory SIZE  memory for requests being read, all connections together
+  --max-request-memory SIZE  memory all connections hold together beyond 4 KiB each:
+                         read buffers, requests being read, fetched records being sent.
+                         A request that does not fit waits unread; a fetch gets less
                          (PINPIPE_BROKER_MAX_REQUEST_MEMORY; 256MiB)
+  --max-connections N    connections at once, the last eighth kept for addresses holding
+                         few (PINPIPE_BROKER_MAX_CONNECTIONS; and at most: what the
+                         open-file limit allows)
+  --max-connections-per-ip N  connections one address may hold, or "none"
+                         (PINPIPE_BROKER_MAX_CONNECTIONS_PER_IP; none)
+  --max-connections-per-ip-overrides HOST:N,…  limits for particular addresses or host
+                         names, e.g. 10.0.0.7:50,localhost:500 (0 refuses the host)
+                         (PINPIPE_BROKER_MAX_CONNECTIONS_PER_IP_OVERRIDES; none)
   --idle-timeout DURATION  close connections idle this long (PINPIPE_BROKER_IDLE_TIMEOUT; 10m)
   --retention DURATION   default retention.ms of topics, or "forever"
                          (PINPIPE_BROKER_RETENTION; 168h, Kafka's week)
@@ -73,6 +84,11 @@ export interface BrokerTaskOptions {
   fsync: FsyncPolicy;
   maxFrameBytes: number;
   maxRequestMemory: number;
+  /** Undefined: what the open-file limit allows. */
+  maxConnections?: number;
+  /** Undefined: no limit per address. */
+  maxConnectionsPerIp?: number;
+  maxConnectionsPerIpOverrides: Map<string, number>;
   idleTimeoutMs: number;
   retentionMs: number;
   retentionBytes: number;
@@ -98,6 +114,9 @@ export function parseOptions(
     fsync: { type: "string" },
     "max-frame-bytes": { type: "string" },
     "max-request-memory": { type: "string" },
+    "max-connections": { type: "string" },
+    "max-connections-per-ip": { type: "string" },
+    "max-connections-per-ip-overrides": { type: "string" },
     "idle-timeout": { type: "string" },
     retention: { type: "string" },
     "retention-bytes": { type: "string" },
@@ -136,6 +155,17 @@ export function parseOptions(
       default: 256 * 1024 * 1024,
       min: 1024 * 1024,
     }),
+    maxConnections: o.string("max-connections", { env: "PINPIPE_BROKER_MAX_CONNECTIONS" }) ===
+        undefined
+      ? undefined
+      : o.int("max-connections", { env: "PINPIPE_BROKER_MAX_CONNECTIONS", min: 1 }),
+    maxConnectionsPerIp: /^(none|-1)$/.test(
+        o.string("max-connections-per-ip", { env: "PINPIPE_BROKER_MAX_CONNECTIONS_PER_IP" }) ??
+          "none",
+      )
+      ? undefined
+      : o.int("max-connections-per-ip", { env: "PINPIPE_BROKER_MAX_CONNECTIONS_PER_IP", min: 0 }),
+    maxConnectionsPerIpOverrides: overrides(o),
     idleTimeoutMs: o.duration("idle-timeout", {
       env: "PINPIPE_BROKER_IDLE_TIMEOUT",
       default: 600_000,
@@ -174,6 +204,20 @@ export function parseOptions(
   return opts;
 }
 
+/** Reads --max-connections-per-ip-overrides, recording a problem if it does not read. */
+function overrides(o: Options): Map<string, number> {
+  const r = o.raw("max-connections-per-ip-overrides", {
+    env: "PINPIPE_BROKER_MAX_CONNECTIONS_PER_IP_OVERRIDES",
+  });
+  if (!r) return new Map();
+  try {
+    return parseConnectionOverrides(r.text);
+  } catch (err) {
+    o.problem(`Invalid ${r.from} "${r.text}": ${(err as Error).message}`);
+    return new Map();
+  }
+}
+
 /** How a run ended. */
 export interface BrokerRunResult {
   bootstrap: string;
@@ -205,6 +249,9 @@ export async function runBroker(
     fsync: opts.fsync,
     maxFrameBytes: opts.maxFrameBytes,
     maxRequestMemory: opts.maxRequestMemory,
+    maxConnections: opts.maxConnections,
+    maxConnectionsPerIp: opts.maxConnectionsPerIp,
+    maxConnectionsPerIpOverrides: opts.maxConnectionsPerIpOverrides,
     idleTimeoutMs: opts.idleTimeoutMs,
     retentionMs: opts.retentionMs,
     retentionBytes: opts.retentionBytes,

@@ -415,6 +415,8 @@ async function freshState(): Promise<BrokerState> {
     maxMemoryBytes: 64 * 1024 ** 2,
     maxOpenFiles: 64,
     maxConnections: 64,
+    maxConnectionsPerIp: 64,
+    maxConnectionsPerIpOverrides: new Map(),
     maxRequestMemory: 64 * 1024 ** 2,
     idleTimeoutMs: 60_000,
     frameTimeoutMs: 60_000,
@@ -434,6 +436,7 @@ async function answer(state: BrokerState, name: string, version: number, req: An
     clientHost: "/127.0.0.1",
     signal: new AbortController().signal,
     apis: APIS,
+    memory: { free: 64 * 1024 ** 2, hold: () => {} },
   };
   const flex = isFlexible(api, version);
   // Through the codec, so a request given in short gets every field's default.

@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Kafka, logLevel } from "../lib/deps/kafkajs.ts";
 import { ErrorCode } from "../lib/broker/error_codes.ts";
-import { MemoryBudget, RateLimitedLog } from "../lib/broker/server.ts";
+import { RateLimitedLog } from "../lib/broker/server.ts";
 import { openFileLimit } from "../lib/broker/limits.ts";
 import { RawKafkaConn, startTestBroker, waitFor, withBroker, withTempDir } from "./_fixtures.ts";
 import { Oracle, spawnBrokerProcess } from "./_broker_oracle.ts";
@@ -466,23 +466,4 @@ Deno.test("the rate-limited log says how many lines it left out once the minute 
     "… and 3 more bad connections in the last 69 s (at most 2 are logged a minute)",
     "later",
   ]);
-});
-
-Deno.test("the request memory budget serves waiters in order and forgets one whose connection closed", async () => {
-  const budget = new MemoryBudget(100);
-  const never = new AbortController().signal;
-  assert.equal(await budget.take(60, never), true);
-  const gone = new AbortController();
-  const order: string[] = [];
-  const a = budget.take(50, gone.signal).then((ok) => order.push(`a:${ok}`));
-  const b = budget.take(30, never).then((ok) => order.push(`b:${ok}`));
-  const c = budget.take(40, never).then((ok) => order.push(`c:${ok}`));
-  gone.abort(); // a's connection closed while it waited
-  await a;
-  await b; // 60 + 30 fit once a is gone
-  assert.deepEqual(order.sort(), ["a:false", "b:true"]);
-  budget.give(60);
-  await c;
-  assert.deepEqual(order, ["a:false", "b:true", "c:true"], "c only once memory came back");
-  assert.equal(budget.used, 70);
 });

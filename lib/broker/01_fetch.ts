@@ -5,6 +5,9 @@
  * - Returns whole stored batches from the one holding the fetch offset (clients skip the
  *   records before it), up to the partition's max_bytes and the request's max_bytes; the
  *   first batch of the first non-empty partition is returned even when larger (KIP-74).
+ * - What the records take is held in the connections' memory budget until the response is
+ *   written; a fetch answers with no more than the budget has free (but at least that
+ *   first batch).
  * - Long poll: when fewer than min_bytes are available the request waits for appends to
  *   any of its partitions, up to max_wait_ms; it then answers with what there is.
  * - An offset below the log start or above the high watermark gets OFFSET_OUT_OF_RANGE;
@@ -174,9 +177,12 @@ export const fetch = defineApi({
       }
     }
 
-    let budget = req.maxBytes;
+    // The records read are held until the response is written: they come out of the memory
+    // budget the connections share, so with it used up the answer is smaller (but always
+    // the first batch, as KIP-74 promises).
+    let budget = Math.min(req.maxBytes, Math.max(0, ctx.memory.free));
     let sent = 0;
-    return {
+    const res = {
       errorCode: ErrorCode.NONE,
       sessionId: 0,
       responses: topics.map((t) => ({
@@ -208,6 +214,8 @@ export const fetch = defineApi({
         }),
       })),
     };
+    ctx.memory.hold(sent);
+    return res;
   },
 });
 

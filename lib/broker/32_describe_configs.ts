@@ -26,6 +26,7 @@ import {
   TOPIC_CONFIGS,
 } from "./configs.ts";
 import { ErrorCode } from "./error_codes.ts";
+import { formatConnectionOverrides, NO_CONNECTION_LIMIT } from "./limits.ts";
 import { arr } from "./schema.ts";
 import type { BrokerState } from "./state.ts";
 import { topicNameProblem } from "./topics.ts";
@@ -197,7 +198,28 @@ export function brokerConfigs(s: BrokerState): DescribedConfig[] {
       String(s.settings.maxRequestMemory),
       set,
       ConfigType.LONG,
-      "--max-request-memory: requests being read, all connections together",
+      "--max-request-memory: what all connections hold for requests and fetched records",
+    ],
+    [
+      "max.connections",
+      String(s.settings.maxConnections),
+      set,
+      ConfigType.INT,
+      "--max-connections (at most what the open-file limit allows)",
+    ],
+    [
+      "max.connections.per.ip",
+      String(s.settings.maxConnectionsPerIp),
+      s.settings.maxConnectionsPerIp === NO_CONNECTION_LIMIT ? dflt : set,
+      ConfigType.INT,
+      "--max-connections-per-ip",
+    ],
+    [
+      "max.connections.per.ip.overrides",
+      formatConnectionOverrides(s.settings.maxConnectionsPerIpOverrides),
+      s.settings.maxConnectionsPerIpOverrides.size ? set : dflt,
+      ConfigType.STRING,
+      "--max-connections-per-ip-overrides",
     ],
     ["log.cleanup.policy", "delete", dflt, ConfigType.LIST, "Default cleanup.policy of topics"],
     ["compression.type", "producer", dflt, ConfigType.STRING, "Batches are kept as produced"],

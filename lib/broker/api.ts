@@ -25,6 +25,16 @@ export interface RequestContext {
   signal: AbortSignal;
   /** Every API the broker serves (for ApiVersions). */
   apis: ReadonlyMap<number, Api>;
+  /** The memory budget the connections share, as a response may use it. */
+  memory: ResponseMemory;
+}
+
+/** What a handler may take from the connections' memory budget for its response. */
+export interface ResponseMemory {
+  /** Bytes the budget has free now (0 or less when it is used up). */
+  readonly free: number;
+  /** Charges `bytes` the response holds; given back once it is written or the connection ends. */
+  hold(bytes: number): void;
 }
 
 /** What a handler answers: the response, or NO_RESPONSE, maybe later. */

@@ -36,7 +36,13 @@
  * @module
  */
 import type { Api } from "./api.ts";
-import { planFiles } from "./limits.ts";
+import {
+  ConnectionLimits,
+  type FilePlan,
+  NO_CONNECTION_LIMIT,
+  planFiles,
+  resolveConnectionOverrides,
+} from "./limits.ts";
 import type { WriteFault } from "./log_store.ts";
 import type { CorruptionPolicy } from "./partition_log.ts";
 import { APIS, capVersions } from "./registry.ts";
@@ -68,16 +74,31 @@ export interface BrokerOptions {
   /** Largest request frame accepted, in bytes (default 100 MiB), checked before allocating. */
   maxFrameBytes?: number;
   /**
-   * Bytes of request frames being read at once, across all connections (default 256 MiB,
-   * at least maxFrameBytes): a connection whose frame does not fit waits, unread.
+   * Bytes all connections hold together beyond their 4 KiB read buffers: larger read
+   * buffers (kept between requests or in use), requests being read, Fetch responses being
+   * written (default 256 MiB, at least maxFrameBytes). A connection whose frame does not
+   * fit waits, unread; a Fetch answers with what fits.
    */
   maxRequestMemory?: number;
   /** A connection with no request for this long is closed (default 10 min, Kafka's). */
   idleTimeoutMs?: number;
-  /** A request must arrive whole within this long of its first byte (default 2 min). */
+  /**
+   * A request must arrive whole within this long of its first byte, and a response must
+   * make progress at least this often, else the connection is closed (default 2 min).
+   */
   frameTimeoutMs?: number;
-  /** Client connections at once; more are closed (default: from the open-file limit). */
+  /**
+   * Client connections at once; more are closed (default, and at most: what the open-file
+   * limit allows). The last eighth is kept for addresses holding few connections.
+   */
   maxConnections?: number;
+  /** Connections one address may hold (Kafka's max.connections.per.ip; default no limit). */
+  maxConnectionsPerIp?: number;
+  /**
+   * Limits for particular hosts (addresses or names, looked up on start), e.g.
+   * `{ "10.0.0.7": 50 }` (Kafka's max.connections.per.ip.overrides).
+   */
+  maxConnectionsPerIpOverrides?: ReadonlyMap<string, number> | Record<string, number>;
   /** Segment files open at once (default: a quarter of the open-file limit left, ≤ 1,024). */
   maxOpenFiles?: number;
   /**
@@ -151,6 +172,10 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const maxMemoryBytes = opts.maxMemoryBytes ?? defaultMaxMemory();
   const files = planFiles();
+  const { maxConnections, maxConnectionsPerIp, overrides, limits } = await connectionLimits(
+    opts,
+    files,
+  );
   const state = await BrokerState.open({
     host,
     dataDir: opts.dataDir,
@@ -170,8 +195,14 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     },
     maxMemoryBytes,
     maxOpenFiles: opts.maxOpenFiles ?? files.maxOpenFiles,
-    maxConnections: opts.maxConnections ?? files.maxConnections,
-    maxRequestMemory: Math.max(opts.maxRequestMemory ?? DEFAULT_MAX_REQUEST_MEMORY, maxFrameBytes),
+    maxConnections,
+    maxConnectionsPerIp,
+    maxConnectionsPerIpOverrides: overrides,
+    // A largest frame and its size prefix always fit.
+    maxRequestMemory: Math.max(
+      opts.maxRequestMemory ?? DEFAULT_MAX_REQUEST_MEMORY,
+      maxFrameBytes + 4,
+    ),
     idleTimeoutMs: opts.idleTimeoutMs ?? 10 * 60 * 1000,
     frameTimeoutMs: opts.frameTimeoutMs ?? 2 * 60 * 1000,
     maintenanceMs: opts.maintenanceMs ?? 1000,
@@ -188,14 +219,16 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   const port = (listener.addr as Deno.NetAddr).port;
   state.port = port;
   const apis: ReadonlyMap<number, Api> = opts.maxVersions ? capVersions(opts.maxVersions) : APIS;
-  const server = new BrokerServer(listener, state, apis);
+  const server = new BrokerServer(listener, state, apis, limits);
   const bootstrap = `${host.includes(":") ? `[${host}]` : host}:${port}`;
   const st = state.settings;
   state.log(
     `listening on ${bootstrap}${
       opts.dataDir ? ` with data in ${opts.dataDir}` : ` (in memory, up to ${mib(maxMemoryBytes)})`
-    }; up to ${st.maxConnections} connections, ${st.maxOpenFiles} open segment files, ` +
-      `${mib(st.maxRequestMemory)} of requests being read (open-file limit ${files.limit})`,
+    }; up to ${st.maxConnections} connections (${perAddress(st)}; the last ` +
+      `${limits.headroom.slots} kept for addresses holding fewer than ${limits.headroom.few}), ` +
+      `${st.maxOpenFiles} open segment files, ${mib(st.maxRequestMemory)} for all ` +
+      `connections' requests (open-file limit ${files.limit})`,
   );
   let closing: Promise<void> | undefined;
   return {
@@ -211,6 +244,46 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       return closing;
     },
   };
+}
+
+/**
+ * The connection limits `opts` ask for, checked, within what the open-file plan allows,
+ * with the host names of the overrides looked up.
+ */
+async function connectionLimits(opts: BrokerOptions, files: FilePlan) {
+  const maxConnections = Math.min(opts.maxConnections ?? Infinity, files.maxConnections);
+  const maxConnectionsPerIp = opts.maxConnectionsPerIp ?? NO_CONNECTION_LIMIT;
+  const given = opts.maxConnectionsPerIpOverrides;
+  const overrides = new Map(given instanceof Map ? given : Object.entries(given ?? {}));
+  const counts: [string, number, number][] = [
+    ["maxConnections", maxConnections, 1],
+    ["maxConnectionsPerIp", maxConnectionsPerIp, 0],
+    ...[...overrides].map(([host, n]): [string, number, number] => [`the limit of ${host}`, n, 0]),
+  ];
+  for (const [name, n, min] of counts) {
+    if (!Number.isInteger(n) || n < min) {
+      throw new RangeError(
+        `Cannot start the broker with ${name} ${n}: need a whole number ≥ ${min}`,
+      );
+    }
+  }
+  const limits = new ConnectionLimits({
+    maxConnections,
+    maxConnectionsFrom: maxConnections === files.maxConnections
+      ? `the open-file limit ${files.limit}`
+      : undefined,
+    maxPerAddress: maxConnectionsPerIp,
+    overrides: await resolveConnectionOverrides(overrides),
+  });
+  return { maxConnections, maxConnectionsPerIp, overrides, limits };
+}
+
+function perAddress(st: BrokerState["settings"]): string {
+  const each = st.maxConnectionsPerIp === NO_CONNECTION_LIMIT
+    ? "no limit per address"
+    : `${st.maxConnectionsPerIp} per address`;
+  const o = [...st.maxConnectionsPerIpOverrides].map(([h, n]) => `${h} ${n}`).join(", ");
+  return o ? `${each}, ${o}` : each;
 }
 
 function mib(n: number): string {

@@ -1,15 +1,18 @@
 /**
- * The TCP side: accepts connections, reads size-prefixed frames (rejecting one over the
- * frame limit before allocating it), parses the request header, dispatches through the
- * registry and writes responses. One request at a time per connection, so responses leave
+ * The TCP side: accepts connections (within the limits of limits.ts: in all, per address,
+ * and the headroom kept for other addresses), reads size-prefixed frames (rejecting one
+ * over the frame limit before allocating it, and taking any buffer larger than a
+ * connection's 4 KiB from the memory budget), parses the request header, dispatches
+ * through the registry and writes responses. One request at a time per connection, so responses leave
  * in request order and a held request (long-poll Fetch, JoinGroup) blocks only its own
  * connection. Anything malformed closes that connection, as Kafka does; the broker and
  * its other clients carry on.
  * @module
  */
-import type { Api, RequestContext } from "./api.ts";
+import type { Api, RequestContext, ResponseMemory } from "./api.ts";
 import { isFlexible, NO_RESPONSE } from "./api.ts";
 import { MalformedRequestError, Reader, Writer } from "./codec.ts";
+import { ConnectionLimits, MemoryBudget, type Reclaimable, RefusalLog } from "./limits.ts";
 import type { BrokerState } from "./state.ts";
 
 /**
@@ -23,104 +26,102 @@ const GROW_LIMIT = 8 * 1024 * 1024;
 const KEEP_LARGE_MS = 2000;
 
 /**
- * One memory budget for request frames being read, shared by every connection: a buffer
- * larger than a connection's small one is taken from it before it is allocated, and a
- * connection whose frame does not fit waits (unread, so TCP pushes back on its client)
- * until others give memory back. 30 clients each sending most of a 99 MiB frame hold
- * at most the budget, not 3 GB.
+ * A buffer whose memory can be given back at once: resizable, and shrunk to nothing when
+ * given back (`shrink`). Dropping the last reference is not enough: the views of the
+ * previous request stay reachable while the connection waits for its next one (V8 keeps
+ * an async function's registers across an await), and an idle process collects no
+ * garbage, so 200 idle connections after one 8 MiB request each held 1.7 GB that the
+ * budget counted as given back.
  */
-export class MemoryBudget {
-  used = 0;
-  private waiting: { n: number; go: () => void }[] = [];
+function shrinkable(size: number): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(new ArrayBuffer(size, { maxByteLength: size }));
+}
 
-  constructor(readonly limit: number) {}
-
-  /** Takes `n` bytes, waiting for them (first come, first served); false if `signal` aborts first. */
-  take(n: number, signal: AbortSignal): Promise<boolean> {
-    if (this.waiting.length === 0 && this.used + n <= this.limit) {
-      this.used += n;
-      return Promise.resolve(true);
-    }
-    if (signal.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const w = {
-        n,
-        go: () => {
-          signal.removeEventListener("abort", abort);
-          resolve(true);
-        },
-      };
-      const abort = () => {
-        this.waiting = this.waiting.filter((x) => x !== w);
-        this.grant();
-        resolve(false);
-      };
-      signal.addEventListener("abort", abort, { once: true });
-      this.waiting.push(w);
-    });
-  }
-
-  /** Gives back `n` bytes. */
-  give(n: number): void {
-    this.used -= n;
-    this.grant();
-  }
-
-  private grant(): void {
-    while (this.waiting.length && this.used + this.waiting[0].n <= this.limit) {
-      const w = this.waiting.shift()!;
-      this.used += w.n;
-      w.go();
-    }
-  }
+/** Returns a `shrinkable` buffer's memory to the system; every view of it is empty after. */
+function shrink(b: Uint8Array<ArrayBuffer>): void {
+  b.buffer.resize(0);
 }
 
 /**
  * Reads whole frames from a connection. Frames that fit its small buffer are served from
  * it; a larger one moves to a larger buffer taken from the shared budget, kept while
  * frames keep coming (so a stream of produce requests of a few MiB is read in large
- * chunks, with no allocation or copy per request) and given back once unused for a while.
+ * chunks, with no allocation or copy per request) and given back once unused for a while,
+ * or at once when another connection waits for memory.
  */
-class FrameReader {
+export class FrameReader implements Reclaimable {
   private small = new Uint8Array(SMALL_BUFFER);
   private buf = this.small;
   private start = 0;
   private end = 0;
-  /** The larger buffer, if any, and what it was charged to the budget. */
+  /** The larger buffer, if any (charged to the budget at its size). */
   private large: Uint8Array<ArrayBuffer> | null = null;
   private largeUsedAt = 0;
   /** A frame with its own buffer, charged until the next call. */
-  private ownCharge = 0;
+  private own: Uint8Array<ArrayBuffer> | null = null;
   /** When the first byte of the frame being read arrived (0 between frames). */
   partialSince = 0;
 
   constructor(
-    private readonly conn: Deno.TcpConn,
+    private readonly conn: { read(p: Uint8Array): Promise<number | null> },
     private readonly maxFrameBytes: number,
     private readonly budget: MemoryBudget,
     private readonly signal: AbortSignal,
   ) {}
 
-  /** Bytes of the budget this connection holds. */
+  /** Bytes of the budget this connection holds for reading. */
   get charged(): number {
-    return (this.large?.byteLength ?? 0) + this.ownCharge;
+    return (this.large?.byteLength ?? 0) + (this.own?.byteLength ?? 0);
   }
 
   /** Gives back the larger buffer if it has not been used for a while (the sweep calls it). */
   trim(now: number): void {
     if (this.large && this.buf !== this.large && now - this.largeUsedAt > KEEP_LARGE_MS) {
-      this.budget.give(this.large.byteLength);
-      this.large = null;
+      this.dropLarge();
     }
+  }
+
+  /** Gives back the larger buffer if it is not in use (another connection waits for memory). */
+  reclaim(): void {
+    if (this.large && this.buf !== this.large) this.dropLarge();
   }
 
   /** Gives back everything (the connection is done). */
   release(): void {
-    if (this.large) this.budget.give(this.large.byteLength);
-    if (this.ownCharge) this.budget.give(this.ownCharge);
-    this.large = null;
-    this.ownCharge = 0;
     this.buf = this.small;
+    this.start = this.end = 0;
+    this.dropLarge();
+    this.dropOwn();
+  }
+
+  private dropLarge(): void {
+    const large = this.large;
+    if (!large) return;
+    this.large = null;
+    this.budget.withdraw(this);
+    const n = large.byteLength;
+    shrink(large);
+    this.budget.give(n);
+  }
+
+  private dropOwn(): void {
+    const own = this.own;
+    if (!own) return;
+    this.own = null;
+    const n = own.byteLength;
+    shrink(own);
+    this.budget.give(n);
+  }
+
+  /** Reads into `b` from now on; the larger buffer, when not in use, is offered back. */
+  private use(b: Uint8Array<ArrayBuffer>): void {
+    this.buf = b;
+    if (b === this.large) {
+      this.largeUsedAt = Date.now();
+      this.budget.withdraw(this);
+    } else if (this.large) {
+      this.budget.offer(this, this.large.byteLength);
+    }
   }
 
   private async take(n: number): Promise<void> {
@@ -143,11 +144,8 @@ class FrameReader {
       let size = Math.max(64 * 1024, this.large?.byteLength ?? 0);
       while (size < 2 * cap) size *= 2;
       size = Math.min(size, Math.max(cap, this.budget.limit));
-      const old = this.large;
       await this.take(size);
-      // (The sweep may have given back an unused old buffer while this waited.)
-      if (old && this.large === old) this.budget.give(old.byteLength);
-      target = this.large = new Uint8Array(size);
+      target = shrinkable(size);
     }
     if (target === this.buf) {
       this.buf.copyWithin(0, this.start, this.end);
@@ -156,8 +154,12 @@ class FrameReader {
     }
     this.end -= this.start;
     this.start = 0;
-    this.buf = target;
-    if (target === this.large) this.largeUsedAt = Date.now();
+    if (target !== this.small && target !== this.large) {
+      // It replaces the old larger buffer, whose bytes were just copied out.
+      this.dropLarge();
+      this.large = target;
+    }
+    this.use(target);
   }
 
   /** Reads until `n` bytes are buffered; false at end of stream. */
@@ -173,18 +175,16 @@ class FrameReader {
   }
 
   /**
-   * The next frame (without its size prefix), valid until the next call; null when the
-   * peer closed cleanly between frames.
+   * The next frame (without its size prefix), valid until the next call (which empties
+   * a frame that had a buffer of its own); null when the peer closed cleanly between
+   * frames.
    */
   async next(): Promise<Uint8Array | null> {
-    if (this.ownCharge) {
-      this.budget.give(this.ownCharge);
-      this.ownCharge = 0;
-    }
+    this.dropOwn();
     if (this.start === this.end) {
       // Nothing pending: wait for the next request in the small buffer.
       this.start = this.end = 0;
-      this.buf = this.small;
+      if (this.buf !== this.small) this.use(this.small);
     }
     this.partialSince = this.end > this.start ? Date.now() : 0;
     if (!(await this.fill(4))) {
@@ -211,12 +211,14 @@ class FrameReader {
     }
     // A large frame: its own buffer, taken from the budget, filled straight from the socket.
     await this.take(size);
-    this.ownCharge = size;
-    const frame = new Uint8Array(size);
-    frame.set(this.buf.subarray(this.start + 4, this.end));
-    let got = this.end - this.start - 4;
-    this.start = this.end = 0;
-    this.buf = this.small;
+    const frame = this.own = shrinkable(size);
+    let got = Math.min(size, this.end - this.start - 4);
+    frame.set(this.buf.subarray(this.start + 4, this.start + 4 + got));
+    this.start += 4 + got;
+    if (this.start === this.end) {
+      this.start = this.end = 0;
+      this.use(this.small);
+    }
     while (got < size) {
       const n = await this.conn.read(frame.subarray(got));
       if (n === null) throw new MalformedRequestError("the stream ended mid-frame");
@@ -263,21 +265,26 @@ export class RateLimitedLog {
   }
 }
 
-async function writeAll(conn: Deno.TcpConn, parts: Uint8Array[]): Promise<void> {
-  for (const p of parts) {
-    let done = 0;
-    while (done < p.byteLength) done += await conn.write(p.subarray(done));
-  }
-}
-
 /** What the server keeps per connection. */
 interface Connection {
   ac: AbortController;
+  /** The client's address (what the connection limits count). */
+  address: string;
+  /** "address:port", for log lines. */
+  peer: string;
   reader?: FrameReader;
   /** When it last finished a request or connected (ms). */
   lastActivity: number;
   /** A request is being handled (a long poll, a held join): not idle. */
   busy: boolean;
+  /** When the response being written last made progress (0 when none is being written). */
+  writingSince: number;
+  /** Bytes of the budget the response being built or written holds. */
+  held: number;
+  /** The request being handled, for log lines ("Produce v9"). */
+  apiName: string;
+  /** What handlers may take from the budget, charged to this connection. */
+  memory: ResponseMemory;
 }
 
 /** Serves Kafka clients on a listener until closed. */
@@ -287,20 +294,24 @@ export class BrokerServer {
   private accepting: Promise<void>;
   private closed = false;
   private sweeper: ReturnType<typeof setInterval>;
-  /** The budget for request frames being read, across connections. */
+  /** The memory budget all connections share. */
   readonly budget: MemoryBudget;
   private malformed: RateLimitedLog;
   private refused: RateLimitedLog;
+  private refusals: RefusalLog;
 
   constructor(
     private readonly listener: Deno.TcpListener,
     private readonly state: BrokerState,
     private readonly apis: ReadonlyMap<number, Api>,
+    /** Which connections to take (default: the settings' total, no per-address limit). */
+    readonly limits = new ConnectionLimits({ maxConnections: state.settings.maxConnections }),
   ) {
     const log = (line: string) => state.log(line);
     this.budget = new MemoryBudget(state.settings.maxRequestMemory);
     this.malformed = new RateLimitedLog(log, "connections closed for malformed requests");
-    this.refused = new RateLimitedLog(log, "connections refused or timed out");
+    this.refused = new RateLimitedLog(log, "connections closed or refused");
+    this.refusals = new RefusalLog(log);
     this.accepting = this.accept();
     this.sweeper = setInterval(() => this.sweep(), 1000);
     Deno.unrefTimer(this.sweeper);
@@ -315,14 +326,20 @@ export class BrokerServer {
   private sweep(): void {
     const now = Date.now();
     const { idleTimeoutMs, frameTimeoutMs } = this.state.settings;
+    this.refusals.flush(now);
     for (const [conn, c] of this.conns) {
       c.reader?.trim(now);
       const partial = c.reader?.partialSince ?? 0;
       if (partial && now - partial > frameTimeoutMs) {
-        const addr = conn.remoteAddr as Deno.NetAddr;
         this.refused.line(
-          `closing the connection from ${addr.hostname}:${addr.port}: a request took more ` +
-            `than ${frameTimeoutMs / 1000} s to arrive`,
+          `closing the connection from ${c.peer}: a request took more than ` +
+            `${frameTimeoutMs / 1000} s to arrive`,
+        );
+        this.drop(conn, c);
+      } else if (c.writingSince && now - c.writingSince > frameTimeoutMs) {
+        this.refused.line(
+          `closing the connection from ${c.peer}: it took none of its ${c.apiName} response ` +
+            `for ${frameTimeoutMs / 1000} s`,
         );
         this.drop(conn, c);
       } else if (!c.busy && !partial && now - c.lastActivity > idleTimeoutMs) {
@@ -354,22 +371,46 @@ export class BrokerServer {
         conn.close();
         return;
       }
-      const max = this.state.settings.maxConnections;
-      if (this.conns.size >= max) {
-        const addr = conn.remoteAddr as Deno.NetAddr;
+      const addr = conn.remoteAddr as Deno.NetAddr;
+      const peer = `${addr.hostname}:${addr.port}`;
+      const refusal = this.limits.admit(addr.hostname);
+      if (refusal) {
         conn.close();
-        this.refused.line(
-          `refused a connection from ${addr.hostname}:${addr.port}: ${this.conns.size} are ` +
-            `open, the most this broker takes (it keeps within the open-file limit)`,
+        this.refusals.refused(
+          addr.hostname,
+          refusal.kind,
+          `refused a connection from ${peer}: ${refusal.why}`,
+          refusal.why,
         );
         continue;
       }
-      const c: Connection = { ac: new AbortController(), lastActivity: Date.now(), busy: false };
+      const budget = this.budget;
+      const c: Connection = {
+        ac: new AbortController(),
+        address: addr.hostname,
+        peer,
+        lastActivity: Date.now(),
+        busy: false,
+        writingSince: 0,
+        held: 0,
+        apiName: "",
+        memory: {
+          get free() {
+            return budget.free;
+          },
+          hold(bytes: number) {
+            budget.force(bytes);
+            c.held += bytes;
+          },
+        },
+      };
       this.conns.set(conn, c);
       const loop = this.serve(conn, c).finally(() => {
         this.conns.delete(conn);
         this.loops.delete(loop);
+        this.limits.release(c.address);
         c.reader?.release();
+        this.giveHeld(c);
         c.ac.abort();
         try {
           conn.close();
@@ -379,10 +420,15 @@ export class BrokerServer {
     }
   }
 
+  private giveHeld(c: Connection): void {
+    if (c.held) {
+      this.budget.give(c.held);
+      c.held = 0;
+    }
+  }
+
   private async serve(conn: Deno.TcpConn, c: Connection): Promise<void> {
     const signal = c.ac.signal;
-    const addr = conn.remoteAddr as Deno.NetAddr;
-    const peer = `${addr.hostname}:${addr.port}`;
     try {
       conn.setNoDelay(true);
     } catch { /* not fatal */ }
@@ -392,64 +438,12 @@ export class BrokerServer {
       this.budget,
       signal,
     );
-    let apiName = "";
     try {
-      for (;;) {
-        c.busy = false;
-        c.lastActivity = Date.now();
-        const frame = await frames.next();
-        if (frame === null) return;
-        c.busy = true;
-        const r = new Reader(frame);
-        const apiKey = r.int16();
-        const apiVersion = r.int16();
-        const correlationId = r.int32();
-        const clientId = r.nullableString();
-        const api = this.apis.get(apiKey);
-        if (!api) {
-          throw new MalformedRequestError(
-            `API key ${apiKey} (v${apiVersion}) from client "${clientId}" is not supported`,
-          );
-        }
-        apiName = `${api.name} v${apiVersion}`;
-        const ctx: RequestContext = {
-          state: this.state,
-          apiKey,
-          apiVersion,
-          correlationId,
-          clientId,
-          clientHost: `/${addr.hostname}`,
-          signal,
-          apis: this.apis,
-        };
-        const w = new Writer();
-        w.int32(0).int32(correlationId); // size (patched by frame()), correlation id
-        if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
-          // Kafka closes the connection, except for ApiVersions, which it answers (v0).
-          if (!api.answerUnsupported) {
-            throw new MalformedRequestError(
-              `${api.name} v${apiVersion} from client "${clientId}" is not supported (v${api.minVersion}–v${api.maxVersion} are)`,
-            );
-          }
-          const { version, response } = api.answerUnsupported(ctx);
-          api.response.encode(w, version, isFlexible(api, version), response);
-        } else {
-          const flex = isFlexible(api, apiVersion);
-          if (flex) r.skipTags(); // request header v2
-          const req = api.request.decode(r, apiVersion, flex);
-          const res = await api.handle(req, ctx);
-          if (res === NO_RESPONSE) continue;
-          if (flex && !api.responseHeaderV0) w.uvarint(0); // response header v1: no tags
-          api.response.encode(w, apiVersion, flex, res);
-        }
-        if (this.closed) return;
-        await writeAll(conn, w.frame());
-        apiName = "";
-      }
+      while (await this.serveOne(conn, c, frames)) { /* the next request */ }
     } catch (err) {
       if (this.closed || signal.aborted) return;
       if (err instanceof MalformedRequestError) {
-        this.malformed.line(`closing the connection from ${peer}: ${err.message}`);
+        this.malformed.line(`closing the connection from ${c.peer}: ${err.message}`);
       } else if (
         err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe ||
         err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted
@@ -457,11 +451,91 @@ export class BrokerServer {
         // The client went away.
       } else {
         this.state.log(
-          `closing the connection from ${peer} after ${apiName || "a request"} failed: ${
+          `closing the connection from ${c.peer} after ${c.apiName || "a request"} failed: ${
             err instanceof Error ? err.stack ?? err.message : err
           }`,
         );
       }
+    }
+  }
+
+  /**
+   * Reads, handles and answers one request; false once the client closed. A call of its
+   * own, so nothing of a finished request (its decoded fields, its response) stays
+   * reachable while the connection waits for the next one.
+   */
+  private async serveOne(conn: Deno.TcpConn, c: Connection, frames: FrameReader): Promise<boolean> {
+    c.busy = false;
+    c.apiName = "";
+    c.lastActivity = Date.now();
+    const frame = await frames.next();
+    if (frame === null) return false;
+    c.busy = true;
+    try {
+      const r = new Reader(frame);
+      const apiKey = r.int16();
+      const apiVersion = r.int16();
+      const correlationId = r.int32();
+      const clientId = r.nullableString();
+      const api = this.apis.get(apiKey);
+      if (!api) {
+        throw new MalformedRequestError(
+          `API key ${apiKey} (v${apiVersion}) from client "${clientId}" is not supported`,
+        );
+      }
+      c.apiName = `${api.name} v${apiVersion}`;
+      const ctx: RequestContext = {
+        state: this.state,
+        apiKey,
+        apiVersion,
+        correlationId,
+        clientId,
+        clientHost: `/${c.address}`,
+        signal: c.ac.signal,
+        apis: this.apis,
+        memory: c.memory,
+      };
+      const w = new Writer();
+      w.int32(0).int32(correlationId); // size (patched by frame()), correlation id
+      if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
+        // Kafka closes the connection, except for ApiVersions, which it answers (v0).
+        if (!api.answerUnsupported) {
+          throw new MalformedRequestError(
+            `${api.name} v${apiVersion} from client "${clientId}" is not supported (v${api.minVersion}–v${api.maxVersion} are)`,
+          );
+        }
+        const { version, response } = api.answerUnsupported(ctx);
+        api.response.encode(w, version, isFlexible(api, version), response);
+      } else {
+        const flex = isFlexible(api, apiVersion);
+        if (flex) r.skipTags(); // request header v2
+        const req = api.request.decode(r, apiVersion, flex);
+        const res = await api.handle(req, ctx);
+        if (res === NO_RESPONSE) return true;
+        if (flex && !api.responseHeaderV0) w.uvarint(0); // response header v1: no tags
+        api.response.encode(w, apiVersion, flex, res);
+      }
+      if (this.closed) return false;
+      await this.write(conn, c, w.frame());
+      return true;
+    } finally {
+      this.giveHeld(c);
+    }
+  }
+
+  /** Writes a response, noting its progress for the sweep (a client that takes none is cut). */
+  private async write(conn: Deno.TcpConn, c: Connection, parts: Uint8Array[]): Promise<void> {
+    c.writingSince = Date.now();
+    try {
+      for (const p of parts) {
+        let done = 0;
+        while (done < p.byteLength) {
+          done += await conn.write(p.subarray(done));
+          c.writingSince = Date.now();
+        }
+      }
+    } finally {
+      c.writingSince = 0;
     }
   }
 

@@ -47,7 +47,11 @@ export interface BrokerSettings {
   maxOpenFiles: number;
   /** Client connections at once (more are closed when accepted). */
   maxConnections: number;
-  /** Bytes of request frames being read, across all connections. */
+  /** Connections one address may hold (Kafka's max.connections.per.ip). */
+  maxConnectionsPerIp: number;
+  /** Limits for particular hosts, as given (Kafka's max.connections.per.ip.overrides). */
+  maxConnectionsPerIpOverrides: ReadonlyMap<string, number>;
+  /** Bytes all connections hold beyond their small read buffers, together. */
   maxRequestMemory: number;
   /** A connection with no request for this long is closed. */
   idleTimeoutMs: number;
