@@ -146,6 +146,16 @@ export interface Broker {
   close(): Promise<void>;
 }
 
+/** The port `deno task broker` listens on unless told: Kafka's. */
+export const DEFAULT_BROKER_PORT = 9092;
+/** The address the broker binds and advertises unless told. */
+export const DEFAULT_BROKER_HOST = "127.0.0.1";
+/** Where `deno task broker` keeps its logs, topics and offsets unless told. */
+export const DEFAULT_DATA_DIR = ".pinpipe/kafka";
+/** Partitions of auto-created topics (and of CreateTopics with -1) unless told. */
+export const DEFAULT_BROKER_PARTITIONS = 1;
+/** A connection with no request for this long is closed: Kafka's 10 minutes. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60 * 1000;
 /** Default largest frame: 100 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 100 * 1024 * 1024;
 /** Default budget for request frames being read: 256 MiB. */
@@ -162,8 +172,8 @@ export function defaultMaxMemory(): number {
 
 /** Starts a broker (in memory unless `dataDir` is given); resolves once it is listening. */
 export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
-  const host = opts.host ?? "127.0.0.1";
-  const partitions = opts.partitions ?? 1;
+  const host = opts.host ?? DEFAULT_BROKER_HOST;
+  const partitions = opts.partitions ?? DEFAULT_BROKER_PARTITIONS;
   if (!Number.isInteger(partitions) || partitions < 1) {
     throw new RangeError(
       `Cannot start the broker with ${partitions} default partitions: need 1 or more`,
@@ -203,7 +213,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       opts.maxRequestMemory ?? DEFAULT_MAX_REQUEST_MEMORY,
       maxFrameBytes + 4,
     ),
-    idleTimeoutMs: opts.idleTimeoutMs ?? 10 * 60 * 1000,
+    idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     frameTimeoutMs: opts.frameTimeoutMs ?? 2 * 60 * 1000,
     maintenanceMs: opts.maintenanceMs ?? 1000,
     now: opts.now,
@@ -288,4 +298,35 @@ function perAddress(st: BrokerState["settings"]): string {
 
 function mib(n: number): string {
   return `${Math.round(n / 1024 / 1024)} MiB`;
+}
+
+/** How a run of `runBroker` ended. */
+export interface BrokerRunResult {
+  bootstrap: string;
+  dataDir?: string;
+  uptimeSec: number;
+}
+
+/**
+ * Starts the broker, reports its address through `onListening`, serves until `signal`
+ * aborts, then closes it cleanly (connections closed, logs flushed): `deno task broker`.
+ */
+export async function runBroker(
+  opts: BrokerOptions,
+  deps: { signal: AbortSignal; onListening: (broker: Broker) => void },
+): Promise<BrokerRunResult> {
+  const started = performance.now();
+  const broker = await startBroker(opts);
+  deps.onListening(broker);
+  if (!deps.signal.aborted) {
+    await new Promise<void>((resolve) =>
+      deps.signal.addEventListener("abort", () => resolve(), { once: true })
+    );
+  }
+  await broker.close();
+  return {
+    bootstrap: broker.bootstrap,
+    dataDir: opts.dataDir,
+    uptimeSec: (performance.now() - started) / 1000,
+  };
 }
