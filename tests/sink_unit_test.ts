@@ -17,6 +17,8 @@ import { Sink } from "../lib/lake/sink.ts";
 import type { SinkParts, SinkSummary } from "../lib/lake/sink.ts";
 import { isRebalance } from "../lib/lake/sink_consumer.ts";
 import type { SinkMessage } from "../lib/lake/sink_consumer.ts";
+import { UsageError } from "../lib/shell/errors.ts";
+import { parseOptions } from "../tasks/sink.ts";
 import {
   drive,
   driveUntil,
@@ -610,4 +612,29 @@ Deno.test("every single failure of a lake call or a commit, in turn, leaves ever
     }
   }
   assert.ok(stops > lakeCalls, `the failures stopped ${stops} runs`);
+});
+
+Deno.test("the sink task reads --lake-retry-timeout and --assign-timeout as durations, from flags or the environment", () => {
+  const base = ["--bootstrap=127.0.0.1:9092"];
+  const d = parseOptions(base, {});
+  assert.equal(d.lakeRetryTimeoutMs, 5 * 60_000);
+  assert.equal(d.assignTimeoutMs, 60_000);
+  const f = parseOptions([...base, "--lake-retry-timeout=30s", "--assign-timeout", "2m"], {});
+  assert.equal(f.lakeRetryTimeoutMs, 30_000);
+  assert.equal(f.assignTimeoutMs, 120_000);
+  const e = parseOptions(base, {
+    PINPIPE_LAKE_RETRY_TIMEOUT: "0",
+    PINPIPE_SINK_ASSIGN_TIMEOUT: "90s",
+  });
+  assert.equal(e.lakeRetryTimeoutMs, 0, "0: no retries");
+  assert.equal(e.assignTimeoutMs, 90_000);
+  assert.throws(
+    () => parseOptions([...base, "--lake-retry-timeout=soon", "--assign-timeout=10ms"], {}),
+    (err: Error) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /--lake-retry-timeout "soon": expected a duration/);
+      assert.match(err.message, /--assign-timeout "10ms"/);
+      return true;
+    },
+  );
 });
