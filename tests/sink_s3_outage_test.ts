@@ -304,6 +304,131 @@ Deno.test({
     }),
 });
 
+Deno.test({
+  name:
+    "the sink task stops with exit 1 after --lake-retry-timeout naming where each partition resumes, Ctrl-C in an outage exits 130 committing nothing past the lake, and the next run lands the rest",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const broker = await startBroker({ port: 0 });
+      const s3 = new S3Process(`${dir}/s3`);
+      await s3.start();
+      const client = new S3Client({
+        region: "us-east-1",
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+        credentials: CREDENTIALS,
+      });
+      const kafka = createKafka({ bootstrap: broker.bootstrap, clientId: "outage-test" });
+      const admin = kafka.admin();
+      const producer = kafka.producer({ allowAutoTopicCreation: false });
+      let sink: RunningTask | undefined;
+      let n = 0;
+      const produce = async (count: number) => {
+        for (let k = 0; k < count; k++, n++) {
+          await producer.send({
+            topic: TOPIC,
+            acks: -1,
+            messages: [{ value: JSON.stringify({ n }), partition: n % PARTITIONS }],
+          });
+        }
+      };
+      const committed = async () => {
+        const [g] = await admin.fetchOffsets({ groupId: "pinpipe-sink", topics: [TOPIC] });
+        return g.partitions.map((p) => Number(p.offset)).sort((a, b) => a - b);
+      };
+      const run = (extra: string[]) =>
+        startTask("sink.ts", [
+          "--bootstrap",
+          broker.bootstrap,
+          "--lake",
+          "s3://lake/pinpipe",
+          "--s3-endpoint",
+          s3.endpoint,
+          "--flush-size",
+          "50",
+          "--rotate-interval",
+          "500ms",
+          ...extra,
+        ], {
+          AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+          AWS_REGION: "us-east-1",
+          AWS_CONFIG_FILE: "/dev/null",
+          AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+          AWS_EC2_METADATA_DISABLED: "true",
+        });
+      try {
+        await admin.connect();
+        await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS }] });
+        await producer.connect();
+        await produce(300);
+
+        // The lake goes away for longer than the sink retries.
+        sink = run(["--lake-retry-timeout", "3s"]);
+        await waitFor(
+          "the first 300 committed",
+          async () => (await committed()).every((c) => c === 100),
+          60_000,
+          100,
+        );
+        await s3.kill();
+        await produce(30);
+        let end = await sink.ended;
+        assert.equal(end.code, 1, sink.stderr());
+        const last = sink.stderr().trim().split("\n").at(-1)!;
+        assert.match(
+          last,
+          /^error: Cannot (write|list) .*the lake "s3:\/\/lake\/pinpipe": the lake still failed after [\d.]+ s of retries \(--lake-retry-timeout 3 s\): connect ECONNREFUSED 127\.0\.0\.1:\d+; not landed yet, the next run resumes there: pinpipe\.pin\[0\] at offset 100, pinpipe\.pin\[1\] at offset 100, pinpipe\.pin\[2\] at offset 100$/,
+        );
+        assert.match(sink.stderr(), /the lake "s3:\/\/lake\/pinpipe" is unreachable/);
+        assert.deepEqual(await committed(), [100, 100, 100]);
+
+        // It comes back; the sink lands what was missing, then the lake goes away again and
+        // Ctrl-C stops the sink in the middle of its retries.
+        await s3.start();
+        sink = run(["--lake-retry-timeout", "5m"]);
+        await waitFor(
+          "the 330 committed",
+          async () => (await committed()).every((c) => c === 110),
+          60_000,
+          100,
+        );
+        await s3.kill();
+        await produce(30);
+        await sink.waitForStderr(/is unreachable/, 60_000);
+        sink.kill("SIGINT");
+        end = await sink.ended;
+        assert.equal(end.code, 130, sink.stderr());
+        assert.ok(end.ms < 60_000);
+        assert.match(
+          sink.stderr(),
+          /sink: 10 record\(s\) of pinpipe\.pin\[\d\] not landed, the lake "s3:\/\/lake\/pinpipe" still failing \(connect ECONNREFUSED 127\.0\.0\.1:\d+\); the next run reads them again from offset 110\n/,
+        );
+        assert.deepEqual(await committed(), [110, 110, 110], "nothing committed past the lake");
+
+        await s3.start();
+        sink = run(["--once", "--json"]);
+        end = await sink.ended;
+        assert.equal(end.code, 0, sink.stderr());
+        assert.equal(JSON.parse(sink.stdout()).records, 30, "exactly what was missing");
+        const contents = await lakeContents(new S3Lake(client, "lake", "pinpipe"));
+        const seen = [...contents.values()].flatMap((objs) =>
+          objs.flatMap((o) => o.lines.map((l) => l.n))
+        );
+        assert.deepEqual(seen.sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i));
+      } finally {
+        stopHard(sink);
+        await producer.disconnect().catch(() => {});
+        await admin.disconnect().catch(() => {});
+        client.destroy();
+        await s3.kill();
+        await broker.close();
+      }
+    }),
+});
+
 /** Kills a sink still running after a failed assertion, so the test does not hang. */
 function stopHard(sink: RunningTask | undefined): void {
   sink?.kill("SIGKILL");

@@ -510,7 +510,7 @@ Deno.test("stopping during an outage abandons the write without committing past 
   assert.ok(w.clock.now() - stoppedAt < 15_000, "stopping did not wait out the retry timeout");
   assert.match(
     w.log.join("\n"),
-    /record\(s\) of t\[\d\] not landed .*; the next run reads them again from offset \d+/,
+    /record\(s\) of t\[\d\] not landed, the lake "s3:\/\/fake-lake\/pinpipe" still failing \(connect ECONNREFUSED 127\.0\.0\.1:4568\); the next run reads them again from offset \d+/,
   );
   assert.deepEqual(w.kafka.violations, []);
   const held = [...w.lake.holdings().values()].reduce((n, l) => n + l.length, 0);

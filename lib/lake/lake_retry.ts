@@ -71,8 +71,10 @@ export interface LakeCallContext {
   abandon?: () => string | undefined;
   /** True for a heartbeat error that means the group is rebalancing. */
   isRebalance?: (err: unknown) => boolean;
-  /** A shorter retry budget than the configured one (a sink that is stopping). */
+  /** A shorter retry budget than the configured one (a sink that is stopping)... */
   timeoutMs?: number;
+  /** ...and what messages call it instead of the flag, e.g. "a stopping sink's 5 s". */
+  timeoutName?: string;
 }
 
 /** How `LakeRetry` behaves. */
@@ -147,8 +149,10 @@ export class LakeRetry {
         throw new LakeFailed(
           `Cannot ${what()}: the lake still failed after ${
             fmtWait(now - failingSince)
-          } of retries (${this.opts.flag ? `${this.opts.flag} ` : "retry timeout "}${
-            fmtWait(timeout)
+          } of retries (${
+            timeout < this.opts.timeoutMs && ctx.timeoutName
+              ? ctx.timeoutName
+              : `${this.opts.flag ?? "retry timeout"} ${fmtWait(timeout)}`
           }): ${describeError(err)}`,
           { cause: err },
         );

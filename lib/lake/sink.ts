@@ -573,13 +573,14 @@ export class Sink {
             ...ctx,
             abandon: () => this.failure !== undefined ? "the sink failed" : undefined,
             timeoutMs: stopping ? STOP_RETRY_MS : undefined,
+            timeoutName: `a stopping sink retries for ${fmtWait(STOP_RETRY_MS)}`,
           });
         } catch (err) {
           if (err instanceof LakeCallAbandoned) return;
           if (stopping && err instanceof LakeFailed) {
             this.log(
-              `sink: ${w.pending} record(s) of ${w.name} not landed (${
-                describeError(err)
+              `sink: ${w.pending} record(s) of ${w.name} not landed, the lake "${this.parts.lake.url}" still failing (${
+                describeError(err.cause ?? err)
               }); the next run reads them again from offset ${w.committed}`,
             );
             return;
