@@ -413,6 +413,23 @@ Deno.test("a rebalance mid-stream re-reads from the commit and rewrites the same
   assertExactlyOnce(w);
 });
 
+Deno.test("a drain completes when the group rebalances after a partition was fully landed", async () => {
+  const w = world();
+  w.kafka.logs.get("t")![0].push(
+    ...Array.from({ length: 5 }, (_, o) => JSON.stringify({ t: "t", p: 0, o })),
+  );
+  w.kafka.logs.get("t")![1].push(
+    ...Array.from({ length: 80 }, (_, o) => JSON.stringify({ t: "t", p: 1, o })),
+  );
+  const s = sink(w);
+  const running = s.run();
+  await driveUntil(w.clock, "t[0] committed", () => w.kafka.committed.get("t:0") === 5);
+  w.kafka.rebalancing = true;
+  const r = await finish(w, s, running);
+  assert.equal(r.error, undefined);
+  assertExactlyOnce(w);
+});
+
 Deno.test("batches fetched again from below the position are taken from there, losing nothing before them", async () => {
   const w = world();
   w.kafka.produce("t", 60);

@@ -233,9 +233,11 @@ export class PartitionWriter {
   }
 
   /**
-   * Forgets everything but the lake: after a group join the partition is read again from
-   * the group's commit (or is another member's now), and another member may have written
-   * it meanwhile, so this writer's own idea of what is durable no longer counts.
+   * Forgets everything but the lake and its own last commit: after a group join the
+   * partition is read again from the group's commit (or is another member's now), and
+   * another member may have written it meanwhile, so this writer's own idea of what is
+   * durable no longer counts. `committed` stays: the group's commit only moves on from it,
+   * and a drained partition gets no batch to learn it from again.
    */
   reset(): void {
     this.deps.tally.records -= this.pending;
@@ -245,7 +247,6 @@ export class PartitionWriter {
     this.listFrom = undefined;
     this.next = -1;
     this.durable = -1;
-    this.committed = -1;
   }
 
   /**
