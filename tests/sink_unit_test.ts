@@ -8,12 +8,13 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import type { Kafka } from "../lib/deps/kafkajs.ts";
 import { objectKey } from "../lib/lake/lake.ts";
 import { LakeCallAbandoned, LakeFailed, LakeRetry } from "../lib/lake/lake_retry.ts";
 import { PartitionWriter } from "../lib/lake/partition_writer.ts";
 import type { Tally } from "../lib/lake/partition_writer.ts";
 import { Rotation } from "../lib/lake/rotation.ts";
-import { Sink } from "../lib/lake/sink.ts";
+import { runSink, Sink } from "../lib/lake/sink.ts";
 import type { SinkParts, SinkSummary } from "../lib/lake/sink.ts";
 import { isRebalance } from "../lib/lake/sink_consumer.ts";
 import type { SinkMessage } from "../lib/lake/sink_consumer.ts";
@@ -654,4 +655,44 @@ Deno.test("the sink task reads --lake-retry-timeout and --assign-timeout as dura
       return true;
     },
   );
+});
+
+Deno.test("a sink stopped while the group coordinator is still loading returns its summary, not a bare abort error", async () => {
+  const w = world();
+  w.kafka.produce("t", 5);
+  let asked = 0;
+  const loading = () => {
+    asked++;
+    return Promise.reject(
+      Object.assign(new Error("The coordinator is loading and hence can't process requests"), {
+        name: "KafkaJSProtocolError",
+        type: "COORDINATOR_LOAD_IN_PROGRESS",
+        retriable: true,
+      }),
+    );
+  };
+  const admin = {
+    connect: () => Promise.resolve(),
+    disconnect: () => Promise.resolve(),
+    listTopics: () => Promise.resolve(["t"]),
+    fetchTopicOffsets: loading,
+    fetchOffsets: loading,
+  };
+  const ac = new AbortController();
+  const running = runSink(
+    {
+      kafka: { admin: () => admin } as unknown as Kafka,
+      lake: w.lake,
+      topicsRegex: /^t$/,
+      groupId: "g",
+      flushSize: 4,
+      rotateIntervalMs: 0,
+    },
+    { signal: ac.signal },
+  );
+  while (asked < 2) await new Promise((r) => setTimeout(r, 10));
+  ac.abort();
+  const s = await running;
+  assert.deepEqual(s.topics, []);
+  assert.equal(s.records, 0);
 });
