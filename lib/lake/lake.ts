@@ -5,7 +5,8 @@
  * `topics/<topic>/partition=<p>/<topic>+<p>+<startOffset padded to 10>.json`
  *
  * Folder `lib/lake/`: the lake and what writes it: the S3 sink's layout on disk or S3 (lake.ts),
- * the sink that consumes the topics into it (sink.ts), and the direct writer tests and benchmarks
+ * the sink that consumes the topics into it (sink.ts, made of sink_plan.ts, sink_consumer.ts,
+ * partition_writer.ts, rotation.ts and lake_retry.ts), and the direct writer tests and benchmarks
  * use (write_lake.ts). May import: `lib/shell/`, `lib/deps/`.
  * @module
  */
