@@ -9,8 +9,11 @@
  * Run: `deno task sink --bootstrap 127.0.0.1:9092 --lake file:///tmp/lake --once`, or from a
  * URL: `deno run -A https://…/tasks/sink.ts --help`. Changes: objects in the lake (replays
  * overwrite the same keys with the same records) and the group's committed offsets.
- * A re-run is safe: it resumes from the committed offsets. Exit codes: 0 ok, 1 failure,
- * 2 bad options, 130 interrupted (buffered records are landed and committed first).
+ * A re-run is safe: it resumes from the committed offsets. Exit codes: 0 ok, 1 failure (the
+ * lake failed for longer than --lake-retry-timeout, or for good: the error names the offset
+ * each partition resumes at), 2 bad options, 130 interrupted (buffered records are landed and
+ * committed first; what a failing lake cannot take within a few seconds is left for the next
+ * run, and logged).
  * @module
  */
 import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
@@ -27,7 +30,12 @@ import type { KafkaClientOptions } from "../lib/kafka/kafka_client.ts";
 import { openLake, readLakeOptions } from "../lib/lake/lake.ts";
 import { taskProgress } from "../lib/shell/log.ts";
 import { fmtBytes, fmtInt, fmtRate, fmtSec } from "../lib/shell/progress.ts";
-import { runSink, topicsRegex } from "../lib/lake/sink.ts";
+import {
+  DEFAULT_ASSIGN_TIMEOUT_MS,
+  DEFAULT_LAKE_RETRY_TIMEOUT_MS,
+  runSink,
+  topicsRegex,
+} from "../lib/lake/sink.ts";
 import type { SinkSummary } from "../lib/lake/sink.ts";
 
 export const HELP = `Land Kafka topics in the lake in the Confluent S3 sink layout, exactly once.
@@ -48,6 +56,10 @@ ${KAFKA_HELP}
                             size: 10s, 500ms; 0 = never (PINPIPE_ROTATE_INTERVAL; default 10s)
   --session-timeout DUR     how soon the group gives a dead sink's partitions to a new one
                             (PINPIPE_SINK_SESSION_TIMEOUT; default 30s)
+  --lake-retry-timeout DUR  retry a failing lake (refused, reset, timeouts, 5xx, SlowDown) this
+                            long, then exit 1 (PINPIPE_LAKE_RETRY_TIMEOUT; default 5m; 0 = never)
+  --assign-timeout DUR      wait this long to join the group (--once: to get a partition)
+                            (PINPIPE_SINK_ASSIGN_TIMEOUT; default 60s)
   --once                    drain to the end offsets seen at start, land everything, exit
   --from-beginning          land every record from the start of each partition's log, whatever
                             the group committed before (needed for a new lake with an old group;
@@ -72,6 +84,8 @@ const FLAGS: Record<string, FlagSpec> = {
   "rotate-interval": { type: "string" },
   "rotate-interval-ms": { type: "string" }, // renamed --rotate-interval; read for one release
   "session-timeout": { type: "string" },
+  "lake-retry-timeout": { type: "string" },
+  "assign-timeout": { type: "string" },
   once: { type: "boolean" },
   "from-beginning": { type: "boolean" },
   json: { type: "boolean" },
@@ -88,6 +102,8 @@ export interface SinkTaskOptions {
   flushSize: number;
   rotateIntervalMs: number;
   sessionTimeoutMs: number;
+  lakeRetryTimeoutMs: number;
+  assignTimeoutMs: number;
   once: boolean;
   fromBeginning: boolean;
   json: boolean;
@@ -125,6 +141,16 @@ export function parseOptions(
     sessionTimeoutMs: o.duration("session-timeout", {
       env: "PINPIPE_SINK_SESSION_TIMEOUT",
       default: 30_000,
+      min: 1000,
+    }),
+    lakeRetryTimeoutMs: o.duration("lake-retry-timeout", {
+      env: "PINPIPE_LAKE_RETRY_TIMEOUT",
+      default: DEFAULT_LAKE_RETRY_TIMEOUT_MS,
+      min: 0,
+    }),
+    assignTimeoutMs: o.duration("assign-timeout", {
+      env: "PINPIPE_SINK_ASSIGN_TIMEOUT",
+      default: DEFAULT_ASSIGN_TIMEOUT_MS,
       min: 1000,
     }),
     once: o.bool("once"),
@@ -183,13 +209,17 @@ if (import.meta.main) {
       flushSize: opts.flushSize,
       rotateIntervalMs: opts.rotateIntervalMs,
       sessionTimeoutMs: opts.sessionTimeoutMs,
+      lakeRetryTimeoutMs: opts.lakeRetryTimeoutMs,
+      assignTimeoutMs: opts.assignTimeoutMs,
       once: opts.once,
       // The bar shows how much of what the topics hold has landed (records against the lag).
       onProgress: (s) =>
         progress.update(
           `${fmtInt(s.records)} records in ${fmtInt(s.objects)} objects, ${
             fmtInt(s.quarantined)
-          } quarantined, lag ${fmtInt(s.lag)}`,
+          } quarantined, lag ${fmtInt(s.lag)}${
+            s.lakeDownSec ? `, the lake unreachable for ${fmtSec(s.lakeDownSec)}` : ""
+          }`,
           {
             done: s.records,
             total: s.records + s.lag,

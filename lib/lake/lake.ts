@@ -5,7 +5,8 @@
  * `topics/<topic>/partition=<p>/<topic>+<p>+<startOffset padded to 10>.json`
  *
  * Folder `lib/lake/`: the lake and what writes it: the S3 sink's layout on disk or S3 (lake.ts),
- * the sink that consumes the topics into it (sink.ts), and the direct writer tests and benchmarks
+ * the sink that consumes the topics into it (sink.ts, made of sink_plan.ts, sink_consumer.ts,
+ * partition_writer.ts, rotation.ts and lake_retry.ts), and the direct writer tests and benchmarks
  * use (write_lake.ts). May import: `lib/shell/`, `lib/deps/`.
  * @module
  */
@@ -89,28 +90,73 @@ const TEMP_NAME = /\.tmp-(\d+)-[0-9a-f]{8}$/;
 const FILE_WRITES_AT_ONCE = 64;
 
 /**
+ * Network failures a retry may cure, as Node's sockets (which the AWS SDK uses) name them in
+ * `code`: refused or reset connections, timeouts, a network or host unreachable for now, a
+ * DNS answer that may come later. A name that does not resolve at all (`ENOTFOUND`) is not
+ * among them: a mistyped `--s3-endpoint` should fail at once.
+ */
+const RETRIABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+]);
+
+/** S3's names for answers that pass: throttling, an internal error, a timeout on its side. */
+const RETRIABLE_NAMES = new Set([
+  "TimeoutError",
+  "NetworkingError",
+  "RequestTimeout",
+  "RequestTimeoutException",
+  "SlowDown",
+  "Throttling",
+  "ThrottlingException",
+  "TooManyRequestsException",
+  "InternalError",
+  "ServiceUnavailable",
+]);
+
+/**
  * True when a lake operation's failure may pass on a retry: a network error, S3 throttling
  * or a 5xx, an interrupted system call. A path that is a file, a missing permission, a full
  * disk, a bucket that does not exist are permanent and retrying them only delays the error.
+ * The AWS SDK v3 gives a refused connection as a plain `Error` whose `code` says
+ * `ECONNREFUSED` (and `$metadata` without a status), so codes are read, on the error and on
+ * each of its causes.
  */
 export function isRetriableLakeError(err: unknown): boolean {
-  if (isRetriable(err)) return true;
-  const e = err as {
+  let e = err as {
     $retryable?: unknown;
     $metadata?: { httpStatusCode?: number };
     name?: string;
-    code?: string;
-  };
-  if (err instanceof Deno.errors.Interrupted || err instanceof Deno.errors.TimedOut) return true;
-  if (err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.ConnectionAborted) {
-    return true;
+    code?: unknown;
+    cause?: unknown;
+  } | undefined;
+  for (let depth = 0; e && typeof e === "object" && depth < 5; depth++, e = e.cause as typeof e) {
+    if (isRetriable(e)) return true;
+    if (
+      e instanceof Deno.errors.Interrupted || e instanceof Deno.errors.TimedOut ||
+      e instanceof Deno.errors.ConnectionRefused || e instanceof Deno.errors.ConnectionReset ||
+      e instanceof Deno.errors.ConnectionAborted
+    ) {
+      return true;
+    }
+    if (e.$retryable) return true;
+    const status = e.$metadata?.httpStatusCode;
+    if (status !== undefined) return status >= 500 || status === 429 || status === 408;
+    if (typeof e.code === "string" && RETRIABLE_CODES.has(e.code)) return true;
+    if (RETRIABLE_NAMES.has(e.name ?? "")) return true;
   }
-  if (e?.$retryable) return true;
-  const status = e?.$metadata?.httpStatusCode;
-  if (status !== undefined) return status >= 500 || status === 429 || status === 408;
-  // An AWS SDK call that got no HTTP answer at all: a network failure.
-  return /^(TimeoutError|NetworkingError|RequestTimeout|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT)$/
-    .test(e?.name ?? e?.code ?? "");
+  return false;
 }
 
 /** A parsed `--lake` value. */
@@ -165,6 +211,16 @@ export interface S3Options {
   client?: S3Client;
 }
 
+/**
+ * How long an S3 request may take to connect, and to go without a byte either way, before it
+ * fails as a retriable `TimeoutError` (`ETIMEDOUT`).
+ */
+export const S3_TIMEOUTS = {
+  connectionTimeout: 5_000,
+  requestTimeout: 30_000,
+  throwOnRequestTimeout: true,
+};
+
 /** Opens the lake at `url` (see `parseLakeUrl`). */
 export function openLake(url: string, s3: S3Options = {}): Lake {
   const loc = parseLakeUrl(url);
@@ -172,6 +228,9 @@ export function openLake(url: string, s3: S3Options = {}): Lake {
   const client = s3.client ?? new S3Client({
     region: s3.region ?? "us-east-1",
     ...(s3.endpoint ? { endpoint: s3.endpoint, forcePathStyle: true } : {}),
+    // Without these a server that stops answering (a hung process, a dropped route) holds a
+    // request forever, and the sink's retries never start: the SDK only warns on its own.
+    requestHandler: S3_TIMEOUTS,
   });
   return new S3Lake(client, loc.bucket, loc.prefix);
 }

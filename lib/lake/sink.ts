@@ -1,7 +1,14 @@
 /**
  * The sink: consumes every topic matching a regex in a consumer group and lands the records
  * in the Confluent S3 sink's layout (SPEC §3, lib/lake/lake.ts objectKey) on disk or on S3, with
- * exactly-once output across crashes.
+ * exactly-once output across crashes and lake outages.
+ *
+ * Its parts: `runSink` settles where to start (sink_plan.ts) and runs a `Sink`, which owns the
+ * consumer generations (one per set of topics), a `PartitionWriter` per partition
+ * (partition_writer.ts: buffer, cuts, writes, commit point), the `Rotation` loop
+ * (rotation.ts), and one `LakeRetry` (lake_retry.ts) through which every lake call goes. All
+ * of them take an injected clock, lake and consumer (sink_consumer.ts), so the unit tests
+ * drive them through every failure with a fault-injecting lake and a fake consumer.
  *
  * How exactly-once holds:
  * - An object covers a contiguous run of one partition's offsets and is named by the offset
@@ -9,17 +16,33 @@
  *   an acknowledged S3 PUT) before the offset after it is committed (kafkajs `eachBatch`,
  *   autoCommit off, explicit `commitOffsets`). Offsets are committed only at object
  *   boundaries, so after any crash the group resumes exactly at the start of an object.
- * - Objects written after the last commit ("orphans": durable, not yet committed) are the
- *   only ones a replay can touch, and cuts are not always reproducible: size cuts are, but
- *   a time-based rotation (`rotateIntervalMs`, so a quiet partition still lands its tail), a
- *   drain at the end of `--once` or a Ctrl-C flush cut wherever the stream happened to be.
- *   So before writing a partition, the sink lists the lake for that partition's objects at
- *   or after the resume offset and makes their start offsets mandatory cut points: the
- *   replay starts a new object at each of them, so it overwrites every orphan with an
- *   object of the same key. Every orphan but the last therefore gets the same records back;
- *   the last one may come back shorter or longer, but no object follows it, so nothing can
- *   overlap. The same happens after a rebalance or any rewind (an offset below the one
- *   expected): the partition's buffer is dropped and the lake listed again.
+ * - What may be committed is a partition's durable point, and only a successful write moves
+ *   it, past the objects written and no further, in offset order. A write that fails keeps
+ *   its objects: the next attempt writes the same keys with the same bytes, and records read
+ *   after them wait behind them, so a later batch can never carry the commit past a write
+ *   that failed. A write that fails for good marks its partition failed (nothing more is
+ *   written or committed there) and stops the sink.
+ * - Transient lake errors (refused or reset connections, timeouts, 5xx, SlowDown) are retried
+ *   with capped backoff for `lakeRetryTimeoutMs`, logged as an outage. Meanwhile the batch
+ *   waits, so kafkajs fetches nothing more from that broker (memory stays bounded), and the
+ *   member heartbeats, so it keeps its partitions. When the time runs out the sink stops
+ *   with an error naming the lake and, per partition, the offset the next run resumes at.
+ * - Stopping (Ctrl-C, `once` drained, new topics) lands what is buffered, retrying for at
+ *   most a few seconds; a write still failing is abandoned, not committed, and logged with the
+ *   offset the next run re-reads from. An attempt in flight is always awaited, never left to
+ *   land after the partition moved on.
+ * - Objects written after the last commit ("orphans": durable, not yet committed, or written
+ *   by a PUT whose answer was lost) are the only ones a replay can touch, and cuts are not
+ *   always reproducible: size cuts are, but a time-based rotation (`rotateIntervalMs`, so a
+ *   quiet partition still lands its tail), a drain at the end of `--once` or a Ctrl-C flush
+ *   cut wherever the stream happened to be. So before writing a partition, the sink lists
+ *   the lake for that partition's objects at or after the resume offset and makes their start
+ *   offsets mandatory cut points: the replay starts a new object at each of them, so it
+ *   overwrites every orphan with an object of the same key. Every orphan but the last
+ *   therefore gets the same records back; the last one may come back shorter or longer, but
+ *   no object follows it, so nothing can overlap. The same happens after a rebalance or any
+ *   rewind (an offset below the one expected): what the partition holds from there on is
+ *   dropped and the lake listed again.
  * - Records whose value is not a JSON document go to `quarantine/<topic>/partition=<p>/`,
  *   one object per record named by its own offset (so replays overwrite them too), and are
  *   counted, never dropped.
@@ -29,21 +52,32 @@
  * - A commit refused because the group is rebalancing (the member was evicted, a new
  *   generation began, the coordinator moved) is not an error: the objects are durable, the
  *   commit is tried again once the partition is ours again, and if the partition moved on
- *   the next owner replays from the last commit onto the same keys. Long writes (thousands
- *   of objects at flush size 1) heartbeat between chunks so the member is not evicted.
+ *   the next owner replays from the last commit onto the same keys. A partition that moved
+ *   on is forgotten here, and a retry of its write abandoned.
  * - Before consuming, the sink removes the temp files a killed writer left in the lake, and
  *   refuses a group that already committed records this lake does not hold (a new lake, a
  *   wrong `--lake`): they would never be landed. `fromBeginning` lands everything instead.
+ * - Every wait has a bound that names its flag: joining the group (`assignTimeoutMs`,
+ *   `--assign-timeout`) and the lake (`--lake-retry-timeout`).
  * @module
  */
-import { Buffer } from "node:buffer";
-import type { Admin, Consumer, EachBatchPayload, Kafka } from "../deps/kafkajs.ts";
-import { objectKey, parseObjectKey, QUARANTINE_DIR, TOPICS_DIR } from "./lake.ts";
-import { isRetriableLakeError } from "./lake.ts";
+import type { Kafka } from "../deps/kafkajs.ts";
 import type { Lake } from "./lake.ts";
 import { describeError } from "../shell/errors.ts";
-import { fmtInt } from "../shell/progress.ts";
-import { retry } from "../shell/retry.ts";
+import { fmtWait, LakeCallAbandoned, LakeFailed, LakeRetry, systemClock } from "./lake_retry.ts";
+import type { Clock, LakeCallContext } from "./lake_retry.ts";
+import { PartitionWriter } from "./partition_writer.ts";
+import { Rotation } from "./rotation.ts";
+import { planSink } from "./sink_plan.ts";
+import { isRebalance, kafkajsConsumer, passingKafkaError } from "./sink_consumer.ts";
+import type { SinkBatchPayload, SinkConsumer } from "./sink_consumer.ts";
+
+/** How long lake calls are retried through an outage by default (`--lake-retry-timeout`). */
+export const DEFAULT_LAKE_RETRY_TIMEOUT_MS = 5 * 60_000;
+/** How long a consumer may take to join its group by default (`--assign-timeout`). */
+export const DEFAULT_ASSIGN_TIMEOUT_MS = 60_000;
+/** How long a stopping sink retries the lake for what it still holds. */
+const STOP_RETRY_MS = 5_000;
 
 /** How the sink runs. */
 export interface SinkOptions {
@@ -85,6 +119,10 @@ export interface SinkOptions {
   startOffsets?: Map<string, number>;
   /** Kafka as messages name it, e.g. `Kafka at 127.0.0.1:9092`. Default `Kafka`. */
   kafkaName?: string;
+  /** How long a failing lake is retried before the sink stops. Default 5 min. */
+  lakeRetryTimeoutMs?: number;
+  /** How long a consumer may take to join the group (and, with `once`, get a partition). */
+  assignTimeoutMs?: number;
 }
 
 /** What the sink did. */
@@ -103,83 +141,8 @@ export interface SinkSummary {
   /** Records behind the end of the log, as last seen (0 after a drain). */
   lag: number;
   elapsedSec: number;
-}
-
-interface Buffered {
-  offset: number;
-  /** The record as one JSON line, or undefined when it is quarantined. */
-  line?: string;
-  bad?: Quarantined;
-}
-
-interface Quarantined {
-  topic: string;
-  partition: number;
-  offset: number;
-  timestamp: string;
-  key: string | null;
-  value: string | null;
-  value_base64: string | null;
-  reason: string;
-}
-
-interface PartitionState {
-  topic: string;
-  partition: number;
-  /** Next offset expected; -1 before the first batch (or after a rewind). */
-  next: number;
-  buf: Buffered[];
-  openedAt: number;
-  /** Start offsets of objects already in the lake at or after the resume point. */
-  forced: number[];
-  /** Everything below this offset is durable in the lake. */
-  durable: number;
-  committed: number;
-  high: number;
-}
-
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
-/** Objects written between two heartbeats of a long write. */
-const WRITE_CHUNK = 1024;
-
-/**
- * Kafka's answers to a commit or heartbeat while the group changes: the member must rejoin,
- * and nothing is wrong with the data.
- */
-const REBALANCE_TYPES = new Set([
-  "UNKNOWN_MEMBER_ID",
-  "ILLEGAL_GENERATION",
-  "REBALANCE_IN_PROGRESS",
-  "NOT_COORDINATOR",
-  "COORDINATOR_NOT_AVAILABLE",
-  "COORDINATOR_LOAD_IN_PROGRESS",
-  "FENCED_INSTANCE_ID",
-]);
-
-/**
- * True for a Kafka error that passes with a rejoin or a retry. kafkajs marks retriable ones,
- * but wraps a rebalance answer it gave up on (`UNKNOWN_MEMBER_ID` from a commit) in a
- * non-retriable error, so the causes are looked at too.
- */
-function passingKafkaError(err: unknown): boolean {
-  const top = err as { retriable?: unknown };
-  if (top?.retriable === true) return true;
-  for (
-    let e = err as { type?: string; name?: string; cause?: unknown } | undefined, depth = 0;
-    e && depth < 5;
-    e = e.cause as typeof e, depth++
-  ) {
-    if (REBALANCE_TYPES.has(e.type ?? "") || e.name === "KafkaJSRebalanceInProgress") return true;
-  }
-  return false;
-}
-
-/** Errors that stop the sink (a lake that refuses writes); others go back to kafkajs. */
-const fatalErrors = new WeakSet<object>();
-function fatal(err: Error): Error {
-  fatalErrors.add(err);
-  return err;
+  /** Seconds the lake has been failing, while it does (progress lines). */
+  lakeDownSec?: number;
 }
 
 /** Runs the sink until `signal` aborts (or, with `once`, until drained); resolves with a summary. */
@@ -189,20 +152,23 @@ export async function runSink(
 ): Promise<SinkSummary> {
   const t0 = performance.now();
   const log = opts.log ?? (() => {});
-  const summary: SinkSummary = {
-    topics: [],
+  const where = opts.kafkaName ?? "Kafka";
+  const retry = new LakeRetry({
+    lakeUrl: opts.lake.url,
+    timeoutMs: opts.lakeRetryTimeoutMs ?? DEFAULT_LAKE_RETRY_TIMEOUT_MS,
+    log,
+    flag: "--lake-retry-timeout",
+  });
+  const empty = (topics: string[] = [], extra: Partial<SinkSummary> = {}): SinkSummary => ({
+    topics,
     records: 0,
     objects: 0,
     bytes: 0,
     quarantined: 0,
     lag: 0,
-    elapsedSec: 0,
-  };
-  const finish = () => {
-    summary.elapsedSec = (performance.now() - t0) / 1000;
-    return summary;
-  };
-  const where = opts.kafkaName ?? "Kafka";
+    elapsedSec: (performance.now() - t0) / 1000,
+    ...extra,
+  });
   await opts.lake.check?.();
   const admin = opts.kafka.admin();
   try {
@@ -210,585 +176,490 @@ export async function runSink(
   } catch (err) {
     throw new Error(`Cannot connect to ${where}: ${describeError(err)}`, { cause: err });
   }
-  let topics: string[];
-  let targets: Map<string, number> | undefined;
-  let logs = new Map<string, { topic: string; partition: number; low: number; high: number }>();
-  /** Where partitions start instead of their commit (`fromBeginning`, `startOffsets`). */
-  const seekPlan = new Map<string, number>();
   try {
-    topics = await waitForTopics(admin, opts, ctx.signal, log);
-    summary.topics = topics;
-    if (topics.length) {
-      summary.tempsRemoved = await removeTemps(opts.lake, topics);
-      if (summary.tempsRemoved) {
-        log(
-          `sink: removed ${
-            fmtInt(summary.tempsRemoved)
-          } temp file(s) that an interrupted write left in ${opts.lake.url}`,
-        );
-      }
-      // On a cluster that just started, the group coordinator may still be loading.
-      const settle = <T>(fn: () => Promise<T>) =>
-        retry(fn, {
-          maxAttempts: 12,
-          baseMs: 200,
-          maxMs: 2000,
-          signal: ctx.signal,
-          retriable: passingKafkaError,
-        });
-      logs = await settle(() => logOffsets(admin, topics));
-      const committed = await settle(() => committedOffsets(admin, opts.groupId, topics));
-      if (opts.fromBeginning) {
-        log(`sink: landing ${topics.join(", ")} from the beginning of the log`);
-        for (const [id, o] of logs) seekPlan.set(id, o.low);
-      } else {
-        await refuseUnlandedCommits(opts, logs, committed);
-        for (const [id, offset] of opts.startOffsets ?? []) {
-          if ((committed.get(id) ?? -1) < 0 && logs.has(id)) seekPlan.set(id, offset);
-        }
-      }
-      if (opts.once) {
-        targets = new Map([...logs].map(([tp, o]) => [tp, o.high]));
-        for (const [tp, high] of targets) {
-          const c = committed.get(tp) ?? -1;
-          const from = seekPlan.get(tp) ?? (c >= 0 ? c : logs.get(tp)!.low);
-          if (from >= high) targets.delete(tp);
-          else summary.lag += high - from;
-        }
-      }
+    let plan;
+    try {
+      plan = await planSink(admin, opts, { signal: ctx.signal, retry, log });
+    } catch (err) {
+      // Interrupted while settling: nothing was read, so nothing is lost (exit 130, not a
+      // bare "The signal has been aborted").
+      if (ctx.signal?.aborted) return empty();
+      throw err;
     }
-  } catch (err) {
-    await admin.disconnect();
-    throw err;
-  }
-  if (topics.length === 0 || targets?.size === 0) {
-    await admin.disconnect();
-    return finish();
-  }
-
-  const newConsumer = (): Consumer =>
-    opts.kafka.consumer({
-      groupId: opts.groupId,
-      allowAutoTopicCreation: false,
-      sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: Math.min(3000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
-      maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
-      maxBytes: opts.maxBytes ?? 4 * 1024 * 1024,
-      maxWaitTimeInMs: 250,
-      retry: { retries: 10 },
+    const extra = { tempsRemoved: plan.tempsRemoved, lag: plan.lag };
+    if (!plan.topics.length || plan.targets?.size === 0 || ctx.signal?.aborted) {
+      return empty(plan.topics, extra);
+    }
+    const sink = new Sink({
+      ...opts,
+      kafkaName: where,
+      retry,
+      topics: plan.topics,
+      targets: plan.targets,
+      seekPlan: plan.seekPlan,
+      startedAt: t0,
+      initial: extra,
+      newConsumer: () => kafkajsConsumer(opts.kafka, opts),
+      // Topics created after the start (the REST proxy auto-creates them on first use).
+      listTopics: opts.once
+        ? undefined
+        : async () =>
+          (await admin.listTopics()).filter((t) => !t.startsWith("__") && opts.topicsRegex.test(t)),
     });
-  let consumer: Consumer = newConsumer();
-  const states = new Map<string, PartitionState>();
+    return await sink.run(ctx.signal);
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/** What a `Sink` is made of: its settings and the parts it is given. */
+export interface SinkParts {
+  lake: Lake;
+  groupId: string;
+  flushSize: number;
+  rotateIntervalMs: number;
+  /** The topics to consume (sorted). */
+  topics: string[];
+  /** Makes the consumer of each generation. */
+  newConsumer: () => SinkConsumer;
+  /** With `once`: the end offset to land each partition to, by `topic:partition`. */
+  targets?: Map<string, number>;
+  /** Partitions that start elsewhere than their commit, at their first assignment. */
+  seekPlan?: Map<string, number>;
+  /** The matching topics now, for a long-running sink to subscribe to new ones. */
+  listTopics?: () => Promise<string[]>;
+  topicRefreshMs?: number;
+  lakeRetryTimeoutMs?: number;
+  assignTimeoutMs?: number;
+  kafkaName?: string;
+  onProgress?: (s: SinkSummary) => void;
+  log?: (line: string) => void;
+  clock?: Clock;
+  /** The lake retry policy (default: one made from `lakeRetryTimeoutMs` and `clock`). */
+  retry?: LakeRetry;
+  /** `clock.now()` when the run began (default: at construction). */
+  startedAt?: number;
+  /** Figures settled before the run (temp files removed, the lag to drain). */
+  initial?: Partial<SinkSummary>;
+}
+
+type Phase = "stop" | "topics" | "fail";
+
+/** The consumer generation loop, the partitions' writers and the loops beside them. */
+export class Sink {
+  readonly summary: SinkSummary;
+  private readonly writers = new Map<string, PartitionWriter>();
   /** The partitions this member holds in the current generation (`topic:partition`). */
-  let assigned = new Set<string>();
+  private assigned = new Set<string>();
   /** The partitions already sent to their `seekPlan` offset (once per run). */
-  const rewound = new Set<string>();
-  // One lock per partition: its buffer, write and commit happen in order, while
-  // partitions write concurrently (their fsyncs overlap).
-  const locks = new Map<string, Promise<unknown>>();
-  const locked = <T>(id: string, fn: () => Promise<T>): Promise<T> => {
-    const p = (locks.get(id) ?? Promise.resolve()).then(fn);
-    locks.set(id, p.catch(() => {}));
-    return p;
-  };
-  let stopped = false;
-  let commitDeferred = false;
-  // A consumer generation ends when the run should stop, or when new topics match and the
-  // consumer must be made again to subscribe to them; a failure rejects it.
-  let stopRequested = false;
-  // Off while a generation ends: a batch arriving then is left uncommitted for the next.
-  let accepting = true;
-  let wake: (why: "stop" | "topics") => void = () => {};
-  let rejectDone: (err: unknown) => void = () => {};
-  const resolveDone = () => {
-    stopRequested = true;
-    wake("stop");
-  };
+  private readonly rewound = new Set<string>();
+  private readonly clock: Clock;
+  private readonly retry: LakeRetry;
+  private readonly rotation: Rotation;
+  private readonly log: (line: string) => void;
+  private readonly startedAt: number;
+  private topics: string[];
+  private consumer?: SinkConsumer;
+  private stopRequested = false;
+  /** The error that stops the sink (the first one). */
+  private failure?: unknown;
+  /** Off while a generation ends: a batch arriving then is left for the next one. */
+  private accepting = false;
+  private wake: (why: Phase) => void = () => {};
+  private joined: (assignment: Set<string>) => void = () => {};
+  /** The heartbeat of the last batch, for writes that happen outside one (rotation, flush). */
+  private heartbeat?: () => Promise<void>;
+  private commitDeferred = false;
+  private retrying?: Promise<void>;
+  /** Aborted when the run ends: stops the background loops. */
+  private readonly closing = new AbortController();
 
-  /** Turns a partition's buffer into objects to write; the buffer is emptied. */
-  const cut = (st: PartitionState, out: { key: string; body: Uint8Array }[]) => {
-    if (!st.buf.length) return;
-    const lines: string[] = [];
-    let first = -1;
-    for (const b of st.buf) {
-      if (b.line !== undefined) {
-        if (first < 0) first = b.offset;
-        lines.push(b.line);
-      } else if (b.bad) {
-        out.push({
-          key: objectKey(st.topic, st.partition, b.offset, QUARANTINE_DIR),
-          body: new TextEncoder().encode(`${JSON.stringify(b.bad)}\n`),
-        });
-        summary.quarantined++;
-      }
+  constructor(private readonly parts: SinkParts) {
+    this.clock = parts.clock ?? systemClock;
+    this.log = parts.log ?? (() => {});
+    this.startedAt = parts.startedAt ?? this.clock.now();
+    this.topics = parts.topics;
+    this.retry = parts.retry ?? new LakeRetry({
+      lakeUrl: parts.lake.url,
+      timeoutMs: parts.lakeRetryTimeoutMs ?? DEFAULT_LAKE_RETRY_TIMEOUT_MS,
+      clock: this.clock,
+      log: this.log,
+      flag: "--lake-retry-timeout",
+    });
+    this.summary = {
+      topics: parts.topics,
+      records: 0,
+      objects: 0,
+      bytes: 0,
+      quarantined: 0,
+      lag: 0,
+      elapsedSec: 0,
+      ...parts.initial,
+    };
+    this.rotation = new Rotation(
+      parts.rotateIntervalMs,
+      this.clock,
+      () => [...this.writers.values()].filter((w) => this.assigned.has(w.id)),
+      (w, now) => this.rotate(w, now),
+    );
+  }
+
+  /** Consumes until stopped (`signal`, `stop()`, or drained with targets); the summary. */
+  async run(signal?: AbortSignal): Promise<SinkSummary> {
+    const onAbort = () => this.stop();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) this.stop();
+    const loops = [
+      this.every(1000, () => {
+        this.report();
+        this.retryCommits();
+      }),
+      this.rotation.run(this.closing.signal),
+      this.parts.listTopics
+        ? this.every(this.parts.topicRefreshMs ?? 5000, () => this.newTopics())
+        : undefined,
+    ];
+    try {
+      while (!this.stopRequested && this.failure === undefined) await this.generation();
+    } finally {
+      this.closing.abort();
+      await Promise.all(loops);
+      signal?.removeEventListener("abort", onAbort);
     }
-    if (first >= 0) {
-      out.push({
-        key: objectKey(st.topic, st.partition, first),
-        body: new TextEncoder().encode(`${lines.join("\n")}\n`),
+    this.report();
+    if (this.failure !== undefined) throw this.finalError(this.failure);
+    if (this.parts.targets) this.summary.lag = 0;
+    return this.summary;
+  }
+
+  /** Asks the sink to land what it holds and stop. */
+  stop(): void {
+    this.stopRequested = true;
+    this.wake("stop");
+  }
+
+  /** One consumer, from joining the group to leaving it; lands what is buffered at the end. */
+  private async generation(): Promise<void> {
+    const consumer = this.parts.newConsumer();
+    this.consumer = consumer;
+    const phase = new Promise<Phase>((resolve) => this.wake = resolve);
+    if (this.stopRequested) this.wake("stop");
+    const joined = new Promise<Set<string>>((resolve) => this.joined = resolve);
+    const waiting = new AbortController();
+    consumer.onCrash((err, restart) => {
+      if (!restart) this.fail(err);
+    });
+    consumer.onGroupJoin((assignment) => this.onAssigned(consumer, assignment));
+    this.accepting = true;
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: this.topics, fromBeginning: true });
+      consumer.run((p) => this.onBatch(p)).catch((err) => this.fail(err));
+      const limit = this.parts.assignTimeoutMs ?? DEFAULT_ASSIGN_TIMEOUT_MS;
+      const first = await Promise.race([
+        joined.then(() => "joined" as const),
+        phase,
+        this.clock.sleep(limit, waiting.signal).then(
+          () => "timeout" as const,
+          () => "joined" as const,
+        ),
+      ]);
+      waiting.abort();
+      if (first === "timeout") this.fail(new Error(this.assignTimeoutMessage(limit)));
+      const why = await phase;
+      this.accepting = false;
+      if (why !== "fail") await this.flushAll(why === "stop").catch((err) => this.fail(err));
+    } finally {
+      waiting.abort();
+      this.accepting = false;
+      await consumer.disconnect().catch(() => {});
+    }
+  }
+
+  /** The error for a consumer that got nothing within the assign timeout. */
+  private assignTimeoutMessage(ms: number): string {
+    const topics = this.topics.length > 3
+      ? `${this.topics.slice(0, 3).join(", ")} and ${this.topics.length - 3} more`
+      : this.topics.join(", ");
+    const what = this.parts.targets
+      ? `no partition of ${topics} was assigned to this sink within ${
+        fmtWait(ms)
+      }: another member of the group may hold them all, or the group coordinator is not ready`
+      : `the consumer did not join the group within ${
+        fmtWait(ms)
+      }: the group coordinator may not be ready, or a member that left is still being waited for`;
+    return `Cannot consume ${topics} in group "${this.parts.groupId}" from ${
+      this.parts.kafkaName ?? "Kafka"
+    }: ${what} (--assign-timeout lengthens the wait)`;
+  }
+
+  /** After a join: the partitions held now; the ones gone are forgotten; plan seeks applied. */
+  private onAssigned(consumer: SinkConsumer, assignment: Record<string, number[]>): void {
+    const held = new Set<string>();
+    for (const [t, ps] of Object.entries(assignment)) for (const p of ps) held.add(`${t}:${p}`);
+    this.assigned = held;
+    // kafkajs reads every partition again from the group's commit after a join, and one that
+    // moved on may have been written by another member meanwhile: each writer starts over
+    // (after the write it may be doing; one of a partition gone is abandoned).
+    for (const w of this.writers.values()) w.locked(() => Promise.resolve(w.reset()));
+    // Before the first fetch of each partition: start at the plan, not the commit.
+    for (const id of held) {
+      const offset = this.parts.seekPlan?.get(id);
+      if (offset === undefined || this.rewound.has(id)) continue;
+      this.rewound.add(id);
+      const cut = id.lastIndexOf(":");
+      consumer.seek({
+        topic: id.slice(0, cut),
+        partition: Number(id.slice(cut + 1)),
+        offset: String(offset),
       });
-      summary.objects++;
     }
-    st.buf = [];
-  };
+    const targets = this.parts.targets;
+    if (!targets || [...held].some((id) => targets.has(id))) this.joined(held);
+  }
 
-  /** Writes `out` to the lake, retrying only what may pass; a failure stops the sink. */
-  const write = async (
-    out: { key: string; body: Uint8Array }[],
-    heartbeat?: () => Promise<void>,
-  ) => {
-    for (let i = 0; i < out.length; i += WRITE_CHUNK) {
-      const chunk = out.slice(i, i + WRITE_CHUNK);
-      try {
-        await retry(() => opts.lake.putMany(chunk), {
-          maxAttempts: 6,
-          retriable: (err) => !stopped && isRetriableLakeError(err),
-          onRetry: (err, n, ms) =>
-            log(
-              `sink: writing to ${opts.lake.url} failed (${
-                describeError(err)
-              }); retry ${n} in ${ms} ms`,
-            ),
-        });
-      } catch (err) {
-        throw fatal(
-          new Error(
-            `Cannot write ${
-              chunk.length === 1 ? `"${chunk[0].key}"` : `${chunk.length} objects`
-            } to the lake "${opts.lake.url}": ${describeError(err)}`,
-            { cause: err },
-          ),
-        );
-      }
-      for (const o of chunk) summary.bytes += o.body.length;
-      // A long write must not cost the member its place in the group.
-      if (heartbeat && i + WRITE_CHUNK < out.length) await heartbeat().catch(() => {});
+  private writer(topic: string, partition: number): PartitionWriter {
+    const id = `${topic}:${partition}`;
+    let w = this.writers.get(id);
+    if (!w) {
+      w = new PartitionWriter(topic, partition, {
+        lake: this.parts.lake,
+        retry: this.retry,
+        clock: this.clock,
+        flushSize: this.parts.flushSize,
+        tally: this.summary,
+        log: this.log,
+      });
+      this.writers.set(id, w);
     }
-  };
+    return w;
+  }
+
+  /** What a lake call of `w` may do while it waits: heartbeat, and when to give up. */
+  private callContext(w: PartitionWriter, heartbeat?: () => Promise<void>): LakeCallContext {
+    return {
+      heartbeat,
+      isRebalance,
+      abandon: () => {
+        if (this.failure !== undefined) return "the sink failed";
+        if (this.stopRequested) return "the sink is stopping";
+        if (!this.assigned.has(w.id)) return `${w.name} went to another member of the group`;
+        return undefined;
+      },
+    };
+  }
+
+  private async onBatch(p: SinkBatchPayload): Promise<void> {
+    if (!p.isRunning() || p.isStale() || !this.accepting) return;
+    this.heartbeat = p.heartbeat;
+    const { topic, partition, messages, highWatermark } = p.batch;
+    const w = this.writer(topic, partition);
+    const ctx = this.callContext(w, p.heartbeat);
+    try {
+      await w.locked(async () => {
+        // Checked again: the sink may have failed, or a seek made the batch stale, meanwhile.
+        if (!this.accepting || w.failed || p.isStale()) return;
+        w.high = Number(highWatermark);
+        await w.take(messages, ctx);
+        if (this.parts.targets && w.next >= (this.parts.targets.get(w.id) ?? Infinity)) w.cut();
+        await this.land(w, ctx);
+        if (messages.length) p.resolveOffset(messages[messages.length - 1].offset);
+      });
+    } catch (err) {
+      if (err instanceof LakeCallAbandoned) {
+        // A rebalance goes back to kafkajs, which rejoins; the partition is then re-read
+        // from its last commit. Otherwise the sink is stopping: the batch is left unread.
+        if (isRebalance(err.cause)) throw err.cause;
+        return;
+      }
+      // The lake refused the write for good, or Kafka refused for good: stop rather than
+      // skip records. A rebalance goes back to kafkajs.
+      if (!passingKafkaError(err)) this.fail(err);
+      throw err;
+    }
+    await p.heartbeat();
+    this.checkDrained();
+  }
+
+  /** Writes what `w` has cut, then commits its durable point. */
+  private async land(w: PartitionWriter, ctx: LakeCallContext): Promise<void> {
+    await w.write(ctx);
+    await this.commit([w]);
+  }
+
+  /** The rotation's landing of one partition, under its lock. */
+  private rotate(w: PartitionWriter, now: number): Promise<void> {
+    return w.locked(async () => {
+      if (!this.accepting || w.failed || !this.assigned.has(w.id)) return;
+      if (!w.rotateDue(now, this.parts.rotateIntervalMs)) return;
+      w.cut();
+      await this.land(w, this.callContext(w, this.heartbeat));
+    }).catch((err) => {
+      // Abandoned: the objects stay cut, and the next write of the partition takes them.
+      if (!(err instanceof LakeCallAbandoned)) this.fail(err);
+    });
+  }
 
   /**
-   * Commits the durable point of each of `touched` that moved. A refusal while the group
-   * changes is logged and left for later (the objects are durable; see the module header).
+   * Commits the durable point of each of `ws` that moved. A refusal while the group changes
+   * is logged and left for later (the objects are durable; see the module header).
    */
-  const commit = async (touched: PartitionState[]) => {
-    const commits = [];
-    for (const st of touched) {
-      if (st.durable > st.committed) {
-        commits.push({ topic: st.topic, partition: st.partition, offset: String(st.durable) });
-      }
+  private async commit(ws: PartitionWriter[]): Promise<void> {
+    const commits: { w: PartitionWriter; offset: number }[] = [];
+    for (const w of ws) {
+      const offset = w.commitPoint();
+      if (offset !== undefined) commits.push({ w, offset });
     }
-    if (!commits.length) return;
+    if (!commits.length || !this.consumer) return;
     try {
-      await consumer.commitOffsets(commits);
+      await this.consumer.commitOffsets(
+        commits.map(({ w, offset }) => ({
+          topic: w.topic,
+          partition: w.partition,
+          offset: String(offset),
+        })),
+      );
     } catch (err) {
       if (!passingKafkaError(err)) {
-        throw fatal(
-          new Error(
-            `Cannot commit the sink's offsets in group "${opts.groupId}": ${describeError(err)}`,
-            {
-              cause: err,
-            },
-          ),
+        throw new Error(
+          `Cannot commit the sink's offsets in group "${this.parts.groupId}": ${
+            describeError(err)
+          }`,
+          { cause: err },
         );
       }
-      if (!commitDeferred) {
-        log(
+      if (!this.commitDeferred) {
+        this.log(
           `sink: commit deferred while the group changes (${
             describeError(err)
           }); the objects are in the lake and the commit is retried`,
         );
       }
-      commitDeferred = true;
+      this.commitDeferred = true;
       return;
     }
-    commitDeferred = false;
-    for (const c of commits) {
-      const st = states.get(`${c.topic}:${c.partition}`)!;
-      st.committed = Math.max(st.committed, Number(c.offset));
-    }
-  };
-
-  /** Writes `out`, then commits every partition whose durable point moved. */
-  const land = async (
-    out: { key: string; body: Uint8Array }[],
-    touched: PartitionState[],
-    heartbeat?: () => Promise<void>,
-  ) => {
-    if (out.length) await write(out, heartbeat);
-    for (const st of touched) st.durable = st.buf.length ? st.buf[0].offset : st.next;
-    await commit(touched);
-  };
-
-  const orphans = async (topic: string, partition: number, from: number): Promise<number[]> => {
-    const starts: number[] = [];
-    const dir = `${TOPICS_DIR}/${topic}/partition=${partition}/`;
-    // This member now holds the partition: nobody else writes these keys any more.
-    for (const d of [dir, `${QUARANTINE_DIR}/${topic}/partition=${partition}/`]) {
-      await opts.lake.removeTemps?.(d);
-    }
-    for await (const o of opts.lake.list(dir)) {
-      const k = parseObjectKey(o.key);
-      if (k && k.topic === topic && k.partition === partition && k.startOffset >= from) {
-        starts.push(k.startOffset);
-      }
-    }
-    if (starts.length) {
-      log(
-        `sink: ${topic}[${partition}] resumes at ${from}; ${starts.length} object(s) from an earlier run will be rewritten at the same offsets`,
-      );
-    }
-    return starts.sort((a, b) => a - b);
-  };
-
-  const checkDrained = () => {
-    if (!targets) return;
-    for (const [tp, high] of targets) {
-      const st = states.get(tp);
-      if (!st || st.committed < high) return;
-    }
-    resolveDone();
-  };
-
-  const onBatch = async (
-    { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload,
-  ) => {
-    if (!isRunning() || isStale() || !accepting) return;
-    const { topic, partition } = batch;
-    const id = `${topic}:${partition}`;
-    await locked(id, async () => {
-      let st = states.get(id);
-      if (!st) {
-        st = {
-          topic,
-          partition,
-          next: -1,
-          buf: [],
-          openedAt: 0,
-          forced: [],
-          durable: -1,
-          committed: -1,
-          high: 0,
-        };
-        states.set(id, st);
-      }
-      st.high = Number(batch.highWatermark);
-      const out: { key: string; body: Uint8Array }[] = [];
-      for (const m of batch.messages) {
-        const off = Number(m.offset);
-        if (st.next < 0 || off < st.next) {
-          if (st.next >= 0) log(`sink: ${topic}[${partition}] rewound to ${off}; re-reading`);
-          summary.records -= st.buf.length;
-          st.buf = [];
-          st.forced = await orphans(topic, partition, off);
-          st.durable = off;
-          if (st.committed < 0) st.committed = off;
-        }
-        if (st.forced.length && off >= st.forced[0]) {
-          cut(st, out);
-          while (st.forced.length && st.forced[0] <= off) st.forced.shift();
-        }
-        if (!st.buf.length) st.openedAt = performance.now();
-        st.buf.push(toBuffered(topic, partition, m));
-        st.next = off + 1;
-        summary.records++;
-        if (st.buf.length >= opts.flushSize) cut(st, out);
-      }
-      if (targets && st.next >= (targets.get(id) ?? Infinity)) cut(st, out);
-      await land(out, [st], heartbeat);
-      if (batch.messages.length) resolveOffset(batch.messages[batch.messages.length - 1].offset);
-    });
-    await heartbeat();
-    checkDrained();
-  };
+    this.commitDeferred = false;
+    for (const { w, offset } of commits) w.committed = Math.max(w.committed, offset);
+  }
 
   /** Commits left for later (see `commit`), for partitions this member holds again. */
-  let retrying: Promise<void> | undefined;
-  const retryCommits = () => {
-    if (!commitDeferred || stopped || retrying) return;
-    const due = [...states.entries()].filter(([id, st]) =>
-      assigned.has(id) && st.durable > st.committed && !st.buf.length
+  private retryCommits(): void {
+    // Every partition is looked at, not only the one refused last: another partition's
+    // commit that succeeded since says nothing about this one's.
+    if (this.retrying || this.closing.signal.aborted) return;
+    const due = [...this.writers.values()].filter((w) =>
+      this.assigned.has(w.id) && w.commitPoint() !== undefined
     );
-    retrying = Promise.all(due.map(([id, st]) => locked(id, () => commit([st]))))
-      .then(() => checkDrained())
-      .catch((err) => rejectDone(err))
-      .finally(() => retrying = undefined);
-  };
+    if (!due.length) return;
+    this.retrying = Promise.all(due.map((w) => w.locked(() => this.commit([w]))))
+      .then(() => this.checkDrained())
+      .catch((err) => this.fail(err))
+      .finally(() => this.retrying = undefined);
+  }
 
-  const rotate = async () => {
-    if (stopped) return;
-    const now = performance.now();
-    const due = [...states.entries()].filter(([, st]) =>
-      st.buf.length && now - st.openedAt >= opts.rotateIntervalMs
-    );
-    await Promise.all(due.map(([id, st]) =>
-      locked(id, async () => {
-        if (stopped || !st.buf.length || now - st.openedAt < opts.rotateIntervalMs) return;
-        const out: { key: string; body: Uint8Array }[] = [];
-        cut(st, out);
-        await land(out, [st]);
-      })
-    ));
-  };
-
-  const report = () => {
-    let lag = 0;
-    for (const st of states.values()) lag += Math.max(0, st.high - Math.max(st.next, 0));
-    summary.lag = lag;
-    summary.elapsedSec = (performance.now() - t0) / 1000;
-    opts.onProgress?.({ ...summary });
-  };
-
-  const onAbort = () => resolveDone();
-  ctx.signal?.addEventListener("abort", onAbort, { once: true });
-  if (ctx.signal?.aborted) resolveDone();
-  const timers: ReturnType<typeof setInterval>[] = [];
-  let rotating: Promise<void> | undefined;
-  let listing: Promise<void> | undefined;
-  const flushAll = () =>
-    Promise.all([...states.entries()].map(([id, st]) =>
-      locked(id, async () => {
-        const out: { key: string; body: Uint8Array }[] = [];
-        cut(st, out);
-        await land(out, [st]);
-      })
-    ));
-  try {
-    timers.push(setInterval(() => {
-      report();
-      retryCommits();
-    }, 1000));
-    if (opts.rotateIntervalMs > 0) {
-      const every = Math.max(10, Math.min(1000, Math.floor(opts.rotateIntervalMs / 4)));
-      timers.push(setInterval(() => {
-        rotating ??= rotate().catch((err) => rejectDone(err)).finally(() => rotating = undefined);
-      }, every));
-    }
-    if (!opts.once) {
-      // Topics created after the start (the REST proxy auto-creates them on first use).
-      timers.push(setInterval(() => {
-        listing ??= admin.listTopics().then((all) => {
-          const more = all.filter((t) =>
-            !t.startsWith("__") && opts.topicsRegex.test(t) && !topics.includes(t)
-          );
-          if (more.length) {
-            topics = [...topics, ...more].sort();
-            summary.topics = topics;
-            log(`sink: new topic(s) ${more.join(", ")}; subscribing`);
-            wake("topics");
-          }
-        }).catch(() => {}).finally(() => listing = undefined);
-      }, opts.topicRefreshMs ?? 5000));
-    }
-    while (!stopRequested) {
-      const phase = new Promise<"stop" | "topics">((resolve, reject) => {
-        wake = resolve;
-        rejectDone = reject;
-      });
-      consumer.on(consumer.events.CRASH, (e) => {
-        if (!e.payload.restart) rejectDone(e.payload.error);
-      });
-      consumer.on(consumer.events.GROUP_JOIN, (e) => {
-        const held = new Set<string>();
-        for (const [t, ps] of Object.entries(e.payload.memberAssignment)) {
-          for (const p of ps as number[]) held.add(`${t}:${p}`);
-        }
-        assigned = held;
-        // Before the first fetch of each partition: start at the log, not the commit.
-        for (const id of held) {
-          if (rewound.has(id) || !seekPlan.has(id)) continue;
-          rewound.add(id);
-          const [topic, partition] = [
-            id.slice(0, id.lastIndexOf(":")),
-            id.slice(id.lastIndexOf(":") + 1),
-          ];
-          consumer.seek({
-            topic,
-            partition: Number(partition),
-            offset: String(seekPlan.get(id)),
+  /**
+   * Lands what every partition holds (a generation ends: cuts are safe anywhere). When the
+   * sink stops, a failing lake is retried only briefly: what it cannot take is logged, left
+   * uncommitted, and read again by the next run.
+   */
+  private async flushAll(stopping: boolean): Promise<void> {
+    await Promise.all([...this.writers.values()].map((w) =>
+      w.locked(async () => {
+        if (w.failed || !this.assigned.has(w.id)) return;
+        w.cut();
+        const ctx = this.callContext(w, this.heartbeat);
+        try {
+          await this.land(w, {
+            ...ctx,
+            abandon: () => this.failure !== undefined ? "the sink failed" : undefined,
+            timeoutMs: stopping ? STOP_RETRY_MS : undefined,
+            timeoutName: `a stopping sink retries for ${fmtWait(STOP_RETRY_MS)}`,
           });
+        } catch (err) {
+          if (err instanceof LakeCallAbandoned) return;
+          if (stopping && err instanceof LakeFailed) {
+            this.log(
+              `sink: ${w.pending} record(s) of ${w.name} not landed, the lake "${this.parts.lake.url}" still failing (${
+                describeError(err.cause ?? err)
+              }); the next run reads them again from offset ${w.committed}`,
+            );
+            return;
+          }
+          throw err;
         }
-      });
-      accepting = true;
+      })
+    ));
+    if (!stopping) return;
+    for (const w of this.writers.values()) this.summary.records -= w.pending;
+  }
+
+  private checkDrained(): void {
+    const targets = this.parts.targets;
+    if (!targets) return;
+    for (const [id, high] of targets) {
+      const w = this.writers.get(id);
+      if (!w || w.committed < high) return;
+    }
+    this.stop();
+  }
+
+  private async newTopics(): Promise<void> {
+    const all = await this.parts.listTopics!();
+    const more = all.filter((t) => !this.topics.includes(t));
+    if (!more.length) return;
+    this.topics = [...this.topics, ...more].sort();
+    this.summary.topics = this.topics;
+    this.log(`sink: new topic(s) ${more.join(", ")}; subscribing`);
+    this.wake("topics");
+  }
+
+  /** The sink cannot go on: the generation ends without landing more. */
+  private fail(err: unknown): void {
+    if (this.failure === undefined) {
+      this.failure = err ?? new Error("Cannot go on: unknown failure");
+    }
+    this.accepting = false;
+    this.wake("fail");
+  }
+
+  /** The failure, naming per partition the offset the next run resumes at. */
+  private finalError(err: unknown): unknown {
+    const behind = [...this.writers.values()]
+      .filter((w) => w.committed >= 0 && (w.next > w.committed || w.pending > 0))
+      .sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }))
+      .map((w) => `${w.name} at offset ${w.committed}`);
+    if (!behind.length || !(err instanceof Error)) return err;
+    const shown = behind.length > 8
+      ? `${behind.slice(0, 8).join(", ")} and ${behind.length - 8} more`
+      : behind.join(", ");
+    return new Error(`${err.message}; not landed yet, the next run resumes there: ${shown}`, {
+      cause: err.cause ?? err,
+    });
+  }
+
+  private report(): void {
+    let lag = 0;
+    for (const w of this.writers.values()) lag += Math.max(0, w.high - Math.max(w.next, 0));
+    if (this.writers.size || !this.parts.targets) this.summary.lag = lag;
+    const down = this.retry.downMs();
+    if (down > 0) this.summary.lakeDownSec = down / 1000;
+    else delete this.summary.lakeDownSec;
+    this.summary.elapsedSec = (this.clock.now() - this.startedAt) / 1000;
+    this.parts.onProgress?.({ ...this.summary });
+  }
+
+  /** Calls `fn` every `ms` until the run ends (one call at a time; its errors ignored). */
+  private async every(ms: number, fn: () => void | Promise<void>): Promise<void> {
+    const signal = this.closing.signal;
+    while (!signal.aborted) {
       try {
-        await consumer.connect();
-        await consumer.subscribe({ topics, fromBeginning: true });
-        await consumer.run({
-          autoCommit: false,
-          eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: 4,
-          eachBatch: (payload) =>
-            onBatch(payload).catch((err) => {
-              // The lake refused the write even after retries, or Kafka refused for good:
-              // stop rather than skip records. A rebalance goes back to kafkajs, which
-              // rejoins; the partition is then re-read from its last commit.
-              if (fatalErrors.has(err) || !passingKafkaError(err)) rejectDone(err);
-              throw err;
-            }),
-        });
-        if (stopRequested) wake("stop");
-        await phase;
-        accepting = false;
-        // Stopping or resubscribing: land what is buffered (cuts are safe anywhere) so
-        // nothing waits for a restart.
-        await flushAll();
-      } finally {
-        await consumer.disconnect().catch(() => {});
+        await this.clock.sleep(ms, signal);
+        await fn();
+      } catch {
+        // Aborted, or a listing that failed: the next round tries again.
       }
-      if (!stopRequested) consumer = newConsumer();
-    }
-    stopped = true;
-  } finally {
-    stopped = true;
-    for (const t of timers) clearInterval(t);
-    ctx.signal?.removeEventListener("abort", onAbort);
-    await admin.disconnect().catch(() => {});
-  }
-  report();
-  if (targets) summary.lag = 0;
-  return finish();
-}
-
-/** The record as a JSON line, or a quarantine entry when its value is not JSON. */
-function toBuffered(
-  topic: string,
-  partition: number,
-  m: { offset: string; key: Buffer | null; value: Buffer | null; timestamp: string },
-): Buffered {
-  const offset = Number(m.offset);
-  let reason: string;
-  if (m.value === null) {
-    reason = "the value is null (a tombstone)";
-  } else {
-    try {
-      const text = decoder.decode(m.value);
-      const parsed = JSON.parse(text);
-      // A line must be one record: JSON with raw line breaks (pretty-printed) is re-serialized
-      // compactly, as JsonConverter would; anything else is kept byte for byte.
-      return { offset, line: /[\r\n]/.test(text) ? JSON.stringify(parsed) : text.trim() };
-    } catch (err) {
-      reason = `the value is not JSON: ${(err as Error).message}`;
     }
   }
-  const text = (b: Buffer | null) => {
-    if (b === null) return null;
-    try {
-      return decoder.decode(b);
-    } catch {
-      return null;
-    }
-  };
-  return {
-    offset,
-    bad: {
-      topic,
-      partition,
-      offset,
-      timestamp: m.timestamp,
-      key: text(m.key),
-      value: text(m.value),
-      value_base64: m.value === null ? null : Buffer.from(m.value).toString("base64"),
-      reason,
-    },
-  };
-}
-
-async function waitForTopics(
-  admin: Admin,
-  opts: SinkOptions,
-  signal: AbortSignal | undefined,
-  log: (l: string) => void,
-): Promise<string[]> {
-  let said = false;
-  for (;;) {
-    const all = await admin.listTopics();
-    const topics = all.filter((t) => !t.startsWith("__") && opts.topicsRegex.test(t)).sort();
-    if (topics.length || opts.once || signal?.aborted) return topics;
-    if (!said) log(`sink: no topic matches ${opts.topicsRegex}; waiting for one`);
-    said = true;
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-}
-
-/** Removes killed writers' temp files under the topics' folders; returns how many. */
-async function removeTemps(lake: Lake, topics: string[]): Promise<number> {
-  if (!lake.removeTemps) return 0;
-  let n = 0;
-  for (const t of topics) {
-    for (const dir of [TOPICS_DIR, QUARANTINE_DIR]) n += await lake.removeTemps(`${dir}/${t}/`);
-  }
-  return n;
-}
-
-/** The log start and end offsets of every partition of `topics`, by `topic:partition`. */
-async function logOffsets(
-  admin: Admin,
-  topics: string[],
-): Promise<Map<string, { topic: string; partition: number; low: number; high: number }>> {
-  const out = new Map<string, { topic: string; partition: number; low: number; high: number }>();
-  for (const t of topics) {
-    for (const p of await admin.fetchTopicOffsets(t)) {
-      out.set(`${t}:${p.partition}`, {
-        topic: t,
-        partition: p.partition,
-        low: Number(p.low),
-        high: Number(p.high),
-      });
-    }
-  }
-  return out;
-}
-
-/**
- * Refuses to run when the group already committed records of a partition that the lake
- * has no object of at all: those records would never be landed in this lake (a new lake,
- * a mistyped one, or a group shared with another lake).
- */
-async function refuseUnlandedCommits(
-  opts: SinkOptions,
-  logs: Map<string, { topic: string; partition: number; low: number }>,
-  committed: Map<string, number>,
-): Promise<void> {
-  let records = 0;
-  const missing: string[] = [];
-  for (const [tp, o] of logs) {
-    const c = committed.get(tp) ?? -1;
-    if (c <= o.low) continue;
-    if (await holdsAny(opts.lake, o.topic, o.partition)) continue;
-    records += c - o.low;
-    missing.push(`${o.topic}[${o.partition}]`);
-  }
-  if (!missing.length) return;
-  missing.sort((x, y) => x.localeCompare(y, "en", { numeric: true }));
-  const shown = missing.length > 4
-    ? `${missing.slice(0, 4).join(", ")} and ${missing.length - 4} more`
-    : missing.join(", ");
-  throw new Error(
-    `Cannot land into "${opts.lake.url}" with group "${opts.groupId}": the group already committed ${
-      fmtInt(records)
-    } records of ${shown}, and this lake holds no object of ${
-      missing.length === 1 ? "that partition" : "those partitions"
-    }, so they would never be landed here: pass --from-beginning to land every record from the start of the log (or use the lake this group wrote to)`,
-  );
-}
-
-/** True when the lake has any object (landed or quarantined) of the partition. */
-async function holdsAny(lake: Lake, topic: string, partition: number): Promise<boolean> {
-  for (const dir of [TOPICS_DIR, QUARANTINE_DIR]) {
-    for await (const _ of lake.list(`${dir}/${topic}/partition=${partition}/`)) return true;
-  }
-  return false;
-}
-
-async function committedOffsets(
-  admin: Admin,
-  groupId: string,
-  topics: string[],
-): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const t of await admin.fetchOffsets({ groupId, topics })) {
-    for (const p of t.partitions) out.set(`${t.topic}:${p.partition}`, Number(p.offset));
-  }
-  return out;
 }
 
 /** `^(?:regex)$`, as Kafka Connect matches `topics.regex`. */
