@@ -16,87 +16,122 @@
  * run, and logged).
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
-import type { FlagSpec } from "../lib/shell/cli.ts";
+import { runMain } from "../lib/shell/cli.ts";
+import { type FlagTable, helpText, jsonFlag, PREFIX_FLAG, readFlags } from "../lib/shell/flags.ts";
 import { loadConfig } from "../lib/shell/config.ts";
 import {
   checkKafkaReachable,
   createKafka,
-  KAFKA_FLAGS,
-  KAFKA_HELP,
-  readKafkaOptions,
+  KAFKA_CLIENT_FLAGS,
+  kafkaClientOptions,
 } from "../lib/kafka/kafka_client.ts";
 import type { KafkaClientOptions } from "../lib/kafka/kafka_client.ts";
-import { openLake, readLakeOptions } from "../lib/lake/lake.ts";
+import { LAKE_FLAGS, lakeS3Options, openLake, type S3Options } from "../lib/lake/lake.ts";
 import { taskProgress } from "../lib/shell/log.ts";
 import { fmtBytes, fmtInt, fmtRate, fmtSec } from "../lib/shell/progress.ts";
 import {
   DEFAULT_ASSIGN_TIMEOUT_MS,
+  DEFAULT_FLUSH_SIZE,
   DEFAULT_LAKE_RETRY_TIMEOUT_MS,
+  DEFAULT_ROTATE_INTERVAL_MS,
+  DEFAULT_SESSION_TIMEOUT_MS,
   runSink,
   topicsRegex,
 } from "../lib/lake/sink.ts";
 import type { SinkSummary } from "../lib/lake/sink.ts";
 
-export const HELP = `Land Kafka topics in the lake in the Confluent S3 sink layout, exactly once.
+/** Why `source` is not a regular expression, or undefined. */
+function regexProblem(source: string): string | undefined {
+  try {
+    topicsRegex(source);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
 
-Usage: deno task sink [--lake file:///path | --lake s3://bucket/prefix] [flags]
+/** The sink's flags: parser, --help and options all come from this table. */
+export const FLAGS = {
+  ...KAFKA_CLIENT_FLAGS,
+  ...LAKE_FLAGS,
+  lake: { ...LAKE_FLAGS.lake, section: "The lake" },
+  region: { ...LAKE_FLAGS.region, help: "the AWS region (S3, and --auth aws-iam)" },
+  prefix: { ...PREFIX_FLAG, section: "What to land" },
+  "topics-regex": {
+    type: "string",
+    arg: "RE",
+    help: "topics to land, anchored; new matching topics are picked up within 5 s",
+    env: "PINPIPE_TOPICS_REGEX",
+    defaultText: "<prefix>\\..*",
+    check: regexProblem,
+  },
+  group: {
+    type: "string",
+    help: "consumer group; its committed offsets are the sink's progress",
+    env: "PINPIPE_SINK_GROUP",
+    defaultText: "<prefix>-sink",
+  },
+  "flush-size": {
+    type: "int",
+    help: "records per object (the original used 1)",
+    env: "PINPIPE_FLUSH_SIZE",
+    default: DEFAULT_FLUSH_SIZE,
+    min: 1,
+  },
+  "rotate-interval": {
+    type: "duration",
+    help: "land a partition's tail after this long without reaching flush size; 0 = never",
+    env: "PINPIPE_ROTATE_INTERVAL",
+    default: DEFAULT_ROTATE_INTERVAL_MS,
+  },
+  once: {
+    type: "boolean",
+    help: "drain to the end offsets seen at start, land everything, exit",
+    env: "PINPIPE_SINK_ONCE",
+  },
+  "from-beginning": {
+    type: "boolean",
+    help: "land every record from the start of each partition's log, whatever the group " +
+      "committed before (needed for a new lake with an old group; the group must have no " +
+      "running member)",
+    env: "PINPIPE_SINK_FROM_BEGINNING",
+  },
+  "session-timeout": {
+    type: "duration",
+    help: "how soon the group gives a dead sink's partitions to a new one",
+    env: "PINPIPE_SINK_SESSION_TIMEOUT",
+    default: DEFAULT_SESSION_TIMEOUT_MS,
+    min: 1000,
+    section: "Waits",
+  },
+  "lake-retry-timeout": {
+    type: "duration",
+    help: "retry a failing lake (refused, reset, timeouts, 5xx, SlowDown) this long, then " +
+      "exit 1; 0 = never retry",
+    env: "PINPIPE_LAKE_RETRY_TIMEOUT",
+    default: DEFAULT_LAKE_RETRY_TIMEOUT_MS,
+  },
+  "assign-timeout": {
+    type: "duration",
+    help: "wait this long to join the group (--once: to get a partition)",
+    env: "PINPIPE_SINK_ASSIGN_TIMEOUT",
+    default: DEFAULT_ASSIGN_TIMEOUT_MS,
+    min: 1000,
+  },
+  json: { ...jsonFlag("the summary"), section: "Output" },
+} as const satisfies FlagTable;
 
-${KAFKA_HELP}
-  --lake URL                file:///path, a path, or s3://bucket/prefix (PINPIPE_LAKE; default
-                            s3://<config bucket> when deployed, else .pinpipe/lake)
-  --s3-endpoint URL         S3-compatible endpoint, path-style (PINPIPE_S3_ENDPOINT; default AWS)
-  --region R                S3 region (AWS_REGION, config region; default us-east-1)
-  --prefix P                topic prefix (PINPIPE_PREFIX, config prefix; default pinpipe)
-  --topics-regex RE         topics to land, anchored; new matching topics are picked up within
-                            5 s (PINPIPE_TOPICS_REGEX; default <prefix>\\..*)
-  --group G                 consumer group (PINPIPE_SINK_GROUP; default <prefix>-sink)
-  --flush-size N            records per object (PINPIPE_FLUSH_SIZE; default 1000; the original used 1)
-  --rotate-interval DUR     land a partition's tail after this long without reaching flush
-                            size: 10s, 500ms; 0 = never (PINPIPE_ROTATE_INTERVAL; default 10s)
-  --session-timeout DUR     how soon the group gives a dead sink's partitions to a new one
-                            (PINPIPE_SINK_SESSION_TIMEOUT; default 30s)
-  --lake-retry-timeout DUR  retry a failing lake (refused, reset, timeouts, 5xx, SlowDown) this
-                            long, then exit 1 (PINPIPE_LAKE_RETRY_TIMEOUT; default 5m; 0 = never)
-  --assign-timeout DUR      wait this long to join the group (--once: to get a partition)
-                            (PINPIPE_SINK_ASSIGN_TIMEOUT; default 60s)
-  --once                    drain to the end offsets seen at start, land everything, exit
-  --from-beginning          land every record from the start of each partition's log, whatever
-                            the group committed before (needed for a new lake with an old group;
-                            the group must have no running member)
-  --json                    print the summary as JSON
-  --help                    this text
-
-Renamed (the old names still work, with a warning, in this release only):
-  --rotate-interval-ms N    is now --rotate-interval DUR (PINPIPE_ROTATE_INTERVAL_MS is now
-                            PINPIPE_ROTATE_INTERVAL), as for deno task connector
-`;
-
-const FLAGS: Record<string, FlagSpec> = {
-  ...KAFKA_FLAGS,
-  lake: { type: "string" },
-  "s3-endpoint": { type: "string" },
-  region: { type: "string" },
-  prefix: { type: "string" },
-  "topics-regex": { type: "string" },
-  group: { type: "string" },
-  "flush-size": { type: "string" },
-  "rotate-interval": { type: "string" },
-  "rotate-interval-ms": { type: "string" }, // renamed --rotate-interval; read for one release
-  "session-timeout": { type: "string" },
-  "lake-retry-timeout": { type: "string" },
-  "assign-timeout": { type: "string" },
-  once: { type: "boolean" },
-  "from-beginning": { type: "boolean" },
-  json: { type: "boolean" },
-};
+export const HELP = helpText({
+  about: "Land Kafka topics in the lake in the Confluent S3 sink layout, exactly once.",
+  usage: "deno task sink [--lake file:///path | --lake s3://bucket/prefix] [flags]",
+  flags: FLAGS,
+});
 
 /** The sink task's options. */
 export interface SinkTaskOptions {
   kafka: KafkaClientOptions;
   lake: string;
-  s3Endpoint?: string;
-  region: string;
+  s3: S3Options;
   topicsRegex: string;
   group: string;
   flushSize: number;
@@ -115,70 +150,30 @@ export function parseOptions(
   env: Record<string, string | undefined>,
   cfg: Record<string, unknown> = {},
 ): SinkTaskOptions {
-  const o = new Options(parseFlags(args, FLAGS).values, env, cfg);
-  const kafka = readKafkaOptions(o);
-  kafka.clientId = "pinpipe-sink";
-  const prefix = o.prefix();
-  const { lake, s3 } = readLakeOptions(o);
-  const regex = o.string("topics-regex", {
-    env: "PINPIPE_TOPICS_REGEX",
-    default: `${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\..*`,
-  })!;
-  try {
-    topicsRegex(regex);
-  } catch (err) {
-    o.problem(`Invalid --topics-regex "${regex}": ${(err as Error).message}`);
-  }
-  const opts: SinkTaskOptions = {
-    kafka,
-    lake,
-    s3Endpoint: s3.endpoint,
-    region: s3.region!,
-    topicsRegex: regex,
-    group: o.string("group", { env: "PINPIPE_SINK_GROUP", default: `${prefix}-sink` })!,
-    flushSize: o.int("flush-size", { env: "PINPIPE_FLUSH_SIZE", default: 1000, min: 1 }),
-    rotateIntervalMs: readRotateInterval(o),
-    sessionTimeoutMs: o.duration("session-timeout", {
-      env: "PINPIPE_SINK_SESSION_TIMEOUT",
-      default: 30_000,
-      min: 1000,
-    }),
-    lakeRetryTimeoutMs: o.duration("lake-retry-timeout", {
-      env: "PINPIPE_LAKE_RETRY_TIMEOUT",
-      default: DEFAULT_LAKE_RETRY_TIMEOUT_MS,
-      min: 0,
-    }),
-    assignTimeoutMs: o.duration("assign-timeout", {
-      env: "PINPIPE_SINK_ASSIGN_TIMEOUT",
-      default: DEFAULT_ASSIGN_TIMEOUT_MS,
-      min: 1000,
-    }),
-    once: o.bool("once"),
-    fromBeginning: o.bool("from-beginning"),
-    json: o.bool("json"),
-  };
-  o.done();
-  return opts;
-}
-
-/**
- * `--rotate-interval DUR` (PINPIPE_ROTATE_INTERVAL), the connector's name for it; before,
- * `--rotate-interval-ms N` (PINPIPE_ROTATE_INTERVAL_MS), in milliseconds: still read, with a
- * warning, for one release.
- */
-function readRotateInterval(o: Options): number {
-  const src = { env: "PINPIPE_ROTATE_INTERVAL", default: 10_000, min: 0 };
-  if (o.raw("rotate-interval", src)) return o.duration("rotate-interval", src);
-  const old = o.raw("rotate-interval-ms", { env: "PINPIPE_ROTATE_INTERVAL_MS" });
-  if (!old) return src.default;
-  const why = "a duration, as for deno task connector";
-  if (old.from === "--rotate-interval-ms") o.renamed(old.from, "--rotate-interval", why);
-  else o.renamed(old.from, "PINPIPE_ROTATE_INTERVAL", why);
-  return o.int("rotate-interval-ms", {
-    env: "PINPIPE_ROTATE_INTERVAL_MS",
-    default: 10_000,
-    min: 0,
+  const p = readFlags(FLAGS, args, env, cfg, {
+    retired: {
+      "--rotate-interval-ms": "--rotate-interval DUR (a duration such as 10s)",
+      PINPIPE_ROTATE_INTERVAL_MS: "PINPIPE_ROTATE_INTERVAL (a duration such as 10s)",
+    },
   });
+  const kafka = kafkaClientOptions(p, { clientId: "pinpipe-sink" });
+  p.done();
+  const v = p.values;
+  return {
+    kafka,
+    lake: v.lake,
+    s3: lakeS3Options(v),
+    topicsRegex: v.topicsRegex ?? `${v.prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\..*`,
+    group: v.group ?? `${v.prefix}-sink`,
+    flushSize: v.flushSize,
+    rotateIntervalMs: v.rotateInterval,
+    sessionTimeoutMs: v.sessionTimeout,
+    lakeRetryTimeoutMs: v.lakeRetryTimeout,
+    assignTimeoutMs: v.assignTimeout,
+    once: v.once,
+    fromBeginning: v.fromBeginning,
+    json: v.json,
+  };
 }
 
 /** One line: records, objects, bytes, quarantined, lag, rate. */
@@ -193,7 +188,7 @@ export function describeSummary(s: SinkSummary): string {
 if (import.meta.main) {
   await runMain(HELP, async (args, { signal, env }) => {
     const opts = parseOptions(args, env, await loadConfig(env));
-    const lake = openLake(opts.lake, { endpoint: opts.s3Endpoint, region: opts.region });
+    const lake = openLake(opts.lake, opts.s3);
     const progress = taskProgress("sink", { resultOnStdout: true });
     progress.log(
       `sink: ${opts.topicsRegex} in group ${opts.group} -> ${lake.url} (flush size ${opts.flushSize})`,

@@ -97,8 +97,8 @@ export const KAFKA_CLIENT_FLAGS = {
  * The client options from flags read with KAFKA_CLIENT_FLAGS in the table, recording the
  * problems (no brokers when `required`; SCRAM without its user and password) on `p`.
  */
-export function kafkaClientOptions<T extends typeof KAFKA_CLIENT_FLAGS>(
-  p: ParsedFlags<T>,
+export function kafkaClientOptions(
+  p: ParsedFlags<FlagTable>,
   opts: { required?: boolean; clientId?: string } = {},
 ): KafkaClientOptions {
   const v = p.values as unknown as FlagValues<typeof KAFKA_CLIENT_FLAGS>;

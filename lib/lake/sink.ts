@@ -72,6 +72,12 @@ import { planSink } from "./sink_plan.ts";
 import { isRebalance, kafkajsConsumer, passingKafkaError } from "./sink_consumer.ts";
 import type { SinkBatchPayload, SinkConsumer } from "./sink_consumer.ts";
 
+/** Records per object by default: the S3 connector's `flush.size` as pinpipe deploys it. */
+export const DEFAULT_FLUSH_SIZE = 1000;
+/** A partition's tail lands after this long below flush size, by default. */
+export const DEFAULT_ROTATE_INTERVAL_MS = 10_000;
+/** How long the group waits for a silent member before handing its partitions on. */
+export const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
 /** How long lake calls are retried through an outage by default (`--lake-retry-timeout`). */
 export const DEFAULT_LAKE_RETRY_TIMEOUT_MS = 5 * 60_000;
 /** How long a consumer may take to join its group by default (`--assign-timeout`). */

@@ -70,7 +70,7 @@ const PARTITIONS_AT_ONCE = 4;
 
 /** A kafkajs consumer for the sink's group, as a `SinkConsumer`. */
 export function kafkajsConsumer(kafka: Kafka, opts: KafkaConsumerOptions): SinkConsumer {
-  const session = opts.sessionTimeoutMs ?? 30_000;
+  const session = opts.sessionTimeoutMs ?? 30_000; // DEFAULT_SESSION_TIMEOUT_MS in sink.ts
   const c: Consumer = kafka.consumer({
     groupId: opts.groupId,
     allowAutoTopicCreation: false,

@@ -522,7 +522,8 @@ export function flagHelp(table: FlagTable, width = 100): string {
       for (const l of body.slice(1)) out.push(" ".repeat(col) + l);
     }
   }
-  return out.join("\n").replace(/^\n/, "").replaceAll("\u00a0", " ");
+  // A first section keeps the blank line above its heading.
+  return out.join("\n").replaceAll("\u00a0", " ");
 }
 
 /** A task's whole --help: what it does, usage, flags, and any closing notes. */
