@@ -36,9 +36,16 @@ export interface KafkaClientOptions {
   region?: string;
   /** kafkajs log level: nothing (default), error, warn, info, debug. */
   log?: "nothing" | "error" | "warn" | "info" | "debug";
+  /**
+   * How long a connection to a broker may take (`--connect-timeout`): the first TCP check
+   * (default FIRST_CONNECT_MS) and kafkajs' connectionTimeout (default 5 s).
+   */
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
 }
+
+/** What lengthens a connection's wait, for the errors that say it ran out. */
+export const CONNECT_TIMEOUT_HINT = "--connect-timeout or PINPIPE_CONNECT_TIMEOUT gives it longer";
 
 /** The flags every Kafka-speaking task takes, for `parseFlags`. */
 export const KAFKA_FLAGS: Record<string, FlagSpec> = {
@@ -46,6 +53,7 @@ export const KAFKA_FLAGS: Record<string, FlagSpec> = {
   auth: { type: "string" },
   tls: { type: "boolean" },
   "kafka-log": { type: "string" },
+  "connect-timeout": { type: "string" },
 };
 
 /** HELP lines for KAFKA_FLAGS. */
@@ -57,7 +65,10 @@ export const KAFKA_HELP =
                              aws-iam signs with the default AWS credentials in AWS_REGION
   --tls                      TLS to the brokers (PINPIPE_KAFKA_TLS=1; implied by aws-iam)
   --kafka-log LEVEL          kafkajs logging on stderr: nothing | error | warn | info | debug
-                             (PINPIPE_KAFKA_LOG; default nothing)`;
+                             (PINPIPE_KAFKA_LOG; default nothing)
+  --connect-timeout D        how long connecting to a Kafka broker may take before the task
+                             gives up (PINPIPE_CONNECT_TIMEOUT; default 4s at the start, then
+                             kafkajs' 5s)`;
 
 /** Reads the Kafka flags (and their environment and config fallbacks) into client options. */
 export function readKafkaOptions(
@@ -81,6 +92,9 @@ export function readKafkaOptions(
       env: "PINPIPE_KAFKA_LOG",
       default: "nothing",
     }),
+    connectionTimeoutMs:
+      o.duration("connect-timeout", { env: "PINPIPE_CONNECT_TIMEOUT", min: 100 }) ||
+      undefined,
   };
   if (auth === "scram-sha-512") {
     opts.username = o.env.PINPIPE_KAFKA_USER;
@@ -147,13 +161,14 @@ export const FIRST_CONNECT_MS = 4000;
 
 /**
  * Checks, before anything else talks to Kafka, that at least one bootstrap server accepts a
- * TCP connection within `timeoutMs` (all tried at once). Otherwise throws one error naming
- * the servers, where the address came from (`--bootstrap`) and what each one did, instead
- * of kafkajs's half minute of retries ending in a bare `ECONNREFUSED`.
+ * TCP connection within `timeoutMs` (default the options' connectionTimeoutMs, else
+ * FIRST_CONNECT_MS; all tried at once). Otherwise throws one error naming the servers, where
+ * the address came from (`--bootstrap`) and what each one did, instead of kafkajs's half
+ * minute of retries ending in a bare `ECONNREFUSED`.
  */
 export async function checkKafkaReachable(
-  opts: Pick<KafkaClientOptions, "bootstrap" | "bootstrapFrom">,
-  timeoutMs = FIRST_CONNECT_MS,
+  opts: Pick<KafkaClientOptions, "bootstrap" | "bootstrapFrom" | "connectionTimeoutMs">,
+  timeoutMs = opts.connectionTimeoutMs ?? FIRST_CONNECT_MS,
 ): Promise<void> {
   const servers = opts.bootstrap.split(",").map((b) => b.trim()).filter(Boolean);
   const problems = await Promise.all(servers.map((s) => tcpProblem(s, timeoutMs)));
@@ -179,7 +194,9 @@ async function tcpProblem(hostPort: string, timeoutMs: number): Promise<string |
     conn.close();
     return undefined;
   } catch (err) {
-    if (signal.aborted) return `no answer within ${timeoutMs / 1000} s`;
+    if (signal.aborted) {
+      return `no answer within ${timeoutMs / 1000} s (${CONNECT_TIMEOUT_HINT})`;
+    }
     if (err instanceof Deno.errors.ConnectionRefused) return "the connection was refused";
     if (err instanceof Deno.errors.NotFound || /resolve|lookup|dns/i.test(String(err))) {
       return `the host name "${hostname}" does not resolve`;
