@@ -37,8 +37,9 @@ export interface KafkaClientOptions {
   /** kafkajs log level: nothing (default), error, warn, info, debug. */
   log?: "nothing" | "error" | "warn" | "info" | "debug";
   /**
-   * How long a connection to a broker may take (`--connect-timeout`): the first TCP check
-   * (default FIRST_CONNECT_MS) and kafkajs' connectionTimeout (default 5 s).
+   * How long connecting to Kafka may take (`--connect-timeout`): the first TCP check (default
+   * FIRST_CONNECT_MS), the first answers (default FIRST_ANSWER_MS) and kafkajs'
+   * connectionTimeout (default 5 s).
    */
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
@@ -66,9 +67,8 @@ export const KAFKA_HELP =
   --tls                      TLS to the brokers (PINPIPE_KAFKA_TLS=1; implied by aws-iam)
   --kafka-log LEVEL          kafkajs logging on stderr: nothing | error | warn | info | debug
                              (PINPIPE_KAFKA_LOG; default nothing)
-  --connect-timeout D        how long connecting to a Kafka broker may take before the task
-                             gives up (PINPIPE_CONNECT_TIMEOUT; default 4s at the start, then
-                             kafkajs' 5s)`;
+  --connect-timeout D        how long connecting to Kafka may take: the TCP connection, then
+                             Kafka's first answers (PINPIPE_CONNECT_TIMEOUT; default 4s, 20s)`;
 
 /** Reads the Kafka flags (and their environment and config fallbacks) into client options. */
 export function readKafkaOptions(
@@ -158,6 +158,46 @@ export function createKafka(opts: KafkaClientOptions): Kafka {
 
 /** How long the first connection to Kafka may take before a task gives up: 4 s. */
 export const FIRST_CONNECT_MS = 4000;
+
+/**
+ * How long a client may wait, after its TCP connection, for Kafka to answer its first
+ * requests (API versions, SASL, metadata): 20 s, unless a connect timeout is given.
+ */
+export const FIRST_ANSWER_MS = 20_000;
+
+/**
+ * Runs `connecting` (a kafkajs client's `connect()`) with a deadline, so a server that
+ * accepts TCP connections but never answers as Kafka would (a TLS listener reached without
+ * `--tls`, another service on that port) is an error naming it instead of minutes of kafkajs
+ * retries. `what` names the client: `the REST proxy's producer`.
+ */
+export async function kafkaAnswered<T>(
+  connecting: Promise<T>,
+  what: string,
+  opts: Pick<KafkaClientOptions, "bootstrap" | "bootstrapFrom" | "connectionTimeoutMs" | "tls">,
+): Promise<T> {
+  const ms = opts.connectionTimeoutMs ?? FIRST_ANSWER_MS;
+  // kafkajs goes on retrying after the deadline; its failure then is no longer anyone's.
+  connecting.catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() =>
+      reject(
+        new Error(
+          `Cannot connect to Kafka at "${opts.bootstrap}" (${
+            opts.bootstrapFrom ?? "--bootstrap"
+          }): it took the connection but did not answer ${what} within ${ms / 1000} s (${
+            opts.tls ? "" : "is it a TLS listener? then add --tls; "
+          }${CONNECT_TIMEOUT_HINT})`,
+        ),
+      ), ms);
+  });
+  try {
+    return await Promise.race([connecting, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * Checks, before anything else talks to Kafka, that at least one bootstrap server accepts a

@@ -36,7 +36,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Admin, Kafka, Producer } from "../deps/kafkajs.ts";
 import { installFastVarints } from "../kafka/kafkajs_varints.ts";
-import { checkKafkaReachable, CONNECT_TIMEOUT_HINT } from "../kafka/kafka_client.ts";
+import { checkKafkaReachable, CONNECT_TIMEOUT_HINT, kafkaAnswered } from "../kafka/kafka_client.ts";
 import { ConsumerManager } from "./consumers.ts";
 import type { ConsumerSettings } from "./consumers.ts";
 import {
@@ -103,6 +103,8 @@ export interface RestProxyOptions {
   keepAliveTimeoutMs?: number;
   /** How long connecting to Kafka may take at start (`--connect-timeout`). Default 4 s. */
   connectTimeoutMs?: number;
+  /** Whether the client speaks TLS to Kafka (for the hint when Kafka does not answer). */
+  tls?: boolean;
   /** Seconds in the Retry-After of a 429. Default 1. */
   retryAfterSec?: number;
   /** Records per kafkajs send (see lib/rest_proxy/record_sender.ts). Default 1000. */
@@ -276,9 +278,24 @@ async function connectKafka(opts: RestProxyOptions): Promise<{ admin: Admin; pro
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
   });
   try {
-    await Promise.all([admin.connect(), producer.connect()]);
+    const connecting = Promise.all([admin.connect(), producer.connect()]);
+    await (opts.bootstrap
+      ? kafkaAnswered(connecting, "the REST proxy's clients", {
+        bootstrap: opts.bootstrap,
+        bootstrapFrom: opts.bootstrapFrom,
+        connectionTimeoutMs: opts.connectTimeoutMs,
+        tls: opts.tls,
+      })
+      : connecting);
   } catch (err) {
-    await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+    // A client still connecting may take its time to let go: do not wait for it long.
+    await Promise.race([
+      Promise.allSettled([producer.disconnect(), admin.disconnect()]),
+      new Promise((r) => setTimeout(r, 2000)),
+    ]);
+    if (/did not answer/.test((err as Error).message)) {
+      throw new KafkaUnavailableError((err as Error).message);
+    }
     throw new KafkaUnavailableError(
       `Cannot start the REST proxy: Kafka${
         opts.bootstrap ? ` at "${opts.bootstrap}" (${opts.bootstrapFrom ?? "--bootstrap"})` : ""
