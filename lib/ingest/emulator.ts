@@ -194,7 +194,8 @@ export async function emulate(opts: EmulateOptions, deps: EmulateDeps): Promise<
       if (performance.now() >= deadline) break;
       if (opts.rate > 0 && !await waitForRate(started + (drawn / opts.rate) * 1000)) break;
       const want: number[] = [];
-      for (let n = Math.min(batch, limit - drawn); want.length < n;) {
+      const n = Math.min(batch, limit - drawn);
+      while (want.length < n) {
         const k = keys.next();
         if (k.done) break;
         want.push(k.value);
