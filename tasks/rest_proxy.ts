@@ -29,7 +29,11 @@ import {
   readKafkaOptions,
 } from "../lib/kafka/kafka_client.ts";
 import type { KafkaClientOptions } from "../lib/kafka/kafka_client.ts";
-import { startRestProxy } from "../lib/rest_proxy/rest_proxy.ts";
+import {
+  DEFAULT_MAX_BODY,
+  DEFAULT_MEMORY_BUDGET,
+  startRestProxy,
+} from "../lib/rest_proxy/rest_proxy.ts";
 import type { RestProxyStats } from "../lib/rest_proxy/rest_proxy.ts";
 import { runConfig } from "../lib/aws/rest_proxy_config.ts";
 import type { ConfigOptions } from "../lib/aws/rest_proxy_config.ts";
@@ -188,7 +192,7 @@ export function parseOptions(
       }),
       maxBodyBytes: o.bytes("max-body-bytes", {
         env: "PINPIPE_REST_MAX_BODY",
-        default: 10 * 1024 * 1024,
+        default: DEFAULT_MAX_BODY,
         min: 1024,
       }),
       maxRecordBytes: o.bytes("max-record-bytes", {
@@ -208,7 +212,7 @@ export function parseOptions(
       }),
       memoryBudgetBytes: o.bytes("memory-budget", {
         env: "PINPIPE_REST_MEMORY_BUDGET",
-        default: 128 * 1024 * 1024,
+        default: DEFAULT_MEMORY_BUDGET,
         min: 1024 * 1024,
       }),
       keepAliveTimeoutMs: o.duration("keep-alive-timeout", {

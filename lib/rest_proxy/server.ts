@@ -137,7 +137,9 @@ async function answer(
   const target = req.url ?? "/";
   const incoming: ProxyRequest = {
     method: req.method ?? "GET",
-    url: `http://${req.headers.host ?? "localhost"}${target.startsWith("/") ? target : "/"}`,
+    url: /^https?:\/\//i.test(target)
+      ? target
+      : `http://${req.headers.host ?? "localhost"}${target.startsWith("/") ? target : "/"}`,
     target,
     headers,
     body: body?.stream ?? null,
