@@ -20,10 +20,16 @@ import {
   createKafka,
   KAFKA_FLAGS,
   KAFKA_HELP,
+  kafkaAnswered,
   readKafkaOptions,
 } from "../lib/kafka/kafka_client.ts";
 import type { KafkaClientOptions } from "../lib/kafka/kafka_client.ts";
-import { manageTopics, type ManageTopicsOptions, type TopicsResult } from "../lib/kafka/topics.ts";
+import {
+  manageTopics,
+  type ManageTopicsOptions,
+  TOPICS_TIMEOUT_MS,
+  type TopicsResult,
+} from "../lib/kafka/topics.ts";
 
 export { manageTopics, topicNames } from "../lib/kafka/topics.ts";
 
@@ -40,6 +46,8 @@ Usage: deno task topics --bootstrap HOST:PORT [flags]
   --delete                   delete the three topics instead (asks first)
   --yes                      do not ask before --delete
   --dry-run                  say what would be created or deleted, change nothing
+  --timeout D                how long Kafka may take to create the topics (and elect their
+                             leaders) or delete them (PINPIPE_TOPICS_TIMEOUT; default 30s)
   --json                     print the result as JSON
 ${KAFKA_HELP}
   --help                     this text
@@ -53,6 +61,7 @@ const FLAGS = {
   delete: { type: "boolean" },
   yes: { type: "boolean" },
   "dry-run": { type: "boolean" },
+  timeout: { type: "string" },
   json: { type: "boolean" },
 } as const;
 
@@ -93,6 +102,12 @@ export function parseOptions(
     delete: o.bool("delete"),
     yes: o.bool("yes"),
     dryRun: o.bool("dry-run"),
+    timeoutMs: o.duration("timeout", {
+      env: "PINPIPE_TOPICS_TIMEOUT",
+      default: TOPICS_TIMEOUT_MS,
+      min: 100,
+    }),
+    timeoutFlag: "--timeout or PINPIPE_TOPICS_TIMEOUT",
     json: o.bool("json"),
   };
   if (opts.yes && !opts.delete) o.problem("--yes only goes with --delete");
@@ -123,8 +138,9 @@ if (import.meta.main) {
         await checkKafkaReachable(opts.kafka);
         const admin = createKafka(opts.kafka).admin({ retry: { retries: 3 } });
         try {
-          await admin.connect();
+          await kafkaAnswered(admin.connect(), "the admin client", opts.kafka);
         } catch (err) {
+          if (/did not answer/.test((err as Error).message)) throw err;
           throw new Error(`Cannot connect to ${where}`, { cause: err });
         }
         try {

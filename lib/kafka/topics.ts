@@ -26,7 +26,17 @@ export interface ManageTopicsOptions {
   delete: boolean;
   yes: boolean;
   dryRun: boolean;
+  /**
+   * How long Kafka may take to create (and elect leaders for) or delete the topics.
+   * Default TOPICS_TIMEOUT_MS.
+   */
+  timeoutMs?: number;
+  /** What lengthens that wait, named when it runs out (`--timeout or PINPIPE_TOPICS_TIMEOUT`). */
+  timeoutFlag?: string;
 }
+
+/** How long Kafka may take to create or delete the topics by default: 30 s. */
+export const TOPICS_TIMEOUT_MS = 30_000;
 
 /** What happened to one topic. */
 export interface TopicResult {
@@ -64,6 +74,18 @@ function brokerErrors(err: unknown): string {
     ),
   ];
   return types.length ? types.join(", ") : "an error";
+}
+
+/** For a failure that was a wait running out: what it waited for and what lengthens it. */
+function timeoutNote(err: unknown, what: string, opts: ManageTopicsOptions): string {
+  const text = [err, ...((err as { errors?: unknown[] }).errors ?? [])]
+    .map((e) => `${(e as Error)?.message ?? ""} ${(e as { type?: string })?.type ?? ""}`)
+    .join(" ");
+  if (!/timed? ?out|TIMED_OUT/i.test(text)) return "";
+  const sec = (opts.timeoutMs ?? TOPICS_TIMEOUT_MS) / 1000;
+  return ` (Kafka was given ${sec} s ${what}${
+    opts.timeoutFlag ? `; ${opts.timeoutFlag} gives it longer` : ""
+  })`;
 }
 
 /** Creates the missing topics (or, with `delete`, deletes the existing ones). */
@@ -116,10 +138,12 @@ export async function manageTopics(
       if (!ok) return { topics: [], confirmed: false };
     }
     try {
-      await admin.deleteTopics({ topics: present, timeout: 30_000 });
+      await admin.deleteTopics({ topics: present, timeout: opts.timeoutMs ?? TOPICS_TIMEOUT_MS });
     } catch (err) {
       throw new Error(
-        `Cannot delete topics ${present.map((t) => `"${t}"`).join(", ")} on ${where}`,
+        `Cannot delete topics ${present.map((t) => `"${t}"`).join(", ")} on ${where}${
+          timeoutNote(err, "to delete them", opts)
+        }`,
         { cause: err },
       );
     }
@@ -140,6 +164,7 @@ export async function manageTopics(
           replicationFactor: opts.replication,
         })),
         waitForLeaders: true,
+        timeout: opts.timeoutMs ?? TOPICS_TIMEOUT_MS,
       });
     } catch (err) {
       // Someone else may have created one in the meantime; anything else is an error.
@@ -148,7 +173,7 @@ export async function manageTopics(
         throw new Error(
           `Cannot create topics ${missing.map((t) => `"${t}"`).join(", ")}: ${where} answered ${
             brokerErrors(err)
-          }`,
+          }${timeoutNote(err, "to create them and elect their leaders", opts)}`,
           { cause: err },
         );
       }
