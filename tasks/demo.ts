@@ -21,7 +21,13 @@
 import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
 import { KAFKA_FLAGS, KAFKA_HELP, readKafkaOptions } from "../lib/kafka/kafka_client.ts";
 import { DEFAULT_ROWS, DEFAULT_SEED } from "../lib/source/dataset.ts";
-import { type DemoOptions, type DemoResult, runDemo, timingLines } from "../lib/demo/demo.ts";
+import {
+  type DemoOptions,
+  type DemoResult,
+  GROUP_TIMEOUT_MS,
+  runDemo,
+  timingLines,
+} from "../lib/demo/demo.ts";
 import { fmtInt } from "../lib/shell/progress.ts";
 import { formatAnswers } from "../lib/analytics/questions.ts";
 
@@ -50,6 +56,9 @@ Usage: deno task demo [flags]
                      of its own (deleted at the end) starting at the topics' end offsets, so
                      the lake holds what this run wrote (use your own --prefix to keep other
                      producers out). --auth, --tls and --kafka-log work as for the other tasks
+  --group-timeout D  with --bootstrap: how long the sink may take to join its consumer group
+                     (a fresh cluster's coordinator loads first) (PINPIPE_DEMO_GROUP_TIMEOUT;
+                     default 60s)
   --show N           rows shown per answer on stdout, 0 = all (PINPIPE_SHOW; default 10; the
                      files hold every row)
   --json             print the run's figures and the answers as JSON
@@ -74,6 +83,7 @@ const FLAGS = {
   dir: { type: "string" },
   keep: { type: "boolean" },
   show: { type: "string" },
+  "group-timeout": { type: "string" },
   json: { type: "boolean" },
 } as const;
 
@@ -114,8 +124,13 @@ export function parseOptions(args: string[], env: Record<string, string | undefi
   };
   if (typeof o.values.bootstrap === "string") {
     opts.kafka = { ...readKafkaOptions(o), clientId: "pinpipe-demo" };
+    opts.groupTimeoutMs = o.duration("group-timeout", {
+      env: "PINPIPE_DEMO_GROUP_TIMEOUT",
+      default: GROUP_TIMEOUT_MS,
+      min: 100,
+    });
   } else {
-    for (const f of ["auth", "tls", "kafka-log"]) {
+    for (const f of ["auth", "tls", "kafka-log", "group-timeout"]) {
       if (o.values[f] !== undefined) o.problem(`--${f} only goes with --bootstrap`);
     }
   }

@@ -76,6 +76,12 @@ Delivery:
   --concurrency N     requests in flight (PINPIPE_CONCURRENCY; default 8 with --rest-url, else 4)
   --attempts N        attempts per request before giving up (default 10); retries back off
                       exponentially (capped) and honour Retry-After
+  --retry-for D       through a REST proxy, keep retrying a failing request at least this
+                      long, whatever --attempts says (PINPIPE_RETRY_FOR; default 2m)
+  --request-timeout D one request's longest wait: the REST proxy's answer, or Kafka's
+                      acknowledgement (PINPIPE_REQUEST_TIMEOUT; default 30s)
+  --connect-timeout D the first contact's longest wait, for the REST proxy as for Kafka
+                      (PINPIPE_CONNECT_TIMEOUT; default 5s for a REST proxy, 4s for Kafka)
   --json              print the summary as JSON on stdout
   -h, --help          show this help
 
@@ -117,6 +123,8 @@ if (import.meta.main) {
       batch: { type: "string" },
       concurrency: { type: "string" },
       attempts: { type: "string" },
+      "retry-for": { type: "string" },
+      "request-timeout": { type: "string" },
       "producer-threads": { type: "string" },
       json: { type: "boolean" },
     });
@@ -134,6 +142,12 @@ if (import.meta.main) {
     // 0 = by target: HTTP round trips want more requests in flight than a local broker.
     const concurrencyFlag = o.int("concurrency", { env: "PINPIPE_CONCURRENCY", min: 1, max: 256 });
     const attempts = o.int("attempts", { default: 10, min: 1, max: 1000 });
+    const retryForMs = o.duration("retry-for", { env: "PINPIPE_RETRY_FOR", default: 120_000 });
+    const timeoutMs = o.duration("request-timeout", {
+      env: "PINPIPE_REQUEST_TIMEOUT",
+      default: 30_000,
+      min: 100,
+    });
     const threads = o.int("producer-threads", {
       env: "PINPIPE_PRODUCER_THREADS",
       default: 1,
@@ -162,6 +176,9 @@ if (import.meta.main) {
       o.problem(`Invalid --rest-url "${restUrl}": expected http(s)://host[:port][/stage]`);
     }
     const kafka = kind === "bootstrap" ? readKafkaOptions(o) : undefined;
+    const connectTimeoutMs = kind === "rest-url"
+      ? o.duration("connect-timeout", { env: "PINPIPE_CONNECT_TIMEOUT", default: 5000, min: 100 })
+      : undefined;
     const restApi = o.choice("rest-api", ["v2", "v3"] as const, {
       env: "PINPIPE_REST_API",
       default: "v2",
@@ -196,6 +213,14 @@ if (import.meta.main) {
           urlFlag: "--rest-url",
           apiKey,
           maxAttempts: attempts,
+          retryForMs,
+          timeoutMs,
+          connectTimeoutMs,
+          flags: {
+            connect: "--connect-timeout or PINPIPE_CONNECT_TIMEOUT",
+            request: "--request-timeout or PINPIPE_REQUEST_TIMEOUT",
+            retry: "--attempts and --retry-for",
+          },
         });
       } else if (kind === "bootstrap") {
         await checkKafkaReachable(kafka!);
@@ -204,7 +229,9 @@ if (import.meta.main) {
           {
             bootstrap: kafka!.bootstrap,
             maxAttempts: attempts,
+            timeoutMs,
             workers: threads,
+            flags: { request: "--request-timeout or PINPIPE_REQUEST_TIMEOUT", retry: "--attempts" },
           },
         );
       } else {

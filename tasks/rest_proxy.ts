@@ -29,7 +29,11 @@ import {
   readKafkaOptions,
 } from "../lib/kafka/kafka_client.ts";
 import type { KafkaClientOptions } from "../lib/kafka/kafka_client.ts";
-import { startRestProxy } from "../lib/rest_proxy/rest_proxy.ts";
+import {
+  DEFAULT_MAX_BODY,
+  DEFAULT_MEMORY_BUDGET,
+  startRestProxy,
+} from "../lib/rest_proxy/rest_proxy.ts";
 import type { RestProxyStats } from "../lib/rest_proxy/rest_proxy.ts";
 import { runConfig } from "../lib/aws/rest_proxy_config.ts";
 import type { ConfigOptions } from "../lib/aws/rest_proxy_config.ts";
@@ -56,14 +60,20 @@ ${KAFKA_HELP}
   --auto-create            create unknown topics instead of answering 40401
                            (PINPIPE_REST_AUTO_CREATE=1; PINPIPE_AUTO_CREATE, its old name, is
                            read with a warning in this release only)
-  --max-body-bytes SIZE    largest request body (PINPIPE_REST_MAX_BODY; default 10MiB)
+  --max-body-bytes SIZE    largest request body (PINPIPE_REST_MAX_BODY; default 10MiB); a larger
+                           one is answered 413 after up to 64MiB of it was read and discarded,
+                           so a client that sends its whole body first can read the answer
   --max-record-bytes SIZE  largest record (PINPIPE_REST_MAX_RECORD; default 1MiB)
   --max-in-flight N        produce requests at once before 429, counted once their bodies
                            arrived (PINPIPE_REST_MAX_IN_FLIGHT; default 64)
   --body-timeout D         a request body must arrive within this long, else 408
                            (PINPIPE_REST_BODY_TIMEOUT; default 30s)
-  --memory-budget SIZE     request bodies held at once, else 429 (PINPIPE_REST_MEMORY_BUDGET;
-                           default 128MiB)
+  --memory-budget SIZE     request bodies held at once across all connections, else 429
+                           (PINPIPE_REST_MEMORY_BUDGET; default 128MiB); the one budget for
+                           what connections hold: between requests a connection holds no buffer
+  --keep-alive-timeout D   an idle keep-alive connection is closed after this long
+                           (PINPIPE_REST_KEEP_ALIVE_TIMEOUT; default 5s; behind a load balancer,
+                           longer than its idle timeout)
   --consumer-timeout D     idle consumer instances are deleted after this long
                            (PINPIPE_REST_CONSUMER_TIMEOUT; default 5m)
 
@@ -100,6 +110,7 @@ const SERVE_FLAGS: Record<string, FlagSpec> = {
   "max-in-flight": { type: "string" },
   "body-timeout": { type: "string" },
   "memory-budget": { type: "string" },
+  "keep-alive-timeout": { type: "string" },
   "consumer-timeout": { type: "string" },
   json: { type: "boolean" },
 };
@@ -131,6 +142,7 @@ export interface ServeOptions {
   maxInFlight: number;
   bodyTimeoutMs: number;
   memoryBudgetBytes: number;
+  keepAliveTimeoutMs: number;
   consumerTimeoutMs: number;
 }
 
@@ -180,7 +192,7 @@ export function parseOptions(
       }),
       maxBodyBytes: o.bytes("max-body-bytes", {
         env: "PINPIPE_REST_MAX_BODY",
-        default: 10 * 1024 * 1024,
+        default: DEFAULT_MAX_BODY,
         min: 1024,
       }),
       maxRecordBytes: o.bytes("max-record-bytes", {
@@ -200,8 +212,13 @@ export function parseOptions(
       }),
       memoryBudgetBytes: o.bytes("memory-budget", {
         env: "PINPIPE_REST_MEMORY_BUDGET",
-        default: 128 * 1024 * 1024,
+        default: DEFAULT_MEMORY_BUDGET,
         min: 1024 * 1024,
+      }),
+      keepAliveTimeoutMs: o.duration("keep-alive-timeout", {
+        env: "PINPIPE_REST_KEEP_ALIVE_TIMEOUT",
+        default: 5000,
+        min: 100,
       }),
       consumerTimeoutMs: o.duration("consumer-timeout", {
         env: "PINPIPE_REST_CONSUMER_TIMEOUT",
@@ -286,6 +303,8 @@ if (import.meta.main) {
       kafka: createKafka(s.kafka),
       bootstrap: s.kafka.bootstrap,
       bootstrapFrom: s.kafka.bootstrapFrom,
+      connectTimeoutMs: s.kafka.connectionTimeoutMs,
+      tls: s.kafka.tls,
       hostname: s.host,
       port: s.port,
       basePath: s.basePath,
@@ -296,6 +315,7 @@ if (import.meta.main) {
       maxInFlight: s.maxInFlight,
       bodyTimeoutMs: s.bodyTimeoutMs,
       memoryBudgetBytes: s.memoryBudgetBytes,
+      keepAliveTimeoutMs: s.keepAliveTimeoutMs,
       consumers: { instanceTimeoutMs: s.consumerTimeoutMs },
       log: logLine,
     });

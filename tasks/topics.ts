@@ -24,7 +24,13 @@ import {
 } from "../lib/shell/flags.ts";
 import { loadConfig } from "../lib/shell/config.ts";
 import { KAFKA_CLIENT_FLAGS, kafkaClientOptions } from "../lib/kafka/kafka_client.ts";
-import { formatTopics, PARTITIONS_FLAG, runTopics, type TopicsJob } from "../lib/kafka/topics.ts";
+import {
+  formatTopics,
+  PARTITIONS_FLAG,
+  runTopics,
+  TOPICS_TIMEOUT_MS,
+  type TopicsJob,
+} from "../lib/kafka/topics.ts";
 
 export { manageTopics, topicNames } from "../lib/kafka/topics.ts";
 
@@ -54,6 +60,13 @@ export const FLAGS = {
   },
   yes: { type: "boolean", help: "do not ask before --delete", noEnv: ASKED_PER_RUN },
   "dry-run": dryRunFlag("what would be created or deleted"),
+  timeout: {
+    type: "duration",
+    help: "how long Kafka may take to create the topics (and elect their leaders) or delete them",
+    env: "PINPIPE_TOPICS_TIMEOUT",
+    default: TOPICS_TIMEOUT_MS,
+    min: 100,
+  },
   json: jsonFlag("the result"),
   ...KAFKA_CLIENT_FLAGS,
 } as const satisfies FlagTable;
@@ -91,6 +104,8 @@ export function parseOptions(
     delete: v.delete,
     yes: v.yes,
     dryRun: v.dryRun,
+    timeoutMs: v.timeout,
+    timeoutFlag: "--timeout or PINPIPE_TOPICS_TIMEOUT",
     json: v.json,
   };
 }

@@ -149,10 +149,14 @@ Deno.test("demo refuses bad options together, before touching anything", async (
       "lots",
       "--mode",
       "shuffled",
+      "--group-timeout",
+      "5s",
     ]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--postings "lots"/);
     assert.match(r.stderr, /--mode "shuffled"/);
+    // The wait for the sink's group is one of a user's Kafka only.
+    assert.match(r.stderr, /--group-timeout only goes with --bootstrap/);
     await assert.rejects(Deno.stat(join(dir, "d")), Deno.errors.NotFound);
   });
 });

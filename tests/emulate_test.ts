@@ -352,9 +352,38 @@ Deno.test("emulate task exits 1 with a one-line error when the proxy answers 404
     assert.doesNotMatch(r.stdout + r.stderr, /do-not-print-me/);
     const summary = JSON.parse(r.stdout);
     assert.equal(summary.postingsRead, 50);
-    assert.ok(summary.failed > 0);
+    assert.equal(summary.failed, 50);
     assert.match(summary.error, /40401/);
+    // The records not acknowledged, by key: every t.user record of the one batch.
+    assert.deepEqual(Object.keys(summary.failedKeys), ["t.user"]);
+    assert.equal(summary.failedKeys["t.user"].count, 50);
+    assert.deepEqual(summary.failedKeys["t.user"].keys.slice(0, 20), ORIGINAL_KEYS.map(String));
     assert.equal(srv.requests[0].headers["x-api-key"], "do-not-print-me");
+  }, { topics: ["t.pin", "t.geo"] });
+});
+
+Deno.test("emulate task's summary names the first keys not acknowledged, per topic", async () => {
+  await withServer(undefined, async (srv) => {
+    const r = await run("deno", [
+      "run",
+      "-A",
+      "tasks/emulate.ts",
+      "--rest-url",
+      srv.url,
+      "--prefix",
+      "t",
+      "--postings",
+      "50",
+      "--attempts",
+      "2",
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    const [line, keys] = r.stdout.trim().split("\n");
+    assert.match(line, /^50 postings read, 150 records sent, 100 acknowledged, 50 failed/);
+    assert.equal(
+      keys,
+      `keys not acknowledged: t.user ${ORIGINAL_KEYS.slice(0, 10).join(", ")} and 40 more`,
+    );
   }, { topics: ["t.pin", "t.geo"] });
 });
 

@@ -55,12 +55,15 @@ for (const api of ["v2", "v3"] as const) {
         '{"error_code":200,"offset":0}\n{"error_code":40301,"message":"denied"}\n',
       );
     });
-    const acked: number[] = [];
-    const err = await p.send("t.pin", RECORDS, { ...HOOKS, onAck: (n) => acked.push(n) })
-      .then(() => undefined, (e) => e);
+    const acked: string[][] = [];
+    const err = await p.send("t.pin", RECORDS, {
+      ...HOOKS,
+      onAck: (done) => acked.push(done.map((r) => r.key)),
+    }).then(() => undefined, (e) => e);
     assert.ok(err instanceof DeliveryError, String(err));
     assert.match(err.message, /key "8" to topic "t\.pin".*error_code 40301 for the record: denied/);
-    assert.deepEqual(acked, [1]);
+    // The acknowledgement names the record it is for: the first one, not the refused one.
+    assert.deepEqual(acked, [[RECORDS[0].key]]);
   });
 
   Deno.test(`${api}: a 503 is retried, then the records land`, async () => {
@@ -75,7 +78,7 @@ for (const api of ["v2", "v3"] as const) {
     let acked = 0;
     let retries = 0;
     await p.send("t.pin", RECORDS, {
-      onAck: (n) => (acked += n),
+      onAck: (done) => (acked += done.length),
       onRetry: () => retries++,
     });
     assert.equal(acked, 2);

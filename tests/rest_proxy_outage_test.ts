@@ -111,7 +111,7 @@ Deno.test("emulate with an unreachable --rest-url fails at once with one error n
   assert.doesNotMatch(r.stderr, /retrying/);
 });
 
-Deno.test("emulate with a --rest-url that never answers gives up after 5 s naming the flag", async () => {
+Deno.test("emulate with a --rest-url that never answers gives up after 5 s naming the flags", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const held: Deno.Conn[] = [];
   const accepting = (async () => {
@@ -119,21 +119,28 @@ Deno.test("emulate with a --rest-url that never answers gives up after 5 s namin
   })().catch(() => {});
   try {
     const port = (listener.addr as Deno.NetAddr).port;
-    const r = await run("deno", [
-      "run",
-      "-A",
-      "tasks/emulate.ts",
-      "--rest-url",
-      `http://127.0.0.1:${port}`,
-      "--postings",
-      "3",
-    ]);
+    const emulate = (...more: string[]) =>
+      run("deno", [
+        "run",
+        "-A",
+        "tasks/emulate.ts",
+        "--rest-url",
+        `http://127.0.0.1:${port}`,
+        "--postings",
+        "3",
+        ...more,
+      ]);
+    const r = await emulate();
     assert.equal(r.code, 1, r.stderr);
     assert.match(
       r.stderr,
-      /error: Cannot reach the REST proxy at --rest-url "http:\/\/127\.0\.0\.1:\d+": no answer within 5000 ms/,
+      /error: Cannot reach the REST proxy at --rest-url "http:\/\/127\.0\.0\.1:\d+": no answer within 5 s \(--connect-timeout or PINPIPE_CONNECT_TIMEOUT gives it longer\)/,
     );
     assert.doesNotMatch(r.stderr, /retrying/);
+    // The wait is the flag's.
+    const short = await emulate("--connect-timeout", "700ms");
+    assert.equal(short.code, 1, short.stderr);
+    assert.match(short.stderr, /no answer within 700 ms \(--connect-timeout/);
   } finally {
     listener.close();
     for (const c of held) c.close();
@@ -159,4 +166,39 @@ Deno.test("rest-proxy serve with Kafka unreachable names Kafka and --bootstrap",
     `error: Cannot connect to Kafka at "127.0.0.1:${port}" (--bootstrap): the connection was refused`,
   );
   assert.equal(r.stdout, "");
+});
+
+Deno.test("rest-proxy serve against a port that never answers as Kafka names --tls and --connect-timeout", async () => {
+  // A listener that takes connections and says nothing, as a TLS port does to a plain client.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of listener) held.push(c);
+  })().catch(() => {});
+  try {
+    const port = (listener.addr as Deno.NetAddr).port;
+    const r = await run("deno", [
+      "run",
+      "-A",
+      "tasks/rest_proxy.ts",
+      "serve",
+      "--bootstrap",
+      `127.0.0.1:${port}`,
+      "--port",
+      "0",
+      "--connect-timeout",
+      "1500ms",
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(
+      r.stderr.trim(),
+      `error: Cannot connect to Kafka at "127.0.0.1:${port}" (--bootstrap): it took the connection ` +
+        "but did not answer the REST proxy's clients within 1.5 s (is it a TLS listener? then add " +
+        "--tls; --connect-timeout or PINPIPE_CONNECT_TIMEOUT gives it longer)",
+    );
+  } finally {
+    listener.close();
+    for (const c of held) c.close();
+    await accepting;
+  }
 });

@@ -300,3 +300,51 @@ Deno.test("the topics task refuses a bootstrap that is not host:port and SCRAM w
   });
   assert.deepEqual([scram.kafka.username, scram.kafka.password], ["u", "p"]);
 });
+Deno.test("the topics task gives up on a cluster that never answers, naming --tls and --connect-timeout", async () => {
+  const server = silentServer();
+  try {
+    const task = startTask("topics.ts", ["--bootstrap", server.address, "--connect-timeout", "1s"]);
+    const end = await task.ended;
+    assert.equal(end.code, 1, task.stderr());
+    assert.equal(
+      task.stderr().trim(),
+      `error: Cannot connect to Kafka at "${server.address}" (--bootstrap): it took the connection ` +
+        "but did not answer the admin client within 1 s (is it a TLS listener? then add --tls; " +
+        "--connect-timeout or PINPIPE_CONNECT_TIMEOUT gives it longer)",
+    );
+  } finally {
+    server.close();
+  }
+});
+
+Deno.test("topic creation that times out says how long Kafka was given and the flag", async () => {
+  // An admin whose cluster never finishes creating: kafkajs' own timeout error.
+  const timedOut = Object.assign(new Error("Timed out while waiting for topic leaders"), {
+    name: "KafkaJSTimeout",
+  });
+  const admin = {
+    listTopics: () => Promise.resolve([]),
+    fetchTopicMetadata: () => Promise.resolve({ topics: [] }),
+    createTopics: (args: { timeout?: number }) => {
+      assert.equal(args.timeout, 1500);
+      return Promise.reject(timedOut);
+    },
+  } as unknown as Admin;
+  await assert.rejects(
+    manageTopics(
+      { ...BASE, timeoutMs: 1500, timeoutFlag: "--timeout or PINPIPE_TOPICS_TIMEOUT" },
+      { admin, where: "the test cluster" },
+    ),
+    (err: Error) => {
+      assert.equal(
+        err.message,
+        'Cannot create topics "t.pin", "t.geo", "t.user": the test cluster answered an error ' +
+          "(Kafka was given 1.5 s to create them and elect their leaders; --timeout or " +
+          "PINPIPE_TOPICS_TIMEOUT gives it longer)",
+      );
+      return true;
+    },
+  );
+  assert.equal(parseOptions(["--bootstrap", "b:1", "--timeout", "2m"], {}, {}).timeoutMs, 120_000);
+  assert.equal(parseOptions(["--bootstrap", "b:1"], {}, {}).timeoutMs, 30_000);
+});

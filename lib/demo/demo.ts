@@ -41,6 +41,8 @@ import {
 import { FileLake } from "../lake/lake.ts";
 import { redactingSink } from "../shell/log.ts";
 import { removeStaleStaging, Staging } from "../shell/staging.ts";
+import { isRetriable } from "../shell/errors.ts";
+import { retry } from "../shell/retry.ts";
 import {
   fmtInt,
   fmtSec,
@@ -74,7 +76,15 @@ export interface DemoOptions {
   keep: boolean;
   /** A Kafka to run on instead of the embedded broker (see the module header). */
   kafka?: KafkaClientOptions;
+  /**
+   * On a user's Kafka, how long the streaming sink may take to join its consumer group
+   * before the demo gives up. Default GROUP_TIMEOUT_MS.
+   */
+  groupTimeoutMs?: number;
 }
+
+/** How long the sink may take to join its consumer group on a user's Kafka: 60 s. */
+export const GROUP_TIMEOUT_MS = 60_000;
 
 /** One stage's name and how long it took. */
 export interface StageTiming {
@@ -251,8 +261,16 @@ async function pipeline(
     // The streaming sink draws no line of its own: two live lines would overwrite each
     // other on one terminal row. What it has landed joins the emulator's line instead.
     let emulateLine: EmulateLine | undefined;
+    // The sink reports progress only once it consumes: past its start on the group coordinator.
+    let sinkStarted = false;
     sinkRun = runSink(
-      { ...sinkOpts, onProgress: (s) => emulateLine?.sinkLanded(s.records) },
+      {
+        ...sinkOpts,
+        onProgress: (s) => {
+          sinkStarted = true;
+          emulateLine?.sinkLanded(s.records);
+        },
+      },
       { signal: sinkStop.signal },
     );
     // A sink failure must not go unseen while the emulator runs.
@@ -268,8 +286,18 @@ async function pipeline(
     emulateLine = undefined;
 
     const { sink, brokerRecords } = await stage("sink", async (p) => {
+      // On a user's Kafka a fresh group coordinator may still be loading when the emulator is
+      // done: stopping the sink in its start would end it with that start's error. Wait for it.
+      if (external && !sinkStarted) {
+        await sinkJoined(sinkRun!, () => sinkStarted, {
+          groupId,
+          where,
+          ms: opts.groupTimeoutMs ?? GROUP_TIMEOUT_MS,
+          signal,
+        });
+      }
       // Stop the streaming sink (it lands what it holds), then drain to the end offsets.
-      sinkStop.abort();
+      sinkStop.abort(new Error("The demo stopped the streaming sink: the emulator is done"));
       const streamed = await sinkRun!;
       sinkRun = undefined;
       const drained = await drainSink(sinkOpts, p, signal);
@@ -415,15 +443,65 @@ function sinkTotal(streamed: SinkSummary, drained: SinkSummary): SinkSummary {
   };
 }
 
-/** The end offset of every partition of `topics`, by `topic:partition`. */
-async function endOffsets(admin: Admin, topics: string[]): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const t of topics) {
-    for (const p of await admin.fetchTopicOffsets(t)) {
-      out.set(`${t}:${p.partition}`, Number(p.high));
+/**
+ * Waits until the streaming sink consumes (`started()`), ends by itself, or `ms` pass; the
+ * last is an error naming the group, the Kafka and what lengthens the wait.
+ */
+async function sinkJoined(
+  run: Promise<unknown>,
+  started: () => boolean,
+  o: { groupId: string; where: string; ms: number; signal?: AbortSignal },
+): Promise<void> {
+  let ended = false;
+  run.then(() => (ended = true), () => (ended = true));
+  const deadline = performance.now() + o.ms;
+  while (!started() && !ended) {
+    o.signal?.throwIfAborted();
+    if (performance.now() >= deadline) {
+      throw new Error(
+        `Cannot go on with the demo: the sink did not join its consumer group "${o.groupId}" on ${o.where} within ${
+          o.ms / 1000
+        } s (--group-timeout or PINPIPE_DEMO_GROUP_TIMEOUT gives it longer)`,
+      );
     }
+    await new Promise((r) => setTimeout(r, 50));
   }
-  return out;
+}
+
+/** How long the topics' offsets may stay unreadable (leaders still moving): 30 s. */
+const OFFSETS_WAIT_MS = 30_000;
+
+/**
+ * The end offset of every partition of `topics`, by `topic:partition`. On a cluster that
+ * just created the topics their leaders may still be settling (NOT_LEADER_FOR_PARTITION):
+ * such answers are retried for OFFSETS_WAIT_MS, then the error says what was waited for.
+ */
+async function endOffsets(admin: Admin, topics: string[]): Promise<Map<string, number>> {
+  const started = performance.now();
+  try {
+    return await retry(async () => {
+      const out = new Map<string, number>();
+      for (const t of topics) {
+        for (const p of await admin.fetchTopicOffsets(t)) {
+          out.set(`${t}:${p.partition}`, Number(p.high));
+        }
+      }
+      return out;
+    }, {
+      maxAttempts: Number.MAX_SAFE_INTEGER,
+      baseMs: 100,
+      maxMs: 1000,
+      retriable: (err) => isRetriable(err) && performance.now() - started < OFFSETS_WAIT_MS,
+    });
+  } catch (err) {
+    if (!isRetriable(err)) throw err;
+    throw new Error(
+      `Cannot read the end offsets of ${topics.join(", ")}: their leaders did not settle within ${
+        OFFSETS_WAIT_MS / 1000
+      } s`,
+      { cause: err },
+    );
+  }
 }
 
 /** Deletes the run's own consumer group on a user's Kafka; a failure is only reported. */

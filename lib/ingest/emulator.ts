@@ -36,8 +36,8 @@ export interface OutRecord {
 
 /** Callbacks a target reports progress through while it sends. */
 export interface SendHooks {
-  /** `n` more records were acknowledged. */
-  onAck(n: number): void;
+  /** These records (of those handed to `send`) were acknowledged. */
+  onAck(records: readonly OutRecord[]): void;
   /** A retriable failure; the target waits `delayMs` and tries again. */
   onRetry(err: unknown, attempt: number, delayMs: number): void;
 }
@@ -105,6 +105,11 @@ export interface EmulateResult {
   acknowledged: number;
   /** Records sent but not acknowledged. */
   failed: number;
+  /**
+   * The keys of the records not acknowledged, by topic: how many, and the first
+   * FAILED_KEYS_KEPT of them in the order they were sent.
+   */
+  failedKeys: Record<string, { count: number; keys: string[] }>;
   /** Retries after retriable failures. */
   retries: number;
   /** Failures seen, retriable or not. */
@@ -149,10 +154,14 @@ export function* keySequence(
   }
 }
 
+/** Failed keys kept per topic in the result (and its JSON); the rest are only counted. */
+export const FAILED_KEYS_KEPT = 100;
+/** Failed keys the summary lists per topic. */
+export const FAILED_KEYS_SHOWN = 10;
+
 /** Runs the emulation until count, duration, the signal or a fatal error stops it. */
 export async function emulate(opts: EmulateOptions, deps: EmulateDeps): Promise<EmulateResult> {
   const { source, target, signal } = deps;
-  const progress = deps.progress ?? new Progress("emulate", { sink: silentSink });
   const topics = topicsFor(opts.prefix);
   const started = performance.now();
   const limit = opts.count ?? (opts.mode === "sequential" ? source.rows : Infinity);
@@ -162,82 +171,17 @@ export async function emulate(opts: EmulateOptions, deps: EmulateDeps): Promise<
     ? Math.max(1, Math.min(opts.batch, Math.round(opts.rate / 10)))
     : opts.batch;
   const concurrency = Math.max(1, opts.concurrency);
-
-  const res: EmulateResult = {
-    source: source.name,
-    target: target.name,
-    mode: opts.mode,
-    topics: [topics.pin, topics.geo, topics.user],
-    postingsRead: 0,
-    missing: 0,
-    recordsSent: 0,
-    acknowledged: 0,
-    failed: 0,
-    retries: 0,
-    errors: 0,
-    elapsedSec: 0,
-    postingsPerSec: 0,
-    recordsPerSec: 0,
-    interrupted: false,
-  };
-
-  const elapsed = () => (performance.now() - started) / 1000;
-  // Formatting numbers is not free at 100k records/s: build the line at most every 100 ms.
-  let shown = -Infinity;
-  const show = (force = false) => {
-    const now = performance.now();
-    if (!force && now - shown < 100) return;
-    shown = now;
-    // With a bound (--postings, sequential) the line has a bar and an ETA: three records a posting.
-    // Retries and errors only once there are some: the line must fit a terminal's width.
-    const trouble = (res.retries ? `, ${fmtInt(res.retries)} retries` : "") +
-      (res.errors ? `, ${fmtInt(res.errors)} errors` : "");
-    progress.update(
-      `${fmtInt(res.postingsRead)} postings, ${fmtInt(res.acknowledged)}/${
-        fmtInt(res.recordsSent)
-      } records acked${trouble}`,
-      {
-        done: res.acknowledged,
-        total: Number.isFinite(limit) ? limit * 3 : undefined,
-        unit: "records",
-        force,
-      },
-    );
-  };
-
-  const inflight = new Set<Promise<void>>();
-  const launch = (topic: string, records: OutRecord[]) => {
-    let acked = 0;
-    res.recordsSent += records.length;
-    const hooks: SendHooks = {
-      onAck: (n) => {
-        acked += n;
-        res.acknowledged += n;
-        show();
-      },
-      onRetry: (err, attempt, delayMs) => {
-        res.retries++;
-        res.errors++;
-        if (attempt === 1 || attempt % 5 === 0) {
-          progress.log(
-            `retrying ${records.length} records to "${topic}" in ${
-              fmtSec(delayMs / 1000)
-            } (attempt ${attempt + 1}): ${describeError(err)}`,
-          );
-        }
-        show();
-      },
-    };
-    const p: Promise<void> = target.send(topic, records, hooks).catch((err) => {
-      res.errors++;
-      res.error ??= err instanceof Error ? err : new Error(String(err));
-    }).finally(() => {
-      res.failed += records.length - acked;
-      inflight.delete(p);
-    });
-    inflight.add(p);
-  };
-
+  const tally = new Tally(
+    {
+      source: source.name,
+      target: target.name,
+      mode: opts.mode,
+      topics: [topics.pin, topics.geo, topics.user],
+    },
+    deps.progress ?? new Progress("emulate", { sink: silentSink }),
+    limit,
+  );
+  const res = tally.res;
   const keys = keySequence(opts.mode, source.rows, opts.seed);
   let drawn = 0;
   try {
@@ -248,44 +192,17 @@ export async function emulate(opts: EmulateOptions, deps: EmulateDeps): Promise<
         break;
       }
       if (performance.now() >= deadline) break;
-      if (opts.rate > 0) {
-        const due = started + (drawn / opts.rate) * 1000;
-        const wait = Math.min(due, deadline) - performance.now();
-        if (wait > 0) {
-          try {
-            await delay(wait, signal);
-          } catch {
-            res.interrupted = true;
-            break;
-          }
-          if (performance.now() >= deadline) break;
-        }
-      }
-      const n = Math.min(batch, limit - drawn);
+      if (opts.rate > 0 && !await waitForRate(started + (drawn / opts.rate) * 1000)) break;
       const want: number[] = [];
-      for (let i = 0; i < n; i++) {
+      const n = Math.min(batch, limit - drawn);
+      while (want.length < n) {
         const k = keys.next();
         if (k.done) break;
         want.push(k.value);
       }
       if (want.length === 0) break;
       drawn += want.length;
-      // A retriable source failure (a dropped MySQL connection) is retried like a send.
-      const postings = await retry(() => Promise.resolve(source.read(want)), {
-        maxAttempts: 5,
-        baseMs: 200,
-        onRetry: (err, attempt, delayMs) => {
-          res.retries++;
-          res.errors++;
-          progress.log(
-            `retrying a read from ${source.name} in ${fmtSec(delayMs / 1000)} (attempt ${
-              attempt + 1
-            }): ${describeError(err)}`,
-          );
-        },
-      });
-      res.postingsRead += postings.length;
-      res.missing += want.length - postings.length;
+      const postings = await tally.read(source, want);
       if (postings.length === 0) continue;
       const groups: [string, OutRecord[]][] = [
         [topics.pin, postings.map((p) => ({ key: String(p.key), value: p.pin }))],
@@ -293,34 +210,196 @@ export async function emulate(opts: EmulateOptions, deps: EmulateDeps): Promise<
         [topics.user, postings.map((p) => ({ key: String(p.key), value: p.user }))],
       ];
       for (const [topic, records] of groups) {
-        while (inflight.size >= concurrency) await Promise.race(inflight);
+        await tally.room(concurrency);
         if (res.error) break;
-        launch(topic, records);
+        tally.launch(target, topic, records);
       }
-      show();
+      tally.show();
     }
   } catch (err) {
     // A failing source stops the run like a failing target: flush, then report.
     res.error ??= err instanceof Error ? err : new Error(String(err));
   }
-  while (inflight.size) await Promise.race(inflight);
+  await tally.room(1);
   if (signal?.aborted) res.interrupted = true;
-  res.elapsedSec = elapsed();
-  res.postingsPerSec = res.elapsedSec > 0 ? res.postingsRead / res.elapsedSec : 0;
-  res.recordsPerSec = res.elapsedSec > 0 ? res.acknowledged / res.elapsedSec : 0;
-  progress.done(summarize(res));
-  return res;
+  return tally.finish(started);
+
+  /** Waits until `due` (or the deadline); false when the run must stop instead. */
+  async function waitForRate(due: number): Promise<boolean> {
+    const wait = Math.min(due, deadline) - performance.now();
+    if (wait <= 0) return true;
+    try {
+      await delay(wait, signal);
+    } catch {
+      res.interrupted = true;
+      return false;
+    }
+    return performance.now() < deadline;
+  }
 }
 
-/** One line: counts, rate, elapsed. */
+/**
+ * The tally of a run as it goes: the counts, the sends in flight, the keys of the records
+ * that failed, and the progress line.
+ */
+class Tally {
+  readonly res: EmulateResult;
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly failedKeys = new Map<string, { count: number; keys: string[] }>();
+  private shown = -Infinity;
+
+  constructor(
+    what: Pick<EmulateResult, "source" | "target" | "mode" | "topics">,
+    private readonly progress: Progress,
+    private readonly limit: number,
+  ) {
+    this.res = {
+      ...what,
+      postingsRead: 0,
+      missing: 0,
+      recordsSent: 0,
+      acknowledged: 0,
+      failed: 0,
+      failedKeys: {},
+      retries: 0,
+      errors: 0,
+      elapsedSec: 0,
+      postingsPerSec: 0,
+      recordsPerSec: 0,
+      interrupted: false,
+    };
+  }
+
+  /** Reads `keys` from `source`, retrying a retriable failure (a dropped MySQL connection). */
+  async read(source: PostingSource, keys: number[]) {
+    const postings = await retry(() => Promise.resolve(source.read(keys)), {
+      maxAttempts: 5,
+      baseMs: 200,
+      onRetry: (err, attempt, delayMs) => {
+        this.res.retries++;
+        this.res.errors++;
+        this.progress.log(
+          `retrying a read from ${source.name} in ${fmtSec(delayMs / 1000)} (attempt ${
+            attempt + 1
+          }): ${describeError(err)}`,
+        );
+      },
+    });
+    this.res.postingsRead += postings.length;
+    this.res.missing += keys.length - postings.length;
+    return postings;
+  }
+
+  /** Waits until fewer than `max` sends are in flight. */
+  async room(max: number): Promise<void> {
+    while (this.inflight.size >= max) await Promise.race(this.inflight);
+  }
+
+  /** Starts sending `records` to `topic`, counting what is acknowledged and what is not. */
+  launch(target: Target, topic: string, records: OutRecord[]): void {
+    const res = this.res;
+    const acked: (readonly OutRecord[])[] = [];
+    let ackedCount = 0;
+    res.recordsSent += records.length;
+    const hooks: SendHooks = {
+      onAck: (done) => {
+        acked.push(done);
+        ackedCount += done.length;
+        res.acknowledged += done.length;
+        this.show();
+      },
+      onRetry: (err, attempt, delayMs) => {
+        res.retries++;
+        res.errors++;
+        if (attempt === 1 || attempt % 5 === 0) {
+          this.progress.log(
+            `retrying ${records.length} records to "${topic}" in ${
+              fmtSec(delayMs / 1000)
+            } (attempt ${attempt + 1}): ${describeError(err)}`,
+          );
+        }
+        this.show();
+      },
+    };
+    const p: Promise<void> = target.send(topic, records, hooks).catch((err) => {
+      res.errors++;
+      res.error ??= err instanceof Error ? err : new Error(String(err));
+    }).finally(() => {
+      if (ackedCount < records.length) this.fail(topic, records, acked);
+      this.inflight.delete(p);
+    });
+    this.inflight.add(p);
+  }
+
+  /** Counts the records of a send that were not acknowledged, keeping their keys. */
+  private fail(topic: string, records: OutRecord[], acked: (readonly OutRecord[])[]): void {
+    const done = new Set(acked.flat());
+    const entry = this.failedKeys.get(topic) ?? { count: 0, keys: [] };
+    this.failedKeys.set(topic, entry);
+    for (const r of records) {
+      if (done.has(r)) continue;
+      this.res.failed++;
+      entry.count++;
+      if (entry.keys.length < FAILED_KEYS_KEPT) entry.keys.push(r.key);
+    }
+  }
+
+  /** Updates the live line; formatting costs at 100k records/s, so at most every 100 ms. */
+  show(force = false): void {
+    const now = performance.now();
+    if (!force && now - this.shown < 100) return;
+    this.shown = now;
+    const res = this.res;
+    // With a bound (--postings, sequential) the line has a bar and an ETA: three records a posting.
+    // Retries and errors only once there are some: the line must fit a terminal's width.
+    const trouble = (res.retries ? `, ${fmtInt(res.retries)} retries` : "") +
+      (res.errors ? `, ${fmtInt(res.errors)} errors` : "");
+    this.progress.update(
+      `${fmtInt(res.postingsRead)} postings, ${fmtInt(res.acknowledged)}/${
+        fmtInt(res.recordsSent)
+      } records acked${trouble}`,
+      {
+        done: res.acknowledged,
+        total: Number.isFinite(this.limit) ? this.limit * 3 : undefined,
+        unit: "records",
+        force,
+      },
+    );
+  }
+
+  /** The result once every send settled: rates, elapsed, failed keys in topic order. */
+  finish(started: number): EmulateResult {
+    const res = this.res;
+    res.elapsedSec = (performance.now() - started) / 1000;
+    res.postingsPerSec = res.elapsedSec > 0 ? res.postingsRead / res.elapsedSec : 0;
+    res.recordsPerSec = res.elapsedSec > 0 ? res.acknowledged / res.elapsedSec : 0;
+    for (const t of res.topics) {
+      const f = this.failedKeys.get(t);
+      if (f) res.failedKeys[t] = f;
+    }
+    this.progress.done(summarize(res));
+    return res;
+  }
+}
+
+/**
+ * One line: counts, rate, elapsed; when records failed, a second line with the first
+ * FAILED_KEYS_SHOWN keys per topic (and how many more).
+ */
 export function summarize(r: EmulateResult): string {
   const missing = r.missing ? `, ${fmtInt(r.missing)} keys missing from the source` : "";
   const stop = r.interrupted ? " (interrupted)" : "";
-  return `${fmtInt(r.postingsRead)} postings read, ${fmtInt(r.recordsSent)} records sent, ${
+  const line = `${fmtInt(r.postingsRead)} postings read, ${fmtInt(r.recordsSent)} records sent, ${
     fmtInt(r.acknowledged)
   } acknowledged, ${fmtInt(r.failed)} failed, ${fmtInt(r.retries)} retries${missing} in ${
     fmtSec(r.elapsedSec)
   } (${fmtRate(r.acknowledged, r.elapsedSec)} records)${stop}`;
+  const failed = Object.entries(r.failedKeys).map(([topic, f]) => {
+    const shown = f.keys.slice(0, FAILED_KEYS_SHOWN);
+    const more = f.count - shown.length;
+    return `${topic} ${shown.join(", ")}${more ? ` and ${fmtInt(more)} more` : ""}`;
+  });
+  return failed.length ? `${line}\nkeys not acknowledged: ${failed.join("; ")}` : line;
 }
 
 /** The result as plain JSON (the error as its message). */

@@ -30,6 +30,8 @@ export interface KafkaTargetOptions {
   maxMs?: number;
   /** Broker-side wait for acks=all, default 30 s. */
   timeoutMs?: number;
+  /** The flags that lengthen the waits, named when one runs out (as RestProducerOptions'). */
+  flags?: { request?: string; retry?: string };
   /** Producer threads when connecting with client options (default 1; 0 = this thread). */
   workers?: number;
 }
@@ -228,19 +230,22 @@ export class KafkaTarget implements Target {
       });
     } catch (err) {
       if (isRetriable(err)) {
-        const hint = /UNKNOWN_TOPIC_OR_PARTITION|does not host this topic/i.test(
-            (err as Error).message,
-          )
+        const message = (err as Error).message;
+        const flags = this.opts.flags;
+        const hint = /UNKNOWN_TOPIC_OR_PARTITION|does not host this topic/i.test(message)
           ? " (does the topic exist? `deno task topics` creates it)"
+          : /timed? ?out/i.test(message) && flags?.request
+          ? ` (each attempt waited ${(this.opts.timeoutMs ?? 30_000) / 1000} s for the ` +
+            `acknowledgement; ${flags.request} gives it longer)`
           : "";
-        throw new Error(
-          `${(err as Error).message} (gave up after ${attempts} attempts)${hint}`,
-          { cause: err },
-        );
+        const more = flags?.retry ? `; ${flags.retry} gives it more` : "";
+        throw new Error(`${message} (gave up after ${attempts} attempts${more})${hint}`, {
+          cause: err,
+        });
       }
       throw err;
     }
-    hooks.onAck(records.length);
+    hooks.onAck(records);
   }
 
   async close(): Promise<void> {

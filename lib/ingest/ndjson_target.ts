@@ -49,7 +49,7 @@ export class NdjsonTarget implements Target {
           { cause: err },
         );
       }
-      hooks.onAck(records.length);
+      hooks.onAck(records);
     });
     // Later writes wait for this one, whatever its outcome.
     this.chain = done.catch(() => {});

@@ -22,11 +22,14 @@ import { retry } from "../shell/retry.ts";
 import type { Options } from "../shell/cli.ts";
 import { redact, registerSecret } from "../shell/redact.ts";
 
-/** A failed fetch in words: a timeout, a refused connection, an unknown host. */
-function networkReason(err: unknown, timeoutMs: number): string {
+/**
+ * A failed fetch in words: a timeout (with `hint`, what gives it longer), a refused
+ * connection, an unknown host.
+ */
+function networkReason(err: unknown, timeoutMs: number, hint?: string): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e?.name === "TimeoutError" || e?.name === "AbortError") {
-    return `no answer within ${timeoutMs} ms`;
+    return `no answer within ${fmtMs(timeoutMs)}${hint ? ` (${hint} gives it longer)` : ""}`;
   }
   const text = `${e?.message ?? err} ${e?.cause?.message ?? ""} ${e?.cause?.code ?? ""}`;
   if (/ECONNREFUSED|Connection refused/i.test(text)) {
@@ -36,6 +39,11 @@ function networkReason(err: unknown, timeoutMs: number): string {
     return "the host name does not resolve (ENOTFOUND)";
   }
   return redact(e?.message ?? String(err));
+}
+
+/** `500 ms`, `5 s`, `2.5 s`. */
+function fmtMs(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Number((ms / 1000).toFixed(1))} s`;
 }
 
 /** The v2 content type for JSON-embedded values. */
@@ -63,6 +71,11 @@ export interface RestProducerOptions {
   apiKey?: string;
   /** Per request, default 30 s (API Gateway gives up at 29 s). */
   timeoutMs?: number;
+  /**
+   * The flags that lengthen each wait, named when it runs out (`--request-timeout`…);
+   * without them a timeout says only what it waited for.
+   */
+  flags?: { connect?: string; request?: string; retry?: string };
   /** Attempts per request, the first included; default 10. */
   maxAttempts?: number;
   /** First backoff, default 200 ms. */
@@ -154,7 +167,7 @@ export class RestProducer implements Target {
         throw new Error(
           `Cannot reach the REST proxy at ${this.opts.urlFlag ?? "--rest-url"} "${
             redact(this.base)
-          }": ${networkReason(err, ms)}`,
+          }": ${networkReason(err, ms, this.opts.flags?.connect)}`,
         );
       }
     })();
@@ -209,10 +222,11 @@ export class RestProducer implements Target {
     } catch (err) {
       if (isRetriable(err)) {
         const secs = Math.round((Date.now() - (firstFailure ?? Date.now())) / 1000);
+        const longer = this.opts.flags?.retry ? `; ${this.opts.flags.retry} give it longer` : "";
         throw new Error(
           `${
             (err as Error).message.replace(/ \(retrying until [^)]*\)$/, "")
-          } (gave up after ${tries} attempts over ${secs} s)`,
+          } (gave up after ${tries} attempts over ${secs} s${longer})`,
           { cause: err },
         );
       }
@@ -236,7 +250,7 @@ export class RestProducer implements Target {
       } catch (err) {
         throw new RetriableError(
           `Cannot list the clusters of ${this.name}: ${
-            networkReason(err, this.opts.timeoutMs ?? 30_000)
+            networkReason(err, this.opts.timeoutMs ?? 30_000, this.opts.flags?.request)
           }`,
           { cause: err },
         );
@@ -286,7 +300,7 @@ export class RestProducer implements Target {
     const lines = text.split(/\r?\n/).filter((l) => l.trim());
     const again: OutRecord[] = [];
     let why: string | undefined;
-    let acked = 0;
+    const acked: OutRecord[] = [];
     let refused: DeliveryError | undefined;
     for (let i = 0; i < records.length; i++) {
       let r: { error_code?: number; message?: string } | undefined;
@@ -297,7 +311,7 @@ export class RestProducer implements Target {
       }
       const code = r?.error_code;
       if (code === 200) {
-        acked++;
+        acked.push(records[i]);
       } else if (
         code === undefined || RETRIABLE_RECORD_CODES.has(code) || code === 429 || code === 408 ||
         (code >= 500 && code < 600)
@@ -311,7 +325,7 @@ export class RestProducer implements Target {
         refused ??= this.recordRefused(topic, records[i].key, code, r?.message);
       }
     }
-    if (acked) hooks.onAck(acked);
+    if (acked.length) hooks.onAck(acked);
     if (refused) throw refused;
     return { again, why };
   }
@@ -357,12 +371,12 @@ export class RestProducer implements Target {
     }
     const again: OutRecord[] = [];
     let why: string | undefined;
-    let acked = 0;
+    const acked: OutRecord[] = [];
     let refused: DeliveryError | undefined;
     for (let i = 0; i < records.length; i++) {
       const code = offsets[i]?.error_code;
       if (code === null || code === undefined) {
-        acked++;
+        acked.push(records[i]);
       } else if (RETRIABLE_RECORD_CODES.has(code)) {
         again.push(records[i]);
         why ??= `${code}${offsets[i].error ? `: ${offsets[i].error}` : ""}`;
@@ -370,7 +384,7 @@ export class RestProducer implements Target {
         refused ??= this.recordRefused(topic, records[i].key, code, offsets[i].error);
       }
     }
-    if (acked) hooks.onAck(acked);
+    if (acked.length) hooks.onAck(acked);
     if (refused) throw refused;
     return { again, why };
   }
@@ -393,7 +407,9 @@ export class RestProducer implements Target {
       return { res, text: await res.text() };
     } catch (err) {
       throw new RetriableError(
-        `${what}: the request to ${this.name} failed: ${networkReason(err, timeoutMs)}`,
+        `${what}: the request to ${this.name} failed: ${
+          networkReason(err, timeoutMs, this.opts.flags?.request)
+        }`,
         { cause: err },
       );
     }

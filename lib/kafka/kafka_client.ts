@@ -43,9 +43,26 @@ export interface KafkaClientOptions {
   region?: string;
   /** kafkajs log level: nothing (default), error, warn, info, debug. */
   log?: "nothing" | "error" | "warn" | "info" | "debug";
+  /**
+   * How long connecting to Kafka may take (`--connect-timeout`): the first TCP check (default
+   * FIRST_CONNECT_MS), the first answers (default FIRST_ANSWER_MS) and kafkajs'
+   * connectionTimeout (default 5 s).
+   */
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
 }
+
+/** What lengthens a connection's wait, for the errors that say it ran out. */
+export const CONNECT_TIMEOUT_HINT = "--connect-timeout or PINPIPE_CONNECT_TIMEOUT gives it longer";
+
+/** How long the first connection to Kafka may take before a task gives up: 4 s. */
+export const FIRST_CONNECT_MS = 4000;
+
+/**
+ * How long a client may wait, after its TCP connection, for Kafka to answer its first
+ * requests (API versions, SASL, metadata): 20 s, unless a connect timeout is given.
+ */
+export const FIRST_ANSWER_MS = 20_000;
 
 /** Why `bootstrap` is not a list of brokers, or undefined. */
 function bootstrapProblem(bootstrap: string): string | undefined {
@@ -90,6 +107,13 @@ export const KAFKA_CLIENT_FLAGS = {
     env: "PINPIPE_KAFKA_LOG",
     default: "nothing",
   },
+  "connect-timeout": {
+    type: "duration",
+    help: "how long connecting to Kafka may take: the TCP connection, then Kafka's first answers",
+    env: "PINPIPE_CONNECT_TIMEOUT",
+    defaultText: `${FIRST_CONNECT_MS / 1000}s, then ${FIRST_ANSWER_MS / 1000}s`,
+    min: 100,
+  },
   region: { ...REGION_FLAG, help: "the AWS region of --auth aws-iam" },
 } as const satisfies FlagTable;
 
@@ -113,6 +137,7 @@ export function kafkaClientOptions(
     auth: v.auth,
     tls: v.tls || v.auth === "aws-iam",
     log: v.kafkaLog,
+    connectionTimeoutMs: v.connectTimeout,
   };
   if (v.auth === "scram-sha-512") {
     k.username = p.env.PINPIPE_KAFKA_USER;
@@ -131,6 +156,7 @@ export const KAFKA_FLAGS: Record<string, FlagSpec> = {
   auth: { type: "string" },
   tls: { type: "boolean" },
   "kafka-log": { type: "string" },
+  "connect-timeout": { type: "string" },
 };
 
 /** HELP lines for KAFKA_FLAGS. */
@@ -142,7 +168,9 @@ export const KAFKA_HELP =
                              aws-iam signs with the default AWS credentials in AWS_REGION
   --tls                      TLS to the brokers (PINPIPE_KAFKA_TLS=1; implied by aws-iam)
   --kafka-log LEVEL          kafkajs logging on stderr: nothing | error | warn | info | debug
-                             (PINPIPE_KAFKA_LOG; default nothing)`;
+                             (PINPIPE_KAFKA_LOG; default nothing)
+  --connect-timeout D        how long connecting to Kafka may take: the TCP connection, then
+                             Kafka's first answers (PINPIPE_CONNECT_TIMEOUT; default 4s, 20s)`;
 
 /** Reads the Kafka flags (and their environment and config fallbacks) into client options. */
 export function readKafkaOptions(
@@ -166,6 +194,9 @@ export function readKafkaOptions(
       env: "PINPIPE_KAFKA_LOG",
       default: "nothing",
     }),
+    connectionTimeoutMs:
+      o.duration("connect-timeout", { env: "PINPIPE_CONNECT_TIMEOUT", min: 100 }) ||
+      undefined,
   };
   if (auth === "scram-sha-512") {
     opts.username = o.env.PINPIPE_KAFKA_USER;
@@ -227,18 +258,50 @@ export function createKafka(opts: KafkaClientOptions): Kafka {
   return new Kafka(config);
 }
 
-/** How long the first connection to Kafka may take before a task gives up: 4 s. */
-export const FIRST_CONNECT_MS = 4000;
+/**
+ * Runs `connecting` (a kafkajs client's `connect()`) with a deadline, so a server that
+ * accepts TCP connections but never answers as Kafka would (a TLS listener reached without
+ * `--tls`, another service on that port) is an error naming it instead of minutes of kafkajs
+ * retries. `what` names the client: `the REST proxy's producer`.
+ */
+export async function kafkaAnswered<T>(
+  connecting: Promise<T>,
+  what: string,
+  opts: Pick<KafkaClientOptions, "bootstrap" | "bootstrapFrom" | "connectionTimeoutMs" | "tls">,
+): Promise<T> {
+  const ms = opts.connectionTimeoutMs ?? FIRST_ANSWER_MS;
+  // kafkajs goes on retrying after the deadline; its failure then is no longer anyone's.
+  connecting.catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() =>
+      reject(
+        new Error(
+          `Cannot connect to Kafka at "${opts.bootstrap}" (${
+            opts.bootstrapFrom ?? "--bootstrap"
+          }): it took the connection but did not answer ${what} within ${ms / 1000} s (${
+            opts.tls ? "" : "is it a TLS listener? then add --tls; "
+          }${CONNECT_TIMEOUT_HINT})`,
+        ),
+      ), ms);
+  });
+  try {
+    return await Promise.race([connecting, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * Checks, before anything else talks to Kafka, that at least one bootstrap server accepts a
- * TCP connection within `timeoutMs` (all tried at once). Otherwise throws one error naming
- * the servers, where the address came from (`--bootstrap`) and what each one did, instead
- * of kafkajs's half minute of retries ending in a bare `ECONNREFUSED`.
+ * TCP connection within `timeoutMs` (default the options' connectionTimeoutMs, else
+ * FIRST_CONNECT_MS; all tried at once). Otherwise throws one error naming the servers, where
+ * the address came from (`--bootstrap`) and what each one did, instead of kafkajs's half
+ * minute of retries ending in a bare `ECONNREFUSED`.
  */
 export async function checkKafkaReachable(
-  opts: Pick<KafkaClientOptions, "bootstrap" | "bootstrapFrom">,
-  timeoutMs = FIRST_CONNECT_MS,
+  opts: Pick<KafkaClientOptions, "bootstrap" | "bootstrapFrom" | "connectionTimeoutMs">,
+  timeoutMs = opts.connectionTimeoutMs ?? FIRST_CONNECT_MS,
 ): Promise<void> {
   const servers = opts.bootstrap.split(",").map((b) => b.trim()).filter(Boolean);
   const problems = await Promise.all(servers.map((s) => tcpProblem(s, timeoutMs)));
@@ -264,7 +327,9 @@ async function tcpProblem(hostPort: string, timeoutMs: number): Promise<string |
     conn.close();
     return undefined;
   } catch (err) {
-    if (signal.aborted) return `no answer within ${timeoutMs / 1000} s`;
+    if (signal.aborted) {
+      return `no answer within ${timeoutMs / 1000} s (${CONNECT_TIMEOUT_HINT})`;
+    }
     if (err instanceof Deno.errors.ConnectionRefused) return "the connection was refused";
     if (err instanceof Deno.errors.NotFound || /resolve|lookup|dns/i.test(String(err))) {
       return `the host name "${hostname}" does not resolve`;

@@ -7,7 +7,12 @@
 import type { Admin } from "../deps/kafkajs.ts";
 import { UsageError } from "../shell/errors.ts";
 import type { FlagDef } from "../shell/flags.ts";
-import { checkKafkaReachable, createKafka, type KafkaClientOptions } from "./kafka_client.ts";
+import {
+  checkKafkaReachable,
+  createKafka,
+  kafkaAnswered,
+  type KafkaClientOptions,
+} from "./kafka_client.ts";
 
 /** Partitions of each topic the pipeline creates, unless told otherwise. */
 export const DEFAULT_PARTITIONS = 3;
@@ -41,7 +46,17 @@ export interface ManageTopicsOptions {
   delete: boolean;
   yes: boolean;
   dryRun: boolean;
+  /**
+   * How long Kafka may take to create (and elect leaders for) or delete the topics.
+   * Default TOPICS_TIMEOUT_MS.
+   */
+  timeoutMs?: number;
+  /** What lengthens that wait, named when it runs out (`--timeout or PINPIPE_TOPICS_TIMEOUT`). */
+  timeoutFlag?: string;
 }
+
+/** How long Kafka may take to create or delete the topics by default: 30 s. */
+export const TOPICS_TIMEOUT_MS = 30_000;
 
 /** What happened to one topic. */
 export interface TopicResult {
@@ -79,6 +94,18 @@ function brokerErrors(err: unknown): string {
     ),
   ];
   return types.length ? types.join(", ") : "an error";
+}
+
+/** For a failure that was a wait running out: what it waited for and what lengthens it. */
+function timeoutNote(err: unknown, what: string, opts: ManageTopicsOptions): string {
+  const text = [err, ...((err as { errors?: unknown[] }).errors ?? [])]
+    .map((e) => `${(e as Error)?.message ?? ""} ${(e as { type?: string })?.type ?? ""}`)
+    .join(" ");
+  if (!/timed? ?out|TIMED_OUT/i.test(text)) return "";
+  const sec = (opts.timeoutMs ?? TOPICS_TIMEOUT_MS) / 1000;
+  return ` (Kafka was given ${sec} s ${what}${
+    opts.timeoutFlag ? `; ${opts.timeoutFlag} gives it longer` : ""
+  })`;
 }
 
 /** Creates the missing topics (or, with `delete`, deletes the existing ones). */
@@ -131,10 +158,12 @@ export async function manageTopics(
       if (!ok) return { topics: [], confirmed: false };
     }
     try {
-      await admin.deleteTopics({ topics: present, timeout: 30_000 });
+      await admin.deleteTopics({ topics: present, timeout: opts.timeoutMs ?? TOPICS_TIMEOUT_MS });
     } catch (err) {
       throw new Error(
-        `Cannot delete topics ${present.map((t) => `"${t}"`).join(", ")} on ${where}`,
+        `Cannot delete topics ${present.map((t) => `"${t}"`).join(", ")} on ${where}${
+          timeoutNote(err, "to delete them", opts)
+        }`,
         { cause: err },
       );
     }
@@ -155,6 +184,7 @@ export async function manageTopics(
           replicationFactor: opts.replication,
         })),
         waitForLeaders: true,
+        timeout: opts.timeoutMs ?? TOPICS_TIMEOUT_MS,
       });
     } catch (err) {
       // Someone else may have created one in the meantime; anything else is an error.
@@ -163,7 +193,7 @@ export async function manageTopics(
         throw new Error(
           `Cannot create topics ${missing.map((t) => `"${t}"`).join(", ")}: ${where} answered ${
             brokerErrors(err)
-          }`,
+          }${timeoutNote(err, "to create them and elect their leaders", opts)}`,
           { cause: err },
         );
       }
@@ -225,8 +255,9 @@ export function runTopics(
       await checkKafkaReachable(opts.kafka);
       const admin = createKafka(opts.kafka).admin({ retry: { retries: 3 } });
       try {
-        await admin.connect();
+        await kafkaAnswered(admin.connect(), "the admin client", opts.kafka);
       } catch (err) {
+        if (/did not answer/.test((err as Error).message)) throw err;
         throw new Error(`Cannot connect to ${where}`, { cause: err });
       }
       try {

@@ -25,10 +25,7 @@ import {
   badRequest,
   HttpError,
   jsonResponse,
-  mediaType,
-  methodNotAllowed,
   negotiate,
-  notFound,
   unprocessable,
   V2,
 } from "./http.ts";
@@ -50,6 +47,21 @@ export interface ConsumerSettings {
 }
 
 type EmbeddedFormat = "json" | "binary";
+
+/** What a request can do to an existing consumer instance (one route each). */
+export type ConsumerAction =
+  | "delete"
+  | "subscribe"
+  | "subscription"
+  | "unsubscribe"
+  | "assign"
+  | "assignments"
+  | "seek"
+  | "seek-beginning"
+  | "seek-end"
+  | "records"
+  | "commit"
+  | "committed";
 
 interface Instance {
   group: string;
@@ -130,75 +142,72 @@ export class ConsumerManager {
   }
 
   /**
-   * Answers a request under `/consumers`; `rest` is the path after it (`/group…`), `base` the
-   * absolute URL prefix (scheme, host, base path) for `base_uri`.
+   * Runs `action` on the instance `name` of `group` (40403 when there is none), alone on it:
+   * requests to one instance take turns, as in Java. `body` is the request's body, read.
    */
-  async handle(req: ProxyRequest, rest: string, base: string, body: Uint8Array): Promise<Response> {
-    const parts = rest.split("/").filter(Boolean).map(decodePart);
-    const [group, instancesWord, name, ...sub] = parts;
-    if (!group) throw notFound();
-    if (parts.length === 1) {
-      if (req.method !== "POST") throw methodNotAllowed();
-      return await this.create(req, group, base, body);
-    }
-    if (instancesWord !== "instances" || !name) throw notFound();
+  act(
+    action: ConsumerAction,
+    req: ProxyRequest,
+    group: string,
+    name: string,
+    body: Uint8Array,
+  ): Promise<Response> {
     const inst = this.instances.get(key(group, name));
-    const action = sub.join("/");
-    const known = [
-      "",
-      "subscription",
-      "assignments",
-      "positions",
-      "positions/beginning",
-      "positions/end",
-      "records",
-      "offsets",
-    ];
-    if (!known.includes(action)) throw notFound();
     if (!inst) throw new HttpError(404, 40403, "Consumer instance not found.");
-    return await this.run(inst, async () => {
-      switch (`${req.method} ${action}`) {
-        case "DELETE ":
-          this.instances.delete(key(group, name));
-          inst.closed = true;
-          await inst.consumer.close();
-          return new Response(null, { status: 204 });
-        case "POST subscription":
-          return await this.subscribe(inst, req, body);
-        case "GET subscription":
-          return jsonResponse({ topics: inst.consumer.subscription() }, 200, {}, answerType(req));
-        case "DELETE subscription":
-          await inst.consumer.unsubscribe();
-          return new Response(null, { status: 204 });
-        case "POST assignments": {
-          const tps = partitionsField(parseControl(req, body, true), "partitions");
-          inst.consumer.assign(tps);
-          return new Response(null, { status: 204 });
-        }
-        case "GET assignments":
-          return jsonResponse({ partitions: inst.consumer.assignment() }, 200, {}, answerType(req));
-        case "POST positions":
-          inst.consumer.seek(offsetsField(parseControl(req, body, true)));
-          return new Response(null, { status: 204 });
-        case "POST positions/beginning":
-        case "POST positions/end": {
-          const tps = partitionsField(parseControl(req, body, true), "partitions");
-          await inst.consumer.seekTo(action.endsWith("end") ? "end" : "beginning", tps);
-          return new Response(null, { status: 204 });
-        }
-        case "GET records":
-          return await this.records(inst, req);
-        case "POST offsets":
-          return await this.commit(inst, req, body);
-        case "GET offsets": {
-          const tps = partitionsField(parseControl(req, body, false), "partitions", true);
-          const offsets = await inst.consumer.committed(tps);
-          return jsonResponse({ offsets }, 200, {}, answerType(req));
-        }
-        default:
-          throw methodNotAllowed();
-      }
-    });
+    return this.run(inst, () => this.actions[action](inst, req, body));
+  }
+
+  /** What each action does to an instance. */
+  private readonly actions: Record<
+    ConsumerAction,
+    (inst: Instance, req: ProxyRequest, body: Uint8Array) => Promise<Response>
+  > = {
+    delete: async (inst) => {
+      this.instances.delete(key(inst.group, inst.name));
+      inst.closed = true;
+      await inst.consumer.close();
+      return new Response(null, { status: 204 });
+    },
+    subscribe: (inst, _req, body) => this.subscribe(inst, body),
+    subscription: (inst, req) =>
+      Promise.resolve(
+        jsonResponse({ topics: inst.consumer.subscription() }, 200, {}, answerType(req)),
+      ),
+    unsubscribe: async (inst) => {
+      await inst.consumer.unsubscribe();
+      return new Response(null, { status: 204 });
+    },
+    assign: (inst, _req, body) => {
+      inst.consumer.assign(partitionsField(parseControl(body, true), "partitions"));
+      return Promise.resolve(new Response(null, { status: 204 }));
+    },
+    assignments: (inst, req) =>
+      Promise.resolve(
+        jsonResponse({ partitions: inst.consumer.assignment() }, 200, {}, answerType(req)),
+      ),
+    seek: (inst, _req, body) => {
+      inst.consumer.seek(offsetsField(parseControl(body, true)));
+      return Promise.resolve(new Response(null, { status: 204 }));
+    },
+    "seek-beginning": (inst, _req, body) => this.seekTo(inst, "beginning", body),
+    "seek-end": (inst, _req, body) => this.seekTo(inst, "end", body),
+    records: (inst, req) => this.records(inst, req),
+    commit: (inst, req, body) => this.commit(inst, req, body),
+    committed: async (inst, req, body) => {
+      const tps = partitionsField(parseControl(body, false), "partitions", true);
+      const offsets = await inst.consumer.committed(tps);
+      return jsonResponse({ offsets }, 200, {}, answerType(req));
+    },
+  };
+
+  private async seekTo(
+    inst: Instance,
+    where: "beginning" | "end",
+    body: Uint8Array,
+  ): Promise<Response> {
+    const tps = partitionsField(parseControl(body, true), "partitions");
+    await inst.consumer.seekTo(where, tps);
+    return new Response(null, { status: 204 });
   }
 
   /** Runs `fn` alone on the instance (requests to one instance take turns, as in Java). */
@@ -221,7 +230,8 @@ export class ConsumerManager {
     }
   }
 
-  private async create(
+  /** Creates an instance in `group` (`POST /consumers/{group}`); `base` is for its `base_uri`. */
+  async create(
     req: ProxyRequest,
     group: string,
     base: string,
@@ -233,7 +243,7 @@ export class ConsumerManager {
       "application/vnd.kafka+json",
       "application/json",
     ]);
-    const cfg = parseControl(req, body, false) ?? {};
+    const cfg = parseControl(body, false) ?? {};
     const id = optString(cfg, "id");
     const name = id ?? optString(cfg, "name") ?? `rest-consumer-${crypto.randomUUID()}`;
     const formatRaw = optString(cfg, "format") ?? "binary";
@@ -339,8 +349,8 @@ export class ConsumerManager {
     );
   }
 
-  private async subscribe(inst: Instance, req: ProxyRequest, body: Uint8Array): Promise<Response> {
-    const sub = parseControl(req, body, true)!;
+  private async subscribe(inst: Instance, body: Uint8Array): Promise<Response> {
+    const sub = parseControl(body, true)!;
     const topics = sub.topics;
     const pattern = sub.topic_pattern;
     const hasTopics = topics !== undefined && topics !== null;
@@ -420,7 +430,7 @@ export class ConsumerManager {
   }
 
   private async commit(inst: Instance, req: ProxyRequest, body: Uint8Array): Promise<Response> {
-    const parsed = parseControl(req, body, false);
+    const parsed = parseControl(body, false);
     let committed;
     if (!parsed) {
       committed = await inst.consumer.commit();
@@ -449,14 +459,6 @@ function key(group: string, name: string): string {
   return `${group}\u0000${name}`;
 }
 
-function decodePart(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    throw notFound();
-  }
-}
-
 /** Maps what a consumer operation threw to the v2 answer. */
 function consumerError(err: unknown): unknown {
   if (err instanceof HttpError) return err;
@@ -467,19 +469,20 @@ function consumerError(err: unknown): unknown {
   return kafkaHttpError(err, "The consumer failed");
 }
 
-const CONTROL_TYPES = [
+/** The request types the consumer API takes ("" = no Content-Type). */
+export const CONTROL_TYPES: readonly string[] = [
   V2.response,
   ...EMBEDDED_TYPES,
   "application/vnd.kafka+json",
   "application/json",
+  "",
 ];
 
 /**
  * The JSON object of a consumer request's body, or undefined for an empty body (an error when
- * `required`). 415 for a content type the consumer API does not take, 400 for bad JSON.
+ * `required`), 400 for bad JSON (the route table answers a content type it does not take).
  */
 function parseControl(
-  req: ProxyRequest,
   body: Uint8Array,
   required: boolean,
 ): Record<string, unknown> | undefined {
@@ -487,14 +490,6 @@ function parseControl(
   if (!text.trim()) {
     if (required) throw unprocessable("The request body may not be empty");
     return undefined;
-  }
-  const type = mediaType(req.headers.get("content-type"));
-  if (type && !CONTROL_TYPES.includes(type)) {
-    throw new HttpError(
-      415,
-      415,
-      `HTTP 415 Unsupported Media Type: "${type}"; send ${V2.response}`,
-    );
   }
   let v: unknown;
   try {

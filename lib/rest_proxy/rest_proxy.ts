@@ -9,16 +9,25 @@
  *   `GET /topics/{t}/partitions/{p}`, `GET /topics/{t}/partitions/{p}/offsets`,
  *   `GET /brokers`;
  * - the v2 consumer API under `/consumers` (lib/rest_proxy/consumers.ts);
- * - v3: clusters, topics and the (streaming) records API (lib/rest_proxy/v3.ts).
+ * - v3: clusters and topics (lib/rest_proxy/v3.ts), and the streaming records API
+ *   (lib/rest_proxy/v3_records.ts).
  *
  * Guarantees: a record is reported with an offset only after the broker acknowledged it with
  * acks=-1; a json record's key and value reach Kafka as the exact JSON text sent, and a json
  * consumer returns them as stored. No single client can stop the server: a body is read before
  * it takes one of the `maxInFlight` produce slots, must arrive within `bodyTimeoutMs` (408),
- * is refused with 413 the moment it passes `maxBodyBytes`, and all bodies together stay under
- * `memoryBudgetBytes` (429 beyond); big requests are sent in chunks, so they neither freeze the
- * server nor starve the others. With an API key configured it behaves like API Gateway: 403
- * `{"message":"Forbidden"}` unless `x-api-key` matches (compared in constant time).
+ * is refused with 413 once it passes `maxBodyBytes` (answered after the rest of it is read and
+ * thrown away, up to lib/rest_proxy/server.ts's bound, so the client can read the answer), and
+ * all bodies together stay under `memoryBudgetBytes` (429 beyond): the one budget for what
+ * connections hold, as a connection keeps no buffer of its own between requests. Big
+ * requests are sent in chunks, so they neither freeze the server nor starve the others. With
+ * an API key configured it behaves like API Gateway: 403 `{"message":"Forbidden"}` unless
+ * `x-api-key` matches (compared in constant time).
+ *
+ * The parts: `startRestProxy` connects Kafka and puts them together; the routes are one table
+ * (lib/rest_proxy/proxy_routes.ts, matched on the raw request path by routes.ts); a
+ * RequestHandler checks the key and the base path and maps errors to Confluent's answers; a
+ * ProduceGate holds the v2 produce slots.
  *
  * Folder `lib/rest_proxy/`: the Confluent-compatible REST proxy: this server and one file per part
  * of its API. May import: `lib/kafka/`, `lib/shell/`, `lib/deps/`.
@@ -27,28 +36,34 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Admin, Kafka, Producer } from "../deps/kafkajs.ts";
 import { installFastVarints } from "../kafka/kafkajs_varints.ts";
+import { checkKafkaReachable, CONNECT_TIMEOUT_HINT, kafkaAnswered } from "../kafka/kafka_client.ts";
 import { ConsumerManager } from "./consumers.ts";
 import type { ConsumerSettings } from "./consumers.ts";
 import {
   answerType,
+  type BodyLimits,
   errorResponse,
   HttpError,
   jsonResponse,
   MemoryBudget,
-  methodNotAllowed,
   notFound,
   readBody,
 } from "./http.ts";
 import { kafkaErrorMessage, kafkaHttpError } from "./kafka_errors.ts";
-import { checkKafkaReachable } from "../kafka/kafka_client.ts";
+import { proxyRoutes } from "./proxy_routes.ts";
 import { RecordSender } from "./record_sender.ts";
+import { pathSegments, RouteTable } from "./routes.ts";
 import { serveHttp } from "./server.ts";
 import type { ProxyRequest } from "./server.ts";
-import { partitionJson, partitionNotFound, TopicCache } from "./topics.ts";
-import { handleV3 } from "./v3.ts";
+import { TopicCache } from "./topics.ts";
 import { produceFormat, produceV2 } from "./v2_produce.ts";
 
 export { V2 } from "./http.ts";
+
+/** The largest request body by default: 10 MiB, API Gateway's payload limit. */
+export const DEFAULT_MAX_BODY = 10 * 1024 * 1024;
+/** Bytes of request bodies held at once across all connections by default: 128 MiB. */
+export const DEFAULT_MEMORY_BUDGET = 128 * 1024 * 1024;
 
 /** Options of `startRestProxy`. */
 export interface RestProxyOptions {
@@ -79,8 +94,17 @@ export interface RestProxyOptions {
   maxInFlight?: number;
   /** A body must arrive within this many ms of its request, else 408. Default 30 s. */
   bodyTimeoutMs?: number;
-  /** Bytes of request bodies held at once across all requests; beyond, 429. Default 128 MiB. */
+  /**
+   * Bytes of request bodies held at once across all connections; beyond, 429. Default 128 MiB.
+   * What connections hold between requests is nothing: this bounds them all.
+   */
   memoryBudgetBytes?: number;
+  /** An idle keep-alive connection is closed after this many ms. Default 5 s. */
+  keepAliveTimeoutMs?: number;
+  /** How long connecting to Kafka may take at start (`--connect-timeout`). Default 4 s. */
+  connectTimeoutMs?: number;
+  /** Whether the client speaks TLS to Kafka (for the hint when Kafka does not answer). */
+  tls?: boolean;
   /** Seconds in the Retry-After of a 429. Default 1. */
   retryAfterSec?: number;
   /** Records per kafkajs send (see lib/rest_proxy/record_sender.ts). Default 1000. */
@@ -103,6 +127,8 @@ export interface RestProxyStats {
   consumers: number;
   /** Bytes of request bodies held now. */
   bodyBytes: number;
+  /** Client connections open now. */
+  connections: number;
 }
 
 /** A running proxy. */
@@ -122,30 +148,123 @@ export class KafkaUnavailableError extends Error {
 
 /** Starts the proxy; resolves once it listens. */
 export async function startRestProxy(opts: RestProxyOptions): Promise<RestProxy> {
+  const settings = settingsOf(opts);
+  const { admin, producer } = await connectKafka(opts);
+  const topics = new TopicCache(admin, settings.log);
+  const sender = new RecordSender(producer, topics, {
+    maxRecordBytes: settings.maxRecordBytes,
+    chunkRecords: opts.chunkRecords,
+    log: settings.log,
+  });
+  const consumers = new ConsumerManager(opts.kafka, opts.consumers ?? {}, settings.log);
+  const gate = new ProduceGate(settings, topics, sender);
+  const base = (req: ProxyRequest) => baseUrl(req, settings.basePath);
+  const table = new RouteTable(proxyRoutes({
+    topics,
+    consumers,
+    v3: {
+      topics,
+      sender,
+      autoCreate: settings.autoCreate,
+      budget: settings.budget,
+      maxObjectBytes: settings.maxRecordBytes * 2 + 64 * 1024,
+      log: settings.log,
+      onRecords: (ok, failed) => gate.count(ok, failed),
+    },
+    produce: (req, topic, partition) => gate.produce(req, topic, partition),
+    readControl: (req) =>
+      readBody(req, settings.bodyLimits(Math.min(settings.maxBodyBytes, 1024 * 1024))),
+    base,
+  }));
+  const handler = new RequestHandler(settings, table);
+  const server = await serveHttp({
+    hostname: opts.hostname ?? "127.0.0.1",
+    port: opts.port ?? 0,
+    keepAliveTimeoutMs: opts.keepAliveTimeoutMs,
+    drainTimeoutMs: settings.bodyTimeoutMs,
+    onError: (err) => {
+      settings.log(`rest-proxy: ${(err as Error).message}`);
+      return errorResponse(new HttpError(500, 500, "Internal Server Error"));
+    },
+  }, (req) => handler.handle(req));
+  const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
+  const shown = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${shown}:${server.port}${settings.basePath}`,
+    port: server.port,
+    stats: () => ({
+      ...gate.stats,
+      requests: handler.requests,
+      rejected429: handler.rejected429,
+      consumers: consumers.size,
+      bodyBytes: settings.budget.inUse,
+      connections: server.connections(),
+    }),
+    close: () =>
+      closing ??= (async () => {
+        await consumers.close();
+        await server.shutdown();
+        await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+      })(),
+  };
+}
+
+/** The options with their defaults, as the parts use them. */
+interface Settings {
+  /** Without a trailing slash; "" for none. */
+  basePath: string;
+  /** The base path's segments, which a request's path must start with. */
+  baseSegments: string[];
+  autoCreate: boolean;
+  maxBodyBytes: number;
+  maxRecordBytes: number;
+  maxInFlight: number;
+  bodyTimeoutMs: number;
+  retryAfter: string;
+  budget: MemoryBudget;
+  keyDigest?: Uint8Array;
+  log: (line: string) => void;
+  /** The limits for reading one body of at most `max` bytes. */
+  bodyLimits(max: number): BodyLimits;
+}
+
+function settingsOf(opts: RestProxyOptions): Settings {
   const basePath = (opts.basePath ?? "").replace(/\/+$/, "");
-  if (basePath && !basePath.startsWith("/")) {
+  const baseSegments = basePath ? pathSegments(basePath) : [];
+  if (basePath && (!basePath.startsWith("/") || !baseSegments)) {
     throw new Error(`Invalid base path "${opts.basePath}": it must start with "/"`);
   }
-  const maxBody = opts.maxBodyBytes ?? 10 * 1024 * 1024;
-  const maxRecord = opts.maxRecordBytes ?? 1024 * 1024;
-  const maxInFlight = opts.maxInFlight ?? 64;
   const retryAfter = String(opts.retryAfterSec ?? 1);
-  const budget = new MemoryBudget(opts.memoryBudgetBytes ?? 128 * 1024 * 1024);
+  const budget = new MemoryBudget(opts.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET);
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 30_000;
-  const log = opts.log ?? (() => {});
-  const keyDigest = opts.apiKey ? sha256(opts.apiKey) : undefined;
-  const stats = {
-    requests: 0,
-    produceRequests: 0,
-    records: 0,
-    recordErrors: 0,
-    rejected429: 0,
-    inFlight: 0,
+  return {
+    basePath,
+    baseSegments: baseSegments!,
+    autoCreate: !!opts.autoCreate,
+    maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY,
+    maxRecordBytes: opts.maxRecordBytes ?? 1024 * 1024,
+    maxInFlight: opts.maxInFlight ?? 64,
+    bodyTimeoutMs,
+    retryAfter,
+    budget,
+    keyDigest: opts.apiKey ? sha256(opts.apiKey) : undefined,
+    log: opts.log ?? (() => {}),
+    bodyLimits: (max) => ({ maxBytes: max, timeoutMs: bodyTimeoutMs, budget, retryAfter }),
   };
+}
 
+/**
+ * Checks Kafka answers (when `bootstrap` is given), then connects kafkajs' admin and
+ * producer; a failure is a KafkaUnavailableError naming Kafka and where its address came from.
+ */
+async function connectKafka(opts: RestProxyOptions): Promise<{ admin: Admin; producer: Producer }> {
   if (opts.bootstrap) {
     try {
-      await checkKafkaReachable({ bootstrap: opts.bootstrap, bootstrapFrom: opts.bootstrapFrom });
+      await checkKafkaReachable(
+        { bootstrap: opts.bootstrap, bootstrapFrom: opts.bootstrapFrom },
+        opts.connectTimeoutMs,
+      );
     } catch (err) {
       throw new KafkaUnavailableError((err as Error).message);
     }
@@ -159,206 +278,137 @@ export async function startRestProxy(opts: RestProxyOptions): Promise<RestProxy>
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
   });
   try {
-    await Promise.all([admin.connect(), producer.connect()]);
+    const connecting = Promise.all([admin.connect(), producer.connect()]);
+    await (opts.bootstrap
+      ? kafkaAnswered(connecting, "the REST proxy's clients", {
+        bootstrap: opts.bootstrap,
+        bootstrapFrom: opts.bootstrapFrom,
+        connectionTimeoutMs: opts.connectTimeoutMs,
+        tls: opts.tls,
+      })
+      : connecting);
   } catch (err) {
-    await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+    // A client still connecting may take its time to let go: do not wait for it long.
+    await Promise.race([
+      Promise.allSettled([producer.disconnect(), admin.disconnect()]),
+      new Promise((r) => setTimeout(r, 2000)),
+    ]);
+    if (/did not answer/.test((err as Error).message)) {
+      throw new KafkaUnavailableError((err as Error).message);
+    }
     throw new KafkaUnavailableError(
       `Cannot start the REST proxy: Kafka${
         opts.bootstrap ? ` at "${opts.bootstrap}" (${opts.bootstrapFrom ?? "--bootstrap"})` : ""
-      } refused the client: ${kafkaErrorMessage(err)}`,
+      } refused the client: ${kafkaErrorMessage(err)}${connectHint(err)}`,
     );
   }
-  const topics = new TopicCache(admin, log);
-  const sender = new RecordSender(producer, topics, {
-    maxRecordBytes: maxRecord,
-    chunkRecords: opts.chunkRecords,
-    log,
-  });
-  const consumers = new ConsumerManager(opts.kafka, opts.consumers ?? {}, log);
-  const bodyLimits = (max: number) => ({
-    maxBytes: max,
-    timeoutMs: bodyTimeoutMs,
-    budget,
-    retryAfter,
-  });
-  const tooMany = (what: string) =>
-    new HttpError(429, 42901, `Too many requests: ${what}`, { "Retry-After": retryAfter });
+  return { admin, producer };
+}
 
-  const handle = async (req: ProxyRequest): Promise<Response> => {
-    stats.requests++;
-    const url = new URL(req.url);
-    // API Gateway checks the key before anything else, whatever the path.
-    if (keyDigest && !keyMatches(req.headers.get("x-api-key"), keyDigest)) {
-      await req.body?.cancel().catch(() => {});
-      return Response.json({ message: "Forbidden" }, { status: 403 });
-    }
-    let path = url.pathname;
-    if (basePath) {
-      if (path !== basePath && !path.startsWith(`${basePath}/`)) {
-        await req.body?.cancel().catch(() => {});
-        return errorResponse(notFound());
-      }
-      path = path.slice(basePath.length) || "/";
-    }
-    try {
-      return await route(req, path);
-    } catch (err) {
-      await req.body?.cancel().catch(() => {});
-      if (err instanceof HttpError) {
-        if (err.status === 429) stats.rejected429++;
-        return errorResponse(err);
-      }
-      log(`rest-proxy: ${req.method} ${path} failed: ${(err as Error).message}`);
-      return errorResponse(kafkaHttpError(err, `${req.method} ${path} failed`));
-    }
-  };
+/** For a connection that timed out: what lengthens the wait. */
+function connectHint(err: unknown): string {
+  return /timeout|timed out/i.test(kafkaErrorMessage(err)) ? ` (${CONNECT_TIMEOUT_HINT})` : "";
+}
 
-  const route = async (req: ProxyRequest, path: string): Promise<Response> => {
-    const segs = path.split("/").filter(Boolean);
-    if (segs.length === 0) {
-      if (req.method !== "GET" && req.method !== "POST") throw methodNotAllowed();
-      return jsonResponse({}, 200, {}, answerType(req));
-    }
-    if (segs[0] === "v3") {
-      return await handleV3(
-        {
-          topics,
-          sender,
-          autoCreate: !!opts.autoCreate,
-          budget,
-          maxObjectBytes: maxRecord * 2 + 64 * 1024,
-          log,
-          onRecords: (ok, failed) => {
-            stats.records += ok;
-            stats.recordErrors += failed;
-          },
-        },
-        req,
-        path.slice(3),
-        baseUrl(req, basePath),
-      );
-    }
-    if (segs[0] === "consumers") {
-      const body = req.method === "POST" || req.method === "GET"
-        ? await readBody(req, bodyLimits(Math.min(maxBody, 1024 * 1024)))
-        : undefined;
-      try {
-        return await consumers.handle(
-          req,
-          path.slice("/consumers".length),
-          baseUrl(req, basePath),
-          body?.bytes ?? new Uint8Array(),
-        );
-      } finally {
-        body?.release();
-      }
-    }
-    if (segs[0] === "brokers" && segs.length === 1) {
-      if (req.method !== "GET") throw methodNotAllowed();
-      const type = answerType(req);
-      return jsonResponse({ brokers: (await topics.clusterInfo()).brokers }, 200, {}, type);
-    }
-    if (segs[0] !== "topics" || segs.length > 5) throw notFound();
-    const topic = segs[1] === undefined ? undefined : decodeSeg(segs[1]);
-    if (topic === undefined) {
-      if (req.method !== "GET") throw methodNotAllowed();
-      return jsonResponse(await topics.list(), 200, {}, answerType(req));
-    }
-    if (segs.length === 2) {
-      if (req.method === "GET") {
-        const type = answerType(req);
-        const meta = await topics.require(topic, true);
-        return jsonResponse(
-          { name: topic, configs: {}, partitions: meta.map(partitionJson) },
-          200,
-          {},
-          type,
-        );
-      }
-      if (req.method === "POST") return await produce(req, topic, undefined);
-      throw methodNotAllowed();
-    }
-    if (segs[2] !== "partitions") throw notFound();
-    if (segs.length === 3) {
-      if (req.method !== "GET") throw methodNotAllowed();
-      const type = answerType(req);
-      return jsonResponse((await topics.require(topic, true)).map(partitionJson), 200, {}, type);
-    }
-    if (!/^\d{1,10}$/.test(segs[3]) || Number(segs[3]) > 2147483647) throw notFound();
-    const partition = Number(segs[3]);
-    if (segs.length === 4) {
-      if (req.method === "POST") return await produce(req, topic, partition);
-      if (req.method !== "GET") throw methodNotAllowed();
-      const type = answerType(req);
-      const p = (await topics.require(topic, true)).find((x) => x.partitionId === partition);
-      if (!p) throw partitionNotFound(topic, partition);
-      return jsonResponse(partitionJson(p), 200, {}, type);
-    }
-    if (segs[4] !== "offsets") throw notFound();
-    if (req.method !== "GET") throw methodNotAllowed();
-    const type = answerType(req);
-    await topics.require(topic, true);
-    const o = await topics.offsets(topic, partition);
-    return jsonResponse({ beginning_offset: o.beginning, end_offset: o.end }, 200, {}, type);
-  };
+/**
+ * v2 produce requests under the proxy's limits: the body is read first (a slow sender holds
+ * no slot), then one of `maxInFlight` slots is taken (429 when none is free). Counts records.
+ */
+class ProduceGate {
+  readonly stats = { produceRequests: 0, records: 0, recordErrors: 0, inFlight: 0 };
 
-  const produce = async (
-    req: ProxyRequest,
-    topic: string,
-    partition: number | undefined,
-  ): Promise<Response> => {
-    stats.produceRequests++;
+  constructor(
+    private readonly s: Settings,
+    private readonly topics: TopicCache,
+    private readonly sender: RecordSender,
+  ) {}
+
+  /** Counts records produced and failed (v2 and v3). */
+  count(ok: number, failed: number): void {
+    this.stats.records += ok;
+    this.stats.recordErrors += failed;
+  }
+
+  async produce(req: ProxyRequest, topic: string, partition?: number): Promise<Response> {
+    this.stats.produceRequests++;
     // Everything that needs no body is checked before reading it.
     const type = answerType(req);
     const format = produceFormat(req.headers.get("content-type"));
-    const body = await readBody(req, bodyLimits(maxBody));
+    const body = await readBody(req, this.s.bodyLimits(this.s.maxBodyBytes));
     try {
-      // A slot is taken only once the body is here: slow senders hold none.
-      if (stats.inFlight >= maxInFlight) {
-        throw tooMany(`${maxInFlight} produce requests are in flight`);
+      if (this.stats.inFlight >= this.s.maxInFlight) {
+        throw new HttpError(
+          429,
+          42901,
+          `Too many requests: ${this.s.maxInFlight} produce requests are in flight`,
+          { "Retry-After": this.s.retryAfter },
+        );
       }
-      stats.inFlight++;
+      this.stats.inFlight++;
       try {
         const r = await produceV2(
-          { topics, sender, autoCreate: !!opts.autoCreate },
+          { topics: this.topics, sender: this.sender, autoCreate: this.s.autoCreate },
           topic,
           partition,
           format,
           body.bytes,
         );
-        stats.records += r.ok;
-        stats.recordErrors += r.failed;
+        this.count(r.ok, r.failed);
         return jsonResponse(r.text, 200, {}, type);
       } finally {
-        stats.inFlight--;
+        this.stats.inFlight--;
       }
     } finally {
       body.release();
     }
-  };
+  }
+}
 
-  const server = await serveHttp({
-    hostname: opts.hostname ?? "127.0.0.1",
-    port: opts.port ?? 0,
-    onError: (err) => {
-      log(`rest-proxy: ${(err as Error).message}`);
-      return errorResponse(new HttpError(500, 500, "Internal Server Error"));
-    },
-  }, handle);
-  const port = server.port;
-  const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
-  let closing: Promise<void> | undefined;
-  return {
-    url: `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}${basePath}`,
-    port,
-    stats: () => ({ ...stats, consumers: consumers.size, bodyBytes: budget.inUse }),
-    close: () =>
-      closing ??= (async () => {
-        await consumers.close();
-        await server.shutdown();
-        await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
-      })(),
-  };
+/**
+ * One request from arrival to answer: the API key (first, as API Gateway checks it), the base
+ * path, the route table, and the mapping of what a handler threw to Confluent's answer.
+ */
+class RequestHandler {
+  requests = 0;
+  rejected429 = 0;
+
+  constructor(private readonly s: Settings, private readonly table: RouteTable) {}
+
+  async handle(req: ProxyRequest): Promise<Response> {
+    this.requests++;
+    if (this.s.keyDigest && !keyMatches(req.headers.get("x-api-key"), this.s.keyDigest)) {
+      await req.body?.cancel().catch(() => {});
+      return Response.json({ message: "Forbidden" }, { status: 403 });
+    }
+    const path = req.target.split("?")[0];
+    try {
+      const segments = this.localSegments(req.target);
+      const found = this.table.match(
+        req.method,
+        segments,
+        req.headers.get("content-type"),
+        req.body !== null,
+      );
+      if ("error" in found) throw found.error;
+      return await found.route.handle(req, found.params);
+    } catch (err) {
+      await req.body?.cancel().catch(() => {});
+      if (err instanceof HttpError) {
+        if (err.status === 429) this.rejected429++;
+        return errorResponse(err);
+      }
+      this.s.log(`rest-proxy: ${req.method} ${path} failed: ${(err as Error).message}`);
+      return errorResponse(kafkaHttpError(err, `${req.method} ${path} failed`));
+    }
+  }
+
+  /** The request's path segments after the base path, or 404 outside it. */
+  private localSegments(target: string): string[] {
+    const segments = pathSegments(target);
+    const base = this.s.baseSegments;
+    if (!segments || base.some((b, i) => segments[i] !== b)) throw notFound();
+    return segments.slice(base.length);
+  }
 }
 
 /**
@@ -403,12 +453,4 @@ function sha256(s: string): Uint8Array {
 /** Compares digests, so the time taken says nothing about the key or its length. */
 function keyMatches(given: string | null, want: Uint8Array): boolean {
   return timingSafeEqual(sha256(given ?? ""), want) && given !== null;
-}
-
-function decodeSeg(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    throw notFound();
-  }
 }

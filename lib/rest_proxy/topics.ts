@@ -29,6 +29,9 @@ export function partitionNotFound(topic: string, partition: number): HttpError {
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
+/** How long an auto-created topic's partitions may take to get leaders: 5 s. */
+const LEADERS_WAIT_MS = 5000;
+
 /** Topic existence and partitions, cached so a produce costs no metadata round trip. */
 export class TopicCache {
   private known = new Map<string, { at: number; partitions: PartitionMeta[] }>();
@@ -86,12 +89,22 @@ export class TopicCache {
         throw kafkaHttpError(err, `Cannot create topic ${topic}`);
       }
     }
-    for (let i = 0; i < 50; i++) {
+    const deadline = performance.now() + LEADERS_WAIT_MS;
+    for (;;) {
       const meta = await this.describe(topic, true);
-      if (meta?.every((p) => p.leader >= 0)) return meta;
+      if (meta?.length && meta.every((p) => p.leader >= 0)) return meta;
+      if (performance.now() >= deadline) {
+        // Retriable: a client's next attempt finds the leaders elected.
+        throw new HttpError(
+          500,
+          50003,
+          `Retriable Kafka error: topic ${topic} was created, but ${
+            meta ? "its partitions had no leader" : "Kafka did not list it"
+          } within ${LEADERS_WAIT_MS / 1000} s`,
+        );
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
-    return await this.describe(topic, true);
   }
 
   forget(topic: string): void {
