@@ -18,260 +18,274 @@
  * 2 bad options, 130 interrupted.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
+import { runMain } from "../lib/shell/cli.ts";
 import { loadConfig } from "../lib/shell/config.ts";
-import { createDataset, DEFAULT_ROWS, DEFAULT_SEED } from "../lib/source/dataset.ts";
-import { datasetSource, emulate, resultJson, summarize } from "../lib/ingest/emulator.ts";
-import type { PostingSource, Target } from "../lib/ingest/emulator.ts";
+import { type FlagTable, helpText, jsonFlag, PREFIX_FLAG, readFlags } from "../lib/shell/flags.ts";
+import { ROWS_FLAG, SEED_FLAG } from "../lib/source/dataset.ts";
+import { resultJson, summarize } from "../lib/ingest/emulator.ts";
+import { KAFKA_CLIENT_FLAGS, kafkaClientOptions } from "../lib/kafka/kafka_client.ts";
 import {
-  checkKafkaReachable,
-  KAFKA_FLAGS,
-  KAFKA_HELP,
-  readKafkaOptions,
-} from "../lib/kafka/kafka_client.ts";
-import { KafkaTarget } from "../lib/ingest/kafka_target.ts";
-import { MysqlSource } from "../lib/source/mysql_source.ts";
-import { parseMysqlUrl } from "../lib/source/mysql_url.ts";
-import { NdjsonTarget } from "../lib/ingest/ndjson_target.ts";
+  DEFAULT_ATTEMPTS,
+  DEFAULT_BATCH,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_REST_CONNECT_MS,
+  DEFAULT_RETRY_FOR_MS,
+  type EmulateJob,
+  type EmulateTarget,
+  MODE_FLAG,
+  POSTINGS_FLAG,
+  readApiKey,
+  runEmulate,
+} from "../lib/ingest/emulate_job.ts";
 import { taskProgress } from "../lib/shell/log.ts";
-import { readApiKey, RestProducer } from "../lib/ingest/rest_client.ts";
 
-const HELP = `Emulate Pinterest postings: send each posting's pin, geo and user rows to Kafka.
+/** Why `source` is neither the dataset nor a MySQL URL, or undefined. */
+function sourceProblem(source: string): string | undefined {
+  return source === "dataset" || /^(mysql|mariadb):\/\//.test(source)
+    ? undefined
+    : "expected dataset or mysql://user@host:3306/db";
+}
 
-Usage: deno task emulate [options] (--rest-url URL | --bootstrap HOST:PORT | --out FILE|-)
+/** The emulator's flags: parser, --help and options all come from this table. */
+export const FLAGS = {
+  source: {
+    type: "string",
+    arg: "SRC",
+    help: "dataset (the built-in synthetic dataset) or mysql://user@host:3306/db; the MySQL " +
+      "password comes from PINPIPE_MYSQL_PASSWORD and is never printed",
+    env: "PINPIPE_SOURCE",
+    default: "dataset",
+    check: sourceProblem,
+    section: "Source",
+  },
+  rows: ROWS_FLAG,
+  seed: {
+    ...SEED_FLAG,
+    help: "dataset seed and random key sequence seed (the original's random.seed(100): keys " +
+      "start 7528, 2863, 5730 …)",
+  },
+  mode: MODE_FLAG,
+  postings: {
+    ...POSTINGS_FLAG,
+    defaultText: "every key once in sequential mode; in random mode no limit: it runs until " +
+      "stopped, unless --postings or --duration bounds it",
+  },
+  duration: {
+    type: "duration",
+    help: "stop after this long",
+    env: "PINPIPE_DURATION",
+    defaultText: "no limit",
+    min: 1,
+  },
+  rate: {
+    type: "number",
+    help: "postings per second, 0 = as fast as possible",
+    env: "PINPIPE_RATE",
+    default: 0,
+    min: 0,
+  },
+  "rest-url": {
+    type: "string",
+    arg: "URL",
+    help: "Confluent REST Proxy v2 or API Gateway invoke URL: POST URL/topics/<topic>",
+    env: "PINPIPE_REST_URL",
+    config: "apiInvokeUrl",
+    check: (u: string) =>
+      /^https?:\/\/[^/\s]+/.test(u) ? undefined : "expected http(s)://host[:port][/stage]",
+    section: "Target (exactly one of --rest-url, --bootstrap, --out)",
+  },
+  "rest-api": {
+    type: "choice",
+    choices: ["v2", "v3"],
+    help: "v2 (POST URL/topics/<topic>, what API Gateway forwards on AWS) or v3 (POST " +
+      "URL/v3/clusters/<id>/topics/<topic>/records, many records per body)",
+    env: "PINPIPE_REST_API",
+    default: "v2",
+  },
+  "api-key-env": {
+    type: "string",
+    arg: "NAME",
+    help: "environment variable holding the API Gateway key sent as x-api-key (keys never " +
+      "come from flags and are never printed)",
+    noEnv: "it names a variable itself",
+    defaultText: "PINPIPE_API_KEY",
+  },
+  "api-key-file": {
+    type: "string",
+    arg: "PATH",
+    help: "file holding the API key instead",
+    env: "PINPIPE_API_KEY_FILE",
+  },
+  out: {
+    type: "string",
+    arg: "FILE|-",
+    help: 'write one JSON line per record ({"topic","key","value"}) to FILE (replaced) or to ' +
+      "stdout with -; the summary then goes to stderr",
+    env: "PINPIPE_EMULATE_OUT",
+  },
+  ...KAFKA_CLIENT_FLAGS,
+  "connect-timeout": {
+    ...KAFKA_CLIENT_FLAGS["connect-timeout"],
+    help: "the first contact's longest wait, for the REST proxy as for Kafka",
+    defaultText: `${DEFAULT_REST_CONNECT_MS / 1000}s for a REST proxy; for Kafka ` +
+      KAFKA_CLIENT_FLAGS["connect-timeout"].defaultText,
+  },
+  "producer-threads": {
+    type: "int",
+    help: "kafkajs producers in worker threads, so encoding runs beside reading; 0 = this thread",
+    env: "PINPIPE_PRODUCER_THREADS",
+    default: 1,
+    min: 0,
+    max: 16,
+  },
+  prefix: { ...PREFIX_FLAG, section: "Delivery" },
+  batch: {
+    type: "int",
+    help: "records per request, per topic",
+    env: "PINPIPE_BATCH",
+    default: DEFAULT_BATCH,
+    min: 1,
+    max: 100_000,
+  },
+  concurrency: {
+    type: "int",
+    help: "requests in flight",
+    env: "PINPIPE_CONCURRENCY",
+    defaultText: `${DEFAULT_CONCURRENCY.rest} with --rest-url, else ${DEFAULT_CONCURRENCY.kafka}`,
+    min: 1,
+    max: 256,
+  },
+  attempts: {
+    type: "int",
+    help: "attempts per request before giving up; retries back off exponentially (capped) " +
+      "and honour Retry-After",
+    env: "PINPIPE_ATTEMPTS",
+    default: DEFAULT_ATTEMPTS,
+    min: 1,
+    max: 1000,
+  },
+  "retry-for": {
+    type: "duration",
+    help: "through a REST proxy, keep retrying a failing request at least this long, whatever " +
+      "--attempts says",
+    env: "PINPIPE_RETRY_FOR",
+    default: DEFAULT_RETRY_FOR_MS,
+  },
+  "request-timeout": {
+    type: "duration",
+    help: "one request's longest wait: the REST proxy's answer, or Kafka's acknowledgement",
+    env: "PINPIPE_REQUEST_TIMEOUT",
+    default: DEFAULT_REQUEST_TIMEOUT_MS,
+    min: 100,
+  },
+  json: jsonFlag("the summary"),
+} as const satisfies FlagTable;
 
-Source:
-  --source SRC        dataset (the built-in synthetic dataset) or mysql://user@host:3306/db
-                      (PINPIPE_SOURCE; default dataset). The MySQL password comes from
-                      PINPIPE_MYSQL_PASSWORD (or the URL) and is never printed
-  --rows N            rows of the built-in dataset (PINPIPE_ROWS; default ${DEFAULT_ROWS})
-  --seed N            dataset seed and random key sequence seed (PINPIPE_SEED; default ${DEFAULT_SEED}:
-                      the original's random.seed(100), so keys start 7528, 2863, 5730 …)
-  --mode MODE         random (seeded draws, like the original) | sequential (every key once)
-                      (PINPIPE_EMULATE_MODE; default random)
-  --postings N|all    postings to send; all = one per source row (PINPIPE_POSTINGS; default:
-                      every key once in sequential mode; in random mode no limit: it runs
-                      until stopped, unless --postings or --duration bounds it)
-  --duration D        stop after this long: 30s, 5m, 1h (default: no limit)
-  --rate R            postings per second, 0 = as fast as possible (PINPIPE_RATE; default 0)
+export const HELP = helpText({
+  about: "Emulate Pinterest postings: send each posting's pin, geo and user rows to Kafka.",
+  usage: "deno task emulate [flags] (--rest-url URL | --bootstrap HOST:PORT | --out FILE|-)",
+  flags: FLAGS,
+  notes: `Exit codes: 0 every record acknowledged, 1 failure or unacknowledged records, 2 bad
+options, 130 interrupted (in-flight requests are finished and the summary printed first).`,
+});
 
-Target (exactly one):
-  --rest-url URL      Confluent REST Proxy v2 or API Gateway invoke URL: POST URL/topics/<topic>
-                      (PINPIPE_REST_URL, config apiInvokeUrl)
-  --rest-api V        v2 (POST URL/topics/<topic>, what API Gateway forwards on AWS) or v3
-                      (POST URL/v3/clusters/<id>/topics/<topic>/records, many records per body)
-                      (PINPIPE_REST_API; default v2)
-  --api-key-env NAME  environment variable holding the API Gateway key sent as x-api-key
-                      (default PINPIPE_API_KEY; keys never come from flags and are never printed)
-  --api-key-file P    file holding the API key instead (PINPIPE_API_KEY_FILE)
-${KAFKA_HELP}
-  --producer-threads N       kafkajs producers in worker threads, so encoding runs beside
-                             reading (PINPIPE_PRODUCER_THREADS; default 1; 0 = main thread)
-  --out FILE|-        write one JSON line per record ({"topic","key","value"}) to FILE (replaced)
-                      or to stdout with -; the summary then goes to stderr
+/** The emulate task's options: the job, and how to print its result. */
+export interface EmulateTaskOptions {
+  job: EmulateJob;
+  json: boolean;
+}
 
-Delivery:
-  --prefix P          topics P.pin, P.geo, P.user (PINPIPE_PREFIX, config prefix; default pinpipe)
-  --batch N           records per request, per topic (PINPIPE_BATCH; default 250)
-  --concurrency N     requests in flight (PINPIPE_CONCURRENCY; default 8 with --rest-url, else 4)
-  --attempts N        attempts per request before giving up (default 10); retries back off
-                      exponentially (capped) and honour Retry-After
-  --retry-for D       through a REST proxy, keep retrying a failing request at least this
-                      long, whatever --attempts says (PINPIPE_RETRY_FOR; default 2m)
-  --request-timeout D one request's longest wait: the REST proxy's answer, or Kafka's
-                      acknowledgement (PINPIPE_REQUEST_TIMEOUT; default 30s)
-  --connect-timeout D the first contact's longest wait, for the REST proxy as for Kafka
-                      (PINPIPE_CONNECT_TIMEOUT; default 5s for a REST proxy, 4s for Kafka)
-  --json              print the summary as JSON on stdout
-  -h, --help          show this help
+/** The target the flags name: exactly one flag, else the environment, else the config file. */
+function chooseTarget(
+  p: ReturnType<typeof readFlags<typeof FLAGS>>,
+): "rest-url" | "bootstrap" | "out" | undefined {
+  const explicit = (["rest-url", "bootstrap", "out"] as const).filter((f) =>
+    p.from(f) === `--${f}`
+  );
+  if (explicit.length > 1) {
+    p.problem(`Choose one target, not ${explicit.map((f) => `--${f}`).join(" and ")}`);
+  }
+  const given = (["rest-url", "bootstrap", "out"] as const).filter((f) => p.given(f));
+  const byEnv = given.find((f) => !p.from(f)!.startsWith("config"));
+  const kind = explicit[0] ?? byEnv ?? given[0];
+  if (!kind) p.problem("Missing a target: --rest-url URL, --bootstrap HOST:PORT or --out FILE");
+  return kind;
+}
 
-Renamed (the old name still works, with a warning, in this release only):
-  --count N           is now --postings N, as for deno task demo
-
-Exit codes: 0 every record acknowledged, 1 failure or unacknowledged records, 2 bad options,
-130 interrupted (in-flight requests are finished and the summary printed first).
-`;
-
-/** `--postings N|all` (or the old `--count N`): a number, `all`, or undefined for no bound. */
-function readPostings(o: Options): number | "all" | undefined {
-  const src = { env: "PINPIPE_POSTINGS", was: { flag: "count", why: "as for deno task demo" } };
-  const r = o.raw("postings", src);
-  if (!r) return undefined;
-  if (r.text === "all") return "all";
-  const n = o.int("postings", { ...src, min: 0 });
-  return Number.isInteger(Number(r.text.replaceAll("_", ""))) ? n : undefined;
+/** Reads flags, environment and config file; every problem is reported together. */
+export async function parseOptions(
+  args: string[],
+  env: Record<string, string | undefined>,
+  cfg: Record<string, unknown> = {},
+): Promise<EmulateTaskOptions> {
+  const p = readFlags(FLAGS, args, env, cfg, { retired: { "--count": "--postings N" } });
+  const v = p.values;
+  const kind = chooseTarget(p);
+  if (kind !== "rest-url" && p.from("rest-api") === "--rest-api") {
+    p.problem("--rest-api applies only with --rest-url");
+  }
+  let target: EmulateTarget | undefined;
+  if (kind === "rest-url") {
+    const key = await readApiKey({
+      file: v.apiKeyFile,
+      envName: v.apiKeyEnv,
+      env,
+    });
+    if (key.problem) p.problem(key.problem);
+    target = {
+      kind: "rest",
+      url: v.restUrl!,
+      api: v.restApi,
+      apiKey: key.key,
+      connectTimeoutMs: v.connectTimeout ?? DEFAULT_REST_CONNECT_MS,
+    };
+  } else if (kind === "bootstrap") {
+    target = { kind: "kafka", kafka: kafkaClientOptions(p), threads: v.producerThreads };
+  } else if (kind === "out") target = { kind: "out", path: v.out! };
+  p.done();
+  return {
+    job: {
+      source: v.source,
+      mysqlPassword: env.PINPIPE_MYSQL_PASSWORD,
+      rows: v.rows,
+      seed: v.seed,
+      prefix: v.prefix,
+      mode: v.mode,
+      postings: v.postings,
+      durationMs: v.duration,
+      rate: v.rate,
+      batch: v.batch,
+      concurrency: v.concurrency,
+      attempts: v.attempts,
+      retryForMs: v.retryFor,
+      requestTimeoutMs: v.requestTimeout,
+      target: target!,
+    },
+    json: v.json,
+  };
 }
 
 if (import.meta.main) {
   await runMain(HELP, async (args, { signal, env }) => {
-    const { values } = parseFlags(args, {
-      source: { type: "string" },
-      rows: { type: "string" },
-      seed: { type: "string" },
-      mode: { type: "string" },
-      postings: { type: "string" },
-      count: { type: "string" }, // renamed --postings; read with a warning for one release
-      duration: { type: "string" },
-      rate: { type: "string" },
-      "rest-url": { type: "string" },
-      "rest-api": { type: "string" },
-      "api-key-env": { type: "string" },
-      "api-key-file": { type: "string" },
-      ...KAFKA_FLAGS,
-      out: { type: "string" },
-      prefix: { type: "string" },
-      batch: { type: "string" },
-      concurrency: { type: "string" },
-      attempts: { type: "string" },
-      "retry-for": { type: "string" },
-      "request-timeout": { type: "string" },
-      "producer-threads": { type: "string" },
-      json: { type: "boolean" },
-    });
-    const config = await loadConfig(env);
-    const o = new Options(values, env, config);
-    const source = o.string("source", { env: "PINPIPE_SOURCE", default: "dataset" })!;
-    const rows = o.int("rows", { env: "PINPIPE_ROWS", default: DEFAULT_ROWS, min: 1 });
-    const seed = o.int("seed", { env: "PINPIPE_SEED", default: DEFAULT_SEED, min: 0 });
-    const mode = o.choice("mode", ["random", "sequential"], { env: "PINPIPE_EMULATE_MODE" });
-    const postings = readPostings(o);
-    const durationMs = o.duration("duration", { min: 1 }) || undefined;
-    const rate = o.number("rate", { env: "PINPIPE_RATE", default: 0, min: 0 });
-    const prefix = o.prefix();
-    const batch = o.int("batch", { env: "PINPIPE_BATCH", default: 250, min: 1, max: 100_000 });
-    // 0 = by target: HTTP round trips want more requests in flight than a local broker.
-    const concurrencyFlag = o.int("concurrency", { env: "PINPIPE_CONCURRENCY", min: 1, max: 256 });
-    const attempts = o.int("attempts", { default: 10, min: 1, max: 1000 });
-    const retryForMs = o.duration("retry-for", { env: "PINPIPE_RETRY_FOR", default: 120_000 });
-    const timeoutMs = o.duration("request-timeout", {
-      env: "PINPIPE_REQUEST_TIMEOUT",
-      default: 30_000,
-      min: 100,
-    });
-    const threads = o.int("producer-threads", {
-      env: "PINPIPE_PRODUCER_THREADS",
-      default: 1,
-      min: 0,
-      max: 16,
-    });
-    if (source !== "dataset" && !/^(mysql|mariadb):\/\//.test(source)) {
-      o.problem(`Invalid --source "${source}": expected dataset or mysql://user@host:3306/db`);
-    }
-    if (!/^[A-Za-z0-9._-]+$/.test(prefix)) {
-      o.problem(`Invalid --prefix "${prefix}": topic names allow letters, digits, ".", "_", "-"`);
-    }
-    // The target: exactly one explicit flag, else the environment, else the config file.
-    const explicit = ["rest-url", "bootstrap", "out"].filter((f) => typeof values[f] === "string");
-    if (explicit.length > 1) {
-      o.problem(`Choose one target, not ${explicit.map((f) => `--${f}`).join(" and ")}`);
-    }
-    const kind = explicit[0] ??
-      (env.PINPIPE_REST_URL ? "rest-url" : env.PINPIPE_BOOTSTRAP ? "bootstrap" : undefined) ??
-      (config.apiInvokeUrl ? "rest-url" : config.bootstrapBrokers ? "bootstrap" : undefined);
-    if (!kind) o.problem("Missing a target: --rest-url URL, --bootstrap HOST:PORT or --out FILE");
-    const restUrl = kind === "rest-url"
-      ? o.string("rest-url", { env: "PINPIPE_REST_URL", config: "apiInvokeUrl" })!
-      : undefined;
-    if (restUrl && !/^https?:\/\/[^/\s]+/.test(restUrl)) {
-      o.problem(`Invalid --rest-url "${restUrl}": expected http(s)://host[:port][/stage]`);
-    }
-    const kafka = kind === "bootstrap" ? readKafkaOptions(o) : undefined;
-    const connectTimeoutMs = kind === "rest-url"
-      ? o.duration("connect-timeout", { env: "PINPIPE_CONNECT_TIMEOUT", default: 5000, min: 100 })
-      : undefined;
-    const restApi = o.choice("rest-api", ["v2", "v3"] as const, {
-      env: "PINPIPE_REST_API",
-      default: "v2",
-    });
-    if (kind !== "rest-url" && typeof values["rest-api"] === "string") {
-      o.problem("--rest-api applies only with --rest-url");
-    }
-    const apiKey = kind === "rest-url" ? await readApiKey(o) : undefined;
-    o.done();
-
-    const src: PostingSource = source === "dataset"
-      ? datasetSource(createDataset({ rows, seed }))
-      : await MysqlSource.open(parseMysqlUrl(source, env.PINPIPE_MYSQL_PASSWORD, "--source"));
-    const count = postings === "all" ? src.rows : postings;
+    const opts = await parseOptions(args, env, await loadConfig(env));
+    const t = opts.job.target;
     // The summary is the result on stdout, unless stdout carries the records (--out -).
-    const progress = taskProgress("emulate", {
-      resultOnStdout: !(kind === "out" && o.string("out") === "-"),
-    });
-    if (mode === "random" && count === undefined && durationMs === undefined) {
-      // Said at the start: random draws have no end of their own.
-      progress.log(
-        "emulate: random mode with no --postings or --duration: sends until stopped " +
-          "(Ctrl-C stops it and prints the summary)",
+    const toStdout = !(t.kind === "out" && t.path === "-");
+    const progress = taskProgress("emulate", { resultOnStdout: toStdout });
+    const result = await runEmulate(opts.job, { progress, signal });
+    const line = opts.json ? JSON.stringify(resultJson(result)) : summarize(result);
+    if (toStdout) console.log(line);
+    else if (opts.json) console.error(line);
+    if (result.error) throw result.error;
+    if (result.interrupted) return 130;
+    if (result.failed > 0 || result.acknowledged < result.recordsSent) {
+      throw new Error(
+        `Not every record was acknowledged: ${
+          result.recordsSent - result.acknowledged
+        } of ${result.recordsSent} were not`,
       );
     }
-    let target: Target | undefined;
-    try {
-      if (kind === "rest-url") {
-        target = new RestProducer({
-          baseUrl: restUrl!,
-          api: restApi,
-          urlFlag: "--rest-url",
-          apiKey,
-          maxAttempts: attempts,
-          retryForMs,
-          timeoutMs,
-          connectTimeoutMs,
-          flags: {
-            connect: "--connect-timeout or PINPIPE_CONNECT_TIMEOUT",
-            request: "--request-timeout or PINPIPE_REQUEST_TIMEOUT",
-            retry: "--attempts and --retry-for",
-          },
-        });
-      } else if (kind === "bootstrap") {
-        await checkKafkaReachable(kafka!);
-        target = await KafkaTarget.connect(
-          { ...kafka!, clientId: "pinpipe-emulate" },
-          {
-            bootstrap: kafka!.bootstrap,
-            maxAttempts: attempts,
-            timeoutMs,
-            workers: threads,
-            flags: { request: "--request-timeout or PINPIPE_REQUEST_TIMEOUT", retry: "--attempts" },
-          },
-        );
-      } else {
-        target = await NdjsonTarget.open(o.string("out")!);
-      }
-      const result = await emulate(
-        {
-          prefix,
-          mode,
-          seed,
-          count,
-          durationMs,
-          rate,
-          batch,
-          concurrency: concurrencyFlag || (kind === "rest-url" ? 8 : 4),
-        },
-        {
-          source: src,
-          target,
-          signal,
-          progress,
-        },
-      );
-      const toStdout = !(kind === "out" && o.string("out") === "-");
-      const line = o.bool("json") ? JSON.stringify(resultJson(result)) : summarize(result);
-      if (toStdout) console.log(line);
-      else if (o.bool("json")) console.error(line);
-      if (result.error) throw result.error;
-      if (result.interrupted) return 130;
-      if (result.failed > 0 || result.acknowledged < result.recordsSent) {
-        throw new Error(
-          `Not every record was acknowledged: ${
-            result.recordsSent - result.acknowledged
-          } of ${result.recordsSent} were not`,
-        );
-      }
-      return 0;
-    } finally {
-      await target?.close();
-      await src.close?.();
-    }
+    return 0;
   });
 }

@@ -19,8 +19,7 @@
 import { isRetriable, RetriableError } from "../shell/errors.ts";
 import type { OutRecord, SendHooks, Target } from "./emulator.ts";
 import { retry } from "../shell/retry.ts";
-import type { Options } from "../shell/cli.ts";
-import { redact, registerSecret } from "../shell/redact.ts";
+import { redact } from "../shell/redact.ts";
 
 /**
  * A failed fetch in words: a timeout (with `hint`, what gives it longer), a refused
@@ -457,29 +456,4 @@ export class RestProducer implements Target {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-/**
- * The API key from `--api-key-file` (PINPIPE_API_KEY_FILE) or the environment variable
- * named by `--api-key-env` (default PINPIPE_API_KEY), registered as a secret; problems are
- * recorded on `o`. Keys never come from a flag's value.
- */
-export async function readApiKey(o: Options): Promise<string | undefined> {
-  const file = o.string("api-key-file", { env: "PINPIPE_API_KEY_FILE" });
-  const name = o.string("api-key-env", { default: "PINPIPE_API_KEY" })!;
-  let key: string | undefined;
-  if (file) {
-    try {
-      key = (await Deno.readTextFile(file)).trim() || undefined;
-    } catch (err) {
-      o.problem(`Cannot read --api-key-file "${file}": ${(err as Error).message}`);
-    }
-  } else {
-    key = o.env[name] || undefined;
-    if (typeof o.values["api-key-env"] === "string" && !key) {
-      o.problem(`Invalid --api-key-env "${name}": the environment variable is not set`);
-    }
-  }
-  registerSecret(key);
-  return key;
 }

@@ -504,8 +504,11 @@ export function flagHelp(table: FlagTable, width = 100): string {
     const left = `  ${def.short ? `-${def.short}, ` : ""}--${name}${
       def.type === "boolean" ? "" : ` ${argOf(name, def)}`
     }`;
-    // "default X" stays on one line.
-    const note = sourceNote(def).replace("default ", "default\u00a0");
+    // "default X" stays on one line (all of it, when it is short).
+    const note = sourceNote(def).replace(
+      /default ([^;)]*)/,
+      (all, d: string) => d.length <= 32 ? all.replaceAll(" ", "\u00a0") : `default\u00a0${d}`,
+    );
     rows.push([left, `${def.help} ${note}`.trim(), def.section]);
   }
   rows.push(["  -h, --help", "show this help"]);
