@@ -18,10 +18,20 @@
  * run's outputs stay in place).
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
-import { KAFKA_FLAGS, KAFKA_HELP, readKafkaOptions } from "../lib/kafka/kafka_client.ts";
-import { DEFAULT_ROWS, DEFAULT_SEED } from "../lib/source/dataset.ts";
+import { runMain } from "../lib/shell/cli.ts";
+import { type FlagTable, helpText, jsonFlag, PREFIX_FLAG, readFlags } from "../lib/shell/flags.ts";
 import {
+  BOOTSTRAP_FLAG,
+  KAFKA_CLIENT_FLAGS,
+  kafkaClientOptions,
+} from "../lib/kafka/kafka_client.ts";
+import { PARTITIONS_FLAG } from "../lib/kafka/topics.ts";
+import { ROWS_FLAG, SEED_FLAG } from "../lib/source/dataset.ts";
+import { MODE_FLAG, POSTINGS_FLAG } from "../lib/ingest/emulate_job.ts";
+import { DEFAULT_FLUSH_SIZE } from "../lib/lake/sink.ts";
+import {
+  DEFAULT_DEMO_DIR,
+  DEFAULT_DEMO_POSTINGS,
   type DemoOptions,
   type DemoResult,
   GROUP_TIMEOUT_MS,
@@ -29,63 +39,75 @@ import {
   timingLines,
 } from "../lib/demo/demo.ts";
 import { fmtInt } from "../lib/shell/progress.ts";
-import { formatAnswers } from "../lib/analytics/questions.ts";
+import { formatAnswers, SHOW_FLAG } from "../lib/analytics/questions.ts";
 
-export const HELP = `Run the whole pipeline locally: broker, REST proxy, sink, emulator, transform.
+/** The demo's flags: parser, --help and options all come from this table. */
+export const FLAGS = {
+  postings: { ...POSTINGS_FLAG, default: DEFAULT_DEMO_POSTINGS, min: 1 },
+  mode: MODE_FLAG,
+  rows: ROWS_FLAG,
+  seed: SEED_FLAG,
+  prefix: PREFIX_FLAG,
+  partitions: PARTITIONS_FLAG,
+  "flush-size": {
+    type: "int",
+    help: "records per lake object, the connector's flush.size (the original used 1)",
+    env: "PINPIPE_FLUSH_SIZE",
+    default: DEFAULT_FLUSH_SIZE,
+    min: 1,
+  },
+  dir: {
+    type: "string",
+    arg: "DIR",
+    help: "where the broker logs, lake and results go",
+    env: "PINPIPE_DEMO_DIR",
+    default: DEFAULT_DEMO_DIR,
+  },
+  keep: {
+    type: "boolean",
+    help: "keep the previous run's broker data and lake (default: start fresh; the previous " +
+      "outputs are replaced only once the new run is complete)",
+    env: "PINPIPE_DEMO_KEEP",
+  },
+  show: SHOW_FLAG,
+  json: jsonFlag("the run's figures and the answers"),
+  ...KAFKA_CLIENT_FLAGS,
+  bootstrap: {
+    ...BOOTSTRAP_FLAG,
+    env: undefined,
+    config: undefined,
+    noEnv: "PINPIPE_BOOTSTRAP is not read, so a shell set up for AWS still runs the demo locally",
+    help: "run on this Kafka instead of the embedded broker: your own Kafka, Redpanda, or MSK " +
+      "from inside its VPC. The topics are created if missing and never deleted; the sink " +
+      "uses a consumer group of its own (deleted at the end) starting at the topics' end " +
+      "offsets, so the lake holds what this run wrote (use your own --prefix to keep other " +
+      "producers out). The flags below go with it",
+    section: "On your own Kafka",
+  },
+  "group-timeout": {
+    type: "duration",
+    help: "how long the sink may take to join its consumer group (a fresh cluster's " +
+      "coordinator loads first)",
+    env: "PINPIPE_DEMO_GROUP_TIMEOUT",
+    default: GROUP_TIMEOUT_MS,
+    min: 100,
+  },
+} as const satisfies FlagTable;
 
-Usage: deno task demo [flags]
+export const HELP = helpText({
+  about: "Run the whole pipeline locally: broker, REST proxy, sink, emulator, transform.",
+  usage: "deno task demo [flags]",
+  flags: FLAGS,
+});
 
-  --postings N|all   postings to emulate; all = one per dataset row (PINPIPE_POSTINGS;
-                     default 5000)
-  --mode M           random (the original's seeded draws, with repeats) | sequential
-                     (every key once) (PINPIPE_EMULATE_MODE; default random)
-  --rows N           rows of the built-in dataset (PINPIPE_ROWS; default ${DEFAULT_ROWS})
-  --seed N           dataset and draw seed (PINPIPE_SEED; default ${DEFAULT_SEED})
-  --prefix P         topic prefix: P.pin, P.geo, P.user (PINPIPE_PREFIX; default pinpipe)
-  --partitions N     partitions per topic (PINPIPE_PARTITIONS; default 3)
-  --flush-size N     records per lake object, the connector's flush.size (PINPIPE_FLUSH_SIZE;
-                     default 1000; the original used 1)
-  --dir DIR          where the broker logs, lake and results go (PINPIPE_DEMO_DIR; default
-                     .pinpipe/demo)
-  --keep             keep the previous run's broker data and lake (default: start fresh;
-                     the previous outputs are replaced only once the new run is complete)
-  --bootstrap H:P    run on this Kafka instead of the embedded broker: your own Kafka,
-                     Redpanda, or MSK from inside its VPC (flag only: PINPIPE_BOOTSTRAP is not
-                     read, so a shell set up for AWS still runs the demo locally). The topics
-                     are created if missing and never deleted; the sink uses a consumer group
-                     of its own (deleted at the end) starting at the topics' end offsets, so
-                     the lake holds what this run wrote (use your own --prefix to keep other
-                     producers out). --auth, --tls and --kafka-log work as for the other tasks
-  --group-timeout D  with --bootstrap: how long the sink may take to join its consumer group
-                     (a fresh cluster's coordinator loads first) (PINPIPE_DEMO_GROUP_TIMEOUT;
-                     default 60s)
-  --show N           rows shown per answer on stdout, 0 = all (PINPIPE_SHOW; default 10; the
-                     files hold every row)
-  --json             print the run's figures and the answers as JSON
-  --help             this text
-
-Renamed (the old name still works, with a warning, in this release only):
-  PINPIPE_MODE       is now PINPIPE_EMULATE_MODE, as for deno task emulate
-
-Kafka options with --bootstrap:
-${KAFKA_HELP.split("\n").filter((l) => !/^\s+--bootstrap|SASL\/IAM brokers/.test(l)).join("\n")}
-`;
-
-const FLAGS = {
-  ...KAFKA_FLAGS,
-  postings: { type: "string" },
-  mode: { type: "string" },
-  rows: { type: "string" },
-  seed: { type: "string" },
-  prefix: { type: "string" },
-  partitions: { type: "string" },
-  "flush-size": { type: "string" },
-  dir: { type: "string" },
-  keep: { type: "boolean" },
-  show: { type: "string" },
-  "group-timeout": { type: "string" },
-  json: { type: "boolean" },
-} as const;
+/** The flags that only mean something on the user's own Kafka. */
+const WITH_BOOTSTRAP = [
+  "auth",
+  "tls",
+  "kafka-log",
+  "connect-timeout",
+  "group-timeout",
+] as const;
 
 /** The demo's options plus how to print. */
 export interface DemoTaskOptions extends DemoOptions {
@@ -94,47 +116,36 @@ export interface DemoTaskOptions extends DemoOptions {
 }
 
 /** Reads flags and environment; every problem is reported together. */
-export function parseOptions(args: string[], env: Record<string, string | undefined>) {
-  const o = new Options(parseFlags(args, FLAGS).values, env);
-  const postingsText = o.string("postings", { env: "PINPIPE_POSTINGS", default: "5000" })!;
-  let postings: number | "all" = "all";
-  if (postingsText !== "all") {
-    postings = Number(postingsText.replaceAll("_", ""));
-    if (!Number.isInteger(postings) || postings < 1) {
-      o.problem(`Invalid --postings "${postingsText}": expected a positive whole number or all`);
-    }
-  }
-  const prefix = o.prefix();
+export function parseOptions(
+  args: string[],
+  env: Record<string, string | undefined>,
+): DemoTaskOptions {
+  const p = readFlags(FLAGS, args, env, {}, {
+    retired: { PINPIPE_MODE: "PINPIPE_EMULATE_MODE" },
+  });
+  const v = p.values;
   const opts: DemoTaskOptions = {
-    postings,
-    mode: o.choice("mode", ["random", "sequential"], {
-      env: "PINPIPE_EMULATE_MODE",
-      default: "random",
-      was: { env: "PINPIPE_MODE", why: "as for deno task emulate" },
-    }),
-    rows: o.int("rows", { env: "PINPIPE_ROWS", default: DEFAULT_ROWS, min: 1 }),
-    seed: o.int("seed", { env: "PINPIPE_SEED", default: DEFAULT_SEED }),
-    prefix,
-    partitions: o.int("partitions", { env: "PINPIPE_PARTITIONS", default: 3, min: 1, max: 64 }),
-    flushSize: o.int("flush-size", { env: "PINPIPE_FLUSH_SIZE", default: 1000, min: 1 }),
-    dir: o.string("dir", { env: "PINPIPE_DEMO_DIR", default: ".pinpipe/demo" })!,
-    keep: o.bool("keep"),
-    show: o.int("show", { env: "PINPIPE_SHOW", default: 10, min: 0 }),
-    json: o.bool("json"),
+    postings: v.postings,
+    mode: v.mode,
+    rows: v.rows,
+    seed: v.seed,
+    prefix: v.prefix,
+    partitions: v.partitions,
+    flushSize: v.flushSize,
+    dir: v.dir,
+    keep: v.keep,
+    show: v.show,
+    json: v.json,
   };
-  if (typeof o.values.bootstrap === "string") {
-    opts.kafka = { ...readKafkaOptions(o), clientId: "pinpipe-demo" };
-    opts.groupTimeoutMs = o.duration("group-timeout", {
-      env: "PINPIPE_DEMO_GROUP_TIMEOUT",
-      default: GROUP_TIMEOUT_MS,
-      min: 100,
-    });
+  if (p.given("bootstrap")) {
+    opts.kafka = kafkaClientOptions(p, { clientId: "pinpipe-demo" });
+    opts.groupTimeoutMs = v.groupTimeout;
   } else {
-    for (const f of ["auth", "tls", "kafka-log", "group-timeout"]) {
-      if (o.values[f] !== undefined) o.problem(`--${f} only goes with --bootstrap`);
+    for (const f of WITH_BOOTSTRAP) {
+      if (p.from(f) === `--${f}`) p.problem(`--${f} only goes with --bootstrap`);
     }
   }
-  o.done();
+  p.done();
   return opts;
 }
 

@@ -10,6 +10,7 @@
  * counts and quarantine must equal DuckDB's cell for cell. Then the same file runs under
  * spark-submit.
  */
+import { ALL_POSTINGS } from "../lib/ingest/emulate_job.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DEFAULT_ROWS, DEFAULT_SEED } from "../lib/source/dataset.ts";
@@ -72,7 +73,7 @@ function prepare(): Promise<Record<string, Case>> {
       };
     const demo = async (
       name: string,
-      postings: number | "all",
+      postings: number,
       mode: "random" | "sequential",
       flushSize: number,
     ) => {
@@ -91,7 +92,7 @@ function prepare(): Promise<Record<string, Case>> {
       return r;
     };
     await demo("demo", 5000, "random", 1000);
-    await demo("all-sequential", "all", "sequential", 1000);
+    await demo("all-sequential", ALL_POSTINGS, "sequential", 1000);
     await demo("flush-size-1", 400, "random", 1);
     const dirty = add("dirty", join(work, "dirty", "lake"));
     await copyDirtyLake(dirty.lake);

@@ -10,7 +10,7 @@ import { type Cell, formatTable, type Row } from "../shell/table_format.ts";
 import type { FlagDef } from "../shell/flags.ts";
 
 /** Rows shown per answer on stdout by default (the files always hold every row). */
-export const DEFAULT_SHOW = 20;
+export const DEFAULT_SHOW = 10;
 
 /** `--show N`, shared by transform and the demo. */
 export const SHOW_FLAG = {

@@ -39,6 +39,7 @@ import {
   type KafkaClientOptions,
 } from "../kafka/kafka_client.ts";
 import { FileLake } from "../lake/lake.ts";
+import { ALL_POSTINGS } from "../ingest/emulate_job.ts";
 import { redactingSink } from "../shell/log.ts";
 import { removeStaleStaging, Staging } from "../shell/staging.ts";
 import { isRetriable } from "../shell/errors.ts";
@@ -61,7 +62,8 @@ export interface DemoOptions {
   /** Where the broker's logs, the lake and the results go (`<dir>/kafka|lake|out`). */
   dir: string;
   /** Postings to emulate; `all` = as many as the dataset has rows. */
-  postings: number | "all";
+  /** Postings to emulate; ALL_POSTINGS: one per dataset row. */
+  postings: number;
   mode: "random" | "sequential";
   /** Rows of the built-in dataset. */
   rows: number;
@@ -85,6 +87,11 @@ export interface DemoOptions {
 
 /** How long the sink may take to join its consumer group on a user's Kafka: 60 s. */
 export const GROUP_TIMEOUT_MS = 60_000;
+
+/** Postings the demo emulates unless told: enough to fill every answer, quick to run. */
+export const DEFAULT_DEMO_POSTINGS = 5000;
+/** Where the demo keeps its broker, lake and results unless told. */
+export const DEFAULT_DEMO_DIR = ".pinpipe/demo";
 
 /** One stage's name and how long it took. */
 export interface StageTiming {
@@ -382,7 +389,7 @@ async function emulateThroughProxy(
   p: Progress,
   signal?: AbortSignal,
 ): Promise<EmulateResult> {
-  const count = opts.postings === "all" ? dataset.rows : opts.postings;
+  const count = opts.postings === ALL_POSTINGS ? dataset.rows : opts.postings;
   const target = new RestProducer({ baseUrl: url });
   try {
     const r = await emulate({
