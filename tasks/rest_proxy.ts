@@ -18,30 +18,223 @@
  * options, 130 a `config` run interrupted.
  * @module
  */
-import { Options, parseFlags, runMain } from "../lib/shell/cli.ts";
-import type { FlagSpec } from "../lib/shell/cli.ts";
+import { runMain } from "../lib/shell/cli.ts";
 import { loadConfig } from "../lib/shell/config.ts";
 import { UsageError } from "../lib/shell/errors.ts";
 import {
-  createKafka,
-  KAFKA_FLAGS,
-  KAFKA_HELP,
-  readKafkaOptions,
-} from "../lib/kafka/kafka_client.ts";
-import type { KafkaClientOptions } from "../lib/kafka/kafka_client.ts";
+  dryRunFlag,
+  flagHelp,
+  type FlagTable,
+  jsonFlag,
+  type ParsedFlags,
+  readFlags,
+  REGION_FLAG,
+} from "../lib/shell/flags.ts";
 import {
+  BOOTSTRAP_FLAG,
+  createKafka,
+  KAFKA_CLIENT_FLAGS,
+  type KafkaClientOptions,
+  kafkaClientOptions,
+} from "../lib/kafka/kafka_client.ts";
+import {
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_CONSUMER_TIMEOUT_MS,
+  DEFAULT_KEEP_ALIVE_MS,
   DEFAULT_MAX_BODY,
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_RECORD,
   DEFAULT_MEMORY_BUDGET,
-  startRestProxy,
+  DEFAULT_REST_PORT,
+  type RestProxyOptions,
+  serveRestProxy,
 } from "../lib/rest_proxy/rest_proxy.ts";
-import type { RestProxyStats } from "../lib/rest_proxy/rest_proxy.ts";
-import { runConfig } from "../lib/aws/rest_proxy_config.ts";
+// Types only: the AWS side (and its SDK) loads when `config` runs, never for `serve`.
 import type { ConfigOptions } from "../lib/aws/rest_proxy_config.ts";
+import {
+  DEFAULT_MAX_BLOCK_MS,
+  DEFAULT_PROPERTIES_PATH,
+  DEFAULT_REST_SERVICE,
+} from "../lib/aws/rest_proxy_properties.ts";
 import { fmtInt } from "../lib/shell/progress.ts";
 import { registerSecret } from "../lib/shell/redact.ts";
 import { logLine } from "../lib/shell/log.ts";
 
-export { runConfig };
+/** Why `path` is not a base path such as /test, or undefined. */
+function basePathProblem(path: string): string | undefined {
+  return path === "" || /^\/[A-Za-z0-9._~\/-]*$/.test(path)
+    ? undefined
+    : "expected a path such as /test";
+}
+
+/** `serve`'s flags: parser, --help and options all come from this table. */
+export const SERVE_FLAGS = {
+  host: {
+    type: "string",
+    help: "interface to bind",
+    env: "PINPIPE_REST_HOST",
+    default: "127.0.0.1",
+  },
+  port: {
+    type: "int",
+    help: "port, 0 for any free one",
+    env: "PINPIPE_REST_PORT",
+    default: DEFAULT_REST_PORT,
+    min: 0,
+    max: 65535,
+  },
+  "base-path": {
+    type: "string",
+    arg: "/P",
+    help: "path prefix like an API Gateway stage",
+    env: "PINPIPE_REST_BASE_PATH",
+    default: "",
+    defaultText: "none",
+    check: basePathProblem,
+  },
+  "api-key-env": {
+    type: "string",
+    arg: "NAME",
+    help: "environment variable holding the API key clients must send as x-api-key (e.g. " +
+      "PINPIPE_API_KEY)",
+    noEnv: "it names a variable itself",
+    defaultText: "no key",
+  },
+  "auto-create": {
+    type: "boolean",
+    help: "create unknown topics instead of answering 40401",
+    env: "PINPIPE_REST_AUTO_CREATE",
+  },
+  "max-body-bytes": {
+    type: "bytes",
+    help: "largest request body; a larger one is answered 413 after up to 64MiB of it was " +
+      "read and discarded, so a client that sends its whole body first can read the answer",
+    env: "PINPIPE_REST_MAX_BODY",
+    default: DEFAULT_MAX_BODY,
+    min: 1024,
+  },
+  "max-record-bytes": {
+    type: "bytes",
+    help: "largest record",
+    env: "PINPIPE_REST_MAX_RECORD",
+    default: DEFAULT_MAX_RECORD,
+    min: 16,
+  },
+  "max-in-flight": {
+    type: "int",
+    help: "produce requests at once before 429, counted once their bodies arrived",
+    env: "PINPIPE_REST_MAX_IN_FLIGHT",
+    default: DEFAULT_MAX_IN_FLIGHT,
+    min: 1,
+  },
+  "body-timeout": {
+    type: "duration",
+    help: "a request body must arrive within this long, else 408",
+    env: "PINPIPE_REST_BODY_TIMEOUT",
+    default: DEFAULT_BODY_TIMEOUT_MS,
+    min: 100,
+  },
+  "memory-budget": {
+    type: "bytes",
+    help: "request bodies held at once across all connections, else 429: the one budget for " +
+      "what connections hold (between requests a connection holds no buffer)",
+    env: "PINPIPE_REST_MEMORY_BUDGET",
+    default: DEFAULT_MEMORY_BUDGET,
+    min: 1024 * 1024,
+  },
+  "keep-alive-timeout": {
+    type: "duration",
+    help: "an idle keep-alive connection is closed after this long (behind a load balancer, " +
+      "longer than its idle timeout)",
+    env: "PINPIPE_REST_KEEP_ALIVE_TIMEOUT",
+    default: DEFAULT_KEEP_ALIVE_MS,
+    min: 100,
+  },
+  "consumer-timeout": {
+    type: "duration",
+    help: "idle consumer instances are deleted after this long",
+    env: "PINPIPE_REST_CONSUMER_TIMEOUT",
+    default: DEFAULT_CONSUMER_TIMEOUT_MS,
+    min: 1000,
+  },
+  json: jsonFlag('{"url","port"} instead of the URL'),
+  ...KAFKA_CLIENT_FLAGS,
+} as const satisfies FlagTable;
+
+/** Why `arn` is not an MSK cluster ARN, or undefined. */
+function clusterArnProblem(arn: string): string | undefined {
+  return /^arn:aws[a-z-]*:kafka:/.test(arn) ? undefined : "expected arn:aws:kafka:…";
+}
+
+/** `config`'s flags. */
+export const CONFIG_FLAGS = {
+  "cluster-arn": {
+    type: "string",
+    arg: "ARN",
+    help: "MSK cluster",
+    env: "PINPIPE_CLUSTER_ARN",
+    config: "clusterArn",
+    check: clusterArnProblem,
+  },
+  bootstrap: {
+    ...BOOTSTRAP_FLAG,
+    help: "IAM brokers",
+    defaultText: "GetBootstrapBrokers of the cluster",
+  },
+  region: REGION_FLAG,
+  port: {
+    type: "int",
+    help: "REST listener port",
+    env: "PINPIPE_REST_PORT",
+    default: DEFAULT_REST_PORT,
+    min: 1,
+    max: 65535,
+  },
+  "max-block": {
+    type: "duration",
+    help: "producer.max.block.ms: how long a produce waits for a missing topic's metadata",
+    env: "PINPIPE_REST_MAX_BLOCK",
+    default: DEFAULT_MAX_BLOCK_MS,
+    min: 0,
+  },
+  "role-arn": {
+    type: "string",
+    arg: "ARN",
+    help: "role for the IAM login module",
+    env: "PINPIPE_REST_ROLE_ARN",
+    defaultText: "the instance profile",
+  },
+  deploy: {
+    type: "boolean",
+    help: "install on the instance via SSM and restart the service",
+    env: "PINPIPE_REST_DEPLOY",
+  },
+  "instance-id": {
+    type: "string",
+    arg: "ID",
+    help: "the REST proxy instance",
+    env: "PINPIPE_REST_INSTANCE_ID",
+    config: "restProxyInstanceId",
+  },
+  "properties-path": {
+    type: "string",
+    arg: "P",
+    help: "file on the instance (where infra/client.yaml installs it)",
+    env: "PINPIPE_REST_PROPERTIES_PATH",
+    config: "restProxyPropertiesPath",
+    default: DEFAULT_PROPERTIES_PATH,
+  },
+  service: {
+    type: "string",
+    arg: "NAME",
+    help: "systemd unit",
+    env: "PINPIPE_REST_SERVICE",
+    config: "restProxyService",
+    default: DEFAULT_REST_SERVICE,
+  },
+  "dry-run": dryRunFlag("the file (and the SSM command), without calling AWS to change anything,"),
+  json: jsonFlag("the result"),
+} as const satisfies FlagTable;
 
 export const HELP =
   `The Kafka REST proxy: a local v2 produce endpoint, or the AWS proxy's configuration.
@@ -50,100 +243,104 @@ Usage: deno task rest-proxy serve [flags]
        deno task rest-proxy config [--deploy] [flags]
 
 serve: a Confluent REST Proxy-compatible server: v2 produce (json and binary), metadata and
-consumers (/consumers/…), and the v3 records API (/v3/clusters/…/records)
-${KAFKA_HELP}
-  --host H                 interface to bind (PINPIPE_REST_HOST; default 127.0.0.1)
-  --port N                 port, 0 for any free one (PINPIPE_REST_PORT; default 8082)
-  --base-path /P           path prefix like an API Gateway stage (PINPIPE_REST_BASE_PATH; default none)
-  --api-key-env NAME       environment variable holding the API key clients must send as
-                           x-api-key (default: no key; e.g. PINPIPE_API_KEY)
-  --auto-create            create unknown topics instead of answering 40401
-                           (PINPIPE_REST_AUTO_CREATE=1; PINPIPE_AUTO_CREATE, its old name, is
-                           read with a warning in this release only)
-  --max-body-bytes SIZE    largest request body (PINPIPE_REST_MAX_BODY; default 10MiB); a larger
-                           one is answered 413 after up to 64MiB of it was read and discarded,
-                           so a client that sends its whole body first can read the answer
-  --max-record-bytes SIZE  largest record (PINPIPE_REST_MAX_RECORD; default 1MiB)
-  --max-in-flight N        produce requests at once before 429, counted once their bodies
-                           arrived (PINPIPE_REST_MAX_IN_FLIGHT; default 64)
-  --body-timeout D         a request body must arrive within this long, else 408
-                           (PINPIPE_REST_BODY_TIMEOUT; default 30s)
-  --memory-budget SIZE     request bodies held at once across all connections, else 429
-                           (PINPIPE_REST_MEMORY_BUDGET; default 128MiB); the one budget for
-                           what connections hold: between requests a connection holds no buffer
-  --keep-alive-timeout D   an idle keep-alive connection is closed after this long
-                           (PINPIPE_REST_KEEP_ALIVE_TIMEOUT; default 5s; behind a load balancer,
-                           longer than its idle timeout)
-  --consumer-timeout D     idle consumer instances are deleted after this long
-                           (PINPIPE_REST_CONSUMER_TIMEOUT; default 5m)
+consumers (/consumers/…), and the v3 records API (/v3/clusters/…/records). Flags (environment
+variable, config key; default):
+${flagHelp(SERVE_FLAGS)}
 
-config: kafka-rest.properties for the REST proxy on EC2 with MSK IAM auth
-  --cluster-arn ARN        MSK cluster (PINPIPE_CLUSTER_ARN, config clusterArn)
-  --bootstrap H:P,…        IAM brokers (PINPIPE_BOOTSTRAP, config bootstrapBrokers; default:
-                           GetBootstrapBrokers of the cluster)
-  --region R               AWS region (AWS_REGION, config region)
-  --port N                 REST listener port (PINPIPE_REST_PORT; default 8082)
-  --max-block-ms N         producer.max.block.ms (PINPIPE_REST_MAX_BLOCK_MS; default 10000)
-  --role-arn ARN           role for the IAM login module (PINPIPE_REST_ROLE_ARN; default the
-                           instance profile)
-  --deploy                 install on the instance via SSM and restart the service
-  --instance-id ID         the REST proxy instance (PINPIPE_REST_INSTANCE_ID, config restProxyInstanceId)
-  --properties-path P      file on the instance (PINPIPE_REST_PROPERTIES_PATH, config
-                           restProxyPropertiesPath; default /opt/pinpipe/kafka-rest.properties,
-                           where infra/client.yaml installs it)
-  --service NAME           systemd unit (PINPIPE_REST_SERVICE, config restProxyService;
-                           default kafka-rest)
-  --dry-run                print the file (and the SSM command) without calling AWS to change anything
-  --json                   print the result as JSON
-  --help                   this text
+config: kafka-rest.properties for the REST proxy on EC2 with MSK IAM auth. Flags:
+${flagHelp(CONFIG_FLAGS)}
 `;
 
-const SERVE_FLAGS: Record<string, FlagSpec> = {
-  ...KAFKA_FLAGS,
-  host: { type: "string" },
-  port: { type: "string" },
-  "base-path": { type: "string" },
-  "api-key-env": { type: "string" },
-  "auto-create": { type: "boolean" },
-  "max-body-bytes": { type: "string" },
-  "max-record-bytes": { type: "string" },
-  "max-in-flight": { type: "string" },
-  "body-timeout": { type: "string" },
-  "memory-budget": { type: "string" },
-  "keep-alive-timeout": { type: "string" },
-  "consumer-timeout": { type: "string" },
-  json: { type: "boolean" },
-};
-const CONFIG_FLAGS: Record<string, FlagSpec> = {
-  "cluster-arn": { type: "string" },
-  bootstrap: { type: "string" },
-  region: { type: "string" },
-  port: { type: "string" },
-  "max-block-ms": { type: "string" },
-  "role-arn": { type: "string" },
-  deploy: { type: "boolean" },
-  "instance-id": { type: "string" },
-  "properties-path": { type: "string" },
-  service: { type: "string" },
-  "dry-run": { type: "boolean" },
-  json: { type: "boolean" },
+/** Retired names of both subcommands. */
+const RETIRED = {
+  PINPIPE_AUTO_CREATE: "PINPIPE_REST_AUTO_CREATE",
+  "--max-block-ms": "--max-block DUR (a duration such as 10s)",
+  PINPIPE_REST_MAX_BLOCK_MS: "PINPIPE_REST_MAX_BLOCK (a duration such as 10s)",
 };
 
-/** Options of `serve`. */
-export interface ServeOptions {
-  kafka: KafkaClientOptions;
-  host: string;
-  port: number;
-  basePath: string;
-  apiKey?: string;
-  autoCreate: boolean;
-  maxBodyBytes: number;
-  maxRecordBytes: number;
-  maxInFlight: number;
-  bodyTimeoutMs: number;
-  memoryBudgetBytes: number;
-  keepAliveTimeoutMs: number;
-  consumerTimeoutMs: number;
+/** The parsed subcommand. */
+export type RestProxyCommand =
+  | {
+    command: "serve";
+    serve: RestProxyOptions & { kafkaClient: KafkaClientOptions };
+    json: boolean;
+  }
+  | { command: "config"; config: ConfigOptions; json: boolean };
+
+/** The API key clients must send: the variable `--api-key-env` names (never a flag's value). */
+function serveApiKey(p: ParsedFlags<typeof SERVE_FLAGS>): string | undefined {
+  const name = p.values.apiKeyEnv;
+  if (!name) return undefined;
+  const key = p.env[name];
+  if (!key) p.problem(`--api-key-env ${name}: the variable "${name}" is not set`);
+  else if (key.length < 20) p.problem(`The API key in "${name}" is shorter than 20 characters`);
+  registerSecret(key);
+  return key;
+}
+
+/** `serve`'s options. */
+function serveOptions(p: ParsedFlags<typeof SERVE_FLAGS>): RestProxyCommand {
+  const kafka = kafkaClientOptions(p, { clientId: "pinpipe-rest-proxy" });
+  const apiKey = serveApiKey(p);
+  p.done();
+  const v = p.values;
+  return {
+    command: "serve",
+    json: v.json,
+    serve: {
+      kafkaClient: kafka,
+      kafka: createKafka(kafka),
+      bootstrap: kafka.bootstrap,
+      bootstrapFrom: kafka.bootstrapFrom,
+      connectTimeoutMs: kafka.connectionTimeoutMs,
+      tls: kafka.tls,
+      hostname: v.host,
+      port: v.port,
+      basePath: v.basePath,
+      apiKey,
+      autoCreate: v.autoCreate,
+      maxBodyBytes: v.maxBodyBytes,
+      maxRecordBytes: v.maxRecordBytes,
+      maxInFlight: v.maxInFlight,
+      bodyTimeoutMs: v.bodyTimeout,
+      memoryBudgetBytes: v.memoryBudget,
+      keepAliveTimeoutMs: v.keepAliveTimeout,
+      consumers: { instanceTimeoutMs: v.consumerTimeout },
+      log: logLine,
+    },
+  };
+}
+
+/** `config`'s options. */
+function configOptions(p: ParsedFlags<typeof CONFIG_FLAGS>): RestProxyCommand {
+  const v = p.values;
+  if (!v.bootstrap && !v.clusterArn) {
+    p.problem("Missing --cluster-arn or --bootstrap: which MSK cluster?");
+  }
+  if (v.deploy && !v.instanceId) {
+    p.problem("--deploy needs --instance-id (or config restProxyInstanceId)");
+  }
+  p.done();
+  return {
+    command: "config",
+    json: v.json,
+    config: {
+      clusterArn: v.clusterArn,
+      bootstrap: v.bootstrap,
+      region: v.region,
+      port: v.port,
+      maxBlockMs: v.maxBlock,
+      roleArn: v.roleArn,
+      deploy: v.deploy,
+      dryRun: v.dryRun,
+      target: {
+        instanceId: v.instanceId ?? "",
+        path: v.propertiesPath,
+        service: v.service,
+        port: v.port,
+      },
+    },
+  };
 }
 
 /** Splits off the subcommand and reads its options; every problem is reported together. */
@@ -151,140 +348,36 @@ export function parseOptions(
   args: string[],
   env: Record<string, string | undefined>,
   cfg: Record<string, unknown> = {},
-): { command: "serve"; serve: ServeOptions } | { command: "config"; config: ConfigOptions } {
+): RestProxyCommand {
   const command = args[0]?.startsWith("-") ? undefined : args[0];
   const rest = command === undefined ? args : args.slice(1);
-  if (command !== "serve" && command !== "config") {
-    parseFlags(rest, { ...SERVE_FLAGS, ...CONFIG_FLAGS }); // names an unknown flag first
-    throw new UsageError(
-      command === undefined
-        ? "Missing subcommand: expected serve or config"
-        : `Unknown subcommand "${command}": expected serve or config`,
-    );
-  }
   if (command === "serve") {
-    const o = new Options(parseFlags(rest, SERVE_FLAGS).values, env, cfg);
-    const kafka = readKafkaOptions(o);
-    kafka.clientId = "pinpipe-rest-proxy";
-    const keyEnv = o.string("api-key-env");
-    let apiKey: string | undefined;
-    if (keyEnv) {
-      apiKey = env[keyEnv];
-      if (!apiKey) o.problem(`--api-key-env ${keyEnv}: the variable "${keyEnv}" is not set`);
-      else if (apiKey.length < 20) {
-        o.problem(`The API key in "${keyEnv}" is shorter than 20 characters`);
-      }
-      registerSecret(apiKey);
-    }
-    const basePath = o.string("base-path", { env: "PINPIPE_REST_BASE_PATH", default: "" })!;
-    if (basePath && !/^\/[A-Za-z0-9._~\/-]*$/.test(basePath)) {
-      o.problem(`Invalid --base-path "${basePath}": expected a path such as /test`);
-    }
-    const serve: ServeOptions = {
-      kafka,
-      host: o.string("host", { env: "PINPIPE_REST_HOST", default: "127.0.0.1" })!,
-      port: o.int("port", { env: "PINPIPE_REST_PORT", default: 8082, min: 0, max: 65535 }),
-      basePath,
-      apiKey,
-      autoCreate: o.bool("auto-create", {
-        env: "PINPIPE_REST_AUTO_CREATE",
-        was: { env: "PINPIPE_AUTO_CREATE", why: "beside the broker's PINPIPE_BROKER_AUTO_CREATE" },
-      }),
-      maxBodyBytes: o.bytes("max-body-bytes", {
-        env: "PINPIPE_REST_MAX_BODY",
-        default: DEFAULT_MAX_BODY,
-        min: 1024,
-      }),
-      maxRecordBytes: o.bytes("max-record-bytes", {
-        env: "PINPIPE_REST_MAX_RECORD",
-        default: 1024 * 1024,
-        min: 16,
-      }),
-      maxInFlight: o.int("max-in-flight", {
-        env: "PINPIPE_REST_MAX_IN_FLIGHT",
-        default: 64,
-        min: 1,
-      }),
-      bodyTimeoutMs: o.duration("body-timeout", {
-        env: "PINPIPE_REST_BODY_TIMEOUT",
-        default: 30_000,
-        min: 100,
-      }),
-      memoryBudgetBytes: o.bytes("memory-budget", {
-        env: "PINPIPE_REST_MEMORY_BUDGET",
-        default: DEFAULT_MEMORY_BUDGET,
-        min: 1024 * 1024,
-      }),
-      keepAliveTimeoutMs: o.duration("keep-alive-timeout", {
-        env: "PINPIPE_REST_KEEP_ALIVE_TIMEOUT",
-        default: 5000,
-        min: 100,
-      }),
-      consumerTimeoutMs: o.duration("consumer-timeout", {
-        env: "PINPIPE_REST_CONSUMER_TIMEOUT",
-        default: 300_000,
-        min: 1000,
-      }),
-    };
-    o.done();
-    return { command, serve };
+    return serveOptions(readFlags(SERVE_FLAGS, rest, env, cfg, { retired: RETIRED }));
   }
-  const o = new Options(parseFlags(rest, CONFIG_FLAGS).values, env, cfg);
-  const config: ConfigOptions = {
-    clusterArn: o.string("cluster-arn", { env: "PINPIPE_CLUSTER_ARN", config: "clusterArn" }),
-    bootstrap: o.string("bootstrap", { env: "PINPIPE_BOOTSTRAP", config: "bootstrapBrokers" }),
-    region: o.string("region", { env: "AWS_REGION", config: "region" }) ??
-      env.AWS_DEFAULT_REGION ?? "",
-    port: o.int("port", { env: "PINPIPE_REST_PORT", default: 8082, min: 1, max: 65535 }),
-    maxBlockMs: o.int("max-block-ms", {
-      env: "PINPIPE_REST_MAX_BLOCK_MS",
-      default: 10000,
-      min: 0,
-    }),
-    roleArn: o.string("role-arn", { env: "PINPIPE_REST_ROLE_ARN" }),
-    deploy: o.bool("deploy"),
-    dryRun: o.bool("dry-run"),
-    target: {
-      instanceId: o.string("instance-id", {
-        env: "PINPIPE_REST_INSTANCE_ID",
-        config: "restProxyInstanceId",
-      }) ?? "",
-      path: o.string("properties-path", {
-        env: "PINPIPE_REST_PROPERTIES_PATH",
-        config: "restProxyPropertiesPath",
-        default: "/opt/pinpipe/kafka-rest.properties",
-      })!,
-      service: o.string("service", {
-        env: "PINPIPE_REST_SERVICE",
-        config: "restProxyService",
-        default: "kafka-rest",
-      })!,
-    },
-  };
-  config.target.port = config.port;
-  if (!config.bootstrap && !config.clusterArn) {
-    o.problem("Missing --cluster-arn or --bootstrap: which MSK cluster?");
+  if (command === "config") {
+    return configOptions(readFlags(CONFIG_FLAGS, rest, env, cfg, { retired: RETIRED }));
   }
-  if (!config.region && (config.deploy || !config.bootstrap)) {
-    o.problem("Missing --region (or AWS_REGION)");
-  }
-  if (config.deploy && !config.target.instanceId) {
-    o.problem("--deploy needs --instance-id (or config restProxyInstanceId)");
-  }
-  o.done();
-  return { command, config };
+  // Name an unknown flag too, with the subcommand's problem.
+  const p = readFlags({ ...SERVE_FLAGS, ...CONFIG_FLAGS }, rest, env, cfg, { retired: RETIRED });
+  p.problems.unshift(
+    command === undefined
+      ? "Missing subcommand: expected serve or config"
+      : `Unknown subcommand "${command}": expected serve or config`,
+  );
+  p.done();
+  throw new UsageError("Missing subcommand: expected serve or config");
 }
 
 if (import.meta.main) {
   await runMain(HELP, async (args, { signal, env }) => {
     const parsed = parseOptions(args, env, await loadConfig(env));
-    const json = args.includes("--json");
     if (parsed.command === "config") {
+      const { runConfig } = await import("../lib/aws/rest_proxy_config.ts");
       const r = await runConfig(parsed.config, {
         signal,
         log: (l) => console.error(`rest-proxy: ${l}`),
       });
-      if (json) return console.log(JSON.stringify(r, null, 2));
+      if (parsed.json) return console.log(JSON.stringify(r, null, 2));
       if ("sendCommand" in r) {
         console.log(
           `${r.properties}\n# SSM SendCommand:\n${JSON.stringify(r.sendCommand, null, 2)}`,
@@ -299,36 +392,17 @@ if (import.meta.main) {
       return;
     }
     const s = parsed.serve;
-    const proxy = await startRestProxy({
-      kafka: createKafka(s.kafka),
-      bootstrap: s.kafka.bootstrap,
-      bootstrapFrom: s.kafka.bootstrapFrom,
-      connectTimeoutMs: s.kafka.connectionTimeoutMs,
-      tls: s.kafka.tls,
-      hostname: s.host,
-      port: s.port,
-      basePath: s.basePath,
-      apiKey: s.apiKey,
-      autoCreate: s.autoCreate,
-      maxBodyBytes: s.maxBodyBytes,
-      maxRecordBytes: s.maxRecordBytes,
-      maxInFlight: s.maxInFlight,
-      bodyTimeoutMs: s.bodyTimeoutMs,
-      memoryBudgetBytes: s.memoryBudgetBytes,
-      keepAliveTimeoutMs: s.keepAliveTimeoutMs,
-      consumers: { instanceTimeoutMs: s.consumerTimeoutMs },
-      log: logLine,
+    const { stats: st, servedSec } = await serveRestProxy(s, {
+      signal,
+      onListening: (proxy) => {
+        logLine(`rest-proxy: listening on ${proxy.url} -> Kafka ${s.bootstrap}`);
+        console.log(
+          parsed.json ? JSON.stringify({ url: proxy.url, port: proxy.port }) : proxy.url,
+        );
+      },
     });
-    logLine(`rest-proxy: listening on ${proxy.url} -> Kafka ${s.kafka.bootstrap}`);
-    if (json) console.log(JSON.stringify({ url: proxy.url, port: proxy.port }));
-    else console.log(proxy.url);
-    const t0 = performance.now();
-    await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
-    await proxy.close();
-    const st: RestProxyStats = proxy.stats();
-    const sec = (performance.now() - t0) / 1000;
     logLine(
-      `rest-proxy: stopped after ${sec.toFixed(0)} s: ${fmtInt(st.records)} records in ${
+      `rest-proxy: stopped after ${servedSec.toFixed(0)} s: ${fmtInt(st.records)} records in ${
         fmtInt(st.produceRequests)
       } produce requests, ${fmtInt(st.recordErrors)} record errors, ${
         fmtInt(st.rejected429)

@@ -20,7 +20,8 @@ import {
   installRestProxyProperties,
   renderRestProxyProperties,
 } from "../lib/aws/rest_proxy_config.ts";
-import { parseOptions, runConfig } from "../tasks/rest_proxy.ts";
+import { parseOptions } from "../tasks/rest_proxy.ts";
+import { runConfig } from "../lib/aws/rest_proxy_config.ts";
 import { envTest, ROOT, run, withTempDir } from "./_fixtures.ts";
 import { withMoto } from "./_moto.ts";
 

@@ -12,63 +12,23 @@ import { getIamBootstrap } from "./bootstrap_brokers.ts";
 import { RetriableError } from "../shell/errors.ts";
 import { delay } from "../shell/retry.ts";
 
-/** What goes into kafka-rest.properties. */
-export interface RestProxyProperties {
-  /** `BootstrapBrokerStringSaslIam` (host:9098,…). */
-  bootstrap: string;
-  /** The REST listener port (API Gateway's HTTP_PROXY integration points at it). Default 8082. */
-  port?: number;
-  /**
-   * `producer.max.block.ms`: how long a produce waits for metadata of a missing topic.
-   * Default 10000, well under API Gateway's 29 s integration timeout.
-   */
-  maxBlockMs?: number;
-  /** A role for the IAM login module to assume (`awsRoleArn`), if not the instance's own. */
-  roleArn?: string;
-}
+import {
+  DEFAULT_MAX_BLOCK_MS,
+  DEFAULT_PROPERTIES_PATH,
+  DEFAULT_REST_SERVICE,
+  type InstallTarget,
+  renderRestProxyProperties,
+  type RestProxyProperties,
+} from "./rest_proxy_properties.ts";
 
-/**
- * kafka-rest.properties for the REST proxy on MSK with IAM auth, byte-for-byte stable: the
- * one text both the client instance's first boot (deploy passes it to infra/client.yaml)
- * and `rest-proxy config` install, so `--deploy` after a deploy changes nothing.
- */
-export function renderRestProxyProperties(p: RestProxyProperties): string {
-  const jaas = p.roleArn
-    ? `software.amazon.msk.auth.iam.IAMLoginModule required awsRoleArn="${p.roleArn}";`
-    : "software.amazon.msk.auth.iam.IAMLoginModule required;";
-  return [
-    "# kafka-rest.properties, written by pinpipe (deno task deploy at first boot, then deno task",
-    "# rest-proxy config --deploy); edits are replaced. Confluent REST proxy -> Amazon MSK with",
-    "# IAM auth (needs aws-msk-iam-auth-*-all.jar on the classpath, e.g. share/java/kafka-rest-lib/).",
-    `bootstrap.servers=${p.bootstrap}`,
-    `listeners=http://0.0.0.0:${p.port ?? 8082}`,
-    "",
-    "# client.* applies to the producer, consumer and admin clients alike.",
-    "client.security.protocol=SASL_SSL",
-    "client.sasl.mechanism=AWS_MSK_IAM",
-    `client.sasl.jaas.config=${jaas}`,
-    "client.sasl.client.callback.handler.class=software.amazon.msk.auth.iam.IAMClientCallbackHandler",
-    "# A t3.small broker accepts 4 new IAM connections a second: do not reconnect faster.",
-    "client.reconnect.backoff.ms=1000",
-    "",
-    "# Fail fast on a missing topic instead of after API Gateway's 29 s timeout, and only",
-    "# acknowledge records every in-sync replica has.",
-    `producer.max.block.ms=${p.maxBlockMs ?? 10000}`,
-    "producer.acks=all",
-    "",
-  ].join("\n");
-}
-
-/** Where and how the file is installed on the instance. */
-export interface InstallTarget {
-  instanceId: string;
-  /** Absolute path of kafka-rest.properties on the instance. */
-  path: string;
-  /** The systemd unit running the REST proxy. */
-  service: string;
-  /** The port to probe after a restart. */
-  port?: number;
-}
+export {
+  DEFAULT_MAX_BLOCK_MS,
+  DEFAULT_PROPERTIES_PATH,
+  DEFAULT_REST_SERVICE,
+  type InstallTarget,
+  renderRestProxyProperties,
+  type RestProxyProperties,
+};
 
 /** Single-quotes `s` for a POSIX shell. */
 export function shellQuote(s: string): string {

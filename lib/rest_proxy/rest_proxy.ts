@@ -64,6 +64,18 @@ export { V2 } from "./http.ts";
 export const DEFAULT_MAX_BODY = 10 * 1024 * 1024;
 /** Bytes of request bodies held at once across all connections by default: 128 MiB. */
 export const DEFAULT_MEMORY_BUDGET = 128 * 1024 * 1024;
+/** The largest record (key + value) by default: 1 MiB, Kafka's message.max.bytes. */
+export const DEFAULT_MAX_RECORD = 1024 * 1024;
+/** Produce requests handled at once by default; more get 429. */
+export const DEFAULT_MAX_IN_FLIGHT = 64;
+/** A request body must arrive within this long by default, else 408. */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+/** An idle keep-alive connection is closed after this long by default. */
+export const DEFAULT_KEEP_ALIVE_MS = 5000;
+/** Idle v2 consumer instances are deleted after this long by default, as Confluent's. */
+export const DEFAULT_CONSUMER_TIMEOUT_MS = 300_000;
+/** The port `deno task rest-proxy serve` listens on unless told: Confluent's. */
+export const DEFAULT_REST_PORT = 8082;
 
 /** Options of `startRestProxy`. */
 export interface RestProxyOptions {
@@ -180,7 +192,7 @@ export async function startRestProxy(opts: RestProxyOptions): Promise<RestProxy>
   const server = await serveHttp({
     hostname: opts.hostname ?? "127.0.0.1",
     port: opts.port ?? 0,
-    keepAliveTimeoutMs: opts.keepAliveTimeoutMs,
+    keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_MS,
     drainTimeoutMs: settings.bodyTimeoutMs,
     onError: (err) => {
       settings.log(`rest-proxy: ${(err as Error).message}`);
@@ -210,6 +222,27 @@ export async function startRestProxy(opts: RestProxyOptions): Promise<RestProxy>
   };
 }
 
+/**
+ * `deno task rest-proxy serve`: starts the proxy, reports it through `onListening`, serves
+ * until `signal` aborts, then closes it (in-flight requests finished); returns its counters
+ * and how long it served.
+ */
+export async function serveRestProxy(
+  opts: RestProxyOptions,
+  deps: { signal: AbortSignal; onListening: (proxy: RestProxy) => void },
+): Promise<{ stats: RestProxyStats; servedSec: number }> {
+  const proxy = await startRestProxy(opts);
+  const t0 = performance.now();
+  deps.onListening(proxy);
+  if (!deps.signal.aborted) {
+    await new Promise<void>((resolve) =>
+      deps.signal.addEventListener("abort", () => resolve(), { once: true })
+    );
+  }
+  await proxy.close();
+  return { stats: proxy.stats(), servedSec: (performance.now() - t0) / 1000 };
+}
+
 /** The options with their defaults, as the parts use them. */
 interface Settings {
   /** Without a trailing slash; "" for none. */
@@ -237,14 +270,14 @@ function settingsOf(opts: RestProxyOptions): Settings {
   }
   const retryAfter = String(opts.retryAfterSec ?? 1);
   const budget = new MemoryBudget(opts.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET);
-  const bodyTimeoutMs = opts.bodyTimeoutMs ?? 30_000;
+  const bodyTimeoutMs = opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   return {
     basePath,
     baseSegments: baseSegments!,
     autoCreate: !!opts.autoCreate,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY,
-    maxRecordBytes: opts.maxRecordBytes ?? 1024 * 1024,
-    maxInFlight: opts.maxInFlight ?? 64,
+    maxRecordBytes: opts.maxRecordBytes ?? DEFAULT_MAX_RECORD,
+    maxInFlight: opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
     bodyTimeoutMs,
     retryAfter,
     budget,
