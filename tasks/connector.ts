@@ -206,6 +206,12 @@ as deploy uses them.`,
 /** The options of the connector task: runConnector's, and how to print its result. */
 export type ConnectorTaskOptions = ConnectorOptions & { json: boolean };
 
+/** Names retired in the last release, refused with the name to use now. */
+export const RETIRED = {
+  "--plugin-file": "--plugin-url PATH",
+  PINPIPE_CONNECTOR_PLUGIN_FILE: "PINPIPE_PLUGIN_URL",
+};
+
 /** Reads the flags, environment and config file; every problem is reported together. */
 export function parseOptions(
   args: string[],
@@ -213,10 +219,7 @@ export function parseOptions(
   cfg: Record<string, unknown> = {},
 ): ConnectorTaskOptions {
   const p = readFlags(FLAGS, args, env, cfg, {
-    retired: {
-      "--plugin-file": "--plugin-url PATH",
-      PINPIPE_CONNECTOR_PLUGIN_FILE: "PINPIPE_PLUGIN_URL",
-    },
+    retired: RETIRED,
   });
   const v = p.values;
   const bucket = v.bucket ?? "";

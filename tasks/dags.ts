@@ -110,13 +110,16 @@ export interface DagsOptions extends DagsJob {
   json: boolean;
 }
 
+/** Names retired in the last release, refused with the name to use now. */
+export const RETIRED = { "--bucket": "--dag-bucket B" };
+
 /** Parses flags, environment and config; throws one UsageError listing every problem. */
 export function parseOptions(
   args: string[],
   env: Record<string, string | undefined>,
   cfg: Record<string, unknown> = {},
 ): DagsOptions {
-  const p = readFlags(FLAGS, args, env, cfg, { retired: { "--bucket": "--dag-bucket B" } });
+  const p = readFlags(FLAGS, args, env, cfg, { retired: RETIRED });
   const v = p.values;
   if (v.out && v.trigger) p.problem("--out and --trigger do not go together: --out touches no AWS");
   if (!v.out && !v.dagBucket) {

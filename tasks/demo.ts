@@ -115,13 +115,16 @@ export interface DemoTaskOptions extends DemoOptions {
   json: boolean;
 }
 
+/** Names retired in the last release, refused with the name to use now. */
+export const RETIRED = { PINPIPE_MODE: "PINPIPE_EMULATE_MODE" };
+
 /** Reads flags and environment; every problem is reported together. */
 export function parseOptions(
   args: string[],
   env: Record<string, string | undefined>,
 ): DemoTaskOptions {
   const p = readFlags(FLAGS, args, env, {}, {
-    retired: { PINPIPE_MODE: "PINPIPE_EMULATE_MODE" },
+    retired: RETIRED,
   });
   const v = p.values;
   const opts: DemoTaskOptions = {

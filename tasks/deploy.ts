@@ -118,6 +118,9 @@ export interface DeployTaskOptions extends DeployJob {
   json: boolean;
 }
 
+/** Names retired in the last release, refused with the name to use now. */
+export const RETIRED = { PINPIPE_CONNECT_PLUGIN: "PINPIPE_PLUGIN_URL" };
+
 /** Parses flags, environment and config into options; throws one UsageError listing every problem. */
 export function parseOptions(
   args: string[],
@@ -125,7 +128,7 @@ export function parseOptions(
   cfg: Record<string, unknown> = {},
 ): DeployTaskOptions {
   const p = readFlags(FLAGS, args, env, cfg, {
-    retired: { PINPIPE_CONNECT_PLUGIN: "PINPIPE_PLUGIN_URL" },
+    retired: RETIRED,
   });
   const v = p.values;
   const only = commaList(v.only);

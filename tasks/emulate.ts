@@ -213,13 +213,16 @@ function chooseTarget(
   return kind;
 }
 
+/** Names retired in the last release, refused with the name to use now. */
+export const RETIRED = { "--count": "--postings N" };
+
 /** Reads flags, environment and config file; every problem is reported together. */
 export async function parseOptions(
   args: string[],
   env: Record<string, string | undefined>,
   cfg: Record<string, unknown> = {},
 ): Promise<EmulateTaskOptions> {
-  const p = readFlags(FLAGS, args, env, cfg, { retired: { "--count": "--postings N" } });
+  const p = readFlags(FLAGS, args, env, cfg, { retired: RETIRED });
   const v = p.values;
   const kind = chooseTarget(p);
   if (kind !== "rest-url" && p.from("rest-api") === "--rest-api") {

@@ -232,7 +232,9 @@ export const CONFIG_FLAGS = {
     config: "restProxyService",
     default: DEFAULT_REST_SERVICE,
   },
-  "dry-run": dryRunFlag("the file (and the SSM command), without calling AWS to change anything,"),
+  "dry-run": dryRunFlag(
+    "what would be installed (the file and the SSM command), calling AWS only to read,",
+  ),
   json: jsonFlag("the result"),
 } as const satisfies FlagTable;
 
@@ -251,8 +253,8 @@ config: kafka-rest.properties for the REST proxy on EC2 with MSK IAM auth. Flags
 ${flagHelp(CONFIG_FLAGS)}
 `;
 
-/** Retired names of both subcommands. */
-const RETIRED = {
+/** Names retired in the last release, refused with the name to use now (both subcommands). */
+export const RETIRED = {
   PINPIPE_AUTO_CREATE: "PINPIPE_REST_AUTO_CREATE",
   "--max-block-ms": "--max-block DUR (a duration such as 10s)",
   PINPIPE_REST_MAX_BLOCK_MS: "PINPIPE_REST_MAX_BLOCK (a duration such as 10s)",

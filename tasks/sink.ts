@@ -144,6 +144,12 @@ export interface SinkTaskOptions {
   json: boolean;
 }
 
+/** Names retired in the last release, refused with the name to use now. */
+export const RETIRED = {
+  "--rotate-interval-ms": "--rotate-interval DUR (a duration such as 10s)",
+  PINPIPE_ROTATE_INTERVAL_MS: "PINPIPE_ROTATE_INTERVAL (a duration such as 10s)",
+};
+
 /** Reads flags, environment and config file; every problem is reported together. */
 export function parseOptions(
   args: string[],
@@ -151,10 +157,7 @@ export function parseOptions(
   cfg: Record<string, unknown> = {},
 ): SinkTaskOptions {
   const p = readFlags(FLAGS, args, env, cfg, {
-    retired: {
-      "--rotate-interval-ms": "--rotate-interval DUR (a duration such as 10s)",
-      PINPIPE_ROTATE_INTERVAL_MS: "PINPIPE_ROTATE_INTERVAL (a duration such as 10s)",
-    },
+    retired: RETIRED,
   });
   const kafka = kafkaClientOptions(p, { clientId: "pinpipe-sink" });
   p.done();

@@ -82,13 +82,16 @@ export interface TransformTaskOptions extends TransformOptions {
   json: boolean;
 }
 
+/** Names retired in the last release, refused with the name to use now. */
+export const RETIRED = { "--rows": "--show N" };
+
 /** Reads flags, environment and config file; every problem is reported together. */
 export function parseOptions(
   args: string[],
   env: Record<string, string | undefined>,
   cfg: Record<string, unknown> = {},
 ): TransformTaskOptions {
-  const p = readFlags(FLAGS, args, env, cfg, { retired: { "--rows": "--show N" } });
+  const p = readFlags(FLAGS, args, env, cfg, { retired: RETIRED });
   p.done();
   const v = p.values;
   return {

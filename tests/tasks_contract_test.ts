@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { extname, join } from "node:path";
 import { ROOT, run, serveRepo, withTempDir } from "./_fixtures.ts";
+import { normalizeTables, renderReadme, taskFlags } from "./tools/readme_flags.ts";
 
 const tasks = [...Deno.readDirSync(join(ROOT, "tasks"))]
   .filter((e) => e.isFile && extname(e.name) === ".ts")
@@ -58,93 +59,48 @@ for (const file of tasks) {
   });
 }
 
-/** Every task's --help text, by task name (`seed-db` for tasks/seed_db.ts). */
-async function helpTexts(): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  await Promise.all(tasks.map(async (file) => {
-    const r = await run("deno", ["run", "-A", `tasks/${file}`, "--help"]);
-    assert.equal(r.code, 0, r.stderr);
-    out.set(file.replace(/\.ts$/, "").replaceAll("_", "-"), r.stdout);
-  }));
-  return out;
-}
-
-/**
- * The flags a help text lists, each with its own environment variable: the one its
- * description opens with in parentheses, `(PINPIPE_X; default …)` or `(AWS_REGION, config …)`.
- * The "Renamed" note (old names kept for one release) is not a flag list and is skipped.
- */
-export function flagsOfHelp(help: string): Map<string, string | undefined> {
-  const flags = new Map<string, string | undefined>();
-  let current: { name: string; text: string } | undefined;
-  let skipping = false;
-  const close = () => {
-    if (!current) return;
-    const env = /\(((?:PINPIPE|AWS)_[A-Z0-9_]+)(?:=1)?[;,)]/.exec(current.text)?.[1];
-    if (!flags.has(current.name) || env) flags.set(current.name, env);
-    current = undefined;
-  };
-  for (const line of help.split("\n")) {
-    if (/^\S/.test(line) || line.trim() === "") {
-      close();
-      skipping = /^Renamed/.test(line) || (skipping && line.trim() !== "" && /^\s/.test(line));
-      continue;
-    }
-    if (skipping) continue;
-    const m = /^\s+(?:-\w, )?--([a-z0-9][a-z0-9-]*)/.exec(line);
-    if (m) {
-      close();
-      current = { name: m[1], text: line };
-    } else if (current) current.text += ` ${line.trim()}`;
-  }
-  close();
-  return flags;
-}
-
-Deno.test("each environment variable belongs to one flag name in every task's --help", async () => {
+Deno.test("each environment variable belongs to one flag name across the tasks' tables", async () => {
   const owners = new Map<string, Set<string>>();
-  for (const [task, help] of await helpTexts()) {
-    for (const [flag, env] of flagsOfHelp(help)) {
-      if (!env) continue;
-      if (!owners.has(env)) owners.set(env, new Set());
-      owners.get(env)!.add(`--${flag} (${task})`);
+  for (const t of await taskFlags()) {
+    for (const table of t.tables) {
+      for (const [flag, def] of Object.entries(table)) {
+        if (!def.env) continue;
+        if (!owners.has(def.env)) owners.set(def.env, new Set());
+        owners.get(def.env)!.add(`--${flag} (${t.task})`);
+      }
     }
   }
-  assert.ok(owners.size > 20, `only ${owners.size} variables found: is the help parsed?`);
+  assert.ok(owners.size > 40, `only ${owners.size} variables found`);
   for (const [env, flags] of owners) {
     const names = new Set([...flags].map((f) => f.split(" ")[0]));
     assert.equal(names.size, 1, `${env} is read for different flags: ${[...flags].join(", ")}`);
   }
 });
 
-Deno.test("the README's table of shared names is what the tasks' --help says", async () => {
-  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
-  const table = readme.slice(readme.indexOf("| idea"));
-  const rows = table.slice(0, table.indexOf("\n\n")).split("\n").slice(2);
-  assert.ok(rows.length >= 8, "README.md has no table of shared names");
-  const helps = await helpTexts();
-  let checked = 0;
-  for (const row of rows) {
-    const cells = row.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim());
-    const flag = /`--([a-z0-9-]+)/.exec(cells[1])?.[1];
-    const env = /`((?:PINPIPE|AWS)_[A-Z0-9_]+)`/.exec(cells[2])?.[1];
-    const listed = cells[3].split(/,\s*/);
-    assert.ok(flag && env, `a row without a flag or variable: ${row}`);
-    if (!listed.every((t) => helps.has(t))) continue; // "all that …": not a list of tasks
-    const reading = [...helps].filter(([, help]) => flagsOfHelp(help).get(flag) === env)
-      .map(([task]) => task);
-    assert.deepEqual(reading.sort(), [...listed].sort(), `--${flag} with ${env}`);
-    checked++;
+Deno.test("every flag of every task has a variable, or says why not", async () => {
+  for (const t of await taskFlags()) {
+    for (const table of t.tables) {
+      for (const [flag, def] of Object.entries(table)) {
+        assert.ok(def.env || def.noEnv, `--${flag} of ${t.task} has no variable and no reason`);
+      }
+    }
   }
-  assert.ok(checked >= 8, `only ${checked} rows checked`);
 });
 
-Deno.test("the README's pasted --help texts are what the tasks print", async () => {
+Deno.test("the README's flag tables and pasted --help texts are made from the tasks' tables", async () => {
   const readme = await Deno.readTextFile(join(ROOT, "README.md"));
-  const blocks = [...readme.matchAll(/^```text\n\$ deno task ([a-z-]+) --help\n([\s\S]*?)^```$/gm)];
-  assert.ok(blocks.length >= 5, `only ${blocks.length} pasted --help texts found`);
-  for (const [, task, text] of blocks) {
-    const mod = await import(`../tasks/${task.replaceAll("-", "_")}.ts`);
-    assert.equal(text, mod.HELP, `README's --help of ${task} is out of date: paste it again`);
-  }
+  const tasksFlags = await taskFlags();
+  const want = renderReadme(readme, tasksFlags);
+  assert.ok(
+    normalizeTables(want) === normalizeTables(readme),
+    "README.md is out of date: run deno run -A tests/tools/readme_flags.ts --write",
+  );
+  const pasted = [...readme.matchAll(/^```text\n\$ deno task ([a-z-]+) --help\n/gm)].map((m) =>
+    m[1]
+  );
+  assert.deepEqual(
+    [...new Set(pasted)].sort(),
+    tasksFlags.map((t) => t.task).sort(),
+    "every task's --help is in the README",
+  );
 });

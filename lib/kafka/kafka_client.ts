@@ -10,7 +10,6 @@
  */
 import { Kafka, logLevel } from "../deps/kafkajs.ts";
 import type { KafkaConfig, SASLOptions } from "../deps/kafkajs.ts";
-import type { FlagSpec, Options } from "../shell/cli.ts";
 import {
   type FlagDef,
   type FlagTable,
@@ -148,69 +147,6 @@ export function kafkaClientOptions(
   }
   if (v.auth === "aws-iam") k.region = v.region;
   return k;
-}
-
-/** The flags every Kafka-speaking task takes, for `parseFlags`. */
-export const KAFKA_FLAGS: Record<string, FlagSpec> = {
-  bootstrap: { type: "string" },
-  auth: { type: "string" },
-  tls: { type: "boolean" },
-  "kafka-log": { type: "string" },
-  "connect-timeout": { type: "string" },
-};
-
-/** HELP lines for KAFKA_FLAGS. */
-export const KAFKA_HELP =
-  `  --bootstrap HOST:PORT[,…]  Kafka bootstrap servers (PINPIPE_BOOTSTRAP; on AWS the
-                             SASL/IAM brokers saved by deploy)
-  --auth MODE                none | scram-sha-512 | aws-iam (PINPIPE_KAFKA_AUTH; default none).
-                             scram reads PINPIPE_KAFKA_USER and PINPIPE_KAFKA_PASSWORD;
-                             aws-iam signs with the default AWS credentials in AWS_REGION
-  --tls                      TLS to the brokers (PINPIPE_KAFKA_TLS=1; implied by aws-iam)
-  --kafka-log LEVEL          kafkajs logging on stderr: nothing | error | warn | info | debug
-                             (PINPIPE_KAFKA_LOG; default nothing)
-  --connect-timeout D        how long connecting to Kafka may take: the TCP connection, then
-                             Kafka's first answers (PINPIPE_CONNECT_TIMEOUT; default 4s, 20s)`;
-
-/** Reads the Kafka flags (and their environment and config fallbacks) into client options. */
-export function readKafkaOptions(
-  o: Options,
-  defaults: { bootstrap?: string; required?: boolean } = {},
-): KafkaClientOptions {
-  const src = { env: "PINPIPE_BOOTSTRAP", config: "bootstrapBrokers" };
-  const bootstrap = o.string("bootstrap", { ...src, default: defaults.bootstrap }) ?? "";
-  if (defaults.required !== false && !bootstrap) {
-    o.problem("Missing --bootstrap (or PINPIPE_BOOTSTRAP): where is Kafka?");
-  } else if (bootstrap && !bootstrap.split(",").every((b) => /^[^:\s]+:\d{1,5}$/.test(b.trim()))) {
-    o.problem(`Invalid --bootstrap "${bootstrap}": expected host:port[,host:port…]`);
-  }
-  const auth = o.choice("auth", KAFKA_AUTHS, { env: "PINPIPE_KAFKA_AUTH", default: "none" });
-  const opts: KafkaClientOptions = {
-    bootstrap,
-    bootstrapFrom: o.raw("bootstrap", src)?.from ?? "--bootstrap",
-    auth,
-    tls: o.bool("tls", { env: "PINPIPE_KAFKA_TLS" }) || auth === "aws-iam",
-    log: o.choice("kafka-log", ["nothing", "error", "warn", "info", "debug"] as const, {
-      env: "PINPIPE_KAFKA_LOG",
-      default: "nothing",
-    }),
-    connectionTimeoutMs:
-      o.duration("connect-timeout", { env: "PINPIPE_CONNECT_TIMEOUT", min: 100 }) ||
-      undefined,
-  };
-  if (auth === "scram-sha-512") {
-    opts.username = o.env.PINPIPE_KAFKA_USER;
-    opts.password = o.env.PINPIPE_KAFKA_PASSWORD;
-    if (!opts.username || !opts.password) {
-      o.problem("--auth scram-sha-512 needs PINPIPE_KAFKA_USER and PINPIPE_KAFKA_PASSWORD set");
-    }
-  }
-  if (auth === "aws-iam") {
-    opts.region = o.env.AWS_REGION ?? o.env.AWS_DEFAULT_REGION ??
-      (o.config.region as string | undefined);
-    if (!opts.region) o.problem("--auth aws-iam needs AWS_REGION set");
-  }
-  return opts;
 }
 
 const LEVELS = {

@@ -63,6 +63,8 @@ export interface FlagDef {
   choices?: readonly string[];
   /** Words a numeric flag also takes, and their value (`{ forever: -1 }`). */
   keywords?: Readonly<Record<string, number>>;
+  /** The idea in a few words, where tasks word the help differently (the README's table). */
+  idea?: string;
   /** A heading in --help under which this flag and the next ones are listed. */
   section?: string;
   /** Extra check of a value that parsed: a problem's text, or undefined when fine. */
@@ -326,7 +328,7 @@ function unknownFlag(flag: string, known: Set<string>, retired: Retired = {}): s
 }
 
 /** The placeholder of a flag's value in messages and --help. */
-function argOf(name: string, def: FlagDef): string {
+export function argOf(name: string, def: FlagDef): string {
   if (def.arg) return def.arg;
   switch (def.type) {
     case "int":
@@ -457,7 +459,7 @@ function lowerFirst(s: string): string {
 }
 
 /** How --help shows a flag's default, or undefined when it has none worth showing. */
-function defaultOf(def: FlagDef): string | undefined {
+export function defaultOf(def: FlagDef): string | undefined {
   if (def.defaultText !== undefined) return def.defaultText;
   const d = def.default;
   if (d === undefined || typeof d === "function" || def.type === "boolean") return undefined;
@@ -573,6 +575,7 @@ export function jsonFlag<const W extends string>(what: W) {
   return {
     type: "boolean",
     help: `print ${what} as JSON on stdout`,
+    idea: "print the result as JSON on stdout",
     env: "PINPIPE_JSON",
   } as const satisfies FlagDef;
 }
@@ -582,6 +585,7 @@ export function dryRunFlag<const W extends string>(what: W) {
   return {
     type: "boolean",
     help: `say ${what} and change nothing`,
+    idea: "say what would be done and change nothing",
     env: "PINPIPE_DRY_RUN",
   } as const satisfies FlagDef;
 }
