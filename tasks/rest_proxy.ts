@@ -59,6 +59,7 @@ import {
 import { fmtInt } from "../lib/shell/progress.ts";
 import { registerSecret } from "../lib/shell/redact.ts";
 import { logLine } from "../lib/shell/log.ts";
+import { importLazily } from "../lib/shell/lazy.ts";
 
 /** Why `path` is not a base path such as /test, or undefined. */
 function basePathProblem(path: string): string | undefined {
@@ -374,7 +375,9 @@ if (import.meta.main) {
   await runMain(HELP, async (args, { signal, env }) => {
     const parsed = parseOptions(args, env, await loadConfig(env));
     if (parsed.command === "config") {
-      const { runConfig } = await import("../lib/aws/rest_proxy_config.ts");
+      const { runConfig } = await importLazily<typeof import("../lib/aws/rest_proxy_config.ts")>(
+        new URL("../lib/aws/rest_proxy_config.ts", import.meta.url),
+      );
       const r = await runConfig(parsed.config, {
         signal,
         log: (l) => console.error(`rest-proxy: ${l}`),

@@ -5,12 +5,12 @@
  * @module
  */
 import { createDataset } from "../source/dataset.ts";
-import { MysqlSource } from "../source/mysql_source.ts";
 import { parseMysqlUrl } from "../source/mysql_url.ts";
 import type { PostingSource } from "../source/dataset.ts";
 import type { FlagDef } from "../shell/flags.ts";
 import type { Progress } from "../shell/progress.ts";
 import { registerSecret } from "../shell/redact.ts";
+import { importLazily } from "../shell/lazy.ts";
 import { checkKafkaReachable, type KafkaClientOptions } from "../kafka/kafka_client.ts";
 import { datasetSource, emulate, type EmulateResult, type Target } from "./emulator.ts";
 import { KafkaTarget } from "./kafka_target.ts";
@@ -87,6 +87,11 @@ const FLAGS_OF_WAITS = {
   retry: "--attempts and --retry-for",
 };
 
+/** The MySQL source (and its driver), loaded only when a run reads MySQL. */
+function loadMysqlSource(): Promise<typeof import("../source/mysql_source.ts")> {
+  return importLazily(new URL("../source/mysql_source.ts", import.meta.url));
+}
+
 /** Opens the target `job` names. */
 async function openTarget(job: EmulateJob): Promise<Target> {
   const t = job.target;
@@ -128,7 +133,9 @@ export async function runEmulate(
 ): Promise<EmulateResult> {
   const src: PostingSource = job.source === "dataset"
     ? datasetSource(createDataset({ rows: job.rows, seed: job.seed }))
-    : await MysqlSource.open(parseMysqlUrl(job.source, job.mysqlPassword, "--source"));
+    : await (await loadMysqlSource()).MysqlSource.open(
+      parseMysqlUrl(job.source, job.mysqlPassword, "--source"),
+    );
   const count = job.postings === ALL_POSTINGS ? src.rows : job.postings;
   if (job.mode === "random" && count === undefined && job.durationMs === undefined) {
     // Said at the start: random draws have no end of their own.

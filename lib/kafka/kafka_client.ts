@@ -17,6 +17,7 @@ import {
   type ParsedFlags,
   REGION_FLAG,
 } from "../shell/flags.ts";
+import { importLazily } from "../shell/lazy.ts";
 import { logLine } from "../shell/log.ts";
 import { registerSecret } from "../shell/redact.ts";
 
@@ -169,7 +170,9 @@ export function createKafka(opts: KafkaClientOptions): Kafka {
       mechanism: "oauthbearer",
       // A fresh token on every (re)authentication: they expire after at most 15 minutes.
       oauthBearerProvider: async () => {
-        const { generateAuthToken } = await import("../deps/msk_iam.ts");
+        const { generateAuthToken } = await importLazily<typeof import("../deps/msk_iam.ts")>(
+          new URL("../deps/msk_iam.ts", import.meta.url),
+        );
         const { token } = await generateAuthToken({ region });
         return { value: token };
       },

@@ -12,13 +12,8 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from "../deps/aws_s3.ts";
+import type { S3Client } from "../deps/aws_s3.ts";
+import { importLazily } from "../shell/lazy.ts";
 import { isRetriable, UsageError } from "../shell/errors.ts";
 import { type DefaultContext, type FlagDef, type FlagTable, REGION_FLAG } from "../shell/flags.ts";
 
@@ -225,14 +220,15 @@ export const S3_TIMEOUTS = {
 export function openLake(url: string, s3: S3Options = {}): Lake {
   const loc = parseLakeUrl(url);
   if (loc.kind === "file") return new FileLake(loc.root);
-  const client = s3.client ?? new S3Client({
-    region: s3.region ?? "us-east-1",
-    ...(s3.endpoint ? { endpoint: s3.endpoint, forcePathStyle: true } : {}),
-    // Without these a server that stops answering (a hung process, a dropped route) holds a
-    // request forever, and the sink's retries never start: the SDK only warns on its own.
-    requestHandler: S3_TIMEOUTS,
-  });
-  return new S3Lake(client, loc.bucket, loc.prefix);
+  return new S3Lake(s3.client ?? s3, loc.bucket, loc.prefix);
+}
+
+/** The AWS S3 SDK's module. */
+type S3Sdk = typeof import("../deps/aws_s3.ts");
+
+/** The AWS S3 SDK, loaded when an S3 lake is first used: a local run never downloads it. */
+function loadS3Sdk(): Promise<S3Sdk> {
+  return importLazily<S3Sdk>(new URL("../deps/aws_s3.ts", import.meta.url));
 }
 
 /** A lake in a local directory. Writes go to a temp file, are fsynced and renamed into place. */
@@ -461,8 +457,32 @@ async function syncDir(dir: string): Promise<void> {
 /** A lake under `s3://bucket/prefix`. A PUT that S3 acknowledged is durable and whole. */
 export class S3Lake implements Lake {
   readonly url: string;
-  constructor(readonly client: S3Client, readonly bucket: string, readonly prefix: string) {
+  private ready?: Promise<{ sdk: S3Sdk; client: S3Client }>;
+
+  /** `client`: a ready S3 client, or how to make one (on first use, with the SDK). */
+  constructor(
+    private readonly client: S3Client | S3Options,
+    readonly bucket: string,
+    readonly prefix: string,
+  ) {
     this.url = `s3://${bucket}${prefix ? `/${prefix}` : ""}`;
+  }
+
+  /** The SDK and the client, loaded and made on first use. */
+  private s3(): Promise<{ sdk: S3Sdk; client: S3Client }> {
+    this.ready ??= loadS3Sdk().then((sdk) => {
+      if ("send" in this.client) return { sdk, client: this.client };
+      const o = this.client;
+      const client = new sdk.S3Client({
+        region: o.region ?? "us-east-1",
+        ...(o.endpoint ? { endpoint: o.endpoint, forcePathStyle: true } : {}),
+        // Without these a server that stops answering (a hung process, a dropped route) holds
+        // a request forever, and the sink's retries never start: the SDK only warns.
+        requestHandler: S3_TIMEOUTS,
+      });
+      return { sdk, client };
+    });
+    return this.ready;
   }
 
   private full(key: string): string {
@@ -470,8 +490,9 @@ export class S3Lake implements Lake {
   }
 
   async put(key: string, body: Uint8Array): Promise<void> {
-    await this.client.send(
-      new PutObjectCommand({
+    const { sdk, client } = await this.s3();
+    await client.send(
+      new sdk.PutObjectCommand({
         Bucket: this.bucket,
         Key: this.full(key),
         Body: body,
@@ -488,9 +509,10 @@ export class S3Lake implements Lake {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
+    const { sdk, client } = await this.s3();
     try {
-      const res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }),
+      const res = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }),
       );
       return await res.Body!.transformToByteArray();
     } catch (err) {
@@ -501,11 +523,12 @@ export class S3Lake implements Lake {
   }
 
   async *list(prefix: string): AsyncIterable<LakeObject> {
+    const { sdk, client } = await this.s3();
     let token: string | undefined;
     const strip = this.prefix ? this.prefix.length + 1 : 0;
     do {
-      const res = await this.client.send(
-        new ListObjectsV2Command({
+      const res = await client.send(
+        new sdk.ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: this.full(prefix),
           ContinuationToken: token,
@@ -519,7 +542,10 @@ export class S3Lake implements Lake {
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) }));
+    const { sdk, client } = await this.s3();
+    await client.send(
+      new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) }),
+    );
   }
 }
 
