@@ -364,6 +364,10 @@ export class FakeConsumer implements SinkConsumer {
   private rejoin = true;
   /** Virtual milliseconds `disconnect` takes before the fetch loop stops (batches go on). */
   disconnectMs = 0;
+  /** Virtual milliseconds `run` takes to resolve: kafkajs's run() resolves once joined. */
+  joinMs = 0;
+  /** What happened to this member, in order: "joined", "disconnect". */
+  readonly events: string[] = [];
 
   private fetches = 0;
 
@@ -404,13 +408,15 @@ export class FakeConsumer implements SinkConsumer {
     }
   }
 
-  run(eachBatch: (p: SinkBatchPayload) => Promise<void>): Promise<void> {
+  async run(eachBatch: (p: SinkBatchPayload) => Promise<void>): Promise<void> {
     this.running = true;
     this.loop = this.fetchLoop(eachBatch);
-    return Promise.resolve();
+    if (this.joinMs) await this.kafka.clock.sleep(this.joinMs);
+    this.events.push("joined");
   }
 
   async disconnect(): Promise<void> {
+    this.events.push("disconnect");
     if (this.disconnectMs) await this.kafka.clock.sleep(this.disconnectMs);
     this.running = false;
     await this.loop;

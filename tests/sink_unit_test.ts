@@ -30,7 +30,7 @@ import {
   rebalanceError,
   VirtualClock,
 } from "./_sink_fakes.ts";
-import type { Fault, FaultKind, LakeCall } from "./_sink_fakes.ts";
+import type { FakeConsumer, Fault, FaultKind, LakeCall } from "./_sink_fakes.ts";
 
 /** A lake, a Kafka with topic `t` and the clock they share. */
 interface World {
@@ -698,4 +698,24 @@ Deno.test("a sink stopped while the group coordinator is still loading returns i
   const s = await running;
   assert.deepEqual(s.topics, []);
   assert.equal(s.records, 0);
+});
+
+Deno.test("a sink stopped while its consumer is still joining leaves the group only after the join, so no member is left holding partitions", async () => {
+  const w = world();
+  w.kafka.produce("t", 10);
+  const members: FakeConsumer[] = [];
+  const s = sink(w, {
+    once: false,
+    newConsumer: () => {
+      const c = w.kafka.consumer();
+      c.joinMs = 5000;
+      members.push(c);
+      return c;
+    },
+  });
+  const running = s.run();
+  s.stop();
+  const r = await finish(w, s, running);
+  assert.equal(r.error, undefined);
+  assert.deepEqual(members.map((m) => m.events), [["joined", "disconnect"]]);
 });

@@ -82,6 +82,8 @@ export const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
 export const DEFAULT_LAKE_RETRY_TIMEOUT_MS = 5 * 60_000;
 /** How long a consumer may take to join its group by default (`--assign-timeout`). */
 export const DEFAULT_ASSIGN_TIMEOUT_MS = 60_000;
+/** How long a stop waits for a join kafkajs started to finish, so it can leave the group. */
+const JOIN_WAIT_MS = 10_000;
 /** How long a stopping sink retries the lake for what it still holds. */
 const STOP_RETRY_MS = 5_000;
 
@@ -357,10 +359,14 @@ export class Sink {
     });
     consumer.onGroupJoin((assignment) => this.onAssigned(consumer, assignment));
     this.accepting = true;
+    // kafkajs' run() resolves once the member joined its group. A disconnect before that
+    // leaves the join going on without us: a member nobody stops, holding partitions a later
+    // consumer of the group (the demo's drain) then waits for. So a stop waits for it first.
+    let running: Promise<void> | undefined;
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: this.topics, fromBeginning: true });
-      consumer.run((p) => this.onBatch(p)).catch((err) => this.fail(err));
+      running = consumer.run((p) => this.onBatch(p)).catch((err) => this.fail(err));
       const limit = this.parts.assignTimeoutMs ?? DEFAULT_ASSIGN_TIMEOUT_MS;
       const first = await Promise.race([
         joined.then(() => "joined" as const),
@@ -378,6 +384,12 @@ export class Sink {
     } finally {
       waiting.abort();
       this.accepting = false;
+      if (running) {
+        // Bounded: a join kafkajs keeps retrying must not hold the stop (or a failure) long.
+        const bound = new AbortController();
+        await Promise.race([running, this.clock.sleep(JOIN_WAIT_MS, bound.signal).catch(() => {})]);
+        bound.abort();
+      }
       await consumer.disconnect().catch(() => {});
     }
   }
