@@ -24,6 +24,17 @@ import type { StackEvent } from "../lib/deps/aws_cloudformation.ts";
 import { GetBootstrapBrokersCommand, KafkaClient } from "../lib/deps/aws_kafka.ts";
 import { DescribeAvailabilityZonesCommand, EC2Client } from "../lib/deps/aws_ec2.ts";
 import {
+  DeleteConnectorCommand,
+  DeleteCustomPluginCommand,
+  DeleteWorkerConfigurationCommand,
+  DescribeConnectorCommand,
+  KafkaConnectClient,
+  ListConnectorsCommand,
+  ListCustomPluginsCommand,
+  ListTagsForResourceCommand,
+  ListWorkerConfigurationsCommand,
+} from "../lib/deps/aws_kafkaconnect.ts";
+import {
   DeleteObjectsCommand,
   HeadObjectCommand,
   ListObjectVersionsCommand,
@@ -951,6 +962,63 @@ Deno.test("destroy empties the buckets and deletes each stack once the stacks ne
   assert.ok(result.stacks.every((s) => s.action === "deleted"));
   assert.equal("apiInvokeUrl" in result.config && result.config.apiInvokeUrl, undefined);
   assert.ok("bootstrapBrokers" in result.config);
+});
+
+Deno.test("destroy removes what deno task connector made for the prefix before any stack, and nothing a stack owns", async () => {
+  const cloud = new FakeCloud();
+  await deploy({ ...OPTS, only: ["network", "lake", "msk", "connect"] }, cloud.deps());
+  const kc = mockClient(new KafkaConnectClient({ region: REGION }));
+  const mine = { "pinpipe:created-by": "connector", "pinpipe:prefix": "pinpipe" };
+  const tags: Record<string, Record<string, string>> = {
+    "arn:c-task": mine,
+    "arn:c-stack": { "pinpipe:stack": "pinpipe-connect" },
+    "arn:c-other-prefix": { "pinpipe:created-by": "connector", "pinpipe:prefix": "pinpipe2" },
+    "arn:p-task": mine,
+    "arn:w-task": mine,
+  };
+  kc.on(ListTagsForResourceCommand).callsFake((i) => ({ tags: tags[i.resourceArn] ?? {} }));
+  kc.on(ListConnectorsCommand).resolves({
+    connectors: [
+      { connectorName: "pinpipe-s3-sink", connectorArn: "arn:c-task" },
+      { connectorName: "pinpipe-s3-sink-0123456789", connectorArn: "arn:c-stack" },
+      { connectorName: "pinpipe2-s3-sink", connectorArn: "arn:c-other-prefix" },
+    ],
+  });
+  kc.on(DeleteConnectorCommand).resolves({});
+  kc.on(DescribeConnectorCommand)
+    .resolvesOnce({ connectorState: "DELETING" })
+    .rejects(Object.assign(new Error("gone"), { name: "NotFoundException" }));
+  kc.on(ListCustomPluginsCommand).resolves({
+    customPlugins: [{ name: "pinpipe-connector-s3-sink-10.0.3-ab", customPluginArn: "arn:p-task" }],
+  });
+  kc.on(DeleteCustomPluginCommand).resolves({});
+  kc.on(ListWorkerConfigurationsCommand).resolves({
+    workerConfigurations: [{
+      name: "pinpipe-connector-s3-sink-worker-cd",
+      workerConfigurationArn: "arn:w-task",
+    }],
+  });
+  kc.on(DeleteWorkerConfigurationCommand).resolves({});
+  const deps = cloud.deps();
+  deps.clients.kafkaconnect = kc as unknown as KafkaConnectClient;
+  cloud.timeline.length = 0;
+  await destroy({ ...OPTS, yes: true }, deps);
+  assert.deepEqual(kc.commandCalls(DeleteConnectorCommand).map((c) => c.args[0].input), [
+    { connectorArn: "arn:c-task" },
+  ]);
+  assert.deepEqual(kc.commandCalls(ListCustomPluginsCommand)[0].args[0].input.namePrefix, "pinpipe-connector-");
+  assert.equal(kc.commandCalls(DeleteCustomPluginCommand).length, 1);
+  assert.equal(kc.commandCalls(DeleteWorkerConfigurationCommand).length, 1);
+  assert.ok(
+    deps.lines.includes("connect: deleted connector pinpipe-s3-sink (made by deno task connector)"),
+    deps.lines.join("\n"),
+  );
+  // The connector was gone before any stack, the network's subnets included.
+  const firstStack = deps.lines.findIndex((l) => / deleted in /.test(l));
+  const connector = deps.lines.indexOf(
+    "connect: deleted worker configuration pinpipe-connector-s3-sink-worker-cd (made by deno task connector)",
+  );
+  assert.ok(connector >= 0 && connector < firstStack, deps.lines.join("\n"));
 });
 
 Deno.test("destroy asks first, and a no deletes nothing", async () => {

@@ -30,6 +30,8 @@ import {
 import type { Change, Parameter, Stack, StackEvent } from "../deps/aws_cloudformation.ts";
 import { EC2Client } from "../deps/aws_ec2.ts";
 import { KafkaClient } from "../deps/aws_kafka.ts";
+import { KafkaConnectClient } from "../deps/aws_kafkaconnect.ts";
+import { removeConnectorResources } from "./connector_owner.ts";
 import {
   DeleteObjectsCommand,
   HeadObjectCommand,
@@ -71,6 +73,8 @@ export interface AwsClients {
   kafka: KafkaClient;
   s3: S3Client;
   secrets: SecretsManagerClient;
+  /** MSK Connect, to remove what `deno task connector` made (destroy of the connect stack). */
+  kafkaconnect?: KafkaConnectClient;
 }
 
 /** Where progress goes: event lines, and a status line that may be redrawn. */
@@ -1282,6 +1286,16 @@ export async function destroy(
     }
   }
 
+  const kc = run.deps.clients.kafkaconnect;
+  if (kc && existing.some((e) => e.def.id === "connect")) {
+    // Its connectors use the network's subnets: they go before any stack does.
+    const gone = await removeConnectorResources(kc, opts.prefix, {
+      pollMs: run.pollMs,
+      signal: run.deps.signal,
+      log: (line) => run.log.line(line),
+    });
+    for (const what of gone) run.log.line(`connect: deleted ${what} (made by deno task connector)`);
+  }
   const config: Record<string, string | undefined> = {};
   const byId = new Map(existing.map((e) => [e.def.id, e]));
   const ids = existing.map((e) => e.def.id);
@@ -1353,6 +1367,7 @@ export async function runDeploy(
     kafka: new KafkaClient(region),
     s3: new S3Client(region),
     secrets: new SecretsManagerClient(region),
+    kafkaconnect: new KafkaConnectClient(region),
   };
   const result = job.destroy
     ? await destroy(job, { ...deps, clients })
