@@ -731,14 +731,49 @@ Deno.test("the network's zones are the lowest zone IDs MSK takes, kept on update
   // An update passes the zones back unchanged: a subnet cannot move to another zone.
   cloud.cfnMock.resetHistory();
   await deploy({ ...OPTS, only: ["network"], params: { network: { VpcCidr: "10.9.0.0/16" } } }, deps);
-  assert.equal(cloud.paramsOf("network").AvailabilityZone1, "(previous)");
-  assert.equal(cloud.paramsOf("network").AvailabilityZone2, "(previous)");
+  assert.equal(cloud.paramsOf("network").AvailabilityZone1, "us-east-1d");
+  assert.equal(cloud.paramsOf("network").AvailabilityZone2, "us-east-1c");
+  assert.equal(cloud.ec2Mock.commandCalls(DescribeAvailabilityZonesCommand).length, 1);
   // A network stack from before zones were parameters keeps what !GetAZs gave it.
   const old = new FakeCloud();
   old.existing("network", { Prefix: "pinpipe", SubnetBits: "12", VpcCidr: "10.20.0.0/16" });
   await deploy({ ...OPTS, only: ["network"] }, old.deps());
   assert.equal(old.paramsOf("network").AvailabilityZone1, "us-east-1a");
   assert.equal(old.paramsOf("network").AvailabilityZone2, "us-east-1b");
+});
+
+Deno.test("a second deploy with another plugin renames the plugin and the connector, and nothing else", async () => {
+  const cloud = new FakeCloud();
+  await deploy(OPTS, cloud.deps());
+  const first = cloud.paramsOf("connect");
+  assert.match(String(first.PluginSuffix), /^-[0-9a-f]{10}$/);
+  cloud.cfnMock.resetHistory();
+  await deploy(
+    { ...OPTS, only: ["connect"], pluginUrl: "https://example.com/kafka-connect-s3-10.5.0.zip" },
+    cloud.deps(),
+  );
+  const second = cloud.paramsOf("connect");
+  assert.equal(second.PluginKey, "plugins/kafka-connect-s3-10.5.0.zip");
+  assert.notEqual(second.PluginSuffix, first.PluginSuffix);
+  // The connector's plugin cannot change in place, so it is replaced under a new name.
+  assert.notEqual(second.ConnectorSuffix, first.ConnectorSuffix);
+  assert.equal(second.WorkerSuffix, first.WorkerSuffix);
+  // The same inputs give the same names: a re-run renames nothing.
+  cloud.cfnMock.resetHistory();
+  await deploy(
+    { ...OPTS, only: ["connect"], pluginUrl: "https://example.com/kafka-connect-s3-10.5.0.zip" },
+    cloud.deps(),
+  );
+  assert.deepEqual(cloud.paramsOf("connect"), second);
+  // A stack made before names had hashes keeps its names while their inputs are as they were.
+  const old = new FakeCloud();
+  await deploy(OPTS, old.deps());
+  const stack = old.stacks.get("pinpipe-msk")!;
+  delete stack.params.ClusterSuffix;
+  delete stack.params.ServerlessSuffix;
+  old.cfnMock.resetHistory();
+  await deploy({ ...OPTS, only: ["msk"] }, old.deps());
+  assert.equal(old.paramsOf("msk").ClusterSuffix, "");
 });
 
 Deno.test("fewer than two zones MSK takes is an error naming the region", async () => {

@@ -456,8 +456,8 @@ class Run {
         }
       } else if (src.from === "zone") {
         // A subnet's zone cannot change in place: an existing stack keeps its zones.
-        const had = existing?.Parameters?.some((p) => p.ParameterKey === name);
-        if (!had) value = (await this.zones(existing))[src.index];
+        const had = existing?.Parameters?.find((p) => p.ParameterKey === name);
+        value = had?.ParameterValue ?? (await this.zones(existing))[src.index];
       } else if (src.from === "pinned") {
         const kept = outputsOf(existing)[src.output];
         if (kept && !/^(REVIEW_IN_PROGRESS|ROLLBACK_)/.test(existing?.StackStatus ?? "")) {

@@ -226,3 +226,59 @@ await envTest(
     );
   },
 );
+
+/**
+ * The update drill, by the schemas: one parameter of each stack changes, and the resources
+ * whose create-only properties follow from it are the ones the change set replaces. Each
+ * must be one the change is meant to replace, and every replaced named resource must be
+ * renamed by it (its hash covers the parameter).
+ */
+const DRILL: { stack: StackId; param: string; replaces: string[] }[] = [
+  { stack: "network", param: "Prefix", replaces: [] },
+  { stack: "lake", param: "DatabricksExternalId", replaces: [] },
+  { stack: "msk", param: "BrokerVolumeGiB", replaces: [] },
+  { stack: "msk", param: "SubnetIds", replaces: ["Cluster", "ServerlessCluster"] },
+  { stack: "client", param: "InstanceType", replaces: [] },
+  { stack: "client", param: "ImageId", replaces: ["Instance"] },
+  { stack: "connect", param: "FlushSize", replaces: [] },
+  { stack: "connect", param: "PluginKey", replaces: ["Connector", "Plugin"] },
+  { stack: "connect", param: "ReplicationFactor", replaces: ["Connector", "WorkerConfiguration"] },
+  { stack: "api", param: "RateLimit", replaces: [] },
+  { stack: "api", param: "Authorization", replaces: [] },
+  { stack: "mwaa", param: "WebserverAccessMode", replaces: [] },
+  { stack: "mwaa", param: "EnvironmentClass", replaces: [] },
+];
+
+await envTest(
+  "update drill by the schemas: a changed parameter of each stack replaces only what it must, renamed",
+  ["engines"],
+  async () => {
+    const { createOnly } = await schemas();
+    for (const { stack, param, replaces } of DRILL) {
+      const t = templates.get(stack)!;
+      const def = STACKS.find((d) => d.id === stack)!;
+      assert.ok(param in t.Parameters!, `${stack}.${param}`);
+      const hit = Object.keys(t.Resources!).filter((id) =>
+        replacedBy(t, id, createOnly).has(param)
+      ).sort();
+      assert.deepEqual(hit, replaces, `${stack}.${param} replaces`);
+      for (const id of hit) {
+        if (!nameProperties(t, id, createOnly).length) continue;
+        const suffix = Object.entries(def.params).find(([, s]) =>
+          s.from === "hash" && s.resource === id
+        );
+        assert.ok(suffix, `${stack} ${id} is replaced by ${param} but has no name hash`);
+        const src = suffix[1] as { from: "hash"; resource: string; properties: string[] };
+        const inputs = hashInputs(t, def, id, src.properties);
+        const through = inputs.flatMap((i) => {
+          const other = def.params[i];
+          return other?.from === "hash" ? [...replacedBy(t, other.resource, createOnly)] : [];
+        });
+        assert.ok(
+          inputs.includes(param) || through.includes(param),
+          `${stack} ${id}: its hash ${suffix[0]} does not follow ${param}`,
+        );
+      }
+    }
+  },
+);
