@@ -1148,6 +1148,15 @@ function stackDefOf(id: StackId): StackDef {
   return STACKS.find((s) => s.id === id)!;
 }
 
+/**
+ * The Airflow connection databricks_default as deploy stores it in Secrets Manager: JSON that
+ * Airflow's SecretsManagerBackend reads (host with its scheme, the token as password).
+ */
+export function databricksConnection(db: { host: string; token: string }): string {
+  const host = /^https?:\/\//.test(db.host) ? db.host : `https://${db.host}`;
+  return JSON.stringify({ conn_type: "databricks", host, password: db.token });
+}
+
 async function storeDatabricks(run: Run, outputs: Record<string, string>): Promise<void> {
   const arn = outputs.DatabricksConnectionSecretArn;
   const db = run.opts.databricks;
@@ -1164,7 +1173,7 @@ async function storeDatabricks(run: Run, outputs: Record<string, string>): Promi
     await run.deps.clients.secrets.send(
       new PutSecretValueCommand({
         SecretId: arn,
-        SecretString: JSON.stringify({ conn_type: "databricks", host, password: db.token }),
+        SecretString: databricksConnection(db),
       }),
     );
   } catch (err) {
