@@ -89,7 +89,7 @@ print(json.dumps({"conn_type": c.conn_type, "host": c.host, "password": c.passwo
 
 await envTest(
   "Airflow's SecretsManagerBackend reads the Databricks connection and the lake Variable as the mwaa stack stores them, also after an update",
-  ["engines"],
+  ["aws-engines"],
   () =>
     withMoto((moto) =>
       withTempDir(async (home) => {
