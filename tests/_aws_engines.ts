@@ -63,7 +63,10 @@ export async function provisionAwsEngines(): Promise<string[]> {
     ]);
     if (err) lines.push(`aws engines: the amazon provider could not be installed:\n${err}`);
     else {
-      await Deno.writeTextFile(join(bin, "..", ".stamp-aws"), await stampOf("requirements-aws.txt"));
+      await Deno.writeTextFile(
+        join(bin, "..", ".stamp-aws"),
+        await stampOf("requirements-aws.txt"),
+      );
       lines.push("aws engines: amazon provider installed");
     }
   } else lines.push("aws engines: amazon provider cached");

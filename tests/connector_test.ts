@@ -574,7 +574,10 @@ Deno.test("msk-connect applies a new worker configuration to an existing connect
 
 Deno.test("msk-connect refuses to change a connector a stack owns, and with takeOver says what it changes", async () => {
   const old = { ...CONFIG, "flush.size": "7" };
-  const owned = { "pinpipe:stack": "pinpipe-connect", "aws:cloudformation:stack-name": "pinpipe-connect" };
+  const owned = {
+    "pinpipe:stack": "pinpipe-connect",
+    "aws:cloudformation:stack-name": "pinpipe-connect",
+  };
   const { kc, s3 } = await existing(old, ["RUNNING", "UPDATING", "RUNNING"], { tags: owned });
   const deps = {
     kafkaconnect: kc as unknown as KafkaConnectClient,

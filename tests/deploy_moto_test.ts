@@ -81,7 +81,7 @@ await envTest(
           result.stacks.map((s: { id: string; action: string }) => [s.id, s.action]),
           [["network", "created"], ["lake", "created"]],
         );
-        assert.match(first.stderr, /network: creating my-pipe-network \(23 changes\)/);
+        assert.match(first.stderr, /network: creating my-pipe-network \(24 changes\)/);
 
         const saved = await loadConfig({}, config);
         assert.equal(saved.region, "us-east-1");

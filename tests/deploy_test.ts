@@ -730,7 +730,10 @@ Deno.test("the network's zones are the lowest zone IDs MSK takes, kept on update
   );
   // An update passes the zones back unchanged: a subnet cannot move to another zone.
   cloud.cfnMock.resetHistory();
-  await deploy({ ...OPTS, only: ["network"], params: { network: { VpcCidr: "10.9.0.0/16" } } }, deps);
+  await deploy(
+    { ...OPTS, only: ["network"], params: { network: { VpcCidr: "10.9.0.0/16" } } },
+    deps,
+  );
   assert.equal(cloud.paramsOf("network").AvailabilityZone1, "us-east-1d");
   assert.equal(cloud.paramsOf("network").AvailabilityZone2, "us-east-1c");
   assert.equal(cloud.ec2Mock.commandCalls(DescribeAvailabilityZonesCommand).length, 1);
@@ -1041,7 +1044,10 @@ Deno.test("destroy removes what deno task connector made for the prefix before a
   assert.deepEqual(kc.commandCalls(DeleteConnectorCommand).map((c) => c.args[0].input), [
     { connectorArn: "arn:c-task" },
   ]);
-  assert.deepEqual(kc.commandCalls(ListCustomPluginsCommand)[0].args[0].input.namePrefix, "pinpipe-connector-");
+  assert.deepEqual(
+    kc.commandCalls(ListCustomPluginsCommand)[0].args[0].input.namePrefix,
+    "pinpipe-connector-",
+  );
   assert.equal(kc.commandCalls(DeleteCustomPluginCommand).length, 1);
   assert.equal(kc.commandCalls(DeleteWorkerConfigurationCommand).length, 1);
   assert.ok(

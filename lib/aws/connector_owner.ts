@@ -59,7 +59,9 @@ export async function removeConnectorResources(
   let token: string | undefined;
   const connectors: { arn: string; name: string }[] = [];
   do {
-    const page = await kc.send(new ListConnectorsCommand({ connectorNamePrefix: prefix, nextToken: token }));
+    const page = await kc.send(
+      new ListConnectorsCommand({ connectorNamePrefix: prefix, nextToken: token }),
+    );
     for (const c of page.connectors ?? []) {
       if (c.connectorArn && madeByConnector(await tagsOf(kc, c.connectorArn), prefix)) {
         connectors.push({ arn: c.connectorArn, name: c.connectorName ?? c.connectorArn });
@@ -87,9 +89,13 @@ export async function removeConnectorResources(
     removed.push(`connector ${c.name}`);
   }
   do {
-    const page = await kc.send(new ListCustomPluginsCommand({ namePrefix: mine, nextToken: token }));
+    const page = await kc.send(
+      new ListCustomPluginsCommand({ namePrefix: mine, nextToken: token }),
+    );
     for (const p of page.customPlugins ?? []) {
-      if (!p.customPluginArn || !madeByConnector(await tagsOf(kc, p.customPluginArn), prefix)) continue;
+      if (!p.customPluginArn || !madeByConnector(await tagsOf(kc, p.customPluginArn), prefix)) {
+        continue;
+      }
       await kc.send(new DeleteCustomPluginCommand({ customPluginArn: p.customPluginArn }));
       removed.push(`custom plugin ${p.name}`);
     }

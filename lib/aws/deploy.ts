@@ -53,9 +53,9 @@ import {
   deployWaves,
   firstDeployMinutes,
   hashInputs,
-  nameHash,
   loadRequirements,
   loadTemplate,
+  nameHash,
   renderTemplate,
   stackGraph,
   stackName,
@@ -351,7 +351,9 @@ class Run {
       if (existing) {
         const kept = legacyZones(zones);
         if (!kept) {
-          throw new Error(`Cannot keep the zones of stack "${this.name("network")}": fewer than two available`);
+          throw new Error(
+            `Cannot keep the zones of stack "${this.name("network")}": fewer than two available`,
+          );
         }
         this.log.line(`network: keeping the zones !GetAZs gave it: ${kept.join(", ")}`);
         return kept;
@@ -514,7 +516,9 @@ class Run {
           !isHash(p) || p in values
         )
       );
-      if (ready < 0) throw new Error(`Cannot hash the names of stack "${def.id}": they need each other`);
+      if (ready < 0) {
+        throw new Error(`Cannot hash the names of stack "${def.id}": they need each other`);
+      }
       const [{ name, src }] = pending.splice(ready, 1);
       if (src.from !== "hash") continue;
       const digest = await nameHash(template, def, src.resource, src.properties, now);

@@ -179,7 +179,11 @@ export async function deployMskConnector(
       }
       deps.onProgress?.(`updating connector ${s.connectorName}: ${u.keys.join(", ")}`);
       await kc.send(
-        new UpdateConnectorCommand({ connectorArn, currentVersion: desc.currentVersion, ...u.input }),
+        new UpdateConnectorCommand({
+          connectorArn,
+          currentVersion: desc.currentVersion,
+          ...u.input,
+        }),
       );
       action = "updated";
     }
@@ -225,7 +229,10 @@ function connectorUpdates(
     });
   }
   const p = desc.plugins?.[0]?.customPlugin;
-  if (desc.plugins?.length !== 1 || p?.customPluginArn !== plugin.arn || p?.revision !== plugin.revision) {
+  if (
+    desc.plugins?.length !== 1 || p?.customPluginArn !== plugin.arn ||
+    p?.revision !== plugin.revision
+  ) {
     updates.push({
       keys: ["plugins"],
       input: {

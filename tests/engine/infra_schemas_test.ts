@@ -89,7 +89,8 @@ function nameProperties(t: Template, id: string, createOnly: Record<string, stri
   const props = (r.Properties ?? {}) as Record<string, unknown>;
   const kind = String(r.Type).split("::").pop()!;
   return (createOnly[String(r.Type)] ?? []).filter((p) =>
-    props[p] !== undefined && (p === "Name" || (/^\w+Name$/.test(p) && kind.endsWith(p.slice(0, -4))))
+    props[p] !== undefined &&
+    (p === "Name" || (/^\w+Name$/.test(p) && kind.endsWith(p.slice(0, -4))))
   );
 }
 
@@ -258,9 +259,8 @@ await envTest(
       const t = templates.get(stack)!;
       const def = STACKS.find((d) => d.id === stack)!;
       assert.ok(param in t.Parameters!, `${stack}.${param}`);
-      const hit = Object.keys(t.Resources!).filter((id) =>
-        replacedBy(t, id, createOnly).has(param)
-      ).sort();
+      const hit = Object.keys(t.Resources!).filter((id) => replacedBy(t, id, createOnly).has(param))
+        .sort();
       assert.deepEqual(hit, replaces, `${stack}.${param} replaces`);
       for (const id of hit) {
         if (!nameProperties(t, id, createOnly).length) continue;
