@@ -183,6 +183,13 @@ export const FLAGS = {
     env: "PINPIPE_CONNECT_VERSION",
     defaultText: yaml("KafkaConnectVersion"),
   },
+  "take-over": {
+    type: "boolean",
+    help: "change a connector the connect stack owns (its tags say so) anyway, saying what " +
+      "changes; its next deploy sets it back",
+    noEnv: "taking a resource from its stack is decided on the command line of each run",
+    section: "msk-connect",
+  },
   "replication-factor": {
     type: "string",
     arg: "N",
@@ -282,14 +289,16 @@ export function parseOptions(
       securityGroups,
       executionRoleArn: v.roleArn!,
       plugin: {
-        name: `pinpipe-kafka-connect-s3-${S3_SINK_PLUGIN.version}`,
+        name: `${v.prefix}-connector-s3-sink-${S3_SINK_PLUGIN.version}`,
         bucket: m![1],
         key: m![2],
       },
       capacity: { workerCount: v.workers, mcuCount: v.mcu },
       kafkaConnectVersion: v.connectVersion,
       logGroup: v.logGroup,
-      workerConfigName: "pinpipe-s3-sink-worker",
+      workerConfigName: `${v.prefix}-connector-s3-sink-worker`,
+      prefix: v.prefix,
+      takeOver: v.takeOver,
     },
   };
 }

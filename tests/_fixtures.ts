@@ -17,6 +17,7 @@ import {
   nodeClientsPath,
   venvBin,
 } from "./_engines.ts";
+import { awsVenvBin, checkovPython } from "./_aws_engines.ts";
 
 /** CI sets PINPIPE_STRICT=1: a test whose environment is missing then fails, not skips. */
 export const STRICT = Deno.env.get("PINPIPE_STRICT") === "1";
@@ -37,6 +38,7 @@ export type Need =
   | "python3"
   | "kafka"
   | "engines"
+  | "aws-engines"
   | "java-clients"
   | "node-clients"
   | "franz-go"
@@ -89,6 +91,8 @@ const checks: Record<Need, () => Promise<boolean>> = {
   kafka: async () =>
     (await kafkaClasspath()) !== undefined && await hasCommand("java", ["-version"]),
   engines: async () => (await venvBin()) !== undefined,
+  "aws-engines": async () =>
+    (await awsVenvBin()) !== undefined && (await checkovPython()) !== undefined,
   "java-clients": async () =>
     (await javaClientClasspath("3")) !== undefined && await hasCommand("java", ["-version"]),
   "node-clients": async () => (await nodeClientsPath()) !== undefined && await hasCommand("node"),

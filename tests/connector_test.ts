@@ -16,6 +16,7 @@ import {
   KafkaConnectClient,
   ListConnectorsCommand,
   ListCustomPluginsCommand,
+  ListTagsForResourceCommand,
   ListWorkerConfigurationsCommand,
   UpdateConnectorCommand,
 } from "../lib/deps/aws_kafkaconnect.ts";
@@ -60,7 +61,7 @@ Deno.test("the S3 sink configuration is the original pipeline's, with s3.region 
     "timezone": "UTC",
     "schema.compatibility": "NONE",
     "tasks.max": "3",
-    "topics.regex": "0a1b2c3d4e5f.*",
+    "topics.regex": "0a1b2c3d4e5f\\..*",
     "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
     "partitioner.class": "io.confluent.connect.storage.partitioner.DefaultPartitioner",
     "value.converter.schemas.enable": "false",
@@ -234,15 +235,22 @@ const SETTINGS: MskConnectSettings = {
   securityGroups: ["sg-1"],
   executionRoleArn: "arn:aws:iam::123456789012:role/pinpipe-connect",
   plugin: {
-    name: "pinpipe-kafka-connect-s3-10.0.3",
+    name: "pinpipe-connector-s3-sink-10.0.3",
     bucket: "user-0a1b2c3d4e5f-bucket",
     key: "plugins/confluentinc-kafka-connect-s3-10.0.3.zip",
   },
   capacity: { workerCount: 1, mcuCount: 1 },
   kafkaConnectVersion: "2.7.1",
   logGroup: "/pinpipe/connect",
-  workerConfigName: "pinpipe-s3-sink-worker",
+  workerConfigName: "pinpipe-connector-s3-sink-worker",
+  prefix: "pinpipe",
 };
+/** The task's plugin name: its location's hash appended (another zip, another plugin). */
+const PLUGIN_NAME = `${SETTINGS.plugin.name}-${await contentTag(
+  `${SETTINGS.plugin.bucket}/${SETTINGS.plugin.key}`,
+)}`;
+const WORKER_NAME = `pinpipe-connector-s3-sink-worker-${await contentTag(WORKER)}`;
+const TAGS = { "pinpipe:created-by": "connector", "pinpipe:prefix": "pinpipe" };
 const PLUGIN_ARN = "arn:aws:kafkaconnect:us-east-1:123456789012:custom-plugin/p/1";
 const WORKER_ARN = "arn:aws:kafkaconnect:us-east-1:123456789012:worker-configuration/w/1";
 const CONNECTOR_ARN = "arn:aws:kafkaconnect:us-east-1:123456789012:connector/pinpipe-s3-sink/1";
@@ -260,6 +268,7 @@ Deno.test("msk-connect creates the plugin, worker configuration and connector on
   s3.on(HeadObjectCommand).rejects(notFound());
   s3.on(PutObjectCommand).resolves({});
   kc.on(ListCustomPluginsCommand).resolves({ customPlugins: [] });
+  kc.on(ListTagsForResourceCommand).resolves({ tags: {} });
   kc.on(CreateCustomPluginCommand).resolves({
     customPluginArn: PLUGIN_ARN,
     customPluginState: "CREATING",
@@ -311,9 +320,10 @@ Deno.test("msk-connect creates the plugin, worker configuration and connector on
     ContentType: "application/zip",
   });
   assert.deepEqual(kc.commandCalls(CreateCustomPluginCommand)[0].args[0].input, {
-    name: "pinpipe-kafka-connect-s3-10.0.3",
+    name: PLUGIN_NAME,
     contentType: "ZIP",
     description: "Confluent S3 sink connector (kafka-connect-s3)",
+    tags: TAGS,
     location: {
       s3Location: {
         bucketArn: "arn:aws:s3:::user-0a1b2c3d4e5f-bucket",
@@ -321,17 +331,23 @@ Deno.test("msk-connect creates the plugin, worker configuration and connector on
       },
     },
   });
-  const workerName = `pinpipe-s3-sink-worker-${await contentTag(WORKER)}`;
   assert.deepEqual(kc.commandCalls(CreateWorkerConfigurationCommand)[0].args[0].input, {
-    name: workerName,
+    name: WORKER_NAME,
     description: "pinpipe: converters for the S3 sink",
+    tags: TAGS,
     propertiesFileContent: btoa(
       "key.converter=org.apache.kafka.connect.storage.StringConverter\n" +
         "value.converter=org.apache.kafka.connect.json.JsonConverter\n" +
         "value.converter.schemas.enable=false\n" +
         "config.storage.replication.factor=2\n" +
         "offset.storage.replication.factor=2\n" +
-        "status.storage.replication.factor=2\n",
+        "status.storage.replication.factor=2\n" +
+        "reconnect.backoff.ms=1000\n" +
+        "reconnect.backoff.max.ms=10000\n" +
+        "producer.reconnect.backoff.ms=1000\n" +
+        "producer.reconnect.backoff.max.ms=10000\n" +
+        "consumer.reconnect.backoff.ms=1000\n" +
+        "consumer.reconnect.backoff.max.ms=10000\n",
     ),
   });
   assert.deepEqual(kc.commandCalls(CreateConnectorCommand)[0].args[0].input, {
@@ -355,6 +371,7 @@ Deno.test("msk-connect creates the plugin, worker configuration and connector on
     logDelivery: {
       workerLogDelivery: { cloudWatchLogs: { enabled: true, logGroup: "/pinpipe/connect" } },
     },
+    tags: TAGS,
   });
   assert.equal(kc.commandCalls(UpdateConnectorCommand).length, 0);
   assert.deepEqual(kc.commandCalls(ListConnectorsCommand)[0].args[0].input, {
@@ -369,29 +386,34 @@ type ConnectorState = "RUNNING" | "UPDATING" | "FAILED" | "CREATING";
 async function existing(
   connectorConfiguration: Record<string, string>,
   states: ConnectorState[],
+  extra: { tags?: Record<string, string>; workerArn?: string; prefix?: string } = {},
 ) {
+  const prefix = extra.prefix ?? "pinpipe";
+  const pluginName = `${prefix}-connector-s3-sink-10.0.3-${await contentTag(
+    `${SETTINGS.plugin.bucket}/${SETTINGS.plugin.key}`,
+  )}`;
   const kc = mockClient(new KafkaConnectClient({ region: "us-east-1" }));
   const s3 = mockClient(new S3Client({ region: "us-east-1" }));
   s3.on(HeadObjectCommand).resolves({ ContentLength: 4 });
   kc.on(ListCustomPluginsCommand).resolves({
     customPlugins: [
       {
-        name: "pinpipe-kafka-connect-s3-10.0.3-old",
+        name: `${pluginName}-old`,
         customPluginArn: "other",
         customPluginState: "ACTIVE",
       },
       {
-        name: "pinpipe-kafka-connect-s3-10.0.3",
+        name: pluginName,
         customPluginArn: PLUGIN_ARN,
         customPluginState: "ACTIVE",
         latestRevision: { revision: 2 },
       },
     ],
   });
-  const workerName = `pinpipe-s3-sink-worker-${await contentTag(WORKER)}`;
+  kc.on(ListTagsForResourceCommand).resolves({ tags: extra.tags ?? TAGS });
   kc.on(ListWorkerConfigurationsCommand).resolves({
     workerConfigurations: [{
-      name: workerName,
+      name: `${prefix}-connector-s3-sink-worker-${await contentTag(WORKER)}`,
       workerConfigurationArn: WORKER_ARN,
       latestRevision: { revision: 1 },
     }],
@@ -405,6 +427,8 @@ async function existing(
     currentVersion: "K3ABCDEF",
     connectorConfiguration,
     capacity: { provisionedCapacity: { workerCount: 1, mcuCount: 1 } },
+    workerConfiguration: { workerConfigurationArn: extra.workerArn ?? WORKER_ARN, revision: 1 },
+    plugins: [{ customPlugin: { customPluginArn: PLUGIN_ARN, revision: 2 } }],
     stateDescription: state === "FAILED"
       ? { code: "NetworkError", message: "Unable to reach the bootstrap servers" }
       : undefined,
@@ -458,9 +482,10 @@ Deno.test("msk-connect changes configuration and capacity in two updates, waitin
   const kc = mockClient(new KafkaConnectClient({ region: "us-east-1" }));
   const s3 = mockClient(new S3Client({ region: "us-east-1" }));
   s3.on(HeadObjectCommand).resolves({ ContentLength: 4 });
+  kc.on(ListTagsForResourceCommand).resolves({ tags: TAGS });
   kc.on(ListCustomPluginsCommand).resolves({
     customPlugins: [{
-      name: SETTINGS.plugin.name,
+      name: PLUGIN_NAME,
       customPluginArn: PLUGIN_ARN,
       customPluginState: "ACTIVE",
       latestRevision: { revision: 1 },
@@ -468,7 +493,7 @@ Deno.test("msk-connect changes configuration and capacity in two updates, waitin
   });
   kc.on(ListWorkerConfigurationsCommand).resolves({
     workerConfigurations: [{
-      name: `pinpipe-s3-sink-worker-${await contentTag(WORKER)}`,
+      name: WORKER_NAME,
       workerConfigurationArn: WORKER_ARN,
       latestRevision: { revision: 1 },
     }],
@@ -491,6 +516,8 @@ Deno.test("msk-connect changes configuration and capacity in two updates, waitin
       currentVersion: `V${version}`,
       connectorConfiguration: config,
       capacity: { provisionedCapacity: capacity },
+      workerConfiguration: { workerConfigurationArn: WORKER_ARN, revision: 1 },
+      plugins: [{ customPlugin: { customPluginArn: PLUGIN_ARN, revision: 1 } }],
     };
   });
   kc.on(UpdateConnectorCommand).callsFake((input) => {
@@ -524,6 +551,66 @@ Deno.test("msk-connect changes configuration and capacity in two updates, waitin
     },
   ]);
   assert.deepEqual([config, capacity, r.state], [CONFIG, wanted.capacity, "RUNNING"]);
+});
+
+Deno.test("msk-connect applies a new worker configuration to an existing connector through UpdateConnector", async () => {
+  const OLD = "arn:aws:kafkaconnect:us-east-1:123456789012:worker-configuration/w-old/1";
+  const { kc, s3 } = await existing(CONFIG, ["RUNNING", "UPDATING", "RUNNING"], {
+    workerArn: OLD,
+  });
+  const r = await deployMskConnector(SETTINGS, {
+    kafkaconnect: kc as unknown as KafkaConnectClient,
+    s3: s3 as unknown as S3Client,
+    pollMs: 1,
+  });
+  assert.equal(r.action, "updated");
+  assert.deepEqual(r.changedKeys, ["workerConfiguration"]);
+  assert.deepEqual(kc.commandCalls(UpdateConnectorCommand).map((c) => c.args[0].input), [{
+    connectorArn: CONNECTOR_ARN,
+    currentVersion: "K3ABCDEF",
+    workerConfiguration: { workerConfigurationArn: WORKER_ARN, revision: 1 },
+  }]);
+});
+
+Deno.test("msk-connect refuses to change a connector a stack owns, and with takeOver says what it changes", async () => {
+  const old = { ...CONFIG, "flush.size": "7" };
+  const owned = {
+    "pinpipe:stack": "pinpipe-connect",
+    "aws:cloudformation:stack-name": "pinpipe-connect",
+  };
+  const { kc, s3 } = await existing(old, ["RUNNING", "UPDATING", "RUNNING"], { tags: owned });
+  const deps = {
+    kafkaconnect: kc as unknown as KafkaConnectClient,
+    s3: s3 as unknown as S3Client,
+    pollMs: 1,
+  };
+  await assert.rejects(
+    deployMskConnector(SETTINGS, deps),
+    (err: Error) =>
+      err instanceof UsageError &&
+      /^Cannot change connector "pinpipe-s3-sink": stack "pinpipe-connect" owns it .*--take-over to change flush\.size anyway$/
+        .test(err.message),
+  );
+  assert.equal(kc.commandCalls(UpdateConnectorCommand).length, 0);
+  // An unchanged stack-owned connector is no reason to refuse.
+  const same = await existing(CONFIG, ["RUNNING"], { tags: owned });
+  const r0 = await deployMskConnector(SETTINGS, {
+    ...deps,
+    kafkaconnect: same.kc as unknown as KafkaConnectClient,
+  });
+  assert.equal(r0.action, "unchanged");
+  const lines: string[] = [];
+  const r = await deployMskConnector({ ...SETTINGS, takeOver: true }, {
+    ...deps,
+    onProgress: (l) => lines.push(l),
+  });
+  assert.equal(r.action, "updated");
+  assert.ok(
+    lines.includes(
+      "taking over connector pinpipe-s3-sink from stack pinpipe-connect: flush.size (its next deploy sets them back)",
+    ),
+    lines.join("\n"),
+  );
 });
 
 await envTest(
@@ -672,7 +759,7 @@ Deno.test("the connector task takes the IAM brokers from GetBootstrapBrokers whe
   kafka.on(DescribeClusterV2Command).resolves({
     ClusterInfo: { ClusterType: "PROVISIONED", Provisioned: { NumberOfBrokerNodes: 2 } },
   } as never);
-  const { kc, s3 } = await existing(CONFIG, ["RUNNING"]);
+  const { kc, s3 } = await existing(CONFIG, ["RUNNING"], { prefix: "0a1b2c3d4e5f" });
   const r = await runConnector(opts, {
     kafka: kafka as unknown as KafkaClient,
     kafkaconnect: kc as unknown as KafkaConnectClient,

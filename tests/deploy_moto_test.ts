@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CloudFormationClient } from "../lib/deps/aws_cloudformation.ts";
+import { EC2Client } from "../lib/deps/aws_ec2.ts";
 import { KafkaClient } from "../lib/deps/aws_kafka.ts";
 import {
   DeleteObjectCommand,
@@ -50,6 +51,7 @@ async function subnetBlocks(moto: Moto, vpcId: string): Promise<string[]> {
 function clients(moto: Moto): DeployDeps["clients"] {
   return {
     cfn: new CloudFormationClient(moto.client),
+    ec2: new EC2Client(moto.client),
     kafka: new KafkaClient(moto.client),
     s3: new S3Client(moto.client),
     secrets: new SecretsManagerClient(moto.client),
@@ -79,7 +81,7 @@ await envTest(
           result.stacks.map((s: { id: string; action: string }) => [s.id, s.action]),
           [["network", "created"], ["lake", "created"]],
         );
-        assert.match(first.stderr, /network: creating my-pipe-network \(23 changes\)/);
+        assert.match(first.stderr, /network: creating my-pipe-network \(24 changes\)/);
 
         const saved = await loadConfig({}, config);
         assert.equal(saved.region, "us-east-1");

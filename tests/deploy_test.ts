@@ -22,6 +22,18 @@ import {
 } from "../lib/deps/aws_cloudformation.ts";
 import type { StackEvent } from "../lib/deps/aws_cloudformation.ts";
 import { GetBootstrapBrokersCommand, KafkaClient } from "../lib/deps/aws_kafka.ts";
+import { DescribeAvailabilityZonesCommand, EC2Client } from "../lib/deps/aws_ec2.ts";
+import {
+  DeleteConnectorCommand,
+  DeleteCustomPluginCommand,
+  DeleteWorkerConfigurationCommand,
+  DescribeConnectorCommand,
+  KafkaConnectClient,
+  ListConnectorsCommand,
+  ListCustomPluginsCommand,
+  ListTagsForResourceCommand,
+  ListWorkerConfigurationsCommand,
+} from "../lib/deps/aws_kafkaconnect.ts";
 import {
   DeleteObjectsCommand,
   HeadObjectCommand,
@@ -50,6 +62,19 @@ import { withMoto } from "./_moto.ts";
 const REGION = "us-east-1";
 const BROKERS = "b-1.pinpipe.example:9098,b-2.pinpipe.example:9098";
 const ZIP = new Uint8Array([0x50, 0x4b, 0x03, 0x04, 1, 2, 3, 4]);
+/** An account's zones: names in another order than IDs, use1-az3 first by name. */
+const ZONES = [
+  ["us-east-1a", "use1-az3"],
+  ["us-east-1b", "use1-az5"],
+  ["us-east-1c", "use1-az2"],
+  ["us-east-1d", "use1-az1"],
+  ["us-east-1-bos-1a", "use1-bos1-az1", "local-zone"],
+].map(([ZoneName, ZoneId, ZoneType = "availability-zone"]) => ({
+  ZoneName,
+  ZoneId,
+  ZoneType,
+  State: "available" as const,
+}));
 
 const templates = new Map<StackId, Template>();
 for (const id of STACK_IDS) templates.set(id, await loadTemplate(id));
@@ -90,6 +115,8 @@ class FakeCloud {
   readonly failures = new Map<string, Failure>();
   readonly cfn = new CloudFormationClient({ region: REGION });
   readonly kafka = new KafkaClient({ region: REGION });
+  readonly ec2 = new EC2Client({ region: REGION });
+  readonly ec2Mock = mockClient(this.ec2);
   readonly s3 = new S3Client({ region: REGION });
   readonly secrets = new SecretsManagerClient({ region: REGION });
   readonly cfnMock = mockClient(this.cfn);
@@ -227,6 +254,8 @@ class FakeCloud {
       s.pending = { final: "DELETE_COMPLETE", polls: 1 };
       return {};
     });
+    // This account's us-east-1a is use1-az3, where MSK takes no client subnets.
+    this.ec2Mock.on(DescribeAvailabilityZonesCommand).resolves({ AvailabilityZones: ZONES });
     this.kafkaMock.on(GetBootstrapBrokersCommand).resolves({
       BootstrapBrokerStringSaslIam: BROKERS,
     });
@@ -327,7 +356,13 @@ class FakeCloud {
   deps(extra: Partial<DeployDeps> = {}): DeployDeps & { lines: string[] } {
     const lines: string[] = [];
     return {
-      clients: { cfn: this.cfn, kafka: this.kafka, s3: this.s3, secrets: this.secrets },
+      clients: {
+        cfn: this.cfn,
+        ec2: this.ec2,
+        kafka: this.kafka,
+        s3: this.s3,
+        secrets: this.secrets,
+      },
       log: { line: (t) => lines.push(t) },
       hasCredentials: () => Promise.resolve(true),
       pollMs: 1,
@@ -416,12 +451,20 @@ Deno.test("deploy creates every stack through a change set once the stacks it ne
 Deno.test("deploy wires outputs, bootstrap brokers, the plugin key and requirements into parameters", async () => {
   const cloud = new FakeCloud();
   await deploy(OPTS, cloud.deps());
-  assert.deepEqual(cloud.paramsOf("network"), { Prefix: "pinpipe", SubnetBits: "12" });
-  assert.deepEqual(cloud.paramsOf("msk"), {
+  // The two lowest zone IDs MSK takes (use1-az1, use1-az2), not the first names.
+  assert.deepEqual(cloud.paramsOf("network"), {
+    Prefix: "pinpipe",
+    SubnetBits: "12",
+    AvailabilityZone1: "us-east-1d",
+    AvailabilityZone2: "us-east-1c",
+  });
+  const { ClusterSuffix, ServerlessSuffix, ...msk } = cloud.paramsOf("msk");
+  assert.deepEqual(msk, {
     Prefix: "pinpipe",
     SubnetIds: "PrivateSubnetIds-of-pinpipe-network",
     BrokerSecurityGroupId: "BrokerSecurityGroupId-of-pinpipe-network",
   });
+  assert.match(`${ClusterSuffix} ${ServerlessSuffix}`, /^-[0-9a-f]{10} -[0-9a-f]{10}$/);
   assert.deepEqual(cloud.paramsOf("client"), {
     Prefix: "pinpipe",
     SubnetId: "PrivateSubnet1Id-of-pinpipe-network",
@@ -666,13 +709,119 @@ Deno.test("a dry run shows change sets and deletes them without executing anythi
   assert.match(byId.client.note ?? "", /needs msk/);
   assert.ok(byId.client.changes.some((c) => c.logicalId === "Instance"));
   // Change sets made were deleted, and so were the empty stacks CREATE change sets leave.
-  const made = cloud.changeSetCalls().map((c) => c.StackName);
-  assert.deepEqual(made, ["pinpipe-network", "pinpipe-lake", "pinpipe-msk", "pinpipe-mwaa"]);
-  assert.equal(cloud.cfnMock.commandCalls(DeleteChangeSetCommand).length, 4);
+  const made = cloud.changeSetCalls().map((c) => c.StackName).sort();
+  // mwaa needs the lake's bucket, which does not exist yet: no change set for it either.
+  assert.deepEqual(made, ["pinpipe-lake", "pinpipe-msk", "pinpipe-network"]);
+  assert.match(byId.mwaa.note ?? "", /needs lake/);
+  assert.equal(cloud.cfnMock.commandCalls(DeleteChangeSetCommand).length, 3);
   assert.deepEqual(
-    cloud.cfnMock.commandCalls(DeleteStackCommand).map((c) => c.args[0].input.StackName),
-    ["pinpipe-lake", "pinpipe-msk", "pinpipe-mwaa"],
+    cloud.cfnMock.commandCalls(DeleteStackCommand).map((c) => c.args[0].input.StackName).sort(),
+    ["pinpipe-lake", "pinpipe-msk"],
   );
+});
+
+Deno.test("the network's zones are the lowest zone IDs MSK takes, kept on updates, and a network made with !GetAZs keeps its zones", async () => {
+  const cloud = new FakeCloud();
+  const deps = cloud.deps();
+  await deploy({ ...OPTS, only: ["network"] }, deps);
+  assert.ok(
+    deps.lines.includes("network: Availability Zones us-east-1d (use1-az1), us-east-1c (use1-az2)"),
+    deps.lines.join("\n"),
+  );
+  // An update passes the zones back unchanged: a subnet cannot move to another zone.
+  cloud.cfnMock.resetHistory();
+  await deploy(
+    { ...OPTS, only: ["network"], params: { network: { VpcCidr: "10.9.0.0/16" } } },
+    deps,
+  );
+  assert.equal(cloud.paramsOf("network").AvailabilityZone1, "us-east-1d");
+  assert.equal(cloud.paramsOf("network").AvailabilityZone2, "us-east-1c");
+  assert.equal(cloud.ec2Mock.commandCalls(DescribeAvailabilityZonesCommand).length, 1);
+  // A network stack from before zones were parameters keeps what !GetAZs gave it.
+  const old = new FakeCloud();
+  old.existing("network", { Prefix: "pinpipe", SubnetBits: "12", VpcCidr: "10.20.0.0/16" });
+  await deploy({ ...OPTS, only: ["network"] }, old.deps());
+  assert.equal(old.paramsOf("network").AvailabilityZone1, "us-east-1a");
+  assert.equal(old.paramsOf("network").AvailabilityZone2, "us-east-1b");
+});
+
+Deno.test("a second deploy with another plugin renames the plugin and the connector, and nothing else", async () => {
+  const cloud = new FakeCloud();
+  await deploy(OPTS, cloud.deps());
+  const first = cloud.paramsOf("connect");
+  assert.match(String(first.PluginSuffix), /^-[0-9a-f]{10}$/);
+  cloud.cfnMock.resetHistory();
+  await deploy(
+    { ...OPTS, only: ["connect"], pluginUrl: "https://example.com/kafka-connect-s3-10.5.0.zip" },
+    cloud.deps(),
+  );
+  const second = cloud.paramsOf("connect");
+  assert.equal(second.PluginKey, "plugins/kafka-connect-s3-10.5.0.zip");
+  assert.notEqual(second.PluginSuffix, first.PluginSuffix);
+  // The connector's plugin cannot change in place, so it is replaced under a new name.
+  assert.notEqual(second.ConnectorSuffix, first.ConnectorSuffix);
+  assert.equal(second.WorkerSuffix, first.WorkerSuffix);
+  // The same inputs give the same names: a re-run renames nothing.
+  cloud.cfnMock.resetHistory();
+  await deploy(
+    { ...OPTS, only: ["connect"], pluginUrl: "https://example.com/kafka-connect-s3-10.5.0.zip" },
+    cloud.deps(),
+  );
+  assert.deepEqual(cloud.paramsOf("connect"), second);
+  // A stack made before names had hashes keeps its names while their inputs are as they were.
+  const old = new FakeCloud();
+  await deploy(OPTS, old.deps());
+  const stack = old.stacks.get("pinpipe-msk")!;
+  delete stack.params.ClusterSuffix;
+  delete stack.params.ServerlessSuffix;
+  old.cfnMock.resetHistory();
+  await deploy({ ...OPTS, only: ["msk"] }, old.deps());
+  assert.equal(old.paramsOf("msk").ClusterSuffix, "");
+});
+
+Deno.test("fewer than two zones MSK takes is an error naming the region", async () => {
+  const cloud = new FakeCloud();
+  cloud.ec2Mock.on(DescribeAvailabilityZonesCommand).resolves({
+    AvailabilityZones: ZONES.filter((z) => z.ZoneId !== "use1-az1"),
+  });
+  const deps = cloud.deps();
+  await deploy({ ...OPTS, only: ["network"] }, deps);
+  assert.equal(cloud.paramsOf("network").AvailabilityZone1, "us-east-1c");
+  assert.equal(cloud.paramsOf("network").AvailabilityZone2, "us-east-1b");
+  const poor = new FakeCloud();
+  poor.ec2Mock.on(DescribeAvailabilityZonesCommand).resolves({
+    AvailabilityZones: ZONES.filter((z) => ["use1-az3", "use1-az2"].includes(z.ZoneId)),
+  });
+  await assert.rejects(
+    deploy({ ...OPTS, only: ["network"] }, poor.deps()),
+    /Cannot choose two Availability Zones in "us-east-1": 1 usable of 2 \(MSK refuses use1-az3\)/,
+  );
+});
+
+Deno.test("the plan refuses a region lacking a resource type a stack needs, naming both", async () => {
+  const cloud = new FakeCloud();
+  await assert.rejects(
+    deploy(
+      { ...OPTS, region: "us-west-1", params: { msk: { ClusterType: "serverless" } } },
+      cloud.deps(),
+    ),
+    (err: Error) =>
+      err instanceof UsageError &&
+      err.message ===
+        'Cannot deploy to "us-west-1": us-west-1 has no AWS::MSK::ServerlessCluster (stack msk)',
+  );
+  // A provisioned cluster is fine there; the plan gets as far as the change sets.
+  await deploy({ ...OPTS, region: "us-west-1", dryRun: true, only: ["network"] }, cloud.deps());
+  await assert.rejects(
+    deploy({ ...OPTS, region: "mx-central-1", dryRun: true }, cloud.deps()),
+    /Cannot deploy to "mx-central-1": mx-central-1 has no AWS::MWAA::Environment \(stack mwaa\)/,
+  );
+  // Without the mwaa stack, the rest may go there.
+  await assert.rejects(
+    deploy({ ...OPTS, region: "us-gov-west-1", dryRun: true, only: ["lake"] }, cloud.deps()),
+    /Cannot deploy to "us-gov-west-1": deploy offers af-south-1, /,
+  );
+  assert.equal(cloud.cfnMock.commandCalls(ExecuteChangeSetCommand).length, 0);
 });
 
 Deno.test("deploy returns the outputs the other tasks read, and they save to the config file", async () => {
@@ -747,7 +896,7 @@ await envTest(
       cloud.secretsMock.restore();
       const token = "dapi0123456789abcdef";
       const deps = cloud.deps({
-        clients: { cfn: cloud.cfn, kafka: cloud.kafka, s3: cloud.s3, secrets },
+        clients: { cfn: cloud.cfn, ec2: cloud.ec2, kafka: cloud.kafka, s3: cloud.s3, secrets },
       });
       await deploy(
         { ...OPTS, databricks: { host: "dbc-1234.cloud.databricks.com", token } },
@@ -851,6 +1000,66 @@ Deno.test("destroy empties the buckets and deletes each stack once the stacks ne
   assert.ok(result.stacks.every((s) => s.action === "deleted"));
   assert.equal("apiInvokeUrl" in result.config && result.config.apiInvokeUrl, undefined);
   assert.ok("bootstrapBrokers" in result.config);
+});
+
+Deno.test("destroy removes what deno task connector made for the prefix before any stack, and nothing a stack owns", async () => {
+  const cloud = new FakeCloud();
+  await deploy({ ...OPTS, only: ["network", "lake", "msk", "connect"] }, cloud.deps());
+  const kc = mockClient(new KafkaConnectClient({ region: REGION }));
+  const mine = { "pinpipe:created-by": "connector", "pinpipe:prefix": "pinpipe" };
+  const tags: Record<string, Record<string, string>> = {
+    "arn:c-task": mine,
+    "arn:c-stack": { "pinpipe:stack": "pinpipe-connect" },
+    "arn:c-other-prefix": { "pinpipe:created-by": "connector", "pinpipe:prefix": "pinpipe2" },
+    "arn:p-task": mine,
+    "arn:w-task": mine,
+  };
+  kc.on(ListTagsForResourceCommand).callsFake((i) => ({ tags: tags[i.resourceArn] ?? {} }));
+  kc.on(ListConnectorsCommand).resolves({
+    connectors: [
+      { connectorName: "pinpipe-s3-sink", connectorArn: "arn:c-task" },
+      { connectorName: "pinpipe-s3-sink-0123456789", connectorArn: "arn:c-stack" },
+      { connectorName: "pinpipe2-s3-sink", connectorArn: "arn:c-other-prefix" },
+    ],
+  });
+  kc.on(DeleteConnectorCommand).resolves({});
+  kc.on(DescribeConnectorCommand)
+    .resolvesOnce({ connectorState: "DELETING" })
+    .rejects(Object.assign(new Error("gone"), { name: "NotFoundException" }));
+  kc.on(ListCustomPluginsCommand).resolves({
+    customPlugins: [{ name: "pinpipe-connector-s3-sink-10.0.3-ab", customPluginArn: "arn:p-task" }],
+  });
+  kc.on(DeleteCustomPluginCommand).resolves({});
+  kc.on(ListWorkerConfigurationsCommand).resolves({
+    workerConfigurations: [{
+      name: "pinpipe-connector-s3-sink-worker-cd",
+      workerConfigurationArn: "arn:w-task",
+    }],
+  });
+  kc.on(DeleteWorkerConfigurationCommand).resolves({});
+  const deps = cloud.deps();
+  deps.clients.kafkaconnect = kc as unknown as KafkaConnectClient;
+  cloud.timeline.length = 0;
+  await destroy({ ...OPTS, yes: true }, deps);
+  assert.deepEqual(kc.commandCalls(DeleteConnectorCommand).map((c) => c.args[0].input), [
+    { connectorArn: "arn:c-task" },
+  ]);
+  assert.deepEqual(
+    kc.commandCalls(ListCustomPluginsCommand)[0].args[0].input.namePrefix,
+    "pinpipe-connector-",
+  );
+  assert.equal(kc.commandCalls(DeleteCustomPluginCommand).length, 1);
+  assert.equal(kc.commandCalls(DeleteWorkerConfigurationCommand).length, 1);
+  assert.ok(
+    deps.lines.includes("connect: deleted connector pinpipe-s3-sink (made by deno task connector)"),
+    deps.lines.join("\n"),
+  );
+  // The connector was gone before any stack, the network's subnets included.
+  const firstStack = deps.lines.findIndex((l) => / deleted in /.test(l));
+  const connector = deps.lines.indexOf(
+    "connect: deleted worker configuration pinpipe-connector-s3-sink-worker-cd (made by deno task connector)",
+  );
+  assert.ok(connector >= 0 && connector < firstStack, deps.lines.join("\n"));
 });
 
 Deno.test("destroy asks first, and a no deletes nothing", async () => {

@@ -183,7 +183,7 @@ Deno.test("the stack graph lets independent stacks deploy together and cuts the 
     client: ["msk", "network"],
     connect: ["lake", "msk", "network"],
     api: ["client", "network"],
-    mwaa: ["network"],
+    mwaa: ["lake", "network"],
   });
   assert.deepEqual(deployWaves(graph), [
     ["network", "lake"],
@@ -247,7 +247,8 @@ Deno.test("the connector configuration deno task connector registers is the conn
     "timezone": "UTC",
     "schema.compatibility": "NONE",
     "tasks.max": "3",
-    "topics.regex": "demo.*",
+    // A literal dot: demo.pin, never demo2.pin.
+    "topics.regex": "demo\\..*",
     "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
     "partitioner.class": "io.confluent.connect.storage.partitioner.DefaultPartitioner",
     "value.converter.schemas.enable": "false",
@@ -290,11 +291,18 @@ Deno.test("the worker configuration sizes Connect's internal topics to the clust
     "config.storage.replication.factor=2",
     "offset.storage.replication.factor=2",
     "status.storage.replication.factor=2",
+    // kafka.t3.small takes few new IAM connections a second: every client backs off.
+    "reconnect.backoff.ms=1000",
+    "reconnect.backoff.max.ms=10000",
+    "producer.reconnect.backoff.ms=1000",
+    "producer.reconnect.backoff.max.ms=10000",
+    "consumer.reconnect.backoff.ms=1000",
+    "consumer.reconnect.backoff.max.ms=10000",
   ]);
   assert.match(workerProperties(t, -1), /^offset\.storage\.replication\.factor=-1$/m);
   const worker = resource("connect", "WorkerConfiguration").Properties;
   assert.deepEqual(Object.keys(worker.PropertiesFileContent as object), ["Fn::Base64"]);
-  assert.deepEqual(worker.Name, { "Fn::Sub": "${Prefix}-s3-sink-worker-rf${ReplicationFactor}" });
+  assert.deepEqual(worker.Name, { "Fn::Sub": "${Prefix}-s3-sink-worker${WorkerSuffix}" });
   // The msk stack gives the factor: its broker count up to 3, the cluster default serverless.
   const outputs = templates.get("msk")!.Outputs!;
   assert.deepEqual(outputs.ConnectReplicationFactor.Value, {
@@ -378,26 +386,66 @@ Deno.test("ARNs take their partition from the region, never a written-out arn:aw
   }
 });
 
-Deno.test("the API needs a key, fills in {proxy}, is throttled and reaches the proxy through a VPC link", () => {
-  const m = resource("api", "ProxyMethod").Properties as Record<string, unknown> & {
-    Integration: Record<string, unknown>;
+Deno.test("the API forwards only the emulator's produce routes, each with the chosen authorizer", () => {
+  const methods = resourcesOfType("api", "AWS::ApiGateway::Method");
+  const api = templates.get("api")!;
+  const pathOf = (id: string): string => {
+    const r = api.Resources![id].Properties as { ParentId: unknown; PathPart: string };
+    const parent = (r.ParentId as { Ref?: string }).Ref;
+    return `${parent ? pathOf(parent) : ""}/${r.PathPart}`;
   };
-  assert.equal(m.HttpMethod, "ANY");
-  assert.equal(m.ApiKeyRequired, true);
-  assert.deepEqual(m.RequestParameters, { "method.request.path.proxy": true });
-  assert.equal(m.Integration.Type, "HTTP_PROXY");
-  assert.equal(m.Integration.ConnectionType, "VPC_LINK");
-  assert.deepEqual(m.Integration.RequestParameters, {
-    "integration.request.path.proxy": "method.request.path.proxy",
-  });
-  assert.match(JSON.stringify(m.Integration.Uri), /:8082\/\{proxy\}/);
-  assert.equal(resource("api", "ProxyResource").Properties.PathPart, "{proxy+}");
+  const routes = methods.map(([, m]) =>
+    `${m.Properties.HttpMethod} ${pathOf((m.Properties.ResourceId as { Ref: string }).Ref)}`
+  ).sort();
+  // No {proxy+}, no ANY: the consumer API, topic creation and the rest stay in the VPC.
+  assert.deepEqual(routes, [
+    "GET /v3/clusters",
+    "POST /topics/{topic}",
+    "POST /v3/clusters/{cluster_id}/topics/{topic}/records",
+  ]);
+  for (const [id, m] of methods) {
+    const p = m.Properties as Record<string, unknown> & { Integration: Record<string, unknown> };
+    assert.deepEqual(p.AuthorizationType, { "Fn::If": ["Iam", "AWS_IAM", "NONE"] }, id);
+    assert.deepEqual(p.ApiKeyRequired, { "Fn::If": ["Iam", false, true] }, id);
+    assert.equal(p.Integration.Type, "HTTP_PROXY", id);
+    assert.equal(p.Integration.ConnectionType, "VPC_LINK", id);
+    assert.equal(p.Integration.IntegrationHttpMethod, p.HttpMethod, id);
+    // Every path variable of the route is filled in on the proxy's side.
+    for (const v of JSON.stringify(p.Integration.Uri).match(/\{(\w+)\}/g) ?? []) {
+      const name = v.slice(1, -1);
+      if (name === "LoadBalancer") continue;
+      assert.deepEqual(
+        (p.Integration.RequestParameters as Record<string, string>)[
+          `integration.request.path.${name}`
+        ],
+        `method.request.path.${name}`,
+        `${id} ${name}`,
+      );
+    }
+  }
+  assert.deepEqual(api.Parameters!.Authorization.AllowedValues, ["API_KEY", "IAM"]);
+  for (const id of ["ApiKey", "UsagePlan", "UsagePlanKey"]) {
+    assert.equal(resource("api", id).Condition, "ApiKey", id);
+  }
   const plan = resource("api", "UsagePlan").Properties as Record<string, Record<string, unknown>>;
   assert.deepEqual(plan.Throttle, {
     RateLimit: { Ref: "RateLimit" },
     BurstLimit: { Ref: "BurstLimit" },
   });
   assert.equal(resource("api", "UsagePlanKey").Properties.KeyType, "API_KEY");
+});
+
+Deno.test("the REST proxy's instance role cannot create topics; only the boot script's role can", () => {
+  const statements = (role: Res) =>
+    (role.Properties as { Policies: { PolicyDocument: { Statement: unknown[] } }[] }).Policies
+      .flatMap((p) => p.PolicyDocument.Statement);
+  const proxy = JSON.stringify(statements(resource("client", "InstanceRole")));
+  assert.equal(proxy.includes("kafka-cluster:CreateTopic"), false);
+  assert.match(proxy, /kafka-cluster:WriteData/);
+  assert.match(JSON.stringify(statements(resource("client", "TopicAdminRole"))), /CreateTopic/);
+  const script = JSON.stringify(resource("client", "Instance").Properties.UserData);
+  assert.match(script, /awsRoleArn=\\"\$\{TopicAdminRole.Arn\}/);
+  assert.match(script, /--command-config \$BASE\/topic-admin.properties --create/);
 });
 
 Deno.test("deploy renames the API deployment when methods change, and only then", async () => {
@@ -409,7 +457,7 @@ Deno.test("deploy renames the API deployment when methods change, and only then"
   assert.deepEqual(deploymentOf(a), deploymentOf(b));
   assert.match(deploymentOf(a)[0], /^ApiDeployment[0-9a-f]{10}$/);
   const changed = structuredClone(api);
-  (changed.Resources!.ProxyMethod.Properties as { Integration: { TimeoutInMillis: number } })
+  (changed.Resources!.ProduceMethod.Properties as { Integration: { TimeoutInMillis: number } })
     .Integration.TimeoutInMillis = 10000;
   const c = await renderTemplate(changed);
   assert.notDeepEqual(deploymentOf(c), deploymentOf(a));
@@ -488,8 +536,12 @@ Deno.test("MWAA reads the Databricks connection from Secrets Manager and no temp
     JSON.stringify(options["secrets.backend_kwargs"]),
     /\$\{Prefix\}\/airflow\/connections/,
   );
-  const secret = resource("mwaa", "DatabricksConnection").Properties;
-  assert.deepEqual(JSON.parse(secret.SecretString as string), { conn_type: "databricks" });
+  // No SecretString: CloudFormation would write it again over deploy's host and token on
+  // any update of the resource.
+  const secret = resource("mwaa", "DatabricksConnection").Properties as Record<string, unknown>;
+  assert.equal("SecretString" in secret, false);
+  const generated = secret.GenerateSecretString as Record<string, string>;
+  assert.deepEqual(JSON.parse(generated.SecretStringTemplate), { conn_type: "databricks" });
   assert.deepEqual(secret.Name, { "Fn::Sub": "${Prefix}/airflow/connections/databricks_default" });
   for (const [id, t] of templates) {
     assert.equal(

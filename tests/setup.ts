@@ -12,6 +12,7 @@
  * @module
  */
 import { ENGINES_DIR, provision } from "./_engines.ts";
+import { provisionAwsEngines } from "./_aws_engines.ts";
 
 if (import.meta.main) {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
@@ -35,5 +36,6 @@ clients into ${ENGINES_DIR}
       );
     }
   }
+  for (const line of await provisionAwsEngines()) console.error(line);
   console.error(`engines: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }

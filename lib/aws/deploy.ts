@@ -28,7 +28,10 @@ import {
   ExecuteChangeSetCommand,
 } from "../deps/aws_cloudformation.ts";
 import type { Change, Parameter, Stack, StackEvent } from "../deps/aws_cloudformation.ts";
+import { EC2Client } from "../deps/aws_ec2.ts";
 import { KafkaClient } from "../deps/aws_kafka.ts";
+import { KafkaConnectClient } from "../deps/aws_kafkaconnect.ts";
+import { removeConnectorResources } from "./connector_owner.ts";
 import {
   DeleteObjectsCommand,
   HeadObjectCommand,
@@ -42,13 +45,17 @@ import { pluginObjectKey, readPluginZip, S3_SINK_PLUGIN } from "./connector_conf
 import { UsageError } from "../shell/errors.ts";
 import { saveConfig } from "../shell/config.ts";
 import { renderRestProxyProperties } from "./rest_proxy_config.ts";
+import { neededTypes, regionRefusal } from "./regions.ts";
+import { describeZones, expectedZoneIds, legacyZones, pickZones } from "./zones.ts";
 import { delay } from "../shell/retry.ts";
 import {
   checkWiring,
   deployWaves,
   firstDeployMinutes,
+  hashInputs,
   loadRequirements,
   loadTemplate,
+  nameHash,
   renderTemplate,
   stackGraph,
   stackName,
@@ -62,9 +69,12 @@ import type { ParamSource, StackDef, StackId, Template } from "./stacks.ts";
 /** The AWS clients deploy talks to (tests pass mocked ones, or ones pointed at moto). */
 export interface AwsClients {
   cfn: CloudFormationClient;
+  ec2: EC2Client;
   kafka: KafkaClient;
   s3: S3Client;
   secrets: SecretsManagerClient;
+  /** MSK Connect, to remove what `deno task connector` made (destroy of the connect stack). */
+  kafkaconnect?: KafkaConnectClient;
 }
 
 /** Where progress goes: event lines, and a status line that may be redrawn. */
@@ -259,6 +269,7 @@ class Run {
   private readonly statuses = new Map<string, string>();
   private bootstrapPromise?: Promise<string | undefined>;
   private pluginPromise?: Promise<string | undefined>;
+  private zonesPromise?: Promise<[string, string]>;
   /** The SASL/IAM bootstrap brokers, once asked for. */
   bootstrap?: string;
 
@@ -328,6 +339,34 @@ class Run {
       return this.bootstrap;
     })();
     return this.bootstrapPromise;
+  }
+
+  /**
+   * The network's two zone names: the two lowest zone IDs MSK takes, or for a network stack
+   * made before deploy chose zones, the ones its `!GetAZs` gave (so no subnet moves).
+   */
+  zones(existing: Stack | undefined): Promise<[string, string]> {
+    this.zonesPromise ??= (async () => {
+      const zones = await describeZones(this.deps.clients.ec2, this.opts.region);
+      if (existing) {
+        const kept = legacyZones(zones);
+        if (!kept) {
+          throw new Error(
+            `Cannot keep the zones of stack "${this.name("network")}": fewer than two available`,
+          );
+        }
+        this.log.line(`network: keeping the zones !GetAZs gave it: ${kept.join(", ")}`);
+        return kept;
+      }
+      const pick = pickZones(zones, this.opts.region);
+      this.log.line(
+        `network: Availability Zones ${pick.names[0]} (${pick.ids[0]}), ${pick.names[1]} (${
+          pick.ids[1]
+        })`,
+      );
+      return pick.names;
+    })();
+    return this.zonesPromise;
   }
 
   /** The plugin zip's key in the lake bucket, uploading it first when it is not there. */
@@ -417,6 +456,10 @@ class Run {
         } catch (err) {
           throw new UsageError(`Invalid --param "${def.id}.VpcCidr": ${(err as Error).message}`);
         }
+      } else if (src.from === "zone") {
+        // A subnet's zone cannot change in place: an existing stack keeps its zones.
+        const had = existing?.Parameters?.find((p) => p.ParameterKey === name);
+        value = had?.ParameterValue ?? (await this.zones(existing))[src.index];
       } else if (src.from === "pinned") {
         const kept = outputsOf(existing)[src.output];
         if (kept && !/^(REVIEW_IN_PROGRESS|ROLLBACK_)/.test(existing?.StackStatus ?? "")) {
@@ -435,7 +478,54 @@ class Run {
       }
       values[name] = value;
     }
+    if (!missing.length) await this.nameHashes(def, template, existing, values);
     return { values, missing: [...new Set(missing)] };
+  }
+
+  /**
+   * Fills in `def`'s name-hash parameters (not set with --param): each hashes its
+   * resource's create-only properties and the parameter values they use, so whatever
+   * replaces a named resource renames it. A stack made before its resource had a hash keeps
+   * the plain name ("") while what the hash covers is as it was.
+   */
+  private async nameHashes(
+    def: StackDef,
+    template: Template,
+    existing: Stack | undefined,
+    values: Record<string, string>,
+  ): Promise<void> {
+    const overrides = this.opts.params?.[def.id] ?? {};
+    const previous = Object.fromEntries(
+      (existing?.Parameters ?? []).map((p) => [p.ParameterKey!, p.ParameterValue ?? ""]),
+    );
+    const hashes = Object.entries(def.params).flatMap(([name, src]) =>
+      src.from === "hash" && !(name in overrides) ? [{ name, src }] : []
+    );
+    const isHash = (p: string) => hashes.some((h) => h.name === p);
+    const fallback = (p: string) => {
+      const d = template.Parameters?.[p]?.Default;
+      return d === undefined ? undefined : String(d);
+    };
+    const now = (p: string) => values[p] ?? previous[p] ?? fallback(p);
+    const then = (p: string) => previous[p] ?? (isHash(p) ? "" : fallback(p));
+    const pending = [...hashes];
+    while (pending.length) {
+      const ready = pending.findIndex(({ src }) =>
+        src.from === "hash" &&
+        hashInputs(template, def, src.resource, src.properties).every((p) =>
+          !isHash(p) || p in values
+        )
+      );
+      if (ready < 0) {
+        throw new Error(`Cannot hash the names of stack "${def.id}": they need each other`);
+      }
+      const [{ name, src }] = pending.splice(ready, 1);
+      if (src.from !== "hash") continue;
+      const digest = await nameHash(template, def, src.resource, src.properties, now);
+      const legacy = existing && !(name in previous) &&
+        await nameHash(template, def, src.resource, src.properties, then) === digest;
+      values[name] = legacy ? "" : digest;
+    }
   }
 
   /**
@@ -589,7 +679,7 @@ export function formatChange(c: ChangeLine): string {
 }
 
 /** The plan line of one parameter source, for a dry run that cannot read AWS. */
-function describeSource(src: ParamSource): string {
+function describeSource(src: ParamSource, region: string): string {
   switch (src.from) {
     case "output":
       return `output ${src.output} of ${src.stack}`;
@@ -601,6 +691,14 @@ function describeSource(src: ParamSource): string {
       return `the plugin's key in the lake bucket (uploaded when missing)`;
     case "pinned":
       return `this stack's own ${src.output} output on updates (empty on create)`;
+    case "hash":
+      return `a hash of ${src.resource}'s ${
+        src.properties.join(", ")
+      } and the values they use, "-<10 hex digits>"`;
+    case "zone":
+      return `DescribeAvailabilityZones: zone ID ${
+        expectedZoneIds(region)[src.index]
+      } where the account has it (the lowest zone IDs MSK takes), kept on updates`;
     default:
       return src.from;
   }
@@ -638,7 +736,7 @@ async function offlinePlan(
       } else if (src.from === "requirements") {
         const text = await (run.deps.loadRequirements ?? loadRequirements)();
         params.push({ name, from: `dags/requirements.txt (${templateBytes(text)} bytes)` });
-      } else params.push({ name, from: describeSource(src) });
+      } else params.push({ name, from: describeSource(src, run.opts.region) });
     }
     const body = JSON.stringify(await renderTemplate(template));
     stacks.push({
@@ -980,6 +1078,14 @@ export async function deploy(opts: DeployOptions, deps: DeployDeps): Promise<Dep
   const selected = selectStacks(opts.only);
   const ids = selected.map((d) => d.id);
   const base = { region: opts.region, prefix: opts.prefix, dryRun: !!opts.dryRun };
+  const refusal = regionRefusal(
+    opts.region,
+    selected.map((d) => ({
+      stack: d.id,
+      types: neededTypes(templates.get(d.id)!, opts.params?.[d.id]),
+    })),
+  );
+  if (refusal) throw new UsageError(`Cannot deploy to "${opts.region}": ${refusal}`);
 
   if (opts.dryRun) {
     const plan = await offlinePlan(run, selected, templates, graph);
@@ -1046,6 +1152,15 @@ function stackDefOf(id: StackId): StackDef {
   return STACKS.find((s) => s.id === id)!;
 }
 
+/**
+ * The Airflow connection databricks_default as deploy stores it in Secrets Manager: JSON that
+ * Airflow's SecretsManagerBackend reads (host with its scheme, the token as password).
+ */
+export function databricksConnection(db: { host: string; token: string }): string {
+  const host = /^https?:\/\//.test(db.host) ? db.host : `https://${db.host}`;
+  return JSON.stringify({ conn_type: "databricks", host, password: db.token });
+}
+
 async function storeDatabricks(run: Run, outputs: Record<string, string>): Promise<void> {
   const arn = outputs.DatabricksConnectionSecretArn;
   const db = run.opts.databricks;
@@ -1062,7 +1177,7 @@ async function storeDatabricks(run: Run, outputs: Record<string, string>): Promi
     await run.deps.clients.secrets.send(
       new PutSecretValueCommand({
         SecretId: arn,
-        SecretString: JSON.stringify({ conn_type: "databricks", host, password: db.token }),
+        SecretString: databricksConnection(db),
       }),
     );
   } catch (err) {
@@ -1184,6 +1299,16 @@ export async function destroy(
     }
   }
 
+  const kc = run.deps.clients.kafkaconnect;
+  if (kc && existing.some((e) => e.def.id === "connect")) {
+    // Its connectors use the network's subnets: they go before any stack does.
+    const gone = await removeConnectorResources(kc, opts.prefix, {
+      pollMs: run.pollMs,
+      signal: run.deps.signal,
+      log: (line) => run.log.line(line),
+    });
+    for (const what of gone) run.log.line(`connect: deleted ${what} (made by deno task connector)`);
+  }
   const config: Record<string, string | undefined> = {};
   const byId = new Map(existing.map((e) => [e.def.id, e]));
   const ids = existing.map((e) => e.def.id);
@@ -1251,9 +1376,11 @@ export async function runDeploy(
   const region = { region: job.region };
   const clients = deps.clients ?? {
     cfn: new CloudFormationClient(region),
+    ec2: new EC2Client(region),
     kafka: new KafkaClient(region),
     s3: new S3Client(region),
     secrets: new SecretsManagerClient(region),
+    kafkaconnect: new KafkaConnectClient(region),
   };
   const result = job.destroy
     ? await destroy(job, { ...deps, clients })

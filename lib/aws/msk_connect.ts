@@ -6,10 +6,12 @@
  * 2. a custom plugin named for it exists and is ACTIVE (created when missing);
  * 3. a worker configuration whose name carries a hash of its content exists (worker
  *    configurations are immutable, so a new content is a new name);
- * 4. the connector is created, or updated in place when its configuration or capacity
- *    differ, or left alone. UpdateConnector takes one of the two per call: the
- *    configuration first, then, once the connector is RUNNING again, the capacity with the
- *    `currentVersion` read afresh;
+ * 4. the connector is created, or updated in place when its configuration, worker
+ *    configuration, plugin or capacity differ, or left alone. One UpdateConnector call per
+ *    kind of change, each once the connector is RUNNING again, with the `currentVersion`
+ *    read afresh. A connector, plugin or worker configuration a stack owns (its tags say so,
+ *    lib/aws/connector_owner.ts) is left alone unless `takeOver` is set; what this creates is
+ *    tagged as the task's, for `deploy --destroy`;
  * 5. then polled until RUNNING, with the service's state description when it FAILS.
  * @module
  */
@@ -25,11 +27,16 @@ import {
   ListWorkerConfigurationsCommand,
   UpdateConnectorCommand,
 } from "../deps/aws_kafkaconnect.ts";
-import type { CreateConnectorCommandInput } from "../deps/aws_kafkaconnect.ts";
+import type {
+  CreateConnectorCommandInput,
+  DescribeConnectorCommandOutput,
+  UpdateConnectorCommandInput,
+} from "../deps/aws_kafkaconnect.ts";
 import { HeadObjectCommand, PutObjectCommand, S3Client } from "../deps/aws_s3.ts";
 import { arnPartition } from "../shell/config.ts";
 import { configDiff, contentTag } from "./connector_config.ts";
-import { RetriableError } from "../shell/errors.ts";
+import { connectorTags, owningStack } from "./connector_owner.ts";
+import { RetriableError, UsageError } from "../shell/errors.ts";
 import { delay } from "../shell/retry.ts";
 
 /** How long the connector task waits for RUNNING by default (creation takes about 10 min). */
@@ -60,6 +67,10 @@ export interface MskConnectSettings {
   workerConfigName: string;
   /** The worker configuration's properties (`workerProperties` of infra/connect.yaml). */
   workerProperties: string;
+  /** The prefix the task's own resources are tagged with (`deploy --destroy` removes them). */
+  prefix: string;
+  /** Change a connector a stack owns anyway (`--take-over`), saying what changes. */
+  takeOver?: boolean;
 }
 
 /** Clients and knobs for `deployMskConnector`. */
@@ -110,6 +121,7 @@ export function createConnectorInput(
     plugins: [{ customPlugin: { customPluginArn: plugin.arn, revision: plugin.revision } }],
     serviceExecutionRoleArn: s.executionRoleArn,
     workerConfiguration: { workerConfigurationArn: worker.arn, revision: worker.revision },
+    tags: connectorTags(s.prefix),
     logDelivery: {
       workerLogDelivery: s.logGroup
         ? { cloudWatchLogs: { enabled: true, logGroup: s.logGroup } }
@@ -138,46 +150,42 @@ export async function deployMskConnector(
     deps.onProgress?.(`created connector ${s.connectorName}`);
   } else {
     connectorArn = existing;
+    const owner = await owningStack(kc, connectorArn);
     let desc = await kc.send(new DescribeConnectorCommand({ connectorArn }));
     if (desc.connectorState === "CREATING" || desc.connectorState === "UPDATING") {
       deps.onProgress?.(`connector ${s.connectorName} is ${desc.connectorState}; waiting`);
       await waitSteady(s.connectorName, connectorArn, deps);
       desc = await kc.send(new DescribeConnectorCommand({ connectorArn }));
     }
-    changedKeys = configDiff(desc.connectorConfiguration, s.config);
-    const cap = desc.capacity?.provisionedCapacity;
-    const capacityChanged = cap?.workerCount !== s.capacity.workerCount ||
-      cap?.mcuCount !== s.capacity.mcuCount;
-    // One of connectorConfiguration or capacity per UpdateConnector call; each update makes a
-    // new version, so the second waits for RUNNING and reads the version again.
-    if (changedKeys.length) {
-      deps.onProgress?.(`updating connector ${s.connectorName}: ${changedKeys.join(", ")}`);
-      await kc.send(
-        new UpdateConnectorCommand({
-          connectorArn,
-          currentVersion: desc.currentVersion,
-          connectorConfiguration: { ...s.config },
-        }),
+    const updates = connectorUpdates(s, desc, plugin, worker);
+    changedKeys = updates.flatMap((u) => u.keys);
+    if (owner && updates.length && !s.takeOver) {
+      throw new UsageError(
+        `Cannot change connector "${s.connectorName}": stack "${owner}" owns it (its tags say so) and would undo it; change it with deno task deploy --only connect --param connect.…, or pass --take-over to change ${
+          changedKeys.join(", ")
+        } anyway`,
       );
-      action = "updated";
     }
-    if (capacityChanged) {
-      if (changedKeys.length) {
+    if (owner && updates.length) {
+      deps.onProgress?.(
+        `taking over connector ${s.connectorName} from stack ${owner}: ${changedKeys.join(", ")}` +
+          ` (its next deploy sets them back)`,
+      );
+    }
+    for (const [i, u] of updates.entries()) {
+      if (i > 0) {
         await waitSteady(s.connectorName, connectorArn, deps);
         desc = await kc.send(new DescribeConnectorCommand({ connectorArn }));
       }
-      deps.onProgress?.(
-        `updating connector ${s.connectorName}: capacity ${s.capacity.workerCount} worker(s) x ${s.capacity.mcuCount} MCU`,
-      );
+      deps.onProgress?.(`updating connector ${s.connectorName}: ${u.keys.join(", ")}`);
       await kc.send(
         new UpdateConnectorCommand({
           connectorArn,
           currentVersion: desc.currentVersion,
-          capacity: { provisionedCapacity: { ...s.capacity } },
+          ...u.input,
         }),
       );
       action = "updated";
-      changedKeys.push("capacity");
     }
   }
   const state = await waitSteady(s.connectorName, connectorArn, deps);
@@ -190,6 +198,56 @@ export async function deployMskConnector(
     pluginUploaded,
     state,
   };
+}
+
+/** One UpdateConnector call's worth of change, and the names of what it changes. */
+interface ConnectorUpdate {
+  keys: string[];
+  input: Omit<UpdateConnectorCommandInput, "connectorArn" | "currentVersion">;
+}
+
+/**
+ * The UpdateConnector calls that bring `desc` to `s`: its configuration, worker
+ * configuration, plugin and capacity, one kind per call, in that order.
+ */
+function connectorUpdates(
+  s: MskConnectSettings,
+  desc: DescribeConnectorCommandOutput,
+  plugin: { arn: string; revision: number },
+  worker: { arn: string; revision: number },
+): ConnectorUpdate[] {
+  const updates: ConnectorUpdate[] = [];
+  const keys = configDiff(desc.connectorConfiguration, s.config);
+  if (keys.length) updates.push({ keys, input: { connectorConfiguration: { ...s.config } } });
+  const w = desc.workerConfiguration;
+  if (w?.workerConfigurationArn !== worker.arn || w?.revision !== worker.revision) {
+    updates.push({
+      keys: ["workerConfiguration"],
+      input: {
+        workerConfiguration: { workerConfigurationArn: worker.arn, revision: worker.revision },
+      },
+    });
+  }
+  const p = desc.plugins?.[0]?.customPlugin;
+  if (
+    desc.plugins?.length !== 1 || p?.customPluginArn !== plugin.arn ||
+    p?.revision !== plugin.revision
+  ) {
+    updates.push({
+      keys: ["plugins"],
+      input: {
+        plugins: [{ customPlugin: { customPluginArn: plugin.arn, revision: plugin.revision } }],
+      },
+    });
+  }
+  const cap = desc.capacity?.provisionedCapacity;
+  if (cap?.workerCount !== s.capacity.workerCount || cap?.mcuCount !== s.capacity.mcuCount) {
+    updates.push({
+      keys: ["capacity"],
+      input: { capacity: { provisionedCapacity: { ...s.capacity } } },
+    });
+  }
+  return updates;
 }
 
 /** Puts the plugin zip in S3 unless it is there; true when it uploaded. */
@@ -222,13 +280,15 @@ async function ensureCustomPlugin(
   deps: MskConnectDeps,
 ): Promise<{ arn: string; revision: number }> {
   const kc = deps.kafkaconnect;
+  // A plugin's location cannot change: another zip is another plugin, named after it.
+  const name = `${s.plugin.name}-${await contentTag(`${s.plugin.bucket}/${s.plugin.key}`)}`;
   let found: { arn: string; state?: string; revision?: number } | undefined;
   let nextToken: string | undefined;
   do {
     const page = await kc.send(
-      new ListCustomPluginsCommand({ namePrefix: s.plugin.name, nextToken }),
+      new ListCustomPluginsCommand({ namePrefix: name, nextToken }),
     );
-    const hit = page.customPlugins?.find((p) => p.name === s.plugin.name);
+    const hit = page.customPlugins?.find((p) => p.name === name);
     if (hit) {
       found = {
         arn: hit.customPluginArn!,
@@ -241,9 +301,10 @@ async function ensureCustomPlugin(
   if (!found) {
     const out = await kc.send(
       new CreateCustomPluginCommand({
-        name: s.plugin.name,
+        name: name,
         contentType: "ZIP",
         description: "Confluent S3 sink connector (kafka-connect-s3)",
+        tags: connectorTags(s.prefix),
         location: {
           s3Location: {
             bucketArn: `arn:${arnPartition(s.region)}:s3:::${s.plugin.bucket}`,
@@ -252,7 +313,7 @@ async function ensureCustomPlugin(
         },
       }),
     );
-    deps.onProgress?.(`created custom plugin ${s.plugin.name}`);
+    deps.onProgress?.(`created custom plugin ${name}`);
     found = { arn: out.customPluginArn!, state: out.customPluginState, revision: out.revision };
   }
   const deadline = Date.now() + (deps.timeoutMs ?? DEFAULT_CONNECTOR_TIMEOUT_MS);
@@ -260,15 +321,15 @@ async function ensureCustomPlugin(
     if (found.state === "CREATE_FAILED" || found.state === "UPDATE_FAILED") {
       const d = await kc.send(new DescribeCustomPluginCommand({ customPluginArn: found.arn }));
       throw new Error(
-        `Cannot use custom plugin "${s.plugin.name}": MSK Connect reports ${found.state}${
+        `Cannot use custom plugin "${name}": MSK Connect reports ${found.state}${
           d.stateDescription ? ` (${d.stateDescription.code}: ${d.stateDescription.message})` : ""
         }`,
       );
     }
     if (Date.now() > deadline) {
-      throw new RetriableError(`Custom plugin "${s.plugin.name}" is still ${found.state}`);
+      throw new RetriableError(`Custom plugin "${name}" is still ${found.state}`);
     }
-    deps.onProgress?.(`custom plugin ${s.plugin.name} is ${found.state}`);
+    deps.onProgress?.(`custom plugin ${name} is ${found.state}`);
     await delay(deps.pollMs ?? 10_000, deps.signal);
     const arn: string = found.arn;
     const d = await kc.send(new DescribeCustomPluginCommand({ customPluginArn: arn }));
@@ -299,6 +360,7 @@ async function ensureWorkerConfiguration(
     new CreateWorkerConfigurationCommand({
       name,
       description: "pinpipe: converters for the S3 sink",
+      tags: connectorTags(s.prefix),
       // The API takes the properties file base64-encoded.
       propertiesFileContent: btoa(content),
     }),

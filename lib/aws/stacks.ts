@@ -30,6 +30,18 @@ export type ParamSource =
   /** The subnet size that fits the network stack's VpcCidr (see `subnetBits`). */
   | { from: "subnetBits" }
   /**
+   * The name of the network's first or second Availability Zone, chosen by zone ID
+   * (lib/aws/zones.ts) on create and kept on updates.
+   */
+  | { from: "zone"; index: 0 | 1 }
+  /**
+   * A name suffix, `-<hash>`, of `resource`'s create-only `properties` (paths as in the
+   * resource schemas, `BrokerNodeGroupInfo/ClientSubnets`) and of the values of the
+   * parameters they use: a change that replaces the resource also renames it, so the new one
+   * does not collide with the old one's name (see `nameHash`).
+   */
+  | { from: "hash"; resource: string; properties: string[] }
+  /**
    * This stack's own output from its last deploy, passed back on updates (empty on create):
    * a value resolved once and kept, like the client instance's image.
    */
@@ -61,7 +73,12 @@ export const STACKS: readonly StackDef[] = [
   {
     id: "network",
     summary: "VPC, 2 public + 2 private subnets, NAT gateway, S3 gateway endpoint, security groups",
-    params: { Prefix: PREFIX, SubnetBits: { from: "subnetBits" } },
+    params: {
+      Prefix: PREFIX,
+      SubnetBits: { from: "subnetBits" },
+      AvailabilityZone1: { from: "zone", index: 0 },
+      AvailabilityZone2: { from: "zone", index: 1 },
+    },
     config: {},
     buckets: [],
     createMinutes: 3,
@@ -81,6 +98,22 @@ export const STACKS: readonly StackDef[] = [
       Prefix: PREFIX,
       SubnetIds: out("network", "PrivateSubnetIds"),
       BrokerSecurityGroupId: out("network", "BrokerSecurityGroupId"),
+      ClusterSuffix: {
+        from: "hash",
+        resource: "Cluster",
+        properties: [
+          "BrokerNodeGroupInfo/BrokerAZDistribution",
+          "BrokerNodeGroupInfo/ClientSubnets",
+          "BrokerNodeGroupInfo/SecurityGroups",
+          "EncryptionInfo/EncryptionAtRest",
+          "EncryptionInfo/EncryptionInTransit/InCluster",
+        ],
+      },
+      ServerlessSuffix: {
+        from: "hash",
+        resource: "ServerlessCluster",
+        properties: ["ClientAuthentication", "Tags", "VpcConfigs"],
+      },
     },
     config: { ClusterArn: "clusterArn", ConnectReplicationFactor: "connectReplicationFactor" },
     buckets: [],
@@ -115,6 +148,32 @@ export const STACKS: readonly StackDef[] = [
       SubnetIds: out("network", "PrivateSubnetIds"),
       SecurityGroupId: out("network", "KafkaClientSecurityGroupId"),
       ReplicationFactor: out("msk", "ConnectReplicationFactor"),
+      PluginSuffix: {
+        from: "hash",
+        resource: "Plugin",
+        properties: ["ContentType", "Description", "Location"],
+      },
+      WorkerSuffix: {
+        from: "hash",
+        resource: "WorkerConfiguration",
+        properties: ["Description", "PropertiesFileContent"],
+      },
+      ConnectorSuffix: {
+        from: "hash",
+        resource: "Connector",
+        properties: [
+          "ConnectorDescription",
+          "KafkaCluster",
+          "KafkaClusterClientAuthentication",
+          "KafkaClusterEncryptionInTransit",
+          "KafkaConnectVersion",
+          "LogDelivery",
+          "NetworkType",
+          "Plugins",
+          "ServiceExecutionRoleArn",
+          "WorkerConfiguration",
+        ],
+      },
     },
     config: {
       ConnectorName: "connectorName",
@@ -146,6 +205,12 @@ export const STACKS: readonly StackDef[] = [
       SubnetIds: out("network", "PrivateSubnetIds"),
       SecurityGroupId: out("network", "MwaaSecurityGroupId"),
       Requirements: { from: "requirements" },
+      BucketName: out("lake", "BucketName"),
+      EnvironmentSuffix: {
+        from: "hash",
+        resource: "Environment",
+        properties: ["EndpointManagement", "KmsKey", "NetworkConfiguration/SubnetIds"],
+      },
     },
     config: {
       EnvironmentName: "mwaaEnvironment",
@@ -545,4 +610,97 @@ export function checkWiring(
     problems.push((err as Error).message);
   }
   return problems;
+}
+
+/** The parameters and resources `value` refers to (Ref, GetAtt, Sub), by the names `t` declares. */
+export function references(
+  t: Template,
+  value: unknown,
+  found: { params: Set<string>; resources: Set<string> } = {
+    params: new Set(),
+    resources: new Set(),
+  },
+): { params: Set<string>; resources: Set<string> } {
+  const note = (name: string) => {
+    const head = name.split(".")[0];
+    if (t.Parameters && head in t.Parameters) found.params.add(head);
+    else if (t.Resources && head in t.Resources) found.resources.add(head);
+  };
+  const subVars = (text: string, local: Record<string, unknown>) => {
+    for (const m of text.matchAll(/\$\{([^!}][^}]*)\}/g)) {
+      if (!(m[1].trim() in local)) note(m[1].trim());
+    }
+  };
+  if (Array.isArray(value)) value.forEach((v) => references(t, v, found));
+  else if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (k === "Ref" && typeof v === "string") note(v);
+      else if (k === "Fn::GetAtt" && Array.isArray(v)) note(String(v[0]));
+      else if (k === "Fn::Sub" && typeof v === "string") subVars(v, {});
+      else if (k === "Fn::Sub" && Array.isArray(v)) {
+        const local = (v[1] ?? {}) as Record<string, unknown>;
+        subVars(String(v[0]), local);
+        references(t, local, found);
+      } else references(t, v, found);
+    }
+  }
+  return found;
+}
+
+/** The value at `path` (`A/B/C`) of a resource's Properties, or undefined. */
+export function propertyAt(props: Record<string, unknown>, path: string): unknown {
+  let v: unknown = props;
+  for (const part of path.split("/")) {
+    if (!v || typeof v !== "object") return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+/** Each resource with a name hash in `def`, by resource id: the hash parameter's name. */
+export function hashParams(def: StackDef): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, src] of Object.entries(def.params)) {
+    if (src.from === "hash") out[src.resource] = name;
+  }
+  return out;
+}
+
+/**
+ * What the name hash of `resource` covers: the parameters its hashed `properties` use, and
+ * the hash parameters of the resources they refer to that carry one (a renamed resource gets
+ * a new ARN, so what refers to it by a create-only property is replaced too).
+ */
+export function hashInputs(
+  t: Template,
+  def: StackDef,
+  resource: string,
+  properties: string[],
+): string[] {
+  const props = (t.Resources?.[resource]?.Properties ?? {}) as Record<string, unknown>;
+  const found = references(t, properties.map((p) => propertyAt(props, p)));
+  const hashed = hashParams(def);
+  const inputs = new Set(found.params);
+  for (const r of found.resources) if (hashed[r] && r !== resource) inputs.add(hashed[r]);
+  return [...inputs].sort();
+}
+
+/**
+ * The name suffix of `resource`: `-` and a hash of its hashed properties as the template
+ * writes them and the values (`valueOf`) of the parameters they use.
+ */
+export async function nameHash(
+  t: Template,
+  def: StackDef,
+  resource: string,
+  properties: string[],
+  valueOf: (param: string) => string | undefined,
+): Promise<string> {
+  const props = (t.Resources?.[resource]?.Properties ?? {}) as Record<string, unknown>;
+  const inputs = hashInputs(t, def, resource, properties);
+  const text = canonical({
+    properties: properties.map((p) => [p, propertyAt(props, p) ?? null]),
+    values: inputs.map((p) => [p, valueOf(p) ?? null]),
+  });
+  return `-${await shortHash(text)}`;
 }

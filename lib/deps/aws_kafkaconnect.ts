@@ -7,15 +7,20 @@ export {
   CreateConnectorCommand,
   CreateCustomPluginCommand,
   CreateWorkerConfigurationCommand,
+  DeleteConnectorCommand,
+  DeleteCustomPluginCommand,
+  DeleteWorkerConfigurationCommand,
   DescribeConnectorCommand,
   DescribeCustomPluginCommand,
   KafkaConnectClient,
   ListConnectorsCommand,
   ListCustomPluginsCommand,
+  ListTagsForResourceCommand,
   ListWorkerConfigurationsCommand,
   UpdateConnectorCommand,
 } from "npm:@aws-sdk/client-kafkaconnect@3.1169.0";
 export type {
   CreateConnectorCommandInput,
+  DescribeConnectorCommandOutput,
   UpdateConnectorCommandInput,
 } from "npm:@aws-sdk/client-kafkaconnect@3.1169.0";
