@@ -20,7 +20,14 @@
  */
 import { runMain } from "../lib/shell/cli.ts";
 import { loadConfig } from "../lib/shell/config.ts";
-import { type FlagTable, helpText, jsonFlag, PREFIX_FLAG, readFlags } from "../lib/shell/flags.ts";
+import {
+  type FlagTable,
+  helpText,
+  jsonFlag,
+  PREFIX_FLAG,
+  readFlags,
+  urlCheck,
+} from "../lib/shell/flags.ts";
 import { ROWS_FLAG, SEED_FLAG } from "../lib/source/dataset.ts";
 import { resultJson, summarize } from "../lib/ingest/emulator.ts";
 import { KAFKA_CLIENT_FLAGS, kafkaClientOptions } from "../lib/kafka/kafka_client.ts";
@@ -53,10 +60,11 @@ export const FLAGS = {
     type: "string",
     arg: "SRC",
     help: "dataset (the built-in synthetic dataset) or mysql://user@host:3306/db; the MySQL " +
-      "password comes from PINPIPE_MYSQL_PASSWORD and is never printed",
+      "password comes from PINPIPE_MYSQL_PASSWORD only (never the URL, which deno task " +
+      "echoes) and is never printed",
     env: "PINPIPE_SOURCE",
     default: "dataset",
-    check: sourceProblem,
+    check: urlCheck("PINPIPE_MYSQL_PASSWORD", sourceProblem),
     section: "Source",
   },
   rows: ROWS_FLAG,
@@ -91,8 +99,10 @@ export const FLAGS = {
     help: "Confluent REST Proxy v2 or API Gateway invoke URL: POST URL/topics/<topic>",
     env: "PINPIPE_REST_URL",
     config: "apiInvokeUrl",
-    check: (u: string) =>
-      /^https?:\/\/[^/\s]+/.test(u) ? undefined : "expected http(s)://host[:port][/stage]",
+    check: urlCheck(
+      undefined,
+      (u) => /^https?:\/\/[^/\s]+/.test(u) ? undefined : "expected http(s)://host[:port][/stage]",
+    ),
     section: "Target (exactly one of --rest-url, --bootstrap, --out)",
   },
   "rest-api": {

@@ -15,7 +15,14 @@
  * @module
  */
 import { runMain } from "../lib/shell/cli.ts";
-import { dryRunFlag, type FlagTable, helpText, jsonFlag, readFlags } from "../lib/shell/flags.ts";
+import {
+  dryRunFlag,
+  type FlagTable,
+  helpText,
+  jsonFlag,
+  readFlags,
+  urlCheck,
+} from "../lib/shell/flags.ts";
 import { loadConfig } from "../lib/shell/config.ts";
 import { createDataset, ROWS_FLAG, SEED_FLAG } from "../lib/source/dataset.ts";
 import { DEFAULT_BATCH_ROWS, seedDatabase, type SeedOptions } from "../lib/source/mysql_source.ts";
@@ -28,10 +35,11 @@ export const FLAGS = {
     type: "string",
     arg: "URL",
     help: "mysql://user@host:3306/database; the password comes from PINPIPE_MYSQL_PASSWORD " +
-      "(or the URL) and is never printed",
+      "only (never the URL, which deno task echoes) and is never printed",
     env: "PINPIPE_MYSQL_URL",
     config: "mysqlUrl",
     default: DEFAULT_MYSQL_URL,
+    check: urlCheck("PINPIPE_MYSQL_PASSWORD"),
   },
   rows: { ...ROWS_FLAG, help: "rows per table" },
   seed: SEED_FLAG,

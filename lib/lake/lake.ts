@@ -20,7 +20,13 @@ import {
   S3Client,
 } from "../deps/aws_s3.ts";
 import { isRetriable, UsageError } from "../shell/errors.ts";
-import { type DefaultContext, type FlagDef, type FlagTable, REGION_FLAG } from "../shell/flags.ts";
+import {
+  type DefaultContext,
+  type FlagDef,
+  type FlagTable,
+  REGION_FLAG,
+  urlCheck,
+} from "../shell/flags.ts";
 
 /** The S3 connector's `topics.dir`. */
 export const TOPICS_DIR = "topics";
@@ -548,7 +554,7 @@ export const LAKE_FLAGS = {
         ? `s3://${config.bucket}`
         : DEFAULT_LOCAL_LAKE,
     defaultText: `s3://<config bucket> when deployed, else ${DEFAULT_LOCAL_LAKE}`,
-    check: lakeUrlProblem,
+    check: urlCheck(undefined, lakeUrlProblem),
   },
   "s3-endpoint": {
     type: "string",
@@ -556,6 +562,7 @@ export const LAKE_FLAGS = {
     help: "an S3-compatible endpoint (MinIO, moto), addressed path-style",
     env: "PINPIPE_S3_ENDPOINT",
     defaultText: "AWS",
+    check: urlCheck(),
   },
   region: REGION_FLAG,
 } as const satisfies FlagTable;
