@@ -8,10 +8,11 @@
  *     deno run -A https://<host>/tasks/seed_db.ts --rows 100000 --replace
  *
  * Changes: creates the database if missing, creates the three tables, inserts rows in one
- * transaction (a failed or interrupted load leaves them empty). Re-running is safe: it
- * refuses tables that already hold rows unless `--replace`, which drops and reloads them
- * (the same seed gives the same rows). Exit codes: 0 loaded, 1 failed or refused,
- * 2 bad options, 130 interrupted.
+ * transaction (a failed or interrupted load leaves them empty). Re-running is safe: three
+ * tables that hold rows are left as they are and the task says so (exit 0), one or two are
+ * refused, and `--replace` drops and reloads them (the same seed gives the same rows).
+ * Exit codes: 0 loaded (or loaded already), 1 failed or refused, 2 bad options,
+ * 130 interrupted.
  * @module
  */
 import { runMain } from "../lib/shell/cli.ts";
@@ -53,7 +54,9 @@ export const FLAGS = {
   },
   replace: {
     type: "boolean",
-    help: "drop and reload the three tables if they hold rows",
+    help:
+      "drop and reload the three tables if they hold rows (without it, loaded tables are left " +
+      "as they are)",
     env: "PINPIPE_REPLACE",
   },
   "dry-run": dryRunFlag("what would be done"),
@@ -64,8 +67,10 @@ export const HELP = helpText({
   about: "Create the source tables and load the synthetic Pinterest dataset into MySQL.",
   usage: "deno task seed-db [--mysql-url URL] [--rows N] [--replace] [flags]",
   flags: FLAGS,
-  notes: `Without --replace the task refuses tables that already hold rows and says so.
-Exit codes: 0 ok, 1 failed or refused, 2 bad options, 130 interrupted.`,
+  notes: `Without --replace, three tables that hold rows already are left as they are (the task
+says so: a second run of the walkthrough), and one or two that hold rows are refused.
+Exit codes: 0 ok (also: loaded already, left as they are), 1 failed or refused, 2 bad
+options, 130 interrupted.`,
 });
 
 /** The seed-db task's options: what `seedDatabase` takes, and how to print its result. */
