@@ -306,31 +306,38 @@ export class FileLake implements Lake {
     await Promise.all([...dirs].map(syncDir));
   }
 
+  /**
+   * Makes nothing: a run refused after the check (Kafka unreachable, a group's offsets that do
+   * not fit this lake) leaves no empty lake folder behind; the first object written makes the
+   * folders. Checks that the root, or the nearest folder above it that exists, is a writable
+   * directory.
+   */
   async check(): Promise<void> {
-    try {
-      await Deno.mkdir(this.root, { recursive: true });
-    } catch (err) {
-      if (err instanceof Deno.errors.AlreadyExists) {
+    let dir = this.root;
+    for (;;) {
+      let st: Deno.FileInfo | undefined;
+      try {
+        st = await Deno.stat(dir);
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) {
+          throw new Error(`Cannot use the lake "${this.url}": ${(err as Error).message}`, {
+            cause: err,
+          });
+        }
+      }
+      if (st && !st.isDirectory) {
         throw new Error(
-          `Cannot use the lake "${this.url}": "${this.root}" is a file, not a directory`,
+          dir === this.root
+            ? `Cannot use the lake "${this.url}": "${this.root}" is a file, not a directory`
+            : `Cannot use the lake "${this.url}": a folder on the way to "${this.root}" is a file`,
         );
       }
-      if (err instanceof Deno.errors.NotADirectory) {
-        throw new Error(
-          `Cannot use the lake "${this.url}": a folder on the way to "${this.root}" is a file`,
-        );
-      }
-      throw new Error(`Cannot use the lake "${this.url}": ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-    const st = await Deno.stat(this.root);
-    if (!st.isDirectory) {
-      throw new Error(`Cannot use the lake "${this.url}": "${this.root}" is not a directory`);
+      if (st || dirname(dir) === dir) break;
+      dir = dirname(dir);
     }
     // Writable? (a read-only mount or a directory owned by someone else)
     const probe = join(
-      this.root,
+      dir,
       `.pinpipe-write-check.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`,
     );
     try {
@@ -339,9 +346,7 @@ export class FileLake implements Lake {
     } catch (err) {
       await Deno.remove(probe).catch(() => {});
       throw new Error(
-        `Cannot use the lake "${this.url}": cannot write in "${this.root}": ${
-          (err as Error).message
-        }`,
+        `Cannot use the lake "${this.url}": cannot write in "${dir}": ${(err as Error).message}`,
         { cause: err },
       );
     }
