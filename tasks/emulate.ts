@@ -29,6 +29,7 @@ import {
   urlCheck,
 } from "../lib/shell/flags.ts";
 import { ROWS_FLAG, SEED_FLAG } from "../lib/source/dataset.ts";
+import { MYSQL_CONNECT_MS } from "../lib/source/mysql_url.ts";
 import { resultJson, summarize } from "../lib/ingest/emulator.ts";
 import { KAFKA_CLIENT_FLAGS, kafkaClientOptions } from "../lib/kafka/kafka_client.ts";
 import {
@@ -137,9 +138,14 @@ export const FLAGS = {
   ...KAFKA_CLIENT_FLAGS,
   "connect-timeout": {
     ...KAFKA_CLIENT_FLAGS["connect-timeout"],
-    help: "the first contact's longest wait, for the REST proxy as for Kafka",
-    defaultText: `${DEFAULT_REST_CONNECT_MS / 1000}s for a REST proxy; for Kafka ` +
-      KAFKA_CLIENT_FLAGS["connect-timeout"].defaultText,
+    help: "the first contact's longest wait, for a MySQL source, the REST proxy and Kafka",
+    defaultText:
+      (MYSQL_CONNECT_MS === DEFAULT_REST_CONNECT_MS
+        ? `${MYSQL_CONNECT_MS / 1000}s for MySQL and a REST proxy`
+        : `${MYSQL_CONNECT_MS / 1000}s for MySQL, ${
+          DEFAULT_REST_CONNECT_MS / 1000
+        }s for a REST proxy`) +
+      `; for Kafka ${KAFKA_CLIENT_FLAGS["connect-timeout"].defaultText}`,
   },
   "producer-threads": {
     type: "int",
@@ -261,6 +267,8 @@ export async function parseOptions(
     job: {
       source: v.source,
       mysqlPassword: env.PINPIPE_MYSQL_PASSWORD,
+      sourceFrom: p.from("source"),
+      connectTimeoutMs: v.connectTimeout,
       rows: v.rows,
       seed: v.seed,
       prefix: v.prefix,

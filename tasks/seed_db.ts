@@ -27,7 +27,7 @@ import {
 import { loadConfig } from "../lib/shell/config.ts";
 import { createDataset, ROWS_FLAG, SEED_FLAG } from "../lib/source/dataset.ts";
 import { DEFAULT_BATCH_ROWS, seedDatabase, type SeedOptions } from "../lib/source/mysql_source.ts";
-import { DEFAULT_MYSQL_URL, parseMysqlUrl } from "../lib/source/mysql_url.ts";
+import { DEFAULT_MYSQL_URL, MYSQL_CONNECT_MS, parseMysqlUrl } from "../lib/source/mysql_url.ts";
 import { taskProgress } from "../lib/shell/log.ts";
 
 /** The seed-db task's flags: parser, --help and options all come from this table. */
@@ -41,6 +41,14 @@ export const FLAGS = {
     config: "mysqlUrl",
     default: DEFAULT_MYSQL_URL,
     check: urlCheck("PINPIPE_MYSQL_PASSWORD"),
+  },
+  "connect-timeout": {
+    type: "duration",
+    help: "how long connecting to MySQL may take: the TCP connection and the server's greeting",
+    idea: "how long the first connection may take (to Kafka, MySQL or a REST proxy)",
+    env: "PINPIPE_CONNECT_TIMEOUT",
+    default: MYSQL_CONNECT_MS,
+    min: 100,
   },
   rows: { ...ROWS_FLAG, help: "rows per table" },
   seed: SEED_FLAG,
@@ -88,7 +96,10 @@ export function parseOptions(
   const v = p.values;
   let target;
   try {
-    target = parseMysqlUrl(v.mysqlUrl, env.PINPIPE_MYSQL_PASSWORD, p.from("mysql-url"));
+    target = {
+      ...parseMysqlUrl(v.mysqlUrl, env.PINPIPE_MYSQL_PASSWORD, p.from("mysql-url")),
+      connectTimeoutMs: v.connectTimeout,
+    };
   } catch (err) {
     p.problem((err as Error).message);
   }

@@ -438,7 +438,9 @@ async function cleanTables(
     onStep: (step) => progress.update(step, { force: true, textOnly: true }),
     onRead: (table, objects, lines) => {
       // Each topic's objects are counted against its own number, not the lake's.
-      if (reading.what !== `reading ${table}`) reading.begin(`reading ${table}`, files[table].length);
+      if (reading.what !== `reading ${table}`) {
+        reading.begin(`reading ${table}`, files[table].length);
+      }
       // One batch is one step: its objects all finished now, so the rate sees one sample.
       reading.batch(objects.length, lines, objects.reduce((n, o) => n + (o.size ?? 0), 0));
     },
