@@ -16,6 +16,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { envTest, ROOT, withMysqlDatabase, withTempDir } from "./_fixtures.ts";
 import { closedPort } from "./_running.ts";
+import { displayWidth } from "../lib/shell/table_format.ts";
 
 /** One command of the walkthrough, in order. */
 export interface WalkthroughCommand {
@@ -250,6 +251,10 @@ await envTest(
           new RegExp(`transform: ${n(records)} records from \\d+ objects`),
         );
         assert.match(out("transform").stdout, /Q1 {2}Most popular category in each country/);
+        // The answers fit an 80-column terminal (long names wrap inside their column).
+        for (const line of out("transform").stdout.split("\n")) {
+          assert.ok(displayWidth(line) <= 80, `wider than 80 columns: ${line}`);
+        }
         const outDir = /--out (\S+)/.exec(out("transform").command)![1];
         for (const f of ["report.html", "answers/q1.csv", "answers/q8.json", "summary.json"]) {
           await Deno.stat(join(dir, outDir, f));
