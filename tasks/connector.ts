@@ -28,6 +28,7 @@ import {
   PREFIX_FLAG,
   readFlags,
   REGION_FLAG,
+  urlCheck,
 } from "../lib/shell/flags.ts";
 import { loadConfig } from "../lib/shell/config.ts";
 import { BUCKET_FLAG, TOPICS_DIR } from "../lib/lake/lake.ts";
@@ -108,8 +109,10 @@ export const FLAGS = {
       "error, not retried",
     env: "PINPIPE_CONNECT_URL",
     section: "connect-rest",
-    check: (url: string) =>
-      /^https?:\/\/[^/\s]+/.test(url) ? undefined : "expected http(s)://host:port",
+    check: urlCheck(
+      undefined,
+      (url) => /^https?:\/\/[^/\s]+/.test(url) ? undefined : "expected http(s)://host:port",
+    ),
   },
   bootstrap: {
     ...BOOTSTRAP_FLAG,
@@ -160,6 +163,7 @@ export const FLAGS = {
     help: "where the plugin zip lives",
     env: "PINPIPE_CONNECTOR_PLUGIN_S3",
     defaultText: `s3://B/${pluginObjectKey("<file of --plugin-url>")}`,
+    check: urlCheck(),
   },
   workers: {
     type: "int",

@@ -20,8 +20,16 @@
  */
 import { runMain } from "../lib/shell/cli.ts";
 import { loadConfig } from "../lib/shell/config.ts";
-import { type FlagTable, helpText, jsonFlag, PREFIX_FLAG, readFlags } from "../lib/shell/flags.ts";
+import {
+  type FlagTable,
+  helpText,
+  jsonFlag,
+  PREFIX_FLAG,
+  readFlags,
+  urlCheck,
+} from "../lib/shell/flags.ts";
 import { ROWS_FLAG, SEED_FLAG } from "../lib/source/dataset.ts";
+import { MYSQL_CONNECT_MS } from "../lib/source/mysql_url.ts";
 import { resultJson, summarize } from "../lib/ingest/emulator.ts";
 import { KAFKA_CLIENT_FLAGS, kafkaClientOptions } from "../lib/kafka/kafka_client.ts";
 import {
@@ -53,10 +61,11 @@ export const FLAGS = {
     type: "string",
     arg: "SRC",
     help: "dataset (the built-in synthetic dataset) or mysql://user@host:3306/db; the MySQL " +
-      "password comes from PINPIPE_MYSQL_PASSWORD and is never printed",
+      "password comes from PINPIPE_MYSQL_PASSWORD only (never the URL, which deno task " +
+      "echoes) and is never printed",
     env: "PINPIPE_SOURCE",
     default: "dataset",
-    check: sourceProblem,
+    check: urlCheck("PINPIPE_MYSQL_PASSWORD", sourceProblem),
     section: "Source",
   },
   rows: ROWS_FLAG,
@@ -91,8 +100,10 @@ export const FLAGS = {
     help: "Confluent REST Proxy v2 or API Gateway invoke URL: POST URL/topics/<topic>",
     env: "PINPIPE_REST_URL",
     config: "apiInvokeUrl",
-    check: (u: string) =>
-      /^https?:\/\/[^/\s]+/.test(u) ? undefined : "expected http(s)://host[:port][/stage]",
+    check: urlCheck(
+      undefined,
+      (u) => /^https?:\/\/[^/\s]+/.test(u) ? undefined : "expected http(s)://host[:port][/stage]",
+    ),
     section: "Target (exactly one of --rest-url, --bootstrap, --out)",
   },
   "rest-api": {
@@ -127,9 +138,14 @@ export const FLAGS = {
   ...KAFKA_CLIENT_FLAGS,
   "connect-timeout": {
     ...KAFKA_CLIENT_FLAGS["connect-timeout"],
-    help: "the first contact's longest wait, for the REST proxy as for Kafka",
-    defaultText: `${DEFAULT_REST_CONNECT_MS / 1000}s for a REST proxy; for Kafka ` +
-      KAFKA_CLIENT_FLAGS["connect-timeout"].defaultText,
+    help: "the first contact's longest wait, for a MySQL source, the REST proxy and Kafka",
+    defaultText:
+      (MYSQL_CONNECT_MS === DEFAULT_REST_CONNECT_MS
+        ? `${MYSQL_CONNECT_MS / 1000}s for MySQL and a REST proxy`
+        : `${MYSQL_CONNECT_MS / 1000}s for MySQL, ${
+          DEFAULT_REST_CONNECT_MS / 1000
+        }s for a REST proxy`) +
+      `; for Kafka ${KAFKA_CLIENT_FLAGS["connect-timeout"].defaultText}`,
   },
   "producer-threads": {
     type: "int",
@@ -251,6 +267,8 @@ export async function parseOptions(
     job: {
       source: v.source,
       mysqlPassword: env.PINPIPE_MYSQL_PASSWORD,
+      sourceFrom: p.from("source"),
+      connectTimeoutMs: v.connectTimeout,
       rows: v.rows,
       seed: v.seed,
       prefix: v.prefix,

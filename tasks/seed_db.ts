@@ -8,18 +8,26 @@
  *     deno run -A https://<host>/tasks/seed_db.ts --rows 100000 --replace
  *
  * Changes: creates the database if missing, creates the three tables, inserts rows in one
- * transaction (a failed or interrupted load leaves them empty). Re-running is safe: it
- * refuses tables that already hold rows unless `--replace`, which drops and reloads them
- * (the same seed gives the same rows). Exit codes: 0 loaded, 1 failed or refused,
- * 2 bad options, 130 interrupted.
+ * transaction (a failed or interrupted load leaves them empty). Re-running is safe: three
+ * tables that hold rows are left as they are and the task says so (exit 0), one or two are
+ * refused, and `--replace` drops and reloads them (the same seed gives the same rows).
+ * Exit codes: 0 loaded (or loaded already), 1 failed or refused, 2 bad options,
+ * 130 interrupted.
  * @module
  */
 import { runMain } from "../lib/shell/cli.ts";
-import { dryRunFlag, type FlagTable, helpText, jsonFlag, readFlags } from "../lib/shell/flags.ts";
+import {
+  dryRunFlag,
+  type FlagTable,
+  helpText,
+  jsonFlag,
+  readFlags,
+  urlCheck,
+} from "../lib/shell/flags.ts";
 import { loadConfig } from "../lib/shell/config.ts";
 import { createDataset, ROWS_FLAG, SEED_FLAG } from "../lib/source/dataset.ts";
 import { DEFAULT_BATCH_ROWS, seedDatabase, type SeedOptions } from "../lib/source/mysql_source.ts";
-import { DEFAULT_MYSQL_URL, parseMysqlUrl } from "../lib/source/mysql_url.ts";
+import { DEFAULT_MYSQL_URL, MYSQL_CONNECT_MS, parseMysqlUrl } from "../lib/source/mysql_url.ts";
 import { taskProgress } from "../lib/shell/log.ts";
 
 /** The seed-db task's flags: parser, --help and options all come from this table. */
@@ -28,10 +36,19 @@ export const FLAGS = {
     type: "string",
     arg: "URL",
     help: "mysql://user@host:3306/database; the password comes from PINPIPE_MYSQL_PASSWORD " +
-      "(or the URL) and is never printed",
+      "only (never the URL, which deno task echoes) and is never printed",
     env: "PINPIPE_MYSQL_URL",
     config: "mysqlUrl",
     default: DEFAULT_MYSQL_URL,
+    check: urlCheck("PINPIPE_MYSQL_PASSWORD"),
+  },
+  "connect-timeout": {
+    type: "duration",
+    help: "how long connecting to MySQL may take: the TCP connection and the server's greeting",
+    idea: "how long the first connection may take (to Kafka, MySQL or a REST proxy)",
+    env: "PINPIPE_CONNECT_TIMEOUT",
+    default: MYSQL_CONNECT_MS,
+    min: 100,
   },
   rows: { ...ROWS_FLAG, help: "rows per table" },
   seed: SEED_FLAG,
@@ -45,7 +62,9 @@ export const FLAGS = {
   },
   replace: {
     type: "boolean",
-    help: "drop and reload the three tables if they hold rows",
+    help:
+      "drop and reload the three tables if they hold rows (without it, loaded tables are left " +
+      "as they are)",
     env: "PINPIPE_REPLACE",
   },
   "dry-run": dryRunFlag("what would be done"),
@@ -56,8 +75,10 @@ export const HELP = helpText({
   about: "Create the source tables and load the synthetic Pinterest dataset into MySQL.",
   usage: "deno task seed-db [--mysql-url URL] [--rows N] [--replace] [flags]",
   flags: FLAGS,
-  notes: `Without --replace the task refuses tables that already hold rows and says so.
-Exit codes: 0 ok, 1 failed or refused, 2 bad options, 130 interrupted.`,
+  notes: `Without --replace, three tables that hold rows already are left as they are (the task
+says so: a second run of the walkthrough), and one or two that hold rows are refused.
+Exit codes: 0 ok (also: loaded already, left as they are), 1 failed or refused, 2 bad
+options, 130 interrupted.`,
 });
 
 /** The seed-db task's options: what `seedDatabase` takes, and how to print its result. */
@@ -75,7 +96,10 @@ export function parseOptions(
   const v = p.values;
   let target;
   try {
-    target = parseMysqlUrl(v.mysqlUrl, env.PINPIPE_MYSQL_PASSWORD, p.from("mysql-url"));
+    target = {
+      ...parseMysqlUrl(v.mysqlUrl, env.PINPIPE_MYSQL_PASSWORD, p.from("mysql-url")),
+      connectTimeoutMs: v.connectTimeout,
+    };
   } catch (err) {
     p.problem((err as Error).message);
   }

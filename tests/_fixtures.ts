@@ -44,7 +44,8 @@ export type Need =
   | "franz-go"
   | "confluent-python"
   | "kafka-python"
-  | "curl";
+  | "curl"
+  | "tmux";
 
 /** The Python the Debian Kafka clients (python3-confluent-kafka, python3-kafka) are for. */
 export const SYSTEM_PYTHON = "/usr/bin/python3";
@@ -79,6 +80,7 @@ async function mysqlReachable(): Promise<boolean> {
 const checks: Record<Need, () => Promise<boolean>> = {
   kcat: () => hasCommand("kcat", ["-V"]),
   curl: () => hasCommand("curl"),
+  tmux: () => hasCommand("tmux", ["-V"]),
   mysql: mysqlReachable,
   chromium: async () => {
     try {

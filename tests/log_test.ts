@@ -53,7 +53,7 @@ Deno.test("every line a task prints through the logger is redacted, live lines i
   assert.ok(written.includes("u:***@h") && written.includes("root:***@db"), written);
 });
 
-Deno.test("a password in --rest-url appears in no retry line, summary or error of the emulate task", async () => {
+Deno.test("a password in --rest-url is refused by the emulate task without being repeated", async () => {
   const url = `http://user:HUNTER2PW@127.0.0.1:${closedPort()}`;
   const r = await run("deno", [
     "run",
@@ -65,12 +65,12 @@ Deno.test("a password in --rest-url appears in no retry line, summary or error o
     "--attempts=3",
     "--json",
   ]);
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /127\.0\.0\.1/, "the error names the proxy");
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /Invalid --rest-url "http:\/\/user:\*\*\*@127\.0\.0\.1:\d+": a password/);
   assert.ok(!`${r.stdout}${r.stderr}`.includes("HUNTER2PW"), `${r.stdout}\n${r.stderr}`);
 });
 
-Deno.test("a password in a --source without a scheme is masked in the error", async () => {
+Deno.test("a password in a --source without a scheme is refused and masked in the error", async () => {
   const r = await run("deno", [
     "run",
     "-A",
@@ -81,6 +81,7 @@ Deno.test("a password in a --source without a scheme is masked in the error", as
     "-",
   ]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /Invalid --source "root:\*\*\*@db\.example:3306\/pins"/);
+  assert.match(r.stderr, /Invalid --source "root:\*\*\*@db\.example:3306\/pins": a password/);
+  assert.match(r.stderr, /PINPIPE_MYSQL_PASSWORD/);
   assert.ok(!r.stderr.includes("HUNTER3PW"), r.stderr);
 });

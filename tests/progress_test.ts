@@ -228,9 +228,10 @@ Deno.test("the read counter shows objects and records read, by bytes when sizes 
   c.advance(1000);
   r.what = "geo";
   r.object(0, 1000); // the last object: drawn at once
+  // The rate runs from the first object read: 250 more records in the 3 s since.
   assert.match(
     term.screen,
-    /^transform: █+ 100% · 125 records\/s · geo: 3\/4 objects, 500 records$/,
+    /^transform: █+ 100% · 83 records\/s · geo: 3\/4 objects, 500 records$/,
   );
   const plain: string[] = [];
   const q = new Progress("transform", {
@@ -241,7 +242,44 @@ Deno.test("the read counter shows objects and records read, by bytes when sizes 
   const unsized = readProgress(q, { objects: 10 });
   c.advance(2000);
   unsized.object(40);
-  assert.match(plain.join(""), /^transform: 10% · 20 records\/s · ETA 0:18 · 1\/10 objects, 40/);
+  c.advance(2000);
+  unsized.object(40);
+  assert.deepEqual(plain, [
+    "transform: 10% · 1/10 objects, 40 records\n",
+    "transform: 20% · 20 records/s · ETA 0:16 · 2/10 objects, 80 records\n",
+  ]);
+});
+
+Deno.test("no rate and no ETA until the work itself was measured: the wait before it is not its pace", () => {
+  const term = new FakeTerminal(120);
+  const c = clock();
+  const p = new Progress("transform", { sink: term, now: c.now });
+  const r = readProgress(p, { objects: 933, what: "reading pin" });
+  c.advance(12_000); // listing the lake, starting DuckDB: nothing read yet
+  r.batch(1, 10);
+  assert.match(term.screen, /^transform: ░+ {3}0% · reading pin: 1\/933 objects, 10 records$/);
+  c.advance(500);
+  r.batch(99, 990);
+  assert.doesNotMatch(term.screen, /ETA/, "half a second of work gives no ETA");
+  c.advance(500);
+  r.batch(100, 1000);
+  // 199 objects in the 1 s since the first: 733 left take 3.7 s.
+  assert.match(term.screen, / 21% · 1,990 records\/s · ETA 0:04 · reading pin: 200\/933 objects/);
+});
+
+Deno.test("each part read counts its objects against its own number, the bar against the whole", () => {
+  const term = new FakeTerminal(120);
+  const c = clock();
+  const p = new Progress("transform", { sink: term, now: c.now });
+  const r = readProgress(p, { objects: 933, unit: "lines" });
+  r.begin("reading pin", 311);
+  r.batch(311, 3110);
+  assert.match(term.screen, / 33% · reading pin: 311\/311 objects, 3,110 lines$/);
+  r.begin("reading geo", 311);
+  c.advance(200);
+  r.batch(1, 10);
+  assert.match(term.screen, / 33% · .*reading geo: 1\/311 objects, 10 lines$/);
+  assert.deepEqual(r.counts, { objects: 312, records: 3120, bytes: 0 });
 });
 
 Deno.test("lines are cut by display width: emoji and wide characters count two columns", () => {

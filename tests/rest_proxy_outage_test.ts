@@ -134,7 +134,7 @@ Deno.test("emulate with a --rest-url that never answers gives up after 5 s namin
     assert.equal(r.code, 1, r.stderr);
     assert.match(
       r.stderr,
-      /error: Cannot reach the REST proxy at --rest-url "http:\/\/127\.0\.0\.1:\d+": no answer within 5 s \(--connect-timeout or PINPIPE_CONNECT_TIMEOUT gives it longer\)/,
+      /error: Cannot reach the REST proxy at --rest-url "http:\/\/127\.0\.0\.1:\d+": no answer within 4 s \(--connect-timeout or PINPIPE_CONNECT_TIMEOUT gives it longer\)/,
     );
     assert.doesNotMatch(r.stderr, /retrying/);
     // The wait is the flag's.

@@ -88,13 +88,25 @@ await envTest(
   },
 );
 
-await envTest("seed-db refuses tables that hold rows unless --replace", ["mysql"], async () => {
+await envTest("seed-db run again says the tables are loaded and leaves them, unless --replace", [
+  "mysql",
+], async () => {
   await withMysqlDatabase(async (url) => {
     assert.equal((await seedDb(["--mysql-url", url, "--rows", "50"])).code, 0);
+    await query(url, "UPDATE user_data SET first_name = 'Kept' WHERE ind = 3");
     const again = await seedDb(["--mysql-url", url, "--rows", "50"]);
-    assert.equal(again.code, 1);
-    assert.match(again.stderr, /"pinterest_data" holds 50 rows/);
-    assert.match(again.stderr, /--replace/);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(
+      again.stdout,
+      /^the tables in ".*" are loaded already \(pinterest_data 50 rows, geolocation_data 50 rows, user_data 50 rows\): left as they are; --replace drops and reloads them\n$/,
+    );
+    const [kept] = await query(url, "SELECT first_name FROM user_data WHERE ind = 3");
+    assert.equal(kept.first_name, "Kept", "the tables were left as they were");
+    const other = await seedDb(["--mysql-url", url, "--rows", "60", "--json"]);
+    assert.equal(other.code, 0, other.stderr);
+    const result = JSON.parse(other.stdout);
+    assert.equal(result.kept, true);
+    assert.match(result.summary, /user_data 50 rows, not the 60 asked for\): left as they are/);
     const replaced = await seedDb(["--mysql-url", url, "--rows", "80", "--seed", "5", "--replace"]);
     assert.equal(replaced.code, 0, replaced.stderr);
     // The summary is the result: once, on stdout, not repeated on stderr.
@@ -112,6 +124,24 @@ await envTest("seed-db refuses tables that hold rows unless --replace", ["mysql"
     assert.deepEqual({ ...row }, createDataset({ rows: 80, seed: 5 }).posting(7).user);
   });
 });
+
+await envTest(
+  "seed-db refuses a database where only some of the tables hold rows",
+  ["mysql"],
+  async () => {
+    await withMysqlDatabase(async (url) => {
+      assert.equal((await seedDb(["--mysql-url", url, "--rows", "20"])).code, 0);
+      await query(url, "DELETE FROM geolocation_data");
+      const r = await seedDb(["--mysql-url", url, "--rows", "20"]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        /"pinterest_data" holds 20 rows, "user_data" holds 20 rows, but not all/,
+      );
+      assert.match(r.stderr, /--replace/);
+    });
+  },
+);
 
 await envTest("seed-db --dry-run changes nothing", ["mysql"], async () => {
   await withMysqlDatabase(async (url, db) => {
@@ -143,18 +173,23 @@ await envTest(
   ["mysql"],
   async () => {
     await withMysqlDatabase(async (url) => {
-      const withPass = url.replace("mysql://root@", "mysql://root:urlsecret9@");
-      const a = await seedDb(["--mysql-url", withPass]);
-      const b = await seedDb(["--mysql-url", url], { PINPIPE_MYSQL_PASSWORD: "envsecret9" });
-      for (const r of [a, b]) {
-        assert.equal(r.code, 1, r.stderr);
-        assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-        assert.match(r.stderr, /^error: Cannot connect to MySQL as "root" at .*Access denied/);
-        assert.doesNotMatch(r.stderr + r.stdout, /urlsecret9|envsecret9/);
-      }
+      const r = await seedDb(["--mysql-url", url], { PINPIPE_MYSQL_PASSWORD: "envsecret9" });
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.match(r.stderr, /^error: Cannot connect to MySQL as "root" at .*Access denied/);
+      assert.doesNotMatch(r.stderr + r.stdout, /envsecret9/);
     });
   },
 );
+
+Deno.test("a password inside --mysql-url is refused with exit 2, naming PINPIPE_MYSQL_PASSWORD", async () => {
+  const r = await seedDb(["--mysql-url", "mysql://root:urlsecret9@127.0.0.1:1/x"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert.match(r.stderr, /^error: Invalid --mysql-url "mysql:\/\/root:\*\*\*@127\.0\.0\.1:1\/x"/);
+  assert.match(r.stderr, /PINPIPE_MYSQL_PASSWORD/);
+  assert.doesNotMatch(r.stderr + r.stdout, /urlsecret9/);
+});
 
 await envTest(
   "the MySQL source reads postings by key, in any order, leaving out missing keys",

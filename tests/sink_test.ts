@@ -430,6 +430,11 @@ Deno.test({
           return true;
         });
         assert.deepEqual(await objects(fresh), [], "nothing was written");
+        await assert.rejects(
+          Deno.stat(`${dir}/second`),
+          Deno.errors.NotFound,
+          "no folder was made",
+        );
         const s = await runSink(sinkOpts(kafka, fresh, { fromBeginning: true }));
         assert.equal(s.records, 160);
         await assertExactlyOnce(fresh, ["t.geo", "t.pin"], 2, 40);
@@ -615,6 +620,16 @@ Deno.test({
             lake === file ? /is a file, not a directory$/ : /on the way .* is a file$/,
           );
         }
+        // Unreachable Kafka: refused before anything was landed, and no lake folder was made.
+        const task = startTask("sink.ts", [
+          "--bootstrap",
+          `127.0.0.1:${closedPort()}`,
+          "--lake",
+          `${dir}/not/made`,
+          "--once",
+        ]);
+        assert.equal((await task.ended).code, 1, task.stderr());
+        await assert.rejects(Deno.stat(`${dir}/not`), Deno.errors.NotFound);
         assert.equal(await Deno.readTextFile(file), "not a lake");
       });
     }),

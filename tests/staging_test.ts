@@ -239,3 +239,22 @@ Deno.test("a swap refuses a name that is not a relative path of an output", asyn
     assert.deepEqual(await tree(target), {});
   });
 });
+
+Deno.test("a run discarded before any output takes the folders it made with it, and no others", async () => {
+  await withTempDir(async (dir) => {
+    // Made by the run (a new --out two levels down): gone with its staging folder.
+    const made = await Staging.create(join(dir, "new", "out"), ".run-");
+    await made.discard();
+    assert.deepEqual(await tree(dir), {});
+    // There before the run, empty or not: kept.
+    await Deno.mkdir(join(dir, "empty"));
+    const there = await Staging.create(join(dir, "empty"), ".run-");
+    await there.discard();
+    assert.deepEqual(await tree(dir), { "empty/": "" });
+    // Made by the run and then filled by its swap: kept.
+    const swapped = await Staging.create(join(dir, "filled"), ".run-");
+    await write(swapped.path, { "a.txt": "new" });
+    await swapped.swapInto(join(dir, "filled"), ["a.txt"]);
+    assert.deepEqual(await tree(dir), { "empty/": "", "filled/": "", "filled/a.txt": "new" });
+  });
+});

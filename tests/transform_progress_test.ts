@@ -122,7 +122,7 @@ Deno.test("cleaning reports each batch of objects read, with its lines, before r
   });
 });
 
-Deno.test("transform's progress line counts the objects and lines read against the lake's totals", async () => {
+Deno.test("transform's progress line counts each topic's objects and lines against the topic's own number", async () => {
   await withTempDir(async (dir) => {
     const lake = join(dir, "lake");
     await replayedLake(lake, 100, 10);
@@ -137,14 +137,20 @@ Deno.test("transform's progress line counts the objects and lines read against t
       { progress: tty },
     );
     const frames = written.split("\r\x1b[K").filter(Boolean);
-    // The last object read forces a line: every object and line of the lake, at 100 %.
-    const last = frames.find((f) => f.includes("45/45 objects"));
-    assert.ok(last, `no line with every object read:\n${frames.join("\n")}`);
-    assert.match(last, /100% · (.* · )?reading user: 45\/45 objects, 450 lines/);
+    // The lake holds 45 objects, 15 per topic: each topic is counted against its 15.
+    for (const t of TABLES) {
+      const done = frames.find((f) => f.includes(`reading ${t}: 15/15 objects`));
+      assert.ok(done, `no line with every ${t} object read:\n${frames.join("\n")}`);
+      assert.match(done, new RegExp(`reading ${t}: 15/15 objects, 150 lines$`));
+    }
+    // The bar goes over the whole lake (by bytes): full only once the last topic is read.
+    assert.match(frames.find((f) => f.includes("reading user: 15/15"))!, /100% · /);
+    assert.doesNotMatch(frames.find((f) => f.includes("reading geo: 15/15"))!, /100% · /);
     for (const f of frames) {
       assert.ok(!f.includes("\n") || f.endsWith("\n"), "a live line is one line");
-      const m = /(\d+)\/45 objects, ([\d,]+) lines/.exec(f);
-      if (m) assert.ok(Number(m[2].replace(",", "")) <= 450);
+      assert.doesNotMatch(f, /\/45 objects/, "no topic is counted against the lake's total");
+      const m = /(\d+)\/15 objects, ([\d,]+) lines/.exec(f);
+      if (m) assert.ok(Number(m[1]) <= 15 && Number(m[2].replace(",", "")) <= 150, f);
     }
     // Steps with nothing to count show no stale bar, rate or ETA.
     const cleaning = frames.find((f) => f.startsWith("transform: cleaning user"));

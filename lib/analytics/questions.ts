@@ -6,7 +6,7 @@
  */
 import type { DuckDBConnection } from "../deps/duckdb.ts";
 import { readSql } from "./read_sql.ts";
-import { type Cell, formatTable, type Row } from "../shell/table_format.ts";
+import { type Cell, formatTable, type Row, TABLE_WIDTH, wrapText } from "../shell/table_format.ts";
 import type { FlagDef } from "../shell/flags.ts";
 
 /** Rows shown per answer on stdout by default (the files always hold every row). */
@@ -134,9 +134,17 @@ export async function answerQuestions(
   return answers;
 }
 
-/** The answers as aligned tables with their titles, for a terminal. */
+/** The answers as aligned tables with their titles, for a terminal, in 80 columns. */
 export function formatAnswers(answers: readonly Answer[], opts: { maxRows?: number } = {}): string {
   return answers
-    .map((a) => `${a.id.toUpperCase()}  ${a.title}\n${formatTable(a.columns, a.rows, opts)}`)
+    .map((a) => `${heading(a)}\n${formatTable(a.columns, a.rows, opts)}`)
     .join("\n\n");
+}
+
+/** `Q1  <title>`, the title wrapped to TABLE_WIDTH under itself. */
+function heading(a: Answer): string {
+  const indent = a.id.length + 2;
+  return wrapText(a.title, TABLE_WIDTH - indent)
+    .map((line, i) => (i === 0 ? `${a.id.toUpperCase()}  ` : " ".repeat(indent)) + line)
+    .join("\n");
 }

@@ -437,8 +437,12 @@ async function cleanTables(
     batchObjects: run.opts.readBatchObjects,
     onStep: (step) => progress.update(step, { force: true, textOnly: true }),
     onRead: (table, objects, lines) => {
-      reading.what = `reading ${table}`;
-      objects.forEach((o, i) => reading.object(i === objects.length - 1 ? lines : 0, o.size));
+      // Each topic's objects are counted against its own number, not the lake's.
+      if (reading.what !== `reading ${table}`) {
+        reading.begin(`reading ${table}`, files[table].length);
+      }
+      // One batch is one step: its objects all finished now, so the rate sees one sample.
+      reading.batch(objects.length, lines, objects.reduce((n, o) => n + (o.size ?? 0), 0));
     },
   });
   const records = TABLES.reduce((n, k) => n + cleaned.tables[k].records, 0);

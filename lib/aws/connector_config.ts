@@ -6,7 +6,7 @@
  * or the template's defaults. Also the plugin's well-known name and download location.
  * @module
  */
-import type { FlagDef } from "../shell/flags.ts";
+import { type FlagDef, urlCheck } from "../shell/flags.ts";
 import { loadTemplate } from "./stacks.ts";
 import type { Template } from "./stacks.ts";
 
@@ -51,6 +51,7 @@ export const PLUGIN_URL_FLAG = {
   env: "PINPIPE_PLUGIN_URL",
   default: S3_SINK_PLUGIN.url,
   defaultText: `Confluent Hub's ${S3_SINK_PLUGIN.file}`,
+  check: urlCheck(),
 } as const satisfies FlagDef;
 
 /** The key of the plugin zip from `source` in the lake bucket: `plugins/<its file name>`. */

@@ -50,7 +50,7 @@ export const DEFAULT_RETRY_FOR_MS = 120_000;
 /** One request's longest wait by default (API Gateway gives up at 29 s). */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** The first contact with a REST proxy may take this long by default. */
-export const DEFAULT_REST_CONNECT_MS = 5000;
+export const DEFAULT_REST_CONNECT_MS = 4000;
 
 /** Where the records go: exactly one of these. */
 export type EmulateTarget =
@@ -63,6 +63,10 @@ export interface EmulateJob {
   /** `dataset`, or `mysql://user@host:3306/db` (the password from `mysqlPassword`). */
   source: string;
   mysqlPassword?: string;
+  /** Where `source` came from (`--source`, `PINPIPE_SOURCE`), named when MySQL fails. */
+  sourceFrom?: string;
+  /** The first contact's longest wait with a MySQL source (`--connect-timeout`). */
+  connectTimeoutMs?: number;
   rows: number;
   seed: number;
   prefix: string;
@@ -133,9 +137,10 @@ export async function runEmulate(
 ): Promise<EmulateResult> {
   const src: PostingSource = job.source === "dataset"
     ? datasetSource(createDataset({ rows: job.rows, seed: job.seed }))
-    : await (await loadMysqlSource()).MysqlSource.open(
-      parseMysqlUrl(job.source, job.mysqlPassword, "--source"),
-    );
+    : await (await loadMysqlSource()).MysqlSource.open({
+      ...parseMysqlUrl(job.source, job.mysqlPassword, job.sourceFrom ?? "--source"),
+      connectTimeoutMs: job.connectTimeoutMs,
+    });
   const count = job.postings === ALL_POSTINGS ? src.rows : job.postings;
   if (job.mode === "random" && count === undefined && job.durationMs === undefined) {
     // Said at the start: random draws have no end of their own.

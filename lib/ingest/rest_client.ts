@@ -433,7 +433,15 @@ export class RestProducer implements Target {
         retryAfterMs: parseRetryAfter(res.headers.get("retry-after")),
       });
     }
-    const hint = res.status === 403 && code === undefined ? ` (${API_KEY_HINT})` : "";
+    // An answer without a REST proxy's error_code may not come from a REST proxy at all (an
+    // HTTP proxy on the way, a wrong port): the flag that points there is named.
+    const hint = code !== undefined
+      ? ""
+      : res.status === 403
+      ? ` (${API_KEY_HINT})`
+      : ` (no error_code in the answer: does ${
+        this.opts.urlFlag ?? "--rest-url"
+      } point at a REST proxy?)`;
     throw new DeliveryError(`${what}: ${answer}${hint}`, topic, key, code ?? res.status);
   }
 

@@ -110,6 +110,7 @@ export const KAFKA_CLIENT_FLAGS = {
   "connect-timeout": {
     type: "duration",
     help: "how long connecting to Kafka may take: the TCP connection, then Kafka's first answers",
+    idea: "how long the first connection may take (to Kafka, MySQL or a REST proxy)",
     env: "PINPIPE_CONNECT_TIMEOUT",
     defaultText: `${FIRST_CONNECT_MS / 1000}s, then ${FIRST_ANSWER_MS / 1000}s`,
     min: 100,
@@ -239,11 +240,15 @@ export async function kafkaAnswered<T>(
  * minute of retries ending in a bare `ECONNREFUSED`.
  */
 export async function checkKafkaReachable(
-  opts: Pick<KafkaClientOptions, "bootstrap" | "bootstrapFrom" | "connectionTimeoutMs">,
+  opts: Pick<KafkaClientOptions, "bootstrap" | "bootstrapFrom" | "connectionTimeoutMs" | "tls">,
   timeoutMs = opts.connectionTimeoutMs ?? FIRST_CONNECT_MS,
 ): Promise<void> {
   const servers = opts.bootstrap.split(",").map((b) => b.trim()).filter(Boolean);
-  const problems = await Promise.all(servers.map((s) => tcpProblem(s, timeoutMs)));
+  // Without TLS the first request can be sent here too: something other than Kafka on the
+  // port (an HTTP proxy taking every address, a database) is told at once, not after kafkajs'
+  // retries. With TLS (or where it is not known) only the TCP connection is checked.
+  const probe = opts.tls === false;
+  const problems = await Promise.all(servers.map((s) => tcpProblem(s, timeoutMs, probe)));
   if (problems.some((p) => p === undefined)) return;
   const what = servers.length === 1
     ? problems[0]
@@ -255,16 +260,99 @@ export async function checkKafkaReachable(
   );
 }
 
-/** Why `hostPort` does not accept a TCP connection, or undefined when it does. */
-async function tcpProblem(hostPort: string, timeoutMs: number): Promise<string | undefined> {
+/**
+ * How long the probe waits for the answer to its ApiVersions request. Kafka answers it at
+ * once, before any authentication; a server that says nothing in this time is left to the
+ * clients' own, longer wait (FIRST_ANSWER_MS), which names --tls and --connect-timeout.
+ */
+const PROBE_ANSWER_MS = 2000;
+
+/** The correlation id of the probe's request. */
+const PROBE_ID = 0x70706970;
+
+/** An ApiVersions v0 request (every Kafka since 0.10 answers it), correlation id PROBE_ID. */
+const API_VERSIONS_V0 = (() => {
+  const clientId = new TextEncoder().encode("pinpipe-probe");
+  const bytes = new Uint8Array(4 + 10 + clientId.length);
+  const view = new DataView(bytes.buffer);
+  view.setInt32(0, bytes.length - 4); // size
+  view.setInt16(4, 18); // ApiVersions
+  view.setInt16(6, 0); // version 0
+  view.setUint32(8, PROBE_ID);
+  view.setInt16(12, clientId.length);
+  bytes.set(clientId, 14);
+  return bytes;
+})();
+
+/**
+ * Sends ApiVersions on `conn` and reads the answer's size and correlation id: undefined when
+ * they are Kafka's (or nothing came in time), else what the server did instead.
+ */
+async function notKafka(conn: Deno.Conn): Promise<string | undefined> {
+  const got = new Uint8Array(8);
+  let n = 0;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, PROBE_ANSWER_MS);
+  try {
+    await conn.write(API_VERSIONS_V0);
+    while (n < got.length) {
+      const r = await conn.read(got.subarray(n));
+      if (r === null) break;
+      n += r;
+    }
+  } catch (err) {
+    if (timedOut && n === 0) return undefined;
+    if (n === 0) {
+      return `it took the connection, then dropped it without answering as Kafka (${
+        (err as Error).message
+      })`;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  if (timedOut && n === 0) return undefined;
+  if (new TextDecoder().decode(got.subarray(0, 4)) === "HTTP") {
+    return "an HTTP server answered, not Kafka (a proxy, or a REST proxy's port?)";
+  }
+  if (n >= 2 && got[0] === 0x15 && got[1] === 0x03) {
+    return "a TLS server answered, not plain Kafka (add --tls)";
+  }
+  if (n < got.length) {
+    return "it took the connection, then closed it without answering as Kafka (another " +
+      "service on that port?)";
+  }
+  return new DataView(got.buffer).getUint32(4) === PROBE_ID
+    ? undefined
+    : "what answered is not Kafka (another service on that port?)";
+}
+
+/**
+ * Why `hostPort` does not accept a TCP connection (or, with `probe`, does not answer Kafka's
+ * first request as Kafka would), or undefined when it does.
+ */
+async function tcpProblem(
+  hostPort: string,
+  timeoutMs: number,
+  probe = false,
+): Promise<string | undefined> {
   const cut = hostPort.lastIndexOf(":");
   const hostname = hostPort.slice(0, cut).replace(/^\[|\]$/g, "");
   const port = Number(hostPort.slice(cut + 1));
   const signal = AbortSignal.timeout(timeoutMs);
   try {
     const conn = await Deno.connect({ hostname, port, signal });
-    conn.close();
-    return undefined;
+    try {
+      return probe ? await notKafka(conn) : undefined;
+    } finally {
+      try {
+        conn.close();
+      } catch {
+        // Closed already, by the probe's deadline.
+      }
+    }
   } catch (err) {
     if (signal.aborted) {
       return `no answer within ${timeoutMs / 1000} s (${CONNECT_TIMEOUT_HINT})`;

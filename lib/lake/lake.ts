@@ -15,7 +15,13 @@ import { fileURLToPath } from "node:url";
 import type { S3Client } from "../deps/aws_s3.ts";
 import { importLazily } from "../shell/lazy.ts";
 import { isRetriable, UsageError } from "../shell/errors.ts";
-import { type DefaultContext, type FlagDef, type FlagTable, REGION_FLAG } from "../shell/flags.ts";
+import {
+  type DefaultContext,
+  type FlagDef,
+  type FlagTable,
+  REGION_FLAG,
+  urlCheck,
+} from "../shell/flags.ts";
 
 /** The S3 connector's `topics.dir`. */
 export const TOPICS_DIR = "topics";
@@ -296,31 +302,38 @@ export class FileLake implements Lake {
     await Promise.all([...dirs].map(syncDir));
   }
 
+  /**
+   * Makes nothing: a run refused after the check (Kafka unreachable, a group's offsets that do
+   * not fit this lake) leaves no empty lake folder behind; the first object written makes the
+   * folders. Checks that the root, or the nearest folder above it that exists, is a writable
+   * directory.
+   */
   async check(): Promise<void> {
-    try {
-      await Deno.mkdir(this.root, { recursive: true });
-    } catch (err) {
-      if (err instanceof Deno.errors.AlreadyExists) {
+    let dir = this.root;
+    for (;;) {
+      let st: Deno.FileInfo | undefined;
+      try {
+        st = await Deno.stat(dir);
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) {
+          throw new Error(`Cannot use the lake "${this.url}": ${(err as Error).message}`, {
+            cause: err,
+          });
+        }
+      }
+      if (st && !st.isDirectory) {
         throw new Error(
-          `Cannot use the lake "${this.url}": "${this.root}" is a file, not a directory`,
+          dir === this.root
+            ? `Cannot use the lake "${this.url}": "${this.root}" is a file, not a directory`
+            : `Cannot use the lake "${this.url}": a folder on the way to "${this.root}" is a file`,
         );
       }
-      if (err instanceof Deno.errors.NotADirectory) {
-        throw new Error(
-          `Cannot use the lake "${this.url}": a folder on the way to "${this.root}" is a file`,
-        );
-      }
-      throw new Error(`Cannot use the lake "${this.url}": ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-    const st = await Deno.stat(this.root);
-    if (!st.isDirectory) {
-      throw new Error(`Cannot use the lake "${this.url}": "${this.root}" is not a directory`);
+      if (st || dirname(dir) === dir) break;
+      dir = dirname(dir);
     }
     // Writable? (a read-only mount or a directory owned by someone else)
     const probe = join(
-      this.root,
+      dir,
       `.pinpipe-write-check.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`,
     );
     try {
@@ -329,9 +342,7 @@ export class FileLake implements Lake {
     } catch (err) {
       await Deno.remove(probe).catch(() => {});
       throw new Error(
-        `Cannot use the lake "${this.url}": cannot write in "${this.root}": ${
-          (err as Error).message
-        }`,
+        `Cannot use the lake "${this.url}": cannot write in "${dir}": ${(err as Error).message}`,
         { cause: err },
       );
     }
@@ -574,7 +585,7 @@ export const LAKE_FLAGS = {
         ? `s3://${config.bucket}`
         : DEFAULT_LOCAL_LAKE,
     defaultText: `s3://<config bucket> when deployed, else ${DEFAULT_LOCAL_LAKE}`,
-    check: lakeUrlProblem,
+    check: urlCheck(undefined, lakeUrlProblem),
   },
   "s3-endpoint": {
     type: "string",
@@ -582,6 +593,7 @@ export const LAKE_FLAGS = {
     help: "an S3-compatible endpoint (MinIO, moto), addressed path-style",
     env: "PINPIPE_S3_ENDPOINT",
     defaultText: "AWS",
+    check: urlCheck(),
   },
   region: REGION_FLAG,
 } as const satisfies FlagTable;

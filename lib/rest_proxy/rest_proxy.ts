@@ -295,7 +295,7 @@ async function connectKafka(opts: RestProxyOptions): Promise<{ admin: Admin; pro
   if (opts.bootstrap) {
     try {
       await checkKafkaReachable(
-        { bootstrap: opts.bootstrap, bootstrapFrom: opts.bootstrapFrom },
+        { bootstrap: opts.bootstrap, bootstrapFrom: opts.bootstrapFrom, tls: !!opts.tls },
         opts.connectTimeoutMs,
       );
     } catch (err) {

@@ -17,6 +17,7 @@
  * @module
  */
 import { UsageError } from "./errors.ts";
+import { hasUrlPassword, redact } from "./redact.ts";
 
 /** The kinds of value a flag takes. */
 export type FlagType =
@@ -383,8 +384,10 @@ function readOne(
   }
   p.setOrigin(name, raw.from);
   const text = raw.texts.at(-1)!;
+  // A value is quoted in problems, so a password typed into it is masked there.
+  const shown = redact(text);
   const bad = (expected: string) => {
-    p.problem(`Invalid ${raw!.from} "${text}": expected ${expected}`);
+    p.problem(`Invalid ${raw!.from} "${shown}": expected ${expected}`);
     return fallback();
   };
   let value: unknown;
@@ -435,11 +438,11 @@ function readOne(
         const show = (x: number) =>
           def.type === "duration" ? formatDuration(x) : def.type === "bytes" ? formatSize(x) : x;
         if (def.min !== undefined && n < def.min) {
-          p.problem(`Invalid ${raw.from} "${text}": must be at least ${show(def.min)}`);
+          p.problem(`Invalid ${raw.from} "${shown}": must be at least ${show(def.min)}`);
           return fallback();
         }
         if (def.max !== undefined && n > def.max) {
-          p.problem(`Invalid ${raw.from} "${text}": must be at most ${show(def.max)}`);
+          p.problem(`Invalid ${raw.from} "${shown}": must be at most ${show(def.max)}`);
           return fallback();
         }
       }
@@ -448,7 +451,7 @@ function readOne(
   }
   const why = def.check?.(value as never);
   if (why) {
-    p.problem(`Invalid ${raw.from} "${text}": ${why}`);
+    p.problem(`Invalid ${raw.from} "${shown}": ${why}`);
     return fallback();
   }
   return value;
@@ -588,6 +591,26 @@ export function dryRunFlag<const W extends string>(what: W) {
     idea: "say what would be done and change nothing",
     env: "PINPIPE_DRY_RUN",
   } as const satisfies FlagDef;
+}
+
+/**
+ * The check of a flag that takes a URL: a password inside it is refused, since `deno task`
+ * echoes its command line before the task runs (and shells keep it in their history), so no
+ * task could keep it from the screen. `passwordVar` is where the password goes instead, when
+ * the URL's service takes one; `then` is the flag's own check, run on a URL without one.
+ */
+export function urlCheck(
+  passwordVar?: string,
+  then?: (url: string) => string | undefined,
+): (url: string) => string | undefined {
+  return (url) => {
+    if (!hasUrlPassword(url)) return then?.(url);
+    return "a password inside the URL is shown wherever the URL is (deno task echoes its " +
+      "command line; shells keep it in their history): " +
+      (passwordVar
+        ? `give the URL without it, and the password in ${passwordVar}`
+        : "this URL takes none; give it without");
+  };
 }
 
 /** `["a,b", "c"]` → `["a", "b", "c"]`: a list flag whose values may each be comma lists. */

@@ -124,13 +124,23 @@ export class RateWindow {
     }
   }
 
-  /** Per second, from the window's first sample to `v` at `t`; undefined until measurable. */
-  rate(t: number, v: number): number | undefined {
+  /**
+   * Per second, from the window's first sample to `v` at `t`; undefined until the samples span
+   * `minSpanMs` (default the window's own).
+   */
+  rate(t: number, v: number, minSpanMs = this.minSpanMs): number | undefined {
     const first = this.samples[0];
-    if (!first || t - first.t < this.minSpanMs) return undefined;
+    if (!first || t - first.t < minSpanMs) return undefined;
     return Math.max(0, (v - first.v) / (t - first.t)) * 1000;
   }
 }
+
+/**
+ * How long the work must have been measured before an ETA is shown: the first counts only
+ * seed the rate (whatever came before them, such as listing a lake or opening a database, is
+ * not the work's pace), and an ETA from a fraction of a second of work swings by minutes.
+ */
+export const ETA_MIN_SPAN_MS = 1000;
 
 /** What one progress line shows. */
 export interface LineParts {
@@ -208,10 +218,10 @@ export class Progress {
     this.total = opts.total;
     this.unit = opts.unit;
     const windowMs = (opts.windowSec ?? 5) * 1000;
+    // Both rates start at the first update that brings counts, not here: the work may begin
+    // long after the reporter (a listing, a connection), and that wait is not its pace.
     this.doneRate = new RateWindow(windowMs);
     this.countRate = new RateWindow(windowMs);
-    this.doneRate.add(this.started, 0);
-    this.countRate.add(this.started, 0);
     this.resultOnStdout = opts.resultOnStdout ?? false;
     this.stdoutIsTerminal = opts.stdoutIsTerminal !== undefined
       ? () => opts.stdoutIsTerminal!
@@ -267,7 +277,7 @@ export class Progress {
     }
     if (this.total !== undefined && this.total > 0 && this.doneN !== undefined) {
       p.fraction = this.doneN / this.total;
-      const r = this.doneRate.rate(t, this.doneN);
+      const r = this.doneRate.rate(t, this.doneN, ETA_MIN_SPAN_MS);
       const left = this.total - this.doneN;
       if (left > 0 && r) p.etaSec = left / r;
     }
@@ -311,6 +321,14 @@ export interface ReadProgress {
   /** Names what is being read now (`"pin"`), shown first on the line. */
   what: string;
   /**
+   * Starts a part of the reading (a topic) of `objects` objects: the line then counts that
+   * part's objects and records against its own total (`reading geo: 12/311 objects`), while
+   * the bar and ETA keep going over the whole.
+   */
+  begin(what: string, objects: number): void;
+  /** `n` objects read to their end at once, with `records` records and `bytes` in all. */
+  batch(n: number, records?: number, bytes?: number): void;
+  /**
    * One more object read to its end, with `records` more records and its `bytes`. Records
    * already reported with `records()` are not passed again: each record is counted once.
    */
@@ -336,11 +354,16 @@ export function readProgress(
 ): ReadProgress {
   const unit = opts.unit ?? "records";
   const counts = { objects: 0, records: 0, bytes: 0 };
+  // The part being read, once `begin` named one: its own objects and records.
+  let part: { objects: number; total: number; records: number } | undefined;
   const byBytes = (opts.bytes ?? 0) > 0;
   const show = (force: boolean) => {
-    const text = `${r.what ? `${r.what}: ` : ""}${fmtInt(counts.objects)}/${
-      fmtInt(opts.objects)
-    } objects, ${fmtInt(counts.records)} ${unit}`;
+    const [objects, total, records] = part
+      ? [part.objects, part.total, part.records]
+      : [counts.objects, opts.objects, counts.records];
+    const text = `${r.what ? `${r.what}: ` : ""}${fmtInt(objects)}/${fmtInt(total)} objects, ${
+      fmtInt(records)
+    } ${unit}`;
     progress.update(text, {
       done: byBytes ? counts.bytes : counts.objects,
       total: byBytes ? opts.bytes : opts.objects,
@@ -352,14 +375,26 @@ export function readProgress(
   const r: ReadProgress = {
     what: opts.what ?? "",
     counts,
-    object(records = 0, bytes = 0) {
-      counts.objects++;
+    begin(what, objects) {
+      r.what = what;
+      part = { objects: 0, total: objects, records: 0 };
+    },
+    batch(n, records = 0, bytes = 0) {
+      counts.objects += n;
       counts.records += records;
       counts.bytes += bytes;
-      show(counts.objects === opts.objects);
+      if (part) {
+        part.objects += n;
+        part.records += records;
+      }
+      show(counts.objects === opts.objects || (part !== undefined && part.objects === part.total));
+    },
+    object(records = 0, bytes = 0) {
+      r.batch(1, records, bytes);
     },
     records(n) {
       counts.records += n;
+      if (part) part.records += n;
       show(false);
     },
   };

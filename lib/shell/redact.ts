@@ -38,6 +38,13 @@ const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s"'`]*):([^\s"'`]+)@/gi;
 /** `user:password@host` typed without a scheme (`--source root:pw@db:3306/x`). */
 const BARE_PASSWORD = /(^|[\s"'`=(<,[{])([^\s:/?#@"'`]+):([^\s"'`]+)@(?=[^\s@"'`])/g;
 
+/** True when `text` holds a password inside a URL: `scheme://user:pw@…` or `user:pw@host…`. */
+export function hasUrlPassword(text: string): boolean {
+  const found = (re: RegExp, pw: number) =>
+    [...text.matchAll(re)].some((m) => m[pw] !== "" && !m[pw].startsWith("//"));
+  return found(URL_PASSWORD, 2) || found(BARE_PASSWORD, 3);
+}
+
 /** `text` with URL passwords and every registered secret replaced by `***`. */
 export function redact(text: string): string {
   let out = text.replace(URL_PASSWORD, "$1:***@");

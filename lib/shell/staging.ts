@@ -11,7 +11,7 @@
  * is older than `maxAgeMs`.
  * @module
  */
-import { basename, dirname, join, relative, sep } from "node:path";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 
 /** Where there is no /proc, a staging folder this old is taken for a killed run's. */
 export const STAGING_MAX_AGE_MS = 24 * 60 * 60 * 1000;
@@ -119,7 +119,11 @@ export class Staging {
   /** Stale staging folders removed when this one was made. */
   readonly removedStale: number;
 
-  private constructor(path: string, removedStale: number) {
+  private constructor(
+    path: string,
+    removedStale: number,
+    private readonly madeParent?: string,
+  ) {
     this.path = path;
     this.removedStale = removedStale;
   }
@@ -129,6 +133,7 @@ export class Staging {
    * makes a new one, `<prefix><pid>-<8 hex>`, held by this process.
    */
   static async create(parent: string, prefix: string, check: StaleCheck = {}): Promise<Staging> {
+    const madeParent = await missingAncestor(sep, resolve(parent));
     await Deno.mkdir(parent, { recursive: true });
     const removed = await removeStaleStaging(parent, prefix, check);
     const name = `${prefix}${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
@@ -139,7 +144,7 @@ export class Staging {
       held.delete(name);
       throw err;
     }
-    return new Staging(join(parent, name), removed);
+    return new Staging(join(parent, name), removed, madeParent);
   }
 
   /**
@@ -220,12 +225,28 @@ export class Staging {
     }
   }
 
-  /** Removes the staging folder and what it holds (nothing after a swap); safe to repeat. */
+  /**
+   * Removes the staging folder and what it holds (nothing after a swap); safe to repeat. The
+   * folders `create` made for the parent go too while they are empty: a run that was refused
+   * or failed before any output was swapped in leaves no empty folder behind.
+   */
   async discard(): Promise<void> {
     await Deno.remove(this.path, { recursive: true }).catch((err) => {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     });
     held.delete(basename(this.path));
+    const top = this.madeParent;
+    let dir = resolve(dirname(this.path));
+    if (!top || (dir !== top && !dir.startsWith(top + sep))) return;
+    for (;;) {
+      try {
+        await Deno.remove(dir); // only while empty
+      } catch {
+        return; // it holds outputs (or something else): it stays
+      }
+      if (dir === top) return;
+      dir = dirname(dir);
+    }
   }
 }
 

@@ -82,7 +82,10 @@ export const DEFAULT_BATCH_ROWS = 1000;
 export interface SeedOptions {
   target: MysqlTarget;
   dataset: Dataset;
-  /** Drop and recreate the three tables; otherwise refuse when any holds rows. */
+  /**
+   * Drop and recreate the three tables. Otherwise three tables that hold rows are left as they
+   * are (a second run of the walkthrough), and one or two that hold rows are refused.
+   */
   replace?: boolean;
   /** Say what would be done, change nothing. */
   dryRun?: boolean;
@@ -96,6 +99,8 @@ export interface SeedResult {
   url: string;
   tables: { name: string; rows: number }[];
   replaced: boolean;
+  /** The three tables held rows already and were left as they were (`tables` has their rows). */
+  kept: boolean;
   dryRun: boolean;
   elapsedSec: number;
   rowsPerSec: number;
@@ -112,10 +117,47 @@ async function connectServer(t: MysqlTarget): Promise<Connection> {
   }
 }
 
+/** Whether `db` exists, and the rows each of the three tables holds there, for those that exist. */
+async function existingRows(
+  conn: Connection,
+  db: string,
+  step: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
+): Promise<{ dbExists: boolean; existing: Map<string, number> }> {
+  const existing = new Map<string, number>();
+  const [dbs] = await step(
+    "list databases",
+    () => conn.query<RowDataPacket[]>("SHOW DATABASES LIKE ?", [db]),
+  );
+  if (dbs.length === 0) return { dbExists: false, existing };
+  for (const s of SOURCE_TABLES) {
+    const [found] = await step(`look for table "${s.name}"`, () =>
+      conn.query<RowDataPacket[]>(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [db, s.name],
+      ));
+    if (!found.length) continue;
+    const [cnt] = await step(`count the rows of "${s.name}"`, () =>
+      conn.query<RowDataPacket[]>(
+        `SELECT COUNT(*) AS n FROM ${quoteId(db)}.${quoteId(s.name)}`,
+      ));
+    existing.set(s.name, Number(cnt[0].n));
+  }
+  return { dbExists: true, existing };
+}
+
+/** The summary of a run that found the three tables loaded and left them. */
+function keptSummary(display: string, full: [string, number][], asked: number): string {
+  const rows = full.map(([name, n]) => `${name} ${fmtInt(n)} rows`).join(", ");
+  const other = full.some(([, n]) => n !== asked) ? `, not the ${fmtInt(asked)} asked for` : "";
+  return `the tables in "${display}" are loaded already (${rows}${other}): left as they are; ` +
+    `--replace drops and reloads them`;
+}
+
 /**
  * Creates the database and the three tables and loads `dataset` into them in one
- * transaction, so a failed or interrupted load leaves the tables empty. Refuses tables
- * that already hold rows unless `replace`.
+ * transaction, so a failed or interrupted load leaves the tables empty. Three tables that
+ * already hold rows are left as they are (said in the summary), unless `replace`; one or two
+ * holding rows are refused.
  */
 export async function seedDatabase(
   opts: SeedOptions,
@@ -133,6 +175,7 @@ export async function seedDatabase(
     url: t.display,
     tables: SOURCE_TABLES.map((s) => ({ name: s.name, rows: dataset.rows })),
     replaced: false,
+    kept: false,
     dryRun: !!opts.dryRun,
     elapsedSec: 0,
     rowsPerSec: 0,
@@ -147,32 +190,20 @@ export async function seedDatabase(
     }
   };
   try {
-    const [dbs] = await step(
-      "list databases",
-      () => conn.query<RowDataPacket[]>("SHOW DATABASES LIKE ?", [db]),
-    );
-    const dbExists = dbs.length > 0;
-    const existing = new Map<string, number>();
-    if (dbExists) {
-      for (const s of SOURCE_TABLES) {
-        const [found] = await step(`look for table "${s.name}"`, () =>
-          conn.query<RowDataPacket[]>(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [db, s.name],
-          ));
-        if (!found.length) continue;
-        const [cnt] = await step(`count the rows of "${s.name}"`, () =>
-          conn.query<RowDataPacket[]>(
-            `SELECT COUNT(*) AS n FROM ${quoteId(db)}.${quoteId(s.name)}`,
-          ));
-        existing.set(s.name, Number(cnt[0].n));
-      }
-    }
+    const { dbExists, existing } = await existingRows(conn, db, step);
     const full = [...existing].filter(([, n]) => n > 0);
+    if (full.length === SOURCE_TABLES.length && !opts.replace) {
+      result.kept = true;
+      result.tables = full.map(([name, rows]) => ({ name, rows }));
+      result.summary = keptSummary(t.display, full, dataset.rows);
+      progress.done(result.summary);
+      return result;
+    }
     if (full.length && !opts.replace) {
       const list = full.map(([name, n]) => `"${name}" holds ${fmtInt(n)} rows`).join(", ");
       throw new Error(
-        `Cannot load the dataset into "${t.display}": ${list} (use --replace to drop and reload the three tables)`,
+        `Cannot load the dataset into "${t.display}": ${list}, but not all three tables hold ` +
+          `rows (use --replace to drop and reload the three tables)`,
       );
     }
     result.replaced = !!opts.replace && existing.size > 0;

@@ -11,6 +11,16 @@ import { registerSecret } from "../shell/redact.ts";
 /** The source database by default: the original's database name on a local server. */
 export const DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/pinterest_data";
 
+/**
+ * How long the first connection to MySQL may take (the TCP connection and the server's
+ * greeting) before a task gives up: 4 s, as for Kafka, so an unreachable host is one error
+ * within 5 s, not mysql2's 10.
+ */
+export const MYSQL_CONNECT_MS = 4000;
+
+/** What lengthens the first connection's wait, for the error that says it ran out. */
+export const MYSQL_CONNECT_HINT = "--connect-timeout or PINPIPE_CONNECT_TIMEOUT gives it longer";
+
 /** A parsed MySQL URL. */
 export interface MysqlTarget {
   host: string;
@@ -21,6 +31,10 @@ export interface MysqlTarget {
   database?: string;
   /** `mysql://user@host:port/db`, without the password: safe to print. */
   display: string;
+  /** Where the URL came from (`--mysql-url`, `PINPIPE_SOURCE` …), named when connecting fails. */
+  from?: string;
+  /** How long the first connection may take; default MYSQL_CONNECT_MS. */
+  connectTimeoutMs?: number;
 }
 
 /**
@@ -55,7 +69,7 @@ export function parseMysqlUrl(text: string, password?: string, from = "--mysql-u
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const database = path || undefined;
   const display = `mysql://${encodeURIComponent(user)}@${url.host}/${database ?? ""}`;
-  return { host, port, user, password: pass, database, display };
+  return { host, port, user, password: pass, database, display, from };
 }
 
 /** `text` with anything that looks like `user:password@` masked, even in a malformed URL. */
@@ -79,7 +93,7 @@ export function mysqlOptions(
     // DATETIME columns come back exactly as stored, never shifted by a time zone.
     dateStrings: true,
     timezone: "Z",
-    connectTimeout: 10_000,
+    connectTimeout: t.connectTimeoutMs ?? MYSQL_CONNECT_MS,
     ...rest,
   };
 }
@@ -107,8 +121,17 @@ export function mysqlError(what: string, t: MysqlTarget, err: unknown): Error {
     reason = (e.errors[0] as Error).message ?? String(e.errors[0]);
   }
   if (!reason) reason = e.code ?? "unknown error";
-  const code = e.code && !reason.includes(e.code) ? ` (${e.code})` : "";
-  const message = `Cannot ${what} at "${t.display}": ${reason}${code}`;
+  let code = e.code && !reason.includes(e.code) ? ` (${e.code})` : "";
+  // A failed first connection names where the URL came from, and a wait that ran out its length.
+  const connecting = what.startsWith("connect");
+  if (connecting && e.code === "ETIMEDOUT") {
+    reason = `no answer within ${
+      (t.connectTimeoutMs ?? MYSQL_CONNECT_MS) / 1000
+    } s (${MYSQL_CONNECT_HINT})`;
+    code = "";
+  }
+  const origin = connecting && t.from ? ` (${t.from})` : "";
+  const message = `Cannot ${what} at "${t.display}"${origin}: ${reason}${code}`;
   if (e.code && RETRIABLE_CODES.has(e.code)) return new RetriableError(message, { cause: err });
   return new Error(message, { cause: err });
 }
