@@ -104,7 +104,7 @@ Deno.test("deno task transform exits 1 on a wrong prefix and keeps the previous 
 Deno.test("deno task transform refuses s3:/bucket as a mistyped URL, not a local folder", async () => {
   const r = await task(["--lake", "s3:/bucket", "--out", "/nonexistent/out"]);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /Invalid lake "s3:\/bucket": a URL needs two slashes after "s3:"/);
+  assert.match(r.stderr, /Invalid --lake "s3:\/bucket": a URL needs two slashes after "s3:"/);
 });
 
 Deno.test("transform fails when every line was quarantined and keeps the previous output", async () => {
