@@ -116,11 +116,11 @@ KEY_COLUMN = {"pin": "index", "geo": "ind", "user": "ind"}
 CLEANING_FILES = {"pin": "clean_pin.sql", "geo": "clean_geo.sql", "user": "clean_user.sql"}
 VIEW_FILES = {"pin_user": "pin_user.sql"}
 QUESTION_FILES = [
-    ("q1", "q1.sql", ["country", "category", "category_count"]),
-    ("q2", "q2.sql", ["post_year", "category", "category_count"]),
-    ("q3a", "q3a.sql", ["country", "poster_name", "follower_count"]),
-    ("q3b", "q3b.sql", ["country", "follower_count"]),
-    ("q4", "q4.sql", ["age_group", "category", "category_count"]),
+    ("q1", "q1.sql", ["country", "category", "category_count", "tied"]),
+    ("q2", "q2.sql", ["post_year", "category", "category_count", "tied"]),
+    ("q3a", "q3a.sql", ["country", "poster_name", "follower_count", "tied"]),
+    ("q3b", "q3b.sql", ["country", "follower_count", "tied"]),
+    ("q4", "q4.sql", ["age_group", "category", "category_count", "tied"]),
     ("q5", "q5.sql", ["age_group", "median_follower_count"]),
     ("q6", "q6.sql", ["post_year", "number_users_joined"]),
     ("q7", "q7.sql", ["post_year", "median_follower_count"]),

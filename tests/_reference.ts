@@ -463,8 +463,9 @@ function topCategories<G extends string | number>(
   for (const g of [...counts.keys()].sort(order)) {
     const m = counts.get(g)!;
     const best = Math.max(...m.values());
-    for (const c of [...m.keys()].filter((c) => m.get(c) === best).sort(cmp)) {
-      rows.push({ [groupName]: g, category: c, category_count: best });
+    const leaders = [...m.keys()].filter((c) => m.get(c) === best).sort(cmp);
+    for (const c of leaders) {
+      rows.push({ [groupName]: g, category: c, category_count: best, tied: leaders.length });
     }
   }
   return rows;
@@ -516,13 +517,23 @@ export function answersFromClean(t: Record<TableName, RefRow[]>): Record<string,
   for (const country of [...posters.keys()].sort(cmp)) {
     const m = posters.get(country)!;
     const best = Math.max(...m.values());
-    for (const p of [...m.keys()].filter((p) => m.get(p) === best).sort(cmp)) {
-      q3a.push({ country, poster_name: p, follower_count: best });
+    const tops = [...m.keys()].filter((p) => m.get(p) === best).sort(cmp);
+    for (const p of tops) {
+      q3a.push({ country, poster_name: p, follower_count: best, tied: tops.length });
     }
   }
-  const top =
-    [...ranked].sort((a, b) => b.followers! - a.followers! || cmp(a.country!, b.country!))[0];
-  const q3b = top ? [{ country: top.country, follower_count: top.followers }] : [];
+  // Q3b: SPEC's one row (the top, ties broken by country name) first, then every country
+  // tied with it, by name.
+  const top = Math.max(...ranked.map((c) => c.followers!));
+  const topCountries = [
+    ...new Set(ranked.filter((c) => c.followers === top).map((c) => c.country!)),
+  ]
+    .sort(cmp);
+  const q3b = topCountries.map((country) => ({
+    country,
+    follower_count: top,
+    tied: topCountries.length,
+  }));
 
   const pu = join(t.pin, t.user).map(([p, u]) => ({
     category: p.category as string | null,

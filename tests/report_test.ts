@@ -3,8 +3,10 @@
  * it shows, and answering honestly: ties shown as ties (Q3B's too), group sizes n that
  * match a count made here from the dataset, labelled charts, log scales where follower
  * counts span an order of magnitude, maps, sortable and filterable tables, links to the
- * answer files, emoji drawn in colour. Checked in headless Chromium at 1400 and 800 px;
- * the screenshots are kept under .pinpipe/report-screenshots/ for a person to look at.
+ * answer files, emoji drawn in colour. Checked in headless Chromium at 1400 and 800 px: every
+ * chart draws a mark with an extent inside its plot area for each value of its answer, every
+ * label has its mark, and the pipeline's cards never end a row with an arrow. The screenshots
+ * are kept under .pinpipe/report-screenshots/ for a person to look at.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -14,7 +16,7 @@ import { chromium, type Page } from "../lib/deps/playwright.ts";
 import { FileLake } from "../lib/lake/lake.ts";
 import type { Answer } from "../lib/analytics/questions.ts";
 import { renderReport } from "../lib/analytics/report.ts";
-import { followerScale, FONT } from "../lib/analytics/report/charts.ts";
+import { cutNote, followerScale, FONT, offMap } from "../lib/analytics/report/charts.ts";
 import type { ReportInput } from "../lib/analytics/report/data.ts";
 import { transform } from "../lib/analytics/transform.ts";
 import { writeLake } from "../lib/lake/write_lake.ts";
@@ -61,6 +63,169 @@ const CHART_PROBE = `[...document.querySelectorAll("figure.chart")].map((f) => {
   };
 })`;
 
+/**
+ * Runs in the page: per chart, the plot area (the view's background), the SVG's box, and
+ * every data mark (bars, points, shapes, lines) and label (text marks) with its ARIA label
+ * (the mark's description), its text and its box on the screen.
+ */
+const DRAW_PROBE = `[...document.querySelectorAll("figure.chart")].map((f) => {
+  const svg = f.querySelector("svg");
+  const box = (e) => {
+    const b = e.getBoundingClientRect();
+    return { x: b.x, y: b.y, w: b.width, h: b.height };
+  };
+  const marks = [...svg.querySelectorAll("g.role-mark > [role=graphics-symbol]")].map((m) => ({
+    role: m.getAttribute("aria-roledescription"),
+    label: m.getAttribute("aria-label") ?? "",
+    text: m.tagName === "text" ? m.textContent : undefined,
+    ...box(m),
+  }));
+  return {
+    question: f.dataset.question,
+    chart: Number(f.dataset.chart),
+    svg: box(svg),
+    plot: box(svg.querySelector("g.role-frame.root > g > path.background")),
+    marks,
+  };
+})`;
+
+interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+interface Mark extends Box {
+  role: string;
+  label: string;
+  text?: string;
+}
+
+interface DrawProbe {
+  question: string;
+  chart: number;
+  svg: Box;
+  plot: Box;
+  marks: Mark[];
+}
+
+/**
+ * Runs in the page: the pipeline's cards and arrows in page order (items of the list, or
+ * what an item holds), split into the rows the browser wrapped them into (an item left of the
+ * one before starts a row).
+ */
+const FLOW_PROBE = `(() => {
+  const rows = [];
+  let last;
+  const items = "#pipeline .figures :is(li:not(:has(> .card)), .card, .arrow)";
+  for (const e of document.querySelectorAll(items)) {
+    const b = e.getBoundingClientRect();
+    if (!last || b.left < last.left) rows.push([]);
+    rows.at(-1).push({ arrow: e.classList.contains("arrow"), text: e.textContent, top: b.top });
+    last = b;
+  }
+  return rows;
+})()`;
+
+/** Checks no row of the pipeline's cards ends with an arrow at `width` px; returns the rows. */
+async function assertNoDanglingArrow(page: Page, width: number): Promise<number> {
+  await page.setViewportSize({ width, height: 900 });
+  const rows = await page.evaluate(FLOW_PROBE) as { arrow: boolean; text: string }[][];
+  assert.ok(rows.flat().filter((i) => i.arrow).length >= 5, "the arrows between the cards");
+  for (const row of rows) {
+    assert.ok(
+      !row.at(-1)!.arrow,
+      `at ${width} px a row of cards ends with an arrow: ${row.map((i) => i.text).join(" ")}`,
+    );
+  }
+  return rows.length;
+}
+
+/** Whether `inner` lies within `outer`, give or take `slack` px (anti-aliased edges). */
+const within = (inner: Box, outer: Box, slack = 1) =>
+  inner.x >= outer.x - slack && inner.y >= outer.y - slack &&
+  inner.x + inner.w <= outer.x + outer.w + slack && inner.y + inner.h <= outer.y + outer.h + slack;
+
+/**
+ * Checks every chart on the page draws: each data mark has an extent inside the plot area
+ * (a point: its centre), each label is visible and has a data mark with the same description,
+ * and each value `expected` names (a description's start) has such a mark. Returns, per chart,
+ * the marks and labels found.
+ */
+async function assertChartsDraw(
+  page: Page,
+  expected: Record<string, string[]>,
+  width: number,
+): Promise<string[]> {
+  const charts = await page.evaluate(DRAW_PROBE) as DrawProbe[];
+  const found: string[] = [];
+  const problems: string[] = [];
+  for (const c of charts) {
+    const name = `${c.question}#${c.chart} at ${width} px`;
+    const data = c.marks.filter((m) => m.role !== "text mark" && m.role !== "line mark");
+    const labels = c.marks.filter((m) => m.role === "text mark");
+    const drawn = data.filter((m) => {
+      if (!(m.w > 0 && m.h > 0)) {
+        problems.push(`${name}: "${m.label}" (${m.role}) is ${m.w}x${m.h} px`);
+        return false;
+      }
+      const inside = m.role === "point"
+        ? within({ x: m.x + m.w / 2, y: m.y + m.h / 2, w: 0, h: 0 }, c.plot)
+        : within(m, c.plot);
+      if (!inside) problems.push(`${name}: "${m.label}" (${m.role}) lies outside the plot area`);
+      return inside;
+    });
+    for (const l of labels) {
+      if (!(l.w > 0 && l.h > 0) || !within(l, c.svg)) {
+        problems.push(`${name}: the label "${l.text}" is not visible`);
+      }
+      if (!drawn.some((m) => m.label === l.label)) {
+        problems.push(`${name}: the label "${l.text}" has no drawn mark ("${l.label}")`);
+      }
+    }
+    for (const key of expected[`${c.question}#${c.chart}`] ?? []) {
+      // A map's grey shape is described as having no answer: it does not draw a value.
+      if (!drawn.some((m) => m.label.startsWith(key) && !m.label.endsWith(": no answer"))) {
+        problems.push(`${name}: no drawn mark for "${key}"`);
+      }
+    }
+    if (drawn.length === 0) problems.push(`${name}: no mark drawn`);
+    found.push(`${name}: ${drawn.length} of ${data.length} marks drawn, ${labels.length} labels`);
+  }
+  assert.deepEqual(problems, [], found.join("\n"));
+  return found;
+}
+
+/**
+ * Per chart (`q5#0`), the start of the description of each mark its answer's data must draw:
+ * every country on a map, every category of Q1's bars, every leader of Q2 and Q4, the first
+ * 15 countries of Q3A's ranking, every value of Q5 to Q8.
+ */
+function expectedMarks(byId: Record<string, Answer>): Record<string, string[]> {
+  const distinct = (xs: unknown[]) => [...new Set(xs.map(String))];
+  const onMap = (id: string) => {
+    const countries = distinct(byId[id].rows.map((r) => r.country));
+    const off = new Set(offMap(countries));
+    return countries.filter((c) => !off.has(c)).map((c) => `${c}: `);
+  };
+  const top = new Map<string, number>();
+  for (const r of byId.q3a.rows) top.set(String(r.country), Number(r.follower_count));
+  const ranked = [...top].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 15);
+  return {
+    "q1#0": onMap("q1"),
+    "q1#1": distinct(byId.q1.rows.map((r) => r.category)).map((c) => `${c}: `),
+    "q2#0": byId.q2.rows.map((r) => `${r.post_year}: ${r.category}, `),
+    "q3a#0": onMap("q3a"),
+    "q3a#1": ranked.map(([c]) => `${c}: `),
+    "q4#0": byId.q4.rows.map((r) => `${r.age_group}: ${r.category}, `),
+    "q5#0": byId.q5.rows.map((r) => `${r.age_group}: `),
+    "q6#0": byId.q6.rows.map((r) => `${r.post_year}: `),
+    "q7#0": byId.q7.rows.map((r) => `${r.post_year}: `),
+    "q8#0": byId.q8.rows.map((r) => `${r.age_group}, ${r.post_year}: `),
+  };
+}
+
 interface ChartProbe {
   question: string;
   width: number;
@@ -106,8 +271,13 @@ Deno.test("the report escapes every text it shows and references nothing outside
   const evil = `<script>alert("x")</script> & 'quotes'`;
   const html = await renderReport({
     ...input([
-      answer("q3a", ["country", "poster_name", "follower_count"], [
-        { country: evil, poster_name: "<img src=http://example.com/x.png>", follower_count: 5 },
+      answer("q3a", ["country", "poster_name", "follower_count", "tied"], [
+        {
+          country: evil,
+          poster_name: "<img src=http://example.com/x.png>",
+          follower_count: 5,
+          tied: 1,
+        },
       ]),
     ]),
     lake: "file:///tmp/<lake>",
@@ -137,21 +307,35 @@ Deno.test("the report escapes every text it shows and references nothing outside
 });
 
 Deno.test("Q3B names every country tied for the most followed user, not only the first", async () => {
-  const q3a = answer("q3a", ["country", "poster_name", "follower_count"], [
-    { country: "Chile", poster_name: "b", follower_count: 900 },
-    { country: "Albania", poster_name: "a", follower_count: 900 },
-    { country: "Benin", poster_name: "c", follower_count: 900 },
-    { country: "Benin", poster_name: "d", follower_count: 900 },
-    { country: "Denmark", poster_name: "e", follower_count: 10 },
+  const q3a = answer("q3a", ["country", "poster_name", "follower_count", "tied"], [
+    { country: "Albania", poster_name: "a", follower_count: 900, tied: 1 },
+    { country: "Benin", poster_name: "c", follower_count: 900, tied: 2 },
+    { country: "Benin", poster_name: "d", follower_count: 900, tied: 2 },
+    { country: "Chile", poster_name: "b", follower_count: 900, tied: 1 },
+    { country: "Denmark", poster_name: "e", follower_count: 10, tied: 1 },
   ]);
-  const q3b = answer("q3b", ["country", "follower_count"], [
-    { country: "Albania", follower_count: 900 },
+  const q3b = answer("q3b", ["country", "follower_count", "tied"], [
+    { country: "Albania", follower_count: 900, tied: 3 },
+    { country: "Benin", follower_count: 900, tied: 3 },
+    { country: "Chile", follower_count: 900, tied: 3 },
   ]);
   const html = await renderReport(input([q3a, q3b]));
   const section = html.slice(html.indexOf('<section id="q3b">'));
   assert.match(section, /<strong>3 countries tie<\/strong> at 900 followers/);
   assert.match(section, /the first by name[^<]*: Albania/);
-  for (const c of ["Albania", "Benin", "Chile"]) assert.ok(section.includes(`<td>${c}</td>`), c);
+  // The answer's own rows, SPEC's first, each marked as a tie; then the users behind them.
+  const own = section.slice(section.indexOf('class="tbl answer"'), section.indexOf("tie-note"));
+  assert.deepEqual(
+    [...own.matchAll(/<tr class="tie">(.*?)<\/tr>/g)]
+      .map((m) => [...m[1].matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1])),
+    [
+      ["Albania", "900", "3", "SPEC §5&#39;s one row"],
+      ["Benin", "900", "3", ""],
+      ["Chile", "900", "3", ""],
+    ],
+  );
+  const users = section.slice(section.indexOf('class="ties"'));
+  for (const c of ["Albania", "Benin", "Chile"]) assert.ok(users.includes(`<td>${c}</td>`), c);
   assert.ok(!section.includes("<td>Denmark</td>"));
   // Q3A itself marks the tie inside Benin.
   const q3aSection = html.slice(
@@ -161,11 +345,46 @@ Deno.test("Q3B names every country tied for the most followed user, not only the
   assert.equal(q3aSection.match(/<tr class="tie">/g)?.length, 2);
 });
 
+Deno.test("a ranking cut inside a tie says how many tie there and how many it shows", async () => {
+  assert.equal(cutNote([5, 4, 4, 3], 2), "2 tie at 4: 1 shown");
+  assert.equal(cutNote([5, 4, 4, 3], 3), undefined, "the cut falls between two values");
+  assert.equal(cutNote([5, 5, 5], 2), "3 tie at 5: 2 shown");
+  assert.equal(cutNote([5, 5], 2), undefined, "nothing is cut");
+  // Twelve countries above 13,000,000, then seven at it: Q3A's top 15 shows three of them.
+  const rows: Answer["rows"] = [];
+  for (let i = 0; i < 12; i++) {
+    rows.push({ country: `A${i}`, poster_name: "p", follower_count: 20e6 - i * 1e5, tied: 1 });
+  }
+  for (const c of ["Ba", "Bb", "Bc", "Bd", "Be", "Bf", "Bg"]) {
+    rows.push({ country: c, poster_name: "q", follower_count: 13e6, tied: 1 });
+  }
+  rows.push({ country: "C", poster_name: "r", follower_count: 1e6, tied: 1 });
+  const html = await renderReport(
+    input([answer("q3a", ["country", "poster_name", "follower_count", "tied"], rows)]),
+  );
+  assert.match(
+    html,
+    />7 tie at 13,000,000: 3 shown \(the first by name; the table has them all\)</,
+  );
+  assert.match(html, />Bc: q</);
+  assert.doesNotMatch(html, />Bd: q</);
+  // Three at 13,000,000, then C: the cut falls below the tie, and says nothing.
+  const fewer = await renderReport(
+    input([
+      answer("q3a", ["country", "poster_name", "follower_count", "tied"], [
+        ...rows.slice(0, 15),
+        rows[19],
+      ]),
+    ]),
+  );
+  assert.doesNotMatch(fewer, / tie at /);
+});
+
 Deno.test("the category answers show n, the leader's share, the runner-up and ties", async () => {
-  const q2 = answer("q2", ["post_year", "category", "category_count"], [
-    { post_year: 2018, category: "art", category_count: 5 },
-    { post_year: 2018, category: "travel", category_count: 5 },
-    { post_year: 2019, category: "diy", category_count: 8 },
+  const q2 = answer("q2", ["post_year", "category", "category_count", "tied"], [
+    { post_year: 2018, category: "art", category_count: 5, tied: 2 },
+    { post_year: 2018, category: "travel", category_count: 5, tied: 2 },
+    { post_year: 2019, category: "diy", category_count: 8, tied: 1 },
   ]);
   const html = await renderReport(input([q2], {
     context: {
@@ -196,9 +415,9 @@ Deno.test("the category answers show n, the leader's share, the runner-up and ti
     ) => [m[1] ? "tie" : "", ...[...m[2].matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1])])
     .filter((r) => r.length > 3);
   assert.deepEqual(rows, [
-    ["tie", "2018", "art", "5", "12", "41.7%", "0", "diy", "2", "tie of 2"],
-    ["tie", "2018", "travel", "5", "12", "41.7%", "0", "diy", "2", "tie of 2"],
-    ["", "2019", "diy", "8", "20", "40.0%", "1", "art", "7", ""],
+    ["tie", "2018", "art", "5", "2", "12", "41.7%", "0", "diy", "2"],
+    ["tie", "2018", "travel", "5", "2", "12", "41.7%", "0", "diy", "2"],
+    ["", "2019", "diy", "8", "1", "20", "40.0%", "1", "art", "7"],
   ]);
   assert.match(html, /2018: art and travel \(tie\) 5 of 12 \(41\.7%\), ahead of diy by 3/);
   assert.match(html, /2019: diy 8 of 20 \(40\.0%\), ahead of art by 1/);
@@ -237,7 +456,11 @@ Deno.test("the pipeline's figures head the report when the run knows them", asyn
   ) {
     assert.match(top, new RegExp(`<b>${value}</b><span>${label}</span>`), label);
   }
-  assert.match(top, /<li class="bad"><b>14,990<\/b><span>acknowledged/, "a shortfall stands out");
+  assert.match(
+    top,
+    /<div class="card bad"><b>14,990<\/b><span>acknowledged/,
+    "a shortfall stands out",
+  );
   assert.doesNotMatch(top, /ran on its own/);
 });
 
@@ -329,7 +552,14 @@ await envTest(
       const data = createDataset({ rows: 3000 });
       await writeLake(lake, data.postings(), { flushSize: 250 });
       const out = join(dir, "out");
-      const result = await transform({ lake: lake.url, prefix: "pinpipe", out, threads: 2 });
+      // The pipeline's figures as the demo gives them: a row of cards that wraps at 800 px.
+      const result = await transform({
+        lake: lake.url,
+        prefix: "pinpipe",
+        out,
+        threads: 2,
+        pipeline: { postings: 3000, sent: 9000, acknowledged: 9000, broker: 9000, landed: 9000 },
+      });
       const byId = Object.fromEntries(result.answers.map((a) => [a.id, a]));
 
       // Independent group sizes, from the dataset's postings (every key once in this lake).
@@ -386,6 +616,10 @@ await envTest(
             await Deno.stat(join(out, href!));
           }
         }
+
+        // Every chart draws each value of its answer, at both widths.
+        const expected = expectedMarks(byId);
+        const drawn = await assertChartsDraw(page, expected, 1400);
 
         // Charts: drawn, with visible marks; two maps of country shapes.
         const charts = await page.evaluate(CHART_PROBE) as ChartProbe[];
@@ -458,12 +692,44 @@ await envTest(
           `label of ${best.country} in ${q3aBars.text}`,
         );
         assert.ok(q3aBars.text.includes(Number(best.follower_count).toLocaleString("en-US")));
+        // Its cut at 15 says so when it falls inside a tie.
+        const maxima = [
+          ...new Map(byId.q3a.rows.map((r) => [r.country, Number(r.follower_count)])).values(),
+        ].sort((a, b) =>
+          b - a
+        );
+        const atCut = maxima.filter((v) => v === maxima[14]).length;
+        const shownAtCut = maxima.slice(0, 15).filter((v) => v === maxima[14]).length;
+        if (maxima.length > 15 && atCut > shownAtCut) {
+          const note = `${atCut} tie at ${maxima[14].toLocaleString("en-US")}: ${shownAtCut} shown`;
+          assert.ok(q3aBars.text.includes(note), `"${note}" in ${q3aBars.text}`);
+        } else {
+          assert.doesNotMatch(q3aBars.text, / tie at /);
+        }
+
+        // Q3B: SPEC's one row first, then every country tied with it, each row marked.
+        assert.deepEqual(
+          byId.q3b.rows.map((r) => [r.country, r.tied]),
+          [...tiedTop].sort().map((c) => [c, tiedTop.size]),
+        );
+        assert.equal(
+          await page.locator("section#q3b .answer tr.tie").count(),
+          tiedTop.size > 1 ? tiedTop.size : 0,
+        );
+
+        // Titles name the years asked about and, where the data has fewer, the years it has.
+        for (const [id, from, to] of [["q2", 2018, 2022], ["q6", 2015, 2020], ["q8", 2015, 2020]]) {
+          const years = byId[id as string].rows.map((r) => Number(r.post_year));
+          const [first, last] = [Math.min(...years), Math.max(...years)];
+          const title = await page.locator(`section#${id} h2`).innerText();
+          assert.ok(title.includes(`, ${from}-${to}`), title);
+          if (first === from && last === to) assert.doesNotMatch(title, /the data has/);
+          else assert.ok(title.endsWith(` (the data has ${first}-${last})`), title);
+        }
 
         // Medians that span an order of magnitude are on a log scale, and say so.
         for (const id of ["q5", "q7", "q8"]) {
-          const v = byId[id].rows.map((r) =>
-            Number(r.median_follower_count)
-          );
+          const v = byId[id].rows.map((r) => Number(r.median_follower_count));
           const chart = charts.find((c) => c.question === id)!;
           const log = Math.max(...v) / Math.min(...v) >= 10;
           assert.equal(chart.text.includes("(log scale)"), log, `${id} scale`);
@@ -501,12 +767,20 @@ await envTest(
           console.warn("*** emoji not checked: install fonts-noto-color-emoji ***");
         }
 
+        // The pipeline's cards: no row ends with an arrow, at 800 px (where they wrap) or any
+        // width from 600 to 1400 px.
+        assert.ok(await assertNoDanglingArrow(page, 800) > 1, "the cards wrap at 800 px");
+        for (let w = 600; w <= 1400; w += 25) await assertNoDanglingArrow(page, w);
+        await page.setViewportSize({ width: 1400, height: 900 });
+
         // The screenshots, for a person; at 800 px nothing sticks out of the page's width.
         const wide = join(SHOTS, "report-1400.png");
         await page.screenshot({ path: wide, fullPage: true });
         await page.setViewportSize({ width: 800, height: 900 });
         const overflow = await page.evaluate("document.documentElement.scrollWidth") as number;
         assert.ok(overflow <= 800, `the page is ${overflow} px wide at 800 px`);
+        drawn.push(...await assertChartsDraw(page, expected, 800));
+        console.log(drawn.join("\n"));
         const narrow = join(SHOTS, "report-800.png");
         await page.screenshot({ path: narrow, fullPage: true });
         for (const shot of [wide, narrow]) {

@@ -303,46 +303,49 @@ const EXPECTED_ANSWERS: Record<string, Row[]> = {
   // Albania: art 2 (1, 2) ties beauty 2 (3, 4); Angola: beauty 1 ties vehicles 1;
   // Bhutan: travel 3 (5, 7, 13); Cote d'Ivoire: quotes 2 (8, 9; Q1 has no year window).
   q1: [
-    { country: "Albania", category: "art", category_count: 2 },
-    { country: "Albania", category: "beauty", category_count: 2 },
-    { country: "Angola", category: "beauty", category_count: 1 },
-    { country: "Angola", category: "vehicles", category_count: 1 },
-    { country: "Bhutan", category: "travel", category_count: 3 },
-    { country: "Cote d'Ivoire", category: "quotes", category_count: 2 },
+    { country: "Albania", category: "art", category_count: 2, tied: 2 },
+    { country: "Albania", category: "beauty", category_count: 2, tied: 2 },
+    { country: "Angola", category: "beauty", category_count: 1, tied: 2 },
+    { country: "Angola", category: "vehicles", category_count: 1, tied: 2 },
+    { country: "Bhutan", category: "travel", category_count: 3, tied: 1 },
+    { country: "Cote d'Ivoire", category: "quotes", category_count: 2, tied: 1 },
   ],
   // 2017 (8) and 2023 (9) are outside the window.
   q2: [
-    { post_year: 2018, category: "art", category_count: 2 },
-    { post_year: 2019, category: "art", category_count: 1 },
-    { post_year: 2019, category: "beauty", category_count: 1 },
-    { post_year: 2020, category: "beauty", category_count: 1 },
-    { post_year: 2020, category: "mens-fashion", category_count: 1 },
-    { post_year: 2020, category: "vehicles", category_count: 1 },
-    { post_year: 2021, category: "travel", category_count: 2 },
-    { post_year: 2022, category: "beauty", category_count: 1 },
-    { post_year: 2022, category: "travel", category_count: 1 },
+    { post_year: 2018, category: "art", category_count: 2, tied: 1 },
+    { post_year: 2019, category: "art", category_count: 1, tied: 2 },
+    { post_year: 2019, category: "beauty", category_count: 1, tied: 2 },
+    { post_year: 2020, category: "beauty", category_count: 1, tied: 3 },
+    { post_year: 2020, category: "mens-fashion", category_count: 1, tied: 3 },
+    { post_year: 2020, category: "vehicles", category_count: 1, tied: 3 },
+    { post_year: 2021, category: "travel", category_count: 2, tied: 1 },
+    { post_year: 2022, category: "beauty", category_count: 1, tied: 2 },
+    { post_year: 2022, category: "travel", category_count: 1, tied: 2 },
   ],
   // Glow Up counts once with its largest count; Angola's two 6M posters tie; NULL
   // follower counts (9, 10) and the story row's NULL poster (0) are left out.
   q3a: [
-    { country: "Albania", poster_name: "Glow Up", follower_count: 5000000 },
-    { country: "Angola", poster_name: "Big Star", follower_count: 6000000 },
-    { country: "Angola", poster_name: "Twin Star", follower_count: 6000000 },
-    { country: "Bhutan", poster_name: "Wander", follower_count: 6000000 },
-    { country: "Cote d'Ivoire", poster_name: "Quote Bot", follower_count: 12 },
+    { country: "Albania", poster_name: "Glow Up", follower_count: 5000000, tied: 1 },
+    { country: "Angola", poster_name: "Big Star", follower_count: 6000000, tied: 2 },
+    { country: "Angola", poster_name: "Twin Star", follower_count: 6000000, tied: 2 },
+    { country: "Bhutan", poster_name: "Wander", follower_count: 6000000, tied: 1 },
+    { country: "Cote d'Ivoire", poster_name: "Quote Bot", follower_count: 12, tied: 1 },
   ],
-  // 6M in Angola and Bhutan: the tie goes to the first country by name.
-  q3b: [{ country: "Angola", follower_count: 6000000 }],
+  // 6M in Angola and Bhutan: SPEC's one row is the first country by name, the tie follows.
+  q3b: [
+    { country: "Angola", follower_count: 6000000, tied: 2 },
+    { country: "Bhutan", follower_count: 6000000, tied: 2 },
+  ],
   // 18-24: 0, 1, 2, 13; 25-35: 3, 4, 11; 36-50: 5, 6, 10; +50: 7, 9, 12; 8 (17) in none.
   q4: [
-    { age_group: "18-24", category: "art", category_count: 2 },
-    { age_group: "25-35", category: "beauty", category_count: 3 },
-    { age_group: "36-50", category: "art", category_count: 1 },
-    { age_group: "36-50", category: "travel", category_count: 1 },
-    { age_group: "36-50", category: "vehicles", category_count: 1 },
-    { age_group: "+50", category: "quotes", category_count: 1 },
-    { age_group: "+50", category: "travel", category_count: 1 },
-    { age_group: "+50", category: "vehicles", category_count: 1 },
+    { age_group: "18-24", category: "art", category_count: 2, tied: 1 },
+    { age_group: "25-35", category: "beauty", category_count: 3, tied: 1 },
+    { age_group: "36-50", category: "art", category_count: 1, tied: 3 },
+    { age_group: "36-50", category: "travel", category_count: 1, tied: 3 },
+    { age_group: "36-50", category: "vehicles", category_count: 1, tied: 3 },
+    { age_group: "+50", category: "quotes", category_count: 1, tied: 3 },
+    { age_group: "+50", category: "travel", category_count: 1, tied: 3 },
+    { age_group: "+50", category: "vehicles", category_count: 1, tied: 3 },
   ],
   // 18-24: 437, 999, 26000; 25-35: 1500, 5M, 6M; 36-50: 2.5M, 6M; +50: 0, 6M.
   q5: [
@@ -459,8 +462,13 @@ Deno.test("transform answers the eight questions on the hand-made lake exactly a
     }
     assert.equal(
       await Deno.readTextFile(join(out, "answers", "q1.csv")),
-      "country,category,category_count\nAlbania,art,2\nAlbania,beauty,2\nAngola,beauty,1\n" +
-        "Angola,vehicles,1\nBhutan,travel,3\nCote d'Ivoire,quotes,2\n",
+      "country,category,category_count,tied\nAlbania,art,2,2\nAlbania,beauty,2,2\n" +
+        "Angola,beauty,1,2\nAngola,vehicles,1,2\nBhutan,travel,3,1\nCote d'Ivoire,quotes,2,1\n",
+    );
+    // Q3B: SPEC's one row first, and the country tied with it, marked.
+    assert.equal(
+      await Deno.readTextFile(join(out, "answers", "q3b.csv")),
+      "country,follower_count,tied\nAngola,6000000,2\nBhutan,6000000,2\n",
     );
   });
 });
@@ -625,19 +633,34 @@ Deno.test("deno task transform prints the answers as tables and exits 0 with qua
     assert.ok(
       r.stdout.includes(
         [
-          "country        category  category_count",
-          "-------------  --------  --------------",
-          "Albania        art                    2",
-          "Albania        beauty                 2",
-          "Angola         beauty                 1",
-          "Angola         vehicles               1",
-          "Bhutan         travel                 3",
-          "Cote d'Ivoire  quotes                 2",
+          "country        category  category_count  tied",
+          "-------------  --------  --------------  ----",
+          "Albania        art                    2     2",
+          "Albania        beauty                 2     2",
+          "Angola         beauty                 1     2",
+          "Angola         vehicles               1     2",
+          "Bhutan         travel                 3     1",
+          "Cote d'Ivoire  quotes                 2     1",
         ].join("\n"),
       ),
       r.stdout,
     );
-    assert.match(r.stdout, /^\+50 {8}quotes {17}1$/m);
+    assert.match(r.stdout, /^\+50 {8}quotes {17}1 {5}3$/m);
+    assert.ok(
+      r.stdout.includes(
+        [
+          "country  follower_count  tied",
+          "-------  --------------  ----",
+          "Angola          6000000     2",
+          "Bhutan          6000000     2",
+          "2 countries tie at 6000000 followers; the first row, Angola, is the one-row",
+          "answer (ties broken by country name)",
+        ].join("\n"),
+      ),
+      r.stdout,
+    );
+    // The years asked about and the years the data has: the postings joined 2015 to 2017.
+    assert.match(r.stdout, /^Q6 {2}Users joined each year, 2015-2020 \(the data has 2015-2017\)$/m);
     assert.match(r.stdout, /3 malformed lines set aside/);
     assert.match(r.stderr, /49 records from 21 objects, 4 duplicates dropped, 3 lines quarantined/);
     await assert.rejects(Deno.stat(join(out, "report.html")));
@@ -651,7 +674,7 @@ Deno.test("deno task transform prints the answers as tables and exits 0 with qua
     assert.deepEqual(parsed.answers[3], {
       id: "q3b",
       title: "Country of the user with the most followers",
-      columns: ["country", "follower_count"],
+      columns: ["country", "follower_count", "tied"],
       rows: EXPECTED_ANSWERS.q3b,
     });
   });

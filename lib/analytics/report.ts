@@ -7,9 +7,10 @@
  * with a small inline script (and read fine without it); links lead to each answer's CSV
  * and JSON beside the page.
  *
- * The answers themselves (and the CSV/JSON files) keep SPEC §5's columns; what the report
- * adds (group sizes, runner-ups, tie counts) comes from `reportContext`, a few counting
- * queries over the same cleaned views, and is set apart in the tables.
+ * The answers themselves (and the CSV/JSON files) keep SPEC §5's columns (the "top" answers
+ * with `tied`, how many rows share the top); what the report adds (group sizes, runner-ups,
+ * shares) comes from `reportContext`, a few counting queries over the same cleaned views, and
+ * is set apart in the tables.
  *
  * This file is the page; its parts live in `report/`: the data it reads and derives
  * (data.ts), the charts (charts.ts: Vega-Lite specs rendered to SVG here, headless), the
@@ -90,8 +91,9 @@ ${js}</script>
 function pipelineSection(input: ReportInput): string {
   const ctxNote = input.context
     ? `<p class="count">Shaded, italic columns are context this report adds (group sizes n, the
-runner-up, ties); the answer files hold SPEC §5's columns only. Shaded rows are ties: every tied
-winner has its row. Click a column to sort, type in a box to filter.</p>`
+leader's share, the runner-up); the answer files hold SPEC §5's columns and <code>tied</code>, how
+many rows share the top of their group. Shaded rows are ties: every tied winner has its row. Click a
+column to sort, type in a box to filter.</p>`
     : "";
   return `<section id="pipeline">
 <h2>Pipeline</h2>
@@ -104,42 +106,41 @@ ${ctxNote}
 </section>`;
 }
 
-/** The pipeline's figures as a row of cards, from the emulator to the cleaned tables. */
+/**
+ * The pipeline's figures as a row of cards, from the emulator to the cleaned tables. An arrow
+ * belongs to the card it points at (one item of the row), so a row that wraps starts with an
+ * arrow rather than ending with one.
+ */
 function pipelineFigures(input: ReportInput): string {
   const sum = (f: Parameters<typeof sumTables>[1]) => sumTables(input.tables, f);
-  const card = (value: number | string, label: string, bad = false) =>
-    `<li${bad ? ' class="bad"' : ""}><b>${
-      typeof value === "number" ? fmtInt(value) : escapeHtml(value)
-    }</b><span>${escapeHtml(label)}</span></li>`;
-  const arrow = '<li class="arrow" aria-hidden="true">→</li>';
+  const card = (value: number | string, label: string, opts: { bad?: boolean; then?: boolean }) =>
+    `<li>${opts.then ? '<span class="arrow" aria-hidden="true">→</span>' : ""}<div class="card${
+      opts.bad ? " bad" : ""
+    }"><b>${typeof value === "number" ? fmtInt(value) : escapeHtml(value)}</b><span>${
+      escapeHtml(label)
+    }</span></div></li>`;
   const p = input.pipeline;
   const cards: string[] = [];
   if (p) {
     cards.push(
-      card(p.postings, "postings emulated"),
-      arrow,
-      card(p.sent, "records sent"),
-      arrow,
-      card(p.acknowledged, "acknowledged", p.acknowledged < p.sent),
-      arrow,
-      card(p.broker, "in the broker"),
-      arrow,
-      card(p.landed, "landed in the lake", p.landed < p.acknowledged),
-      arrow,
+      card(p.postings, "postings emulated", {}),
+      card(p.sent, "records sent", { then: true }),
+      card(p.acknowledged, "acknowledged", { then: true, bad: p.acknowledged < p.sent }),
+      card(p.broker, "in the broker", { then: true }),
+      card(p.landed, "landed in the lake", { then: true, bad: p.landed < p.acknowledged }),
     );
   }
   const quarantined = sum((s) => s.quarantined);
   cards.push(
-    card(sum((s) => s.lines), "lines read by the transform"),
-    arrow,
-    card(sum((s) => s.duplicates), "duplicates dropped"),
-    card(quarantined, "quarantined", quarantined > 0),
-    arrow,
+    card(sum((s) => s.lines), "lines read by the transform", { then: p !== undefined }),
+    card(sum((s) => s.duplicates), "duplicates dropped", { then: true }),
+    card(quarantined, "quarantined", { bad: quarantined > 0 }),
     card(
       `${fmtInt(input.tables.pin.rows)} / ${fmtInt(input.tables.geo.rows)} / ${
         fmtInt(input.tables.user.rows)
       }`,
       "cleaned rows: pin / geo / user",
+      { then: true },
     ),
   );
   const note = p ? "" : `<p class="count">Records sent, acknowledged and landed are known to a run

@@ -120,12 +120,17 @@ function mapTopology(): { topology: Topology; countries: Set<string> } {
   };
 }
 
-/** A world map with each country's shape coloured by `color` from `rows` (by `country`). */
+/**
+ * A world map with each country's shape coloured by `color` from `rows` (by `country`); each
+ * shape is described (its ARIA label) as `country: ` and `describe`, a Vega expression over
+ * the looked-up fields, or "no answer".
+ */
 function worldMap(
   title: string,
   rows: Row[],
   fields: string[],
   color: Record<string, unknown>,
+  describe: string,
 ): TopLevelSpec {
   const { topology } = mapTopology();
   return {
@@ -135,13 +140,18 @@ function worldMap(
     title,
     projection: { type: "equalEarth" },
     data: { values: topology, format: { type: "topojson", feature: "countries" } },
-    transform: [{
-      lookup: "properties.country",
-      from: { data: { values: rows }, key: "country", fields },
-    }],
+    transform: [
+      { lookup: "properties.country", from: { data: { values: rows }, key: "country", fields } },
+      {
+        calculate: `datum.properties.country + ': ' + (datum['${fields[0]}'] == null ? ` +
+          `'no answer' : ${describe})`,
+        as: "description",
+      },
+    ],
     mark: { type: "geoshape", stroke: "white", strokeWidth: 0.5 },
     encoding: {
       color: { ...color, condition: { test: `datum['${fields[0]}'] == null`, value: NO_DATA } },
+      description: { field: "description" },
     },
   } as TopLevelSpec;
 }
@@ -170,14 +180,26 @@ function q1Charts(answer: Answer): TopLevelSpec[] {
     categories: cats.join(", "),
   }));
   const categories = [...new Set(answer.rows.map((r) => String(r.category)))].sort(cmp);
+  const countries = (n: number) => `${fmtInt(n)} ${n === 1 ? "country" : "countries"}`;
+  // A part with no country draws nothing: it is left out rather than drawn zero high.
   const perCategory = categories.flatMap((category) => {
     const alone = [...winners.values()].filter((c) => c.length === 1 && c[0] === category).length;
     const shared = [...winners.values()].filter((c) => c.length > 1 && c.includes(category))
       .length;
     return [
-      { category, how: "alone", countries: alone },
-      { category, how: "tied with another", countries: shared },
-    ];
+      {
+        category,
+        how: "alone",
+        countries: alone,
+        description: `${category}: leads ${countries(alone)} alone`,
+      },
+      {
+        category,
+        how: "tied with another",
+        countries: shared,
+        description: `${category}: tied for the lead in ${countries(shared)}`,
+      },
+    ].filter((p) => p.countries > 0);
   });
   return [
     worldMap(
@@ -194,6 +216,7 @@ function q1Charts(answer: Answer): TopLevelSpec[] {
         },
         legend: { columns: 2, symbolType: "square" },
       },
+      "datum.categories",
     ),
     {
       ...BASE,
@@ -209,6 +232,7 @@ function q1Charts(answer: Answer): TopLevelSpec[] {
           title: "leads",
           scale: { domain: ["alone", "tied with another"], range: ["#3b6ea5", "#a9c4e2"] },
         },
+        description: { field: "description" },
       },
     } as TopLevelSpec,
   ];
@@ -244,6 +268,9 @@ function raceChart(answer: Answer, groups: GroupContext[], groupTitle: string): 
       category: c.category,
       count: c.count,
       leads: c.count === r.top,
+      description: `${g.key}: ${c.category}, ${fmtInt(c.count)} postings${
+        c.count === r.top ? (r.winners.length > 1 ? " (tied for the lead)" : " (leads)") : ""
+      }`,
       // One label per group: a tie names every tied category once, on the first of them.
       name: c.category !== r.winners[0]
         ? ""
@@ -268,6 +295,7 @@ function raceChart(answer: Answer, groups: GroupContext[], groupTitle: string): 
     encoding: {
       x,
       y: { field: "count", type: "quantitative", scale: { zero: false }, title: "postings" },
+      description: { field: "description" },
     },
     layer: [
       {
@@ -280,11 +308,29 @@ function raceChart(answer: Answer, groups: GroupContext[], groupTitle: string): 
       },
       {
         mark: { type: "text", align: "left", dx: 8, fontSize: 11, color: "#7c2d12" },
-        transform: [{ filter: "datum.leads" }],
+        // The other tied leaders' labels are empty (named on the first): no text to draw.
+        transform: [{ filter: "datum.leads && datum.name != ''" }],
         encoding: { text: { field: "name" } },
       },
     ],
   } as TopLevelSpec;
+}
+
+/** Countries in Q3A's ranking: the first by follower count (then by name). */
+const RANKED = 15;
+
+/**
+ * What a top-`shown` ranking of `values` (largest first) must say about its cut: nothing,
+ * or how many tie at the last value shown and how many of them are shown
+ * (`7 tie at 13,000,000: 5 shown`).
+ */
+export function cutNote(values: readonly number[], shown: number): string | undefined {
+  if (values.length <= shown || shown === 0) return undefined;
+  const sorted = [...values].sort((a, b) => b - a);
+  const last = sorted[shown - 1];
+  const tied = sorted.filter((v) => v === last).length;
+  const inside = sorted.slice(0, shown).filter((v) => v === last).length;
+  return tied > inside ? `${fmtInt(tied)} tie at ${num(last)}: ${fmtInt(inside)} shown` : undefined;
 }
 
 function q3aCharts(answer: Answer, context?: GroupContext[]): TopLevelSpec[] {
@@ -303,21 +349,31 @@ function q3aCharts(answer: Answer, context?: GroupContext[]): TopLevelSpec[] {
   const scale = followerScale(perCountry.map((r) => r.follower_count));
   const best = [...perCountry]
     .sort((a, b) => b.follower_count - a.follower_count || cmp(a.country, b.country))
-    .slice(0, 15)
+    .slice(0, RANKED)
     .map((r) => {
       const names = byCountry.get(r.country)!.map((x) => String(x.poster_name));
       const who = names.length > 1 ? `${names[0]} and ${names.length - 1} more (tie)` : names[0];
-      return { ...r, label: `${r.country}: ${who}`, value: num(r.follower_count) };
+      return {
+        ...r,
+        label: `${r.country}: ${who}`,
+        value: num(r.follower_count),
+        description: `${r.country}: ${names.join(", ")}, ${num(r.follower_count)} followers`,
+      };
     });
   const values = best.map((b) => b.follower_count);
   const atMax = perCountry.filter((r) => r.follower_count === values[0]).length;
+  // A cut inside a tie says so: which of the tied countries are shown is only their names' order.
+  const cut = cutNote(perCountry.map((r) => r.follower_count), best.length);
   const topTitle = atMax > best.length
     ? `${fmtInt(atMax)} countries' top users tie at ${
       num(values[0])
     } followers: the first ${best.length} by name`
-    : `The ${best.length} countries whose top user has the most followers${
-      followerScale(values).type === "log" ? " (log scale)" : ""
-    }`;
+    : {
+      text: `The ${best.length} countries whose top user has the most followers${
+        followerScale(values).type === "log" ? " (log scale)" : ""
+      }`,
+      ...(cut ? { subtitle: `${cut} (the first by name; the table has them all)` } : {}),
+    };
   // The ranking's own scale: its fifteen values often sit within one order of magnitude.
   // A log axis has no zero for a bar to start from, so there the values are dots.
   const logRank = followerScale(values).type === "log";
@@ -336,11 +392,12 @@ function q3aCharts(answer: Answer, context?: GroupContext[]): TopLevelSpec[] {
         scale: { ...scale, scheme: "blues" },
         legend: { format: ".2~s" },
       },
+      "datum.users + ', ' + format(datum.follower_count, ',') + ' followers'",
     ),
     {
       ...BASE,
       width: 420,
-      height: 15 * 22,
+      height: RANKED * 22,
       title: topTitle,
       data: { values: best },
       encoding: {
@@ -352,6 +409,7 @@ function q3aCharts(answer: Answer, context?: GroupContext[]): TopLevelSpec[] {
           axis: { labelLimit: 300 },
         },
         x: { field: "follower_count", type: "quantitative", scale: xScale, title: "followers" },
+        description: { field: "description" },
       },
       layer: [
         logRank
@@ -366,29 +424,52 @@ function q3aCharts(answer: Answer, context?: GroupContext[]): TopLevelSpec[] {
   ];
 }
 
-/** A chart of one value per group (a count or a median), each point or bar labelled with n. */
+/**
+ * A chart of one value per group (a count or a median), each point or bar labelled with its
+ * value and n. Bars only on a linear axis from zero: a log axis has no zero for a bar to
+ * start from (Vega draws it zero high), so there each value is a dot. The axis leaves room
+ * above the largest value for its label.
+ */
 function perGroupChart(
   answer: Answer,
   groups: GroupContext[] | undefined,
-  opts: { field: string; title: string; yTitle: string; line: boolean; followers: boolean },
+  opts: {
+    field: string;
+    title: string;
+    yTitle: string;
+    line: boolean;
+    followers: boolean;
+    /** How a value reads in its description: `median 2,000 followers`. */
+    what: (value: string) => string;
+  },
 ): TopLevelSpec {
   const n = new Map(groups?.map((g) => [g.key, g.n]));
-  const values: Row[] = answer.rows.map((r) => ({
-    ...r,
-    group: String(answer.id === "q5" ? r.age_group : r.post_year),
-    n: n.get(groupKey(answer.id, r)) ?? null,
-    label: `${num(Number(r[opts.field]))}${
-      n.has(groupKey(answer.id, r)) ? ` (n=${fmtInt(n.get(groupKey(answer.id, r))!)})` : ""
-    }`,
-  }));
-  const scale = opts.followers
-    ? followerScale(values.map((v) => Number(v[opts.field])))
-    : { type: "linear" as const };
+  const values: Row[] = answer.rows.map((r) => {
+    const size = n.get(groupKey(answer.id, r));
+    const value = num(Number(r[opts.field]));
+    const group = String(answer.id === "q5" ? r.age_group : r.post_year);
+    return {
+      ...r,
+      group,
+      n: size ?? null,
+      label: `${value}${size !== undefined ? ` (n=${fmtInt(size)})` : ""}`,
+      description: `${group}: ${opts.what(value)}${
+        size !== undefined ? ` (n=${fmtInt(size)})` : ""
+      }`,
+    };
+  });
+  const measured = values.map((v) => Number(v[opts.field])).filter(Number.isFinite);
+  const scale = opts.followers ? followerScale(measured) : { type: "linear" as const };
+  const max = Math.max(...measured);
   const y = {
     field: opts.field,
     type: "quantitative",
     title: `${opts.yTitle}${scaleNote(scale)}`,
-    scale: { ...scale, ...(scale.type === "linear" ? { zero: true } : {}) },
+    scale: scale.type === "linear"
+      ? { ...scale, zero: true, ...(max > 0 ? { domainMax: max * 1.12 } : {}) }
+      : scale.type === "log"
+      ? { ...scale, domain: [Math.min(...measured) / 2, max * 3], nice: true }
+      : { ...scale, domainMax: max * 3 },
   };
   const x = {
     field: "group",
@@ -397,17 +478,20 @@ function perGroupChart(
     title: answer.id === "q5" ? "age group" : "year joined",
     axis: { labelAngle: 0 },
   };
+  const mark = opts.line
+    ? { mark: { type: "line", point: true, color: "#3b6ea5" } }
+    : scale.type === "linear"
+    ? { mark: { type: "bar", color: "#3b6ea5" } }
+    : { mark: { type: "point", filled: true, size: 90, color: "#3b6ea5" } };
   return {
     ...BASE,
     title: opts.title,
     data: { values },
-    encoding: { x, y },
+    encoding: { x, y, description: { field: "description" } },
     layer: [
-      opts.line
-        ? { mark: { type: "line", point: true, color: "#3b6ea5" } }
-        : { mark: { type: "bar", color: "#3b6ea5" } },
+      mark,
       {
-        mark: { type: "text", dy: -8, fontSize: 10, color: "#1d232b" },
+        mark: { type: "text", dy: -10, fontSize: 10, color: "#1d232b" },
         encoding: { text: { field: "label" } },
       },
     ],
@@ -415,7 +499,12 @@ function perGroupChart(
 }
 
 function q8Chart(answer: Answer): TopLevelSpec {
-  const values = answer.rows.map((r) => ({ ...r }));
+  const values: Row[] = answer.rows.map((r) => ({
+    ...r,
+    description: `${r.age_group}, ${r.post_year}: median ${
+      num(Number(r.median_follower_count))
+    } followers`,
+  }));
   const scale = followerScale(values.map((v) => Number(v.median_follower_count)));
   return {
     ...BASE,
@@ -431,6 +520,7 @@ function q8Chart(answer: Answer): TopLevelSpec {
         scale,
       },
       color: { field: "age_group", type: "nominal", sort: AGE_ORDER, title: "age group" },
+      description: { field: "description" },
     },
   } as TopLevelSpec;
 }
@@ -458,6 +548,7 @@ export function chartSpecs(answer: Answer, context?: ReportContext): TopLevelSpe
         yTitle: "median followers",
         line: false,
         followers: true,
+        what: (v) => `median ${v} followers`,
       })];
     case "q6":
       return [perGroupChart(answer, groups, {
@@ -466,6 +557,7 @@ export function chartSpecs(answer: Answer, context?: ReportContext): TopLevelSpe
         yTitle: "users",
         line: false,
         followers: false,
+        what: (v) => `${v} users joined`,
       })];
     case "q7":
       return [perGroupChart(answer, groups, {
@@ -474,6 +566,7 @@ export function chartSpecs(answer: Answer, context?: ReportContext): TopLevelSpe
         yTitle: "median followers",
         line: true,
         followers: true,
+        what: (v) => `median ${v} followers`,
       })];
     case "q8":
       return [q8Chart(answer)];

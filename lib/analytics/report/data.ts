@@ -205,8 +205,9 @@ export function rowsPerGroup(answer: Answer): Map<string, number> {
 }
 
 /**
- * Q1, Q2, Q4: each row with its group's n, the leader's share, the tie, the runner-up and
- * the lead; a warning where the report's own count of the leader differs from the answer's.
+ * Q1, Q2, Q4: each row with its group's n, the leader's share, the runner-up and the lead
+ * (the tie is the answer's own `tied`); a warning where the report's own count of the leader
+ * differs from the answer's, or the answer's `tied` from its rows.
  */
 export function categoryRows(
   answer: Answer,
@@ -224,11 +225,15 @@ export function categoryRows(
         `${answer.id}: the report counts ${rc.top} for "${key}", the answer ${r.category_count}`,
       );
     }
+    if (r.tied !== undefined && r.tied !== ties.get(key)) {
+      warnings.push(
+        `${answer.id}: "${key}" has ${ties.get(key)} rows, its tied column says ${r.tied}`,
+      );
+    }
     return {
       ...r,
       n: g?.n ?? null,
       share: g ? r.category_count as number / g.n : null,
-      tied: ties.get(key)! > 1 ? `tie of ${ties.get(key)}` : "",
       runner_up: rc?.runnerUp?.categories.join(", ") ?? (rc ? "(none)" : null),
       runner_up_count: rc?.runnerUp?.count ?? null,
       // A tie leads by nothing; a sole leader by its distance to the runner-up.
@@ -238,14 +243,12 @@ export function categoryRows(
   return { rows, warnings };
 }
 
-/** Q3A: each row with its country's n, its distinct posters, and the tie. */
+/** Q3A: each row with its country's n and its distinct posters. */
 export function q3aRows(answer: Answer, groups: GroupContext[] | undefined): Row[] {
   const byKey = new Map(groups?.map((g) => [g.key, g]));
-  const ties = rowsPerGroup(answer);
   return answer.rows.map((r) => {
     const g = byKey.get(String(r.country));
-    const k = ties.get(String(r.country))!;
-    return { ...r, n: g?.n ?? null, posters: g?.users ?? null, tied: k > 1 ? `tie of ${k}` : "" };
+    return { ...r, n: g?.n ?? null, posters: g?.users ?? null };
   });
 }
 

@@ -1,7 +1,8 @@
 /**
  * The report's tables in HTML: a table the page's script can sort and filter, and each
- * question's table: the answer's own columns (SPEC §5) with the report's context columns set
- * apart (n, the leader's share, the runner-up, ties), its headline, and Q3B's tied countries.
+ * question's table: the answer's own columns (SPEC §5, and `tied`: tied rows shaded) with the
+ * report's context columns set apart (n, the leader's share, the runner-up), its headline, and
+ * Q3B's tied countries.
  * @module
  */
 import { fmtInt } from "../../shell/progress.ts";
@@ -9,7 +10,6 @@ import type { Answer } from "../questions.ts";
 import { cellText, type Row } from "../../shell/table_format.ts";
 import {
   categoryRows,
-  cmp,
   type GroupContext,
   groupSizeRows,
   q3aRows,
@@ -104,7 +104,7 @@ const N_HELP =
 interface AnswerView {
   columns: Column[];
   rows: Row[];
-  /** Rows of a group with more than one winner carry `tied`, and are shaded. */
+  /** Rows whose `tied` is over 1 (a group with more than one winner) are shaded. */
   ties: boolean;
   headline: string;
   warnings: string[];
@@ -120,7 +120,7 @@ export function answerTable(answer: Answer, context?: ReportContext): {
   return {
     table: htmlTable(view.columns, view.rows, {
       label: `${answer.id.toUpperCase()} rows`,
-      rowClass: view.ties ? (r) => (r.tied ? "tie" : undefined) : undefined,
+      rowClass: view.ties ? (r) => (Number(r.tied) > 1 ? "tie" : undefined) : undefined,
       cls: "answer",
     }),
     headline: view.headline,
@@ -128,8 +128,19 @@ export function answerTable(answer: Answer, context?: ReportContext): {
   };
 }
 
+/** What the answers' `tied` column holds, in its header's tooltip. */
+const TIED_HELP: Record<string, string> = {
+  q3a: "Posters sharing the top in this country (1: no tie)",
+  q3b: "Countries sharing the top (1: no tie); the first row is SPEC §5's answer",
+};
+
 function answerView(answer: Answer, groups: GroupContext[] | undefined): AnswerView {
-  const own = answer.columns.map((c) => answerColumn(c, answer.rows));
+  const own = answer.columns.map((c): Column => ({
+    ...answerColumn(c, answer.rows),
+    ...(c === "tied"
+      ? { help: TIED_HELP[answer.id] ?? "Categories sharing the lead in this group (1: no tie)" }
+      : {}),
+  }));
   switch (answer.id) {
     case "q1":
     case "q2":
@@ -137,15 +148,27 @@ function answerView(answer: Answer, groups: GroupContext[] | undefined): AnswerV
       return categoryView(answer, groups, own);
     case "q3a":
       return q3aView(answer, groups, own);
-    case "q3b":
-      // SPEC §5 keeps one row; the ties behind it are shown below it (q3bTies).
+    case "q3b": {
+      // SPEC §5's one row first, every country tied with it after (their users: q3bTies).
+      const tie = answer.rows.length > 1;
       return {
-        columns: own,
-        rows: answer.rows.map((r) => ({ ...r })),
-        ties: false,
+        columns: tie
+          ? [...own, {
+            name: "answer",
+            numeric: false,
+            context: true,
+            help: "SPEC §5 asks for one row, ties broken by country name: the first",
+          }]
+          : own,
+        rows: answer.rows.map((r, i) => ({
+          ...r,
+          ...(tie ? { answer: i === 0 ? "SPEC §5's one row" : "" } : {}),
+        })),
+        ties: true,
         headline: "",
         warnings: [],
       };
+    }
     default:
       return groupSizeView(answer, groups, own);
   }
@@ -179,7 +202,6 @@ function categoryView(
 ): AnswerView {
   const { rows, warnings } = categoryRows(answer, groups);
   const columns = [...own, ...(groups ? CATEGORY_CONTEXT : [])];
-  columns.push({ name: "tied", numeric: false, context: true, help: "Categories sharing rank 1" });
   return { columns, rows, ties: true, headline: categoryHeadline(answer, groups), warnings };
 }
 
@@ -253,7 +275,6 @@ function q3aView(answer: Answer, groups: GroupContext[] | undefined, own: Column
       { name: "posters", numeric: true, context: true, help: "Distinct posters in the country" },
     );
   }
-  columns.push({ name: "tied", numeric: false, context: true, help: "Posters sharing rank 1" });
   const perGroup = rowsPerGroup(answer);
   const tied = [...perGroup.values()].filter((n) => n > 1).length;
   const max = Math.max(...answer.rows.map((r) => Number(r.follower_count)));
@@ -297,24 +318,31 @@ function groupSizeView(
   return { columns, rows: groupSizeRows(answer, groups), ties: false, headline, warnings: [] };
 }
 
-/** Q3B: the one row SPEC §5 asks for, and every country tied with it. */
+/**
+ * Q3B: the note over its rows (SPEC §5's one row first, every country tied with it after):
+ * whether countries tie, which row is the answer, and with Q3A, the tied countries' users.
+ */
 export function q3bTies(q3b: Answer, q3a?: Answer): string {
   const row = q3b.rows[0];
   if (!row) return "";
   const value = Number(row.follower_count);
-  if (!q3a) return "";
-  const users = q3bTiedRows(q3a, value);
-  const tied = [...new Set(users.map((r) => String(r.country)))].sort(cmp);
+  const tied = q3b.rows.map((r) => String(r.country));
   if (tied.length <= 1) {
     return `<p class="headline">One country holds the most followed user: ${
       escapeHtml(String(row.country))
     }, ${num(value)} followers. No tie.</p>`;
   }
-  return `<p class="headline tie-note"><strong>${fmtInt(tied.length)} countries tie</strong> at ${
+  const note = `<p class="headline tie-note"><strong>${
+    fmtInt(tied.length)
+  } countries tie</strong> at ${
     num(value)
   } followers; the answer is the first by name (SPEC §5: one row, ties broken by country name): ${
     escapeHtml(String(row.country))
-  }.</p>
+  }. The table has a row for each tied country.</p>`;
+  if (!q3a) return note;
+  const countries = new Set(tied);
+  const users = q3bTiedRows(q3a, value).filter((r) => countries.has(String(r.country)));
+  return `${note}
 <details class="ties" open><summary>The ${
     fmtInt(tied.length)
   } tied countries and their users</summary>
