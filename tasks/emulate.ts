@@ -31,6 +31,7 @@ import {
 import { ROWS_FLAG, SEED_FLAG } from "../lib/source/dataset.ts";
 import { MYSQL_CONNECT_MS } from "../lib/source/mysql_url.ts";
 import { resultJson, summarize } from "../lib/ingest/emulator.ts";
+import { regionOfInvokeUrl } from "../lib/ingest/sigv4.ts";
 import { KAFKA_CLIENT_FLAGS, kafkaClientOptions } from "../lib/kafka/kafka_client.ts";
 import {
   DEFAULT_ATTEMPTS,
@@ -113,6 +114,15 @@ export const FLAGS = {
       "URL/v3/clusters/<id>/topics/<topic>/records, many records per body)",
     env: "PINPIPE_REST_API",
     default: "v2",
+  },
+  "rest-auth": {
+    type: "choice",
+    choices: ["api-key", "iam"],
+    help: "how API Gateway knows the caller: api-key (x-api-key, when a key is set) or iam " +
+      "(each request SigV4-signed with the AWS credentials of the environment, a profile or " +
+      "the instance role; region from the invoke URL, else AWS_REGION)",
+    env: "PINPIPE_REST_AUTH",
+    default: "api-key",
   },
   "api-key-env": {
     type: "string",
@@ -244,6 +254,9 @@ export async function parseOptions(
   if (kind !== "rest-url" && p.from("rest-api") === "--rest-api") {
     p.problem("--rest-api applies only with --rest-url");
   }
+  if (kind !== "rest-url" && p.from("rest-auth") === "--rest-auth") {
+    p.problem("--rest-auth applies only with --rest-url");
+  }
   let target: EmulateTarget | undefined;
   if (kind === "rest-url") {
     const key = await readApiKey({
@@ -252,11 +265,23 @@ export async function parseOptions(
       env,
     });
     if (key.problem) p.problem(key.problem);
+    let signRegion: string | undefined;
+    if (v.restAuth === "iam") {
+      signRegion = regionOfInvokeUrl(v.restUrl!) ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+      if (!signRegion) {
+        p.problem(
+          `--rest-auth iam needs a region: "${v.restUrl}" is not an API Gateway invoke URL ` +
+            `(https://<id>.execute-api.<region>.amazonaws.com/<stage>) and AWS_REGION is not set`,
+        );
+      }
+      if (key.key) p.problem("--rest-auth iam signs requests: unset the API key or use api-key");
+    }
     target = {
       kind: "rest",
       url: v.restUrl!,
       api: v.restApi,
       apiKey: key.key,
+      signRegion,
       connectTimeoutMs: v.connectTimeout ?? DEFAULT_REST_CONNECT_MS,
     };
   } else if (kind === "bootstrap") {

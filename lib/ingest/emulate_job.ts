@@ -11,6 +11,7 @@ import type { FlagDef } from "../shell/flags.ts";
 import type { Progress } from "../shell/progress.ts";
 import { registerSecret } from "../shell/redact.ts";
 import { importLazily } from "../shell/lazy.ts";
+import { sigV4Fetch } from "./sigv4.ts";
 import { checkKafkaReachable, type KafkaClientOptions } from "../kafka/kafka_client.ts";
 import { datasetSource, emulate, type EmulateResult, type Target } from "./emulator.ts";
 import { KafkaTarget } from "./kafka_target.ts";
@@ -54,7 +55,15 @@ export const DEFAULT_REST_CONNECT_MS = 4000;
 
 /** Where the records go: exactly one of these. */
 export type EmulateTarget =
-  | { kind: "rest"; url: string; api: RestApi; apiKey?: string; connectTimeoutMs: number }
+  | {
+    kind: "rest";
+    url: string;
+    api: RestApi;
+    apiKey?: string;
+    /** Set: every request is SigV4-signed for `execute-api` in this region (`--rest-auth iam`). */
+    signRegion?: string;
+    connectTimeoutMs: number;
+  }
   | { kind: "kafka"; kafka: KafkaClientOptions; threads: number }
   | { kind: "out"; path: string };
 
@@ -111,6 +120,7 @@ async function openTarget(job: EmulateJob): Promise<Target> {
       timeoutMs: job.requestTimeoutMs,
       connectTimeoutMs: t.connectTimeoutMs,
       flags: FLAGS_OF_WAITS,
+      fetch: t.signRegion ? sigV4Fetch(fetch, { region: t.signRegion }) : undefined,
     });
   }
   if (t.kind === "kafka") {
