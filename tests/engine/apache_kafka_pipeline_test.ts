@@ -18,9 +18,9 @@ import { FileLake, parseObjectKey } from "../../lib/lake/lake.ts";
 import type { Row } from "../../lib/shell/table_format.ts";
 import { type KafkaServer, kafkaTool, withKafka } from "../_engines.ts";
 import { envTest, run, waitFor, withTempDir } from "../_fixtures.ts";
-import { spawnTask } from "../_process.ts";
+import { spawnTask } from "../../bench/_process.ts";
 import { referenceAnswers } from "../_reference.ts";
-import { type RunningTask, startTask } from "../_running.ts";
+import { type Running as RunningTask, startTask } from "../../bench/_process.ts";
 
 const TABLES = ["pin", "geo", "user"] as const;
 

@@ -16,7 +16,7 @@ import net from "node:net";
 import { encodeKafkajsRequest, kafkajsRequests } from "../../lib/deps/kafkajs_protocol.ts";
 import { planFiles } from "../../lib/broker/limits.ts";
 import { RawKafkaConn, waitFor } from "../_fixtures.ts";
-import { spawnBrokerProcess } from "../_broker_oracle.ts";
+import { spawnBrokerProcess } from "../_broker_process.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 

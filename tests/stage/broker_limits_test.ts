@@ -17,7 +17,8 @@ import { Kafka, logLevel } from "../../lib/deps/kafkajs.ts";
 import { ErrorCode } from "../../lib/broker/error_codes.ts";
 import { openFileLimit } from "../../lib/broker/limits.ts";
 import { waitFor, withTempDir } from "../_fixtures.ts";
-import { Oracle, spawnBrokerProcess } from "../_broker_oracle.ts";
+import { Oracle } from "../_broker_oracle.ts";
+import { spawnBrokerProcess } from "../_broker_process.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 

@@ -5,7 +5,7 @@
  * deleted topic stays deleted.
  */
 import assert from "node:assert/strict";
-import { spawnTask } from "../_process.ts";
+import { spawnTask } from "../../bench/_process.ts";
 import { Kafka, logLevel } from "../../lib/deps/kafkajs.ts";
 import { waitFor, withTempDir } from "../_fixtures.ts";
 

@@ -16,7 +16,7 @@ import { segmentFileName } from "../../lib/broker/partition_log.ts";
 import { TopicRegistry } from "../../lib/broker/topics.ts";
 import { brokerTopicDefaults } from "../../lib/broker/configs.ts";
 import { startTestBroker, withTempDir } from "../_fixtures.ts";
-import { spawnBrokerProcess } from "../_broker_oracle.ts";
+import { spawnBrokerProcess } from "../_broker_process.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const RECORDS = 100_000;

@@ -12,7 +12,7 @@ import { objectKey, parseObjectKey } from "../../lib/lake/lake.ts";
 import type { Row } from "../../lib/shell/table_format.ts";
 import { referenceAnswers } from "../_reference.ts";
 import { run, withTempDir } from "../_fixtures.ts";
-import { startTask } from "../_running.ts";
+import { startTask } from "../../bench/_process.ts";
 
 const ROWS = 1500;
 const POSTINGS = 600;

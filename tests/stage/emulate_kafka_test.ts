@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { run, withBroker } from "../_fixtures.ts";
-import { closedPort, startTask } from "../_running.ts";
+import { closedPort } from "../_net.ts";
+import { startTask } from "../../bench/_process.ts";
 
 const SANITIZE = { sanitizeOps: false, sanitizeResources: false };
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { keySequence } from "../../lib/ingest/emulator.ts";
 import { envTest, ROOT, run, waitFor, withTempDir } from "../_fixtures.ts";
-import { startTask } from "../_running.ts";
+import { startTask } from "../../bench/_process.ts";
 import { startRestV2Server } from "../testdata/emulate/rest_v2_server.ts";
 import type { Reply, RestV2Server, SeenRequest } from "../testdata/emulate/rest_v2_server.ts";
 

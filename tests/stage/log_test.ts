@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { run } from "../_fixtures.ts";
-import { closedPort } from "../_running.ts";
+import { closedPort } from "../_net.ts";
 
 Deno.test("a password in --rest-url is refused by the emulate task without being repeated", async () => {
   const url = `http://user:HUNTER2PW@127.0.0.1:${closedPort()}`;

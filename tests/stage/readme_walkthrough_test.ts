@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { envTest, ROOT, withMysqlDatabase, withTempDir } from "../_fixtures.ts";
-import { closedPort } from "../_running.ts";
+import { closedPort } from "../_net.ts";
 import { displayWidth } from "../../lib/shell/table_format.ts";
 
 /** One command of the walkthrough, in order. */

@@ -6,7 +6,7 @@
  * timeout; 64 bodies of 10 MiB at once stay within the memory budget.
  */
 import assert from "node:assert/strict";
-import { spawnTask } from "../_process.ts";
+import { spawnTask } from "../../bench/_process.ts";
 import { T, V2 } from "../_rest_proxy.ts";
 
 /** Sends `body` with a Content-Length over a raw socket; resolves with the status line. */

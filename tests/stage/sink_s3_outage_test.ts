@@ -19,8 +19,9 @@ import { startBroker } from "../../lib/broker/broker.ts";
 import { createKafka } from "../../lib/kafka/kafka_client.ts";
 import { S3Lake } from "../../lib/lake/lake.ts";
 import { waitFor, withTempDir } from "../_fixtures.ts";
-import { closedPort, startTask } from "../_running.ts";
-import type { RunningTask } from "../_running.ts";
+import { closedPort } from "../_net.ts";
+import { startTask } from "../../bench/_process.ts";
+import type { Running as RunningTask } from "../../bench/_process.ts";
 
 const KILLS = Number(Deno.env.get("PINPIPE_OUTAGE_KILLS") ?? 6);
 const RECORDS = Number(Deno.env.get("PINPIPE_OUTAGE_RECORDS") ?? 30_000);

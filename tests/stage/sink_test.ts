@@ -13,7 +13,8 @@ import type { Lake } from "../../lib/lake/lake.ts";
 import { runSink, topicsRegex } from "../../lib/lake/sink.ts";
 import type { SinkOptions } from "../../lib/lake/sink.ts";
 import { withTempDir } from "../_fixtures.ts";
-import { closedPort, startTask } from "../_running.ts";
+import { closedPort } from "../_net.ts";
+import { startTask } from "../../bench/_process.ts";
 
 const T = { sanitizeOps: false, sanitizeResources: false };
 

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { startBroker } from "../../lib/broker/broker.ts";
 import { run, waitFor, withTempDir } from "../_fixtures.ts";
-import { closedPort, silentServer, startTask } from "../_running.ts";
+import { closedPort, silentServer } from "../_net.ts";
+import { startTask } from "../../bench/_process.ts";
 
 const T = { sanitizeOps: false, sanitizeResources: false };
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { PutObjectCommand, S3Client } from "../../lib/deps/aws_s3.ts";
 import { isRetriableLakeError, S3_TIMEOUTS } from "../../lib/lake/lake.ts";
-import { closedPort } from "../_running.ts";
+import { closedPort } from "../_net.ts";
 
 /** The error a PutObject to `endpoint` fails with. */
 async function putError(endpoint: string, requestTimeout?: number): Promise<unknown> {
