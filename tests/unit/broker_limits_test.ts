@@ -88,33 +88,6 @@ Deno.test({
     }),
 });
 
-/** Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN). */
-async function canMount(): Promise<boolean> {
-  if (Deno.build.os !== "linux" || Deno.uid() !== 0) return false;
-  const dir = await Deno.makeTempDir({ prefix: "pinpipe-mount-probe-" });
-  try {
-    const mount = await new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    if (!mount.success) return false;
-    await new Deno.Command("umount", { args: [dir] }).output();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await Deno.remove(dir).catch(() => {});
-  }
-}
-
-const MOUNT = await canMount();
-if (!MOUNT) {
-  console.error(
-    "broker_limits_test: cannot mount a tmpfs here: the real disk-full test is skipped",
-  );
-}
-
 Deno.test({
   name: "idle connections and requests that never finish arriving are closed",
   ...opts,

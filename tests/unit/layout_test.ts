@@ -170,3 +170,125 @@ Deno.test("the folder check sees a wrong import (a stage importing a later one f
     "lib/lake/ must not be allowed to import lib/analytics/",
   );
 });
+
+// The test layers (README "Tests"): tests/unit/ runs with no process of its own and no engine,
+// so `deno task test:unit` stays fast and needs no `tests/setup.ts`.
+
+const TESTS = join(ROOT, "tests");
+
+/** Helpers that start engines or stand for them: a unit test may not import them. */
+const ENGINE_HELPERS = /^tests\/(_engines|_airflow|_moto|_aws_engines)\.ts$|^tests\/clients\//;
+
+/** What a unit test may not take from tests/_fixtures.ts: it spawns, or waits on the machine. */
+const SPAWNING_FIXTURES = ["run", "hasCommand", "available", "envTest", "withMysqlDatabase"];
+
+/** Code without its comments (a comment may name what the code must not do). */
+function code(src: string): string {
+  return src.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
+}
+
+/** True when a helper module starts processes itself (bench/_process.ts is the one way). */
+function spawns(src: string): boolean {
+  // What a script does when it is the program (its `import.meta.main` block, last in the
+  // file) never runs when a test imports it.
+  const imported = code(src).split(/^if \(import\.meta\.main\)/m)[0];
+  return STARTS.test(imported) || /_process\.ts["']/.test(imported);
+}
+
+/** Code that starts a process. */
+const STARTS = /\bDeno\.Command\b|\bDeno\.run\(|["']node:child_process["']|\bchild_process\b/;
+
+/**
+ * What is wrong with `src`, a file of tests/unit/ at `where` (a path from the repository
+ * root): every process it would start, every engine helper or spawning helper it imports.
+ */
+export function unitLayerProblems(
+  where: string,
+  src: string,
+  helperSpawns: (path: string) => boolean,
+): string[] {
+  const wrong: string[] = [];
+  const body = code(src);
+  if (STARTS.test(body)) {
+    wrong.push(`${where} starts a process (Deno.Command or node:child_process)`);
+  }
+  if (/\benvTest\s*\(/.test(body)) {
+    wrong.push(`${where} registers an envTest: what it needs from the machine belongs in stage/`);
+  }
+  for (const m of body.matchAll(/import\s+(type\s+)?([\s\S]*?)\s+from\s+["']([^"']+)["']/g)) {
+    const spec = m[3];
+    if (!spec.startsWith(".")) continue;
+    const target = relative(ROOT, resolve(dirname(join(ROOT, where)), spec));
+    if (ENGINE_HELPERS.test(target)) {
+      wrong.push(`${where} imports ${target}, an engine helper (engine/ tests only)`);
+    } else if (target === "tests/_fixtures.ts") {
+      const names = m[1] ? [] : [...m[2].matchAll(/([A-Za-z_$][\w$]*)(?:\s+as\s+[\w$]+)?/g)]
+        .map((x) => x[1]).filter((n) => n !== "type");
+      for (const n of names.filter((n) => SPAWNING_FIXTURES.includes(n))) {
+        wrong.push(`${where} imports ${n} from tests/_fixtures.ts, which starts processes`);
+      }
+    } else if (
+      /^(tests|bench)\//.test(target) && !target.startsWith("tests/unit/") && helperSpawns(target)
+    ) {
+      wrong.push(`${where} imports ${target}, which starts processes`);
+    }
+  }
+  return wrong;
+}
+
+const helperSpawns = (path: string) => {
+  try {
+    return spawns(Deno.readTextFileSync(join(ROOT, path)));
+  } catch {
+    return false;
+  }
+};
+
+Deno.test("no test in tests/unit/ starts a process, imports an engine helper or needs the machine", () => {
+  const wrong: string[] = [];
+  // This file is the check: its examples of what is wrong are strings.
+  const self = new URL(import.meta.url).pathname;
+  for (const file of walk(join(TESTS, "unit")).filter((p) => p.endsWith(".ts") && p !== self)) {
+    wrong.push(
+      ...unitLayerProblems(relative(ROOT, file), Deno.readTextFileSync(file), helperSpawns),
+    );
+  }
+  assert.deepEqual(wrong, []);
+});
+
+Deno.test("the unit layer check sees a process, an engine helper and a machine need", () => {
+  const where = "tests/unit/x_test.ts";
+  const seen = (src: string) => unitLayerProblems(where, src, (p) => p === "bench/_process.ts");
+  assert.deepEqual(
+    seen(`import { withBroker } from "../_fixtures.ts";\n// Deno.Command in a comment`),
+    [],
+  );
+  assert.equal(seen(`await new Deno.Command("kcat", { args: [] }).output();`).length, 1);
+  assert.equal(seen(`import { spawn } from "node:child_process";`).length, 1);
+  assert.match(seen(`import { withKafka } from "../_engines.ts";`)[0], /engine helper/);
+  assert.match(seen(`import { x } from "../clients/_matrix.ts";`)[0], /engine helper/);
+  assert.match(seen(`import { ROOT, run } from "../_fixtures.ts";`)[0], /imports run from/);
+  assert.match(seen(`import { startTask } from "../../bench/_process.ts";`)[0], /starts processes/);
+  assert.match(seen(`await envTest("x", ["mysql"], () => {});`)[0], /envTest/);
+  // A helper spawning only when run as a program (tests/tools/readme_flags.ts --write) is fine.
+  assert.equal(
+    spawns(`export const x = 1;\nif (import.meta.main) {\n  new Deno.Command("deno");\n}`),
+    false,
+  );
+  assert.equal(spawns(`export const x = () => new Deno.Command("deno");`), true);
+  assert.equal(spawns(`export { run } from "../bench/_process.ts";`), true);
+});
+
+Deno.test("bench/ and lib/ import nothing from tests/", () => {
+  const wrong: string[] = [];
+  for (const dir of ["bench", "lib"]) {
+    for (const file of walk(join(ROOT, dir)).filter((p) => p.endsWith(".ts"))) {
+      for (const spec of specifiers(Deno.readTextFileSync(file))) {
+        if (!spec.startsWith(".")) continue;
+        const target = relative(ROOT, resolve(dirname(file), spec));
+        if (target.startsWith("tests/")) wrong.push(`${relative(ROOT, file)} imports ${target}`);
+      }
+    }
+  }
+  assert.deepEqual(wrong, []);
+});
