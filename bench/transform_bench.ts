@@ -23,7 +23,7 @@ import { join, resolve } from "node:path";
 import { createDataset } from "../lib/source/dataset.ts";
 import { FileLake } from "../lib/lake/lake.ts";
 import { fmtInt, fmtSec } from "../lib/shell/progress.ts";
-import { writeLake } from "../lib/lake/write_lake.ts";
+import { writeLake } from "./_write_lake.ts";
 import { venvBin } from "./_engines.ts";
 import { start } from "./_process.ts";
 import { mibToMB, report, rssMiB, timed, watchRss } from "./_measure.ts";

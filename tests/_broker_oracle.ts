@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { encodeKafkajsRequest, kafkajsRequests } from "../lib/deps/kafkajs_protocol.ts";
+import { encodeKafkajsRequest, kafkajsRequests } from "./deps/kafkajs_protocol.ts";
 import { RawKafkaConn } from "./_fixtures.ts";
 
 // deno-lint-ignore no-explicit-any

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { createConnection } from "../lib/deps/mysql2.ts";
 import { S3Client } from "../lib/deps/aws_s3.ts";
-import { S3rver } from "../lib/deps/s3rver.ts";
+import { S3rver } from "./deps/s3rver.ts";
 import { run, type RunResult } from "../bench/_process.ts";
 import { type Broker, type BrokerOptions, startBroker } from "../lib/broker/broker.ts";
 import {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { ErrorCode } from "../../lib/broker/error_codes.ts";
-import { KafkajsRecord, KafkajsRecordBatch } from "../../lib/deps/kafkajs_protocol.ts";
+import { KafkajsRecord, KafkajsRecordBatch } from "../deps/kafkajs_protocol.ts";
 import { kafkaTool } from "../_engines.ts";
 import { envTest, withBroker } from "../_fixtures.ts";
 import { WireClient, withWire } from "../_kafka_wire.ts";

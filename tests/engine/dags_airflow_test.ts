@@ -10,8 +10,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { mockClient } from "../../lib/deps/aws_sdk_mock.ts";
-import type { AwsStub } from "../../lib/deps/aws_sdk_mock.ts";
+import { mockClient } from "../deps/aws_sdk_mock.ts";
+import type { AwsStub } from "../deps/aws_sdk_mock.ts";
 import {
   CreateCliTokenCommand,
   GetEnvironmentCommand,

@@ -8,7 +8,7 @@
  * the stacks moto can create through the same code against moto's CloudFormation.
  */
 import assert from "node:assert/strict";
-import { mockClient } from "../../lib/deps/aws_sdk_mock.ts";
+import { mockClient } from "../deps/aws_sdk_mock.ts";
 import {
   CloudFormationClient,
   CreateChangeSetCommand,

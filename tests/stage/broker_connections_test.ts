@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import net from "node:net";
-import { encodeKafkajsRequest, kafkajsRequests } from "../../lib/deps/kafkajs_protocol.ts";
+import { encodeKafkajsRequest, kafkajsRequests } from "../deps/kafkajs_protocol.ts";
 import { planFiles } from "../../lib/broker/limits.ts";
 import { RawKafkaConn, waitFor } from "../_fixtures.ts";
 import { spawnBrokerProcess } from "../_broker_process.ts";

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createKafka } from "../../lib/kafka/kafka_client.ts";
 import { topicNames } from "../../lib/kafka/topics.ts";
-import { writeLake } from "../../lib/lake/write_lake.ts";
+import { writeLake } from "../../bench/_write_lake.ts";
 import { FileLake } from "../../lib/lake/lake.ts";
 import { createDataset } from "../../lib/source/dataset.ts";
 import { envTest, startTestBroker, withTempDir } from "../_fixtures.ts";

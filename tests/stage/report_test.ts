@@ -12,14 +12,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { TableStats } from "../../lib/analytics/clean.ts";
 import { createDataset } from "../../lib/source/dataset.ts";
-import { chromium, type Page } from "../../lib/deps/playwright.ts";
+import { chromium, type Page } from "../deps/playwright.ts";
 import { FileLake } from "../../lib/lake/lake.ts";
 import type { Answer } from "../../lib/analytics/questions.ts";
 import { renderReport } from "../../lib/analytics/report.ts";
 import { offMap } from "../../lib/analytics/report/charts.ts";
 import type { ReportInput } from "../../lib/analytics/report/data.ts";
 import { transform } from "../../lib/analytics/transform.ts";
-import { writeLake } from "../../lib/lake/write_lake.ts";
+import { writeLake } from "../../bench/_write_lake.ts";
 import { followers } from "../_reference.ts";
 import {
   CHROMIUM,

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { createDataset } from "../../lib/source/dataset.ts";
 import { FileLake, objectKey } from "../../lib/lake/lake.ts";
 import { outputNames, transform } from "../../lib/analytics/transform.ts";
-import { writeLake } from "../../lib/lake/write_lake.ts";
+import { writeLake } from "../../bench/_write_lake.ts";
 import { run, waitFor, withTempDir } from "../_fixtures.ts";
 
 /** A small lake of the synthetic dataset under `dir` (prefix `pinpipe` unless given). */

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { createDataset } from "../../lib/source/dataset.ts";
 import { FileLake, type Lake, objectKey, S3Lake } from "../../lib/lake/lake.ts";
 import { transform } from "../../lib/analytics/transform.ts";
-import { writeLake } from "../../lib/lake/write_lake.ts";
+import { writeLake } from "../../bench/_write_lake.ts";
 import { run, withS3rver, withTempDir } from "../_fixtures.ts";
 
 const T = { sanitizeOps: false, sanitizeResources: false };

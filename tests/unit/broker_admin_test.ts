@@ -9,7 +9,7 @@ import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { ErrorCode } from "../../lib/broker/error_codes.ts";
 import { startBroker } from "../../lib/broker/broker.ts";
-import { KafkajsRecord, KafkajsRecordBatch } from "../../lib/deps/kafkajs_protocol.ts";
+import { KafkajsRecord, KafkajsRecordBatch } from "../deps/kafkajs_protocol.ts";
 import { withBroker, withTempDir } from "../_fixtures.ts";
 import { WireClient, withWire } from "../_kafka_wire.ts";
 

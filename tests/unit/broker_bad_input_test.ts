@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { Kafka, logLevel } from "../../lib/deps/kafkajs.ts";
-import { KafkajsRecord, KafkajsRecordBatch } from "../../lib/deps/kafkajs_protocol.ts";
+import { KafkajsRecord, KafkajsRecordBatch } from "../deps/kafkajs_protocol.ts";
 import { ErrorCode } from "../../lib/broker/error_codes.ts";
 import type { Broker } from "../../lib/broker/broker.ts";
 import { RawKafkaConn, withBroker } from "../_fixtures.ts";
@@ -372,7 +372,7 @@ Deno.test({
   fn: () =>
     withWitnesses(async (broker, check) => {
       const { encodeKafkajsRequest, kafkajsRequests } = await import(
-        "../../lib/deps/kafkajs_protocol.ts"
+        "../deps/kafkajs_protocol.ts"
       );
       const seedArgs: [string, number, unknown][] = [
         ["Metadata", 4, { topics: ["ok", "other"], allowAutoTopicCreation: false }],

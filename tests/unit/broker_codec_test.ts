@@ -20,7 +20,7 @@ import {
   KafkajsDecoder,
   KafkajsRecord,
   KafkajsRecordBatch,
-} from "../../lib/deps/kafkajs_protocol.ts";
+} from "../deps/kafkajs_protocol.ts";
 import { withTempDir } from "../_fixtures.ts";
 
 Deno.test("Writer and Reader round-trip every primitive the protocol uses", () => {

@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import net from "node:net";
-import { encodeKafkajsRequest, kafkajsRequests } from "../../lib/deps/kafkajs_protocol.ts";
+import { encodeKafkajsRequest, kafkajsRequests } from "../deps/kafkajs_protocol.ts";
 import { RawKafkaConn, waitFor, withBroker } from "../_fixtures.ts";
 import { type Any, Oracle } from "../_broker_oracle.ts";
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { CompressionTypes, Kafka, logLevel } from "../../lib/deps/kafkajs.ts";
 import type { Consumer } from "../../lib/deps/kafkajs.ts";
-import { AssignerProtocol } from "../../lib/deps/kafkajs_protocol.ts";
+import { AssignerProtocol } from "../deps/kafkajs_protocol.ts";
 import type { Broker, BrokerOptions } from "../../lib/broker/broker.ts";
 import { startTestBroker, waitFor, withBroker, withTempDir } from "../_fixtures.ts";
 

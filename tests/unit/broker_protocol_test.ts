@@ -9,7 +9,7 @@ import { Buffer } from "node:buffer";
 import { APIS } from "../../lib/broker/registry.ts";
 import { ErrorCode } from "../../lib/broker/error_codes.ts";
 import type { Broker } from "../../lib/broker/broker.ts";
-import { encodeKafkajsRequest, kafkajsRequests } from "../../lib/deps/kafkajs_protocol.ts";
+import { encodeKafkajsRequest, kafkajsRequests } from "../deps/kafkajs_protocol.ts";
 import { RawKafkaConn, withBroker } from "../_fixtures.ts";
 
 // deno-lint-ignore no-explicit-any

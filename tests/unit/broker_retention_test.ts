@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { Kafka, logLevel } from "../../lib/deps/kafkajs.ts";
-import { KafkajsRecord, KafkajsRecordBatch } from "../../lib/deps/kafkajs_protocol.ts";
+import { KafkajsRecord, KafkajsRecordBatch } from "../deps/kafkajs_protocol.ts";
 import { ErrorCode } from "../../lib/broker/error_codes.ts";
 import { splitBatches } from "../../lib/broker/record_batch.ts";
 import { segmentFileName } from "../../lib/broker/partition_log.ts";

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { ErrorCode } from "../../lib/broker/error_codes.ts";
-import { KafkajsRecord, KafkajsRecordBatch } from "../../lib/deps/kafkajs_protocol.ts";
+import { KafkajsRecord, KafkajsRecordBatch } from "../deps/kafkajs_protocol.ts";
 import { withBroker } from "../_fixtures.ts";
 import { api, shape, WireClient } from "../_kafka_wire.ts";
 

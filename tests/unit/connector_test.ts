@@ -6,7 +6,7 @@
  * the broker count MSK Connect's internal topics are sized to (DescribeClusterV2 on moto).
  */
 import assert from "node:assert/strict";
-import { mockClient } from "../../lib/deps/aws_sdk_mock.ts";
+import { mockClient } from "../deps/aws_sdk_mock.ts";
 import {
   CreateConnectorCommand,
   CreateCustomPluginCommand,

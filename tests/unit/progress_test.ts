@@ -5,7 +5,7 @@
  * printed once.
  */
 import assert from "node:assert/strict";
-import { stringWidth } from "../../lib/deps/string_width.ts";
+import { stringWidth } from "../deps/string_width.ts";
 import {
   fmtClock,
   formatLine,

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { mockClient } from "../../lib/deps/aws_sdk_mock.ts";
+import { mockClient } from "../deps/aws_sdk_mock.ts";
 import {
   GetCommandInvocationCommand,
   SendCommandCommand,

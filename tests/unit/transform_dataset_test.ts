@@ -1,6 +1,6 @@
 /**
  * The transform over the synthetic dataset (lib/source/dataset.ts) written into a lake by
- * lib/lake/write_lake.ts: no placeholder survives cleaning, the columns are exactly SPEC's in
+ * bench/_write_lake.ts: no placeholder survives cleaning, the columns are exactly SPEC's in
  * name, order and type, every parseable follower_count is the right integer, and the eight
  * answers equal those of an independent reference written here in plain TypeScript.
  */
@@ -12,7 +12,7 @@ import { DuckDBInstance } from "../../lib/deps/duckdb.ts";
 import { FileLake } from "../../lib/lake/lake.ts";
 import type { Row } from "../../lib/shell/table_format.ts";
 import { transform, type TransformResult } from "../../lib/analytics/transform.ts";
-import { writeLake } from "../../lib/lake/write_lake.ts";
+import { writeLake } from "../../bench/_write_lake.ts";
 import { withTempDir } from "../_fixtures.ts";
 
 const ROWS = 4000;

@@ -13,7 +13,7 @@ import { DuckDBInstance } from "../../lib/deps/duckdb.ts";
 import { FileLake } from "../../lib/lake/lake.ts";
 import type { ProgressSink } from "../../lib/shell/progress.ts";
 import { transform, type TransformResult } from "../../lib/analytics/transform.ts";
-import { writeLake } from "../../lib/lake/write_lake.ts";
+import { writeLake } from "../../bench/_write_lake.ts";
 import { readCleanTables } from "../_clean_tables.ts";
 import { copyDirtyLake } from "../_dirty_lake.ts";
 import { withTempDir } from "../_fixtures.ts";

@@ -11,7 +11,7 @@ import { createDataset } from "../../lib/source/dataset.ts";
 import { FileLake } from "../../lib/lake/lake.ts";
 import type { ProgressSink } from "../../lib/shell/progress.ts";
 import { outputNames, transform } from "../../lib/analytics/transform.ts";
-import { writeLake } from "../../lib/lake/write_lake.ts";
+import { writeLake } from "../../bench/_write_lake.ts";
 import { withTempDir } from "../_fixtures.ts";
 
 /** A small lake of the synthetic dataset under `dir` (prefix `pinpipe` unless given). */

@@ -5,7 +5,7 @@
  * independent check; it does not go through Kafka.
  * @module
  */
-import { type Lake, objectKey } from "./lake.ts";
+import { type Lake, objectKey } from "../lib/lake/lake.ts";
 
 /** The three rows of one posting, with the source column names (lib/source/dataset.ts's Posting). */
 export interface PostingRows {
