@@ -1,3 +1,9 @@
+/**
+ * lib/shell/cli.ts, the frame every task runs in: how Ctrl-C presses are told apart from the
+ * echo of one signal forwarded to the process group (`Interrupts`, on a clock the test moves).
+ * The flag tables it parses with are tests/unit/flags_test.ts (lib/shell/flags.ts).
+ * @module
+ */
 import assert from "node:assert/strict";
 import { Interrupts, SIGNAL_ECHO_MS } from "../../lib/shell/cli.ts";
 
