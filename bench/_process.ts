@@ -36,6 +36,10 @@ export interface StartOptions {
   stdin?: string | Uint8Array;
   /** Pass stderr through to ours (live progress) instead of collecting it. */
   inheritStderr?: boolean;
+  /** Start from an empty environment (only `env`), not a copy of ours. */
+  clearEnv?: boolean;
+  /** Keep only about this many of the last characters of a stream (a long-lived log). */
+  keepLast?: { stdout?: number; stderr?: number };
 }
 
 /** A running process whose stdout and stderr are collected as text. */
@@ -76,6 +80,7 @@ export function start(
       args,
       cwd: opts.cwd ?? REPO_ROOT,
       env: { NO_COLOR: "1", ...opts.env },
+      clearEnv: opts.clearEnv,
       stdin: opts.stdin === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: opts.inheritStderr ? "inherit" : "piped",
@@ -90,7 +95,11 @@ export function start(
   }
   const out = { stdout: "", stderr: "" };
   const read = async (s: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
-    for await (const t of s.pipeThrough(new TextDecoderStream())) out[key] += t;
+    for await (const t of s.pipeThrough(new TextDecoderStream())) {
+      out[key] += t;
+      const keep = opts.keepLast?.[key];
+      if (keep && out[key].length > 2 * keep) out[key] = out[key].slice(-keep);
+    }
   };
   const drained = Promise.all([
     read(child.stdout, "stdout"),
