@@ -62,7 +62,7 @@ export function report(
   console.log(`  ${name}: ${v} ${unit}${verdict}`);
 }
 
-export { shebangFlags } from "../tests/_process.ts";
+export { shebangFlags } from "./_process.ts";
 
 /** Mebibytes (what /proc reports, in KiB) to megabytes (what the targets are written in). */
 export function mibToMB(mib: number): number {

@@ -28,10 +28,10 @@
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { mibToMB, report, rssMiB, watchRss } from "./_measure.ts";
-import { spawnTask } from "../tests/_process.ts";
+import { run, spawnTask } from "./_process.ts";
 import { createKafka } from "../lib/kafka/kafka_client.ts";
 import { installFastVarints } from "../lib/kafka/kafkajs_varints.ts";
-import { KAFKA_VERSION, kafkaClasspath, kafkaTool, startKafka } from "../tests/_engines.ts";
+import { KAFKA_VERSION, kafkaClasspath, kafkaTool, startKafka } from "./_engines.ts";
 
 const SCALE = Number(Deno.env.get("BENCH_BROKER_SCALE") ?? 1);
 const KCAT_RECORDS = Math.round(1_000_000 * SCALE);
@@ -108,26 +108,20 @@ async function kcatProduce(
   const t0 = performance.now();
   const timed = await Deno.stat("/usr/bin/time").then(() => true, () => false);
   const kcat = ["kcat", "-b", bootstrap, "-P", ...extra, "-t", topic, "-l", file];
-  const out = await new Deno.Command(timed ? "/usr/bin/time" : kcat[0], {
-    args: timed ? ["-f", "cpu %U %S", ...kcat] : kcat.slice(1),
-    stdout: "null",
-    stderr: "piped",
-  }).output();
+  const out = await run(
+    timed ? "/usr/bin/time" : kcat[0],
+    timed ? ["-f", "cpu %U %S", ...kcat] : kcat.slice(1),
+  );
   if (out.code !== 0) {
-    const err = new TextDecoder().decode(out.stderr).trim().split("\n");
+    const err = out.stderr.trim().split("\n");
     throw new Error(`kcat failed (${err.length} lines): ${err.slice(-3).join(" / ")}`);
   }
-  const m = /cpu ([\d.]+) ([\d.]+)/.exec(new TextDecoder().decode(out.stderr));
+  const m = /cpu ([\d.]+) ([\d.]+)/.exec(out.stderr);
   return { sec: (performance.now() - t0) / 1000, cpu: m ? Number(m[1]) + Number(m[2]) : NaN };
 }
 
 async function hasKcat(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("kcat", { args: ["-V"], stdout: "null", stderr: "null" })
-      .output()).success;
-  } catch {
-    return false;
-  }
+  return (await run("kcat", ["-V"])).code === 0;
 }
 
 /**

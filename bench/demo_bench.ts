@@ -7,6 +7,7 @@
  * @module
  */
 import { report, watchRss } from "./_measure.ts";
+import { start } from "./_process.ts";
 
 const postings = Deno.env.get("BENCH_DEMO_POSTINGS") ?? "5000";
 const dir = await Deno.makeTempDir({ prefix: "pinpipe-demo-bench-" });
@@ -14,17 +15,13 @@ const demo = new URL("../tasks/demo.ts", import.meta.url).pathname;
 
 async function once(label: string, args: string[], target?: number): Promise<void> {
   const t0 = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", demo, "--dir", dir, "--json", ...args],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
+  const child = start(Deno.execPath(), ["run", "-A", demo, "--dir", dir, "--json", ...args]);
   const rss = watchRss(child.pid, 50);
-  const out = await child.output();
+  const out = await child.ended;
   const sec = (performance.now() - t0) / 1000;
   const peak = rss.stop();
   if (out.code !== 0) throw new Error(`demo ${args.join(" ")} exited ${out.code}`);
-  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  const r = JSON.parse(child.stdout());
   console.log(`demo ${label}: ${r.postings} postings, ${r.lakeRecords} records landed`);
   report(
     `${label}: wall time, process start to exit`,

@@ -13,7 +13,7 @@
  * @module
  */
 import { mibToMB, report, watchRss } from "./_measure.ts";
-import { spawnTask } from "../tests/_process.ts";
+import { spawnTask, start } from "./_process.ts";
 import { createDataset } from "../lib/source/dataset.ts";
 import { createKafka } from "../lib/kafka/kafka_client.ts";
 import { seedDatabase } from "../lib/source/mysql_source.ts";
@@ -31,16 +31,16 @@ const MYSQL = Deno.env.get("PINPIPE_TEST_MYSQL_URL") ?? "mysql://root@127.0.0.1:
 async function emulateTask(
   args: string[],
 ): Promise<{ summary: Record<string, number>; mib: number }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", V8_FLAGS, `${ROOT}tasks/emulate.ts`, "--json", ...args],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const child = start(
+    Deno.execPath(),
+    ["run", "-A", V8_FLAGS, `${ROOT}tasks/emulate.ts`, "--json", ...args],
+    { inheritStderr: true },
+  );
   const rss = watchRss(child.pid, 200);
-  const out = await child.output();
+  const out = await child.ended;
   const mib = rss.stop();
   if (out.code !== 0) throw new Error(`emulate ${args.join(" ")} failed with exit ${out.code}`);
-  return { summary: JSON.parse(new TextDecoder().decode(out.stdout)), mib };
+  return { summary: JSON.parse(child.stdout()), mib };
 }
 
 async function startBroker(): Promise<{ bootstrap: string; stop: () => Promise<unknown> }> {

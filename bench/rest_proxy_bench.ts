@@ -14,7 +14,7 @@
  * @module
  */
 import { mibToMB, report, rssMiB, watchRss } from "./_measure.ts";
-import { spawnTask } from "../tests/_process.ts";
+import { spawnTask } from "./_process.ts";
 import { createDataset } from "../lib/source/dataset.ts";
 import { createKafka } from "../lib/kafka/kafka_client.ts";
 

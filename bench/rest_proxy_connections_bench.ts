@@ -16,6 +16,7 @@
  * @module
  */
 import { report, rssMiB } from "./_measure.ts";
+import { start } from "./_process.ts";
 
 const ROOT = Deno.env.get("BENCH_ROOT")
   ? new URL(`file://${Deno.env.get("BENCH_ROOT")!.replace(/\/?$/, "/")}`)
@@ -27,29 +28,16 @@ const V2_JSON = "application/vnd.kafka.json.v2+json";
 /** Starts `tasks/<file>` of ROOT; resolves with its pid, its first stdout line and a stopper. */
 async function spawn(file: string, args: string[]) {
   const path = new URL(`tasks/${file}`, ROOT).pathname;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--v8-flags=--max-semi-space-size=8", path, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`tasks/${file} exited before printing a line`);
-    text += value;
-  }
-  void (async () => {
-    while (!(await reader.read()).done) { /* discard */ }
-  })();
+  const child = start(
+    Deno.execPath(),
+    ["run", "-A", "--v8-flags=--max-semi-space-size=8", path, ...args],
+    { inheritStderr: true, what: `tasks/${file}` },
+  );
+  await child.waitFor("stdout", /\n/);
   return {
     pid: child.pid,
-    line: text.split("\n")[0].trim(),
-    stop: async () => {
-      child.kill("SIGTERM");
-      await child.status;
-    },
+    line: child.stdout().split("\n")[0].trim(),
+    stop: () => child.stop("SIGTERM"),
   };
 }
 

@@ -9,7 +9,7 @@
  * @module
  */
 import { mibToMB, report, rssMiB, watchRss } from "./_measure.ts";
-import { spawnTask } from "../tests/_process.ts";
+import { spawnTask, start } from "./_process.ts";
 import { createKafka } from "../lib/kafka/kafka_client.ts";
 import type { Kafka } from "../lib/deps/kafkajs.ts";
 import { FileLake } from "../lib/lake/lake.ts";
@@ -58,8 +58,7 @@ if (Deno.args[0] === "--fill") {
 }
 
 async function run(args: string[]): Promise<void> {
-  const out = await new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "inherit" })
-    .output();
+  const out = await start(Deno.execPath(), args, { inheritStderr: true }).ended;
   if (out.code !== 0) throw new Error(`${args.join(" ")} failed with exit code ${out.code}`);
 }
 

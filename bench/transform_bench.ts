@@ -23,8 +23,9 @@ import { join, resolve } from "node:path";
 import { createDataset } from "../lib/source/dataset.ts";
 import { FileLake } from "../lib/lake/lake.ts";
 import { fmtInt, fmtSec } from "../lib/shell/progress.ts";
-import { writeLake } from "../lib/lake/write_lake.ts";
-import { venvBin } from "../tests/_engines.ts";
+import { writeLake } from "./_write_lake.ts";
+import { venvBin } from "./_engines.ts";
+import { start } from "./_process.ts";
 import { mibToMB, report, rssMiB, timed, watchRss } from "./_measure.ts";
 
 const ROOT = resolve(new URL("..", import.meta.url).pathname);
@@ -80,31 +81,25 @@ async function measure(c: Case): Promise<Measured> {
   const lake = await lakeFor(c);
   const out = join(CACHE, `out-${c.name}`);
   console.log(`transform over ${fmtInt(c.postings * 3)} records, flush size ${c.flushSize}:`);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      join(ROOT, "tasks", "transform.ts"),
-      "--lake",
-      lake,
-      "--out",
-      out,
-      "--json",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = start(Deno.execPath(), [
+    "run",
+    "-A",
+    join(ROOT, "tasks", "transform.ts"),
+    "--lake",
+    lake,
+    "--out",
+    out,
+    "--json",
+  ]);
   const rss = watchRss(child.pid, 50);
   const t0 = performance.now();
-  const done = await child.output();
+  const done = await child.ended;
   const sec = (performance.now() - t0) / 1000;
   const peak = rss.stop();
   if (done.code !== 0) {
-    throw new Error(
-      `transform failed with exit code ${done.code}: ${new TextDecoder().decode(done.stderr)}`,
-    );
+    throw new Error(`transform failed with exit code ${done.code}: ${child.stderr()}`);
   }
-  const summary = JSON.parse(new TextDecoder().decode(done.stdout));
+  const summary = JSON.parse(child.stdout());
   if (summary.records !== c.postings * 3) {
     throw new Error(`transform read ${summary.records} records, expected ${c.postings * 3}`);
   }
@@ -148,27 +143,24 @@ async function measureSpark(c: Case, duck: Measured): Promise<void> {
   const out = join(CACHE, `out-spark-${c.name}`);
   const jobs = join(CACHE, "spark-jobs.json");
   await Deno.writeTextFile(jobs, JSON.stringify([{ lake, out }]));
-  const child = new Deno.Command(join(bin, "python"), {
-    args: [join(ROOT, "tests", "spark_notebook.py"), jobs],
+  const child = start(join(bin, "python"), [join(ROOT, "tests", "spark_notebook.py"), jobs], {
     env: { PINPIPE_SPARK_MEMORY: Deno.env.get("PINPIPE_SPARK_MEMORY") ?? "4g" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  });
   let peak = 0;
   const sampler = setInterval(() => {
     const total = processTree(child.pid).reduce((n, p) => n + rssMiB(p).rss, 0);
     peak = Math.max(peak, total);
   }, 200);
   const t0 = performance.now();
-  const done = await child.output();
+  const done = await child.ended;
   const sec = (performance.now() - t0) / 1000;
   clearInterval(sampler);
-  const lines = new TextDecoder().decode(done.stdout).trim().split("\n");
+  const lines = child.stdout().trim().split("\n");
   const result = JSON.parse(lines.findLast((l) => l.startsWith("{")) ?? "{}");
   if (done.code !== 0 || !result.ok) {
     throw new Error(
       `the Spark notebook failed (exit code ${done.code}): ${result.error ?? ""}\n${
-        new TextDecoder().decode(done.stderr).slice(-3000)
+        child.stderr().slice(-3000)
       }`,
     );
   }

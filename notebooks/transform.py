@@ -111,7 +111,7 @@ SOURCE_COLUMNS = {
 KEY_COLUMN = {"pin": "index", "geo": "ind", "user": "ind"}
 
 # The shared SQL this notebook runs: the same files, in the same order, as lib/analytics/clean.ts and
-# lib/analytics/questions.ts (tests/notebooks_test.ts checks the lists agree). No helper functions are
+# lib/analytics/questions.ts (tests/unit/notebooks_test.ts checks the lists agree). No helper functions are
 # defined for Spark: the shared SQL is plain Spark SQL.
 CLEANING_FILES = {"pin": "clean_pin.sql", "geo": "clean_geo.sql", "user": "clean_user.sql"}
 VIEW_FILES = {"pin_user": "pin_user.sql"}

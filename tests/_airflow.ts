@@ -9,6 +9,7 @@
  */
 import { join } from "node:path";
 import { venvBin } from "./_engines.ts";
+import { run, start } from "../bench/_process.ts";
 
 /** What one CLI command gave. */
 export interface CliResult {
@@ -65,24 +66,16 @@ async function airflowCommand(
 ): Promise<CliResult> {
   const bin = await venvBin();
   if (!bin) throw new Error("Cannot run Airflow: the engine venv is not provisioned");
-  const child = new Deno.Command(join(bin, "airflow"), {
-    args,
+  const child = start(join(bin, "airflow"), args, {
     cwd: home,
     env: airflowEnv(home, bin, extra),
     clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, timeoutMs);
-  const out = await child.output();
+    what: "airflow",
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const { code } = await child.ended;
   clearTimeout(timer);
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  return { code, stdout: child.stdout(), stderr: child.stderr() };
 }
 
 /** Splits a command line as MWAA's endpoint does (shell words: quotes and backslashes). */
@@ -146,47 +139,27 @@ export async function newAirflow(env: Record<string, string> = {}): Promise<Airf
     env,
     cli: (args, timeoutMs) => airflowCommand(home, airflow.env, args, timeoutMs),
     async python(code, args = []) {
-      const out = await new Deno.Command(join(bin, "python"), {
-        args: ["-c", code, ...args],
+      return await run(join(bin, "python"), ["-c", code, ...args], {
         cwd: home,
         env: airflowEnv(home, bin, airflow.env),
         clearEnv: true,
-        stdin: "null",
-      }).output();
-      const dec = new TextDecoder();
-      return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+      });
     },
     startScheduler() {
-      const child = new Deno.Command(join(bin, "airflow"), {
-        args: ["scheduler"],
+      const child = start(join(bin, "airflow"), ["scheduler"], {
         cwd: home,
         env: airflowEnv(home, bin, airflow.env),
         clearEnv: true,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      let log = "";
-      const drain = async (s: ReadableStream<Uint8Array>) => {
-        for await (const chunk of s.pipeThrough(new TextDecoderStream())) {
-          log = (log + chunk).slice(-30_000);
-        }
-      };
-      const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+        keepLast: { stdout: 30_000, stderr: 30_000 },
+        what: "airflow scheduler",
+      });
       return {
-        log: () => log,
+        log: () => (child.stdout() + child.stderr()).slice(-30_000),
         async stop() {
-          try {
-            child.kill("SIGTERM");
-          } catch { /* gone */ }
-          const timer = setTimeout(() => {
-            try {
-              child.kill("SIGKILL");
-            } catch { /* gone */ }
-          }, 20_000);
-          await child.status;
+          child.kill("SIGTERM");
+          const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+          await child.ended;
           clearTimeout(timer);
-          await drained;
           // The executor's task processes are the scheduler's children: gone with it.
         },
       };

@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { ENGINES_DIR, venvBin } from "./_engines.ts";
+import { run } from "../bench/_process.ts";
 
 const INPUTS = new URL("./engines/", import.meta.url).pathname;
 const CHECKOV_DIR = join(ENGINES_DIR, "checkov");
@@ -26,13 +27,14 @@ async function stamped(path: string, file: string): Promise<boolean> {
 }
 
 async function pip(bin: string, args: string[]): Promise<string | undefined> {
-  const out = await new Deno.Command(join(bin, "pip"), {
-    args: ["install", "--disable-pip-version-check", "-q", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (out.success) return undefined;
-  return new TextDecoder().decode(out.stderr).trim().split("\n").slice(-15).join("\n");
+  const out = await run(join(bin, "pip"), [
+    "install",
+    "--disable-pip-version-check",
+    "-q",
+    ...args,
+  ]);
+  if (out.code === 0) return undefined;
+  return out.stderr.trim().split("\n").slice(-15).join("\n");
 }
 
 /** The engine venv's bin/ when the amazon provider is installed in it, else undefined. */
@@ -74,8 +76,8 @@ export async function provisionAwsEngines(): Promise<string[]> {
   else {
     // A venv is not relocatable: built in place, the stamp written last marks it whole.
     await Deno.remove(CHECKOV_DIR, { recursive: true }).catch(() => {});
-    const venv = await new Deno.Command("python3", { args: ["-m", "venv", CHECKOV_DIR] }).output();
-    const err = venv.success
+    const venv = await run("python3", ["-m", "venv", CHECKOV_DIR]);
+    const err = venv.code === 0
       ? await pip(join(CHECKOV_DIR, "bin"), ["-r", join(INPUTS, "checkov.txt")])
       : "python3 -m venv failed";
     if (err) lines.push(`aws engines: checkov could not be installed:\n${err}`);

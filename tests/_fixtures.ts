@@ -8,7 +8,8 @@
 import { join } from "node:path";
 import { createConnection } from "../lib/deps/mysql2.ts";
 import { S3Client } from "../lib/deps/aws_s3.ts";
-import { S3rver } from "../lib/deps/s3rver.ts";
+import { S3rver } from "./deps/s3rver.ts";
+import { run, type RunResult } from "../bench/_process.ts";
 import { type Broker, type BrokerOptions, startBroker } from "../lib/broker/broker.ts";
 import {
   franzGoBin,
@@ -59,12 +60,8 @@ export const CHROMIUM = Deno.env.get("PINPIPE_CHROMIUM") ?? "/usr/bin/chromium";
 
 /** True when `cmd` can be started (`cmd args…` exits at all). */
 export async function hasCommand(cmd: string, args = ["--version"]): Promise<boolean> {
-  try {
-    const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output();
-    return out.code === 0 || out.code === 1;
-  } catch {
-    return false;
-  }
+  const { code } = await run(cmd, args);
+  return code === 0 || code === 1;
 }
 
 async function mysqlReachable(): Promise<boolean> {
@@ -105,16 +102,7 @@ const checks: Record<Need, () => Promise<boolean>> = {
 
 /** Whether SYSTEM_PYTHON can import `modules`. */
 async function pythonImports(modules: string): Promise<boolean> {
-  try {
-    const out = await new Deno.Command(SYSTEM_PYTHON, {
-      args: ["-c", `import ${modules}`],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success;
-  } catch {
-    return false;
-  }
+  return (await run(SYSTEM_PYTHON, ["-c", `import ${modules}`])).code === 0;
 }
 const cache = new Map<Need, Promise<boolean>>();
 
@@ -191,36 +179,8 @@ export async function withMysqlDatabase<T>(
   }
 }
 
-/** Output of a finished subprocess, decoded. */
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `deno <args>` (or any command) to completion and returns its exit code and output. */
-export async function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd?: string; env?: Record<string, string>; stdin?: string } = {},
-): Promise<RunResult> {
-  const child = new Deno.Command(cmd, {
-    args,
-    cwd: opts.cwd ?? ROOT,
-    env: { NO_COLOR: "1", ...opts.env },
-    stdin: opts.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (opts.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(opts.stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+/** Runs a command to its end (the one process helper, bench/_process.ts). */
+export { run, type RunResult };
 
 /** Waits until `cond()` is true, polling every `everyMs`, or throws after `timeoutMs`. */
 export async function waitFor(

@@ -9,6 +9,7 @@
  */
 import { join } from "node:path";
 import { freePort, venvBin } from "./_engines.ts";
+import { start } from "../bench/_process.ts";
 
 /** The region every moto test uses. */
 export const MOTO_REGION = "us-east-1";
@@ -104,22 +105,18 @@ export async function startMoto(opts: { timeoutMs?: number } = {}): Promise<Moto
   }
   const port = freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child = new Deno.Command(join(bin, "python"), {
-    args: ["-c", LAUNCHER, "-H", "127.0.0.1", "-p", String(port)],
-    env: { PYTHONWARNINGS: "ignore" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let log = "";
-  const drain = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      // Keep the tail only: a long test makes many requests.
-      log = (log + chunk).slice(-20_000);
-    }
-  };
-  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
-  const exited = child.status.then(() => true);
+  // Keep the tail only: a long test makes many requests.
+  const child = start(
+    join(bin, "python"),
+    ["-c", LAUNCHER, "-H", "127.0.0.1", "-p", String(port)],
+    {
+      env: { PYTHONWARNINGS: "ignore" },
+      keepLast: { stdout: 20_000, stderr: 20_000 },
+      what: "moto_server",
+    },
+  );
+  const log = () => (child.stdout() + child.stderr()).slice(-20_000);
+  const exited = child.ended.then(() => true);
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   for (;;) {
     try {
@@ -128,10 +125,10 @@ export async function startMoto(opts: { timeoutMs?: number } = {}): Promise<Moto
       if (res.ok) break;
     } catch { /* not listening yet */ }
     const gone = await Promise.race([exited, new Promise((r) => setTimeout(() => r(false), 50))]);
-    if (gone) throw new Error(`moto_server exited while starting:\n${log.slice(-2000)}`);
+    if (gone) throw new Error(`moto_server exited while starting:\n${log().slice(-2000)}`);
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
-      throw new Error(`moto_server did not answer on ${endpoint}:\n${log.slice(-2000)}`);
+      throw new Error(`moto_server did not answer on ${endpoint}:\n${log().slice(-2000)}`);
     }
   }
   const credentials = { accessKeyId: "testing", secretAccessKey: "testing" };
@@ -155,19 +152,12 @@ export async function startMoto(opts: { timeoutMs?: number } = {}): Promise<Moto
       await res.body?.cancel();
       if (!res.ok) throw new Error(`Cannot reset moto: HTTP ${res.status}`);
     },
-    logTail: (lines = 30) => log.trim().split("\n").slice(-lines).join("\n"),
+    logTail: (lines = 30) => log().trim().split("\n").slice(-lines).join("\n"),
     async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* gone */ }
-      }, 10_000);
-      await child.status;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await child.ended;
       clearTimeout(timer);
-      await drained;
     },
   };
 }

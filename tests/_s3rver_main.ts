@@ -14,7 +14,7 @@ import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { S3rver } from "../lib/deps/s3rver.ts";
+import { S3rver } from "./deps/s3rver.ts";
 
 /** The part of s3rver's FilesystemStore the repair uses. */
 interface Store {

@@ -1,5 +1,5 @@
 /**
- * In-process stand-ins for the sink's unit tests (tests/sink_unit_test.ts): a virtual clock,
+ * In-process stand-ins for the sink's unit tests (tests/unit/sink_unit_test.ts): a virtual clock,
  * an in-memory lake that fails where a test says (before or after an object is durable, with
  * the errors the AWS SDK v3 really throws), and a Kafka with one group whose consumer behaves
  * as kafkajs's does where the sink depends on it: a rejoin re-reads from the commit, an
@@ -104,7 +104,7 @@ export async function driveUntil(
 /** The errors the lake fails with, shaped as the AWS SDK v3 and Deno throw them. */
 export type FaultKind = "refused" | "reset" | "unavailable" | "slowdown" | "full" | "denied";
 
-/** An error as the lake would throw it (see tests/lake_test.ts for where the shapes come from). */
+/** An error as the lake would throw it (see tests/unit/lake_test.ts for where the shapes come from). */
 export function lakeError(kind: FaultKind): Error {
   const meta = { attempts: 3, totalRetryDelay: 106 };
   switch (kind) {

@@ -8,6 +8,7 @@
  */
 import { join } from "node:path";
 import { ROOT } from "./_fixtures.ts";
+import { run } from "../bench/_process.ts";
 
 /** How a command typed into the terminal ended, and what the screen showed. */
 export interface Ended {
@@ -42,19 +43,14 @@ export class Terminal {
     command: string[] = [],
     env: Record<string, string> = {},
   ): Promise<string> {
-    const out = await new Deno.Command("tmux", {
-      args: ["-L", this.socket, ...args, ...command],
+    const out = await run("tmux", ["-L", this.socket, ...args, ...command], {
       // The server keeps the environment of the client that started it.
       env: { PS1: "$ ", HISTFILE: "/dev/null", ...env },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      const err = new TextDecoder().decode(out.stderr).trim();
-      throw new Error(`Cannot run "tmux ${args.join(" ")}": ${err}`);
+    });
+    if (out.code !== 0) {
+      throw new Error(`Cannot run "tmux ${args.join(" ")}": ${out.stderr.trim()}`);
     }
-    return new TextDecoder().decode(out.stdout);
+    return out.stdout;
   }
 
   /** The whole scrollback, wrapped lines joined, trailing blank lines dropped. */

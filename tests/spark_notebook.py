@@ -1,6 +1,6 @@
 """Runs notebooks/transform.py, the file itself, once per job in one local SparkSession.
 
-Used by tests/spark_notebook_test.ts and bench/transform_bench.ts: starting Spark takes
+Used by tests/engine/spark_notebook_test.ts and bench/transform_bench.ts: starting Spark takes
 seconds, so one session serves every lake. Each job is executed as Databricks runs a
 notebook: the file's own code, with a `spark` session and a `dbutils` whose widgets hold the
 job's parameters and a `display` that shows nothing (the stand-ins: Databricks' widget API and

@@ -11,7 +11,7 @@
  * Objects are read as bytes and decoded here, so one that is not valid UTF-8 does not fail
  * the scan: it is copied with its bad lines blanked (they are quarantined with their line
  * numbers) and read again. notebooks/transform.py applies every rule below the same way in
- * Spark; tests/spark_notebook_test.ts compares the two cell for cell.
+ * Spark; tests/engine/spark_notebook_test.ts compares the two cell for cell.
  * @module
  */
 import { join } from "node:path";

@@ -7,7 +7,7 @@
  * spends a third of its time there. These replacements write the bytes straight into the
  * encoder's buffer, and take a 32-bit fast path for varlongs that fit (timestamp deltas
  * within a batch always do), falling back to kafkajs's own code otherwise.
- * tests/emulate_kafka_test.ts checks the output against the originals.
+ * tests/unit/emulate_kafka_test.ts checks the output against the originals.
  * @module
  */
 import { KafkajsEncoder } from "../deps/kafkajs_encoder.ts";

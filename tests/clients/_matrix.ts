@@ -19,6 +19,7 @@ import { Kafka, logLevel } from "../../lib/deps/kafkajs.ts";
 import { KAFKA_VERSION, type KafkaServer, startKafka } from "../_engines.ts";
 import { envTest, type Need, run, startTestBroker, waitFor } from "../_fixtures.ts";
 import { CODECS, startRetryProxy, storedBatches } from "./_wire.ts";
+import { start } from "../../bench/_process.ts";
 
 /** How to start one client's program for a step. */
 export interface Driver {
@@ -170,27 +171,18 @@ export async function runStep(
   timeoutMs = 90_000,
 ): Promise<StepResult> {
   const c = await driver.command(step, args);
-  const child = new Deno.Command(c.cmd, {
-    args: c.args,
-    env: c.env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = start(c.cmd, c.args, { env: c.env, what: driver.label });
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
+    child.kill("SIGKILL");
   }, timeoutMs);
-  const out = await child.output();
+  const out = await child.ended;
   clearTimeout(timer);
-  const dec = new TextDecoder();
   const result = {
     code: out.code,
-    lines: parseLines(dec.decode(out.stdout)),
-    stderr: dec.decode(out.stderr),
+    lines: parseLines(child.stdout()),
+    stderr: child.stderr(),
   };
   if (timedOut || out.code !== 0) {
     const error = result.lines.find((l) => "error" in l)?.error;
@@ -216,46 +208,16 @@ export interface Running {
 
 /** Starts `c` in the background. */
 export function spawnCommand(c: Command): Running {
-  const child = new Deno.Command(c.cmd, {
-    args: c.args,
-    env: c.env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let stdout = "";
-  let stderr = "";
-  const done = Promise.all([
-    (async () => {
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) stdout += chunk;
-    })(),
-    (async () => {
-      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-        stderr += chunk;
-        if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
-      }
-    })(),
-  ]);
-  let ended = false;
-  child.status.then(() => ended = true);
+  const child = start(c.cmd, c.args, { env: c.env, keepLast: { stderr: 100_000 } });
   return {
     pid: child.pid,
-    stdout: () => stdout,
-    stderr: () => stderr,
+    stdout: child.stdout,
+    stderr: child.stderr,
     async kill(signal: Deno.Signal = "SIGKILL") {
-      if (!ended) {
-        try {
-          child.kill(signal);
-        } catch { /* gone */ }
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* gone */ }
-      }, 5_000);
-      await child.status;
+      if (child.alive()) child.kill(signal);
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await child.ended;
       clearTimeout(timer);
-      await done.catch(() => {});
     },
   };
 }

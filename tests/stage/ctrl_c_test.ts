@@ -10,11 +10,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createKafka } from "../../lib/kafka/kafka_client.ts";
 import { topicNames } from "../../lib/kafka/topics.ts";
-import { writeLake } from "../../lib/lake/write_lake.ts";
+import { writeLake } from "../../bench/_write_lake.ts";
 import { FileLake } from "../../lib/lake/lake.ts";
 import { createDataset } from "../../lib/source/dataset.ts";
 import { envTest, startTestBroker, withTempDir } from "../_fixtures.ts";
-import { startTask } from "../_running.ts";
+import { startTask } from "../../bench/_process.ts";
 import { Terminal } from "../_terminal.ts";
 
 /** A long-running task and how one Ctrl-C must end it. */

@@ -2,7 +2,7 @@
 /**
  * Captures the request and response frames Apache Kafka's own Java clients exchange with a
  * real Apache Kafka, as fixtures for the broker's per-API codec tests
- * (tests/broker_api_frames_test.ts).
+ * (tests/unit/broker_api_frames_test.ts).
  *
  * It starts Apache Kafka (tests/_engines.ts, KRaft, advertising this tool's address) and a
  * recording TCP proxy in front of it, then runs tests/tools/FramesScenario.java through the
@@ -54,7 +54,7 @@ const DEFAULT_OUT = join(ROOT, "tests", "testdata", "kafka_frames");
 const HELP = `Usage: deno run -A tests/tools/capture_frames.ts [options]
 
 Captures Apache Kafka's Java clients talking to Apache Kafka ${KAFKA_VERSION}, one fixture
-per API key, version and client, for tests/broker_api_frames_test.ts.
+per API key, version and client, for tests/unit/broker_api_frames_test.ts.
 
 Options:
   --clients LIST   Java client majors to run, comma-separated (default: ${

@@ -11,7 +11,7 @@
  *
  *     deno run -A tests/tools/readme_flags.ts --write   # rewrite README.md, then deno fmt it
  *
- * tests/tasks_contract_test.ts checks that README.md is what this makes.
+ * tests/unit/tasks_contract_test.ts checks that README.md is what this makes.
  * @module
  */
 import { join } from "node:path";
