@@ -3,7 +3,10 @@
  * scan and split into lines; every line is classified once (too long, not JSON, not an
  * object, an array of objects read as one record per element, a field named twice, no
  * integer key) and parsed into a map of its fields as text, so `"7528"` and `7528` read the
- * same and unknown extra fields take part in the exact-duplicate comparison. Malformed lines
+ * same and unknown extra fields take part in the exact-duplicate comparison. A number is read
+ * as written in the line, never re-printed by the parser (SPEC §4.1): a line holding a
+ * fraction, an exponent or a minus sign outside its strings is first rewritten so that each
+ * number becomes a tagged string of its own text (numberTextSql). Malformed lines
  * are set aside with their object key and line number, exact duplicates are dropped, and
  * the shared cleaning SQL (`sql/clean_<table>.sql`, which the Spark notebook runs too) makes
  * the tables `pin_clean`, `geo_clean` and `user_clean`, then the shared views (`pin_user`).
@@ -46,6 +49,19 @@ export const SOURCE_COLUMNS: Record<TableName, readonly string[]> = {
 
 /** The key column of each source table; a record without an integer key is malformed. */
 export const KEY_COLUMN: Record<TableName, string> = { pin: "index", geo: "ind", user: "ind" };
+
+/**
+ * Columns (besides the key) read as an integer, where a minus sign counts only in a JSON
+ * number: `-5` is -5, `"-5"` is not a string of digits (SPEC §4.1). The raw table gives the
+ * shared SQL a column `<name>_signed`, true when the value is a JSON number written with a
+ * minus sign. Exact duplicates are found on the text alone (`-5` and `"-5"` are the same
+ * value); the record kept is signed when any of its copies was.
+ */
+export const SIGNED_COLUMNS: Record<TableName, readonly string[]> = {
+  pin: [],
+  geo: [],
+  user: ["age"],
+};
 
 /** The shared cleaning SQL per table (the Spark notebook runs the same files). */
 export const CLEANING_SQL: Record<TableName, string> = {
@@ -273,10 +289,78 @@ function lenientSql(line: string): string {
     `regexp_replace(${line}, '"(?:[^"\\\\]|\\\\.)*"', '', 'g'), ${found}))`;
 }
 
-/** SQL that is true when `text` is an integer key: a JSON integer or digits, within INT. */
-function isKeySql(text: string): string {
-  return `coalesce(regexp_full_match(${text}, '-?[0-9]+') ` +
+/**
+ * SQL that is true when `text` is an integer key: a JSON integer or a string of digits,
+ * within INT (SPEC §4.1); `signed` is true when it is a JSON number with a minus sign, the
+ * only form in which a minus counts (`-5` is a key, `"-5"` and `"+7"` are not).
+ */
+function isKeySql(text: string, signed: string): string {
+  return `coalesce((regexp_full_match(${text}, '[0-9]+') ` +
+    `OR (${signed} AND regexp_full_match(${text}, '-[0-9]+'))) ` +
     `AND TRY_CAST(${text} AS INTEGER) IS NOT NULL, false)`;
+}
+
+/**
+ * SQL that is true when the JSON text `text` may hold, outside its strings, a number the
+ * parser would re-print (a fraction or an exponent: `10000000.0`, `1.5e3`) or one whose
+ * sign matters (a minus). A quick search that may also find such text inside a string;
+ * a line it misses holds only unsigned integers, which the parser gives as written.
+ */
+function needsRewriteSql(text: string): string {
+  return `regexp_matches(${text}, '[:,\\[][ \\t\\r\\n]*(-|[0-9]+[.eE])')`;
+}
+
+/**
+ * A JSON number (RFC 8259), in the regular expressions of both engines. Only a valid number
+ * is rewritten, so `1.5.5`, `007` or `1.` stay invalid.
+ */
+export const JSON_NUMBER = "-?(?:0|[1-9][0-9]*)(?:[.][0-9]+)?(?:[eE][+-]?[0-9]+)?";
+
+/**
+ * The JSON text `text` with every value tagged, so that a number is read as
+ * written: a number `N` becomes the string `"\u0001N"`, and every string (names too) gets
+ * a `\u0001` at its end, so a string can never pass for a number. No valid line holds the
+ * tag unescaped; untagSql and untagMapSql take it off again.
+ */
+function rewriteSql(text: string): string {
+  return `regexp_replace(${text}, '"((?:[^"\\\\]|\\\\.)*)"|(${JSON_NUMBER})', ` +
+    `'"\\1\\\\u0001\\2"', 'g')`;
+}
+
+/** JSON text written from tagged values (a nested value, an array element) untagged. */
+function untagJsonSql(text: string): string {
+  return `regexp_replace(regexp_replace(${text}, '"\\\\u0001(-?[0-9][0-9.eE+-]*)"', ` +
+    `'\\1', 'g'), '\\\\u0001"', '"', 'g')`;
+}
+
+/** A tagged value as text: a string's text, a number as written, a nested value's JSON. */
+function untagSql(v: string): string {
+  return `CASE WHEN ends_with(${v}, chr(1)) THEN left(${v}, length(${v}) - 1) ` +
+    `WHEN starts_with(${v}, chr(1)) THEN substr(${v}, 2) ` +
+    `WHEN left(${v}, 1) IN ('[', '{') THEN ${untagJsonSql(v)} ELSE ${v} END`;
+}
+
+/** A map of tagged fields (names and values) untagged. */
+function untagMapSql(m: string): string {
+  return `map_from_entries(list_transform(map_entries(${m}), lambda e: ` +
+    `{'key': left(e.key, length(e.key) - 1), 'value': ${untagSql("e.value")}}))`;
+}
+
+/**
+ * The columns a relation `t` of (…, tagged, mt: the map of the line's fields, tagged when
+ * `tagged`) gains: m (its fields as text, untagged), key_signed and `<column>_signed` for
+ * SIGNED_COLUMNS (true when the field is a JSON number with a minus sign; a line that needs
+ * no rewrite holds no signed number).
+ */
+function untaggedSql(table: TableName, t: string): string {
+  const signed = (c: string) =>
+    `coalesce(tagged AND starts_with(mt['${c}' || chr(1)], chr(1) || '-'), false)`;
+  return `SELECT *,
+      CASE WHEN tagged AND mt IS NOT NULL THEN ${untagMapSql("mt")} ELSE mt END AS m,
+      ${signed(KEY_COLUMN[table])} AS key_signed${
+    SIGNED_COLUMNS[table].map((c) => `,\n      ${signed(c)} AS "${c}_signed"`).join("")
+  }
+    FROM ${t}`;
 }
 
 /** A line holding an array of objects, before its elements are read (never kept). */
@@ -296,13 +380,15 @@ function parsedColumnsSql(table: TableName, j: string): string {
   // A record can have unknown fields only if it has more fields than known ones with a
   // value (cheap to count); only then are its fields sorted and filtered.
   const present = cols.map((c) => `("${c}" IS NOT NULL)::INTEGER`).join(" + ");
+  const signed = SIGNED_COLUMNS[table].map((c) => `"${c}_signed"`);
+  const signedSql = (f: (c: string) => string) => signed.map((c) => `, ${f(c)}`).join("");
   return `
     SELECT file, line_no, elem, is_array, reason,
       CASE WHEN is_array THEN item WHEN reason IS NOT NULL THEN left(item, ${QUARANTINE_TEXT_CHARS})
         END AS text,
       CASE WHEN reason IS NULL AND NOT is_array THEN hash(${quoted}, extras) END AS h,
       ${quoted},
-      extras
+      extras${signedSql((c) => c)}
     FROM (
       SELECT *,
         CASE WHEN rec AND cardinality(m) > ${present} THEN nullif(list_sort(list_filter(
@@ -311,8 +397,9 @@ function parsedColumnsSql(table: TableName, j: string): string {
       FROM (
         SELECT file, line_no, elem, is_array, reason, item, m, rec,
           ${cols.map((c) => `CASE WHEN rec THEN m['${c}'] END AS "${c}"`).join(",\n          ")}
+          ${signedSql((c) => `CASE WHEN rec THEN ${c} END AS ${c}`)}
         FROM (
-          SELECT file, line_no, elem, item, m,
+          SELECT file, line_no, elem, item, m${signedSql((c) => c)},
             coalesce(reason0 = ${sqlString(ARRAY_MARK)}, false) AS is_array,
             nullif(reason0, ${sqlString(ARRAY_MARK)}) AS reason,
             reason0 IS NULL AS rec
@@ -387,7 +474,7 @@ function parseSql(table: TableName, files: LakeFile[], insert: boolean): string 
       files.map((f) => sqlString(f.path)).join(", ")
     }]))`;
   const toMap = (text: string) => `try(json_transform(${text}, '"MAP(VARCHAR, VARCHAR)"'))`;
-  const keyOk = isKeySql(`m['${key}']`);
+  const keyOk = isKeySql(`m['${key}']`, "key_signed");
   const first = `regexp_extract(item, '^[ \\t\\r]*(.)', 1)`;
   const allObjects = `list_bool_and(list_transform(json_type(item, '$[*]'), ` +
     `lambda t: t = 'OBJECT')) IS NOT false`;
@@ -410,10 +497,20 @@ function parseSql(table: TableName, files: LakeFile[], insert: boolean): string 
       )
       WHERE NOT regexp_full_match(item, '[ \\t\\r]*')
     ),
-    mapped AS (
+    tagged AS (
       SELECT file, line_no, NULL::BIGINT AS elem, item,
-        CASE WHEN strlen(item) <= ${MAX_LINE_BYTES} THEN ${toMap("item")} END AS m
+        strlen(item) <= ${MAX_LINE_BYTES} AND ${needsRewriteSql("item")} AS tagged
       FROM lines
+    ),
+    mapped AS (
+      ${
+    untaggedSql(
+      table,
+      `(SELECT *, CASE WHEN strlen(item) <= ${MAX_LINE_BYTES} THEN ${
+        toMap(`CASE WHEN tagged THEN ${rewriteSql("item")} ELSE item END`)
+      } END AS mt FROM tagged)`,
+    )
+  }
     ),
     judged AS (
       SELECT *,
@@ -482,21 +579,37 @@ async function loadRecords(
   const lines = await scalar(conn, `SELECT count(*) FROM ${table}_parsed`);
   if (await scalar(conn, `SELECT count(*) FROM ${table}_parsed WHERE is_array`) > 0) {
     const toMap = (text: string) => `try(json_transform(${text}, '"MAP(VARCHAR, VARCHAR)"'))`;
-    const keyOk = isKeySql(`m['${key}']`);
+    const keyOk = isKeySql(`m['${key}']`, "key_signed");
+    // The elements of a line that needs it are read from the rewritten line (tagged), and
+    // their quarantined text untagged.
     await conn.run(`
       INSERT INTO ${table}_parsed
       WITH items AS (
-        SELECT file, line_no, unnest(list) AS item, generate_subscripts(list, 1) AS elem
+        SELECT file, line_no, tagged, unnest(list) AS titem, generate_subscripts(list, 1) AS elem
         FROM (
-          SELECT file, line_no, json_extract(text, '$[*]')::VARCHAR[] AS list
-          FROM ${table}_parsed WHERE is_array
+          SELECT file, line_no, tagged,
+            json_extract(CASE WHEN tagged THEN ${rewriteSql("text")} ELSE text END, '$[*]')
+              ::VARCHAR[] AS list
+          FROM (
+            SELECT file, line_no, text, ${needsRewriteSql("text")} AS tagged
+            FROM ${table}_parsed WHERE is_array
+          )
         )
+      ),
+      mapped AS (
+        ${
+      untaggedSql(
+        table,
+        `(SELECT file, line_no, elem, tagged, ${toMap("titem")} AS mt,
+            CASE WHEN tagged THEN ${untagJsonSql("titem")} ELSE titem END AS item FROM items)`,
+      )
+    }
       ),
       judged AS (
         SELECT *,
           CASE WHEN m IS NULL THEN ${sqlString(REASONS.twice)}
             WHEN NOT ${keyOk} THEN ${sqlString(REASONS.key(key))} END AS reason0
-        FROM (SELECT file, line_no, elem, item, ${toMap("item")} AS m FROM items)
+        FROM mapped
       )
       ${parsedColumnsSql(table, "judged")}`);
     await conn.run(`DELETE FROM ${table}_parsed WHERE is_array`);
@@ -543,27 +656,33 @@ function* readBatches(files: LakeFile[], maxObjects: number): Generator<LakeFile
 
 /**
  * Defines the view `<table>_raw`: the records of `<table>_parsed` without exact duplicates,
- * every column as text (the input of the shared cleaning SQL). Returns its row count.
+ * every column as text and the `<column>_signed` flags of SIGNED_COLUMNS (the input of the
+ * shared cleaning SQL). Returns its row count.
  * Rows whose hash is unique are unique; only rows sharing a hash go through the exact
  * DISTINCT, so a lake without replays pays almost nothing for it.
  */
 async function defineRaw(conn: DuckDBConnection, table: TableName): Promise<number> {
   const cols = SOURCE_COLUMNS[table].map((c) => `"${c}"`).join(", ");
+  const signed = SIGNED_COLUMNS[table].map((c) => `"${c}_signed"`);
+  const all = [cols, ...signed].join(", ");
   await conn.run(`
     CREATE OR REPLACE TEMP TABLE ${table}_shared AS
     SELECT h FROM ${table}_parsed WHERE h IS NOT NULL GROUP BY h HAVING count(*) > 1`);
   const shared = await scalar(conn, `SELECT count(*) FROM ${table}_shared`);
+  // Copies equal as text are one record; it is signed when any copy was (SIGNED_COLUMNS).
   await conn.run(
     shared === 0
       ? `CREATE OR REPLACE TEMP VIEW ${table}_raw AS
-         SELECT ${cols} FROM ${table}_parsed WHERE h IS NOT NULL`
+         SELECT ${all} FROM ${table}_parsed WHERE h IS NOT NULL`
       : `CREATE OR REPLACE TEMP VIEW ${table}_raw AS
-         SELECT ${cols} FROM ${table}_parsed AS p
+         SELECT ${all} FROM ${table}_parsed AS p
          WHERE p.h IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${table}_shared AS s WHERE s.h = p.h)
          UNION ALL
-         SELECT ${cols} FROM (
-           SELECT DISTINCT ${cols}, extras FROM ${table}_parsed AS p
+         SELECT ${all} FROM (
+           SELECT ${[cols, ...signed.map((c) => `bool_or(${c}) AS ${c}`)].join(", ")}
+           FROM ${table}_parsed AS p
            WHERE EXISTS (SELECT 1 FROM ${table}_shared AS s WHERE s.h = p.h)
+           GROUP BY ${cols}, extras
          )`,
   );
   return await scalar(conn, `SELECT count(*) FROM ${table}_raw`);
