@@ -151,8 +151,10 @@ REASON_NOT_OBJECT = "not a JSON object"
 REASON_BAD_ARRAY = "a JSON array holding something other than objects"
 REASON_TWICE = "a field appears twice"
 
-# Spark's JSON parser is lenient by default (NaN, Infinity, single quotes); JSON is not.
-JSON_OPTIONS = {"allowNonNumericNumbers": "false", "allowSingleQuotes": "false"}
+# Spark's JSON parser is lenient by default (NaN, Infinity, single quotes); JSON is not (nor
+# are leading zeros, off by default, set here so that no one turns them on: 007 is not JSON).
+JSON_OPTIONS = {"allowNonNumericNumbers": "false", "allowSingleQuotes": "false",
+                "allowNumericLeadingZeros": "false"}
 # Spark's parser also stops after the first value of a line, so a line is checked as the
 # first element of an array ending in this string: '{"a":1} junk' is then not JSON.
 END_MARK = "\u0000pinpipe-end"

@@ -1,12 +1,12 @@
 /**
  * SPEC §4.1 in the DuckDB transform, over the hand-made dirty lake in
  * tests/testdata/dirty_lake (every edge case the two engines must agree on: a byte-order
- * mark, `null`, NaN and a bare -Infinity, array lines, a field named twice, follower_count forms, ages, partial
- * and zoned timestamps, empty strings, replays with `30` against `"30"` and extra fields,
- * invalid UTF-8, CRLF,
- * signed digit strings and JSON numbers of every form) plus a line over 16 MiB made here: the
- * cleaned tables, the answers, the counts and the quarantine equal the independent reference
- * (tests/_reference.ts), and the decided cases read as SPEC says. tests/spark_notebook_test.ts runs the same lake
+ * mark, `null`, NaN and a bare -Infinity, array lines, a field named twice, follower_count
+ * forms, ages, partial and zoned timestamps, empty strings, replays with `30` against `"30"`
+ * and extra fields, invalid UTF-8, CRLF, signed digit strings and JSON numbers of every form)
+ * plus a line over 16 MiB and one with 100,000 escapes made here: the cleaned tables, the
+ * answers, the counts and the quarantine equal the independent reference (tests/_reference.ts),
+ * and the decided cases read as SPEC says. tests/spark_notebook_test.ts runs the same lake
  * through Spark.
  */
 import assert from "node:assert/strict";
@@ -88,6 +88,7 @@ Deno.test("transform counts and quarantines the dirty lake's lines as the plain 
       "not valid JSON",
       "not valid JSON",
       "not valid JSON",
+      "not valid JSON", // 007
       "not valid UTF-8",
     ]);
     const long = r.quarantine.find((q) => q.reason === "longer than 16 MiB")!;
@@ -193,6 +194,7 @@ Deno.test("transform takes a minus sign only in a JSON number and reads every nu
     ]);
     assert.deepEqual(bad("user", "pinpipe.user+0+0000000032.json"), [
       [1, null, 'no integer "ind"'], // "-9"
+      [15, null, "not valid JSON"], // the age 007: a leading zero is not JSON
     ]);
     const pin = byInd(t.pin.rows);
     assert.ok(
@@ -219,6 +221,11 @@ Deno.test("transform takes a minus sign only in a JSON number and reads every nu
       "a nested value's numbers as written",
     );
     assert.equal(pin.get(56)!.title, "12.50", "a number as text, as written");
+    assert.deepEqual(
+      [pin.get(44)!.follower_count, pin.get(44)!.description],
+      [45, "\n".repeat(100_000)],
+      "44.5 beside a string of 100,000 escapes",
+    );
     const geo = byInd(t.geo.rows);
     assert.deepEqual([geo.get(53)!.coordinates, geo.get(54)!.coordinates], [[15, -0.25], [
       10.5,

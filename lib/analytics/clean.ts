@@ -6,7 +6,7 @@
  * same and unknown extra fields take part in the exact-duplicate comparison. A number is read
  * as written in the line, never re-printed by the parser (SPEC §4.1): a line holding a
  * fraction, an exponent or a minus sign outside its strings is first rewritten so that each
- * number becomes a tagged string of its own text (numberTextSql). Malformed lines
+ * number becomes a tagged string of its own text (rewriteSql). Malformed lines
  * are set aside with their object key and line number, exact duplicates are dropped, and
  * the shared cleaning SQL (`sql/clean_<table>.sql`, which the Spark notebook runs too) makes
  * the tables `pin_clean`, `geo_clean` and `user_clean`, then the shared views (`pin_user`).
@@ -354,7 +354,8 @@ function untagMapSql(m: string): string {
  */
 function untaggedSql(table: TableName, t: string): string {
   const signed = (c: string) =>
-    `coalesce(tagged AND starts_with(mt['${c}' || chr(1)], chr(1) || '-'), false)`;
+    `coalesce(tagged AND starts_with(mt['${c}' || chr(1)], chr(1) || '-') ` +
+    `AND NOT ends_with(mt['${c}' || chr(1)], chr(1)), false)`;
   return `SELECT *,
       CASE WHEN tagged AND mt IS NOT NULL THEN ${untagMapSql("mt")} ELSE mt END AS m,
       ${signed(KEY_COLUMN[table])} AS key_signed${
