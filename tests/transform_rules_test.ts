@@ -221,6 +221,13 @@ Deno.test("transform takes a minus sign only in a JSON number and reads every nu
       "a nested value's numbers as written",
     );
     assert.equal(pin.get(56)!.title, "12.50", "a number as text, as written");
+    // Lines whose rewrite must tell a string from a number: numbers inside a string, strings
+    // starting with "~" (written or escaped), a nested value holding both.
+    assert.deepEqual(
+      [64, 65, 66, 67].map((i) => [pin.get(i)!.follower_count, pin.get(i)!.title]),
+      [[65, "Title 64"], [2, "~7"], [null, '["~a",1.5,{"~b":-2}]'], [10, "~9"]],
+    );
+    assert.equal(pin.get(64)!.description, "price: 5, or [2.5, -1]");
     assert.deepEqual(
       [pin.get(44)!.follower_count, pin.get(44)!.description],
       [45, "\n".repeat(100_000)],
@@ -236,7 +243,7 @@ Deno.test("transform takes a minus sign only in a JSON number and reads every nu
       ages.set(u.ind as number, [...ages.get(u.ind as number) ?? [], u.age]);
     }
     assert.deepEqual(
-      [50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 61].map((i) => ages.get(i)),
+      [50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 61, 64, 65].map((i) => ages.get(i)),
       [
         [null], // "-3"
         [null], // "+30"
@@ -249,6 +256,8 @@ Deno.test("transform takes a minus sign only in a JSON number and reads every nu
         [-45], // -45 and "-45": one record (the same text), the JSON integer's age
         [30, null], // 30 and 30.0: two records (their texts differ)
         [null], // "-61"
+        [-64], // -64 in a line with a string starting with "~"
+        [null], // "~65"
       ],
     );
     // The JSON number 12345678.5 is the top of its country (Q3a), not NULL.

@@ -6,7 +6,7 @@
  * same and unknown extra fields take part in the exact-duplicate comparison. A number is read
  * as written in the line, never re-printed by the parser (SPEC §4.1): a line holding a
  * fraction, an exponent or a minus sign outside its strings is first rewritten so that each
- * number becomes a tagged string of its own text (rewriteSql). Malformed lines
+ * number becomes a tagged string of its own text (modeSql). Malformed lines
  * are set aside with their object key and line number, exact duplicates are dropped, and
  * the shared cleaning SQL (`sql/clean_<table>.sql`, which the Spark notebook runs too) makes
  * the tables `pin_clean`, `geo_clean` and `user_clean`, then the shared views (`pin_user`).
@@ -317,51 +317,95 @@ function needsRewriteSql(text: string): string {
 export const JSON_NUMBER = "-?(?:0|[1-9][0-9]*)(?:[.][0-9]+)?(?:[eE][+-]?[0-9]+)?";
 
 /**
- * The JSON text `text` with every value tagged, so that a number is read as
- * written: a number `N` becomes the string `"\u0001N"`, and every string (names too) gets
- * a `\u0001` at its end, so a string can never pass for a number. No valid line holds the
- * tag unescaped; untagSql and untagMapSql take it off again.
+ * How a line's numbers are read as written (SPEC §4.1: never re-printed by the parser), its
+ * `mode`: 0, it holds no number that needs it (needsRewriteSql) and is read as it is; 1, each
+ * number `N` that is a member's value (after a `:`, before a `,` or `}`) is rewritten as the
+ * string `"~N"` (rewriteNumbersSql), where the line has no string starting with `~` (so a
+ * value starting with `~` was a number) and no number after a `[` or `,` (in an array); 2,
+ * the rest, every value is tagged (rewriteAllSql): a number `N` becomes `"~N"` and every
+ * string (names too) gets a `~` at its end, so no string can pass for a number. A mode-1
+ * rewrite that touched a string's text (`"a: 5, b"`) leaves `~` outside any string, so the
+ * line does not parse and is read again in mode 2. Mode 1 costs one simple pass; the lake's
+ * geo lines (decimal coordinates, times inside strings) are read in it.
  */
-function rewriteSql(text: string): string {
-  return `regexp_replace(${text}, '"((?:[^"\\\\]|\\\\.)*)"|(${JSON_NUMBER})', ` +
-    `'"\\1\\\\u0001\\2"', 'g')`;
+function modeSql(text: string): string {
+  return `CASE WHEN NOT ${needsRewriteSql(text)} THEN 0 ` +
+    `WHEN contains(${text}, '"~') OR regexp_matches(${text}, '"\\\\u007[eE]') ` +
+    `OR regexp_matches(${text}, '[\\[,][ \\t\\r\\n]*-?[0-9]') THEN 2 ELSE 1 END`;
 }
 
-/** JSON text written from tagged values (a nested value, an array element) untagged. */
-function untagJsonSql(text: string): string {
-  return `regexp_replace(regexp_replace(${text}, '"\\\\u0001(-?[0-9][0-9.eE+-]*)"', ` +
-    `'\\1', 'g'), '\\\\u0001"', '"', 'g')`;
+/** Mode 1 of modeSql: each number that is a member's value becomes the string `"~N"`. */
+function rewriteNumbersSql(text: string): string {
+  return `regexp_replace(${text}, '(:[ \\t\\r\\n]*)(${JSON_NUMBER})([ \\t\\r\\n]*[,}])', ` +
+    `'\\1"~\\2"\\3', 'g')`;
 }
 
-/** A tagged value as text: a string's text, a number as written, a nested value's JSON. */
-function untagSql(v: string): string {
-  return `CASE WHEN ends_with(${v}, chr(1)) THEN left(${v}, length(${v}) - 1) ` +
-    `WHEN starts_with(${v}, chr(1)) THEN substr(${v}, 2) ` +
-    `WHEN left(${v}, 1) IN ('[', '{') THEN ${untagJsonSql(v)} ELSE ${v} END`;
+/** Mode 2 of modeSql: strings (names too) end in `~`; each number becomes `"~N"`. */
+function rewriteAllSql(text: string): string {
+  return `regexp_replace(${text}, '"((?:[^"\\\\]|\\\\.)*)"|(${JSON_NUMBER})', '"\\1~\\2"', 'g')`;
 }
 
-/** A map of tagged fields (names and values) untagged. */
-function untagMapSql(m: string): string {
-  return `map_from_entries(list_transform(map_entries(${m}), lambda e: ` +
-    `{'key': left(e.key, length(e.key) - 1), 'value': ${untagSql("e.value")}}))`;
+/** The text `text` of a JSON map (MAP(VARCHAR, VARCHAR)) of a line rewritten for `mode`. */
+function rewrittenMapSql(text: string, mode: string): string {
+  return toMapSql(
+    `CASE ${mode} WHEN 0 THEN ${text} WHEN 1 THEN ${rewriteNumbersSql(text)} ` +
+      `ELSE ${rewriteAllSql(text)} END`,
+  );
+}
+
+/** A JSON text's fields as a text map, or NULL when it is no object (or names a field twice). */
+function toMapSql(text: string): string {
+  return `try(json_transform(${text}, '"MAP(VARCHAR, VARCHAR)"'))`;
+}
+
+/** JSON text written from the tagged values of `mode` (a nested value, an element) untagged. */
+function untagJsonSql(text: string, mode: 1 | 2): string {
+  const numbers = `regexp_replace(${text}, '"~(-?[0-9][0-9.eE+-]*)"', '\\1', 'g')`;
+  return mode === 1 ? numbers : `regexp_replace(${numbers}, '~"', '"', 'g')`;
+}
+
+/** A value of a map read in `mode` as text: a string's text, a number as written, JSON. */
+function untagSql(v: string, mode: string): string {
+  const nested = (m: 1 | 2) => `WHEN left(${v}, 1) IN ('[', '{') THEN ${untagJsonSql(v, m)}`;
+  return `CASE ${mode} WHEN 0 THEN ${v} WHEN 1 THEN CASE ` +
+    `WHEN starts_with(${v}, '~') THEN substr(${v}, 2) ${nested(1)} ELSE ${v} END ELSE CASE ` +
+    `WHEN ends_with(${v}, '~') THEN left(${v}, length(${v}) - 1) ` +
+    `WHEN starts_with(${v}, '~') THEN substr(${v}, 2) ${nested(2)} ELSE ${v} END END`;
+}
+
+/** The field `name` of the map `m` read in `mode` as it is in the map (still tagged). */
+function rawFieldSql(name: string): string {
+  return `(CASE WHEN mode = 2 THEN m['${name}~'] ELSE m['${name}'] END)`;
 }
 
 /**
- * The columns a relation `t` of (…, tagged, mt: the map of the line's fields, tagged when
- * `tagged`) gains: m (its fields as text, untagged), key_signed and `<column>_signed` for
- * SIGNED_COLUMNS (true when the field is a JSON number with a minus sign; a line that needs
- * no rewrite holds no signed number).
+ * True when `raw`, a field as rawFieldSql gives it, is a JSON number written with a minus
+ * sign (SIGNED_COLUMNS). `raw` should be a column: it is read more than once.
  */
-function untaggedSql(table: TableName, t: string): string {
-  const signed = (c: string) =>
-    `coalesce(tagged AND starts_with(mt['${c}' || chr(1)], chr(1) || '-') ` +
-    `AND NOT ends_with(mt['${c}' || chr(1)], chr(1)), false)`;
-  return `SELECT *,
-      CASE WHEN tagged AND mt IS NOT NULL THEN ${untagMapSql("mt")} ELSE mt END AS m,
-      ${signed(KEY_COLUMN[table])} AS key_signed${
-    SIGNED_COLUMNS[table].map((c) => `,\n      ${signed(c)} AS "${c}_signed"`).join("")
+function signedSql(raw: string): string {
+  return `coalesce(mode > 0 AND starts_with(${raw}, '~-') ` +
+    `AND NOT (mode = 2 AND ends_with(${raw}, '~')), false)`;
+}
+
+/**
+ * The relation `t` of (…, mode, m) with the key as text (`key_text`), `key_signed` and the
+ * `<column>_signed` flags of SIGNED_COLUMNS; each field looked up once.
+ */
+function keyedSql(table: TableName, t: string): string {
+  const key = KEY_COLUMN[table];
+  const signed = SIGNED_COLUMNS[table];
+  return `
+    SELECT * EXCLUDE (key_raw${signed.map((c) => `, "${c}_raw"`).join("")}),
+      ${untagSql("key_raw", "mode")} AS key_text,
+      ${signedSql("key_raw")} AS key_signed${
+    signed.map((c) => `,\n      ${signedSql(`"${c}_raw"`)} AS "${c}_signed"`).join("")
   }
-    FROM ${t}`;
+    FROM (
+      SELECT *, ${rawFieldSql(key)} AS key_raw${
+    signed.map((c) => `, ${rawFieldSql(c)} AS "${c}_raw"`).join("")
+  }
+      FROM ${t}
+    )`;
 }
 
 /** A line holding an array of objects, before its elements are read (never kept). */
@@ -369,7 +413,8 @@ const ARRAY_MARK = "(array)";
 
 /**
  * The columns of `<table>_parsed` from a relation `j` of items (file, line_no, elem, item:
- * the JSON text, m: its fields as a text map, reason0: why it is no record, or ARRAY_MARK):
+ * the JSON text, m: its fields as a text map read in `mode` (modeSql), `<column>_signed` for
+ * SIGNED_COLUMNS, reason0: why it is no record, or ARRAY_MARK):
  * is_array, reason, text (the quarantined text, or the whole array line), h (the hash of
  * a record's fields), the known fields as text and `extras`, the unknown non-null fields
  * sorted (NULL when there are none, as for nearly every record).
@@ -382,29 +427,39 @@ function parsedColumnsSql(table: TableName, j: string): string {
   // value (cheap to count); only then are its fields sorted and filtered.
   const present = cols.map((c) => `("${c}" IS NOT NULL)::INTEGER`).join(" + ");
   const signed = SIGNED_COLUMNS[table].map((c) => `"${c}_signed"`);
-  const signedSql = (f: (c: string) => string) => signed.map((c) => `, ${f(c)}`).join("");
+  const withSigned = (f: (c: string) => string) => signed.map((c) => `, ${f(c)}`).join("");
+  // The extras' names and values untagged as the mode of their line says (see modeSql).
+  const entries = `list_transform(map_entries(m), lambda e: {'key': ` +
+    `CASE WHEN mode = 2 THEN left(e.key, length(e.key) - 1) ELSE e.key END, ` +
+    `'value': ${untagSql("e.value", "mode")}})`;
   return `
     SELECT file, line_no, elem, is_array, reason,
       CASE WHEN is_array THEN item WHEN reason IS NOT NULL THEN left(item, ${QUARANTINE_TEXT_CHARS})
         END AS text,
       CASE WHEN reason IS NULL AND NOT is_array THEN hash(${quoted}, extras) END AS h,
       ${quoted},
-      extras${signedSql((c) => c)}
+      extras${withSigned((c) => c)}
     FROM (
       SELECT *,
         CASE WHEN rec AND cardinality(m) > ${present} THEN nullif(list_sort(list_filter(
-          map_entries(m), lambda e: e.value IS NOT NULL AND NOT list_contains(${known}, e.key)
+          ${entries}, lambda e: e.value IS NOT NULL AND NOT list_contains(${known}, e.key)
         )), []) END AS extras
       FROM (
-        SELECT file, line_no, elem, is_array, reason, item, m, rec,
-          ${cols.map((c) => `CASE WHEN rec THEN m['${c}'] END AS "${c}"`).join(",\n          ")}
-          ${signedSql((c) => `CASE WHEN rec THEN ${c} END AS ${c}`)}
+        SELECT file, line_no, elem, is_array, reason, item, m, mode, rec,
+          ${cols.map((c) => `${untagSql(`"${c}"`, "mode")} AS "${c}"`).join(",\n          ")}
+          ${withSigned((c) => `CASE WHEN rec THEN ${c} END AS ${c}`)}
         FROM (
-          SELECT file, line_no, elem, item, m${signedSql((c) => c)},
-            coalesce(reason0 = ${sqlString(ARRAY_MARK)}, false) AS is_array,
-            nullif(reason0, ${sqlString(ARRAY_MARK)}) AS reason,
-            reason0 IS NULL AS rec
-          FROM ${j}
+          SELECT *,
+            ${
+    cols.map((c) => `CASE WHEN rec THEN ${rawFieldSql(c)} END AS "${c}"`).join(",\n            ")
+  }
+          FROM (
+            SELECT file, line_no, elem, item, m, mode${withSigned((c) => c)},
+              coalesce(reason0 = ${sqlString(ARRAY_MARK)}, false) AS is_array,
+              nullif(reason0, ${sqlString(ARRAY_MARK)}) AS reason,
+              reason0 IS NULL AS rec
+            FROM ${j}
+          )
         )
       )
     )`;
@@ -474,8 +529,7 @@ function parseSql(table: TableName, files: LakeFile[], insert: boolean): string 
     : `(SELECT filename, try(decode(content)) AS content FROM read_blob([${
       files.map((f) => sqlString(f.path)).join(", ")
     }]))`;
-  const toMap = (text: string) => `try(json_transform(${text}, '"MAP(VARCHAR, VARCHAR)"'))`;
-  const keyOk = isKeySql(`m['${key}']`, "key_signed");
+  const keyOk = isKeySql("key_text", "key_signed");
   const first = `regexp_extract(item, '^[ \\t\\r]*(.)', 1)`;
   const allObjects = `list_bool_and(list_transform(json_type(item, '$[*]'), ` +
     `lambda t: t = 'OBJECT')) IS NOT false`;
@@ -498,21 +552,26 @@ function parseSql(table: TableName, files: LakeFile[], insert: boolean): string 
       )
       WHERE NOT regexp_full_match(item, '[ \\t\\r]*')
     ),
-    tagged AS (
+    moded AS (
       SELECT file, line_no, NULL::BIGINT AS elem, item,
-        strlen(item) <= ${MAX_LINE_BYTES} AND ${needsRewriteSql("item")} AS tagged
+        CASE WHEN strlen(item) <= ${MAX_LINE_BYTES} THEN ${modeSql("item")} ELSE 0 END AS mode0
       FROM lines
     ),
-    mapped AS (
-      ${
-    untaggedSql(
-      table,
-      `(SELECT *, CASE WHEN strlen(item) <= ${MAX_LINE_BYTES} THEN ${
-        toMap(`CASE WHEN tagged THEN ${rewriteSql("item")} ELSE item END`)
-      } END AS mt FROM tagged)`,
-    )
-  }
+    mapped0 AS (
+      SELECT *,
+        CASE WHEN strlen(item) <= ${MAX_LINE_BYTES} THEN ${
+    rewrittenMapSql("item", "mode0")
+  } END AS m0
+      FROM moded
     ),
+    -- A mode-1 line that does not parse is read again in mode 2 (see modeSql).
+    remapped AS (
+      SELECT file, line_no, elem, item,
+        CASE WHEN mode0 = 1 AND m0 IS NULL THEN 2 ELSE mode0 END AS mode,
+        CASE WHEN mode0 = 1 AND m0 IS NULL THEN ${toMapSql(rewriteAllSql("item"))} ELSE m0 END AS m
+      FROM mapped0
+    ),
+    mapped AS (${keyedSql(table, "remapped")}),
     judged AS (
       SELECT *,
         CASE
@@ -579,37 +638,37 @@ async function loadRecords(
   // Every line has one row so far; the elements of array lines come next.
   const lines = await scalar(conn, `SELECT count(*) FROM ${table}_parsed`);
   if (await scalar(conn, `SELECT count(*) FROM ${table}_parsed WHERE is_array`) > 0) {
-    const toMap = (text: string) => `try(json_transform(${text}, '"MAP(VARCHAR, VARCHAR)"'))`;
-    const keyOk = isKeySql(`m['${key}']`, "key_signed");
-    // The elements of a line that needs it are read from the rewritten line (tagged), and
-    // their quarantined text untagged.
+    // The elements of a line that needs it are read from the line rewritten in mode 2
+    // (modeSql), and their quarantined text untagged.
     await conn.run(`
       INSERT INTO ${table}_parsed
       WITH items AS (
-        SELECT file, line_no, tagged, unnest(list) AS titem, generate_subscripts(list, 1) AS elem
+        SELECT file, line_no, mode, unnest(list) AS titem, generate_subscripts(list, 1) AS elem
         FROM (
-          SELECT file, line_no, tagged,
-            json_extract(CASE WHEN tagged THEN ${rewriteSql("text")} ELSE text END, '$[*]')
+          SELECT file, line_no, mode,
+            json_extract(CASE WHEN mode = 2 THEN ${rewriteAllSql("text")} ELSE text END, '$[*]')
               ::VARCHAR[] AS list
           FROM (
-            SELECT file, line_no, text, ${needsRewriteSql("text")} AS tagged
+            SELECT file, line_no, text, CASE WHEN ${
+      needsRewriteSql("text")
+    } THEN 2 ELSE 0 END AS mode
             FROM ${table}_parsed WHERE is_array
           )
         )
       ),
-      mapped AS (
-        ${
-      untaggedSql(
+      mapped AS (${
+      keyedSql(
         table,
-        `(SELECT file, line_no, elem, tagged, ${toMap("titem")} AS mt,
-            CASE WHEN tagged THEN ${untagJsonSql("titem")} ELSE titem END AS item FROM items)`,
+        `(SELECT file, line_no, elem, mode, ${toMapSql("titem")} AS m,
+            CASE WHEN mode = 2 THEN ${untagJsonSql("titem", 2)} ELSE titem END AS item
+          FROM items)`,
       )
-    }
-      ),
+    }),
       judged AS (
         SELECT *,
           CASE WHEN m IS NULL THEN ${sqlString(REASONS.twice)}
-            WHEN NOT ${keyOk} THEN ${sqlString(REASONS.key(key))} END AS reason0
+            WHEN NOT ${isKeySql("key_text", "key_signed")}
+              THEN ${sqlString(REASONS.key(key))} END AS reason0
         FROM mapped
       )
       ${parsedColumnsSql(table, "judged")}`);
