@@ -109,6 +109,11 @@ SOURCE_COLUMNS = {
     "user": ["ind", "first_name", "last_name", "age", "date_joined"],
 }
 KEY_COLUMN = {"pin": "index", "geo": "ind", "user": "ind"}
+# Columns read as an integer where a minus sign counts only in a JSON number (SPEC §4.1: -5 is
+# -5, "-5" is not a string of digits): the raw table gives the shared SQL `<name>_signed`, true
+# when the value is a JSON number written with a minus. Copies equal as text are one record,
+# signed when any copy was (as lib/analytics/clean.ts SIGNED_COLUMNS).
+SIGNED_COLUMNS = {"pin": [], "geo": [], "user": ["age"]}
 
 # The shared SQL this notebook runs: the same files, in the same order, as lib/analytics/clean.ts and
 # lib/analytics/questions.ts (tests/unit/notebooks_test.ts checks the lists agree). No helper functions are
@@ -146,11 +151,28 @@ REASON_NOT_OBJECT = "not a JSON object"
 REASON_BAD_ARRAY = "a JSON array holding something other than objects"
 REASON_TWICE = "a field appears twice"
 
-# Spark's JSON parser is lenient by default (NaN, Infinity, single quotes); JSON is not.
-JSON_OPTIONS = {"allowNonNumericNumbers": "false", "allowSingleQuotes": "false"}
+# Spark's JSON parser is lenient by default (NaN, Infinity, single quotes); JSON is not (nor
+# are leading zeros, off by default, set here so that no one turns them on: 007 is not JSON).
+JSON_OPTIONS = {"allowNonNumericNumbers": "false", "allowSingleQuotes": "false",
+                "allowNumericLeadingZeros": "false"}
 # Spark's parser also stops after the first value of a line, so a line is checked as the
 # first element of an array ending in this string: '{"a":1} junk' is then not JSON.
 END_MARK = "\u0000pinpipe-end"
+
+# A number is read as written in the line, never re-printed by a parser (SPEC §4.1): Spark's
+# JSON reader gives a number field as a re-printed double (12345678.5 as 1.23456785E7), so a
+# line that may hold, outside its strings, a fraction, an exponent or a minus (REWRITE_IF; a
+# quick search that may also hit inside a string) is rewritten first: each number N becomes the
+# string "\u0001N" and each string (names too) gets a \u0001 at its end, so no string can pass
+# for a number. The fields are then read as strings and untagged. A line the search misses
+# holds only unsigned integers, which the reader gives as written. The same rewrite as
+# lib/analytics/clean.ts (JSON_NUMBER is a valid JSON number only, so 1.5.5 stays invalid).
+TAG = "\u0001"
+REWRITE_IF = r"[:,\[][ \t\r\n]*(-|[0-9]+[.eE])"
+JSON_NUMBER = "-?(?:0|[1-9][0-9]*)(?:[.][0-9]+)?(?:[eE][+-]?[0-9]+)?"
+# Possessive loops: Java's regular expressions recurse on a repeated alternation.
+REWRITE_PATTERN = r'"([^"\\]*+(?:\\.[^"\\]*+)*+)"|(' + JSON_NUMBER + ")"
+REWRITE_WITH = '"$1\\\\u0001$2"'  # Java's replacement: a backslash is written \\
 
 # Timestamps in the lake carry no zone (or an offset the shared SQL converts): UTC throughout.
 spark.conf.set("spark.sql.session.timeZone", "UTC")
@@ -217,8 +239,10 @@ print("lake %s, topics %s.{pin,geo,user}, SQL from %s, run date %s"
 # MAGIC only its bad lines are set aside. A leading byte-order mark is not part of the first line.
 # MAGIC A line is a JSON object, or a JSON array of objects read as one record per element;
 # MAGIC anything else (not JSON, `NaN`, a scalar, a field named twice, a key that is not an
-# MAGIC integer) is quarantined. Every field is read as text (a producer may have written
-# MAGIC `"7528"` or `7528`); the shared cleaning SQL gives the columns their types. Exact
+# MAGIC integer: a JSON integer or a string of digits, so `"-5"` is out and `-5` in) is quarantined.
+# MAGIC Every field is read as text (a producer may have written `"7528"` or `7528`), a number
+# MAGIC exactly as written in the line (`12345678.5`, never Spark's re-printed `1.23456785E7`); the
+# MAGIC shared cleaning SQL gives the columns their types. Exact
 # MAGIC duplicates (replays) are dropped before anything else, comparing every field as text,
 # MAGIC unknown extra fields included.
 
@@ -285,6 +309,20 @@ def read_lines(objects):
     return lines.where(~F.col("line").rlike("^[ \t\r]*$"))
 
 
+def untag_json(text):
+    """JSON text written from tagged values (a nested value, an array element), untagged."""
+    numbers = F.regexp_replace(text, r'"\\u0001(-?[0-9][0-9.eE+-]*+)"', "$1")
+    return F.regexp_replace(numbers, r'\\u0001"', '"')
+
+
+def untag(v):
+    """A tagged value as text: a string's text, a number as written, a nested value's JSON."""
+    return (F.when(v.endswith(TAG), v.substr(F.lit(1), F.length(v) - 1))
+            .when(v.startswith(TAG), v.substr(F.lit(2), F.length(v)))
+            .when(v.substr(1, 1).isin("[", "{"), untag_json(v))
+            .otherwise(v))
+
+
 def parse(table, objects):
     """One row per line (or array element): a record's fields as text, or why it is none."""
     cols = SOURCE_COLUMNS[table]
@@ -310,18 +348,35 @@ def parse(table, objects):
                    .otherwise(REASON_NOT_OBJECT))
     lines = lines.select("file", "line_no", "line", value.alias("value"), first.alias("first"),
                          line_reason.alias("line_reason"))
+    tagged = F.col("line_reason").isNull() & F.col("line").rlike(REWRITE_IF)
+    lines = lines.withColumn("tagged", tagged).withColumn(
+        "src", F.when(tagged, F.regexp_replace("line", REWRITE_PATTERN, REWRITE_WITH))
+        .otherwise(F.col("value")))
     from_array = F.col("line_reason").isNull() & (F.col("first") == "[")
     items = (F.when(F.col("line_reason").isNotNull(), F.array(F.lit(None).cast("string")))
-             .when(from_array, F.from_json("value", "array<string>", JSON_OPTIONS))
-             .otherwise(F.array("value")))
-    items = lines.select("file", "line_no", "line", "line_reason", from_array.alias("from_array"),
+             .when(from_array, F.from_json("src", "array<string>", JSON_OPTIONS))
+             .otherwise(F.array("src")))
+    items = lines.select("file", "line_no", "line", "line_reason", "tagged",
+                         from_array.alias("from_array"),
                          F.posexplode_outer(items).alias("pos", "item"))
-    items = items.withColumn("m", F.from_json("item", "map<string,string>", JSON_OPTIONS))
-    key_text = F.col("m").getItem(key)
-    key_ok = F.coalesce(key_text.rlike("^-?[0-9]+$")
-                        & F.expr("try_cast(m['%s'] AS INT)" % key).isNotNull(), F.lit(False))
+    items = items.withColumn("mt", F.from_json("item", "map<string,string>", JSON_OPTIONS))
     # Spark's JSON map keeps a field named twice twice (and looks up the first).
-    twice = F.size(F.array_distinct(F.map_keys("m"))) != F.size("m")
+    twice = F.size(F.array_distinct(F.map_keys("mt"))) != F.size("mt")
+    untagged = F.transform_keys(
+        F.transform_values("mt", lambda k, v: untag(v)),
+        lambda k, v: k.substr(F.lit(1), F.length(k) - 1))
+    items = items.withColumn(
+        "m", F.when(F.col("tagged") & ~twice, untagged).otherwise(F.col("mt")))
+
+    def signed(c):
+        """True when the field `c` is a JSON number written with a minus sign."""
+        v = F.col("mt").getItem(c + TAG)
+        return F.coalesce(F.col("tagged") & v.startswith(TAG + "-") & ~v.endswith(TAG),
+                          F.lit(False))
+
+    key_text = F.col("m").getItem(key)
+    key_ok = F.coalesce((key_text.rlike("^[0-9]+$") | (signed(key) & key_text.rlike("^-[0-9]+$")))
+                        & F.expr("try_cast(m['%s'] AS INT)" % key).isNotNull(), F.lit(False))
     reason = (F.when(F.col("line_reason").isNotNull(), F.col("line_reason"))
               .when(F.col("item").isNull(), None)
               .when(twice, REASON_TWICE)
@@ -333,16 +388,18 @@ def parse(table, objects):
         F.map_entries("m"),
         lambda e: e["value"].isNotNull() & ~F.array_contains(known, e["key"])))
     cut = lambda c: F.substring(c, 1, QUARANTINE_TEXT_CHARS)  # noqa: E731
+    element_text = F.when(F.col("tagged"), untag_json(F.col("item"))).otherwise(F.col("item"))
     return items.select(
         F.col("file"),
         F.col("line_no"),
         F.when(F.col("from_array"), F.col("pos") + 1).alias("elem"),
         F.col("reason"),
-        F.when(F.col("line_reason").isNotNull(), cut(F.col("line")))
-        .when(F.col("reason").isNotNull(), cut(F.col("item"))).alias("text"),
+        F.when(F.col("line_reason").isNotNull() | ~F.col("from_array"), cut(F.col("line")))
+        .when(F.col("reason").isNotNull(), cut(element_text)).alias("text"),
         is_record.alias("is_record"),
         *[F.when(is_record, F.col("m").getItem(c)).alias(c) for c in cols],
         F.when(is_record & (F.size(extras) > 0), F.to_json(extras)).alias("extras"),
+        *[F.when(is_record, signed(c)).alias(c + "_signed") for c in SIGNED_COLUMNS[table]],
     )
 
 
@@ -351,7 +408,9 @@ def load(table):
     cols = SOURCE_COLUMNS[table]
     objects = read_objects(table)
     if objects is None:
-        empty = spark.createDataFrame([], ", ".join("`%s` string" % c for c in cols))
+        empty = spark.createDataFrame([], ", ".join(
+            ["`%s` string" % c for c in cols]
+            + ["`%s_signed` boolean" % c for c in SIGNED_COLUMNS[table]]))
         quarantine = spark.createDataFrame(
             [], "table string, key string, line int, element int, reason string, text string")
         return empty, quarantine, {"objects": False, "lines": 0, "records": 0, "quarantined": 0,
@@ -371,9 +430,14 @@ def load(table):
         "reason",
         "text",
     )
-    deduplicated = cached(
-        parsed.where("is_record").select(*cols, "extras").dropDuplicates(cols + ["extras"])
-        .select(*cols))
+    signed = ["%s_signed" % c for c in SIGNED_COLUMNS[table]]
+    records = parsed.where("is_record")
+    if signed:
+        # Copies equal as text are one record, signed when any copy was.
+        deduplicated = records.groupBy(*cols, "extras").agg(*[F.max(c).alias(c) for c in signed])
+    else:
+        deduplicated = records.select(*cols, "extras").dropDuplicates(cols + ["extras"])
+    deduplicated = cached(deduplicated.select(*cols, *signed))
     present = deduplicated.agg(F.count(F.lit(1)).alias("rows"),
                                *[F.count(c).alias(c) for c in NULLABLE_COLUMNS[table]]).first()
     stats = {"objects": True, "lines": counts["lines"], "records": counts["records"],

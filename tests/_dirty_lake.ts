@@ -10,7 +10,11 @@ import { ROOT } from "./_fixtures.ts";
 
 export const DIRTY_LAKE = join(ROOT, "tests", "testdata", "dirty_lake");
 
-/** The dirty lake copied to `dir`, with one more pin object holding a line over 16 MiB. */
+/**
+ * The dirty lake copied to `dir`, with one more pin object holding a line over 16 MiB and a
+ * line whose number must be read as written beside a string of 100,000 escapes (rewritten
+ * without a regular expression that recurses per character: Java's would overflow its stack).
+ */
 export async function copyDirtyLake(dir: string): Promise<void> {
   for (const table of TABLE_NAMES) {
     const from = join(DIRTY_LAKE, "topics", `pinpipe.${table}`, "partition=0");
@@ -25,6 +29,7 @@ export async function copyDirtyLake(dir: string): Promise<void> {
     `{"index": 40, "category": "art", "follower_count": "40k", "poster_name": "Big"}`,
     big,
     `{"index": 42, "category": "art", "follower_count": "42k", "poster_name": "Big"}`,
+    `{"index": 44, "description": "${"\\n".repeat(100_000)}", "follower_count": 44.5}`,
   ];
   await Deno.writeTextFile(
     join(dir, "topics", "pinpipe.pin", "partition=0", "pinpipe.pin+0+0000000043.json"),

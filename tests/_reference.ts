@@ -128,14 +128,11 @@ export function parseJson(text: string): Json {
 }
 
 /**
- * A number as both engines turn it into text: an integer as written (minus zero as 0), a
- * fraction or exponent as its shortest double, integral ones with ".0" (for the magnitudes
- * where DuckDB and Spark spell doubles alike: 0.001 to 10,000,000).
+ * A number as both engines turn it into text: exactly as written in the line (SPEC §4.1:
+ * never re-printed by a parser, so `10000000.0` stays `10000000.0` and `1.5e3` `1.5e3`).
  */
 function numberText(raw: string): string {
-  if (/^-?[0-9]+$/.test(raw)) return raw === "-0" ? "0" : raw;
-  const v = Number(raw);
-  return Number.isInteger(v) ? `${v}.0` : String(v);
+  return raw;
 }
 
 /** Minified JSON of a nested value, as the engines write it. */
@@ -200,7 +197,20 @@ export interface RefLake {
   stats: Record<TableName, RefStats>;
 }
 
-type Fields = Map<string, string | null>;
+/**
+ * A record's fields as text. `signed` names the fields written as a JSON number with a
+ * minus sign: only there does a minus count in an integer (SPEC §4.1: `-5` is -5, `"-5"` is
+ * not a string of digits).
+ */
+type Fields = Map<string, string | null> & { signed?: Set<string> };
+
+/** A key or an age as SPEC §4.1 reads it: a JSON integer or a string of digits, in INT. */
+function intField(f: Fields, name: string): number | null {
+  const v = f.get(name);
+  if (v === undefined || v === null) return null;
+  const ok = /^[0-9]+$/.test(v) || (f.signed?.has(name) === true && /^-[0-9]+$/.test(v));
+  return ok && inInt(v) ? Number(v) : null;
+}
 
 /** The records of one line (or why it has none). */
 function readLine(
@@ -229,13 +239,15 @@ function readLine(
   for (const [element, obj] of elements) {
     const fields = (obj as Extract<Json, { t: "object" }>).fields;
     const map: Fields = new Map();
-    for (const [k, x] of fields) map.set(k, fieldText(x));
+    for (const [k, x] of fields) {
+      map.set(k, fieldText(x));
+      if (x.t === "number" && x.raw.startsWith("-")) (map.signed ??= new Set()).add(k);
+    }
     if (map.size !== fields.length) {
       bad.push([element, "a field appears twice"]);
       continue;
     }
-    const k = map.get(key);
-    if (k === undefined || k === null || !/^-?[0-9]+$/.test(k) || !inInt(k)) {
+    if (intField(map, key) === null) {
       bad.push([element, `no integer "${key}"`]);
       continue;
     }
@@ -297,8 +309,12 @@ export function referenceClean(objects: RawObject[]): RefLake {
         for (const r of records) {
           s.records++;
           const id = identity(r);
-          if (seen.has(id)) s.duplicates++;
-          else seen.set(id, r);
+          const kept = seen.get(id);
+          if (kept) {
+            // One record; a field is signed when any copy wrote it so.
+            s.duplicates++;
+            for (const f of r.signed ?? []) (kept.signed ??= new Set()).add(f);
+          } else seen.set(id, r);
         }
       }
     }
@@ -365,10 +381,6 @@ function decimal(raw: string | null | undefined): number | null {
   return raw && /^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$/.test(raw) ? Number(raw) : null;
 }
 
-function integer(raw: string | null | undefined): number | null {
-  return raw && /^-?[0-9]+$/.test(raw) && inInt(raw) ? Number(raw) : null;
-}
-
 /** A timestamp per SPEC §4.1, in UTC, as `YYYY-MM-DD HH:MM:SS.ffffff`; else null. */
 export function timestamp(raw: string | null | undefined): string | null {
   const m = raw
@@ -419,7 +431,7 @@ const CLEAN: Record<TableName, (f: Fields) => RefRow> = {
     return {
       ind: Number(f.get("ind")),
       user_name: first !== null && last !== null ? `${first} ${last}` : null,
-      age: integer(f.get("age")),
+      age: intField(f, "age"),
       date_joined: timestamp(f.get("date_joined")),
     };
   },

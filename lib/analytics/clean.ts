@@ -3,7 +3,10 @@
  * scan and split into lines; every line is classified once (too long, not JSON, not an
  * object, an array of objects read as one record per element, a field named twice, no
  * integer key) and parsed into a map of its fields as text, so `"7528"` and `7528` read the
- * same and unknown extra fields take part in the exact-duplicate comparison. Malformed lines
+ * same and unknown extra fields take part in the exact-duplicate comparison. A number is read
+ * as written in the line, never re-printed by the parser (SPEC §4.1): a line holding a
+ * fraction, an exponent or a minus sign outside its strings is first rewritten so that each
+ * number becomes a tagged string of its own text (modeSql). Malformed lines
  * are set aside with their object key and line number, exact duplicates are dropped, and
  * the shared cleaning SQL (`sql/clean_<table>.sql`, which the Spark notebook runs too) makes
  * the tables `pin_clean`, `geo_clean` and `user_clean`, then the shared views (`pin_user`).
@@ -46,6 +49,19 @@ export const SOURCE_COLUMNS: Record<TableName, readonly string[]> = {
 
 /** The key column of each source table; a record without an integer key is malformed. */
 export const KEY_COLUMN: Record<TableName, string> = { pin: "index", geo: "ind", user: "ind" };
+
+/**
+ * Columns (besides the key) read as an integer, where a minus sign counts only in a JSON
+ * number: `-5` is -5, `"-5"` is not a string of digits (SPEC §4.1). The raw table gives the
+ * shared SQL a column `<name>_signed`, true when the value is a JSON number written with a
+ * minus sign. Exact duplicates are found on the text alone (`-5` and `"-5"` are the same
+ * value); the record kept is signed when any of its copies was.
+ */
+export const SIGNED_COLUMNS: Record<TableName, readonly string[]> = {
+  pin: [],
+  geo: [],
+  user: ["age"],
+};
 
 /** The shared cleaning SQL per table (the Spark notebook runs the same files). */
 export const CLEANING_SQL: Record<TableName, string> = {
@@ -273,10 +289,123 @@ function lenientSql(line: string): string {
     `regexp_replace(${line}, '"(?:[^"\\\\]|\\\\.)*"', '', 'g'), ${found}))`;
 }
 
-/** SQL that is true when `text` is an integer key: a JSON integer or digits, within INT. */
-function isKeySql(text: string): string {
-  return `coalesce(regexp_full_match(${text}, '-?[0-9]+') ` +
+/**
+ * SQL that is true when `text` is an integer key: a JSON integer or a string of digits,
+ * within INT (SPEC §4.1); `signed` is true when it is a JSON number with a minus sign, the
+ * only form in which a minus counts (`-5` is a key, `"-5"` and `"+7"` are not).
+ */
+function isKeySql(text: string, signed: string): string {
+  return `coalesce((regexp_full_match(${text}, '[0-9]+') ` +
+    `OR (${signed} AND regexp_full_match(${text}, '-[0-9]+'))) ` +
     `AND TRY_CAST(${text} AS INTEGER) IS NOT NULL, false)`;
+}
+
+/**
+ * SQL that is true when the JSON text `text` may hold, outside its strings, a number the
+ * parser would re-print (a fraction or an exponent: `10000000.0`, `1.5e3`) or one whose
+ * sign matters (a minus). A quick search that may also find such text inside a string;
+ * a line it misses holds only unsigned integers, which the parser gives as written.
+ */
+function needsRewriteSql(text: string): string {
+  return `regexp_matches(${text}, '[:,\\[][ \\t\\r\\n]*(-|[0-9]+[.eE])')`;
+}
+
+/**
+ * A JSON number (RFC 8259), in the regular expressions of both engines. Only a valid number
+ * is rewritten, so `1.5.5`, `007` or `1.` stay invalid.
+ */
+export const JSON_NUMBER = "-?(?:0|[1-9][0-9]*)(?:[.][0-9]+)?(?:[eE][+-]?[0-9]+)?";
+
+/**
+ * How a line's numbers are read as written (SPEC §4.1: never re-printed by the parser), its
+ * `mode`: 0, it holds no number that needs it (needsRewriteSql) and is read as it is; 1, each
+ * number `N` that is a member's value (after a `:`, before a `,` or `}`) is rewritten as the
+ * string `"~N"` (rewriteNumbersSql), where the line has no string starting with `~` (so a
+ * value starting with `~` was a number) and no number after a `[` or `,` (in an array); 2,
+ * the rest, every value is tagged (rewriteAllSql): a number `N` becomes `"~N"` and every
+ * string (names too) gets a `~` at its end, so no string can pass for a number. A mode-1
+ * rewrite that touched a string's text (`"a: 5, b"`) leaves `~` outside any string, so the
+ * line does not parse and is read again in mode 2. Mode 1 costs one simple pass; the lake's
+ * geo lines (decimal coordinates, times inside strings) are read in it.
+ */
+function modeSql(text: string): string {
+  return `CASE WHEN NOT ${needsRewriteSql(text)} THEN 0 ` +
+    `WHEN contains(${text}, '"~') OR regexp_matches(${text}, '"\\\\u007[eE]') ` +
+    `OR regexp_matches(${text}, '[\\[,][ \\t\\r\\n]*-?[0-9]') THEN 2 ELSE 1 END`;
+}
+
+/** Mode 1 of modeSql: each number that is a member's value becomes the string `"~N"`. */
+function rewriteNumbersSql(text: string): string {
+  return `regexp_replace(${text}, '(:[ \\t\\r\\n]*)(${JSON_NUMBER})([ \\t\\r\\n]*[,}])', ` +
+    `'\\1"~\\2"\\3', 'g')`;
+}
+
+/** Mode 2 of modeSql: strings (names too) end in `~`; each number becomes `"~N"`. */
+function rewriteAllSql(text: string): string {
+  return `regexp_replace(${text}, '"((?:[^"\\\\]|\\\\.)*)"|(${JSON_NUMBER})', '"\\1~\\2"', 'g')`;
+}
+
+/** The text `text` of a JSON map (MAP(VARCHAR, VARCHAR)) of a line rewritten for `mode`. */
+function rewrittenMapSql(text: string, mode: string): string {
+  return toMapSql(
+    `CASE ${mode} WHEN 0 THEN ${text} WHEN 1 THEN ${rewriteNumbersSql(text)} ` +
+      `ELSE ${rewriteAllSql(text)} END`,
+  );
+}
+
+/** A JSON text's fields as a text map, or NULL when it is no object (or names a field twice). */
+function toMapSql(text: string): string {
+  return `try(json_transform(${text}, '"MAP(VARCHAR, VARCHAR)"'))`;
+}
+
+/** JSON text written from the tagged values of `mode` (a nested value, an element) untagged. */
+function untagJsonSql(text: string, mode: 1 | 2): string {
+  const numbers = `regexp_replace(${text}, '"~(-?[0-9][0-9.eE+-]*)"', '\\1', 'g')`;
+  return mode === 1 ? numbers : `regexp_replace(${numbers}, '~"', '"', 'g')`;
+}
+
+/** A value of a map read in `mode` as text: a string's text, a number as written, JSON. */
+function untagSql(v: string, mode: string): string {
+  const nested = (m: 1 | 2) => `WHEN left(${v}, 1) IN ('[', '{') THEN ${untagJsonSql(v, m)}`;
+  return `CASE ${mode} WHEN 0 THEN ${v} WHEN 1 THEN CASE ` +
+    `WHEN starts_with(${v}, '~') THEN substr(${v}, 2) ${nested(1)} ELSE ${v} END ELSE CASE ` +
+    `WHEN ends_with(${v}, '~') THEN left(${v}, length(${v}) - 1) ` +
+    `WHEN starts_with(${v}, '~') THEN substr(${v}, 2) ${nested(2)} ELSE ${v} END END`;
+}
+
+/** The field `name` of the map `m` read in `mode` as it is in the map (still tagged). */
+function rawFieldSql(name: string): string {
+  return `(CASE WHEN mode = 2 THEN m['${name}~'] ELSE m['${name}'] END)`;
+}
+
+/**
+ * True when `raw`, a field as rawFieldSql gives it, is a JSON number written with a minus
+ * sign (SIGNED_COLUMNS). `raw` should be a column: it is read more than once.
+ */
+function signedSql(raw: string): string {
+  return `coalesce(mode > 0 AND starts_with(${raw}, '~-') ` +
+    `AND NOT (mode = 2 AND ends_with(${raw}, '~')), false)`;
+}
+
+/**
+ * The relation `t` of (…, mode, m) with the key as text (`key_text`), `key_signed` and the
+ * `<column>_signed` flags of SIGNED_COLUMNS; each field looked up once.
+ */
+function keyedSql(table: TableName, t: string): string {
+  const key = KEY_COLUMN[table];
+  const signed = SIGNED_COLUMNS[table];
+  return `
+    SELECT * EXCLUDE (key_raw${signed.map((c) => `, "${c}_raw"`).join("")}),
+      ${untagSql("key_raw", "mode")} AS key_text,
+      ${signedSql("key_raw")} AS key_signed${
+    signed.map((c) => `,\n      ${signedSql(`"${c}_raw"`)} AS "${c}_signed"`).join("")
+  }
+    FROM (
+      SELECT *, ${rawFieldSql(key)} AS key_raw${
+    signed.map((c) => `, ${rawFieldSql(c)} AS "${c}_raw"`).join("")
+  }
+      FROM ${t}
+    )`;
 }
 
 /** A line holding an array of objects, before its elements are read (never kept). */
@@ -284,7 +413,8 @@ const ARRAY_MARK = "(array)";
 
 /**
  * The columns of `<table>_parsed` from a relation `j` of items (file, line_no, elem, item:
- * the JSON text, m: its fields as a text map, reason0: why it is no record, or ARRAY_MARK):
+ * the JSON text, m: its fields as a text map read in `mode` (modeSql), `<column>_signed` for
+ * SIGNED_COLUMNS, reason0: why it is no record, or ARRAY_MARK):
  * is_array, reason, text (the quarantined text, or the whole array line), h (the hash of
  * a record's fields), the known fields as text and `extras`, the unknown non-null fields
  * sorted (NULL when there are none, as for nearly every record).
@@ -296,27 +426,40 @@ function parsedColumnsSql(table: TableName, j: string): string {
   // A record can have unknown fields only if it has more fields than known ones with a
   // value (cheap to count); only then are its fields sorted and filtered.
   const present = cols.map((c) => `("${c}" IS NOT NULL)::INTEGER`).join(" + ");
+  const signed = SIGNED_COLUMNS[table].map((c) => `"${c}_signed"`);
+  const withSigned = (f: (c: string) => string) => signed.map((c) => `, ${f(c)}`).join("");
+  // The extras' names and values untagged as the mode of their line says (see modeSql).
+  const entries = `list_transform(map_entries(m), lambda e: {'key': ` +
+    `CASE WHEN mode = 2 THEN left(e.key, length(e.key) - 1) ELSE e.key END, ` +
+    `'value': ${untagSql("e.value", "mode")}})`;
   return `
     SELECT file, line_no, elem, is_array, reason,
       CASE WHEN is_array THEN item WHEN reason IS NOT NULL THEN left(item, ${QUARANTINE_TEXT_CHARS})
         END AS text,
       CASE WHEN reason IS NULL AND NOT is_array THEN hash(${quoted}, extras) END AS h,
       ${quoted},
-      extras
+      extras${withSigned((c) => c)}
     FROM (
       SELECT *,
         CASE WHEN rec AND cardinality(m) > ${present} THEN nullif(list_sort(list_filter(
-          map_entries(m), lambda e: e.value IS NOT NULL AND NOT list_contains(${known}, e.key)
+          ${entries}, lambda e: e.value IS NOT NULL AND NOT list_contains(${known}, e.key)
         )), []) END AS extras
       FROM (
-        SELECT file, line_no, elem, is_array, reason, item, m, rec,
-          ${cols.map((c) => `CASE WHEN rec THEN m['${c}'] END AS "${c}"`).join(",\n          ")}
+        SELECT file, line_no, elem, is_array, reason, item, m, mode, rec,
+          ${cols.map((c) => `${untagSql(`"${c}"`, "mode")} AS "${c}"`).join(",\n          ")}
+          ${withSigned((c) => `CASE WHEN rec THEN ${c} END AS ${c}`)}
         FROM (
-          SELECT file, line_no, elem, item, m,
-            coalesce(reason0 = ${sqlString(ARRAY_MARK)}, false) AS is_array,
-            nullif(reason0, ${sqlString(ARRAY_MARK)}) AS reason,
-            reason0 IS NULL AS rec
-          FROM ${j}
+          SELECT *,
+            ${
+    cols.map((c) => `CASE WHEN rec THEN ${rawFieldSql(c)} END AS "${c}"`).join(",\n            ")
+  }
+          FROM (
+            SELECT file, line_no, elem, item, m, mode${withSigned((c) => c)},
+              coalesce(reason0 = ${sqlString(ARRAY_MARK)}, false) AS is_array,
+              nullif(reason0, ${sqlString(ARRAY_MARK)}) AS reason,
+              reason0 IS NULL AS rec
+            FROM ${j}
+          )
         )
       )
     )`;
@@ -386,8 +529,7 @@ function parseSql(table: TableName, files: LakeFile[], insert: boolean): string 
     : `(SELECT filename, try(decode(content)) AS content FROM read_blob([${
       files.map((f) => sqlString(f.path)).join(", ")
     }]))`;
-  const toMap = (text: string) => `try(json_transform(${text}, '"MAP(VARCHAR, VARCHAR)"'))`;
-  const keyOk = isKeySql(`m['${key}']`);
+  const keyOk = isKeySql("key_text", "key_signed");
   const first = `regexp_extract(item, '^[ \\t\\r]*(.)', 1)`;
   const allObjects = `list_bool_and(list_transform(json_type(item, '$[*]'), ` +
     `lambda t: t = 'OBJECT')) IS NOT false`;
@@ -410,11 +552,26 @@ function parseSql(table: TableName, files: LakeFile[], insert: boolean): string 
       )
       WHERE NOT regexp_full_match(item, '[ \\t\\r]*')
     ),
-    mapped AS (
+    moded AS (
       SELECT file, line_no, NULL::BIGINT AS elem, item,
-        CASE WHEN strlen(item) <= ${MAX_LINE_BYTES} THEN ${toMap("item")} END AS m
+        CASE WHEN strlen(item) <= ${MAX_LINE_BYTES} THEN ${modeSql("item")} ELSE 0 END AS mode0
       FROM lines
     ),
+    mapped0 AS (
+      SELECT *,
+        CASE WHEN strlen(item) <= ${MAX_LINE_BYTES} THEN ${
+    rewrittenMapSql("item", "mode0")
+  } END AS m0
+      FROM moded
+    ),
+    -- A mode-1 line that does not parse is read again in mode 2 (see modeSql).
+    remapped AS (
+      SELECT file, line_no, elem, item,
+        CASE WHEN mode0 = 1 AND m0 IS NULL THEN 2 ELSE mode0 END AS mode,
+        CASE WHEN mode0 = 1 AND m0 IS NULL THEN ${toMapSql(rewriteAllSql("item"))} ELSE m0 END AS m
+      FROM mapped0
+    ),
+    mapped AS (${keyedSql(table, "remapped")}),
     judged AS (
       SELECT *,
         CASE
@@ -481,22 +638,38 @@ async function loadRecords(
   // Every line has one row so far; the elements of array lines come next.
   const lines = await scalar(conn, `SELECT count(*) FROM ${table}_parsed`);
   if (await scalar(conn, `SELECT count(*) FROM ${table}_parsed WHERE is_array`) > 0) {
-    const toMap = (text: string) => `try(json_transform(${text}, '"MAP(VARCHAR, VARCHAR)"'))`;
-    const keyOk = isKeySql(`m['${key}']`);
+    // The elements of a line that needs it are read from the line rewritten in mode 2
+    // (modeSql), and their quarantined text untagged.
     await conn.run(`
       INSERT INTO ${table}_parsed
       WITH items AS (
-        SELECT file, line_no, unnest(list) AS item, generate_subscripts(list, 1) AS elem
+        SELECT file, line_no, mode, unnest(list) AS titem, generate_subscripts(list, 1) AS elem
         FROM (
-          SELECT file, line_no, json_extract(text, '$[*]')::VARCHAR[] AS list
-          FROM ${table}_parsed WHERE is_array
+          SELECT file, line_no, mode,
+            json_extract(CASE WHEN mode = 2 THEN ${rewriteAllSql("text")} ELSE text END, '$[*]')
+              ::VARCHAR[] AS list
+          FROM (
+            SELECT file, line_no, text, CASE WHEN ${
+      needsRewriteSql("text")
+    } THEN 2 ELSE 0 END AS mode
+            FROM ${table}_parsed WHERE is_array
+          )
         )
       ),
+      mapped AS (${
+      keyedSql(
+        table,
+        `(SELECT file, line_no, elem, mode, ${toMapSql("titem")} AS m,
+            CASE WHEN mode = 2 THEN ${untagJsonSql("titem", 2)} ELSE titem END AS item
+          FROM items)`,
+      )
+    }),
       judged AS (
         SELECT *,
           CASE WHEN m IS NULL THEN ${sqlString(REASONS.twice)}
-            WHEN NOT ${keyOk} THEN ${sqlString(REASONS.key(key))} END AS reason0
-        FROM (SELECT file, line_no, elem, item, ${toMap("item")} AS m FROM items)
+            WHEN NOT ${isKeySql("key_text", "key_signed")}
+              THEN ${sqlString(REASONS.key(key))} END AS reason0
+        FROM mapped
       )
       ${parsedColumnsSql(table, "judged")}`);
     await conn.run(`DELETE FROM ${table}_parsed WHERE is_array`);
@@ -543,27 +716,33 @@ function* readBatches(files: LakeFile[], maxObjects: number): Generator<LakeFile
 
 /**
  * Defines the view `<table>_raw`: the records of `<table>_parsed` without exact duplicates,
- * every column as text (the input of the shared cleaning SQL). Returns its row count.
+ * every column as text and the `<column>_signed` flags of SIGNED_COLUMNS (the input of the
+ * shared cleaning SQL). Returns its row count.
  * Rows whose hash is unique are unique; only rows sharing a hash go through the exact
  * DISTINCT, so a lake without replays pays almost nothing for it.
  */
 async function defineRaw(conn: DuckDBConnection, table: TableName): Promise<number> {
   const cols = SOURCE_COLUMNS[table].map((c) => `"${c}"`).join(", ");
+  const signed = SIGNED_COLUMNS[table].map((c) => `"${c}_signed"`);
+  const all = [cols, ...signed].join(", ");
   await conn.run(`
     CREATE OR REPLACE TEMP TABLE ${table}_shared AS
     SELECT h FROM ${table}_parsed WHERE h IS NOT NULL GROUP BY h HAVING count(*) > 1`);
   const shared = await scalar(conn, `SELECT count(*) FROM ${table}_shared`);
+  // Copies equal as text are one record; it is signed when any copy was (SIGNED_COLUMNS).
   await conn.run(
     shared === 0
       ? `CREATE OR REPLACE TEMP VIEW ${table}_raw AS
-         SELECT ${cols} FROM ${table}_parsed WHERE h IS NOT NULL`
+         SELECT ${all} FROM ${table}_parsed WHERE h IS NOT NULL`
       : `CREATE OR REPLACE TEMP VIEW ${table}_raw AS
-         SELECT ${cols} FROM ${table}_parsed AS p
+         SELECT ${all} FROM ${table}_parsed AS p
          WHERE p.h IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${table}_shared AS s WHERE s.h = p.h)
          UNION ALL
-         SELECT ${cols} FROM (
-           SELECT DISTINCT ${cols}, extras FROM ${table}_parsed AS p
+         SELECT ${all} FROM (
+           SELECT ${[cols, ...signed.map((c) => `bool_or(${c}) AS ${c}`)].join(", ")}
+           FROM ${table}_parsed AS p
            WHERE EXISTS (SELECT 1 FROM ${table}_shared AS s WHERE s.h = p.h)
+           GROUP BY ${cols}, extras
          )`,
   );
   return await scalar(conn, `SELECT count(*) FROM ${table}_raw`);

@@ -217,7 +217,7 @@ for (
       sameAnswers(c, spark);
       await sameCounts(c, spark);
       if (name === "dirty") {
-        assert.equal(spark.quarantined, 14);
+        assert.equal(spark.quarantined, 23);
         assert.ok(c.duck!.answers.every((a) => a.rows.length > 0));
         // And straight against the plain reference, not only through DuckDB.
         const ref = referenceClean(await readLakeDir(c.lake));

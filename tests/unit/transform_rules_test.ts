@@ -1,11 +1,12 @@
 /**
  * SPEC §4.1 in the DuckDB transform, over the hand-made dirty lake in
  * tests/testdata/dirty_lake (every edge case the two engines must agree on: a byte-order
- * mark, `null`, NaN and a bare -Infinity, array lines, a field named twice, follower_count forms, ages, partial
- * and zoned timestamps, empty strings, replays with `30` against `"30"` and extra fields,
- * invalid UTF-8, CRLF) plus a line over 16 MiB made here: the cleaned tables, the answers,
- * the counts and the quarantine equal the independent reference (tests/_reference.ts), and
- * the decided cases read as SPEC says. tests/engine/spark_notebook_test.ts runs the same lake
+ * mark, `null`, NaN and a bare -Infinity, array lines, a field named twice, follower_count
+ * forms, ages, partial and zoned timestamps, empty strings, replays with `30` against `"30"`
+ * and extra fields, invalid UTF-8, CRLF, signed digit strings and JSON numbers of every form)
+ * plus a line over 16 MiB and one with 100,000 escapes made here: the cleaned tables, the
+ * answers, the counts and the quarantine equal the independent reference (tests/_reference.ts),
+ * and the decided cases read as SPEC says. tests/engine/spark_notebook_test.ts runs the same lake
  * through Spark.
  */
 import assert from "node:assert/strict";
@@ -69,9 +70,17 @@ Deno.test("transform counts and quarantines the dirty lake's lines as the plain 
       "a JSON array holding something other than objects",
       "a field appears twice",
       "longer than 16 MiB",
-      'no integer "index"',
-      'no integer "index"',
-      'no integer "index"',
+      'no integer "ind"', // geo "-7"
+      'no integer "ind"', // geo "+8"
+      'no integer "ind"', // user "-9"
+      'no integer "index"', // 20.5
+      'no integer "index"', // "21a"
+      'no integer "index"', // 2147483648
+      'no integer "index"', // "-5"
+      'no integer "index"', // "+7"
+      'no integer "index"', // 52.0
+      'no integer "index"', // 5e1
+      'no integer "index"', // "-62", an element of an array line
       "not a JSON object",
       "not a JSON object",
       "not valid JSON",
@@ -79,6 +88,7 @@ Deno.test("transform counts and quarantines the dirty lake's lines as the plain 
       "not valid JSON",
       "not valid JSON",
       "not valid JSON",
+      "not valid JSON", // 007
       "not valid UTF-8",
     ]);
     const long = r.quarantine.find((q) => q.reason === "longer than 16 MiB")!;
@@ -154,12 +164,107 @@ Deno.test("transform reads the decided edge cases of SPEC §4.1 as decided", asy
     const user = byInd(t.user.rows);
     assert.deepEqual(
       [0, 1, 2, 3, 4, 6, 7].map((i) => user.get(i)!.age),
-      [null, 30, 30, null, -5, 51, null], // "30.5", "30", 30, " 30", "-5", 51, null
+      [null, 30, 30, null, null, 51, null], // "30.5", "30", 30, " 30", "-5", 51, null
     );
     assert.equal(user.get(5)!.user_name, null);
     assert.equal(user.get(4)!.date_joined, null);
     assert.equal(user.get(2)!.date_joined, "2016-02-01 23:00:00.000000");
     assert.ok(user.has(34) && user.has(36) && !user.has(35), "the bad UTF-8 line alone is out");
+  });
+});
+
+Deno.test("transform takes a minus sign only in a JSON number and reads every number as written (SPEC §4.1)", async () => {
+  await withDirty(async (r, out) => {
+    const t = await readCleanTables(out);
+    const bad = (table: string, key: string) =>
+      r.quarantine.filter((q) => q.table === table && q.key.endsWith(key)).map((
+        q,
+      ) => [q.line, q.element ?? null, q.reason]);
+    // Keys: a JSON integer or a string of digits; "-5", "+7", 52.0, 5e1 and "-62" are not.
+    assert.deepEqual(bad("pin", "pinpipe.pin+0+0000000046.json"), [
+      [1, null, 'no integer "index"'], // "-5"
+      [2, null, 'no integer "index"'], // "+7"
+      [4, null, 'no integer "index"'], // 52.0
+      [5, null, 'no integer "index"'], // 5e1
+      [14, 2, 'no integer "index"'], // "-62" in an array line
+    ]);
+    assert.deepEqual(bad("geo", "pinpipe.geo+0+0000000030.json"), [
+      [1, null, 'no integer "ind"'], // "-7"
+      [2, null, 'no integer "ind"'], // "+8"
+    ]);
+    assert.deepEqual(bad("user", "pinpipe.user+0+0000000032.json"), [
+      [1, null, 'no integer "ind"'], // "-9"
+      [15, null, "not valid JSON"], // the age 007: a leading zero is not JSON
+    ]);
+    const pin = byInd(t.pin.rows);
+    assert.ok(
+      pin.has(-33) && pin.has(51) && !pin.has(50) && !pin.has(52),
+      '-33 and "0051" are keys',
+    );
+    assert.deepEqual(
+      [53, 54, 55, 56, 57, 58, 59, 60, 61].map((i) => pin.get(i)!.follower_count),
+      [
+        12345679, // 12345678.5
+        10000000, // 10000000.0
+        null, // 1.5e3: an exponent is not a decimal number
+        null, // 12345678901234567890: beyond INT
+        null, // -12
+        12, // 12.0
+        2, // 2.4999999999999999999, as written (a double would be 2.5, so 3)
+        null, // 1E3
+        1, // 0.5, in an array line
+      ],
+    );
+    assert.equal(
+      pin.get(55)!.title,
+      '{"n":1.50,"m":[-0,2E2]}',
+      "a nested value's numbers as written",
+    );
+    assert.equal(pin.get(56)!.title, "12.50", "a number as text, as written");
+    // Lines whose rewrite must tell a string from a number: numbers inside a string, strings
+    // starting with "~" (written or escaped), a nested value holding both.
+    assert.deepEqual(
+      [64, 65, 66, 67].map((i) => [pin.get(i)!.follower_count, pin.get(i)!.title]),
+      [[65, "Title 64"], [2, "~7"], [null, '["~a",1.5,{"~b":-2}]'], [10, "~9"]],
+    );
+    assert.equal(pin.get(64)!.description, "price: 5, or [2.5, -1]");
+    assert.deepEqual(
+      [pin.get(44)!.follower_count, pin.get(44)!.description],
+      [45, "\n".repeat(100_000)],
+      "44.5 beside a string of 100,000 escapes",
+    );
+    const geo = byInd(t.geo.rows);
+    assert.deepEqual([geo.get(53)!.coordinates, geo.get(54)!.coordinates], [[15, -0.25], [
+      10.5,
+      0.2,
+    ]]);
+    const ages = new Map<number, unknown[]>();
+    for (const u of t.user.rows) {
+      ages.set(u.ind as number, [...ages.get(u.ind as number) ?? [], u.age]);
+    }
+    assert.deepEqual(
+      [50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 61, 64, 65].map((i) => ages.get(i)),
+      [
+        [null], // "-3"
+        [null], // "+30"
+        [-3], // -3, a JSON integer
+        [40], // 40
+        [40], // "40"
+        [null], // 30.0: not an integer as written
+        [7], // "007"
+        [null], // 12345678901234567890: beyond INT
+        [-45], // -45 and "-45": one record (the same text), the JSON integer's age
+        [30, null], // 30 and 30.0: two records (their texts differ)
+        [null], // "-61"
+        [-64], // -64 in a line with a string starting with "~"
+        [null], // "~65"
+      ],
+    );
+    // The JSON number 12345678.5 is the top of its country (Q3a), not NULL.
+    const q3a = r.answers.find((a) => a.id === "q3a")!.rows.find((row) =>
+      row.country === "Eritrea"
+    )!;
+    assert.deepEqual([q3a.poster_name, q3a.follower_count], ["Nia", 12345679]);
   });
 });
 
