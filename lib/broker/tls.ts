@@ -108,7 +108,10 @@ export async function localCertificates(dir: string, hosts: string[]): Promise<T
   ]);
   const caPem = pki.certificateToPem(caCert);
   const certPem = pki.certificateToPem(serverCert);
-  const keyPem = pki.privateKeyToPem(serverKeys.privateKey);
+  // PKCS#8 ("BEGIN PRIVATE KEY"): what Kafka's PEM keystores also read.
+  const keyPem = pki.privateKeyInfoToPem(
+    pki.wrapRsaPrivateKey(pki.privateKeyToAsn1(serverKeys.privateKey)),
+  );
   await Deno.writeTextFile(files.ca, caPem);
   await Deno.writeFile(files.truststore, javaTruststore(caCert, TRUSTSTORE_PASSWORD));
   await Deno.writeTextFile(files.caKey, pki.privateKeyToPem(caKey), { mode: 0o600 });
