@@ -451,6 +451,8 @@ function clusterId(): string {
 export interface KafkaServer {
   /** `127.0.0.1:PORT`. */
   bootstrap: string;
+  /** `127.0.0.1:PORT` of every listener by name (PLAINTEXT and those asked for). */
+  listeners: Record<string, string>;
   pid: number;
   /** Its temp dir: `server.properties`, `server.log`, `data/`. */
   dir: string;
@@ -474,6 +476,11 @@ export interface KafkaOptions {
   dir?: string;
   /** Milliseconds to wait for it to start (default 60 s). */
   timeoutMs?: number;
+  /**
+   * More listeners beside PLAINTEXT, each on a free port (their settings, such as
+   * `listener.name.<name>.…` JAAS lines, go in `config`).
+   */
+  listeners?: { name: string; protocol: "SSL" | "SASL_SSL" | "SASL_PLAINTEXT" }[];
 }
 
 /** The resident set size of `pid` in bytes, from /proc (0 when it is gone). */
@@ -492,15 +499,23 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaServer> 
   const dir = opts.dir ?? await Deno.makeTempDir({ prefix: "pinpipe-kafka-" });
   const port = freePort();
   const controller = freePort();
+  const listeners: Record<string, string> = { PLAINTEXT: `127.0.0.1:${port}` };
+  for (const l of opts.listeners ?? []) listeners[l.name] = `127.0.0.1:${freePort()}`;
+  const extra = (opts.listeners ?? []).map((l) => `${l.name}://${listeners[l.name]}`);
   const props: Record<string, string | number | boolean> = {
     "process.roles": "broker,controller",
     "node.id": 1,
     "controller.quorum.voters": `1@127.0.0.1:${controller}`,
-    "listeners": `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
-    "advertised.listeners": `PLAINTEXT://127.0.0.1:${port}`,
+    "listeners": [`PLAINTEXT://127.0.0.1:${port}`, ...extra, `CONTROLLER://127.0.0.1:${controller}`]
+      .join(","),
+    "advertised.listeners": [`PLAINTEXT://127.0.0.1:${port}`, ...extra].join(","),
     "controller.listener.names": "CONTROLLER",
     "inter.broker.listener.name": "PLAINTEXT",
-    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    "listener.security.protocol.map": [
+      "PLAINTEXT:PLAINTEXT",
+      "CONTROLLER:PLAINTEXT",
+      ...(opts.listeners ?? []).map((l) => `${l.name}:${l.protocol}`),
+    ].join(","),
     "log.dirs": join(dir, "data"),
     "offsets.topic.replication.factor": 1,
     "transaction.state.log.replication.factor": 1,
@@ -586,6 +601,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaServer> 
 
   return {
     bootstrap: `127.0.0.1:${port}`,
+    listeners,
     get pid() {
       return child.pid;
     },

@@ -5,8 +5,8 @@
  * which becomes StoredKey and ServerKey; the salted password itself is not kept), one
  * result per user, with Kafka's errors and messages: an unknown mechanism
  * UNSUPPORTED_SASL_MECHANISM, fewer than 4096 or more than 16384 iterations or an empty
- * user name UNACCEPTABLE_CREDENTIAL, deleting what does not exist RESOURCE_NOT_FOUND, one
- * user and mechanism twice DUPLICATE_RESOURCE. A user with any error has none of its
+ * user name UNACCEPTABLE_CREDENTIAL, deleting what does not exist RESOURCE_NOT_FOUND, a
+ * user named twice in one request (even for two mechanisms) DUPLICATE_RESOURCE. A user with any error has none of its
  * changes applied. Changes are kept in the data dir (scram.ts).
  *
  * Version notes: v0 is flexible.
@@ -62,7 +62,8 @@ export const alterUserScramCredentials = defineApi({
     for (const c of changes) {
       if (!users.includes(c.name)) users.push(c.name);
       const mech = BY_ID.get(c.mechanism);
-      const key = `${c.name}\0${c.mechanism}`;
+      // As Kafka: a user may appear once per request, whatever the mechanisms.
+      const key = c.name;
       if (seen.has(key)) {
         fail(
           c.name,

@@ -29,6 +29,7 @@ import { incrementalAlterConfigs } from "./44_incremental_alter_configs.ts";
 import { offsetDelete } from "./47_offset_delete.ts";
 import { describeCluster } from "./60_describe_cluster.ts";
 import { saslHandshake } from "./17_sasl_handshake.ts";
+import { describeClientQuotas } from "./48_describe_client_quotas.ts";
 import { saslAuthenticate } from "./36_sasl_authenticate.ts";
 import { describeUserScramCredentials } from "./50_describe_user_scram_credentials.ts";
 import { alterUserScramCredentials } from "./51_alter_user_scram_credentials.ts";
@@ -62,6 +63,7 @@ export const APIS: ReadonlyMap<number, Api> = new Map(
     describeCluster,
     saslHandshake,
     saslAuthenticate,
+    describeClientQuotas,
     describeUserScramCredentials,
     alterUserScramCredentials,
   ] as Api[]).map((a) => [a.key, a]),
