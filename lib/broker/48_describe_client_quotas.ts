@@ -32,6 +32,6 @@ export const describeClientQuotas = defineApi({
     }, "null"),
   },
   handle() {
-    return { errorCode: ErrorCode.NONE, errorMessage: null, entries: [] };
+    return { errorCode: ErrorCode.NONE, errorMessage: "", entries: [] }; // Kafka sends "", not null
   },
 });
