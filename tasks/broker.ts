@@ -31,6 +31,7 @@ import { KAFKA_LOG_DEFAULTS } from "../lib/broker/configs.ts";
 import { parseConnectionOverrides } from "../lib/broker/limits.ts";
 import { KNOWN_MECHANISMS, parseListener } from "../lib/broker/sasl.ts";
 import { TRUSTSTORE_PASSWORD } from "../lib/broker/tls.ts";
+import { DEFAULT_IAM_REGION, IAM_MECHANISMS } from "../lib/broker/iam.ts";
 
 /** The broker's flags: parser, --help and options all come from this table. */
 export const FLAGS = {
@@ -208,11 +209,28 @@ export const FLAGS = {
     arg: "M,…",
     help: "mechanisms of SASL listeners (PLAIN only on SASL_SSL)",
     env: "PINPIPE_BROKER_SASL_MECHANISMS",
-    defaultText: KNOWN_MECHANISMS.join(","),
+    defaultText: `${KNOWN_MECHANISMS.join(",")}, and ${
+      IAM_MECHANISMS.join(",")
+    } with --iam-principals`,
     check: (ms: string[]) =>
-      ms.every((m) => KNOWN_MECHANISMS.includes(m))
+      ms.every((m) => [...KNOWN_MECHANISMS, ...IAM_MECHANISMS].includes(m))
         ? undefined
-        : `have ${KNOWN_MECHANISMS.join(", ")}`,
+        : `have ${[...KNOWN_MECHANISMS, ...IAM_MECHANISMS].join(", ")}`,
+  },
+  "iam-principals": {
+    type: "string",
+    arg: "FILE",
+    help: 'MSK IAM on SASL listeners: JSON {"<access key id>": {"secretAccessKey", "principal": ' +
+      '"<ARN>", "sessionToken"?}} that AWS_MSK_IAM and OAUTHBEARER (signer) tokens are checked against',
+    env: "PINPIPE_BROKER_IAM_PRINCIPALS",
+    defaultText: "no IAM",
+  },
+  "iam-region": {
+    type: "string",
+    arg: "REGION",
+    help: "the region IAM tokens must be signed for",
+    env: "PINPIPE_BROKER_IAM_REGION",
+    default: DEFAULT_IAM_REGION,
   },
   "reauth-ms": {
     type: "duration",
@@ -313,6 +331,8 @@ export function parseOptions(
       saslUsersFile: v.saslUsers,
       saslMechanisms: v.saslMechanisms.length ? v.saslMechanisms : undefined,
       reauthMs: v.reauthMs,
+      iamPrincipalsFile: v.iamPrincipals,
+      iamRegion: v.iamRegion,
     },
     quiet: v.quiet,
     json: v.json,

@@ -62,6 +62,13 @@ import {
   type SecurityProtocol,
 } from "./sasl.ts";
 import { ScramStore } from "./scram.ts";
+import {
+  DEFAULT_IAM_REGION,
+  IAM_MECHANISMS,
+  IamPrincipals,
+  mskIamExchange,
+  oauthIamExchange,
+} from "./iam.ts";
 import { localCertificates, readTlsFiles, type TlsMaterial } from "./tls.ts";
 
 export type { CorruptionPolicy, FsyncPolicy };
@@ -164,6 +171,13 @@ export interface BrokerOptions {
   saslUsersFile?: string;
   /** connections.max.reauth.ms (default 0: sessions are not limited, as Kafka's default). */
   reauthMs?: number;
+  /**
+   * JSON file of IAM principals (iam.ts): with it SASL listeners also take MSK IAM
+   * (AWS_MSK_IAM and OAUTHBEARER), verified against these credentials.
+   */
+  iamPrincipalsFile?: string;
+  /** The region IAM tokens must be signed for (default us-east-1). */
+  iamRegion?: string;
 }
 
 /** One listener to serve. */
@@ -361,19 +375,32 @@ async function openListeners(
   }
   let sasl: SaslConfig | undefined;
   const scram = await ScramStore.open(opts.dataDir, opts.saslUsersFile);
+  const iam = opts.iamPrincipalsFile
+    ? await IamPrincipals.load(
+      opts.iamPrincipalsFile,
+      opts.iamRegion ?? DEFAULT_IAM_REGION,
+      opts.now,
+    )
+    : undefined;
   if (wanted.some((l) => l.protocol.startsWith("SASL_"))) {
-    const mechanisms = opts.saslMechanisms ?? KNOWN_MECHANISMS;
+    const known = [...KNOWN_MECHANISMS, ...IAM_MECHANISMS];
+    const mechanisms = opts.saslMechanisms ??
+      (iam ? [...KNOWN_MECHANISMS, ...IAM_MECHANISMS] : KNOWN_MECHANISMS);
     for (const m of mechanisms) {
-      if (!KNOWN_MECHANISMS.includes(m)) {
+      if (!known.includes(m)) {
         throw new Error(
-          `Cannot start the broker: unknown SASL mechanism "${m}" (have ${
-            KNOWN_MECHANISMS.join(", ")
-          })`,
+          `Cannot start the broker: unknown SASL mechanism "${m}" (have ${known.join(", ")})`,
+        );
+      }
+      if (IAM_MECHANISMS.includes(m) && !iam) {
+        throw new Error(
+          `Cannot start the broker with SASL mechanism ${m}: it needs --iam-principals, the ` +
+            "credentials IAM tokens are checked against",
         );
       }
     }
     sasl = { mechanisms, scram, reauthMs: opts.reauthMs ?? 0 };
-    if (scram.names().length === 0) {
+    if (scram.names().length === 0 && mechanisms.some((m) => KNOWN_MECHANISMS.includes(m))) {
       log("no SASL users yet: add some with --sasl-users or kafka-configs --alter --add-config");
     }
   }
@@ -397,7 +424,16 @@ async function openListeners(
       if (l.protocol.startsWith("SASL_")) {
         // PLAIN sends the password itself: only over TLS.
         const mechanisms = sasl!.mechanisms.filter((m) => m !== "PLAIN" || secure);
-        info.sasl = { ...sasl!, mechanisms };
+        info.sasl = {
+          ...sasl!,
+          mechanisms,
+          others: iam
+            ? {
+              AWS_MSK_IAM: () => mskIamExchange(iam, l.host),
+              OAUTHBEARER: () => oauthIamExchange(iam),
+            }
+            : undefined,
+        };
       }
       served.push({ listener, info });
     }
