@@ -232,6 +232,14 @@ export const FLAGS = {
     env: "PINPIPE_BROKER_IAM_REGION",
     default: DEFAULT_IAM_REGION,
   },
+  "iam-cluster-arn": {
+    type: "string",
+    arg: "ARN",
+    help: "the cluster ARN IAM policies name (topic and group ARNs follow it); the default is " +
+      "what deploy --local-policies renders for",
+    env: "PINPIPE_BROKER_IAM_CLUSTER_ARN",
+    defaultText: "arn:aws:kafka:<iam-region>:000000000000:cluster/pinpipe-local/…",
+  },
   "reauth-ms": {
     type: "duration",
     help: "connections.max.reauth.ms: SASL sessions end after this long unless the client " +
@@ -333,6 +341,7 @@ export function parseOptions(
       reauthMs: v.reauthMs,
       iamPrincipalsFile: v.iamPrincipals,
       iamRegion: v.iamRegion,
+      iamClusterArn: v.iamClusterArn,
     },
     quiet: v.quiet,
     json: v.json,

@@ -178,6 +178,8 @@ export interface BrokerOptions {
   iamPrincipalsFile?: string;
   /** The region IAM tokens must be signed for (default us-east-1). */
   iamRegion?: string;
+  /** The cluster ARN IAM policies name (default iam_policy.ts's localClusterArn(region)). */
+  iamClusterArn?: string;
 }
 
 /** One listener to serve. */
@@ -380,8 +382,20 @@ async function openListeners(
       opts.iamPrincipalsFile,
       opts.iamRegion ?? DEFAULT_IAM_REGION,
       opts.now,
+      opts.iamClusterArn,
     )
     : undefined;
+  for (const p of iam?.byKey.values() ?? []) {
+    log(
+      `IAM principal ${p.principal} (${p.accessKeyId}): ${
+        p.policies
+          ? `${p.policies.statements.length} policy statements from ${
+            p.policies.sources.join(", ")
+          }`
+          : "no policies, every request allowed"
+      }`,
+    );
+  }
   if (wanted.some((l) => l.protocol.startsWith("SASL_"))) {
     const known = [...KNOWN_MECHANISMS, ...IAM_MECHANISMS];
     const mechanisms = opts.saslMechanisms ??

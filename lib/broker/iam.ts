@@ -28,7 +28,8 @@
  */
 import { Buffer } from "node:buffer";
 import { createHash, createHmac, randomUUID, timingSafeEqual } from "node:crypto";
-import { AuthFailure, type SaslExchange } from "./scram.ts";
+import { AuthFailure, type SaslExchange, type SaslStep } from "./scram.ts";
+import { localClusterArn, MskArns, policyBase, PolicySet } from "./iam_policy.ts";
 
 /** MSK IAM's largest X-Amz-Expires, and its clock skew allowance. */
 export const IAM_MAX_EXPIRES_S = 900;
@@ -44,22 +45,31 @@ export interface IamPrincipal {
   secretAccessKey: string;
   principal: string;
   sessionToken?: string;
+  /** Its IAM policies; none = not authorized per request (every request allowed). */
+  policies?: PolicySet;
 }
 
 /** The principals the broker knows, by access key id, and the region it is in. */
 export class IamPrincipals {
+  /** The cluster's ARNs, which policies name. */
+  arns: MskArns;
+
   constructor(
     readonly byKey: Map<string, IamPrincipal>,
     readonly region: string,
     /** The clock tokens are checked by (a test hook). */
     readonly now: () => number = Date.now,
-  ) {}
+    clusterArn = localClusterArn(region),
+  ) {
+    this.arns = new MskArns(clusterArn);
+  }
 
   /** Reads a principals file; errors name the file and the entry. */
   static async load(
     file: string,
     region: string,
     now: () => number = Date.now,
+    clusterArn?: string,
   ): Promise<IamPrincipals> {
     let json: unknown;
     try {
@@ -67,7 +77,18 @@ export class IamPrincipals {
     } catch (err) {
       throw new Error(`Cannot read the IAM principals file ${file}: ${(err as Error).message}`);
     }
-    return IamPrincipals.from(json, file, region, now);
+    const principals = IamPrincipals.from(json, file, region, now, clusterArn);
+    for (const [key, raw] of Object.entries(json as Record<string, Record<string, unknown>>)) {
+      if (raw.policies === undefined) continue;
+      if (!Array.isArray(raw.policies) || raw.policies.some((p) => typeof p !== "string")) {
+        throw new Error(`${file}: ${key}'s policies must be a list of policy files`);
+      }
+      principals.byKey.get(key)!.policies = await PolicySet.load(
+        raw.policies as string[],
+        policyBase(file),
+      );
+    }
+    return principals;
   }
 
   static from(
@@ -75,6 +96,7 @@ export class IamPrincipals {
     source: string,
     region: string,
     now: () => number = Date.now,
+    clusterArn?: string,
   ): IamPrincipals {
     if (!json || typeof json !== "object" || Array.isArray(json)) {
       throw new Error(`${source}: expected a JSON object of access key id → principal`);
@@ -105,7 +127,7 @@ export class IamPrincipals {
         sessionToken: e.sessionToken as string | undefined,
       });
     }
-    return new IamPrincipals(byKey, region, now);
+    return new IamPrincipals(byKey, region, now, clusterArn);
   }
 }
 
@@ -114,6 +136,32 @@ export interface IamIdentity {
   principal: string;
   accessKeyId: string;
   expiresAt: number;
+  policies?: PolicySet;
+}
+
+/** The SASL step of a verified identity, after MSK's Connect check; throws the refusal. */
+function connected(
+  id: IamIdentity,
+  principals: IamPrincipals,
+  requestId: string,
+  challenge: Uint8Array,
+): SaslStep {
+  const policies = id.policies;
+  if (policies) {
+    const d = policies.decide("kafka-cluster:Connect", principals.arns.cluster);
+    if (!d.allowed) {
+      throw refusal(
+        requestId,
+        `${id.principal} may not kafka-cluster:Connect to ${principals.arns.cluster}: ${d.why}`,
+      );
+    }
+  }
+  return {
+    challenge,
+    principal: id.principal,
+    expiresAt: id.expiresAt,
+    authz: policies ? { policies, arns: principals.arns } : undefined,
+  };
 }
 
 /** RFC 3986 encoding, as SigV4's canonical query string wants it. */
@@ -238,7 +286,7 @@ export function verifyPresigned(
     }`;
     const expected = hmac(key, toSign);
     if (given.byteLength === expected.byteLength && timingSafeEqual(given, expected)) {
-      return { principal: who.principal, accessKeyId, expiresAt };
+      return { principal: who.principal, accessKeyId, expiresAt, policies: who.policies };
     }
   }
   throw new Error(
@@ -285,12 +333,14 @@ export function mskIamExchange(principals: IamPrincipals, listenerHost: string):
       }
       try {
         const id = verifyPresigned(String(json.host ?? ""), params, principals, listenerHost);
-        return {
-          challenge: enc.encode(JSON.stringify({ version: "2020_10_22", "request-id": requestId })),
-          principal: id.principal,
-          expiresAt: id.expiresAt,
-        };
+        return connected(
+          id,
+          principals,
+          requestId,
+          enc.encode(JSON.stringify({ version: "2020_10_22", "request-id": requestId })),
+        );
       } catch (err) {
+        if (err instanceof AuthFailure) throw err;
         throw refusal(requestId, (err as Error).message);
       }
     },
@@ -322,8 +372,9 @@ export function oauthIamExchange(principals: IamPrincipals): SaslExchange {
           principals,
           `kafka.${principals.region}.amazonaws.com`,
         );
-        return { challenge: new Uint8Array(0), principal: id.principal, expiresAt: id.expiresAt };
+        return connected(id, principals, requestId, new Uint8Array(0));
       } catch (err) {
+        if (err instanceof AuthFailure) throw err;
         throw refusal(requestId, (err as Error).message);
       }
     },

@@ -19,6 +19,7 @@
  */
 import { MalformedRequestError } from "./codec.ts";
 import type { BrokerState } from "./state.ts";
+import type { Authorizer } from "./iam_authz.ts";
 import type { SaslExchange, ScramStore } from "./scram.ts";
 import { plainExchange, SCRAM_MECHANISMS, scramExchange, type ScramMechanism } from "./scram.ts";
 
@@ -63,6 +64,8 @@ export class SaslSession {
   expiresAt = 0;
   /** The authentication failed: the connection closes after its answer. */
   failed = false;
+  /** Set when the principal's requests are authorized by IAM policies. */
+  authz?: Authorizer;
   private exchange?: SaslExchange;
 
   constructor(readonly listener: ListenerInfo, private readonly state: BrokerState) {}
@@ -119,6 +122,9 @@ export class SaslSession {
     }
     const reauth = this.principal !== undefined;
     this.principal = step.principal;
+    this.authz = step.authz
+      ? { principal: step.principal, ...step.authz, logged: this.authz?.logged ?? new Set() }
+      : undefined;
     this.stage = "authenticated";
     this.exchange = undefined;
     const limits = [

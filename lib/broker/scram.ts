@@ -14,6 +14,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
+import type { MskArns, PolicySet } from "./iam_policy.ts";
 
 /** The SCRAM mechanisms, with their hash and Kafka's mechanism number (AlterUserScramCredentials). */
 export const SCRAM_MECHANISMS = {
@@ -247,6 +248,8 @@ export interface SaslStep {
   principal?: string;
   /** When the credential it presented expires (ms since epoch), if it does. */
   expiresAt?: number;
+  /** The principal's IAM policies and the cluster's ARNs, when requests are authorized (iam_authz.ts). */
+  authz?: { policies: PolicySet; arns: MskArns };
 }
 
 /** A server-side SASL exchange: one call per SaslAuthenticate; throws AuthFailure. */

@@ -15,6 +15,7 @@ import { MalformedRequestError, Reader, Writer } from "./codec.ts";
 import { ConnectionLimits, MemoryBudget, type Reclaimable, RefusalLog } from "./limits.ts";
 import type { BrokerState } from "./state.ts";
 import { type ListenerInfo, SaslSession } from "./sasl.ts";
+import { authorize } from "./iam_authz.ts";
 
 /**
  * A connection's own read buffer, never released: every request but a large Produce fits.
@@ -540,8 +541,18 @@ export class BrokerServer {
       } else {
         const flex = isFlexible(api, apiVersion);
         if (flex) r.skipTags(); // request header v2
-        const req = api.request.decode(r, apiVersion, flex);
-        const res = await api.handle(req, ctx);
+        let req = api.request.decode(r, apiVersion, flex);
+        const az = c.session?.authz;
+        let res;
+        if (az) {
+          // IAM policies decide (iam_authz.ts): the request narrowed, or answered here.
+          const decided = authorize(api.name, req, ctx, az);
+          req = decided.req;
+          res = decided.answer ?? await api.handle(req, ctx);
+          if (res !== NO_RESPONSE && decided.after) res = decided.after(res);
+        } else {
+          res = await api.handle(req, ctx);
+        }
         if (res === NO_RESPONSE) return true;
         if (flex && !api.responseHeaderV0) w.uvarint(0); // response header v1: no tags
         api.response.encode(w, apiVersion, flex, res);
