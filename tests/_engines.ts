@@ -25,7 +25,13 @@ export const KAFKA_VERSION = /<kafka\.version>([^<]+)</.exec(
 )![1];
 
 /** An engine the suite can provision. */
-export type EngineName = "kafka" | "python" | "java-clients" | "node-clients" | "franz-go";
+export type EngineName =
+  | "kafka"
+  | "python"
+  | "java-clients"
+  | "node-clients"
+  | "franz-go"
+  | "msk-iam-auth";
 
 /** What provisioning one engine did. */
 export interface EngineReport {
@@ -325,6 +331,48 @@ function franzGoVersion(): string {
     "?";
 }
 
+const mskIamAuthDir = () => join(ENGINES_DIR, "msk-iam-auth");
+const MSK_IAM_POM = () => join(INPUTS, "aws-msk-iam-auth.pom.xml");
+
+/** The pinned aws-msk-iam-auth version. */
+export function mskIamAuthVersion(): string {
+  return /<aws\.msk\.iam\.auth\.version>([^<]+)</.exec(readOr(MSK_IAM_POM()))?.[1] ?? "?";
+}
+
+/**
+ * The classpath entry of aws-msk-iam-auth and its dependencies (to append to Kafka's), or
+ * undefined when not provisioned.
+ */
+export async function mskIamAuthClasspath(): Promise<string | undefined> {
+  const stamp = readOr(join(mskIamAuthDir(), ".stamp")).trim();
+  if (stamp !== await sha256(readOr(MSK_IAM_POM()))) return undefined;
+  return join(mskIamAuthDir(), "libs", "*");
+}
+
+async function provisionMskIamAuth(): Promise<Omit<EngineReport, "engine" | "seconds">> {
+  const versions = `aws-msk-iam-auth ${mskIamAuthVersion()}`;
+  if (await mskIamAuthClasspath()) return { ok: true, how: "cached", versions };
+  const tmp = `${mskIamAuthDir()}.tmp-${Deno.pid}`;
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  const mvn = await exec("mvn", [
+    "-q",
+    "-B",
+    "-f",
+    MSK_IAM_POM(),
+    "dependency:copy-dependencies",
+    "-DincludeScope=runtime",
+    `-DoutputDirectory=${join(tmp, "libs")}`,
+  ]);
+  if (mvn.code !== 0) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    return { ok: false, error: `mvn (aws-msk-iam-auth) failed:\n${lastLines(mvn.out)}` };
+  }
+  await Deno.writeTextFile(join(tmp, ".stamp"), await sha256(readOr(MSK_IAM_POM())));
+  await Deno.remove(mskIamAuthDir(), { recursive: true }).catch(() => {});
+  await Deno.rename(tmp, mskIamAuthDir());
+  return { ok: true, how: "installed", versions };
+}
+
 async function provisionFranzGo(): Promise<Omit<EngineReport, "engine" | "seconds">> {
   const versions = `franz-go ${franzGoVersion()}`;
   if (await franzGoBin()) return { ok: true, how: "cached", versions };
@@ -363,6 +411,7 @@ export async function provision(
       ["java-clients", provisionJavaClients],
       ["node-clients", provisionNodeClients],
       ["franz-go", provisionFranzGo],
+      ["msk-iam-auth", provisionMskIamAuth],
     ];
     for (const [engine, step] of steps) {
       const t0 = performance.now();
@@ -663,15 +712,23 @@ export async function kafkaToolCommand(
 export async function kafkaTool(
   name: string,
   args: string[],
-  opts: { stdin?: string; timeoutMs?: number } = {},
+  opts: {
+    stdin?: string;
+    timeoutMs?: number;
+    /** Variables added to the tool's environment (AWS credentials). */
+    env?: Record<string, string>;
+    /** Appended to Kafka's classpath (aws-msk-iam-auth). */
+    classpath?: string;
+  } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const main = KAFKA_TOOLS[name];
   if (!main) throw new Error(`Unknown Kafka tool "${name}": have ${Object.keys(KAFKA_TOOLS)}`);
-  const cp = await requireKafka();
+  const cp = (await requireKafka()) + (opts.classpath ? `:${opts.classpath}` : "");
   const log4j = join(ENGINES_DIR, "tools-log4j.properties");
   if (!readOr(log4j)) await Deno.writeTextFile(log4j, log4jConfig(undefined, "WARN"));
   const child = new Deno.Command("java", {
     args: [...TOOL_JVM, `-Dlog4j.configuration=file:${log4j}`, "-cp", cp, main, ...args],
+    env: opts.env,
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

@@ -11,7 +11,8 @@
  *
  * Both are a presigned `GET /` with `Action=kafka-cluster:Connect`, signed (AWS4-HMAC-SHA256)
  * for the service `kafka-cluster`. The broker checks the algorithm, the action, the service
- * and region of the credential scope, the host (the listener's host for AWS_MSK_IAM, the
+ * and region of the credential scope, the host (the listener's host for AWS_MSK_IAM, or on
+ * loopback any loopback name, as Java signs for the name it resolved; the
  * region's endpoint for OAUTHBEARER), the date (at most 5 minutes ahead of the broker's
  * clock), the expiry (X-Amz-Expires at most 900 s, not passed), the access key id and
  * session token against the principals file, and the signature. A refusal answers
@@ -193,7 +194,7 @@ export function verifyPresigned(
   host: string,
   params: Map<string, string>,
   principals: IamPrincipals,
-  expectHost: string,
+  expectHost: string | string[],
   now = principals.now(),
 ): IamIdentity {
   const need = (k: string) => {
@@ -221,8 +222,9 @@ export function verifyPresigned(
   if (region !== principals.region) {
     throw new Error(`signed for the region ${region}; this cluster is in ${principals.region}`);
   }
-  if (host.toLowerCase() !== expectHost.toLowerCase()) {
-    throw new Error(`signed for the host ${host}, not ${expectHost}`);
+  const hosts = [expectHost].flat().map((h) => h.toLowerCase());
+  if (!hosts.includes(host.toLowerCase())) {
+    throw new Error(`signed for the host ${host}, not ${hosts.join(" or ")}`);
   }
   const date = need("X-Amz-Date");
   const signedAt = amzDate(date);
@@ -303,6 +305,15 @@ function refusal(requestId: string, reason: string): AuthFailure {
   return new AuthFailure(`[${requestId}]: Access denied`, `request ${requestId}: ${reason}`);
 }
 
+/**
+ * The names a client may sign AWS_MSK_IAM for on a listener at `host`: that host, and on
+ * loopback the loopback names (Java signs for the name it resolved, "localhost").
+ */
+export function listenerHostNames(host: string): string[] {
+  const loopback = ["127.0.0.1", "localhost", "::1"];
+  return loopback.includes(host) ? [host, ...loopback.filter((h) => h !== host)] : [host];
+}
+
 /** The server side of `AWS_MSK_IAM` for a listener at `listenerHost`. */
 export function mskIamExchange(principals: IamPrincipals, listenerHost: string): SaslExchange {
   return {
@@ -332,7 +343,12 @@ export function mskIamExchange(principals: IamPrincipals, listenerHost: string):
         if (typeof json[k] === "string") params.set(q, json[k] as string);
       }
       try {
-        const id = verifyPresigned(String(json.host ?? ""), params, principals, listenerHost);
+        const id = verifyPresigned(
+          String(json.host ?? ""),
+          params,
+          principals,
+          listenerHostNames(listenerHost),
+        );
         return connected(
           id,
           principals,

@@ -84,7 +84,11 @@ function byTopic<T>(
 ): [T[], T[]] {
   const ok: T[] = [];
   const no: T[] = [];
-  for (const t of items) (allowed(az, ctx, action, az.arns.topic(name(t))) ? ok : no).push(t);
+  for (const t of items) {
+    // A topic id the broker does not know is left to the handler (UNKNOWN_TOPIC_ID, as Kafka).
+    const n = name(t);
+    (n === "" || allowed(az, ctx, action, az.arns.topic(n)) ? ok : no).push(t);
+  }
   return [ok, no];
 }
 
@@ -164,7 +168,9 @@ export function authorize(
       };
     }
     case "Fetch": {
-      const nameOf = (t: Any) => t.topic ?? ctx.state.topics.byId(t.topicId)?.name ?? "";
+      // v13+ names topics by id only.
+      const nameOf = (t: Any) =>
+        ctx.apiVersion >= 13 ? ctx.state.topics.byId(t.topicId)?.name ?? "" : t.topic;
       const [ok, no] = byTopic(az, ctx, req.topics, nameOf, "ReadData");
       if (no.length === 0) return { req };
       return {
