@@ -14,7 +14,17 @@
  */
 import { join } from "node:path";
 import { loadTemplate, type StackId } from "./stacks.ts";
-import { LOCAL_ACCOUNT_ID, localClusterArn } from "../broker/iam_policy.ts";
+
+/** The account id local renders use. */
+export const LOCAL_ACCOUNT_ID = "000000000000";
+
+/**
+ * The cluster ARN rendered policies name: the embedded broker's default (lib/broker/
+ * iam_policy.ts's localClusterArn, which lib/aws/ may not import; a unit test keeps the two equal).
+ */
+export function localClusterArn(region: string): string {
+  return `arn:aws:kafka:${region}:${LOCAL_ACCOUNT_ID}:cluster/pinpipe-local/00000000-0000-4000-8000-000000000000-1`;
+}
 
 /** The stacks whose roles talk to Kafka. */
 export const POLICY_STACKS: StackId[] = ["client", "connect"];

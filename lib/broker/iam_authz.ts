@@ -31,20 +31,13 @@
  */
 import { MalformedRequestError } from "./codec.ts";
 import { ErrorCode } from "./error_codes.ts";
-import type { MskArns, PolicySet } from "./iam_policy.ts";
+import type { Authorizer } from "./iam_policy.ts";
 import type { RequestContext } from "./api.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
 
-/** A principal's policies, the cluster's ARNs and where denials are logged. */
-export interface Authorizer {
-  principal: string;
-  policies: PolicySet;
-  arns: MskArns;
-  /** Denials already logged on this connection. */
-  logged: Set<string>;
-}
+export type { Authorizer };
 
 /** The request to handle (maybe narrowed), or the whole answer, and how to complete the response. */
 export interface Authorized {

@@ -130,6 +130,15 @@ export const KAFKA_ACTIONS = [
   "AlterTransactionalId",
 ];
 
+/** A principal's policies, the cluster's ARNs and the denials logged (per connection). */
+export interface Authorizer {
+  principal: string;
+  policies: PolicySet;
+  arns: MskArns;
+  /** Denials already logged on this connection. */
+  logged: Set<string>;
+}
+
 /** A principal's policies. */
 export class PolicySet {
   constructor(readonly statements: Statement[], readonly sources: string[]) {}

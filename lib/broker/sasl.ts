@@ -19,7 +19,7 @@
  */
 import { MalformedRequestError } from "./codec.ts";
 import type { BrokerState } from "./state.ts";
-import type { Authorizer } from "./iam_authz.ts";
+import type { Authorizer } from "./iam_policy.ts";
 import type { SaslExchange, ScramStore } from "./scram.ts";
 import { plainExchange, SCRAM_MECHANISMS, scramExchange, type ScramMechanism } from "./scram.ts";
 

@@ -8,7 +8,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { localClusterArn, MskArns, parsePolicy, PolicySet } from "../../lib/broker/iam_policy.ts";
-import { renderLocalPolicies } from "../../lib/aws/local_policies.ts";
+import * as rendered from "../../lib/aws/local_policies.ts";
+
+const { renderLocalPolicies } = rendered;
+
+Deno.test("deploy --local-policies renders for the cluster ARN the broker has by default", () => {
+  assert.equal(rendered.localClusterArn("eu-west-1"), localClusterArn("eu-west-1"));
+});
 
 const arns = new MskArns(localClusterArn("us-east-1"));
 const topic = arns.topic("pinpipe.pin");
