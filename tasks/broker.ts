@@ -15,7 +15,7 @@
  * @module
  */
 import { runMain } from "../lib/shell/cli.ts";
-import { type FlagTable, helpText, readFlags } from "../lib/shell/flags.ts";
+import { commaList, type FlagTable, helpText, readFlags } from "../lib/shell/flags.ts";
 import {
   type BrokerOptions,
   DEFAULT_BROKER_HOST,
@@ -213,7 +213,7 @@ export const FLAGS = {
       IAM_MECHANISMS.join(",")
     } with --iam-principals`,
     check: (ms: string[]) =>
-      ms.every((m) => [...KNOWN_MECHANISMS, ...IAM_MECHANISMS].includes(m))
+      commaList(ms).every((m) => [...KNOWN_MECHANISMS, ...IAM_MECHANISMS].includes(m))
         ? undefined
         : `have ${[...KNOWN_MECHANISMS, ...IAM_MECHANISMS].join(", ")}`,
   },
@@ -264,7 +264,7 @@ export const FLAGS = {
 /** Why `text` is not a listener, or undefined. */
 function listenerProblem(texts: string[]): string | undefined {
   try {
-    texts.forEach(parseListener);
+    commaList(texts).forEach(parseListener);
     return undefined;
   } catch (err) {
     return (err as Error).message;
@@ -307,7 +307,7 @@ export function parseOptions(
   if (v.memory && p.from("data-dir") === "--data-dir") {
     p.problem("Cannot use --memory with --data-dir: choose one");
   }
-  if (v.listener.length && (p.given("host") || p.given("port"))) {
+  if (p.given("listener") && (p.given("host") || p.given("port"))) {
     p.problem("Cannot use --listener with --host or --port: the listeners say where to listen");
   }
   if (p.given("tls-cert") !== p.given("tls-key")) {
@@ -333,11 +333,11 @@ export function parseOptions(
       segmentBytes: v.segmentBytes,
       maxMemoryBytes: v.maxMemory,
       onCorruption: v.onCorruption,
-      listeners: v.listener.length ? v.listener.map(parseListener) : undefined,
+      listeners: v.listener.length ? commaList(v.listener).map(parseListener) : undefined,
       tlsCertFile: v.tlsCert,
       tlsKeyFile: v.tlsKey,
       saslUsersFile: v.saslUsers,
-      saslMechanisms: v.saslMechanisms.length ? v.saslMechanisms : undefined,
+      saslMechanisms: v.saslMechanisms.length ? commaList(v.saslMechanisms) : undefined,
       reauthMs: v.reauthMs,
       iamPrincipalsFile: v.iamPrincipals,
       iamRegion: v.iamRegion,

@@ -325,3 +325,27 @@ Deno.test(
     }
   },
 );
+
+Deno.test("deno task broker's listener flags: repeated or comma-separated, checked, not with --port", async () => {
+  const { parseOptions } = await import("../../tasks/broker.ts");
+  const o = parseOptions([
+    "--listener",
+    "A=SSL://127.0.0.1:9094,B=PLAINTEXT://127.0.0.1:9092",
+    "--listener=C=SASL_SSL://[::1]:9096",
+    "--sasl-mechanisms",
+    "SCRAM-SHA-512,PLAIN",
+  ], {});
+  assert.deepEqual(o.broker.listeners, [
+    { name: "A", protocol: "SSL", host: "127.0.0.1", port: 9094 },
+    { name: "B", protocol: "PLAINTEXT", host: "127.0.0.1", port: 9092 },
+    { name: "C", protocol: "SASL_SSL", host: "::1", port: 9096 },
+  ]);
+  assert.deepEqual(o.broker.saslMechanisms, ["SCRAM-SHA-512", "PLAIN"]);
+  assert.throws(
+    () => parseOptions(["--listener", "X=TLS://h:1", "--port", "1", "--tls-cert", "c.pem"], {}),
+    (e: Error) =>
+      /unknown protocol TLS/.test(e.message) &&
+      /Cannot use --listener with --host or --port/.test(e.message) &&
+      /Cannot use --tls-cert or --tls-key alone/.test(e.message),
+  );
+});
