@@ -75,6 +75,24 @@ export async function venvBin(): Promise<string | undefined> {
 // ---------------------------------------------------------------------------------------
 // Apache Kafka, KRaft single node
 
+export const mskIamAuthDir = () => join(ENGINES_DIR, "msk-iam-auth");
+export const MSK_IAM_POM = () => join(INPUTS, "aws-msk-iam-auth.pom.xml");
+
+/** The pinned aws-msk-iam-auth version. */
+export function mskIamAuthVersion(): string {
+  return /<aws\.msk\.iam\.auth\.version>([^<]+)</.exec(readOr(MSK_IAM_POM()))?.[1] ?? "?";
+}
+
+/**
+ * The classpath entry of aws-msk-iam-auth and its dependencies (to append to Kafka's), or
+ * undefined when not provisioned.
+ */
+export async function mskIamAuthClasspath(): Promise<string | undefined> {
+  const stamp = readOr(join(mskIamAuthDir(), ".stamp")).trim();
+  if (stamp !== await sha256(readOr(MSK_IAM_POM()))) return undefined;
+  return join(mskIamAuthDir(), "libs", "*");
+}
+
 /** Apache Kafka's CLI tools by script name, and the main class each script runs. */
 export const KAFKA_TOOLS: Record<string, string> = {
   "kafka-topics": "org.apache.kafka.tools.TopicCommand",
@@ -146,6 +164,8 @@ function clusterId(): string {
 export interface KafkaServer {
   /** `127.0.0.1:PORT`. */
   bootstrap: string;
+  /** `127.0.0.1:PORT` of every listener by name (PLAINTEXT and those asked for). */
+  listeners: Record<string, string>;
   pid: number;
   /** Its temp dir: `server.properties`, `server.log`, `data/`. */
   dir: string;
@@ -169,6 +189,11 @@ export interface KafkaOptions {
   dir?: string;
   /** Milliseconds to wait for it to start (default 60 s). */
   timeoutMs?: number;
+  /**
+   * More listeners beside PLAINTEXT, each on a free port (their settings, such as
+   * `listener.name.<name>.…` JAAS lines, go in `config`).
+   */
+  listeners?: { name: string; protocol: "SSL" | "SASL_SSL" | "SASL_PLAINTEXT" }[];
 }
 
 /** The resident set size of `pid` in bytes, from /proc (0 when it is gone). */
@@ -187,15 +212,23 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaServer> 
   const dir = opts.dir ?? await Deno.makeTempDir({ prefix: "pinpipe-kafka-" });
   const port = freePort();
   const controller = freePort();
+  const listeners: Record<string, string> = { PLAINTEXT: `127.0.0.1:${port}` };
+  for (const l of opts.listeners ?? []) listeners[l.name] = `127.0.0.1:${freePort()}`;
+  const extra = (opts.listeners ?? []).map((l) => `${l.name}://${listeners[l.name]}`);
   const props: Record<string, string | number | boolean> = {
     "process.roles": "broker,controller",
     "node.id": 1,
     "controller.quorum.voters": `1@127.0.0.1:${controller}`,
-    "listeners": `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
-    "advertised.listeners": `PLAINTEXT://127.0.0.1:${port}`,
+    "listeners": [`PLAINTEXT://127.0.0.1:${port}`, ...extra, `CONTROLLER://127.0.0.1:${controller}`]
+      .join(","),
+    "advertised.listeners": [`PLAINTEXT://127.0.0.1:${port}`, ...extra].join(","),
     "controller.listener.names": "CONTROLLER",
     "inter.broker.listener.name": "PLAINTEXT",
-    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    "listener.security.protocol.map": [
+      "PLAINTEXT:PLAINTEXT",
+      "CONTROLLER:PLAINTEXT",
+      ...(opts.listeners ?? []).map((l) => `${l.name}:${l.protocol}`),
+    ].join(","),
     "log.dirs": join(dir, "data"),
     "offsets.topic.replication.factor": 1,
     "transaction.state.log.replication.factor": 1,
@@ -272,6 +305,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaServer> 
 
   return {
     bootstrap: `127.0.0.1:${port}`,
+    listeners,
     get pid() {
       return child.pid;
     },
@@ -333,17 +367,24 @@ export async function kafkaToolCommand(
 export async function kafkaTool(
   name: string,
   args: string[],
-  opts: { stdin?: string; timeoutMs?: number } = {},
+  opts: {
+    stdin?: string;
+    timeoutMs?: number;
+    /** Variables added to the tool's environment (AWS credentials). */
+    env?: Record<string, string>;
+    /** Appended to Kafka's classpath (aws-msk-iam-auth). */
+    classpath?: string;
+  } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const main = KAFKA_TOOLS[name];
   if (!main) throw new Error(`Unknown Kafka tool "${name}": have ${Object.keys(KAFKA_TOOLS)}`);
-  const cp = await requireKafka();
+  const cp = (await requireKafka()) + (opts.classpath ? `:${opts.classpath}` : "");
   const log4j = join(ENGINES_DIR, "tools-log4j.properties");
   if (!readOr(log4j)) await Deno.writeTextFile(log4j, log4jConfig(undefined, "WARN"));
   const child = start(
     "java",
     [...TOOL_JVM, `-Dlog4j.configuration=file:${log4j}`, "-cp", cp, main, ...args],
-    { stdin: opts.stdin, what: name },
+    { stdin: opts.stdin, env: opts.env, what: name },
   );
   const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
   const { code } = await child.ended;

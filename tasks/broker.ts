@@ -15,7 +15,7 @@
  * @module
  */
 import { runMain } from "../lib/shell/cli.ts";
-import { type FlagTable, helpText, readFlags } from "../lib/shell/flags.ts";
+import { commaList, type FlagTable, helpText, readFlags } from "../lib/shell/flags.ts";
 import {
   type BrokerOptions,
   DEFAULT_BROKER_HOST,
@@ -29,6 +29,9 @@ import {
 } from "../lib/broker/broker.ts";
 import { KAFKA_LOG_DEFAULTS } from "../lib/broker/configs.ts";
 import { parseConnectionOverrides } from "../lib/broker/limits.ts";
+import { KNOWN_MECHANISMS, parseListener } from "../lib/broker/sasl.ts";
+import { TRUSTSTORE_PASSWORD } from "../lib/broker/tls.ts";
+import { DEFAULT_IAM_REGION, IAM_MECHANISMS } from "../lib/broker/iam.ts";
 
 /** The broker's flags: parser, --help and options all come from this table. */
 export const FLAGS = {
@@ -168,6 +171,84 @@ export const FLAGS = {
     env: "PINPIPE_BROKER_ON_CORRUPTION",
     default: "truncate",
   },
+  listener: {
+    type: "list",
+    arg: "NAME=PROTO://HOST:PORT",
+    help: "serve these listeners side by side instead of --host/--port (PLAINTEXT, SSL, " +
+      "SASL_PLAINTEXT, SASL_SSL; repeat or comma-separate); each client is told the address " +
+      "of the listener it came in on",
+    env: "PINPIPE_BROKER_LISTENERS",
+    defaultText: "PLAINTEXT on --host:--port",
+    check: listenerProblem,
+  },
+  "tls-cert": {
+    type: "string",
+    arg: "FILE",
+    help: "PEM certificate (chain) of SSL and SASL_SSL listeners",
+    env: "PINPIPE_BROKER_TLS_CERT",
+    defaultText:
+      `a local CA made once in the data dir (tls/ca.pem, tls/truststore.p12 password "${TRUSTSTORE_PASSWORD}")`,
+  },
+  "tls-key": {
+    type: "string",
+    arg: "FILE",
+    help: "PEM private key of --tls-cert",
+    env: "PINPIPE_BROKER_TLS_KEY",
+    defaultText: "the local CA's server key",
+  },
+  "sasl-users": {
+    type: "string",
+    arg: "FILE",
+    help: 'JSON users of SASL listeners: {"name": "password"} or Kafka\'s stored SCRAM ' +
+      "credentials; kafka-configs --alter adds more (kept in the data dir)",
+    env: "PINPIPE_BROKER_SASL_USERS",
+    defaultText: "none",
+  },
+  "sasl-mechanisms": {
+    type: "list",
+    arg: "M,…",
+    help: "mechanisms of SASL listeners (PLAIN only on SASL_SSL)",
+    env: "PINPIPE_BROKER_SASL_MECHANISMS",
+    defaultText: `${KNOWN_MECHANISMS.join(",")}, and ${
+      IAM_MECHANISMS.join(",")
+    } with --iam-principals`,
+    check: (ms: string[]) =>
+      commaList(ms).every((m) => [...KNOWN_MECHANISMS, ...IAM_MECHANISMS].includes(m))
+        ? undefined
+        : `have ${[...KNOWN_MECHANISMS, ...IAM_MECHANISMS].join(", ")}`,
+  },
+  "iam-principals": {
+    type: "string",
+    arg: "FILE",
+    help: 'MSK IAM on SASL listeners: JSON {"<access key id>": {"secretAccessKey", "principal": ' +
+      '"<ARN>", "sessionToken"?}} that AWS_MSK_IAM and OAUTHBEARER (signer) tokens are checked against',
+    env: "PINPIPE_BROKER_IAM_PRINCIPALS",
+    defaultText: "no IAM",
+  },
+  "iam-region": {
+    type: "string",
+    arg: "REGION",
+    help: "the region IAM tokens must be signed for",
+    env: "PINPIPE_BROKER_IAM_REGION",
+    default: DEFAULT_IAM_REGION,
+  },
+  "iam-cluster-arn": {
+    type: "string",
+    arg: "ARN",
+    help: "the cluster ARN IAM policies name (topic and group ARNs follow it); the default is " +
+      "what deploy --local-policies renders for",
+    env: "PINPIPE_BROKER_IAM_CLUSTER_ARN",
+    defaultText: "arn:aws:kafka:<iam-region>:000000000000:cluster/pinpipe-local/…",
+  },
+  "reauth-ms": {
+    type: "duration",
+    help: "connections.max.reauth.ms: SASL sessions end after this long unless the client " +
+      're-authenticates (KIP-368), or "none"',
+    env: "PINPIPE_BROKER_REAUTH",
+    keywords: { none: 0 },
+    default: 0,
+    min: 0,
+  },
   quiet: {
     type: "boolean",
     help: "no log lines on stderr, except about damaged or dropped data",
@@ -179,6 +260,16 @@ export const FLAGS = {
     env: "PINPIPE_JSON",
   },
 } as const satisfies FlagTable;
+
+/** Why `text` is not a listener, or undefined. */
+function listenerProblem(texts: string[]): string | undefined {
+  try {
+    commaList(texts).forEach(parseListener);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
 
 /** Why `text` is not a list of host:count overrides, or undefined. */
 function overridesProblem(text: string): string | undefined {
@@ -216,6 +307,12 @@ export function parseOptions(
   if (v.memory && p.from("data-dir") === "--data-dir") {
     p.problem("Cannot use --memory with --data-dir: choose one");
   }
+  if (p.given("listener") && (p.given("host") || p.given("port"))) {
+    p.problem("Cannot use --listener with --host or --port: the listeners say where to listen");
+  }
+  if (p.given("tls-cert") !== p.given("tls-key")) {
+    p.problem("Cannot use --tls-cert or --tls-key alone: give both");
+  }
   p.done();
   return {
     broker: {
@@ -236,6 +333,15 @@ export function parseOptions(
       segmentBytes: v.segmentBytes,
       maxMemoryBytes: v.maxMemory,
       onCorruption: v.onCorruption,
+      listeners: v.listener.length ? commaList(v.listener).map(parseListener) : undefined,
+      tlsCertFile: v.tlsCert,
+      tlsKeyFile: v.tlsKey,
+      saslUsersFile: v.saslUsers,
+      saslMechanisms: v.saslMechanisms.length ? commaList(v.saslMechanisms) : undefined,
+      reauthMs: v.reauthMs,
+      iamPrincipalsFile: v.iamPrincipals,
+      iamRegion: v.iamRegion,
+      iamClusterArn: v.iamClusterArn,
     },
     quiet: v.quiet,
     json: v.json,
@@ -257,6 +363,8 @@ if (import.meta.main) {
               host: b.host,
               port: b.port,
               dataDir: broker.dataDir ?? null,
+              listeners: b.listeners,
+              tls: b.tls ?? null,
             })
             : b.bootstrap,
         );

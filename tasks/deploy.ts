@@ -43,6 +43,7 @@ import { Progress } from "../lib/shell/progress.ts";
 import { registerSecret } from "../lib/shell/redact.ts";
 import { regionProblem, STACK_IDS, stackPrefixProblem } from "../lib/aws/stacks.ts";
 import type { StackId } from "../lib/aws/stacks.ts";
+import { renderLocalPolicies } from "../lib/aws/local_policies.ts";
 
 /** Tearing down is asked for, and confirmed, on the command line of each run. */
 const ASKED_PER_RUN = "a teardown is asked for, and confirmed, on the command line of each run";
@@ -97,6 +98,14 @@ export const FLAGS = {
     env: "PINPIPE_CONFIG",
     default: DEFAULT_CONFIG_PATH,
   },
+  "local-policies": {
+    type: "string",
+    arg: "DIR",
+    help: "deploy nothing: render the IAM policies of the roles that talk to Kafka (client, " +
+      "connect) into DIR with local values, for deno task broker --iam-principals",
+    env: "PINPIPE_DEPLOY_LOCAL_POLICIES",
+    defaultText: "off",
+  },
   json: jsonFlag("the result"),
 } as const satisfies FlagTable;
 
@@ -116,6 +125,8 @@ chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO, instance role)
 export interface DeployTaskOptions extends DeployJob {
   pollMs: number;
   json: boolean;
+  /** Render the Kafka roles' policies here instead of deploying. */
+  localPolicies?: string;
 }
 
 /** Names retired in the last release, refused with the name to use now. */
@@ -170,6 +181,7 @@ export function parseOptions(
     pollMs: v.poll,
     configPath: v.config,
     json: v.json,
+    localPolicies: v.localPolicies,
     databricks: host && token ? { host, token } : undefined,
   };
 }
@@ -179,6 +191,15 @@ if (import.meta.main) {
     // The config file is the one --config names: read it before the flags that default to it.
     const path = readFlags(FLAGS, args, env).values.config;
     const opts = parseOptions(args, env, await loadConfig(env, path));
+    if (opts.localPolicies) {
+      const roles = await renderLocalPolicies(opts.localPolicies, opts);
+      console.log(
+        opts.json
+          ? JSON.stringify(roles, null, 2)
+          : roles.map((r) => `${r.file}: ${r.role} (${r.statements} statements)`).join("\n"),
+      );
+      return 0;
+    }
     const progress = new Progress(opts.destroy ? "destroy" : "deploy");
     const { result, saved } = await runDeploy(opts, {
       log: { line: (t: string) => progress.log(t), status: (t: string) => progress.update(t) },

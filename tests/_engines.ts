@@ -19,6 +19,10 @@ import {
   kafkaDir,
   kafkaStamp,
   lastLines,
+  MSK_IAM_POM,
+  mskIamAuthClasspath,
+  mskIamAuthDir,
+  mskIamAuthVersion,
   pythonStamp,
   readOr,
   sha256,
@@ -32,7 +36,13 @@ const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const INPUTS = join(ROOT, "tests", "engines");
 
 /** An engine the suite can provision. */
-export type EngineName = "kafka" | "python" | "java-clients" | "node-clients" | "franz-go";
+export type EngineName =
+  | "kafka"
+  | "python"
+  | "java-clients"
+  | "node-clients"
+  | "franz-go"
+  | "msk-iam-auth";
 
 /** What provisioning one engine did. */
 export interface EngineReport {
@@ -277,6 +287,30 @@ function franzGoVersion(): string {
     "?";
 }
 
+async function provisionMskIamAuth(): Promise<Omit<EngineReport, "engine" | "seconds">> {
+  const versions = `aws-msk-iam-auth ${mskIamAuthVersion()}`;
+  if (await mskIamAuthClasspath()) return { ok: true, how: "cached", versions };
+  const tmp = `${mskIamAuthDir()}.tmp-${Deno.pid}`;
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  const mvn = await exec("mvn", [
+    "-q",
+    "-B",
+    "-f",
+    MSK_IAM_POM(),
+    "dependency:copy-dependencies",
+    "-DincludeScope=runtime",
+    `-DoutputDirectory=${join(tmp, "libs")}`,
+  ]);
+  if (mvn.code !== 0) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    return { ok: false, error: `mvn (aws-msk-iam-auth) failed:\n${lastLines(mvn.out)}` };
+  }
+  await Deno.writeTextFile(join(tmp, ".stamp"), await sha256(readOr(MSK_IAM_POM())));
+  await Deno.remove(mskIamAuthDir(), { recursive: true }).catch(() => {});
+  await Deno.rename(tmp, mskIamAuthDir());
+  return { ok: true, how: "installed", versions };
+}
+
 async function provisionFranzGo(): Promise<Omit<EngineReport, "engine" | "seconds">> {
   const versions = `franz-go ${franzGoVersion()}`;
   if (await franzGoBin()) return { ok: true, how: "cached", versions };
@@ -315,6 +349,7 @@ export async function provision(
       ["java-clients", provisionJavaClients],
       ["node-clients", provisionNodeClients],
       ["franz-go", provisionFranzGo],
+      ["msk-iam-auth", provisionMskIamAuth],
     ];
     for (const [engine, step] of steps) {
       const t0 = performance.now();

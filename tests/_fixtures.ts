@@ -15,6 +15,7 @@ import {
   franzGoBin,
   javaClientClasspath,
   kafkaClasspath,
+  mskIamAuthClasspath,
   nodeClientsPath,
   venvBin,
 } from "./_engines.ts";
@@ -46,7 +47,8 @@ export type Need =
   | "confluent-python"
   | "kafka-python"
   | "curl"
-  | "tmux";
+  | "tmux"
+  | "msk-iam-auth";
 
 /** The Python the Debian Kafka clients (python3-confluent-kafka, python3-kafka) are for. */
 export const SYSTEM_PYTHON = "/usr/bin/python3";
@@ -95,6 +97,8 @@ const checks: Record<Need, () => Promise<boolean>> = {
   "java-clients": async () =>
     (await javaClientClasspath("3")) !== undefined && await hasCommand("java", ["-version"]),
   "node-clients": async () => (await nodeClientsPath()) !== undefined && await hasCommand("node"),
+  "msk-iam-auth": async () =>
+    (await mskIamAuthClasspath()) !== undefined && await hasCommand("java", ["-version"]),
   "franz-go": async () => (await franzGoBin()) !== undefined,
   "confluent-python": () => pythonImports("confluent_kafka"),
   "kafka-python": () => pythonImports("kafka, snappy, lz4, zstandard"),

@@ -105,7 +105,12 @@ export const metadata = defineApi({
     }
     const me = [s.nodeId];
     return {
-      brokers: [{ nodeId: s.nodeId, host: s.host, port: s.port, rack: null }],
+      brokers: [{
+        nodeId: s.nodeId,
+        host: ctx.listener?.host ?? s.host,
+        port: ctx.listener?.port ?? s.port,
+        rack: null,
+      }],
       clusterId: s.clusterId,
       controllerId: s.nodeId,
       topics: topics.map((t) => ({

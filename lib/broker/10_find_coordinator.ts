@@ -12,6 +12,7 @@
  * @module
  */
 import { defineApi } from "./api.ts";
+import type { ListenerInfo } from "./sasl.ts";
 import { ErrorCode } from "./error_codes.ts";
 import { arr } from "./schema.ts";
 import type { BrokerState } from "./state.ts";
@@ -46,15 +47,17 @@ export const findCoordinator = defineApi({
   handle(req, ctx) {
     const s = ctx.state;
     if (ctx.apiVersion >= 4) {
-      return { coordinators: req.coordinatorKeys.map((k) => find(s, k, req.keyType)) };
+      return {
+        coordinators: req.coordinatorKeys.map((k) => find(s, k, req.keyType, ctx.listener)),
+      };
     }
-    const { key: _, ...one } = find(s, req.key, req.keyType);
+    const { key: _, ...one } = find(s, req.key, req.keyType, ctx.listener);
     // Kafka names success "NONE" in v1–v3 (and "" in v4's entries).
     return { ...one, errorMessage: one.errorCode === ErrorCode.NONE ? "NONE" : one.errorMessage };
   },
 });
 
-function find(s: BrokerState, key: string, keyType: number) {
+function find(s: BrokerState, key: string, keyType: number, listener?: ListenerInfo) {
   const refuse = (errorCode: number, errorMessage: string) => ({
     key,
     nodeId: -1,
@@ -72,5 +75,12 @@ function find(s: BrokerState, key: string, keyType: number) {
     );
   }
   if (keyType !== 0) return refuse(ErrorCode.INVALID_REQUEST, `unknown key type ${keyType}`);
-  return { key, nodeId: s.nodeId, host: s.host, port: s.port, errorCode: 0, errorMessage: "" };
+  return {
+    key,
+    nodeId: s.nodeId,
+    host: listener?.host ?? s.host,
+    port: listener?.port ?? s.port,
+    errorCode: 0,
+    errorMessage: "",
+  };
 }

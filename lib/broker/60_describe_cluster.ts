@@ -48,7 +48,12 @@ export const describeCluster = defineApi({
       errorMessage: null,
       clusterId: s.clusterId,
       controllerId: s.nodeId,
-      brokers: [{ brokerId: s.nodeId, host: s.host, port: s.port, rack: null }],
+      brokers: [{
+        brokerId: s.nodeId,
+        host: ctx.listener?.host ?? s.host,
+        port: ctx.listener?.port ?? s.port,
+        rack: null,
+      }],
       clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
         ? ALL_CLUSTER_OPERATIONS
         : NOT_ASKED,

@@ -8,6 +8,7 @@
  */
 import { type Fields, type In, message, type Msg, type Schema } from "./schema.ts";
 import type { BrokerState } from "./state.ts";
+import type { ListenerInfo, SaslSession } from "./sasl.ts";
 
 /** Returned by a handler that must not answer (Produce with acks=0). */
 export const NO_RESPONSE: unique symbol = Symbol("no response");
@@ -27,6 +28,10 @@ export interface RequestContext {
   apis: ReadonlyMap<number, Api>;
   /** The memory budget the connections share, as a response may use it. */
   memory: ResponseMemory;
+  /** The listener the request came in on (Metadata advertises it). */
+  listener?: ListenerInfo;
+  /** The connection's SASL state, on a SASL listener. */
+  session?: SaslSession;
 }
 
 /** What a handler may take from the connections' memory budget for its response. */

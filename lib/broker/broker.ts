@@ -26,9 +26,14 @@
  * - LogAppendTime; ListOffsets by timestamp answers at batch precision
  * - offset expiry; static membership beyond reusing a member id; the initial rebalance
  *   delay (deliberately: groups form at once)
- * - SASL, TLS, ACLs, quotas (throttle_time is always 0), dynamic broker configs, and the
- *   admin APIs not listed in registry.ts
- * - a separate advertised listener: the bound host:port is what clients are told
+ * - ACLs, quotas (throttle_time is always 0), dynamic broker configs, and the admin APIs
+ *   not listed in registry.ts
+ * - a separate advertised address: a listener's bound host:port is what clients are told
+ *
+ * Listeners (`listeners`): PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL side by side, each
+ * connection told (Metadata, FindCoordinator, DescribeCluster) the address of the listener
+ * it came in on; TLS with the given certificate or a local CA (tls.ts); SASL with SCRAM and
+ * PLAIN (sasl.ts, scram.ts).
  *
  * Folder `lib/broker/`: the embedded broker: this entry point, the server and its limits, the
  * storage (logs, segments, offsets, producer state), the codec and one file per Kafka API. May
@@ -49,6 +54,22 @@ import { APIS, capVersions } from "./registry.ts";
 import { BrokerServer } from "./server.ts";
 import { BrokerState, type FsyncPolicy } from "./state.ts";
 import { KAFKA_LOG_DEFAULTS } from "./configs.ts";
+import { type ServedListener } from "./server.ts";
+import {
+  KNOWN_MECHANISMS,
+  type ListenerInfo,
+  type SaslConfig,
+  type SecurityProtocol,
+} from "./sasl.ts";
+import { ScramStore } from "./scram.ts";
+import {
+  DEFAULT_IAM_REGION,
+  IAM_MECHANISMS,
+  IamPrincipals,
+  mskIamExchange,
+  oauthIamExchange,
+} from "./iam.ts";
+import { localCertificates, readTlsFiles, type TlsMaterial } from "./tls.ts";
 
 export type { CorruptionPolicy, FsyncPolicy };
 
@@ -134,6 +155,45 @@ export interface BrokerOptions {
   fault?: WriteFault;
   /** Caps advertised max versions by API name, e.g. `{ Fetch: 4 }` (tests posing as an older broker). */
   maxVersions?: Record<string, number>;
+  /**
+   * Listeners to serve side by side instead of `host`/`port` (PLAINTEXT): the first is the
+   * broker's `bootstrap`. Port 0 = ephemeral.
+   */
+  listeners?: ListenerOption[];
+  /** PEM certificate (chain) and key files for SSL and SASL_SSL listeners (default: a local CA, tls.ts). */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** Where the local CA is made when no certificate is given (default: the data dir, in memory `.pinpipe/tls-local`). */
+  tlsDir?: string;
+  /** Mechanisms of SASL listeners (default SCRAM-SHA-512, SCRAM-SHA-256, and PLAIN on SASL_SSL). */
+  saslMechanisms?: string[];
+  /** JSON file of users and passwords or SCRAM credentials (scram.ts). */
+  saslUsersFile?: string;
+  /** connections.max.reauth.ms (default 0: sessions are not limited, as Kafka's default). */
+  reauthMs?: number;
+  /**
+   * JSON file of IAM principals (iam.ts): with it SASL listeners also take MSK IAM
+   * (AWS_MSK_IAM and OAUTHBEARER), verified against these credentials.
+   */
+  iamPrincipalsFile?: string;
+  /** The region IAM tokens must be signed for (default us-east-1). */
+  iamRegion?: string;
+  /** The cluster ARN IAM policies name (default iam_policy.ts's localClusterArn(region)). */
+  iamClusterArn?: string;
+}
+
+/** One listener to serve. */
+export interface ListenerOption {
+  name: string;
+  protocol: SecurityProtocol;
+  host: string;
+  port: number;
+}
+
+/** A listener being served. */
+export interface ServedListenerInfo extends ListenerOption {
+  /** "host:port" of the bound address. */
+  bootstrap: string;
 }
 
 /** A running broker. */
@@ -144,6 +204,10 @@ export interface Broker {
   port: number;
   /** Stops listening, closes connections, flushes and closes logs. */
   close(): Promise<void>;
+  /** Every listener, the first being `bootstrap`'s. */
+  listeners: ServedListenerInfo[];
+  /** Where the CA clients trust is (PEM and PKCS12), when the broker made it. */
+  tls?: { caFile?: string; truststoreFile?: string };
 }
 
 /** The port `deno task broker` listens on unless told: Kafka's. */
@@ -219,18 +283,19 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     now: opts.now,
     fault: opts.fault,
   });
-  let listener: Deno.TcpListener;
+  let served: ServedListener[];
+  let tls: TlsMaterial | undefined;
   try {
-    listener = Deno.listen({ hostname: host, port: opts.port ?? 0, transport: "tcp" });
+    ({ served, tls } = await openListeners(opts, host, state.log.bind(state)));
   } catch (err) {
     await state.close();
-    throw new Error(`Cannot listen on ${host}:${opts.port ?? 0}`, { cause: err });
+    throw err;
   }
-  const port = (listener.addr as Deno.NetAddr).port;
+  const port = served[0].info.port;
   state.port = port;
   const apis: ReadonlyMap<number, Api> = opts.maxVersions ? capVersions(opts.maxVersions) : APIS;
-  const server = new BrokerServer(listener, state, apis, limits);
-  const bootstrap = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const server = new BrokerServer(served, state, apis, limits);
+  const bootstrap = hostPort(served[0].info.host, port);
   const st = state.settings;
   state.log(
     `listening on ${bootstrap}${
@@ -241,10 +306,29 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       `connections' requests (open-file limit ${files.limit})`,
   );
   let closing: Promise<void> | undefined;
+  if (served.length > 1 || served[0].info.protocol !== "PLAINTEXT") {
+    state.log(
+      `listeners: ${
+        served.map(({ info: l }) =>
+          `${l.name}=${l.protocol}://${hostPort(l.host, l.port)}${
+            l.sasl ? ` (${l.sasl.mechanisms.join(", ")})` : ""
+          }`
+        ).join(", ")
+      }${tls?.caFile ? `; clients trust ${tls.caFile} (Java: ${tls.truststoreFile})` : ""}`,
+    );
+  }
   return {
     bootstrap,
-    host,
+    host: served[0].info.host,
     port,
+    listeners: served.map(({ info: l }) => ({
+      name: l.name,
+      protocol: l.protocol,
+      host: l.host,
+      port: l.port,
+      bootstrap: hostPort(l.host, l.port),
+    })),
+    tls: tls ? { caFile: tls.caFile, truststoreFile: tls.truststoreFile } : undefined,
     close() {
       closing ??= (async () => {
         await server.close(() => state.groups.close());
@@ -254,6 +338,124 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       return closing;
     },
   };
+}
+
+function hostPort(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/** The default local CA directory of an in-memory broker. */
+export const DEFAULT_TLS_DIR = ".pinpipe/tls-local";
+
+/** Binds every listener `opts` ask for (closing those bound if one fails). */
+async function openListeners(
+  opts: BrokerOptions,
+  host: string,
+  log: (line: string) => void,
+): Promise<{ served: ServedListener[]; tls?: TlsMaterial }> {
+  const wanted: ListenerOption[] = opts.listeners?.length
+    ? opts.listeners
+    : [{ name: "PLAINTEXT", protocol: "PLAINTEXT", host, port: opts.port ?? 0 }];
+  const names = new Set<string>();
+  for (const l of wanted) {
+    if (names.has(l.name)) {
+      throw new Error(`Cannot start the broker: listener ${l.name} is given twice`);
+    }
+    names.add(l.name);
+  }
+  let tls: TlsMaterial | undefined;
+  if (wanted.some((l) => l.protocol === "SSL" || l.protocol === "SASL_SSL")) {
+    if (opts.tlsCertFile || opts.tlsKeyFile) {
+      if (!opts.tlsCertFile || !opts.tlsKeyFile) {
+        throw new Error("Cannot start the broker: give both --tls-cert and --tls-key, or neither");
+      }
+      tls = await readTlsFiles(opts.tlsCertFile, opts.tlsKeyFile);
+    } else {
+      const dir = opts.tlsDir ?? opts.dataDir ?? DEFAULT_TLS_DIR;
+      tls = await localCertificates(dir, [...new Set(wanted.map((l) => l.host))]);
+    }
+  }
+  let sasl: SaslConfig | undefined;
+  const scram = await ScramStore.open(opts.dataDir, opts.saslUsersFile);
+  const iam = opts.iamPrincipalsFile
+    ? await IamPrincipals.load(
+      opts.iamPrincipalsFile,
+      opts.iamRegion ?? DEFAULT_IAM_REGION,
+      opts.now,
+      opts.iamClusterArn,
+    )
+    : undefined;
+  for (const p of iam?.byKey.values() ?? []) {
+    log(
+      `IAM principal ${p.principal} (${p.accessKeyId}): ${
+        p.policies
+          ? `${p.policies.statements.length} policy statements from ${
+            p.policies.sources.join(", ")
+          }`
+          : "no policies, every request allowed"
+      }`,
+    );
+  }
+  if (wanted.some((l) => l.protocol.startsWith("SASL_"))) {
+    const known = [...KNOWN_MECHANISMS, ...IAM_MECHANISMS];
+    const mechanisms = opts.saslMechanisms ??
+      (iam ? [...KNOWN_MECHANISMS, ...IAM_MECHANISMS] : KNOWN_MECHANISMS);
+    for (const m of mechanisms) {
+      if (!known.includes(m)) {
+        throw new Error(
+          `Cannot start the broker: unknown SASL mechanism "${m}" (have ${known.join(", ")})`,
+        );
+      }
+      if (IAM_MECHANISMS.includes(m) && !iam) {
+        throw new Error(
+          `Cannot start the broker with SASL mechanism ${m}: it needs --iam-principals, the ` +
+            "credentials IAM tokens are checked against",
+        );
+      }
+    }
+    sasl = { mechanisms, scram, reauthMs: opts.reauthMs ?? 0 };
+    if (scram.names().length === 0 && mechanisms.some((m) => KNOWN_MECHANISMS.includes(m))) {
+      log("no SASL users yet: add some with --sasl-users or kafka-configs --alter --add-config");
+    }
+  }
+  const served: ServedListener[] = [];
+  try {
+    for (const l of wanted) {
+      const secure = l.protocol === "SSL" || l.protocol === "SASL_SSL";
+      let listener: Deno.Listener;
+      try {
+        listener = secure
+          ? Deno.listenTls({ hostname: l.host, port: l.port, cert: tls!.cert, key: tls!.key })
+          : Deno.listen({ hostname: l.host, port: l.port, transport: "tcp" });
+      } catch (err) {
+        throw new Error(`Cannot listen on ${hostPort(l.host, l.port)} (${l.name})`, { cause: err });
+      }
+      const info: ListenerInfo = {
+        ...l,
+        port: (listener.addr as Deno.NetAddr).port,
+        scram,
+      };
+      if (l.protocol.startsWith("SASL_")) {
+        // PLAIN sends the password itself: only over TLS.
+        const mechanisms = sasl!.mechanisms.filter((m) => m !== "PLAIN" || secure);
+        info.sasl = {
+          ...sasl!,
+          mechanisms,
+          others: iam
+            ? {
+              AWS_MSK_IAM: () => mskIamExchange(iam, l.host),
+              OAUTHBEARER: () => oauthIamExchange(iam),
+            }
+            : undefined,
+        };
+      }
+      served.push({ listener, info });
+    }
+  } catch (err) {
+    for (const s of served) s.listener.close();
+    throw err;
+  }
+  return { served, tls };
 }
 
 /**

@@ -28,6 +28,11 @@ import { deleteGroups } from "./42_delete_groups.ts";
 import { incrementalAlterConfigs } from "./44_incremental_alter_configs.ts";
 import { offsetDelete } from "./47_offset_delete.ts";
 import { describeCluster } from "./60_describe_cluster.ts";
+import { saslHandshake } from "./17_sasl_handshake.ts";
+import { describeClientQuotas } from "./48_describe_client_quotas.ts";
+import { saslAuthenticate } from "./36_sasl_authenticate.ts";
+import { describeUserScramCredentials } from "./50_describe_user_scram_credentials.ts";
+import { alterUserScramCredentials } from "./51_alter_user_scram_credentials.ts";
 
 /** Every API, by key. */
 export const APIS: ReadonlyMap<number, Api> = new Map(
@@ -56,6 +61,11 @@ export const APIS: ReadonlyMap<number, Api> = new Map(
     incrementalAlterConfigs,
     offsetDelete,
     describeCluster,
+    saslHandshake,
+    saslAuthenticate,
+    describeClientQuotas,
+    describeUserScramCredentials,
+    alterUserScramCredentials,
   ] as Api[]).map((a) => [a.key, a]),
 );
 

@@ -14,6 +14,8 @@ import { isFlexible, NO_RESPONSE } from "./api.ts";
 import { MalformedRequestError, Reader, Writer } from "./codec.ts";
 import { ConnectionLimits, MemoryBudget, type Reclaimable, RefusalLog } from "./limits.ts";
 import type { BrokerState } from "./state.ts";
+import { type ListenerInfo, SaslSession } from "./sasl.ts";
+import { authorize } from "./iam_authz.ts";
 
 /**
  * A connection's own read buffer, never released: every request but a large Produce fits.
@@ -285,13 +287,24 @@ interface Connection {
   apiName: string;
   /** What handlers may take from the budget, charged to this connection. */
   memory: ResponseMemory;
+  /** The listener it came in on. */
+  listener: ListenerInfo;
+  /** Its SASL state, on a SASL listener. */
+  session?: SaslSession;
+}
+
+/** A listener the server accepts on, and what it is (name, security protocol, address). */
+export interface ServedListener {
+  listener: Deno.Listener;
+  info: ListenerInfo;
 }
 
 /** Serves Kafka clients on a listener until closed. */
 export class BrokerServer {
-  private conns = new Map<Deno.TcpConn, Connection>();
+  private conns = new Map<Deno.Conn, Connection>();
   private loops = new Set<Promise<void>>();
-  private accepting: Promise<void>;
+  private accepting: Promise<unknown>;
+  private listeners: ServedListener[];
   private closed = false;
   private sweeper: ReturnType<typeof setInterval>;
   /** The memory budget all connections share. */
@@ -301,7 +314,8 @@ export class BrokerServer {
   private refusals: RefusalLog;
 
   constructor(
-    private readonly listener: Deno.TcpListener,
+    /** One plaintext listener, or several of any protocol (see ServedListener). */
+    listener: Deno.TcpListener | ServedListener[],
     private readonly state: BrokerState,
     private readonly apis: ReadonlyMap<number, Api>,
     /** Which connections to take (default: the settings' total, no per-address limit). */
@@ -312,7 +326,16 @@ export class BrokerServer {
     this.malformed = new RateLimitedLog(log, "connections closed for malformed requests");
     this.refused = new RateLimitedLog(log, "connections closed or refused");
     this.refusals = new RefusalLog(log);
-    this.accepting = this.accept();
+    this.listeners = Array.isArray(listener) ? listener : [{
+      listener,
+      info: {
+        name: "PLAINTEXT",
+        protocol: "PLAINTEXT",
+        host: state.host,
+        port: (listener.addr as Deno.NetAddr).port,
+      },
+    }];
+    this.accepting = Promise.all(this.listeners.map((l) => this.accept(l)));
     this.sweeper = setInterval(() => this.sweep(), 1000);
     Deno.unrefTimer(this.sweeper);
   }
@@ -348,18 +371,18 @@ export class BrokerServer {
     }
   }
 
-  private drop(conn: Deno.TcpConn, c: Connection): void {
+  private drop(conn: Deno.Conn, c: Connection): void {
     c.ac.abort();
     try {
       conn.close();
     } catch { /* already closed */ }
   }
 
-  private async accept(): Promise<void> {
+  private async accept({ listener, info }: ServedListener): Promise<void> {
     for (;;) {
-      let conn: Deno.TcpConn;
+      let conn: Deno.Conn;
       try {
-        conn = await this.listener.accept();
+        conn = await listener.accept();
       } catch (err) {
         if (this.closed) return;
         this.refused.line(`accept failed: ${err}`);
@@ -403,6 +426,8 @@ export class BrokerServer {
             c.held += bytes;
           },
         },
+        listener: info,
+        session: info.sasl ? new SaslSession(info, this.state) : undefined,
       };
       this.conns.set(conn, c);
       const loop = this.serve(conn, c).finally(() => {
@@ -427,10 +452,10 @@ export class BrokerServer {
     }
   }
 
-  private async serve(conn: Deno.TcpConn, c: Connection): Promise<void> {
+  private async serve(conn: Deno.Conn, c: Connection): Promise<void> {
     const signal = c.ac.signal;
     try {
-      conn.setNoDelay(true);
+      (conn as Deno.TcpConn).setNoDelay?.(true);
     } catch { /* not fatal */ }
     const frames = c.reader = new FrameReader(
       conn,
@@ -444,7 +469,10 @@ export class BrokerServer {
       if (this.closed || signal.aborted) return;
       if (err instanceof MalformedRequestError) {
         this.malformed.line(`closing the connection from ${c.peer}: ${err.message}`);
+      } else if (c.listener.protocol.endsWith("SSL") && err instanceof Deno.errors.InvalidData) {
+        this.refused.line(`TLS with ${c.peer} on ${c.listener.name} failed: ${err.message}`);
       } else if (
+        err instanceof Deno.errors.UnexpectedEof ||
         err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe ||
         err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted
       ) {
@@ -464,7 +492,7 @@ export class BrokerServer {
    * own, so nothing of a finished request (its decoded fields, its response) stays
    * reachable while the connection waits for the next one.
    */
-  private async serveOne(conn: Deno.TcpConn, c: Connection, frames: FrameReader): Promise<boolean> {
+  private async serveOne(conn: Deno.Conn, c: Connection, frames: FrameReader): Promise<boolean> {
     c.busy = false;
     c.apiName = "";
     c.lastActivity = Date.now();
@@ -484,6 +512,8 @@ export class BrokerServer {
         );
       }
       c.apiName = `${api.name} v${apiVersion}`;
+      // On a SASL listener only the handshake passes before authentication (as Kafka, it closes the connection).
+      c.session?.admit(api.name, apiKey);
       const ctx: RequestContext = {
         state: this.state,
         apiKey,
@@ -494,6 +524,8 @@ export class BrokerServer {
         signal: c.ac.signal,
         apis: this.apis,
         memory: c.memory,
+        listener: c.listener,
+        session: c.session,
       };
       const w = new Writer();
       w.int32(0).int32(correlationId); // size (patched by frame()), correlation id
@@ -509,22 +541,33 @@ export class BrokerServer {
       } else {
         const flex = isFlexible(api, apiVersion);
         if (flex) r.skipTags(); // request header v2
-        const req = api.request.decode(r, apiVersion, flex);
-        const res = await api.handle(req, ctx);
+        let req = api.request.decode(r, apiVersion, flex);
+        const az = c.session?.authz;
+        let res;
+        if (az) {
+          // IAM policies decide (iam_authz.ts): the request narrowed, or answered here.
+          const decided = authorize(api.name, req, ctx, az);
+          req = decided.req;
+          res = decided.answer ?? await api.handle(req, ctx);
+          if (res !== NO_RESPONSE && decided.after) res = decided.after(res);
+        } else {
+          res = await api.handle(req, ctx);
+        }
         if (res === NO_RESPONSE) return true;
         if (flex && !api.responseHeaderV0) w.uvarint(0); // response header v1: no tags
         api.response.encode(w, apiVersion, flex, res);
       }
       if (this.closed) return false;
       await this.write(conn, c, w.frame());
-      return true;
+      // A failed authentication is answered, then the connection closed (as Kafka does).
+      return !c.session?.failed;
     } finally {
       this.giveHeld(c);
     }
   }
 
   /** Writes a response, noting its progress for the sweep (a client that takes none is cut). */
-  private async write(conn: Deno.TcpConn, c: Connection, parts: Uint8Array[]): Promise<void> {
+  private async write(conn: Deno.Conn, c: Connection, parts: Uint8Array[]): Promise<void> {
     c.writingSince = Date.now();
     try {
       for (const p of parts) {
@@ -547,9 +590,11 @@ export class BrokerServer {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
-    try {
-      this.listener.close();
-    } catch { /* already closed */ }
+    for (const { listener } of this.listeners) {
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+    }
     for (const [conn, c] of this.conns) this.drop(conn, c);
     release();
     await this.accepting;

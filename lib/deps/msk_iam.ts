@@ -1,5 +1,9 @@
 /**
- * The AWS MSK IAM SASL signer, for `--auth aws-iam` (OAUTHBEARER tokens).
+ * The AWS MSK IAM SASL signer, for `--auth aws-iam` (OAUTHBEARER tokens); the tests sign
+ * with given credentials through generateAuthTokenFromCredentialsProvider.
  * @module
  */
-export { generateAuthToken } from "npm:aws-msk-iam-sasl-signer-js@1.0.3";
+export {
+  generateAuthToken,
+  generateAuthTokenFromCredentialsProvider,
+} from "npm:aws-msk-iam-sasl-signer-js@1.0.3";

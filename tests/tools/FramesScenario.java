@@ -3,8 +3,10 @@
  * Kafka's own Java client (kafka-clients 3.9 or 4.x, whichever is on the classpath) calling
  * every API the embedded broker implements, with client defaults except where a step says.
  * Run from source (no compile step): java -cp '<kafka-clients libs>/*' FramesScenario.java
- * BOOTSTRAP SUFFIX. Each step uses its own client id (frames-admin, frames-producer,
- * frames-consumer), so a captured request names its step; one line per step on stdout.
+ * BOOTSTRAP SUFFIX SASL_BOOTSTRAP. Each step uses its own client id (frames-admin,
+ * frames-producer, frames-consumer, frames-sasl), so a captured request names its step; one
+ * line per step on stdout. SASL_BOOTSTRAP is a SASL_PLAINTEXT listener with SCRAM-SHA-512,
+ * where an admin logs in as the user the first admin made.
  */
 import java.time.Duration;
 import java.util.List;
@@ -19,6 +21,10 @@ import org.apache.kafka.clients.admin.NewPartitions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.clients.admin.ScramCredentialInfo;
+import org.apache.kafka.clients.admin.ScramMechanism;
+import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
+import org.apache.kafka.common.quota.ClientQuotaFilter;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -34,6 +40,8 @@ public final class FramesScenario {
     String bootstrap = argv[0];
     String topic = "frames-" + argv[1];
     String group = "frames-group-" + argv[1];
+    String saslBootstrap = argv[2];
+    String user = "frames-user-" + argv[1];
     TopicPartition p0 = new TopicPartition(topic, 0);
     ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, topic);
 
@@ -51,7 +59,34 @@ public final class FramesScenario {
       step("set retention.ms");
       admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(2))).all().get();
       step("grew the topic to 2 partitions");
+      ScramCredentialInfo info = new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096);
+      admin.alterUserScramCredentials(List.of(
+          new UserScramCredentialUpsertion(user, info, "frames-password"))).all().get();
+      step("added " + user + "'s SCRAM-SHA-512 credential");
+      admin.describeUserScramCredentials(List.of(user)).all().get();
+      step("described " + user + "'s SCRAM credentials");
+      admin.describeClientQuotas(ClientQuotaFilter.all()).entities().get();
+      step("described the client quotas");
     }
+
+    // The credential reaches Apache Kafka's SCRAM cache through its metadata log: retry.
+    long saslDeadline = System.currentTimeMillis() + 30_000;
+    for (;;) {
+      Properties sp = adminProps(saslBootstrap);
+      sp.put(AdminClientConfig.CLIENT_ID_CONFIG, "frames-sasl");
+      sp.put("security.protocol", "SASL_PLAINTEXT");
+      sp.put("sasl.mechanism", "SCRAM-SHA-512");
+      sp.put("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule "
+          + "required username=\"" + user + "\" password=\"frames-password\";");
+      try (Admin admin = Admin.create(sp)) {
+        admin.describeCluster().nodes().get();
+        break;
+      } catch (Exception e) {
+        if (System.currentTimeMillis() > saslDeadline) throw e;
+        Thread.sleep(200);
+      }
+    }
+    step("logged in as " + user + " over SASL_PLAINTEXT, described the cluster");
 
     Properties pp = new Properties();
     pp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);

@@ -284,9 +284,16 @@ const SCENARIOS: Record<string, string> = {
   "frames-consumer":
     "KafkaConsumer in a group (classic protocol, earliest, no auto-commit): read the 3 " +
     "records, heartbeat, commit, leave",
+  "frames-sasl": "Admin over SASL_PLAINTEXT with SCRAM-SHA-512 as the user frames-admin added " +
+    "(AlterUserScramCredentials): SaslHandshake, SaslAuthenticate, describe the cluster",
 };
 
-async function runScenario(cp: string, bootstrap: string, suffix: string): Promise<string> {
+async function runScenario(
+  cp: string,
+  bootstrap: string,
+  suffix: string,
+  saslBootstrap: string,
+): Promise<string> {
   const out = await new Deno.Command("java", {
     args: [
       "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
@@ -295,6 +302,7 @@ async function runScenario(cp: string, bootstrap: string, suffix: string): Promi
       SCENARIO,
       bootstrap,
       suffix,
+      saslBootstrap,
     ],
     stdin: "null",
     stdout: "piped",
@@ -337,26 +345,53 @@ export async function capture(
   }
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
-  // Apache Kafka advertises the proxy, so the clients come back through it after bootstrap.
+  // A second proxy in front of a SASL_PLAINTEXT listener (SCRAM-SHA-512), for the SASL APIs.
+  const saslListener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const saslPort = (saslListener.addr as Deno.NetAddr).port;
+  // Apache Kafka advertises the proxies, so the clients come back through them after bootstrap.
   const kafka = await startKafka({
-    config: { "advertised.listeners": `PLAINTEXT://127.0.0.1:${port}` },
+    listeners: [{ name: "SASL_PLAINTEXT", protocol: "SASL_PLAINTEXT" }],
+    config: {
+      "advertised.listeners":
+        `PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
+      "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+      "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config":
+        "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+    },
   });
   log(`Apache Kafka ${KAFKA_VERSION} at ${kafka.bootstrap}, the proxy at 127.0.0.1:${port}`);
-  const [hostname, kport] = kafka.bootstrap.split(":");
-  const proxy = new RecordingProxy(listener, { hostname, port: Number(kport) }, narrow);
+  const upstream = (at: string) => {
+    const [hostname, kport] = at.split(":");
+    return { hostname, port: Number(kport) };
+  };
+  const proxy = new RecordingProxy(listener, upstream(kafka.bootstrap), narrow);
+  const saslProxy = new RecordingProxy(
+    saslListener,
+    upstream(kafka.listeners.SASL_PLAINTEXT),
+    narrow,
+  );
   try {
     for (const major of majors) {
-      proxy.client = `kafka-clients ${javaClientVersion(major)}`;
+      proxy.client = saslProxy.client = `kafka-clients ${javaClientVersion(major)}`;
       log(`${proxy.client}:`);
-      const steps = await runScenario(classpaths.get(major)!, `127.0.0.1:${port}`, `v${major}`);
+      const steps = await runScenario(
+        classpaths.get(major)!,
+        `127.0.0.1:${port}`,
+        `v${major}`,
+        `127.0.0.1:${saslPort}`,
+      );
       for (const line of steps.trim().split("\n")) log(`  ${line}`);
-      await waitFor(() => proxy.open === 0, `the connections of ${proxy.client} are still open`);
+      await waitFor(
+        () => proxy.open === 0 && saslProxy.open === 0,
+        `the connections of ${proxy.client} are still open`,
+      );
     }
   } finally {
     await proxy.close();
+    await saslProxy.close();
     await kafka.stop();
   }
-  return proxy.exchanges;
+  return [...proxy.exchanges, ...saslProxy.exchanges];
 }
 
 /**

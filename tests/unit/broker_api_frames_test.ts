@@ -208,6 +208,38 @@ type Check = (req: Any, res: Any, fx: Fixture) => void;
 
 /** Per API: the decoded request and response against what the scenario did. */
 const CHECKS: Record<string, Check> = {
+  SaslHandshake(req, res) {
+    assert.equal(req.mechanism, "SCRAM-SHA-512");
+    assert.deepEqual([res.errorCode, res.mechanisms], [0, ["SCRAM-SHA-512"]]);
+  },
+  SaslAuthenticate(req, res) {
+    // The largest exchange is SCRAM's final one: the client's proof, the server's signature.
+    assert.match(new TextDecoder().decode(req.authBytes), /^c=biws,r=[^,]+,p=[A-Za-z0-9+/=]+$/);
+    assert.equal(res.errorCode, 0);
+    assert.match(new TextDecoder().decode(res.authBytes), /^v=[A-Za-z0-9+/=]+$/);
+    assert.equal(res.sessionLifetimeMs, 0, "connections.max.reauth.ms is 0 by default");
+  },
+  DescribeClientQuotas(req, res) {
+    assert.deepEqual([req.components, req.strict], [[], false]);
+    assert.deepEqual([res.errorCode, res.entries], [0, []]);
+  },
+  DescribeUserScramCredentials(req, res, fx) {
+    const user = `frames-user-v${/kafka-clients (\d+)\./.exec(fx.client)![1]}`;
+    assert.deepEqual(req.users, [{ name: user }]);
+    assert.equal(res.errorCode, 0);
+    assert.deepEqual(
+      res.results.map((r: Any) => [r.user, r.errorCode, r.credentialInfos]),
+      [[user, 0, [{ mechanism: 2, iterations: 4096 }]]],
+    );
+  },
+  AlterUserScramCredentials(req, res, fx) {
+    const user = `frames-user-v${/kafka-clients (\d+)\./.exec(fx.client)![1]}`;
+    assert.deepEqual(req.deletions, []);
+    const [u] = req.upsertions;
+    assert.deepEqual([u.name, u.mechanism, u.iterations], [user, 2, 4096]);
+    assert.equal(u.saltedPassword.byteLength, 64, "SHA-512's salted password");
+    assert.deepEqual(res.results, [{ user, errorCode: 0, errorMessage: null }]);
+  },
   Produce(req, res, fx) {
     const { topic } = names(fx);
     assert.equal(req.acks, -1);
@@ -588,6 +620,7 @@ const EMBEDDED: Record<string, Embedded> = {
   CreatePartitions: { given: (s, fx) => seed(s, fx, { partitions: 1 }) },
   IncrementalAlterConfigs: { given: (s, fx) => seed(s, fx, { partitions: 1 }) },
   DescribeCluster: {},
+  DescribeClientQuotas: {},
 };
 
 /** The decoded request of a fixture. */

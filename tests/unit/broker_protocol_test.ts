@@ -111,6 +111,11 @@ Deno.test("ApiVersions advertises min 0 and the max versions Apache Kafka 3.9 se
     IncrementalAlterConfigs: [0, 1],
     OffsetDelete: [0, 0],
     DescribeCluster: [0, 1],
+    SaslHandshake: [0, 1],
+    SaslAuthenticate: [0, 2],
+    DescribeClientQuotas: [0, 1],
+    DescribeUserScramCredentials: [0, 0],
+    AlterUserScramCredentials: [0, 0],
   });
 });
 
