@@ -105,12 +105,18 @@ Deno.test("ApiVersions advertises min 0 and the max versions Apache Kafka 3.9 se
     DeleteTopics: [0, 6],
     DeleteRecords: [0, 2],
     InitProducerId: [0, 5],
+    AddPartitionsToTxn: [0, 5],
+    AddOffsetsToTxn: [0, 4],
+    EndTxn: [0, 4],
+    TxnOffsetCommit: [0, 4],
     DescribeConfigs: [0, 4],
     CreatePartitions: [0, 3],
     DeleteGroups: [0, 2],
     IncrementalAlterConfigs: [0, 1],
     OffsetDelete: [0, 0],
     DescribeCluster: [0, 1],
+    DescribeTransactions: [0, 0],
+    ListTransactions: [0, 1],
   });
 });
 

@@ -128,6 +128,19 @@ export class ProducerStateTable {
     this.coveredUpTo = Math.max(this.coveredUpTo, batch.lastOffset + 1);
   }
 
+  /**
+   * Records a transaction marker of `producerId` at `offset`: a newer epoch (the
+   * coordinator fenced the producer) becomes its epoch with no batches remembered; the
+   * sequence numbers of the same epoch go on across transactions.
+   */
+  marker(producerId: number, epoch: number, offset: number, when: number): void {
+    const e = this.entries.get(producerId);
+    if (!e || epoch > e.epoch) {
+      this.entries.set(producerId, { epoch, batches: [], lastWrite: when });
+    } else e.lastWrite = Math.max(e.lastWrite, when);
+    this.coveredUpTo = Math.max(this.coveredUpTo, offset + 1);
+  }
+
   /** Forgets producers that have not written for `maxAgeMs`; answers how many. */
   expire(now: number, maxAgeMs = PRODUCER_EXPIRATION_MS): number {
     let n = 0;
