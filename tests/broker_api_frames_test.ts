@@ -396,6 +396,60 @@ const CHECKS: Record<string, Check> = {
     assert.equal(res.brokers.length, 1);
     assert.equal(res.controllerId, res.brokers[0].brokerId);
   },
+  AddPartitionsToTxn(req, res, fx) {
+    if (fx.version >= 4) {
+      // Kafka verifying the producer's offsets partition (KIP-890), from its own client.
+      const t = req.transactions[0];
+      assert.match(t.transactionalId, /^frames-txn-v\d$/);
+      assert.equal(t.verifyOnly, true);
+      assert.equal(t.topics[0].name, "__consumer_offsets");
+      assert.equal(res.errorCode, 0);
+      const r = res.resultsByTransaction[0];
+      assert.equal(r.transactionalId, t.transactionalId);
+      assert.equal(r.topicResults[0].resultsByPartition[0].partitionErrorCode, 0);
+      return;
+    }
+    const { topic } = names(fx);
+    assert.equal(req.v3AndBelowTransactionalId, `frames-txn-${topic.slice(7)}`);
+    assert.deepEqual(req.v3AndBelowTopics, [{ name: topic, partitions: [1] }]);
+    assert.deepEqual(res.resultsByTopicV3AndBelow, [
+      { name: topic, resultsByPartition: [{ partitionIndex: 1, partitionErrorCode: 0 }] },
+    ]);
+  },
+  AddOffsetsToTxn(req, res, fx) {
+    assert.equal(req.groupId, names(fx).group);
+    assert.equal(res.errorCode, 0);
+  },
+  EndTxn(req, res) {
+    // The largest is either; the scenario commits one and aborts the other.
+    assert.equal(typeof req.committed, "boolean");
+    assert.equal(res.errorCode, 0);
+  },
+  TxnOffsetCommit(req, res, fx) {
+    const { topic, group } = names(fx);
+    assert.equal(req.groupId, group);
+    assert.deepEqual([req.generationId, req.memberId], [-1, ""]);
+    assert.equal(req.topics[0].partitions[0].committedOffset, 3);
+    assert.deepEqual(res.topics, [{
+      name: topic,
+      partitions: [{ partitionIndex: 0, errorCode: 0 }],
+    }]);
+  },
+  DescribeTransactions(req, res, fx) {
+    const { topic } = names(fx);
+    assert.deepEqual(req.transactionalIds, [`frames-txn-${topic.slice(7)}`]);
+    const t = res.transactionStates[0];
+    assert.deepEqual([t.errorCode, t.transactionState, t.producerEpoch], [0, "Ongoing", 0]);
+    assert.deepEqual(t.topics, [{ topic, partitions: [1] }]);
+  },
+  ListTransactions(req, res, fx) {
+    assert.deepEqual([req.stateFilters, req.producerIdFilters], [[], []]);
+    assert.equal(res.errorCode, 0);
+    const mine = res.transactionStates.find((t: Any) =>
+      t.transactionalId === `frames-txn-${names(fx).topic.slice(7)}`
+    );
+    assert.equal(mine?.transactionState, "CompleteAbort");
+  },
 };
 
 // ---------------------------------------------------------------------------------------
@@ -588,7 +642,95 @@ const EMBEDDED: Record<string, Embedded> = {
   CreatePartitions: { given: (s, fx) => seed(s, fx, { partitions: 1 }) },
   IncrementalAlterConfigs: { given: (s, fx) => seed(s, fx, { partitions: 1 }) },
   DescribeCluster: {},
+  // The transaction APIs: the transactional id as it stood, with this broker's producer id
+  // put into Kafka's request (ids differ between brokers).
+  AddPartitionsToTxn: {
+    given: async (s, fx) => {
+      await seed(s, fx);
+      const req = requestOf(fx);
+      if (fx.version < 4) await txnAs(s, req.v3AndBelowTransactionalId);
+      else {
+        const id = req.transactions[0].transactionalId;
+        await txnAs(s, id, { group: `frames-group-${id.slice(11)}` });
+      }
+    },
+    request: (req, s) =>
+      req.transactions.length
+        ? {
+          ...req,
+          transactions: req.transactions.map((t: Any) => ({
+            ...t,
+            producerId: s.txns.get(t.transactionalId)!.producerId,
+          })),
+        }
+        : { ...req, v3AndBelowProducerId: s.txns.get(req.v3AndBelowTransactionalId)!.producerId },
+  },
+  AddOffsetsToTxn: {
+    given: async (s, fx) => void await txnAs(s, requestOf(fx).transactionalId),
+    request: (req, s) => ({ ...req, producerId: s.txns.get(req.transactionalId)!.producerId }),
+  },
+  EndTxn: {
+    given: async (s, fx) => {
+      await seed(s, fx);
+      await txnAs(s, requestOf(fx).transactionalId, { partition: [names(fx).topic, 1] });
+    },
+    request: (req, s) => ({ ...req, producerId: s.txns.get(req.transactionalId)!.producerId }),
+  },
+  TxnOffsetCommit: {
+    given: async (s, fx) => {
+      await seed(s, fx);
+      await txnAs(s, requestOf(fx).transactionalId, { group: names(fx).group });
+    },
+    request: (req, s) => ({ ...req, producerId: s.txns.get(req.transactionalId)!.producerId }),
+  },
+  DescribeTransactions: {
+    given: async (s, fx) => {
+      await seed(s, fx);
+      await txnAs(s, requestOf(fx).transactionalIds[0], { partition: [names(fx).topic, 1] });
+    },
+    compare: (res) => ({
+      ...res,
+      transactionStates: res.transactionStates.map((t: Any) => ({
+        ...t,
+        transactionStartTimeMs: t.transactionStartTimeMs > 0 ? "*" : t.transactionStartTimeMs,
+      })),
+    }),
+  },
+  ListTransactions: {
+    // Every transactional id Kafka listed, in the state it listed (aborted, here).
+    given: async (s, fx) => {
+      await seed(s, fx);
+      const listed = responseRoundTrip(APIS.get(66)!, fx).transactionStates;
+      for (const t of listed) {
+        assert.equal(t.transactionState, "CompleteAbort", "the scenario ends its last one so");
+        await txnAs(s, t.transactionalId, { partition: [names(fx).topic, 1], end: false });
+      }
+    },
+  },
 };
+
+/**
+ * Makes `id` a transactional id of `s` with epoch 0 and, as given, an open transaction on a
+ * partition or a group's offsets, ended (end: false aborts it) when `end` is given.
+ */
+async function txnAs(
+  s: BrokerState,
+  id: string,
+  opts: { partition?: [string, number]; group?: string; end?: boolean } = {},
+): Promise<void> {
+  const init = await s.txns.initProducerId(id, 60_000, { producerId: -1, producerEpoch: -1 });
+  assert.equal(init.errorCode, 0);
+  const { producerId, producerEpoch } = init;
+  if (opts.partition) {
+    const [topic, partition] = opts.partition;
+    const codes = s.txns.addPartitions(id, producerId, producerEpoch, [{ topic, partition }]);
+    assert.deepEqual([...codes.values()], [0]);
+  }
+  if (opts.group) assert.equal(s.txns.addOffsets(id, producerId, producerEpoch, opts.group), 0);
+  if (opts.end !== undefined) {
+    assert.equal(await s.txns.endTxn(id, producerId, producerEpoch, opts.end), 0);
+  }
+}
 
 /** The decoded request of a fixture. */
 function requestOf(fx: Fixture): Any {

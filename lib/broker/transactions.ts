@@ -48,6 +48,19 @@ export const TXN_STATES: readonly TxnStateName[] = [
   "PrepareEpochFence",
 ];
 
+/** The topic a group's transactional offsets go to in Kafka (shown, never written, here). */
+export const OFFSETS_TOPIC = "__consumer_offsets";
+/** Kafka's offsets.topic.num.partitions default. */
+const OFFSETS_PARTITIONS = 50;
+
+/** The __consumer_offsets partition of `group` in Kafka: Java's String.hashCode, mod 50. */
+export function offsetsPartition(group: string): number {
+  let h = 0;
+  for (let i = 0; i < group.length; i++) h = (Math.imul(h, 31) + group.charCodeAt(i)) | 0;
+  // Kafka's Utils.abs: Integer.MIN_VALUE becomes 0.
+  return (h === -2147483648 ? 0 : Math.abs(h)) % OFFSETS_PARTITIONS;
+}
+
 /** Kafka's transaction.max.timeout.ms default. */
 export const TRANSACTION_MAX_TIMEOUT_MS = 900_000;
 /** How often open transactions are checked against their timeout. */
@@ -391,7 +404,7 @@ export class TransactionCoordinator {
           k,
           err !== ErrorCode.NONE
             ? err
-            : t!.state === "Ongoing" && t!.partitions.has(k)
+            : t!.state === "Ongoing" && (t!.partitions.has(k) || groupPartition(t!, p))
             ? ErrorCode.NONE
             : ErrorCode.INVALID_TXN_STATE,
         );
@@ -589,17 +602,28 @@ export class TransactionCoordinator {
     });
   }
 
-  /** The partitions of `t`'s transaction, by topic (DescribeTransactions). */
+  /**
+   * The partitions of `t`'s transaction, by topic (DescribeTransactions), with the
+   * __consumer_offsets partition of each group added, as Kafka shows them.
+   */
   static topics(t: TxnMeta): { topic: string; partitions: number[] }[] {
     const by = new Map<string, number[]>();
-    for (const k of t.partitions) {
-      const [topic, p] = unkey(k);
+    const add = (topic: string, p: number) => {
       let ps = by.get(topic);
       if (!ps) by.set(topic, ps = []);
-      ps.push(p);
-    }
+      if (!ps.includes(p)) ps.push(p);
+    };
+    for (const k of t.partitions) add(...unkey(k));
+    for (const g of t.groups.keys()) add(OFFSETS_TOPIC, offsetsPartition(g));
     return [...by].map(([topic, partitions]) => ({ topic, partitions }));
   }
+}
+
+/** Whether `p` is the __consumer_offsets partition of a group in `t`'s transaction. */
+function groupPartition(t: TxnMeta, p: { topic: string; partition: number }): boolean {
+  if (p.topic !== OFFSETS_TOPIC) return false;
+  for (const g of t.groups.keys()) if (offsetsPartition(g) === p.partition) return true;
+  return false;
 }
 
 function snapshot(t: TxnMeta): Partial<TxnMeta> {
