@@ -14,6 +14,7 @@ import {
   franzGoBin,
   javaClientClasspath,
   kafkaClasspath,
+  kafkaStreamsClasspath,
   nodeClientsPath,
   venvBin,
 } from "./_engines.ts";
@@ -42,6 +43,7 @@ export type Need =
   | "java-clients"
   | "node-clients"
   | "franz-go"
+  | "kafka-streams"
   | "confluent-python"
   | "kafka-python"
   | "curl"
@@ -99,6 +101,8 @@ const checks: Record<Need, () => Promise<boolean>> = {
     (await javaClientClasspath("3")) !== undefined && await hasCommand("java", ["-version"]),
   "node-clients": async () => (await nodeClientsPath()) !== undefined && await hasCommand("node"),
   "franz-go": async () => (await franzGoBin()) !== undefined,
+  "kafka-streams": async () =>
+    (await kafkaStreamsClasspath()) !== undefined && await hasCommand("java", ["-version"]),
   "confluent-python": () => pythonImports("confluent_kafka"),
   "kafka-python": () => pythonImports("kafka, snappy, lz4, zstandard"),
 };

@@ -6,7 +6,9 @@
  * read_committed and read_uncommitted, a transaction left open (the last stable offset), a
  * zombie fenced by a second producer with its transactional id, group offsets committed in
  * a transaction, `kafka-transactions.sh list` and `describe`, an abandoned transaction
- * aborted by its timeout, and a transaction open across a SIGKILL of the broker.
+ * aborted by its timeout, and a transaction open across a SIGKILL of the broker; and a Kafka
+ * Streams word count with exactly_once_v2 (tests/clients/java/EosWordCount.java) SIGKILLed
+ * twice mid-stream, whose output holds each count exactly once.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -14,6 +16,8 @@ import {
   javaClientClasspath,
   KAFKA_VERSION,
   type KafkaServer,
+  kafkaStreamsClasspath,
+  kafkaStreamsVersion,
   kafkaTool,
   startKafka,
 } from "../_engines.ts";
@@ -122,6 +126,8 @@ async function target(name: BrokerName): Promise<Target> {
       dataDir,
       "--partitions",
       "1",
+      // As Apache Kafka's default: Kafka Streams relies on it for its output topic.
+      "--auto-create",
       "--json",
     ]);
     return { child, bootstrap: (JSON.parse(child.firstLine) as { bootstrap: string }).bootstrap };
@@ -349,5 +355,117 @@ await envTest(
     assert.deepEqual(v.before["read_committed end"], { 0: 2 }, "the last stable offset held");
     assert.equal(v.during.state, "Ongoing");
     assert.deepEqual(v.after.read_committed, ["0:0=x0", "0:4=n0"]);
+  },
+);
+
+/** The Streams case's input: LINES lines of two words each, cycling through WORDS. */
+const WORDS = ["w0", "w1", "w2", "w3", "w4"];
+const LINES = 3000;
+/** Times the Streams application is SIGKILLed mid-stream. */
+const STREAMS_KILLS = 2;
+
+/** Starts EosWordCount; answers its process and the lines it printed so far. */
+async function startStreams(args: Record<string, string>) {
+  const cp = (await kafkaStreamsClasspath())!;
+  const child = new Deno.Command("java", {
+    args: [
+      "-Xmx384m",
+      "-XX:+UseSerialGC",
+      "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+      "-cp",
+      cp,
+      "EosWordCount",
+      ...Object.entries(args).map(([k, v]) => `${k}=${v}`),
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  let err = "";
+  const out = (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      lines.push(...chunk.split("\n").filter((l) => l));
+    }
+  })();
+  const errs = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      err = (err + chunk).slice(-4000);
+    }
+  })();
+  return {
+    lines,
+    stderr: () => err,
+    async kill(signal: Deno.Signal) {
+      try {
+        child.kill(signal);
+      } catch { /* gone */ }
+      await child.status;
+      await Promise.allSettled([out, errs]);
+    },
+  };
+}
+
+await envTest(
+  `Kafka Streams ${kafkaStreamsVersion()} exactly_once_v2, SIGKILLed ${STREAMS_KILLS} times mid-stream: each count once`,
+  ["kafka", "java-clients", "kafka-streams"],
+  async () => {
+    const got = await onBoth(async (t, tag) => {
+      const input = `eos-in-${tag}`;
+      const output = `eos-out-${tag}`;
+      await step("lines", {
+        bootstrap: t.bootstrap,
+        topic: input,
+        words: WORDS.join(","),
+        count: String(LINES),
+      });
+      const state = await Deno.makeTempDir({ prefix: "pinpipe-streams-" });
+      const args = { bootstrap: t.bootstrap, app: `eos-${tag}`, input, output, state };
+      let killed = 0;
+      try {
+        for (; killed < STREAMS_KILLS; killed++) {
+          const app = await startStreams(args);
+          try {
+            // Killed once it has processed some lines (and before it is done with them).
+            await waitFor(
+              "the application to process 1,000 lines",
+              () => app.lines.some((l) => /^processed \d+/.test(l) || l.startsWith("error")),
+              120_000,
+            );
+            assert.ok(!app.lines.some((l) => l.startsWith("error")), app.lines.join("\n"));
+          } catch (err) {
+            await app.kill("SIGKILL");
+            throw new Error(`${err}\n${app.lines.join("\n")}\n${app.stderr()}`);
+          }
+          await app.kill("SIGKILL");
+        }
+        const app = await startStreams(args);
+        let counts: Record<string, string[]> = {};
+        try {
+          await waitFor("every count in the output", async () => {
+            counts = await step("counts", { bootstrap: t.bootstrap, topic: output }).catch(
+              () => ({}),
+            );
+            const per = (LINES * 2) / WORDS.length;
+            return WORDS.every((w) => (counts[w] ?? []).map(Number).includes(per));
+          }, 240_000);
+        } catch (err) {
+          throw new Error(`${err}\n${app.lines.join("\n")}\n${app.stderr()}`);
+        } finally {
+          await app.kill("SIGKILL");
+        }
+        return { killed, counts };
+      } finally {
+        await Deno.remove(state, { recursive: true }).catch(() => {});
+      }
+    });
+    const per = (LINES * 2) / WORDS.length;
+    const once = Object.fromEntries(
+      WORDS.map((w) => [w, Array.from({ length: per }, (_, i) => String(i + 1))]),
+    );
+    for (const [broker, r] of Object.entries(got)) {
+      assert.equal(r.killed, STREAMS_KILLS, broker);
+      assert.deepEqual(r.counts, once, `${broker}: each word's counts 1..${per}, each once`);
+    }
   },
 );

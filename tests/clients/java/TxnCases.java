@@ -15,6 +15,9 @@
  *                 commit, after it, and after an aborted second transaction
  *   init          a new producer with the transactional id commits one record (value=)
  *   view          what read_committed and read_uncommitted consumers read, and end offsets
+ *   lines         count= lines of the words in words= (comma-separated) to the topic, one
+ *                 word more per line cycling through them (the Streams case's input)
+ *   counts        per key, the values read_committed reads from the topic, in order
  */
 import java.time.Duration;
 import java.util.ArrayList;
@@ -177,6 +180,46 @@ public final class TxnCases {
       case "view":
         out.putAll(view(topic, Integer.parseInt(args.getOrDefault("partitions", "1"))));
         return out;
+      case "lines": {
+        create(topic, 1);
+        String[] words = arg("words").split(",");
+        int count = Integer.parseInt(arg("count"));
+        Properties pp = new Properties();
+        pp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, arg("bootstrap"));
+        pp.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        pp.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        try (KafkaProducer<String, String> p = new KafkaProducer<>(pp)) {
+          for (int i = 0; i < count; i++) {
+            p.send(new ProducerRecord<>(topic, null, words[i % words.length] + " " + words[(i + 1) % words.length]));
+          }
+        }
+        out.put("sent", count);
+        return out;
+      }
+      case "counts": {
+        Properties c = new Properties();
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, arg("bootstrap"));
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        c.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(c)) {
+          List<TopicPartition> tps = new ArrayList<>();
+          consumer.partitionsFor(topic).forEach(pi -> tps.add(new TopicPartition(topic, pi.partition())));
+          consumer.assign(tps);
+          consumer.seekToBeginning(tps);
+          Map<TopicPartition, Long> end = consumer.endOffsets(tps);
+          Map<String, List<String>> byKey = new TreeMap<>();
+          long deadline = System.currentTimeMillis() + 60_000;
+          while (tps.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+            if (System.currentTimeMillis() > deadline) throw new IllegalStateException("did not reach " + end);
+            for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
+              byKey.computeIfAbsent(r.key(), k -> new ArrayList<>()).add(r.value());
+            }
+          }
+          out.putAll(byKey);
+        }
+        return out;
+      }
       default:
         throw new IllegalArgumentException("unknown step " + step);
     }
