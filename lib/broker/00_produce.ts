@@ -24,7 +24,8 @@
  * - Transactional batches: the request's transactional id must hold the producer id and
  *   epoch (INVALID_PRODUCER_ID_MAPPING, INVALID_PRODUCER_EPOCH for a fenced one) and, as
  *   Kafka 3.9 verifies (KIP-890), the partition must be in its open transaction
- *   (INVALID_TXN_STATE); without a transactional id TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+ *   (INVALID_TXN_STATE, TRANSACTION_ABORTABLE from v11); without a transactional id
+ *   TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
  *
  * Version notes: v1+ throttle_time_ms (last field); v2+ log_append_time_ms (always -1:
  * CreateTime); v3+ transactional_id; v5+ log_start_offset; v7+ zstd; v8+ record errors and
@@ -151,7 +152,7 @@ export const produce = defineApi({
         }
         if (batches[0].attributes & TRANSACTIONAL_FLAG) {
           const b = batches[0];
-          const code = req.transactionalId === null
+          let code = req.transactionalId === null
             ? ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
             : s.txns.checkProduce(
               req.transactionalId,
@@ -160,13 +161,17 @@ export const produce = defineApi({
               name,
               p.index,
             );
+          // A failed verification is TRANSACTION_ABORTABLE from v11 in Kafka 3.9.
+          if (code === ErrorCode.INVALID_TXN_STATE && v >= 11) {
+            code = ErrorCode.TRANSACTION_ABORTABLE;
+          }
           if (code !== ErrorCode.NONE) {
             const why = req.transactionalId === null
               ? "a transactional batch needs the request's transactional id"
               : `transactional id "${req.transactionalId}" (producer ${b.producerId}, epoch ` +
                 `${b.producerEpoch}) cannot write to ${name}-${p.index}: ${errorName(code)}`;
             s.log(`refused a produce to ${name}-${p.index}: ${why}`);
-            return fail(code, why, log.logStartOffset);
+            return fail(code, why); // found before appending: no log start offset, as in Kafka
           }
         }
         const verdict = log.checkProducer(batches);

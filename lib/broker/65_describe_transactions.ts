@@ -44,11 +44,12 @@ export const describeTransactions = defineApi({
           return {
             errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND,
             transactionalId: id,
+            // Kafka leaves the other fields at their zero defaults.
             transactionState: "",
             transactionTimeoutMs: 0,
-            transactionStartTimeMs: -1,
-            producerId: -1,
-            producerEpoch: -1,
+            transactionStartTimeMs: 0,
+            producerId: 0,
+            producerEpoch: 0,
             topics: [],
           };
         }

@@ -3,7 +3,7 @@
  *
  * Behavior: every transactional id with its producer id and state, filtered by state
  * names (an unknown name is listed in unknown_state_filters), producer ids and, from v1,
- * how long the open transaction has run (transactions running longer than
+ * how long the open transaction has run (open transactions running longer than
  * duration_filter ms; below 0 no filter).
  *
  * Version notes: v0 is flexible; v1 duration_filter.
@@ -13,6 +13,9 @@ import { defineApi } from "./api.ts";
 import { ErrorCode } from "./error_codes.ts";
 import { arr } from "./schema.ts";
 import { TXN_STATES, type TxnStateName } from "./transactions.ts";
+
+/** The states of a transaction still running (what duration_filter looks at). */
+const OPEN = new Set(["Ongoing", "PrepareCommit", "PrepareAbort", "PrepareEpochFence"]);
 
 export const listTransactions = defineApi({
   key: 66,
@@ -47,7 +50,8 @@ export const listTransactions = defineApi({
         .filter((t) =>
           (req.stateFilters.length === 0 || states.has(t.state as TxnStateName)) &&
           (pids.size === 0 || pids.has(t.producerId)) &&
-          (req.durationFilter < 0 || (t.startTime >= 0 && now - t.startTime > req.durationFilter))
+          (req.durationFilter < 0 ||
+            (OPEN.has(t.state) && t.startTime >= 0 && now - t.startTime > req.durationFilter))
         )
         .map((t) => ({
           transactionalId: t.transactionalId,

@@ -87,7 +87,7 @@ export interface TxnMeta {
   partitions: Set<string>;
   /** Groups added (AddOffsetsToTxn) and the offsets committed for them. */
   groups: Map<string, PendingOffset[]>;
-  /** When the open transaction started (-1 when none is open). */
+  /** When the last transaction started (-1 before the first). */
   startTime: number;
   lastUpdate: number;
 }
@@ -355,7 +355,7 @@ export class TransactionCoordinator {
             meta.state = "Empty";
             meta.partitions = new Set();
             meta.groups = new Map();
-            meta.startTime = -1;
+            // The last transaction's start stays, as Kafka keeps it (DescribeTransactions).
           });
           if (!ok) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
           return { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: epoch };
@@ -579,7 +579,6 @@ export class TransactionCoordinator {
       t.state = commit ? "CompleteCommit" : "CompleteAbort";
       t.partitions = new Set();
       t.groups = new Map();
-      t.startTime = -1;
     });
     return ErrorCode.NONE;
   }
