@@ -23,7 +23,14 @@ import { type Api, isFlexible, NO_RESPONSE, type RequestContext } from "../lib/b
 import { Reader, Writer } from "../lib/broker/codec.ts";
 import { KAFKA_LOG_DEFAULTS } from "../lib/broker/configs.ts";
 import { ErrorCode } from "../lib/broker/error_codes.ts";
-import { batchCrcOk, batchHeader, splitBatches } from "../lib/broker/record_batch.ts";
+import {
+  batchCrcOk,
+  batchHeader,
+  COMMIT_MARKER,
+  markerBatch,
+  splitBatches,
+} from "../lib/broker/record_batch.ts";
+import { crc32c } from "../lib/broker/crc32c.ts";
 import { APIS } from "../lib/broker/registry.ts";
 import { arr, type Fields, message, type Schema, ZERO_UUID } from "../lib/broker/schema.ts";
 import { BrokerState } from "../lib/broker/state.ts";
@@ -435,6 +442,19 @@ const CHECKS: Record<string, Check> = {
       partitions: [{ partitionIndex: 0, errorCode: 0 }],
     }]);
   },
+  DescribeProducers(req, res, fx) {
+    const { topic } = names(fx);
+    assert.deepEqual(req.topics, [{ name: topic, partitionIndexes: [1] }]);
+    const p = res.topics[0].partitions[0];
+    assert.deepEqual([p.partitionIndex, p.errorCode], [1, 0]);
+    // The transactional producer: a committed record (offset 0, its marker at 1), then one
+    // in the open transaction at offset 2.
+    const [producer] = p.activeProducers;
+    assert.deepEqual(
+      [producer.producerEpoch, producer.lastSequence, producer.currentTxnStartOffset],
+      [0, 1, 2],
+    );
+  },
   DescribeTransactions(req, res, fx) {
     const { topic } = names(fx);
     assert.deepEqual(req.transactionalIds, [`frames-txn-${topic.slice(7)}`]);
@@ -682,6 +702,33 @@ const EMBEDDED: Record<string, Embedded> = {
       await txnAs(s, requestOf(fx).transactionalId, { group: names(fx).group });
     },
     request: (req, s) => ({ ...req, producerId: s.txns.get(req.transactionalId)!.producerId }),
+  },
+  DescribeProducers: {
+    // Partition 1 as the transactional step left it: a record and its commit marker, then a
+    // record of the open transaction, from one producer.
+    given: async (s, fx) => {
+      await seed(s, fx);
+      const log = s.topics.get(names(fx).topic)!.partitions[1];
+      for (const seq of [0, 1]) {
+        const b = markerBatch(0, 0, 0, Date.now());
+        const v = new DataView(b.buffer);
+        v.setInt16(21, 0x10); // a transactional data batch, not a control one
+        v.setInt32(53, seq);
+        v.setUint32(17, crc32c(b.subarray(21)));
+        log.append(b, splitBatches(b) as Any[]);
+        if (seq === 0) log.appendMarker(0, 0, COMMIT_MARKER);
+      }
+    },
+    compare: (res) => ({
+      ...res,
+      topics: res.topics.map((t: Any) => ({
+        ...t,
+        partitions: t.partitions.map((p: Any) => ({
+          ...p,
+          activeProducers: p.activeProducers.map((a: Any) => ({ ...a, lastTimestamp: "*" })),
+        })),
+      })),
+    }),
   },
   DescribeTransactions: {
     given: async (s, fx) => {

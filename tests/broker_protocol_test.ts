@@ -115,6 +115,7 @@ Deno.test("ApiVersions advertises min 0 and the max versions Apache Kafka 3.9 se
     IncrementalAlterConfigs: [0, 1],
     OffsetDelete: [0, 0],
     DescribeCluster: [0, 1],
+    DescribeProducers: [0, 0],
     DescribeTransactions: [0, 0],
     ListTransactions: [0, 1],
   });

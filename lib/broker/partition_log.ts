@@ -274,7 +274,7 @@ export class PartitionLog {
           log.txns.onBatch(b.producerId, b.attributes, b.baseOffset, b.controlType);
         }
         if (b.producerId >= 0 && b.baseOffset >= replayFrom && b.attributes & CONTROL_FLAG) {
-          log.producers.marker(b.producerId, b.producerEpoch, next - 1, b.maxTimestamp);
+          log.producers.marker(b.producerId, b.producerEpoch, next - 1, b.maxTimestamp, 0);
         } else if (b.producerId >= 0 && b.baseOffset >= replayFrom) {
           log.producers.record(b.producerId, b.producerEpoch, {
             firstSeq: b.baseSequence,
@@ -519,18 +519,24 @@ export class PartitionLog {
           b.attributes & CONTROL_FLAG ? controlType(records, b.start, b.size) : -1,
         );
         if (b.attributes & CONTROL_FLAG) {
-          this.producers.marker(b.producerId, b.producerEpoch, after - 1, now);
+          this.producers.marker(b.producerId, b.producerEpoch, after - 1, now, 0, b.maxTimestamp);
           next = after;
           continue;
         }
       }
       if (b.producerId >= 0) {
-        this.producers.record(b.producerId, b.producerEpoch, {
-          firstSeq: b.baseSequence,
-          lastSeq: lastSequence(b.baseSequence, b.lastOffsetDelta),
-          firstOffset: next,
-          lastOffset: after - 1,
-        }, now);
+        this.producers.record(
+          b.producerId,
+          b.producerEpoch,
+          {
+            firstSeq: b.baseSequence,
+            lastSeq: lastSequence(b.baseSequence, b.lastOffsetDelta),
+            firstOffset: next,
+            lastOffset: after - 1,
+          },
+          now,
+          b.maxTimestamp,
+        );
       }
       next = after;
     }
@@ -570,6 +576,7 @@ export class PartitionLog {
     const bytes = s.size;
     s.store.remove();
     this.logStartOffset = Math.max(this.logStartOffset, this.segments[0].base);
+    this.txns.prune(this.logStartOffset);
     return bytes;
   }
 

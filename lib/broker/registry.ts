@@ -34,6 +34,7 @@ import { deleteGroups } from "./42_delete_groups.ts";
 import { incrementalAlterConfigs } from "./44_incremental_alter_configs.ts";
 import { offsetDelete } from "./47_offset_delete.ts";
 import { describeCluster } from "./60_describe_cluster.ts";
+import { describeProducers } from "./61_describe_producers.ts";
 
 /** Every API, by key. */
 export const APIS: ReadonlyMap<number, Api> = new Map(
@@ -66,6 +67,7 @@ export const APIS: ReadonlyMap<number, Api> = new Map(
     incrementalAlterConfigs,
     offsetDelete,
     describeCluster,
+    describeProducers,
     describeTransactions,
     listTransactions,
   ] as Api[]).map((a) => [a.key, a]),

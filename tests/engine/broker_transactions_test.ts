@@ -5,7 +5,8 @@
  * offset (markers take offsets, so the offsets show them too): commits and aborts read with
  * read_committed and read_uncommitted, a transaction left open (the last stable offset), a
  * zombie fenced by a second producer with its transactional id, group offsets committed in
- * a transaction, `kafka-transactions.sh list` and `describe`, an abandoned transaction
+ * a transaction, `kafka-transactions.sh list`, `describe` and `describe-producers`, an
+ * abandoned transaction
  * aborted by its timeout, and a transaction open across a SIGKILL of the broker; and a Kafka
  * Streams word count with exactly_once_v2 (tests/clients/java/EosWordCount.java) SIGKILLed
  * twice mid-stream, whose output holds each count exactly once.
@@ -295,6 +296,17 @@ await envTest(
       assert.equal(listed.code, 0, listed.stderr);
       const mine = table(listed.stdout).find((r) => r.TransactionalId === txn);
       const during = await describe(t.bootstrap, txn);
+      const producers = await kafkaTool("kafka-transactions", [
+        "--bootstrap-server",
+        t.bootstrap,
+        "describe-producers",
+        "--topic",
+        topic,
+        "--partition",
+        "0",
+      ]);
+      assert.equal(producers.code, 0, producers.stderr);
+      const [producer] = table(producers.stdout);
       let after: Record<string, string> = {};
       await waitFor("the timeout to abort it", async () => {
         after = await describe(t.bootstrap, txn);
@@ -311,12 +323,24 @@ await envTest(
           partitions: during.TopicPartitions?.replace(tag, "TAG"),
         },
         after: { state: after.TransactionState, epoch: after.ProducerEpoch },
+        producer: {
+          epoch: producer.ProducerEpoch,
+          coordinatorEpoch: producer.LatestCoordinatorEpoch,
+          lastSequence: producer.LastSequence,
+          txnStart: producer.CurrentTransactionStartOffset,
+        },
         view,
       };
     });
     const v = same(got, "the abandoned transaction");
     assert.deepEqual(v.listed, { state: "Ongoing", hasProducer: true });
-    assert.equal(v.during.state, "Ongoing");
+    assert.deepEqual([v.during.state, v.during.partitions], ["Ongoing", "abandoned-TAG-0"]);
+    assert.deepEqual(v.after, { state: "CompleteAbort", epoch: "1" }, "aborted, epoch bumped");
+    assert.deepEqual(
+      v.producer,
+      { epoch: "0", coordinatorEpoch: "0", lastSequence: "1", txnStart: "2" },
+      "kafka-transactions.sh describe-producers: x0, its marker, then y0 open at offset 2",
+    );
     assert.deepEqual(v.view.read_committed, ["0:0=x0"]);
     assert.deepEqual(v.view["read_committed end"], { 0: 4 }, "y0 and its abort marker passed");
   },
@@ -353,7 +377,7 @@ await envTest(
     });
     const v = same(got, "the transaction across the SIGKILL");
     assert.deepEqual(v.before["read_committed end"], { 0: 2 }, "the last stable offset held");
-    assert.equal(v.during.state, "Ongoing");
+    assert.deepEqual(v.during, { state: "Ongoing", partitions: "killed-TAG-0" });
     assert.deepEqual(v.after.read_committed, ["0:0=x0", "0:4=n0"]);
   },
 );

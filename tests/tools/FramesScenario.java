@@ -113,6 +113,8 @@ public final class FramesScenario {
       producer.send(new ProducerRecord<>(topic, 1, "t1", "aborted")).get();
       admin.describeTransactions(List.of(txnId)).all().get();
       step("described " + txnId + " with a transaction open");
+      admin.describeProducers(List.of(new TopicPartition(topic, 1))).all().get();
+      step("described the producers of partition 1");
       producer.abortTransaction();
       step("aborted it");
       admin.listTransactions().all().get();

@@ -303,11 +303,12 @@ const SCENARIOS: Record<string, string> = {
     "Apache Kafka itself, verifying the transactional producer's partitions (KIP-890) before " +
     "it appends their records",
   "frames-txn-admin":
-    "Admin: describe the transactional id while its second transaction is open; list transactions",
+    "Admin: describe the transactional id and partition 1's producers while its second " +
+    "transaction is open; list transactions",
 };
 
 /** The APIs only the transactional step calls (its other calls are the other steps' APIs). */
-const TXN_APIS = new Set([24, 25, 26, 28, 65, 66]);
+const TXN_APIS = new Set([24, 25, 26, 28, 61, 65, 66]);
 
 /**
  * Client ids of Apache Kafka's own connections to itself, made in the transactional step:
