@@ -15,7 +15,8 @@
  * - more than one broker: node 0 is the controller, every group's coordinator and the
  *   only replica; replication factors above 1 are refused
  * - of transactions (transactions.ts): transactional id expiry, KIP-890 part 2 (an epoch
- *   bump per transaction, Kafka 4.0), DescribeProducers and WriteTxnMarkers as APIs
+ *   bump per transaction, Kafka 4.0), WriteTxnMarkers as an API (markers are written
+ *   in-process), the KIP-848 consumer group protocol
  * - fetch sessions (KIP-227, refused as Kafka refuses them with a full cache), follower
  *   fetching, and message-format conversion (magic 0/1 is refused; Fetch v0–v3 gets
  *   UNSUPPORTED_VERSION)

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { ErrorCode } from "../../lib/broker/error_codes.ts";
 import { FileHandles } from "../../lib/broker/log_store.ts";
 import { PartitionLog } from "../../lib/broker/partition_log.ts";
+import { ProducerStateTable } from "../../lib/broker/producer_state.ts";
 import { crc32c } from "../../lib/broker/crc32c.ts";
 import {
   ABORT_MARKER,
@@ -372,4 +373,24 @@ Deno.test({
       await broker.close();
     }
   },
+});
+
+Deno.test("producers.snapshot keeps what DescribeProducers shows, and reads a snapshot without it", () => {
+  const t = new ProducerStateTable();
+  t.record(4, 0, { firstSeq: 0, lastSeq: 1, firstOffset: 0, lastOffset: 1 }, 100, 90);
+  t.marker(4, 0, 2, 110, 0, 105);
+  const back = ProducerStateTable.deserialize(t.serialize());
+  const e = back.get(4)!;
+  assert.deepEqual([e.lastTimestamp, e.coordinatorEpoch, e.batches.at(-1)?.lastSeq], [105, 0, 1]);
+  // A snapshot written before these fields: unknown (-1), not an error.
+  const body = JSON.stringify({
+    version: 1,
+    coveredUpTo: 2,
+    producers: [[4, 0, 100, [[0, 1, 0, 1]]]],
+  });
+  const old = new TextEncoder().encode(
+    `${crc32c(new TextEncoder().encode(body)).toString(16).padStart(8, "0")}\n${body}\n`,
+  );
+  const e2 = ProducerStateTable.deserialize(old).get(4)!;
+  assert.deepEqual([e2.lastTimestamp, e2.coordinatorEpoch], [-1, -1]);
 });
