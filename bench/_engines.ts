@@ -105,6 +105,7 @@ export const KAFKA_TOOLS: Record<string, string> = {
   "kafka-producer-perf-test": "org.apache.kafka.tools.ProducerPerformance",
   "kafka-consumer-perf-test": "org.apache.kafka.tools.ConsumerPerformance",
   "kafka-storage": "kafka.tools.StorageTool",
+  "kafka-transactions": "org.apache.kafka.tools.TransactionsCommand",
 };
 
 /** kafka-run-class.sh's JVM options for the broker (kafka-server-start.sh defaults). */

@@ -18,7 +18,8 @@
  * default flush settings; see `compareWithApacheKafka`), each broker in turn on this machine:
  * kafka-producer-perf-test 1,000,000 x 1 KiB acks=all, kcat producing 1,000,000 x 1 KiB,
  * kafka-consumer-perf-test reading those back (three times, the median compared), resident memory at the end, startup time,
- * and a restart on 2 GiB of logs. Targets (issue 10): pinpipe >= 1.0x Apache Kafka's
+ * and a restart on 2 GiB of logs; and kafka-producer-perf-test with a transactional id
+ * committing every 100 ms (issue 24: >= 1.0x). Targets (issue 10): pinpipe >= 1.0x Apache Kafka's
  * produce and consume throughput, <= 1/3 of its memory, startup <= 1/10 of its time.
  *
  * `BENCH_BROKER_SCALE=0.05 deno run -A bench/broker_bench.ts` runs everything at 5 % size
@@ -321,6 +322,8 @@ interface ComparedFigures {
   perfError?: string;
   /** kafka-producer-perf-test with enable.idempotence=false, run only after a failure. */
   perfProduceNoIdempotence?: number;
+  /** kafka-producer-perf-test with a transactional id, a transaction every 100 ms. */
+  perfTxn?: number;
   kcatProduce: number;
   /** kafka-consumer-perf-test's fetch rate (after the group is joined). */
   consume: number;
@@ -381,8 +384,10 @@ async function perfProduce(
   bootstrap: string,
   topic: string,
   extra: string[] = [],
+  toolArgs: string[] = [],
 ): Promise<{ rate?: number; error?: string }> {
   const r = await kafkaTool("kafka-producer-perf-test", [
+    ...toolArgs,
     "--topic",
     topic,
     "--num-records",
@@ -433,7 +438,10 @@ async function measureBroker(b: ComparedBroker, recordsFile: string): Promise<Co
   const admin = createKafka({ bootstrap: b.bootstrap, clientId: "bench" }).admin();
   await admin.connect();
   await admin.createTopics({
-    topics: ["compare.perf", "compare.kcat"].map((topic) => ({ topic, numPartitions: 3 })),
+    topics: ["compare.perf", "compare.kcat", "compare.txn"].map((topic) => ({
+      topic,
+      numPartitions: 3,
+    })),
     waitForLeaders: true,
   });
   await admin.disconnect();
@@ -472,6 +480,22 @@ async function measureBroker(b: ComparedBroker, recordsFile: string): Promise<Co
   }
   brokerCpu("kafka-producer-perf-test");
 
+  // Transactions (issue 24): a transaction committed every 100 ms.
+  const txn = await perfProduce(b.bootstrap, "compare.txn", [], [
+    "--transactional-id",
+    "bench-txn",
+    "--transaction-duration-ms",
+    "100",
+  ]);
+  if (txn.rate !== undefined) {
+    report(
+      `${b.name}: kafka-producer-perf-test, transactional, 100 ms transactions`,
+      txn.rate,
+      "records/s",
+    );
+  } else console.log(`  ${b.name}: transactional kafka-producer-perf-test FAILED: ${txn.error}`);
+  brokerCpu("transactional kafka-producer-perf-test");
+
   // Keyless records spread one by one (not librdkafka's default sticky partitioner, which fills
   // one partition for 10 ms at a time): with sticky partitions the three partitions end up
   // unequal by chance, and once the smaller ones are read the Java consumer's fetches for them
@@ -507,7 +531,8 @@ async function measureBroker(b: ComparedBroker, recordsFile: string): Promise<Co
   report(`${b.name}: resident memory at the end`, rssMB, "MB");
   report(`${b.name}: startup on an empty data dir`, b.startupMs, "ms");
   // Topped up with kcat to 2 GiB of records (1 KiB each) before the restart.
-  let stored = (perf.rate !== undefined || noIdempotence !== undefined ? 2 : 1) * SIDE_RECORDS;
+  let stored = (perf.rate !== undefined || noIdempotence !== undefined ? 2 : 1) * SIDE_RECORDS +
+    (txn.rate !== undefined ? SIDE_RECORDS : 0);
   const wanted = Math.round((2 * 1024 ** 3 * SCALE) / RECORD_BYTES);
   if (stored < wanted) {
     const more = `${recordsFile}.more`;
@@ -523,6 +548,7 @@ async function measureBroker(b: ComparedBroker, recordsFile: string): Promise<Co
     perfProduce: perf.rate,
     perfError: perf.error,
     perfProduceNoIdempotence: noIdempotence,
+    perfTxn: txn.rate,
     kcatProduce: SIDE_RECORDS / kcat.sec,
     consume,
     consumeWithJoin,
@@ -593,6 +619,9 @@ async function compareWithApacheKafka(): Promise<void> {
         { min: 1 },
       );
     }
+    ratio("kafka-producer-perf-test, transactional (100 ms transactions)", p.perfTxn, k.perfTxn, {
+      min: 1,
+    });
     ratio("kcat producer", p.kcatProduce, k.kcatProduce, { min: 1 });
     ratio("kafka-consumer-perf-test, fetch rate", p.consume, k.consume, { min: 1 });
     ratio("kafka-consumer-perf-test, with the group join", p.consumeWithJoin, k.consumeWithJoin);

@@ -42,7 +42,8 @@ export type EngineName =
   | "java-clients"
   | "node-clients"
   | "franz-go"
-  | "msk-iam-auth";
+  | "msk-iam-auth"
+  | "kafka-streams";
 
 /** What provisioning one engine did. */
 export interface EngineReport {
@@ -331,6 +332,67 @@ async function provisionFranzGo(): Promise<Omit<EngineReport, "engine" | "second
   return { ok: true, how: "installed", versions };
 }
 
+const kafkaStreamsDir = () => join(ENGINES_DIR, "kafka-streams");
+
+async function kafkaStreamsStamp(): Promise<string> {
+  return await sha256(
+    readOr(join(INPUTS, "kafka-streams.pom.xml")),
+    readOr(join(CLIENTS, "java", "EosWordCount.java")),
+  );
+}
+
+/** The pinned Kafka Streams version. */
+export function kafkaStreamsVersion(): string {
+  const pom = readOr(join(INPUTS, "kafka-streams.pom.xml"));
+  return /<kafka\.streams\.version>([^<]+)</.exec(pom)?.[1] ?? "?";
+}
+
+/**
+ * The classpath running tests/clients/java/EosWordCount.java on Kafka Streams, or undefined
+ * when not provisioned.
+ */
+export async function kafkaStreamsClasspath(): Promise<string | undefined> {
+  const stamp = readOr(join(kafkaStreamsDir(), ".stamp")).trim();
+  if (stamp !== await kafkaStreamsStamp()) return undefined;
+  return `${join(kafkaStreamsDir(), "classes")}:${join(kafkaStreamsDir(), "libs", "*")}`;
+}
+
+async function provisionKafkaStreams(): Promise<Omit<EngineReport, "engine" | "seconds">> {
+  const versions = `kafka-streams ${kafkaStreamsVersion()}`;
+  if (await kafkaStreamsClasspath()) return { ok: true, how: "cached", versions };
+  const tmp = `${kafkaStreamsDir()}.tmp-${Deno.pid}`;
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  const mvn = await exec("mvn", [
+    "-q",
+    "-B",
+    "-f",
+    join(INPUTS, "kafka-streams.pom.xml"),
+    "dependency:copy-dependencies",
+    "-DincludeScope=runtime",
+    `-DoutputDirectory=${join(tmp, "libs")}`,
+  ]);
+  if (mvn.code !== 0) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    return { ok: false, error: `mvn (kafka-streams) failed:\n${lastLines(mvn.out)}` };
+  }
+  const javac = await exec("javac", [
+    "-nowarn",
+    "-cp",
+    join(tmp, "libs", "*"),
+    "-d",
+    join(tmp, "classes"),
+    join(CLIENTS, "java", "EosWordCount.java"),
+  ]);
+  if (javac.code !== 0) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    return { ok: false, error: `javac EosWordCount.java failed:\n${lastLines(javac.out)}` };
+  }
+  await Deno.writeTextFile(join(tmp, ".stamp"), await kafkaStreamsStamp());
+  await Deno.remove(kafkaStreamsDir(), { recursive: true }).catch(() => {});
+  await Deno.rename(tmp, kafkaStreamsDir());
+  return { ok: true, how: "installed", versions };
+}
+
 /**
  * Installs every engine that is missing or out of date into ENGINES_DIR (one process at a
  * time: a lock file serialises concurrent test runs) and reports what each took.
@@ -350,6 +412,7 @@ export async function provision(
       ["node-clients", provisionNodeClients],
       ["franz-go", provisionFranzGo],
       ["msk-iam-auth", provisionMskIamAuth],
+      ["kafka-streams", provisionKafkaStreams],
     ];
     for (const [engine, step] of steps) {
       const t0 = performance.now();

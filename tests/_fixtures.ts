@@ -15,6 +15,7 @@ import {
   franzGoBin,
   javaClientClasspath,
   kafkaClasspath,
+  kafkaStreamsClasspath,
   mskIamAuthClasspath,
   nodeClientsPath,
   venvBin,
@@ -44,6 +45,7 @@ export type Need =
   | "java-clients"
   | "node-clients"
   | "franz-go"
+  | "kafka-streams"
   | "confluent-python"
   | "kafka-python"
   | "curl"
@@ -100,6 +102,8 @@ const checks: Record<Need, () => Promise<boolean>> = {
   "msk-iam-auth": async () =>
     (await mskIamAuthClasspath()) !== undefined && await hasCommand("java", ["-version"]),
   "franz-go": async () => (await franzGoBin()) !== undefined,
+  "kafka-streams": async () =>
+    (await kafkaStreamsClasspath()) !== undefined && await hasCommand("java", ["-version"]),
   "confluent-python": () => pythonImports("confluent_kafka"),
   "kafka-python": () => pythonImports("kafka, snappy, lz4, zstandard"),
 };

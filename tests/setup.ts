@@ -3,8 +3,9 @@
  * Provisions the real engines the test suite runs against (see tests/_engines.ts): Apache
  * Kafka from Maven Central and a Python venv (PySpark, Airflow + Databricks provider,
  * cfn-lint, moto) from PyPI, and the client matrix's Java (kafka-clients 3.9 and 4.x),
- * Node (@confluentinc/kafka-javascript, built from source) and Go (franz-go) clients, into
- * the git-ignored engine cache. `deno task test` and
+ * Node (@confluentinc/kafka-javascript, built from source) and Go (franz-go) clients, and
+ * Kafka Streams (the transactions tests' exactly-once word count), into the git-ignored
+ * engine cache. `deno task test` and
  * `.ci/run` call it first; a second run finds the cache and takes well under a second.
  *
  * It always exits 0: an engine that cannot be installed is reported loudly here, and the

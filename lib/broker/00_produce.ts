@@ -20,23 +20,26 @@
  * - Idempotent producers (producer id >= 0): a retry of one of the producer's last five
  *   batches is answered with the offset it got the first time and not appended again; a
  *   sequence gap gets OUT_OF_ORDER_SEQUENCE_NUMBER, an epoch older than the producer's
- *   current one INVALID_PRODUCER_EPOCH (producer_state.ts). A request with a transactional
- *   id, or a transactional batch, gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED: transactions
- *   are not supported.
+ *   current one INVALID_PRODUCER_EPOCH (producer_state.ts).
+ * - Transactional batches: the request's transactional id must hold the producer id and
+ *   epoch (INVALID_PRODUCER_ID_MAPPING, INVALID_PRODUCER_EPOCH for a fenced one) and, as
+ *   Kafka 3.9 verifies (KIP-890), the partition must be in its open transaction
+ *   (INVALID_TXN_STATE, TRANSACTION_ABORTABLE from v11); without a transactional id
+ *   TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
  *
  * Version notes: v1+ throttle_time_ms (last field); v2+ log_append_time_ms (always -1:
  * CreateTime); v3+ transactional_id; v5+ log_start_offset; v7+ zstd; v8+ record errors and
  * error message; v9+ flexible; v10+ tagged leader hints (left out: this broker leads
  * everything); v11 same as v10.
  *
- * Not implemented: transactions, LogAppendTime topics, conversion of old message sets.
+ * Not implemented: LogAppendTime topics, conversion of old message sets.
  * @module
  */
 import { defineApi, NO_RESPONSE } from "./api.ts";
 import { brokerTopicDefaults, topicConfig } from "./configs.ts";
-import { ErrorCode } from "./error_codes.ts";
+import { ErrorCode, errorName } from "./error_codes.ts";
 import type { PartitionLog } from "./partition_log.ts";
-import { batchCrcOk, type BatchInfo, splitBatches } from "./record_batch.ts";
+import { batchCrcOk, type BatchInfo, splitBatches, TRANSACTIONAL_FLAG } from "./record_batch.ts";
 import { arr, obj } from "./schema.ts";
 
 interface PartitionResult {
@@ -109,12 +112,6 @@ export const produce = defineApi({
           logStartOffset: logStart,
         });
         if (acks !== 0 && acks !== 1 && acks !== -1) return fail(ErrorCode.INVALID_REQUIRED_ACKS);
-        if (req.transactionalId !== null) {
-          return fail(
-            ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-            "transactions are not supported by this broker",
-          );
-        }
         const topic = known.get(name)!;
         if (typeof topic === "number") return fail(topic);
         const log = topic.partitions[p.index];
@@ -152,6 +149,30 @@ export const produce = defineApi({
             `min.insync.replicas is ${config.minInsyncReplicas} but this broker is the only replica`,
             log.logStartOffset,
           );
+        }
+        if (batches[0].attributes & TRANSACTIONAL_FLAG) {
+          const b = batches[0];
+          let code = req.transactionalId === null
+            ? ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+            : s.txns.checkProduce(
+              req.transactionalId,
+              b.producerId,
+              b.producerEpoch,
+              name,
+              p.index,
+            );
+          // A failed verification is TRANSACTION_ABORTABLE from v11 in Kafka 3.9.
+          if (code === ErrorCode.INVALID_TXN_STATE && v >= 11) {
+            code = ErrorCode.TRANSACTION_ABORTABLE;
+          }
+          if (code !== ErrorCode.NONE) {
+            const why = req.transactionalId === null
+              ? "a transactional batch needs the request's transactional id"
+              : `transactional id "${req.transactionalId}" (producer ${b.producerId}, epoch ` +
+                `${b.producerEpoch}) cannot write to ${name}-${p.index}: ${errorName(code)}`;
+            s.log(`refused a produce to ${name}-${p.index}: ${why}`);
+            return fail(code, why); // found before appending: no log start offset, as in Kafka
+          }
         }
         const verdict = log.checkProducer(batches);
         if (verdict.kind === "duplicate") {

@@ -21,8 +21,12 @@
  * - v0–v3 expect old message sets, which this broker does not make from its record batches:
  *   they get UNSUPPORTED_VERSION per partition, as Kafka answers with
  *   message.downconversion.enable=false.
- * - last_stable_offset = high watermark (no transactions), aborted_transactions is empty,
- *   preferred_read_replica is -1.
+ * - isolation_level read_committed (1): records only below the last stable offset (the
+ *   first offset of the oldest open transaction, else the high watermark), and the
+ *   aborted transactions (producer id, first offset) overlapping what is returned, so the
+ *   client drops their records; the long poll waits for the last stable offset to move.
+ *   read_uncommitted gets everything, markers included, and a null aborted list.
+ * - preferred_read_replica is -1.
  *
  * Version notes: v1+ throttle_time_ms; v3+ request max_bytes; v4+ isolation_level, LSO,
  * aborted transactions; v5+ log_start_offset; v7+ fetch sessions; v9+
@@ -155,10 +159,13 @@ export const fetch = defineApi({
     if (v < 4) tellTooOld(s, ctx.clientId, v);
     const all = topics.flatMap((t) => t.partitions);
     const failed = all.some((p) => p.error !== ErrorCode.NONE);
+    const committed = req.isolationLevel === 1;
     const available = () => {
       let n = 0;
       for (const p of all) {
-        if (p.log && !p.error) n += Math.min(p.log.bytesFrom(p.fetchOffset), p.maxBytes);
+        if (!p.log || p.error) continue;
+        if (committed && p.fetchOffset >= p.log.lastStableOffset) continue;
+        n += Math.min(p.log.bytesFrom(p.fetchOffset), p.maxBytes);
       }
       return n;
     };
@@ -190,8 +197,14 @@ export const fetch = defineApi({
         topicId: t.topicId,
         partitions: t.partitions.map((p) => {
           const log = p.log;
+          const lso = log ? log.lastStableOffset : -1;
           const read = log && !p.error
-            ? log.read(p.fetchOffset, Math.min(p.maxBytes, budget), sent === 0)
+            ? log.read(
+              p.fetchOffset,
+              Math.min(p.maxBytes, budget),
+              sent === 0,
+              committed && lso < log.nextOffset ? lso : undefined,
+            )
             : undefined;
           if (read) {
             budget = Math.max(0, budget - read.bytes);
@@ -203,11 +216,15 @@ export const fetch = defineApi({
             partitionIndex: p.index,
             errorCode: p.error,
             highWatermark: ok ? log.nextOffset : -1,
-            lastStableOffset: ok ? log.nextOffset : -1,
+            lastStableOffset: ok ? lso : -1,
             logStartOffset: ok ? log.logStartOffset : -1,
             // Kafka reads aborted transactions only for read_committed; a partition it never
             // read (unknown, or refused before reading) gets an empty list.
-            abortedTransactions: req.isolationLevel === 1 || !readable(p.error) ? [] : null,
+            abortedTransactions: committed && ok && read?.bytes
+              ? log.txns.abortedIn(p.fetchOffset, lso)
+              : committed || !readable(p.error)
+              ? []
+              : null,
             // Kafka sends no records at all (null) with UNSUPPORTED_VERSION.
             records: p.error === ErrorCode.UNSUPPORTED_VERSION ? null : read ? read.chunks : [],
           };

@@ -14,7 +14,8 @@
  *   UNSUPPORTED_VERSION.
  *
  * Version notes: v0 answers a list of offsets (max_num_offsets, at most one here); v1+
- * one offset with its timestamp; v2+ isolation_level (both levels read the same) and
+ * one offset with its timestamp; v2+ isolation_level (read_committed: latest is the last
+ * stable offset, and no offset at or above it is answered) and
  * throttle_time_ms; v4+ leader epochs; v6+ flexible; v7+ max timestamp; v8+ earliest
  * local.
  * @module
@@ -94,7 +95,7 @@ export const listOffsets = defineApi({
             }
             const log = topic?.partitions[p.partitionIndex];
             if (!log) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-            const found = lookup(log, p.timestamp);
+            const found = lookup(log, p.timestamp, req.isolationLevel === 1);
             return {
               partitionIndex: p.partitionIndex,
               errorCode: ErrorCode.NONE,
@@ -111,10 +112,19 @@ export const listOffsets = defineApi({
 });
 
 /** The offset (and its record's timestamp) a ListOffsets timestamp asks for. */
-export function lookup(log: PartitionLog, ts: number): { offset: number; timestamp: number } {
+export function lookup(
+  log: PartitionLog,
+  ts: number,
+  readCommitted = false,
+): { offset: number; timestamp: number } {
+  if (readCommitted && ts !== LATEST && ts !== EARLIEST && ts !== EARLIEST_LOCAL) {
+    // Kafka answers nothing at or above the last stable offset to read_committed.
+    const found = lookup(log, ts);
+    return found.offset >= log.lastStableOffset ? { offset: -1, timestamp: -1 } : found;
+  }
   switch (ts) {
     case LATEST:
-      return { offset: log.nextOffset, timestamp: -1 };
+      return { offset: readCommitted ? log.lastStableOffset : log.nextOffset, timestamp: -1 };
     case EARLIEST:
     case EARLIEST_LOCAL:
       return { offset: log.logStartOffset, timestamp: -1 };

@@ -10,8 +10,9 @@
  *
  * Version notes: v0 (offsets kept in ZooKeeper) gets UNSUPPORTED_VERSION for every
  * partition, as a KRaft Kafka answers; v2+ null topics = all, top-level error_code; v3+
- * throttle_time_ms; v5+ committed leader epoch; v6+ flexible; v7+ require_stable (nothing
- * is ever pending here); v8+ batched groups; v9 KIP-848 member id and epoch (ignored:
+ * throttle_time_ms; v5+ committed leader epoch; v6+ flexible; v7+ require_stable: a
+ * partition an open transaction commits an offset for (TxnOffsetCommit) gets
+ * UNSTABLE_OFFSET_COMMIT, which read_committed consumers retry; v8+ batched groups; v9 KIP-848 member id and epoch (ignored:
  * classic groups).
  * @module
  */
@@ -70,11 +71,11 @@ export const offsetFetch = defineApi({
       return {
         groups: req.groups.map((g) => ({
           groupId: g.groupId,
-          ...answer(ctx.state, g.groupId, g.topics),
+          ...answer(ctx.state, g.groupId, g.topics, false, req.requireStable),
         })),
       };
     }
-    return answer(ctx.state, req.groupId, req.topics, ctx.apiVersion === 0);
+    return answer(ctx.state, req.groupId, req.topics, ctx.apiVersion === 0, req.requireStable);
   },
 });
 
@@ -83,6 +84,7 @@ function answer(
   groupId: string,
   asked: { name: string; partitionIndexes: number[] }[] | null,
   v0 = false,
+  requireStable = false,
 ) {
   const committed = s.offsets.forGroup(groupId);
   const topics = asked ??
@@ -93,6 +95,16 @@ function answer(
       name: t.name,
       partitions: t.partitionIndexes.map((p) => {
         const c = v0 ? undefined : committed.get(t.name)?.get(p);
+        if (requireStable && s.txns.hasPendingOffset(groupId, t.name, p)) {
+          // An open transaction commits an offset here: a read_committed consumer waits.
+          return {
+            partitionIndex: p,
+            committedOffset: -1,
+            committedLeaderEpoch: -1,
+            metadata: "",
+            errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT,
+          };
+        }
         return {
           partitionIndex: p,
           committedOffset: c ? c.offset : -1,

@@ -1,11 +1,8 @@
 /**
  * FindCoordinator (key 10), versions 0–4.
  *
- * Behavior: this broker coordinates every group. Transaction coordinators (key_type 1)
- * are refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED, what Kafka answers a client
- * that may not use a transactional id, and a message saying why: clients fail at once (a
- * retriable COORDINATOR_NOT_AVAILABLE would have them retry until they time out); other
- * key types get INVALID_REQUEST.
+ * Behavior: this broker coordinates every group (key_type 0) and every transactional id
+ * (key_type 1); other key types get INVALID_REQUEST.
  *
  * Version notes: v1+ key_type, throttle_time_ms, error_message; v3+ flexible; v4+ several
  * keys per request, each answered in its own entry.
@@ -66,15 +63,9 @@ function find(s: BrokerState, key: string, keyType: number, listener?: ListenerI
     errorCode,
     errorMessage,
   });
-  if (keyType === 1) {
-    // What Kafka answers a client that may not use a transactional id: clients fail at
-    // once (COORDINATOR_NOT_AVAILABLE is retriable: they would retry until they time out).
-    return refuse(
-      ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-      "transactions are not supported by this broker",
-    );
+  if (keyType !== 0 && keyType !== 1) {
+    return refuse(ErrorCode.INVALID_REQUEST, `unknown key type ${keyType}`);
   }
-  if (keyType !== 0) return refuse(ErrorCode.INVALID_REQUEST, `unknown key type ${keyType}`);
   return {
     key,
     nodeId: s.nodeId,

@@ -8,18 +8,18 @@
  *   block of 1,000 at a time, written before use, so no id is handed out twice across
  *   restarts; when that write fails the answer is COORDINATOR_NOT_AVAILABLE, which clients
  *   retry.
- * - With a transactional id: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, what a Kafka broker
- *   answers a client that may not use transactions (FindCoordinator answers the same for a
- *   transaction coordinator). Transactions are not offered (AddPartitionsToTxn, EndTxn and
- *   the other transaction APIs are not in the registry); clients report the refusal at
- *   once instead of retrying.
+ * - With a transactional id: the transaction coordinator's (transactions.ts): a new id
+ *   gets a producer id with epoch 0, a known one its epoch bumped, which fences a zombie
+ *   using the same id; an open transaction is aborted first and the answer is
+ *   CONCURRENT_TRANSACTIONS (the client retries). A timeout above 900000 ms
+ *   (transaction.max.timeout.ms) or below 1 gets INVALID_TRANSACTION_TIMEOUT; v3+ naming
+ *   a producer id and epoch that are not the current ones PRODUCER_FENCED
+ *   (INVALID_PRODUCER_EPOCH before v4).
  * - The sequence checks themselves are in Produce (producer_state.ts).
  *
  * Version notes: v1 same as v0; v2+ flexible; v3+ producer_id and producer_epoch in the
  * request (a producer resuming after an error); v4 PRODUCER_FENCED; v5
- * TRANSACTION_ABORTABLE (neither is ever answered here).
- *
- * Not implemented: transactions.
+ * TRANSACTION_ABORTABLE (never answered here).
  * @module
  */
 import { defineApi } from "./api.ts";
@@ -47,12 +47,14 @@ export const initProducerId = defineApi({
   handle(req, ctx) {
     const refuse = (errorCode: number) => ({ errorCode, producerId: -1, producerEpoch: -1 });
     if (req.transactionalId !== null) {
-      ctx.state.log(
-        `refused InitProducerId for transactional id "${req.transactionalId}" from client ` +
-          `"${ctx.clientId}": transactions are not supported (an idempotent producer needs ` +
-          `no transactional id)`,
+      return ctx.state.txns.initProducerId(req.transactionalId, req.transactionTimeoutMs, {
+        producerId: req.producerId,
+        producerEpoch: req.producerEpoch,
+      }).then((r) =>
+        r.errorCode === ErrorCode.PRODUCER_FENCED && ctx.apiVersion < 4
+          ? { ...r, errorCode: ErrorCode.INVALID_PRODUCER_EPOCH }
+          : r
       );
-      return refuse(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     }
     try {
       return {

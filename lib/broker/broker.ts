@@ -14,9 +14,9 @@
  * Skipped on purpose (see each API module for details):
  * - more than one broker: node 0 is the controller, every group's coordinator and the
  *   only replica; replication factors above 1 are refused
- * - transactions (FindCoordinator for a transactional id, InitProducerId with one and
- *   transactional batches are refused; the Txn APIs are not offered); the idempotent
- *   producer is supported
+ * - of transactions (transactions.ts): transactional id expiry, KIP-890 part 2 (an epoch
+ *   bump per transaction, Kafka 4.0), WriteTxnMarkers as an API (markers are written
+ *   in-process), the KIP-848 consumer group protocol
  * - fetch sessions (KIP-227, refused as Kafka refuses them with a full cache), follower
  *   fetching, and message-format conversion (magic 0/1 is refused; Fetch v0–v3 gets
  *   UNSUPPORTED_VERSION)

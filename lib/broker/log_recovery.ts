@@ -16,7 +16,7 @@
  * @module
  */
 import { crc32c } from "./crc32c.ts";
-import { BATCH_HEADER_BYTES, batchHeader } from "./record_batch.ts";
+import { BATCH_HEADER_BYTES, batchHeader, CONTROL_FLAG, controlType } from "./record_batch.ts";
 
 /** Largest batch a scan accepts; anything claiming more is corruption. */
 export const MAX_BATCH_BYTES = 1024 * 1024 * 1024;
@@ -32,6 +32,10 @@ export interface ScannedBatch {
   producerId: number;
   producerEpoch: number;
   baseSequence: number;
+  /** Attributes (transactional bit 4, control bit 5). */
+  attributes: number;
+  /** A control batch's record type (ABORT_MARKER, COMMIT_MARKER), else -1. */
+  controlType: number;
 }
 
 /** A region of a segment that holds no valid batch. */
@@ -188,6 +192,8 @@ export function scanSegment(
             producerId: h.producerId,
             producerEpoch: h.producerEpoch,
             baseSequence: h.baseSequence,
+            attributes: h.attributes,
+            controlType: h.attributes & CONTROL_FLAG ? controlType(body!, 0, h.size) : -1,
           });
           expected = h.baseOffset + h.lastOffsetDelta + 1;
           pos += h.size;

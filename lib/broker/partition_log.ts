@@ -15,8 +15,14 @@
  * @module
  */
 import { join } from "node:path";
-import type { BatchInfo } from "./record_batch.ts";
-import { CONTROL_FLAG, patchBatch, TRANSACTIONAL_FLAG } from "./record_batch.ts";
+import { type BatchInfo, splitBatches } from "./record_batch.ts";
+import {
+  CONTROL_FLAG,
+  controlType,
+  markerBatch,
+  patchBatch,
+  TRANSACTIONAL_FLAG,
+} from "./record_batch.ts";
 import {
   FileHandles,
   FileLogStore,
@@ -31,6 +37,7 @@ import { type Damage, scanSegment } from "./log_recovery.ts";
 import { type TopicConfig, topicConfig } from "./configs.ts";
 import { lastSequence, ProducerStateTable, type SequenceVerdict } from "./producer_state.ts";
 import { ErrorCode } from "./error_codes.ts";
+import { PartitionTxns } from "./txn_index.ts";
 
 /** A read from the log: whole batches, as chunks. */
 export interface LogRead {
@@ -190,6 +197,8 @@ export class PartitionLog {
   readonly waiters = new Set<() => void>();
   /** The idempotent producers that wrote here. */
   producers = new ProducerStateTable();
+  /** Its open and aborted transactions (the last stable offset, read_committed fetches). */
+  readonly txns = new PartitionTxns();
   private segments: Segment[] = [];
   private dirMade = false;
   /** A segment file was created since the directory was last fsynced. */
@@ -261,7 +270,12 @@ export class PartitionLog {
         const next = b.baseOffset + b.lastOffsetDelta + 1;
         seg.index(b.baseOffset, b.position, b.maxTimestamp, next);
         if (firstTs < 0) firstTs = b.maxTimestamp;
-        if (b.producerId >= 0 && b.baseOffset >= replayFrom) {
+        if (b.producerId >= 0 && b.attributes & (CONTROL_FLAG | TRANSACTIONAL_FLAG)) {
+          log.txns.onBatch(b.producerId, b.attributes, b.baseOffset, b.controlType);
+        }
+        if (b.producerId >= 0 && b.baseOffset >= replayFrom && b.attributes & CONTROL_FLAG) {
+          log.producers.marker(b.producerId, b.producerEpoch, next - 1, b.maxTimestamp, 0);
+        } else if (b.producerId >= 0 && b.baseOffset >= replayFrom) {
           log.producers.record(b.producerId, b.producerEpoch, {
             firstSeq: b.baseSequence,
             lastSeq: lastSequence(b.baseSequence, b.lastOffsetDelta),
@@ -442,12 +456,6 @@ export class PartitionLog {
     if (batches.some((x) => x.attributes & CONTROL_FLAG)) {
       return refuse(ErrorCode.INVALID_RECORD, "clients cannot write control batches");
     }
-    if (batches.some((x) => x.attributes & TRANSACTIONAL_FLAG)) {
-      return refuse(
-        ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-        "transactions are not supported by this broker",
-      );
-    }
     if (batches.length > 1) {
       return refuse(
         ErrorCode.INVALID_RECORD,
@@ -503,13 +511,32 @@ export class PartitionLog {
     for (const b of batches) {
       const after = next + b.lastOffsetDelta + 1;
       seg.index(next, at + b.start, b.maxTimestamp, after);
+      if (b.producerId >= 0 && b.attributes & (CONTROL_FLAG | TRANSACTIONAL_FLAG)) {
+        this.txns.onBatch(
+          b.producerId,
+          b.attributes,
+          next,
+          b.attributes & CONTROL_FLAG ? controlType(records, b.start, b.size) : -1,
+        );
+        if (b.attributes & CONTROL_FLAG) {
+          this.producers.marker(b.producerId, b.producerEpoch, after - 1, now, 0, b.maxTimestamp);
+          next = after;
+          continue;
+        }
+      }
       if (b.producerId >= 0) {
-        this.producers.record(b.producerId, b.producerEpoch, {
-          firstSeq: b.baseSequence,
-          lastSeq: lastSequence(b.baseSequence, b.lastOffsetDelta),
-          firstOffset: next,
-          lastOffset: after - 1,
-        }, now);
+        this.producers.record(
+          b.producerId,
+          b.producerEpoch,
+          {
+            firstSeq: b.baseSequence,
+            lastSeq: lastSequence(b.baseSequence, b.lastOffsetDelta),
+            firstOffset: next,
+            lastOffset: after - 1,
+          },
+          now,
+          b.maxTimestamp,
+        );
       }
       next = after;
     }
@@ -549,6 +576,7 @@ export class PartitionLog {
     const bytes = s.size;
     s.store.remove();
     this.logStartOffset = Math.max(this.logStartOffset, this.segments[0].base);
+    this.txns.prune(this.logStartOffset);
     return bytes;
   }
 
@@ -630,17 +658,40 @@ export class PartitionLog {
    * to `maxBytes` and the end of its segment (at least one batch when `atLeastOne`, even if
    * it is larger).
    */
-  read(offset: number, maxBytes: number, atLeastOne: boolean): LogRead {
-    if (offset >= this.nextOffset) return { chunks: [], bytes: 0 };
+  read(offset: number, maxBytes: number, atLeastOne: boolean, limit?: number): LogRead {
+    if (offset >= (limit ?? this.nextOffset)) return { chunks: [], bytes: 0 };
     const at = this.locate(offset);
     if (!at) return { chunks: [], bytes: 0 };
     const { seg } = at;
     let i = at.i;
+    if (limit !== undefined && seg.baseOf(i) >= limit) return { chunks: [], bytes: 0 };
     const start = seg.position(i);
     let end = seg.end(i);
     if (end - start > maxBytes && !atLeastOne) return { chunks: [], bytes: 0 };
-    while (i + 1 < seg.count && seg.end(i + 1) - start <= maxBytes) end = seg.end(++i);
+    if (limit === undefined) {
+      while (i + 1 < seg.count && seg.end(i + 1) - start <= maxBytes) end = seg.end(++i);
+    } else {
+      // read_committed: only batches below the last stable offset.
+      while (i + 1 < seg.count && seg.baseOf(i + 1) < limit && seg.end(i + 1) - start <= maxBytes) {
+        end = seg.end(++i);
+      }
+    }
     return { chunks: seg.store.read(start, end - start), bytes: end - start };
+  }
+
+  /** The last stable offset: the high watermark, or the first offset of an open transaction. */
+  get lastStableOffset(): number {
+    return this.txns.ongoing.size ? this.txns.lastStableOffset(this.nextOffset) : this.nextOffset;
+  }
+
+  /**
+   * Appends a transaction marker (a control batch, as Kafka's WriteTxnMarkers does) ending
+   * `producerId`'s transaction here; answers its offset. Throws when it cannot be stored.
+   */
+  appendMarker(producerId: number, producerEpoch: number, type: number): number {
+    const bytes = markerBatch(producerId, producerEpoch, type, this.now());
+    const batches = splitBatches(bytes, { checkCrc: false }) as BatchInfo[];
+    return this.append(bytes, batches);
   }
 
   /** The largest record timestamp in the log (-1 when empty). */

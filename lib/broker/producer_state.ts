@@ -34,6 +34,10 @@ export interface ProducerEntry {
   batches: ProducerBatch[];
   /** When it last wrote (ms), for expiry. */
   lastWrite: number;
+  /** The max timestamp of its last batch or marker (-1: unknown), for DescribeProducers. */
+  lastTimestamp?: number;
+  /** The coordinator epoch of its last transaction marker (-1: none yet). */
+  coordinatorEpoch?: number;
 }
 
 /** The verdict on a produced batch from an idempotent producer. */
@@ -116,16 +120,46 @@ export class ProducerStateTable {
     epoch: number,
     batch: ProducerBatch,
     when: number,
+    timestamp = when,
   ): void {
     let e = this.entries.get(producerId);
     if (!e || epoch !== e.epoch) {
-      e = { epoch, batches: [], lastWrite: when };
+      e = { epoch, batches: [], lastWrite: when, coordinatorEpoch: e?.coordinatorEpoch };
       this.entries.set(producerId, e);
     }
+    e.lastTimestamp = timestamp;
     e.batches.push(batch);
     if (e.batches.length > REMEMBERED_BATCHES) e.batches.shift();
     e.lastWrite = Math.max(e.lastWrite, when);
     this.coveredUpTo = Math.max(this.coveredUpTo, batch.lastOffset + 1);
+  }
+
+  /**
+   * Records a transaction marker of `producerId` at `offset`: a newer epoch (the
+   * coordinator fenced the producer) becomes its epoch with no batches remembered; the
+   * sequence numbers of the same epoch go on across transactions.
+   */
+  marker(
+    producerId: number,
+    epoch: number,
+    offset: number,
+    when: number,
+    coordinatorEpoch = 0,
+    timestamp = when,
+  ): void {
+    let e = this.entries.get(producerId);
+    if (!e || epoch > e.epoch) {
+      e = { epoch, batches: [], lastWrite: when };
+      this.entries.set(producerId, e);
+    } else e.lastWrite = Math.max(e.lastWrite, when);
+    e.coordinatorEpoch = coordinatorEpoch;
+    e.lastTimestamp = timestamp;
+    this.coveredUpTo = Math.max(this.coveredUpTo, offset + 1);
+  }
+
+  /** Every producer known, by id. */
+  all(): IterableIterator<[number, ProducerEntry]> {
+    return this.entries.entries();
   }
 
   /** Forgets producers that have not written for `maxAgeMs`; answers how many. */
@@ -150,6 +184,8 @@ export class ProducerStateTable {
         e.epoch,
         e.lastWrite,
         e.batches.map((b) => [b.firstSeq, b.lastSeq, b.firstOffset, b.lastOffset]),
+        e.lastTimestamp ?? -1,
+        e.coordinatorEpoch ?? -1,
       ]),
     });
     const bytes = ENC.encode(body);
@@ -167,15 +203,17 @@ export class ProducerStateTable {
     const json = JSON.parse(body) as {
       version: number;
       coveredUpTo: number;
-      producers: [number, number, number, number[][]][];
+      producers: [number, number, number, number[][], number?, number?][];
     };
     if (json.version !== 1) throw new Error(`it has version ${json.version}, not 1`);
     const t = new ProducerStateTable();
     t.coveredUpTo = json.coveredUpTo;
-    for (const [id, epoch, lastWrite, batches] of json.producers) {
+    for (const [id, epoch, lastWrite, batches, lastTimestamp, coordinatorEpoch] of json.producers) {
       t.entries.set(id, {
         epoch,
         lastWrite,
+        lastTimestamp: lastTimestamp ?? -1,
+        coordinatorEpoch: coordinatorEpoch ?? -1,
         batches: batches.map(([firstSeq, lastSeq, firstOffset, lastOffset]) => ({
           firstSeq,
           lastSeq,

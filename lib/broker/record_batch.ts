@@ -157,3 +157,73 @@ export function patchBatch(buf: Uint8Array, at: number, baseOffset: number, epoc
   v.setBigInt64(at, BigInt(baseOffset));
   v.setInt32(at + 12, epoch);
 }
+
+/** Attributes of a transaction marker: a control batch of a transaction. */
+export const MARKER_ATTRIBUTES = TRANSACTIONAL_FLAG | CONTROL_FLAG;
+/** Control record type of an abort marker (the key's second int16). */
+export const ABORT_MARKER = 0;
+/** Control record type of a commit marker. */
+export const COMMIT_MARKER = 1;
+
+/**
+ * A control batch holding one transaction marker (what Kafka's WriteTxnMarkers writes):
+ * one record whose key is (version 0, type: ABORT_MARKER or COMMIT_MARKER) and whose value
+ * is (version 0, coordinator epoch). Its base offset is filled in on append.
+ */
+export function markerBatch(
+  producerId: number,
+  producerEpoch: number,
+  type: number,
+  timestamp: number,
+  coordinatorEpoch = 0,
+): Uint8Array {
+  // The record: length 16 (zigzag 32), attributes 0, timestamp delta 0, offset delta 0,
+  // key length 4 (zigzag 8), key, value length 6 (zigzag 12), value, no headers.
+  const rec = [32, 0, 0, 0, 8, 0, 0, 0, type, 12, 0, 0, 0, 0, 0, 0, 0];
+  const size = BATCH_HEADER_BYTES + rec.length;
+  const buf = new Uint8Array(size);
+  const v = view(buf);
+  v.setInt32(8, size - LOG_OVERHEAD);
+  v.setInt8(16, 2);
+  v.setInt16(21, MARKER_ATTRIBUTES);
+  v.setInt32(23, 0);
+  v.setBigInt64(27, BigInt(timestamp));
+  v.setBigInt64(35, BigInt(timestamp));
+  v.setBigInt64(43, BigInt(producerId));
+  v.setInt16(51, producerEpoch);
+  v.setInt32(53, -1);
+  v.setInt32(57, 1);
+  buf.set(rec, BATCH_HEADER_BYTES);
+  new DataView(buf.buffer).setInt32(BATCH_HEADER_BYTES + 10, coordinatorEpoch);
+  v.setUint32(17, crc32c(buf.subarray(21)));
+  return buf;
+}
+
+/**
+ * The control record type (ABORT_MARKER, COMMIT_MARKER, …) of the control batch at `at`
+ * in `buf` (the whole batch), read from its first record's key; -1 when it has none.
+ */
+export function controlType(buf: Uint8Array, at: number, size: number): number {
+  let p = at + BATCH_HEADER_BYTES;
+  const end = at + size;
+  const varint = (): number => {
+    let shift = 0;
+    let n = 0;
+    while (p < end) {
+      const b = buf[p++];
+      n |= (b & 0x7f) << shift;
+      if ((b & 0x80) === 0) return (n >>> 1) ^ -(n & 1);
+      shift += 7;
+      if (shift > 28) return -1;
+    }
+    return -1;
+  };
+  if ((view(buf).getInt16(at + 21) & 0x07) !== 0) return -1; // control batches are never compressed
+  varint(); // record length
+  p++; // attributes
+  varint(); // timestamp delta
+  varint(); // offset delta
+  const keyLength = varint();
+  if (keyLength < 4 || p + 4 > end) return -1;
+  return view(buf).getInt16(p + 2);
+}

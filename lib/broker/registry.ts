@@ -22,6 +22,12 @@ import { createTopics } from "./19_create_topics.ts";
 import { deleteTopics } from "./20_delete_topics.ts";
 import { deleteRecords } from "./21_delete_records.ts";
 import { initProducerId } from "./22_init_producer_id.ts";
+import { addPartitionsToTxn } from "./24_add_partitions_to_txn.ts";
+import { addOffsetsToTxn } from "./25_add_offsets_to_txn.ts";
+import { endTxn } from "./26_end_txn.ts";
+import { txnOffsetCommit } from "./28_txn_offset_commit.ts";
+import { describeTransactions } from "./65_describe_transactions.ts";
+import { listTransactions } from "./66_list_transactions.ts";
 import { describeConfigs } from "./32_describe_configs.ts";
 import { createPartitions } from "./37_create_partitions.ts";
 import { deleteGroups } from "./42_delete_groups.ts";
@@ -33,6 +39,7 @@ import { describeClientQuotas } from "./48_describe_client_quotas.ts";
 import { saslAuthenticate } from "./36_sasl_authenticate.ts";
 import { describeUserScramCredentials } from "./50_describe_user_scram_credentials.ts";
 import { alterUserScramCredentials } from "./51_alter_user_scram_credentials.ts";
+import { describeProducers } from "./61_describe_producers.ts";
 
 /** Every API, by key. */
 export const APIS: ReadonlyMap<number, Api> = new Map(
@@ -55,6 +62,10 @@ export const APIS: ReadonlyMap<number, Api> = new Map(
     deleteTopics,
     deleteRecords,
     initProducerId,
+    addPartitionsToTxn,
+    addOffsetsToTxn,
+    endTxn,
+    txnOffsetCommit,
     describeConfigs,
     createPartitions,
     deleteGroups,
@@ -66,6 +77,9 @@ export const APIS: ReadonlyMap<number, Api> = new Map(
     describeClientQuotas,
     describeUserScramCredentials,
     alterUserScramCredentials,
+    describeProducers,
+    describeTransactions,
+    listTransactions,
   ] as Api[]).map((a) => [a.key, a]),
 );
 

@@ -13,6 +13,7 @@ import { OffsetStore } from "./offsets.ts";
 import type { CorruptionPolicy, PartitionLog } from "./partition_log.ts";
 import { brokerTopicDefaults, type LogDefaults } from "./configs.ts";
 import { type Topic, TopicError, topicNameProblem, TopicRegistry } from "./topics.ts";
+import { TransactionCoordinator } from "./transactions.ts";
 
 /** When appended data is fsynced. */
 export type FsyncPolicy = "always" | "interval" | "never";
@@ -78,6 +79,8 @@ export class BrokerState {
   private warnedMemoryCap = false;
   private lastCheckpoint = 0;
   private lastExpiry = 0;
+  /** The transaction coordinator (transactional ids, their epochs and open transactions). */
+  txns!: TransactionCoordinator;
 
   private constructor(
     readonly settings: BrokerSettings,
@@ -125,6 +128,23 @@ export class BrokerState {
     const state = new BrokerState(settings, topics, offsets, new GroupCoordinator(log));
     state.lock = lock;
     state.readProducerIds();
+    state.txns = new TransactionCoordinator({
+      dataDir: settings.dataDir,
+      sync: settings.fsync === "always",
+      now: () => state.now(),
+      log,
+      warn,
+      partition: (topic, p) => state.topics.get(topic)?.partitions[p],
+      allocateProducerId: () => state.allocateProducerId(),
+      commitOffsets: (group, offsets) => state.offsets.commit(group, offsets, state.now()),
+      afterWrite: (logs, offsets) => state.afterWrite(logs, offsets),
+    });
+    try {
+      await state.txns.open();
+    } catch (err) {
+      await state.close();
+      throw err;
+    }
     if (settings.dataDir && settings.fsync === "interval") {
       state.every(FSYNC_INTERVAL_MS, () => state.syncAll());
     }
@@ -301,6 +321,7 @@ export class BrokerState {
   /** Stops timers, answers held group requests, flushes and closes every file. */
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    this.txns?.close();
     this.groups.close();
     await this.topics.close();
     await this.offsets.close();

@@ -46,6 +46,8 @@ const VARY = [
   "replicaNodes",
   "isrNodes",
   "apiKeys",
+  "producerId",
+  "transactionStartTimeMs",
 ];
 
 /**
@@ -144,6 +146,7 @@ async function batch(
   values: string[],
   ts = TS,
   lastOffsetDelta = values.length - 1,
+  producer?: { producerId: number; producerEpoch: number; firstSequence: number },
 ): Promise<Uint8Array> {
   const records = values.map((v, i) =>
     KafkajsRecord({
@@ -160,6 +163,7 @@ async function batch(
     maxTimestamp: ts + values.length - 1,
     lastOffsetDelta,
     records,
+    ...(producer ? { ...producer, transactional: true } : {}),
   });
   return new Uint8Array(b.buffer);
 }
@@ -886,6 +890,336 @@ async function simpleCommitScenario(r: Recorder) {
   );
 }
 
+/**
+ * Transactions (issue 24): InitProducerId with transactional ids, AddPartitionsToTxn,
+ * AddOffsetsToTxn, TxnOffsetCommit, EndTxn at every version, transactional batches, the
+ * last stable offset in ListOffsets and Fetch, aborted ranges, fencing, and the errors of
+ * each. Kafka writes markers after EndTxn answers: the step after one waits (unrecorded)
+ * until the last stable offset has moved.
+ */
+async function txnScenario(r: Recorder) {
+  // A group on __consumer_offsets partition 0 whether the topic has 1 partition (the Kafka
+  // here) or Kafka's default 50 (what the embedded broker shows), so both describe it alike.
+  const GROUP = "g-txn-23";
+  await r.call("a topic for transactions", "CreateTopics", 7, {
+    topics: [{ name: "txn", numPartitions: 2, replicationFactor: 1 }],
+  }, (res) => assert.deepEqual(errors(res.topics), [0]));
+  await ready(r, ["txn"]);
+  // Kafka makes __transaction_state on the first look for a transaction coordinator.
+  await r.until(
+    "FindCoordinator",
+    4,
+    { keyType: 1, coordinatorKeys: ["warm"] },
+    (res) => res.coordinators[0].errorCode === 0,
+  );
+  await r.until("InitProducerId", 5, { transactionalId: "warm", transactionTimeoutMs: 60_000 }, (
+    res,
+  ) => res.errorCode === 0);
+  for (const v of versionsOf("FindCoordinator")) {
+    await r.call("a transaction coordinator", "FindCoordinator", v, {
+      key: "tx",
+      keyType: 1,
+      coordinatorKeys: ["tx", "tx2"],
+    }, (res) =>
+      assert.deepEqual(
+        v >= 4 ? errors(res.coordinators) : [res.errorCode],
+        v >= 4 ? [0, 0] : [v === 0 ? 0 : 0],
+      ));
+  }
+  for (const v of versionsOf("InitProducerId")) {
+    for (const epoch of [0, 1]) {
+      await r.call(`transactional id, epoch ${epoch}`, "InitProducerId", v, {
+        transactionalId: `tx-v${v}`,
+        transactionTimeoutMs: 60_000,
+      }, (res) => assert.deepEqual([res.errorCode, res.producerEpoch], [0, epoch]));
+    }
+  }
+  for (const timeout of [0, 900_001]) {
+    await r.call(`a timeout of ${timeout} ms`, "InitProducerId", 5, {
+      transactionalId: "tx-bad",
+      transactionTimeoutMs: timeout,
+    }, (res) => assert.equal(res.errorCode, ErrorCode.INVALID_TRANSACTION_TIMEOUT));
+  }
+  const init = await r.call("the main transactional id", "InitProducerId", 5, {
+    transactionalId: "tx",
+    transactionTimeoutMs: 60_000,
+  }, (res) => assert.equal(res.errorCode, 0));
+  const pid = Number(init.producerId);
+  const id = { transactionalId: "tx", producerId: pid, producerEpoch: 0 };
+  await r.call(
+    "end with no transaction",
+    "EndTxn",
+    4,
+    { ...id, committed: true },
+    (res) => assert.equal(res.errorCode, ErrorCode.INVALID_TXN_STATE),
+  );
+  for (const v of range(0, 3)) {
+    await r.call("add a partition and an unknown one", "AddPartitionsToTxn", v, {
+      v3AndBelowTransactionalId: "tx",
+      v3AndBelowProducerId: pid,
+      v3AndBelowProducerEpoch: 0,
+      v3AndBelowTopics: [{ name: "txn", partitions: [0] }, { name: "nope", partitions: [0] }],
+    }, (res) =>
+      assert.deepEqual(
+        codes(res.resultsByTopicV3AndBelow.flatMap((t: Any) =>
+          t.resultsByPartition.map((p: Any) => ({
+            name: `${t.name}-${p.partitionIndex}`,
+            errorCode: p.partitionErrorCode,
+          }))
+        )),
+        {
+          "txn-0": ErrorCode.OPERATION_NOT_ATTEMPTED,
+          "nope-0": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        },
+      ));
+    await r.call(
+      "add a partition",
+      "AddPartitionsToTxn",
+      v,
+      {
+        v3AndBelowTransactionalId: "tx",
+        v3AndBelowProducerId: pid,
+        v3AndBelowProducerEpoch: 0,
+        v3AndBelowTopics: [{ name: "txn", partitions: [0] }],
+      },
+      (res) =>
+        assert.equal(res.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode, 0),
+    );
+  }
+  for (const v of [4, 5]) {
+    await r.call("verify partitions (KIP-890)", "AddPartitionsToTxn", v, {
+      transactions: [{
+        transactionalId: "tx",
+        producerId: pid,
+        producerEpoch: 0,
+        verifyOnly: true,
+        topics: [{ name: "txn", partitions: [0] }],
+      }, {
+        transactionalId: "tx-unknown",
+        producerId: pid,
+        producerEpoch: 0,
+        verifyOnly: true,
+        topics: [{ name: "txn", partitions: [0] }],
+      }],
+    }, (res) => assert.equal(res.errorCode, 0));
+  }
+  const produceTxn = (records: Uint8Array, partition = 0, transactionalId = "tx") => ({
+    transactionalId,
+    acks: -1,
+    timeoutMs: 10_000,
+    topicData: [{ name: "txn", partitionData: [{ index: partition, records }] }],
+  });
+  const txnBatch = (values: string[], seq: number, epoch = 0) =>
+    batch(values, TS, values.length - 1, {
+      producerId: pid,
+      producerEpoch: epoch,
+      firstSequence: seq,
+    });
+  await r.call(
+    "a transactional batch",
+    "Produce",
+    11,
+    produceTxn(await txnBatch(["t0", "t1"], 0)),
+    (
+      res,
+    ) => assert.equal(res.responses[0].partitionResponses[0].errorCode, 0),
+  );
+  await r.call(
+    "a transactional batch to a partition not in the transaction",
+    "Produce",
+    11,
+    produceTxn(await txnBatch(["u0"], 0), 1),
+    (res) => assert.notEqual(res.responses[0].partitionResponses[0].errorCode, 0),
+  );
+  const lso = (isolationLevel: number) =>
+    r.call(`latest, isolation ${isolationLevel}`, "ListOffsets", 8, {
+      replicaId: -1,
+      isolationLevel,
+      topics: [{ name: "txn", partitions: [{ partitionIndex: 0, timestamp: -1 }] }],
+    });
+  await lso(0);
+  await lso(1);
+  const fetchTxn = (label: string, isolationLevel: number) =>
+    r.call(label, "Fetch", 12, {
+      maxWaitMs: 0,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      isolationLevel,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [{
+        topic: "txn",
+        partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }],
+      }],
+      forgottenTopicsData: [],
+      rackId: "",
+    });
+  await fetchTxn("read_committed, transaction open", 1);
+  await fetchTxn("read_uncommitted, transaction open", 0);
+  for (const v of versionsOf("AddOffsetsToTxn")) {
+    await r.call(
+      "add a group's offsets",
+      "AddOffsetsToTxn",
+      v,
+      { ...id, groupId: GROUP },
+      (res) => assert.equal(res.errorCode, 0),
+    );
+  }
+  for (const v of versionsOf("TxnOffsetCommit")) {
+    await r.call("commit an offset in the transaction", "TxnOffsetCommit", v, {
+      ...id,
+      groupId: GROUP,
+      topics: [{
+        name: "txn",
+        partitions: [{ partitionIndex: 0, committedOffset: 10 + v, committedMetadata: "m" }],
+      }],
+    }, (res) => assert.deepEqual(errors(res.topics[0].partitions), [0]));
+  }
+  const offsets = (label: string, requireStable: boolean) =>
+    r.call(label, "OffsetFetch", 8, {
+      requireStable,
+      groups: [{ groupId: GROUP, topics: [{ name: "txn", partitionIndexes: [0] }] }],
+    });
+  await offsets("offsets pending, require_stable", true);
+  await offsets("offsets pending", false);
+  await r.call(
+    "describe transactions",
+    "DescribeTransactions",
+    0,
+    {
+      transactionalIds: ["tx", "tx-unknown"],
+    },
+    (res) =>
+      assert.deepEqual(errors(res.transactionStates), [0, ErrorCode.TRANSACTIONAL_ID_NOT_FOUND]),
+  );
+  await r.call("list transactions", "ListTransactions", 0, {
+    stateFilters: ["Ongoing", "Bogus"],
+    producerIdFilters: [],
+  }, (res) => assert.deepEqual(res.unknownStateFilters, ["Bogus"]));
+  await r.call("list transactions by producer id", "ListTransactions", 1, {
+    stateFilters: [],
+    producerIdFilters: [pid],
+    durationFilter: -1,
+  }, (res) => assert.equal(res.transactionStates.length, 1));
+  await r.call(
+    "abort",
+    "EndTxn",
+    0,
+    { ...id, committed: false },
+    (res) => assert.equal(res.errorCode, 0),
+  );
+  await r.until("ListOffsets", 8, {
+    replicaId: -1,
+    isolationLevel: 1,
+    topics: [{ name: "txn", partitions: [{ partitionIndex: 0, timestamp: -1 }] }],
+  }, (res) => res.topics[0].partitions[0].offset === 3);
+  await completed(r, "CompleteAbort");
+  for (const v of versionsOf("EndTxn")) {
+    await r.call("abort again, then commit it", "EndTxn", v, { ...id, committed: v % 2 === 1 }, (
+      res,
+    ) => assert.equal(res.errorCode, v % 2 === 1 ? ErrorCode.INVALID_TXN_STATE : 0));
+  }
+  await lso(1);
+  await fetchTxn("read_committed, aborted", 1);
+  await offsets("offsets after the abort", true);
+  // A committed one, with offsets.
+  await r.call("add a partition", "AddPartitionsToTxn", 3, {
+    v3AndBelowTransactionalId: "tx",
+    v3AndBelowProducerId: pid,
+    v3AndBelowProducerEpoch: 0,
+    v3AndBelowTopics: [{ name: "txn", partitions: [0] }],
+  });
+  await r.call("a transactional batch", "Produce", 11, produceTxn(await txnBatch(["c0"], 2)));
+  await r.call("add a group's offsets", "AddOffsetsToTxn", 4, { ...id, groupId: GROUP });
+  await r.call("commit an offset", "TxnOffsetCommit", 4, {
+    ...id,
+    groupId: GROUP,
+    topics: [{
+      name: "txn",
+      partitions: [{ partitionIndex: 0, committedOffset: 42, committedMetadata: "c" }],
+    }],
+  });
+  await r.call(
+    "commit",
+    "EndTxn",
+    4,
+    { ...id, committed: true },
+    (res) => assert.equal(res.errorCode, 0),
+  );
+  await r.until("OffsetFetch", 8, {
+    requireStable: true,
+    groups: [{ groupId: GROUP, topics: [{ name: "txn", partitionIndexes: [0] }] }],
+  }, (res) => res.groups[0].topics[0].partitions[0].errorCode === 0);
+  await completed(r, "CompleteCommit");
+  await offsets("offsets after the commit", true);
+  await fetchTxn("read_committed, committed", 1);
+  // A third, left open, then a new producer with the id: the first is a zombie.
+  await r.call("add a partition", "AddPartitionsToTxn", 3, {
+    v3AndBelowTransactionalId: "tx",
+    v3AndBelowProducerId: pid,
+    v3AndBelowProducerEpoch: 0,
+    v3AndBelowTopics: [{ name: "txn", partitions: [1] }],
+  });
+  await r.call("a transactional batch", "Produce", 11, produceTxn(await txnBatch(["z0"], 0), 1));
+  await r.call("a new producer aborts the open transaction", "InitProducerId", 5, {
+    transactionalId: "tx",
+    transactionTimeoutMs: 60_000,
+  }, (res) => assert.equal(res.errorCode, ErrorCode.CONCURRENT_TRANSACTIONS));
+  await r.until("InitProducerId", 5, { transactionalId: "tx", transactionTimeoutMs: 60_000 }, (
+    res,
+  ) => res.errorCode === 0);
+  await r.call("the new producer's epoch", "DescribeTransactions", 0, { transactionalIds: ["tx"] });
+  for (const v of versionsOf("EndTxn")) {
+    await r.call("the zombie commits", "EndTxn", v, { ...id, committed: true });
+  }
+  for (const v of range(0, 3)) {
+    await r.call("the zombie adds a partition", "AddPartitionsToTxn", v, {
+      v3AndBelowTransactionalId: "tx",
+      v3AndBelowProducerId: pid,
+      v3AndBelowProducerEpoch: 0,
+      v3AndBelowTopics: [{ name: "txn", partitions: [0] }],
+    });
+  }
+  for (const v of versionsOf("AddOffsetsToTxn")) {
+    await r.call("the zombie adds offsets", "AddOffsetsToTxn", v, { ...id, groupId: GROUP });
+  }
+  await r.call("the zombie produces", "Produce", 11, produceTxn(await txnBatch(["z1"], 1), 1));
+  await r.call("the zombie's v3 init", "InitProducerId", 3, {
+    transactionalId: "tx",
+    transactionTimeoutMs: 60_000,
+    producerId: pid,
+    producerEpoch: 0,
+  });
+  await r.call("the zombie's v4 init", "InitProducerId", 4, {
+    transactionalId: "tx",
+    transactionTimeoutMs: 60_000,
+    producerId: pid,
+    producerEpoch: 0,
+  });
+  await r.call("an unknown transactional id ends", "EndTxn", 4, {
+    transactionalId: "tx-unknown",
+    producerId: pid,
+    producerEpoch: 0,
+    committed: true,
+  });
+  await r.call("an unknown transactional id adds", "AddPartitionsToTxn", 3, {
+    v3AndBelowTransactionalId: "tx-unknown",
+    v3AndBelowProducerId: pid,
+    v3AndBelowProducerEpoch: 0,
+    v3AndBelowTopics: [{ name: "txn", partitions: [0] }],
+  });
+}
+
+/** Waits (unrecorded) until "tx" is in `state`: Kafka completes after its markers are written. */
+async function completed(r: Recorder, state: string) {
+  await r.until(
+    "DescribeTransactions",
+    0,
+    { transactionalIds: ["tx"] },
+    (res) => res.transactionStates[0].transactionState === state,
+  );
+}
+
 /** Runs every scenario on the broker at `bootstrap`. */
 async function transcript(bootstrap: string, who: "pinpipe" | "kafka"): Promise<Step[]> {
   const c = await WireClient.open(bootstrap);
@@ -904,6 +1238,7 @@ async function transcript(bootstrap: string, who: "pinpipe" | "kafka"): Promise<
     await dataScenario(r);
     await groupScenario(r);
     await simpleCommitScenario(r);
+    await txnScenario(r);
     return r.steps;
   } finally {
     c.close();

@@ -4,9 +4,11 @@
  * every API the embedded broker implements, with client defaults except where a step says.
  * Run from source (no compile step): java -cp '<kafka-clients libs>/*' FramesScenario.java
  * BOOTSTRAP SUFFIX SASL_BOOTSTRAP. Each step uses its own client id (frames-admin,
- * frames-producer, frames-consumer, frames-sasl), so a captured request names its step; one
- * line per step on stdout. SASL_BOOTSTRAP is a SASL_PLAINTEXT listener with SCRAM-SHA-512,
- * where an admin logs in as the user the first admin made.
+ * frames-producer, frames-consumer, frames-txn, frames-txn-admin, frames-sasl), so a captured
+ * request names its step; one line per step on stdout. The transactional step writes to
+ * partition 1 only and commits the group's offsets as they stand, so the other steps' checks
+ * see what they saw without it. SASL_BOOTSTRAP is a SASL_PLAINTEXT listener with
+ * SCRAM-SHA-512, where an admin logs in as the user the first admin made.
  */
 import java.time.Duration;
 import java.util.List;
@@ -26,6 +28,8 @@ import org.apache.kafka.clients.admin.ScramMechanism;
 import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
 import org.apache.kafka.common.quota.ClientQuotaFilter;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -124,6 +128,34 @@ public final class FramesScenario {
     }
     step("consumed 3 records in " + group + ", committed, left");
 
+    String txnId = "frames-txn-" + argv[1];
+    Properties tp = new Properties();
+    tp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    tp.put(ProducerConfig.CLIENT_ID_CONFIG, "frames-txn");
+    tp.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, txnId);
+    tp.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    tp.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    try (KafkaProducer<String, String> producer = new KafkaProducer<>(tp);
+        Admin admin = Admin.create(adminProps(bootstrap, "frames-txn-admin"))) {
+      producer.initTransactions();
+      producer.beginTransaction();
+      producer.send(new ProducerRecord<>(topic, 1, "t0", "committed")).get();
+      producer.sendOffsetsToTransaction(
+          Map.of(p0, new OffsetAndMetadata(3)), new ConsumerGroupMetadata(group));
+      producer.commitTransaction();
+      step("transactional producer " + txnId + ": committed a record to partition 1 and " + group + "'s offset");
+      producer.beginTransaction();
+      producer.send(new ProducerRecord<>(topic, 1, "t1", "aborted")).get();
+      admin.describeTransactions(List.of(txnId)).all().get();
+      step("described " + txnId + " with a transaction open");
+      admin.describeProducers(List.of(new TopicPartition(topic, 1))).all().get();
+      step("described the producers of partition 1");
+      producer.abortTransaction();
+      step("aborted it");
+      admin.listTransactions().all().get();
+      step("listed transactions");
+    }
+
     try (Admin admin = Admin.create(adminProps(bootstrap))) {
       admin.listOffsets(Map.of(p0, OffsetSpec.latest())).all().get();
       step("listed the latest offset");
@@ -145,9 +177,13 @@ public final class FramesScenario {
   }
 
   private static Properties adminProps(String bootstrap) {
+    return adminProps(bootstrap, "frames-admin");
+  }
+
+  private static Properties adminProps(String bootstrap, String clientId) {
     Properties p = new Properties();
     p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-    p.put(AdminClientConfig.CLIENT_ID_CONFIG, "frames-admin");
+    p.put(AdminClientConfig.CLIENT_ID_CONFIG, clientId);
     return p;
   }
 

@@ -9,7 +9,8 @@
  * proxy once per Java client (kafka-clients 3.9 and 4.x, from the engine cache): admin calls,
  * an idempotent producer, a consumer group, more admin calls. Every request frame and the
  * response frame with its correlation id are kept; per API key, version and client the
- * largest exchange is written as `<out>/<NN_api>/v<version>_<client>.json`, where `NN_api`
+ * largest exchange is written (the transactional step's only for the transaction APIs, so
+ * the other APIs' fixtures stay the plain steps') as `<out>/<NN_api>/v<version>_<client>.json`, where `NN_api`
  * is the name of the API's file in lib/broker/:
  *
  *     { "api", "key", "version", "client", "broker", "client_id", "correlation_id",
@@ -182,7 +183,7 @@ export class RecordingProxy {
   /** Who the exchanges from now on belong to. */
   client = "";
   readonly exchanges: Exchange[] = [];
-  /** Connections open now. */
+  /** Client connections open now (not Apache Kafka's own, see `relay`). */
   open = 0;
   private readonly accepting: Promise<void>;
 
@@ -197,11 +198,14 @@ export class RecordingProxy {
   private async accept(): Promise<void> {
     for await (const conn of this.listener) {
       this.open++;
-      this.relay(conn).finally(() => this.open--);
+      let counted = true;
+      this.relay(conn, () => counted = false).finally(() => {
+        if (counted) this.open--;
+      });
     }
   }
 
-  private async relay(client: Deno.Conn): Promise<void> {
+  private async relay(client: Deno.Conn, uncount: () => void): Promise<void> {
     let kafka: Deno.Conn;
     try {
       kafka = await Deno.connect(this.upstream);
@@ -211,11 +215,19 @@ export class RecordingProxy {
     }
     const who = this.client;
     const pending = new Map<number, Omit<Exchange, "response">>();
+    let own = false;
     const up = (async () => {
       for await (const frame of framesOf(client)) {
         const v = new DataView(frame.buffer);
         const len = v.getInt16(8);
         const clientId = len < 0 ? null : new TextDecoder().decode(frame.subarray(10, 10 + len));
+        if (!own && clientId !== null && KAFKA_OWN.test(clientId)) {
+          // Apache Kafka's own connection to its advertised address: it stays open as long
+          // as Kafka runs, so it is not waited for.
+          own = true;
+          this.open--;
+          uncount();
+        }
         pending.set(v.getInt32(4), {
           client: who,
           key: v.getInt16(0),
@@ -286,7 +298,33 @@ const SCENARIOS: Record<string, string> = {
     "records, heartbeat, commit, leave",
   "frames-sasl": "Admin over SASL_PLAINTEXT with SCRAM-SHA-512 as the user frames-admin added " +
     "(AlterUserScramCredentials): SaslHandshake, SaslAuthenticate, describe the cluster",
+  "frames-txn":
+    "KafkaProducer with a transactional id: a transaction writing 1 record to partition 1 and " +
+    "the group's offset (sendOffsetsToTransaction), committed; a second one, aborted",
+  "AddPartitionsManager-client-1":
+    "Apache Kafka itself, verifying the transactional producer's partitions (KIP-890) before " +
+    "it appends their records",
+  "frames-txn-admin":
+    "Admin: describe the transactional id and partition 1's producers while its second " +
+    "transaction is open; list transactions",
 };
+
+/** The APIs only the transactional step calls (its other calls are the other steps' APIs). */
+const TXN_APIS = new Set([24, 25, 26, 28, 61, 65, 66]);
+
+/**
+ * Client ids of Apache Kafka's own connections to itself, made in the transactional step:
+ * the transaction marker sender (WriteTxnMarkers) and KIP-890's verification
+ * (AddPartitionsToTxn v4+, verify_only).
+ */
+const KAFKA_OWN = /^(broker-\d+-|AddPartitionsManager-client-)/;
+
+/** Whether `e` may be a fixture: the transactional step's only for the transaction APIs. */
+function fromItsStep(e: Exchange): boolean {
+  const txnStep = e.clientId !== null &&
+    (e.clientId.startsWith("frames-txn") || KAFKA_OWN.test(e.clientId));
+  return !txnStep || TXN_APIS.has(e.key);
+}
 
 async function runScenario(
   cp: string,
@@ -409,7 +447,7 @@ export function servable(e: Exchange): boolean {
 export function pick(exchanges: Exchange[]): Exchange[] {
   const best = new Map<string, Exchange>();
   const size = (e: Exchange) => e.request.byteLength + e.response.byteLength;
-  for (const e of exchanges.filter(servable)) {
+  for (const e of exchanges.filter((x) => servable(x) && fromItsStep(x))) {
     const id = `${e.key}/${e.version}/${e.client}`;
     const had = best.get(id);
     // On a tie the later one: the first calls on a new Kafka may meet a coordinator

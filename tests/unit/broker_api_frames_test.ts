@@ -23,7 +23,14 @@ import { type Api, isFlexible, NO_RESPONSE, type RequestContext } from "../../li
 import { Reader, Writer } from "../../lib/broker/codec.ts";
 import { KAFKA_LOG_DEFAULTS } from "../../lib/broker/configs.ts";
 import { ErrorCode } from "../../lib/broker/error_codes.ts";
-import { batchCrcOk, batchHeader, splitBatches } from "../../lib/broker/record_batch.ts";
+import {
+  batchCrcOk,
+  batchHeader,
+  COMMIT_MARKER,
+  markerBatch,
+  splitBatches,
+} from "../../lib/broker/record_batch.ts";
+import { crc32c } from "../../lib/broker/crc32c.ts";
 import { APIS } from "../../lib/broker/registry.ts";
 import { arr, type Fields, message, type Schema, ZERO_UUID } from "../../lib/broker/schema.ts";
 import { BrokerState } from "../../lib/broker/state.ts";
@@ -428,6 +435,73 @@ const CHECKS: Record<string, Check> = {
     assert.equal(res.brokers.length, 1);
     assert.equal(res.controllerId, res.brokers[0].brokerId);
   },
+  AddPartitionsToTxn(req, res, fx) {
+    if (fx.version >= 4) {
+      // Kafka verifying the producer's offsets partition (KIP-890), from its own client.
+      const t = req.transactions[0];
+      assert.match(t.transactionalId, /^frames-txn-v\d$/);
+      assert.equal(t.verifyOnly, true);
+      assert.equal(t.topics[0].name, "__consumer_offsets");
+      assert.equal(res.errorCode, 0);
+      const r = res.resultsByTransaction[0];
+      assert.equal(r.transactionalId, t.transactionalId);
+      assert.equal(r.topicResults[0].resultsByPartition[0].partitionErrorCode, 0);
+      return;
+    }
+    const { topic } = names(fx);
+    assert.equal(req.v3AndBelowTransactionalId, `frames-txn-${topic.slice(7)}`);
+    assert.deepEqual(req.v3AndBelowTopics, [{ name: topic, partitions: [1] }]);
+    assert.deepEqual(res.resultsByTopicV3AndBelow, [
+      { name: topic, resultsByPartition: [{ partitionIndex: 1, partitionErrorCode: 0 }] },
+    ]);
+  },
+  AddOffsetsToTxn(req, res, fx) {
+    assert.equal(req.groupId, names(fx).group);
+    assert.equal(res.errorCode, 0);
+  },
+  EndTxn(req, res) {
+    // The largest is either; the scenario commits one and aborts the other.
+    assert.equal(typeof req.committed, "boolean");
+    assert.equal(res.errorCode, 0);
+  },
+  TxnOffsetCommit(req, res, fx) {
+    const { topic, group } = names(fx);
+    assert.equal(req.groupId, group);
+    assert.deepEqual([req.generationId, req.memberId], [-1, ""]);
+    assert.equal(req.topics[0].partitions[0].committedOffset, 3);
+    assert.deepEqual(res.topics, [{
+      name: topic,
+      partitions: [{ partitionIndex: 0, errorCode: 0 }],
+    }]);
+  },
+  DescribeProducers(req, res, fx) {
+    const { topic } = names(fx);
+    assert.deepEqual(req.topics, [{ name: topic, partitionIndexes: [1] }]);
+    const p = res.topics[0].partitions[0];
+    assert.deepEqual([p.partitionIndex, p.errorCode], [1, 0]);
+    // The transactional producer: a committed record (offset 0, its marker at 1), then one
+    // in the open transaction at offset 2.
+    const [producer] = p.activeProducers;
+    assert.deepEqual(
+      [producer.producerEpoch, producer.lastSequence, producer.currentTxnStartOffset],
+      [0, 1, 2],
+    );
+  },
+  DescribeTransactions(req, res, fx) {
+    const { topic } = names(fx);
+    assert.deepEqual(req.transactionalIds, [`frames-txn-${topic.slice(7)}`]);
+    const t = res.transactionStates[0];
+    assert.deepEqual([t.errorCode, t.transactionState, t.producerEpoch], [0, "Ongoing", 0]);
+    assert.deepEqual(t.topics, [{ topic, partitions: [1] }]);
+  },
+  ListTransactions(req, res, fx) {
+    assert.deepEqual([req.stateFilters, req.producerIdFilters], [[], []]);
+    assert.equal(res.errorCode, 0);
+    const mine = res.transactionStates.find((t: Any) =>
+      t.transactionalId === `frames-txn-${names(fx).topic.slice(7)}`
+    );
+    assert.equal(mine?.transactionState, "CompleteAbort");
+  },
 };
 
 // ---------------------------------------------------------------------------------------
@@ -621,7 +695,122 @@ const EMBEDDED: Record<string, Embedded> = {
   IncrementalAlterConfigs: { given: (s, fx) => seed(s, fx, { partitions: 1 }) },
   DescribeCluster: {},
   DescribeClientQuotas: {},
+  // The transaction APIs: the transactional id as it stood, with this broker's producer id
+  // put into Kafka's request (ids differ between brokers).
+  AddPartitionsToTxn: {
+    given: async (s, fx) => {
+      await seed(s, fx);
+      const req = requestOf(fx);
+      if (fx.version < 4) await txnAs(s, req.v3AndBelowTransactionalId);
+      else {
+        const id = req.transactions[0].transactionalId;
+        await txnAs(s, id, { group: `frames-group-${id.slice(11)}` });
+      }
+    },
+    request: (req, s) =>
+      req.transactions.length
+        ? {
+          ...req,
+          transactions: req.transactions.map((t: Any) => ({
+            ...t,
+            producerId: s.txns.get(t.transactionalId)!.producerId,
+          })),
+        }
+        : { ...req, v3AndBelowProducerId: s.txns.get(req.v3AndBelowTransactionalId)!.producerId },
+  },
+  AddOffsetsToTxn: {
+    given: async (s, fx) => void await txnAs(s, requestOf(fx).transactionalId),
+    request: (req, s) => ({ ...req, producerId: s.txns.get(req.transactionalId)!.producerId }),
+  },
+  EndTxn: {
+    given: async (s, fx) => {
+      await seed(s, fx);
+      await txnAs(s, requestOf(fx).transactionalId, { partition: [names(fx).topic, 1] });
+    },
+    request: (req, s) => ({ ...req, producerId: s.txns.get(req.transactionalId)!.producerId }),
+  },
+  TxnOffsetCommit: {
+    given: async (s, fx) => {
+      await seed(s, fx);
+      await txnAs(s, requestOf(fx).transactionalId, { group: names(fx).group });
+    },
+    request: (req, s) => ({ ...req, producerId: s.txns.get(req.transactionalId)!.producerId }),
+  },
+  DescribeProducers: {
+    // Partition 1 as the transactional step left it: a record and its commit marker, then a
+    // record of the open transaction, from one producer.
+    given: async (s, fx) => {
+      await seed(s, fx);
+      const log = s.topics.get(names(fx).topic)!.partitions[1];
+      for (const seq of [0, 1]) {
+        const b = markerBatch(0, 0, 0, Date.now());
+        const v = new DataView(b.buffer);
+        v.setInt16(21, 0x10); // a transactional data batch, not a control one
+        v.setInt32(53, seq);
+        v.setUint32(17, crc32c(b.subarray(21)));
+        log.append(b, splitBatches(b) as Any[]);
+        if (seq === 0) log.appendMarker(0, 0, COMMIT_MARKER);
+      }
+    },
+    compare: (res) => ({
+      ...res,
+      topics: res.topics.map((t: Any) => ({
+        ...t,
+        partitions: t.partitions.map((p: Any) => ({
+          ...p,
+          activeProducers: p.activeProducers.map((a: Any) => ({ ...a, lastTimestamp: "*" })),
+        })),
+      })),
+    }),
+  },
+  DescribeTransactions: {
+    given: async (s, fx) => {
+      await seed(s, fx);
+      await txnAs(s, requestOf(fx).transactionalIds[0], { partition: [names(fx).topic, 1] });
+    },
+    compare: (res) => ({
+      ...res,
+      transactionStates: res.transactionStates.map((t: Any) => ({
+        ...t,
+        transactionStartTimeMs: t.transactionStartTimeMs > 0 ? "*" : t.transactionStartTimeMs,
+      })),
+    }),
+  },
+  ListTransactions: {
+    // Every transactional id Kafka listed, in the state it listed (aborted, here).
+    given: async (s, fx) => {
+      await seed(s, fx);
+      const listed = responseRoundTrip(APIS.get(66)!, fx).transactionStates;
+      for (const t of listed) {
+        assert.equal(t.transactionState, "CompleteAbort", "the scenario ends its last one so");
+        await txnAs(s, t.transactionalId, { partition: [names(fx).topic, 1], end: false });
+      }
+    },
+  },
 };
+
+/**
+ * Makes `id` a transactional id of `s` with epoch 0 and, as given, an open transaction on a
+ * partition or a group's offsets, ended (end: false aborts it) when `end` is given.
+ */
+async function txnAs(
+  s: BrokerState,
+  id: string,
+  opts: { partition?: [string, number]; group?: string; end?: boolean } = {},
+): Promise<void> {
+  const init = await s.txns.initProducerId(id, 60_000, { producerId: -1, producerEpoch: -1 });
+  assert.equal(init.errorCode, 0);
+  const { producerId, producerEpoch } = init;
+  if (opts.partition) {
+    const [topic, partition] = opts.partition;
+    const codes = s.txns.addPartitions(id, producerId, producerEpoch, [{ topic, partition }]);
+    assert.deepEqual([...codes.values()], [0]);
+  }
+  if (opts.group) assert.equal(s.txns.addOffsets(id, producerId, producerEpoch, opts.group), 0);
+  if (opts.end !== undefined) {
+    assert.equal(await s.txns.endTxn(id, producerId, producerEpoch, opts.end), 0);
+  }
+}
 
 /** The decoded request of a fixture. */
 function requestOf(fx: Fixture): Any {

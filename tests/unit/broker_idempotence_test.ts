@@ -2,12 +2,11 @@
  * The idempotent producer (issue 10 item 2): InitProducerId hands out producer ids that
  * are never reused; a retried batch is answered with its first offset and not appended
  * twice, also after a restart and after retention deleted its segment; a sequence gap gets
- * OUT_OF_ORDER_SEQUENCE_NUMBER and an older epoch INVALID_PRODUCER_EPOCH; transactions are
- * refused the way a Kafka broker refuses them to a client that may not use them.
+ * OUT_OF_ORDER_SEQUENCE_NUMBER and an older epoch INVALID_PRODUCER_EPOCH (transactions:
+ * tests/unit/broker_transactions_test.ts and tests/engine/broker_transactions_test.ts).
  */
 import assert from "node:assert/strict";
 import { ErrorCode } from "../../lib/broker/error_codes.ts";
-import { Kafka, logLevel } from "../../lib/deps/kafkajs.ts";
 import { startTestBroker, waitFor, withBroker, withTempDir } from "../_fixtures.ts";
 import { Oracle } from "../_broker_oracle.ts";
 
@@ -122,49 +121,4 @@ Deno.test({
         await broker.close();
       }
     }),
-});
-
-Deno.test({
-  name: "transactions are refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED, at once",
-  ...opts,
-  fn: () =>
-    withBroker(async (broker) => {
-      const o = await Oracle.open(broker.bootstrap);
-      try {
-        const res = await initProducerId(o, "my-txn");
-        assert.equal(res.error, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-        assert.equal(res.id, -1);
-        const [err] = await o.produce("t", 0, ["x"], {
-          producerId: 1,
-          epoch: 0,
-          seq: 0,
-          transactionalId: "my-txn",
-        });
-        assert.equal(err, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-        assert.equal(await highWatermark(o, "t"), 0);
-      } finally {
-        o.close();
-      }
-      // A transactional producer first looks for its coordinator: refused, not retriable.
-      const o2 = await Oracle.open(broker.bootstrap);
-      try {
-        const fc = await o2.call("GroupCoordinator", 1, { groupId: "my-txn", coordinatorType: 1 });
-        assert.equal(fc.errorCode, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-        assert.match(fc.errorMessage, /transactions are not supported/);
-      } finally {
-        o2.close();
-      }
-      // kafkajs gives up at once (its retry budget would take seconds) instead of looping.
-      const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
-      const producer = kafka.producer({ transactionalId: "my-txn", maxInFlightRequests: 1 });
-      await producer.connect();
-      try {
-        await assert.rejects(() => producer.transaction(), (e: Error & { retriable?: boolean }) => {
-          assert.equal(e.retriable, false);
-          return true;
-        });
-      } finally {
-        await producer.disconnect();
-      }
-    }, { autoCreate: true }),
 });

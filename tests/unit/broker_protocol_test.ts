@@ -105,6 +105,10 @@ Deno.test("ApiVersions advertises min 0 and the max versions Apache Kafka 3.9 se
     DeleteTopics: [0, 6],
     DeleteRecords: [0, 2],
     InitProducerId: [0, 5],
+    AddPartitionsToTxn: [0, 5],
+    AddOffsetsToTxn: [0, 4],
+    EndTxn: [0, 4],
+    TxnOffsetCommit: [0, 4],
     DescribeConfigs: [0, 4],
     CreatePartitions: [0, 3],
     DeleteGroups: [0, 2],
@@ -116,6 +120,9 @@ Deno.test("ApiVersions advertises min 0 and the max versions Apache Kafka 3.9 se
     DescribeClientQuotas: [0, 1],
     DescribeUserScramCredentials: [0, 0],
     AlterUserScramCredentials: [0, 0],
+    DescribeProducers: [0, 0],
+    DescribeTransactions: [0, 0],
+    ListTransactions: [0, 1],
   });
 });
 
