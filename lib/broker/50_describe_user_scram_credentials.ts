@@ -59,10 +59,12 @@ export const describeUserScramCredentials = defineApi({
         user,
         errorCode: ErrorCode.NONE,
         errorMessage: null,
+        // In the order of the mechanisms' ids (SCRAM-SHA-256 first), as Kafka's controller
+        // walks its ScramMechanism values, not in the order they were added.
         credentialInfos: mechs.map((m) => ({
           mechanism: SCRAM_MECHANISMS[m].id,
           iterations: store!.get(user, m)!.iterations,
-        })),
+        })).sort((a, b) => a.mechanism - b.mechanism),
       };
     });
     return { errorCode: ErrorCode.NONE, errorMessage: null, results };
