@@ -17,13 +17,36 @@
  *   DeleteGroups        DeleteGroup per group
  *   CreateTopics        CreateTopic per topic;    DeleteTopics: DeleteTopic per topic
  *   CreatePartitions    AlterTopic per topic
- *   InitProducerId      WriteDataIdempotently on the cluster (CLUSTER_AUTHORIZATION_FAILED)
+ *   InitProducerId      with a transactional id: AlterTransactionalId on it
+ *                       (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); without one:
+ *                       WriteDataIdempotently on the cluster (CLUSTER_AUTHORIZATION_FAILED)
+ *   Produce of transactional batches   AlterTransactionalId on the request's transactional
+ *                       id, every partition TRANSACTIONAL_ID_AUTHORIZATION_FAILED (then
+ *                       WriteData per topic as above)
+ *   FindCoordinator (transaction key)  DescribeTransactionalId on the id
+ *   AddPartitionsToTxn  AlterTransactionalId on the id (each of its partitions
+ *                       TRANSACTIONAL_ID_AUTHORIZATION_FAILED), then WriteData per topic: any
+ *                       topic denied fails the whole transaction's request, the denied ones
+ *                       TOPIC_AUTHORIZATION_FAILED, missing ones UNKNOWN_TOPIC_OR_PARTITION,
+ *                       the rest OPERATION_NOT_ATTEMPTED; v4+ (brokers' batched form) needs
+ *                       Kafka's CLUSTER_ACTION, which no kafka-cluster action grants:
+ *                       CLUSTER_AUTHORIZATION_FAILED
+ *   AddOffsetsToTxn     AlterTransactionalId, then AlterGroup on the group
+ *   TxnOffsetCommit     AlterTransactionalId, AlterGroup on the group, ReadData per topic
+ *   EndTxn              AlterTransactionalId on the id
+ *   DescribeTransactions  DescribeTransactionalId per id; each transaction's partitions
+ *                       only of topics it may DescribeTopic
+ *   ListTransactions    only ids it may DescribeTransactionalId
+ *   DescribeProducers   ReadData per topic
  *   DescribeConfigs     DescribeTopicDynamicConfiguration / DescribeClusterDynamicConfiguration
  *   DescribeCluster     DescribeCluster on the cluster
  *   ApiVersions, SaslHandshake, SaslAuthenticate    nothing (Connect is checked at login)
  *
- * Any other API from a principal with policies is refused as a whole: the connection is
- * closed with a log line naming the API (this broker does not map it yet).
+ * (Kafka's WRITE on a transactional id is AlterTransactionalId, its DESCRIBE
+ * DescribeTransactionalId, READ on a group AlterGroup, as MSK's action table has them; MSK
+ * implies no action from another, so a transactional producer needs both transactional-id
+ * actions.) Any other API from a principal with policies is refused as a whole: the
+ * connection is closed with a log line naming the API (this broker does not map it yet).
  *
  * Every denial is logged once per connection, action and resource, with the deciding
  * statement or the files none of whose statements allow it.
@@ -33,6 +56,7 @@ import { MalformedRequestError } from "./codec.ts";
 import { ErrorCode } from "./error_codes.ts";
 import type { Authorizer } from "./iam_policy.ts";
 import type { RequestContext } from "./api.ts";
+import { TRANSACTIONAL_FLAG } from "./record_batch.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -51,9 +75,10 @@ function allowed(
   ctx: RequestContext,
   action: string,
   resource: string,
+  logDenial = true,
 ): boolean {
   const d = az.policies.decide(`kafka-cluster:${action}`, resource);
-  if (!d.allowed) {
+  if (!d.allowed && logDenial) {
     const key = `${action} ${resource}`;
     if (!az.logged.has(key)) {
       az.logged.add(key);
@@ -63,9 +88,46 @@ function allowed(
   return d.allowed;
 }
 
+/** Logs a denial that no policy decides (once per connection, action and resource). */
+function logOnce(
+  az: Authorizer,
+  ctx: RequestContext,
+  action: string,
+  resource: string,
+  why: string,
+): void {
+  const key = `${action} ${resource}`;
+  if (az.logged.has(key)) return;
+  az.logged.add(key);
+  ctx.state.log(`denied ${az.principal} ${action} on ${resource}: ${why}`);
+}
+
 const TOPIC_DENIED = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
 const GROUP_DENIED = ErrorCode.GROUP_AUTHORIZATION_FAILED;
 const CLUSTER_DENIED = ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
+const TXN_DENIED = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+
+/** True when the first batch of some partition's records is transactional (magic 2). */
+function hasTransactionalRecords(topicData: Any[]): boolean {
+  return topicData.some((t: Any) =>
+    t.partitionData.some((p: Any) => {
+      const r: Uint8Array | null = p.records;
+      return r !== null && r.byteLength > 22 && r[16] === 2 &&
+        (r[22] & TRANSACTIONAL_FLAG) !== 0;
+    })
+  );
+}
+
+/** Every partition of `topics` (name, partitions: number[]) answered `code`. */
+function txnTopicResults(topics: Any[], code: number) {
+  return topics.map((t: Any) => ({
+    name: t.name,
+    resultsByPartition: t.partitions.map((p: number) => ({
+      partitionIndex: p,
+      partitionErrorCode: code,
+    })),
+  }));
+}
 
 /** Splits `items` by whether `action` is allowed on each one's topic. */
 function byTopic<T>(
@@ -94,6 +156,8 @@ export function authorize(
 ): Authorized {
   const cluster = az.arns.cluster;
   const group = (id: string, action = "AlterGroup") => allowed(az, ctx, action, az.arns.group(id));
+  const txnId = (id: string, action = "AlterTransactionalId", log = true) =>
+    allowed(az, ctx, action, az.arns.transactionalId(id), log);
   switch (apiName) {
     case "ApiVersions":
     case "SaslHandshake":
@@ -138,6 +202,28 @@ export function authorize(
       };
     }
     case "Produce": {
+      if (
+        hasTransactionalRecords(req.topicData) &&
+        (req.transactionalId === null || !txnId(req.transactionalId))
+      ) {
+        // Kafka answers the whole request so, before looking at any topic.
+        return {
+          req,
+          answer: {
+            responses: req.topicData.map((t: Any) => ({
+              name: t.name,
+              partitionResponses: t.partitionData.map((p: Any) => ({
+                index: p.index,
+                errorCode: TXN_DENIED,
+                baseOffset: -1,
+                logStartOffset: -1,
+                recordErrors: [],
+                errorMessage: "Transactional Id authorization failed.",
+              })),
+            })),
+          },
+        };
+      }
       const [ok, no] = byTopic(az, ctx, req.topicData, (t: Any) => t.name, "WriteData");
       if (no.length === 0) return { req };
       return {
@@ -249,21 +335,25 @@ export function authorize(
       };
     }
     case "FindCoordinator": {
-      if (req.keyType !== 0) return { req };
+      // Key type 0 names groups, 1 transactional ids (others are the handler's to refuse).
+      if (req.keyType !== 0 && req.keyType !== 1) return { req };
+      const txn = req.keyType === 1;
+      const may = (k: string) =>
+        txn ? txnId(k, "DescribeTransactionalId") : group(k, "DescribeGroup");
       const refuse = (key: string) => ({
         key,
         nodeId: -1,
         host: "",
         port: -1,
-        errorCode: GROUP_DENIED,
+        errorCode: txn ? TXN_DENIED : GROUP_DENIED,
         errorMessage: null,
       });
       if (ctx.apiVersion < 4) {
-        if (group(req.key, "DescribeGroup")) return { req };
+        if (may(req.key)) return { req };
         const { key: _, ...one } = refuse(req.key);
         return { req, answer: one };
       }
-      const no = req.coordinatorKeys.filter((k: string) => !group(k, "DescribeGroup"));
+      const no = req.coordinatorKeys.filter((k: string) => !may(k));
       if (no.length === 0) return { req };
       const ok = req.coordinatorKeys.filter((k: string) => !no.includes(k));
       if (ok.length === 0) return { req, answer: { coordinators: no.map(refuse) } };
@@ -396,7 +486,11 @@ export function authorize(
       };
     }
     case "InitProducerId":
-      if (req.transactionalId !== null) return { req };
+      if (req.transactionalId !== null) {
+        return txnId(req.transactionalId)
+          ? { req }
+          : { req, answer: { errorCode: TXN_DENIED, producerId: -1, producerEpoch: -1 } };
+      }
       return allowed(az, ctx, "WriteDataIdempotently", cluster) ? { req } : {
         req,
         answer: { errorCode: CLUSTER_DENIED, producerId: -1, producerEpoch: -1 },
@@ -431,6 +525,127 @@ export function authorize(
       return {
         req: { ...req, resources: ok },
         after: (res) => ({ ...res, results: [...res.results, ...denied] }),
+      };
+    }
+    case "AddPartitionsToTxn": {
+      if (ctx.apiVersion >= 4) {
+        // Kafka asks CLUSTER_ACTION of this (broker-to-broker) form: MSK maps no
+        // kafka-cluster action to it, so IAM principals never have it.
+        logOnce(az, ctx, "ClusterAction", cluster, "no kafka-cluster action grants it");
+        return { req, answer: { errorCode: CLUSTER_DENIED, resultsByTransaction: [] } };
+      }
+      const topics = req.v3AndBelowTopics;
+      if (!txnId(req.v3AndBelowTransactionalId)) {
+        return { req, answer: { resultsByTopicV3AndBelow: txnTopicResults(topics, TXN_DENIED) } };
+      }
+      const [, no] = byTopic(az, ctx, topics, (t: Any) => t.name, "WriteData");
+      if (no.length === 0) return { req };
+      const exists = (t: string, p: number) => !!ctx.state.topics.get(t)?.partitions[p];
+      return {
+        req,
+        answer: {
+          resultsByTopicV3AndBelow: topics.map((t: Any) => ({
+            name: t.name,
+            resultsByPartition: t.partitions.map((p: number) => ({
+              partitionIndex: p,
+              partitionErrorCode: no.includes(t)
+                ? TOPIC_DENIED
+                : exists(t.name, p)
+                ? ErrorCode.OPERATION_NOT_ATTEMPTED
+                : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            })),
+          })),
+        },
+      };
+    }
+    case "AddOffsetsToTxn":
+      if (!txnId(req.transactionalId)) return { req, answer: { errorCode: TXN_DENIED } };
+      return group(req.groupId) ? { req } : { req, answer: { errorCode: GROUP_DENIED } };
+    case "TxnOffsetCommit": {
+      const denyAll = (code: number, topics: Any[]) =>
+        topics.map((t: Any) => ({
+          name: t.name,
+          partitions: t.partitions.map((p: Any) => ({
+            partitionIndex: p.partitionIndex,
+            errorCode: code,
+          })),
+        }));
+      if (!txnId(req.transactionalId)) {
+        return { req, answer: { topics: denyAll(TXN_DENIED, req.topics) } };
+      }
+      if (!group(req.groupId)) {
+        return { req, answer: { topics: denyAll(GROUP_DENIED, req.topics) } };
+      }
+      const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "ReadData");
+      if (no.length === 0) return { req };
+      if (ok.length === 0) return { req, answer: { topics: denyAll(TOPIC_DENIED, no) } };
+      return {
+        req: { ...req, topics: ok },
+        after: (res) => ({ ...res, topics: [...res.topics, ...denyAll(TOPIC_DENIED, no)] }),
+      };
+    }
+    case "EndTxn":
+      return txnId(req.transactionalId) ? { req } : { req, answer: { errorCode: TXN_DENIED } };
+    case "DescribeTransactions": {
+      const no = req.transactionalIds.filter((id: string) => !txnId(id, "DescribeTransactionalId"));
+      const denied = (id: string) => ({
+        errorCode: TXN_DENIED,
+        transactionalId: id,
+        transactionState: "",
+        transactionTimeoutMs: 0,
+        transactionStartTimeMs: 0,
+        producerId: 0,
+        producerEpoch: 0,
+        topics: [],
+      });
+      const ok = req.transactionalIds.filter((id: string) => !no.includes(id));
+      return {
+        req: { ...req, transactionalIds: ok },
+        // In the request's order; each transaction's partitions only of topics it may describe.
+        after: (res) => {
+          const found = new Map(res.transactionStates.map((t: Any) => [t.transactionalId, t]));
+          return {
+            ...res,
+            transactionStates: req.transactionalIds.map((id: string) => {
+              const t: Any = found.get(id) ?? denied(id);
+              return {
+                ...t,
+                topics: t.topics.filter((p: Any) =>
+                  allowed(az, ctx, "DescribeTopic", az.arns.topic(p.topic))
+                ),
+              };
+            }),
+          };
+        },
+      };
+    }
+    case "ListTransactions":
+      return {
+        req,
+        after: (res) => ({
+          ...res,
+          // Kafka filters the list without logging each id left out.
+          transactionStates: res.transactionStates.filter((t: Any) =>
+            txnId(t.transactionalId, "DescribeTransactionalId", false)
+          ),
+        }),
+      };
+    case "DescribeProducers": {
+      const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "ReadData");
+      if (no.length === 0) return { req };
+      const denied = no.map((t: Any) => ({
+        name: t.name,
+        partitions: t.partitionIndexes.map((partitionIndex: number) => ({
+          partitionIndex,
+          errorCode: TOPIC_DENIED,
+          errorMessage: null,
+          activeProducers: [],
+        })),
+      }));
+      if (ok.length === 0) return { req, answer: { topics: denied } };
+      return {
+        req: { ...req, topics: ok },
+        after: (res) => ({ ...res, topics: [...res.topics, ...denied] }),
       };
     }
     default:
