@@ -84,6 +84,13 @@ export const FLAGS = {
       "producers out). The flags below go with it",
     section: "On your own Kafka",
   },
+  auth: {
+    ...KAFKA_CLIENT_FLAGS.auth,
+    help: KAFKA_CLIENT_FLAGS.auth.help + ". Without --bootstrap the embedded broker checks it " +
+      "on a SASL_SSL listener with its local CA: scram-sha-512 with a user made for the run, " +
+      "aws-iam with the stacks' roles from infra/ deciding (the topic admin, the REST proxy " +
+      "as InstanceRole, the sink as MSK Connect's role); the answers are the same",
+  },
   "group-timeout": {
     type: "duration",
     help: "how long the sink may take to join its consumer group (a fresh cluster's " +
@@ -102,7 +109,6 @@ export const HELP = helpText({
 
 /** The flags that only mean something on the user's own Kafka. */
 const WITH_BOOTSTRAP = [
-  "auth",
   "tls",
   "kafka-log",
   "connect-timeout",
@@ -144,6 +150,11 @@ export function parseOptions(
     opts.kafka = kafkaClientOptions(p, { clientId: "pinpipe-demo" });
     opts.groupTimeoutMs = v.groupTimeout;
   } else {
+    // Only the flag: PINPIPE_KAFKA_AUTH of a shell set up for AWS keeps the plain demo.
+    if (p.from("auth") === "--auth" && v.auth !== "none") {
+      opts.auth = v.auth;
+      if (v.auth === "aws-iam") opts.region = v.region;
+    }
     for (const f of WITH_BOOTSTRAP) {
       if (p.from(f) === `--${f}`) p.problem(`--${f} only goes with --bootstrap`);
     }

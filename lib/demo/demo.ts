@@ -25,7 +25,8 @@
  *
  * Folder `lib/demo/`: the stages put together as one local pipeline for `deno task demo`: the one
  * folder that imports the other stages. May import: `lib/broker/`, `lib/source/`, `lib/kafka/`,
- * `lib/ingest/`, `lib/rest_proxy/`, `lib/lake/`, `lib/analytics/`, `lib/shell/`, `lib/deps/`.
+ * `lib/ingest/`, `lib/rest_proxy/`, `lib/lake/`, `lib/analytics/`, `lib/aws/`, `lib/shell/`,
+ * `lib/deps/`.
  * @module
  */
 import { join, resolve } from "node:path";
@@ -56,6 +57,7 @@ import { type RestProxy, startRestProxy } from "../rest_proxy/rest_proxy.ts";
 import { runSink, type SinkOptions, type SinkSummary } from "../lake/sink.ts";
 import { manageTopics, topicNames } from "../kafka/topics.ts";
 import { transform, type TransformResult } from "../analytics/transform.ts";
+import { type DemoAuth, startSecureBroker } from "./secure_broker.ts";
 
 /** How the demo runs. */
 export interface DemoOptions {
@@ -78,6 +80,13 @@ export interface DemoOptions {
   keep: boolean;
   /** A Kafka to run on instead of the embedded broker (see the module header). */
   kafka?: KafkaClientOptions;
+  /**
+   * The embedded broker's security (secure_broker.ts): a SASL_SSL listener taking SCRAM or
+   * MSK IAM with the stacks' roles, the demo's clients logging in. Default: plaintext.
+   */
+  auth?: DemoAuth;
+  /** The region MSK IAM tokens are signed for (with `auth` aws-iam; default us-east-1). */
+  region?: string;
   /**
    * On a user's Kafka, how long the streaming sink may take to join its consumer group
    * before the demo gives up. Default GROUP_TIMEOUT_MS.
@@ -165,13 +174,30 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
   const work = staging?.path ?? dir;
   let broker: Broker | undefined;
   try {
-    const { kafka, where } = await stage("broker", async (p) => {
+    const { kafka, where, parts } = await stage("broker", async (p): Promise<
+      { kafka: Kafka; where: string; parts?: Ctx["parts"] }
+    > => {
       if (external) {
         await checkKafkaReachable(external);
         p.done(`using Kafka at ${external.bootstrap} (the embedded broker is not started)`);
         return {
           kafka: createKafka({ ...external, clientId: "pinpipe-demo" }),
           where: `Kafka at ${external.bootstrap}`,
+        };
+      }
+      if (opts.auth) {
+        const s = await startSecureBroker({
+          auth: opts.auth,
+          dataDir: join(work, "kafka"),
+          prefix: opts.prefix,
+          region: opts.region ?? "us-east-1",
+        });
+        broker = s.broker;
+        p.done(`embedded broker on ${broker.bootstrap} (${s.note}), logs in ${join(dir, "kafka")}`);
+        return {
+          kafka: s.admin,
+          where: "the embedded broker",
+          parts: { proxy: s.proxy, sink: s.sink, sinkGroup: s.sinkGroup },
         };
       }
       broker = await startBroker({ port: 0, dataDir: join(work, "kafka"), fsync: "interval" });
@@ -181,7 +207,7 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
         where: "the embedded broker",
       };
     });
-    const result = await pipeline(opts, { kafka, where, work, dir, stage, sinkTo, signal });
+    const result = await pipeline(opts, { kafka, where, parts, work, dir, stage, sinkTo, signal });
     signal?.throwIfAborted();
     if (broker) {
       await broker.close();
@@ -208,8 +234,11 @@ export async function runDemo(opts: DemoOptions, deps: DemoDeps = {}): Promise<D
 
 /** What the stages after the broker share. */
 interface Ctx {
+  /** The topic admin's client, and every part's unless `parts` says otherwise. */
   kafka: Kafka;
   where: string;
+  /** On a secure embedded broker: the REST proxy's and the sink's own clients and group. */
+  parts?: { proxy: Kafka; sink: Kafka; sinkGroup?: string };
   /** Where this run writes (the staging folder, or `dir` with --keep). */
   work: string;
   dir: string;
@@ -227,7 +256,7 @@ async function pipeline(
   opts: DemoOptions,
   ctx: Ctx,
 ): Promise<Omit<DemoResult, "dir" | "timings" | "totalSec">> {
-  const { kafka, where, work, dir, stage, sinkTo, signal } = ctx;
+  const { kafka, where, parts, work, dir, stage, sinkTo, signal } = ctx;
   const external = opts.kafka !== undefined;
   const topics = topicNames(opts.prefix);
   const sinkStop = new AbortController();
@@ -239,7 +268,7 @@ async function pipeline(
   // On a user's Kafka: a group of this run's own, deleted at the end.
   const groupId = external
     ? `${opts.prefix}-demo-sink-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`
-    : `${opts.prefix}-demo-sink`;
+    : parts?.sinkGroup ?? `${opts.prefix}-demo-sink`;
   try {
     await admin.connect();
     await stage("topics", (p) => createTopics(opts, admin, where, p));
@@ -248,14 +277,14 @@ async function pipeline(
     const before = await endOffsets(admin, topics);
 
     proxy = await stage("rest-proxy", async (p) => {
-      const px = await startRestProxy({ kafka, port: 0, basePath: "/demo" });
+      const px = await startRestProxy({ kafka: parts?.proxy ?? kafka, port: 0, basePath: "/demo" });
       p.done(`REST proxy v2 at ${px.url} (the API Gateway stage on AWS)`);
       return px;
     });
 
     const lake = new FileLake(join(work, "lake"), `file://${join(dir, "lake")}`);
     const sinkOpts: SinkOptions = {
-      kafka,
+      kafka: parts?.sink ?? kafka,
       kafkaName: where,
       lake,
       topicsRegex: new RegExp(`^${opts.prefix.replaceAll(".", "\\.")}\\..*$`),

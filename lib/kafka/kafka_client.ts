@@ -41,6 +41,13 @@ export interface KafkaClientOptions {
   password?: string;
   /** AWS region for aws-iam tokens. */
   region?: string;
+  /**
+   * aws-iam: sign with these credentials instead of the default AWS chain (the demo's clients
+   * of its own broker, each as one of the stacks' roles).
+   */
+  awsCredentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** PEM of a CA to trust besides the system's (the embedded broker's local CA, in process). */
+  ca?: string;
   /** kafkajs log level: nothing (default), error, warn, info, debug. */
   log?: "nothing" | "error" | "warn" | "info" | "debug";
   /**
@@ -162,19 +169,27 @@ const LEVELS = {
 /** A kafkajs client for `opts`. */
 export function createKafka(opts: KafkaClientOptions): Kafka {
   registerSecret(opts.password);
+  registerSecret(opts.awsCredentials?.secretAccessKey);
+  registerSecret(opts.awsCredentials?.sessionToken);
   let sasl: SASLOptions | undefined;
   if (opts.auth === "scram-sha-512") {
     sasl = { mechanism: "scram-sha-512", username: opts.username!, password: opts.password! };
   } else if (opts.auth === "aws-iam") {
     const region = opts.region!;
+    const credentials = opts.awsCredentials;
     sasl = {
       mechanism: "oauthbearer",
       // A fresh token on every (re)authentication: they expire after at most 15 minutes.
       oauthBearerProvider: async () => {
-        const { generateAuthToken } = await importLazily<typeof import("../deps/msk_iam.ts")>(
+        const signer = await importLazily<typeof import("../deps/msk_iam.ts")>(
           new URL("../deps/msk_iam.ts", import.meta.url),
         );
-        const { token } = await generateAuthToken({ region });
+        const { token } = credentials
+          ? await signer.generateAuthTokenFromCredentialsProvider({
+            region,
+            awsCredentialsProvider: () => Promise.resolve(credentials),
+          })
+          : await signer.generateAuthToken({ region });
         return { value: token };
       },
     };
@@ -183,7 +198,7 @@ export function createKafka(opts: KafkaClientOptions): Kafka {
   const config: KafkaConfig = {
     clientId: opts.clientId ?? "pinpipe",
     brokers: opts.bootstrap.split(",").map((b) => b.trim()).filter(Boolean),
-    ssl: opts.tls || opts.auth === "aws-iam" ? true : undefined,
+    ssl: opts.tls || opts.auth === "aws-iam" ? (opts.ca ? { ca: [opts.ca] } : true) : undefined,
     sasl,
     connectionTimeout: opts.connectionTimeoutMs ?? 5000,
     requestTimeout: opts.requestTimeoutMs ?? 30000,
