@@ -174,6 +174,10 @@ try {
   const broker = await spawnTask("broker.ts", [
     `--data-dir=${join(dir, "data")}`,
     "--listener=PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0",
+    // The certificate the clients' CA signed (without these the broker makes its own CA in
+    // the data dir, which the clients do not trust).
+    `--tls-cert=${join(dir, "tls", "server.pem")}`,
+    `--tls-key=${join(dir, "tls", "server.key")}`,
     "--partitions=3",
     "--auto-create",
     `--sasl-users=${join(dir, "users.json")}`,
