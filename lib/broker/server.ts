@@ -39,6 +39,17 @@ function shrinkable(size: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(new ArrayBuffer(size, { maxByteLength: size }));
 }
 
+/** `parts` as one buffer. */
+function joinParts(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
 /** Returns a `shrinkable` buffer's memory to the system; every view of it is empty after. */
 function shrink(b: Uint8Array<ArrayBuffer>): void {
   b.buffer.resize(0);
@@ -569,6 +580,11 @@ export class BrokerServer {
   /** Writes a response, noting its progress for the sweep (a client that takes none is cut). */
   private async write(conn: Deno.Conn, c: Connection, parts: Uint8Array[]): Promise<void> {
     c.writingSince = Date.now();
+    if (parts.length > 1 && /SSL/.test(c.listener?.protocol ?? "")) {
+      // A TLS connection has no setNoDelay in Deno: a response's second write would wait
+      // for the ACK of its first (Nagle against delayed ACKs, 40 ms a response). One write.
+      parts = [joinParts(parts)];
+    }
     try {
       for (const p of parts) {
         let done = 0;
