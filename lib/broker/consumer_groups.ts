@@ -418,7 +418,8 @@ export class ConsumerGroupCoordinator {
         clientId: m.clientId,
         clientHost: m.clientHost,
         subscribedTopicNames: m.subscribed,
-        subscribedTopicRegex: null,
+        // Kafka answers "" for a member without a regex.
+        subscribedTopicRegex: "",
         assignment: named(m.assigned),
         targetAssignment: named(g.target.get(m.id)),
         state: m.state,
