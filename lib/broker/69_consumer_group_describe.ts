@@ -63,14 +63,9 @@ export const consumerGroupDescribe = defineApi({
       groups: req.groupIds.map((groupId) => {
         const d = s.consumerGroups.describe(groupId);
         if (!groupId || !d) {
-          const known = s.groups.groups.has(groupId) || s.offsets.forGroup(groupId).size > 0;
+          // Kafka (3.9) answers no message for an unknown or a classic group.
           return {
             errorCode: groupId ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.INVALID_GROUP_ID,
-            errorMessage: !groupId
-              ? "The group id can't be empty."
-              : known
-              ? `Group ${groupId} is not a consumer group.`
-              : `Group ${groupId} not found.`,
             groupId,
             groupState: "",
             assignorName: "",

@@ -23,8 +23,11 @@
  *   over; a second live member with the id gets UNRELEASED_INSTANCE_ID.
  * - OffsetCommit and OffsetFetch from members are checked against the member epoch
  *   (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH; OffsetCommit below v9 UNSUPPORTED_VERSION).
- * Not kept across restarts: only committed offsets are persisted (as for classic groups);
- * after a restart a member's heartbeat gets UNKNOWN_MEMBER_ID and the client rejoins.
+ * Kept across restarts: the consumer group ids (`consumer_groups.json` in the data dir,
+ * rewritten when a group is made or deleted) beside the committed offsets; members,
+ * epochs and assignments are not: after a restart a group is Empty, a member's heartbeat
+ * gets UNKNOWN_MEMBER_ID (as Kafka answers a member it does not know) and the client
+ * rejoins. A heartbeat with an epoch for a group never made gets GROUP_ID_NOT_FOUND.
  * Not implemented: regex subscriptions (INVALID_REQUEST, as Kafka 3.9 answers), rack-aware
  * assignment, classic-protocol members inside a consumer group (KIP-848's online migration).
  * @module
@@ -40,7 +43,9 @@ import {
   sameAssignment,
   union,
 } from "./assignors.ts";
+import { join } from "node:path";
 import { ErrorCode } from "./error_codes.ts";
+import { writeFileAtomicSync } from "./log_store.ts";
 
 /** Kafka's group.consumer.session.timeout.ms default. */
 export const DEFAULT_CONSUMER_SESSION_TIMEOUT_MS = 45_000;
@@ -165,6 +170,8 @@ export interface ConsumerGroupOptions {
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   log?: (line: string) => void;
+  /** Where `consumer_groups.json` lives (none: in memory). */
+  dataDir?: string;
 }
 
 /** The result of reconciling a member one step. */
@@ -187,6 +194,31 @@ export class ConsumerGroupCoordinator {
     this.sessionTimeoutMs = opts.sessionTimeoutMs ?? DEFAULT_CONSUMER_SESSION_TIMEOUT_MS;
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? DEFAULT_CONSUMER_HEARTBEAT_INTERVAL_MS;
     this.log = opts.log ?? (() => {});
+    if (opts.dataDir) {
+      let ids: unknown = [];
+      try {
+        ids = JSON.parse(Deno.readTextFileSync(this.file!)).groups;
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) {
+          throw new Error(`Cannot read "${this.file}": ${(err as Error).message}`, { cause: err });
+        }
+      }
+      if (!Array.isArray(ids) || ids.some((g) => typeof g !== "string")) {
+        throw new Error(`Cannot read "${this.file}": "groups" is not a list of group ids`);
+      }
+      for (const id of ids as string[]) this.groups.set(id, new ConsumerGroup(id));
+    }
+  }
+
+  private get file(): string | undefined {
+    return this.opts.dataDir ? join(this.opts.dataDir, "consumer_groups.json") : undefined;
+  }
+
+  /** Rewrites consumer_groups.json (temp file, rename) with the group ids. */
+  private save(): void {
+    if (!this.file) return;
+    const groups = [...this.groups.keys()].sort();
+    writeFileAtomicSync(this.file, JSON.stringify({ groups }) + "\n");
   }
 
   /** Whether `groupId` is a consumer group (with or without members). */
@@ -197,7 +229,10 @@ export class ConsumerGroupCoordinator {
   /** Forgets an empty consumer group (DeleteGroups, or a classic group taking the id). */
   delete(groupId: string): void {
     const g = this.groups.get(groupId);
-    if (g && g.members.size === 0) this.groups.delete(groupId);
+    if (g && g.members.size === 0) {
+      this.groups.delete(groupId);
+      this.save();
+    }
   }
 
   /** Handles one ConsumerGroupHeartbeat. */
@@ -227,14 +262,11 @@ export class ConsumerGroupCoordinator {
         return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${req.groupId} is not a consumer group.`);
       }
       if (req.memberEpoch !== 0) {
-        // Kafka keeps the group; here it is gone after a restart: the member rejoins.
-        return fail(
-          ErrorCode.UNKNOWN_MEMBER_ID,
-          `Member ${req.memberId} is not a member of group ${req.groupId}.`,
-        );
+        return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Consumer group ${req.groupId} not found.`);
       }
       this.opts.dropClassic(req.groupId);
       this.groups.set(req.groupId, group = new ConsumerGroup(req.groupId));
+      this.save();
     }
     if (req.memberEpoch === -1 || req.memberEpoch === -2) return this.leave(group, req);
 

@@ -145,6 +145,7 @@ export class BrokerState {
       sessionTimeoutMs: settings.consumerSessionTimeoutMs,
       heartbeatIntervalMs: settings.consumerHeartbeatIntervalMs,
       log,
+      dataDir: settings.dataDir,
     });
     state.readProducerIds();
     state.txns = new TransactionCoordinator({

@@ -9,7 +9,10 @@
  *   SIGKILLed and the others take its partitions once its session ends, keeping their own
  *   (incremental: no revocation); a member joining later gets one partition from each;
  * - a classic group and a consumer group side by side: Kafka's Admin
- *   (describeConsumerGroups) and `kafka-consumer-groups --describe` (3.9.1's tool) show both.
+ *   (describeConsumerGroups) and `kafka-consumer-groups --describe` (3.9.1's tool) show both;
+ * - on the raw wire (tests/_kafka_wire.ts, v0 of the KIP-848 APIs, which Kafka 3.9 serves):
+ *   heartbeats and their errors with Kafka's messages, member epochs in OffsetCommit and
+ *   OffsetFetch, revoke-before-assign, ConsumerGroupDescribe, ListGroups v5, DescribeGroups.
  * Both brokers run with a consumer session timeout of 10 s (Kafka's default is 45 s).
  * Assignments are compared by their shape (sizes, disjointness, what each member kept):
  * which member gets which partition is each assignor's choice.
@@ -26,6 +29,7 @@ import {
   startKafka,
 } from "../_engines.ts";
 import { envTest, ROOT, waitFor } from "../_fixtures.ts";
+import { withWire } from "../_kafka_wire.ts";
 import { type Running, spawnTask, start } from "../../bench/_process.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -424,5 +428,229 @@ await envTest(
       assert.equal(r.shown[kind].offsets.length, PARTITIONS);
       assert.ok(r.shown[kind].offsets.every((o: Any) => o.lag === "0" && o.hasConsumer));
     }
+  },
+);
+
+/** A heartbeat answer with what legitimately differs left out: ids, and which partitions. */
+function heartbeatGist(r: Any, tag: string) {
+  return {
+    errorCode: r.errorCode,
+    errorMessage: r.errorMessage?.replaceAll(tag, "*") ?? null,
+    memberEpoch: r.memberEpoch,
+    heartbeatIntervalMs: r.heartbeatIntervalMs,
+    partitions: r.assignment
+      ? r.assignment.topicPartitions.reduce((n: number, t: Any) => n + t.partitions.length, 0)
+      : null,
+  };
+}
+
+await envTest(
+  "KIP-848 on the wire: heartbeats, errors and their messages, member epochs in OffsetCommit/OffsetFetch, ConsumerGroupDescribe, ListGroups v5 — as Apache Kafka answers",
+  ["kafka"],
+  async () => {
+    const got = await onBoth((t, tag) =>
+      withWire(t.bootstrap, async (w) => {
+        const topic = `wire-${tag}`;
+        const group = `wg-${tag}`;
+        const out: Record<string, Any> = {};
+        const created = await w.call("CreateTopics", 7, {
+          topics: [{
+            name: topic,
+            numPartitions: 2,
+            replicationFactor: 1,
+            assignments: [],
+            configs: [],
+          }],
+          timeoutMs: 10_000,
+        });
+        assert.equal(created.topics[0].errorCode, 0);
+        // Kafka creates and loads its group coordinator's partitions on the first
+        // FindCoordinator: wait until it answers for the group.
+        await waitFor(
+          "the group coordinator",
+          async () => {
+            const fc = await w.call("FindCoordinator", 4, { keyType: 0, coordinatorKeys: [group] });
+            if (fc.coordinators[0].errorCode !== 0) return false;
+            const d = await w.call("ConsumerGroupDescribe", 0, {
+              groupIds: [group],
+              includeAuthorizedOperations: false,
+            });
+            return d.groups[0].errorCode === 69; // GROUP_ID_NOT_FOUND: it serves, knows none
+          },
+          60_000,
+          200,
+        );
+        // Member ids as the broker answered them (Kafka 3.9 names its members itself).
+        const ids: Record<string, string> = {};
+        const hb = async (body: Any) => {
+          const memberId = ids[body.memberId] ?? body.memberId;
+          // What a heartbeat leaves out is null ("unchanged"), as Kafka's spec defaults it.
+          const r = await w.call("ConsumerGroupHeartbeat", 0, {
+            groupId: group,
+            instanceId: null,
+            rackId: null,
+            subscribedTopicNames: null,
+            serverAssignor: null,
+            topicPartitions: null,
+            ...body,
+            memberId,
+          });
+          if (r.errorCode === 0 && body.memberEpoch === 0) ids[body.memberId] = r.memberId;
+          return heartbeatGist(r, tag);
+        };
+        const join = (memberId: string, extra: Any = {}) =>
+          hb({
+            memberId,
+            memberEpoch: 0,
+            rebalanceTimeoutMs: 30_000,
+            subscribedTopicNames: [topic],
+            topicPartitions: [],
+            ...extra,
+          });
+        const owned = (ps: number[]) => [{ topicId: created.topics[0].topicId, partitions: ps }];
+
+        out.invalid = [
+          await join("m-1", { subscribedTopicNames: null }),
+          await join("m-1", { topicPartitions: null }),
+          await join("m-1", { rebalanceTimeoutMs: -1 }),
+          await hb({ memberId: "", memberEpoch: 3 }),
+          await hb({ memberId: "m-1", memberEpoch: -3 }),
+          await join("m-1", { serverAssignor: "sticky" }),
+        ];
+        out.join = await join("m-1");
+        out.unknown = await hb({ memberId: "ghost", memberEpoch: 1 });
+        out.fenced = await hb({ memberId: "m-1", memberEpoch: 5 });
+        await w.call("ConsumerGroupHeartbeat", 0, {
+          groupId: `other-${tag}`,
+          memberId: "x",
+          memberEpoch: 1,
+        })
+          .then((r: Any) => out.noGroup = heartbeatGist(r, tag));
+
+        const commit = (v: number, memberId: string, epoch: number) =>
+          w.call("OffsetCommit", v, {
+            groupId: group,
+            generationIdOrMemberEpoch: epoch,
+            memberId: ids[memberId] ?? memberId,
+            topics: [{
+              name: topic,
+              partitions: [{ partitionIndex: 0, committedOffset: 1, committedMetadata: "" }],
+            }],
+          }).then((r: Any) => r.topics[0].partitions[0].errorCode);
+        out.commits = [
+          await commit(9, "m-1", 1),
+          await commit(9, "m-1", 0),
+          await commit(9, "ghost", 1),
+          await commit(8, "m-1", 1),
+          await commit(9, "", -1),
+        ];
+        const fetch = (memberId: string | null, memberEpoch: number) =>
+          w.call("OffsetFetch", 9, {
+            groups: [{
+              groupId: group,
+              memberId: memberId === null ? null : ids[memberId] ?? memberId,
+              memberEpoch,
+              topics: [{ name: topic, partitionIndexes: [0] }],
+            }],
+            requireStable: true,
+          }).then((
+            r: Any,
+          ) => [
+            r.groups[0].errorCode,
+            r.groups[0].topics[0]?.partitions[0]?.committedOffset ?? null,
+          ]);
+        out.fetches = [
+          await fetch("m-1", 1),
+          await fetch("m-1", 7),
+          await fetch("ghost", 1),
+          await fetch(null, -1),
+        ];
+
+        // A second member: nothing until the first has given a partition up.
+        out.second = await join("m-2");
+        out.firstAsked = await hb({
+          memberId: "m-1",
+          memberEpoch: 1,
+          topicPartitions: owned([0, 1]),
+        });
+        out.secondWaits = await hb({ memberId: "m-2", memberEpoch: 2 });
+        const d1 = await w.call("ConsumerGroupDescribe", 0, {
+          groupIds: [group],
+          includeAuthorizedOperations: false,
+        });
+        const kept = d1.groups[0].members.find((m: Any) => m.memberId === ids["m-1"])?.assignment
+          .topicPartitions[0]?.partitions ?? [];
+        out.reconciling = d1.groups[0].groupState;
+        out.firstDone = await hb({ memberId: "m-1", memberEpoch: 1, topicPartitions: owned(kept) });
+        out.secondGets = await hb({ memberId: "m-2", memberEpoch: 2, topicPartitions: owned([]) });
+
+        const desc = await w.call("ConsumerGroupDescribe", 0, {
+          groupIds: [group, `nope-${tag}`],
+          includeAuthorizedOperations: false,
+        });
+        // Apache Kafka 3.9 answers each group once per coordinator shard it asked, it seems:
+        // GROUP_ID_NOT_FOUND from those that do not hold it. Each group id is compared once,
+        // by its answer from the shard that holds it, if one does.
+        const byId = new Map<string, Any>();
+        for (const g of desc.groups) {
+          const had = byId.get(g.groupId);
+          if (!had || (had.errorCode !== 0 && g.errorCode === 0)) byId.set(g.groupId, g);
+        }
+        const described = [group, `nope-${tag}`].map((id) => byId.get(id));
+        out.describe = described.map((g: Any) => ({
+          errorCode: g.errorCode,
+          errorMessage: g.errorMessage?.replace(tag, "*") ?? null,
+          groupState: g.groupState,
+          groupEpoch: g.groupEpoch,
+          assignmentEpoch: g.assignmentEpoch,
+          assignorName: g.assignorName,
+          members: g.members.map((m: Any) => ({
+            member: Object.keys(ids).find((k) => ids[k] === m.memberId),
+            memberEpoch: m.memberEpoch,
+            subscribed: m.subscribedTopicNames.map((n: string) => n.replace(tag, "*")),
+            regex: m.subscribedTopicRegex,
+            assigned: m.assignment.topicPartitions.map((
+              t: Any,
+            ) => [t.topicName.replace(tag, "*"), t.partitions.length]),
+            target: m.targetAssignment.topicPartitions.map((
+              t: Any,
+            ) => [t.topicName.replace(tag, "*"), t.partitions.length]),
+          })).sort((a: Any, b: Any) => a.member < b.member ? -1 : 1),
+          authorizedOperations: g.authorizedOperations,
+        }));
+        const lg = await w.call("ListGroups", 5, { statesFilter: [], typesFilter: [] });
+        out.listed = lg.groups.filter((g: Any) => g.groupId.includes(tag))
+          .map((g: Any) => ({ ...g, groupId: g.groupId.replace(tag, "*") }));
+        const dg = await w.call("DescribeGroups", 5, {
+          groups: [group],
+          includeAuthorizedOperations: false,
+        });
+        out.describeGroups = dg.groups.map((
+          g: Any,
+        ) => [g.errorCode, g.groupState, g.protocolType, g.members.length]);
+        out.deleteNonEmpty =
+          (await w.call("DeleteGroups", 2, { groupsNames: [group] })).results[0].errorCode;
+        out.leave = await hb({ memberId: "m-1", memberEpoch: -1 });
+        out.leaveAgain = await hb({ memberId: "m-1", memberEpoch: -1 });
+        return out;
+      })
+    );
+    const r = same(got, "the answers");
+    // And what both answered is what Kafka's protocol says.
+    assert.deepEqual(r.invalid.map((x: Any) => x.errorCode), [42, 42, 42, 42, 42, 112]);
+    assert.deepEqual([r.join.memberEpoch, r.join.partitions], [1, 2]);
+    assert.deepEqual([r.unknown.errorCode, r.fenced.errorCode, r.noGroup.errorCode], [25, 110, 69]);
+    assert.deepEqual(r.commits, [0, 113, 25, 35, 25]);
+    assert.deepEqual(r.fetches, [[0, 1], [113, null], [25, null], [0, 1]]);
+    // Revoke before assign: the second member gets its partition only after the first's
+    // heartbeat no longer lists it.
+    assert.deepEqual([r.second.memberEpoch, r.second.partitions], [2, 0]);
+    assert.deepEqual([r.firstAsked.memberEpoch, r.firstAsked.partitions], [1, 1]);
+    assert.equal(r.secondWaits.partitions, null);
+    assert.equal(r.reconciling, "Reconciling");
+    assert.equal(r.firstDone.memberEpoch, 2);
+    assert.deepEqual([r.secondGets.memberEpoch, r.secondGets.partitions], [2, 1]);
+    assert.equal(r.deleteNonEmpty, 68);
+    assert.deepEqual([r.leave.errorCode, r.leave.memberEpoch, r.leaveAgain.errorCode], [0, -1, 25]);
   },
 );
