@@ -23,11 +23,12 @@
  *   over; a second live member with the id gets UNRELEASED_INSTANCE_ID.
  * - OffsetCommit and OffsetFetch from members are checked against the member epoch
  *   (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH; OffsetCommit below v9 UNSUPPORTED_VERSION).
- * Kept across restarts: the consumer group ids (`consumer_groups.json` in the data dir,
- * rewritten when a group is made or deleted) beside the committed offsets; members,
- * epochs and assignments are not: after a restart a group is Empty, a member's heartbeat
- * gets UNKNOWN_MEMBER_ID (as Kafka answers a member it does not know) and the client
- * rejoins. A heartbeat with an epoch for a group never made gets GROUP_ID_NOT_FOUND.
+ * Kept across restarts, as Kafka keeps them in its offsets topic: every group with its
+ * epochs, target assignment and members (`consumer_groups.json` in the data dir, rewritten
+ * whole, temp file and rename, when a heartbeat, a leave or a timeout changes a group; a
+ * heartbeat that changes nothing writes nothing). After a restart each member has a
+ * session timeout to heartbeat again, and goes on at its epoch. A heartbeat with an epoch
+ * for a group never made gets GROUP_ID_NOT_FOUND.
  * Not implemented: regex subscriptions (INVALID_REQUEST, as Kafka 3.9 answers), rack-aware
  * assignment, classic-protocol members inside a consumer group (KIP-848's online migration).
  * @module
@@ -172,6 +173,8 @@ export interface ConsumerGroupOptions {
   log?: (line: string) => void;
   /** Where `consumer_groups.json` lives (none: in memory). */
   dataDir?: string;
+  /** Whether its rewrites are fsynced (the broker's --fsync always). */
+  sync?: boolean;
 }
 
 /** The result of reconciling a member one step. */
@@ -194,31 +197,81 @@ export class ConsumerGroupCoordinator {
     this.sessionTimeoutMs = opts.sessionTimeoutMs ?? DEFAULT_CONSUMER_SESSION_TIMEOUT_MS;
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? DEFAULT_CONSUMER_HEARTBEAT_INTERVAL_MS;
     this.log = opts.log ?? (() => {});
-    if (opts.dataDir) {
-      let ids: unknown = [];
-      try {
-        ids = JSON.parse(Deno.readTextFileSync(this.file!)).groups;
-      } catch (err) {
-        if (!(err instanceof Deno.errors.NotFound)) {
-          throw new Error(`Cannot read "${this.file}": ${(err as Error).message}`, { cause: err });
-        }
-      }
-      if (!Array.isArray(ids) || ids.some((g) => typeof g !== "string")) {
-        throw new Error(`Cannot read "${this.file}": "groups" is not a list of group ids`);
-      }
-      for (const id of ids as string[]) this.groups.set(id, new ConsumerGroup(id));
-    }
+    if (opts.dataDir) this.load();
   }
 
   private get file(): string | undefined {
     return this.opts.dataDir ? join(this.opts.dataDir, "consumer_groups.json") : undefined;
   }
 
-  /** Rewrites consumer_groups.json (temp file, rename) with the group ids. */
-  private save(): void {
+  /**
+   * Reads consumer_groups.json: every group with its epochs, target assignment and members,
+   * each member given a session timeout from now to heartbeat again (as Kafka does when a
+   * coordinator loads its groups).
+   */
+  private load(): void {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(this.file!);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      throw new Error(`Cannot read "${this.file}": ${(err as Error).message}`, { cause: err });
+    }
+    let saved: SavedGroup[];
+    try {
+      saved = JSON.parse(text).groups;
+      if (!Array.isArray(saved)) throw new Error(`"groups" is not a list`);
+      for (const sg of saved) {
+        if (typeof sg?.id !== "string" || !Array.isArray(sg.members)) {
+          throw new Error(`a group entry has no "id" or "members": ${JSON.stringify(sg)}`);
+        }
+      }
+    } catch (err) {
+      throw new Error(
+        `Cannot read "${this.file}": ${(err as Error).message}; remove it to start the ` +
+          `consumer groups empty (committed offsets are in offsets.log and stay)`,
+        { cause: err },
+      );
+    }
+    for (const sg of saved) {
+      const g = new ConsumerGroup(sg.id);
+      g.groupEpoch = sg.groupEpoch;
+      g.assignmentEpoch = sg.assignmentEpoch;
+      g.metadata = sg.metadata;
+      g.target = new Map(Object.entries(sg.target).map(([m, a]) => [m, fromJson(a)]));
+      for (const sm of sg.members) {
+        g.members.set(sm.id, {
+          ...sm,
+          assigned: fromJson(sm.assigned),
+          revoking: fromJson(sm.revoking),
+        });
+      }
+      this.groups.set(g.id, g);
+      this.saved.set(g.id, JSON.stringify(snapshot(g)));
+      for (const m of g.members.values()) {
+        this.touch(g, m);
+        if (m.state === "unrevoked_partitions") this.startRebalanceTimer(g, m);
+      }
+    }
+  }
+
+  /** Each group as last written to consumer_groups.json. */
+  private readonly saved = new Map<string, string>();
+
+  /**
+   * Rewrites consumer_groups.json (temp file, rename) when `group` changed since it was
+   * last written (or was deleted).
+   */
+  private persist(group: ConsumerGroup | string): void {
     if (!this.file) return;
-    const groups = [...this.groups.keys()].sort();
-    writeFileAtomicSync(this.file, JSON.stringify({ groups }) + "\n");
+    const id = typeof group === "string" ? group : group.id;
+    const g = this.groups.get(id);
+    const now = g ? JSON.stringify(snapshot(g)) : undefined;
+    if (now === this.saved.get(id)) return;
+    if (now === undefined) this.saved.delete(id);
+    else this.saved.set(id, now);
+    const body = [...this.saved.keys()].sort().map((k) => this.saved.get(k)).join(",\n");
+    writeFileAtomicSync(this.file, `{"groups":[\n${body}\n]}\n`, { sync: this.opts.sync });
   }
 
   /** Whether `groupId` is a consumer group (with or without members). */
@@ -231,7 +284,7 @@ export class ConsumerGroupCoordinator {
     const g = this.groups.get(groupId);
     if (g && g.members.size === 0) {
       this.groups.delete(groupId);
-      this.save();
+      this.persist(groupId);
     }
   }
 
@@ -266,9 +319,12 @@ export class ConsumerGroupCoordinator {
       }
       this.opts.dropClassic(req.groupId);
       this.groups.set(req.groupId, group = new ConsumerGroup(req.groupId));
-      this.save();
     }
-    if (req.memberEpoch === -1 || req.memberEpoch === -2) return this.leave(group, req);
+    if (req.memberEpoch === -1 || req.memberEpoch === -2) {
+      const left = this.leave(group, req);
+      this.persist(group);
+      return left;
+    }
 
     let member: ConsumerMember | undefined;
     let isNew = false;
@@ -378,6 +434,7 @@ export class ConsumerGroupCoordinator {
 
     this.reconcile(group, member, req.topicPartitions);
     this.touch(group, member);
+    this.persist(group);
 
     const isFull = req.memberEpoch === 0 ||
       (req.rebalanceTimeoutMs !== -1 && req.subscribedTopicNames !== null &&
@@ -508,6 +565,15 @@ export class ConsumerGroupCoordinator {
     this.log(
       `consumer group "${group.id}": member ${member.id} ${why} (group epoch ${group.groupEpoch})`,
     );
+    try {
+      this.persist(group);
+    } catch (err) {
+      // From a timer: said, and written with the group's next change.
+      this.log(
+        `consumer group "${group.id}": cannot write ${this.file}: ${(err as Error).message}`,
+      );
+      this.saved.delete(group.id);
+    }
   }
 
   /** The subscribed topics as they are now, so a change bumps the group epoch. */
@@ -577,19 +643,25 @@ export class ConsumerGroupCoordinator {
       clearTimeout(member.rebalanceTimer);
       member.rebalanceTimer = undefined;
     } else if (wasState !== "unrevoked_partitions" || wasEpoch !== member.epoch) {
-      clearTimeout(member.rebalanceTimer);
-      const epoch = member.epoch;
-      member.rebalanceTimer = setTimeout(() => {
-        member.rebalanceTimer = undefined;
-        if (member.state === "unrevoked_partitions" && member.epoch === epoch) {
-          this.remove(
-            group,
-            member,
-            `did not revoke its partitions within its rebalance timeout of ${member.rebalanceTimeoutMs} ms`,
-          );
-        }
-      }, member.rebalanceTimeoutMs);
+      this.startRebalanceTimer(group, member);
     }
+  }
+
+  /** Fences the member unless it has revoked within its rebalance timeout. */
+  private startRebalanceTimer(group: ConsumerGroup, member: ConsumerMember): void {
+    clearTimeout(member.rebalanceTimer);
+    if (this.closed) return;
+    const epoch = member.epoch;
+    member.rebalanceTimer = setTimeout(() => {
+      member.rebalanceTimer = undefined;
+      if (member.state === "unrevoked_partitions" && member.epoch === epoch) {
+        this.remove(
+          group,
+          member,
+          `did not revoke its partitions within its rebalance timeout of ${member.rebalanceTimeoutMs} ms`,
+        );
+      }
+    }, member.rebalanceTimeoutMs);
   }
 
   private touch(group: ConsumerGroup, member: ConsumerMember): void {
@@ -691,4 +763,51 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 export function toWire(a: Assignment): TopicPartitions[] {
   return [...a].filter(([, s]) => s.size > 0).sort(([x], [y]) => x < y ? -1 : x > y ? 1 : 0)
     .map(([topicId, s]) => ({ topicId, partitions: [...s].sort((x, y) => x - y) }));
+}
+
+/** A group as consumer_groups.json keeps it. */
+interface SavedGroup {
+  id: string;
+  groupEpoch: number;
+  assignmentEpoch: number;
+  metadata: string;
+  target: Record<string, Record<string, number[]>>;
+  members: (Omit<ConsumerMember, "assigned" | "revoking" | "sessionTimer" | "rebalanceTimer"> & {
+    assigned: Record<string, number[]>;
+    revoking: Record<string, number[]>;
+  })[];
+}
+
+function toJson(a: Assignment): Record<string, number[]> {
+  return Object.fromEntries(toWire(a).map((tp) => [tp.topicId, tp.partitions]));
+}
+
+function fromJson(o: Record<string, number[]>): Assignment {
+  return new Map(Object.entries(o ?? {}).map(([t, ps]) => [t, new Set(ps)]));
+}
+
+/** What consumer_groups.json keeps of a group (no timers). */
+function snapshot(g: ConsumerGroup): SavedGroup {
+  return {
+    id: g.id,
+    groupEpoch: g.groupEpoch,
+    assignmentEpoch: g.assignmentEpoch,
+    metadata: g.metadata,
+    target: Object.fromEntries([...g.target].map(([m, a]) => [m, toJson(a)])),
+    members: [...g.members.values()].map((m) => ({
+      id: m.id,
+      instanceId: m.instanceId,
+      rackId: m.rackId,
+      clientId: m.clientId,
+      clientHost: m.clientHost,
+      epoch: m.epoch,
+      previousEpoch: m.previousEpoch,
+      state: m.state,
+      rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+      subscribed: m.subscribed,
+      serverAssignor: m.serverAssignor,
+      assigned: toJson(m.assigned),
+      revoking: toJson(m.revoking),
+    })),
+  };
 }

@@ -146,6 +146,7 @@ export class BrokerState {
       heartbeatIntervalMs: settings.consumerHeartbeatIntervalMs,
       log,
       dataDir: settings.dataDir,
+      sync: settings.fsync === "always",
     });
     state.readProducerIds();
     state.txns = new TransactionCoordinator({

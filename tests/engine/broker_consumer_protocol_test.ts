@@ -13,6 +13,8 @@
  * - on the raw wire (tests/_kafka_wire.ts, v0 of the KIP-848 APIs, which Kafka 3.9 serves):
  *   heartbeats and their errors with Kafka's messages, member epochs in OffsetCommit and
  *   OffsetFetch, revoke-before-assign, ConsumerGroupDescribe, ListGroups v5, DescribeGroups.
+ * - the broker SIGKILLed and restarted under two members: they go on from their committed
+ *   offsets, each record read once.
  * Both brokers run with a consumer session timeout of 10 s (Kafka's default is 45 s).
  * Assignments are compared by their shape (sizes, disjointness, what each member kept):
  * which member gets which partition is each assignor's choice.
@@ -22,6 +24,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  freePort,
   javaClientClasspath,
   KAFKA_VERSION,
   type KafkaServer,
@@ -140,6 +143,8 @@ class Member {
 /** A broker a case runs on. */
 interface Target {
   bootstrap: string;
+  /** SIGKILLs the broker and starts it again on the same address and data. */
+  killAndRestart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -170,21 +175,38 @@ function sharedKafka(): Promise<KafkaServer> {
 async function target(name: BrokerName): Promise<Target> {
   if (name === KAFKA) {
     const k = await sharedKafka();
-    return { bootstrap: k.bootstrap, close: () => Promise.resolve() };
+    return {
+      bootstrap: k.bootstrap,
+      killAndRestart: () => k.restart({ kill: true }),
+      close: () => Promise.resolve(),
+    };
   }
-  const child = await spawnTask("broker.ts", [
-    "--port",
-    "0",
-    "--memory",
-    "--partitions",
-    "1",
-    "--consumer-session-timeout",
-    `${SESSION_TIMEOUT_MS}ms`,
-    "--json",
-  ]);
+  // A fixed port, so members running across a restart find it again.
+  const port = freePort();
+  const dataDir = await Deno.makeTempDir({ prefix: "pinpipe-kip848-broker-" });
+  const spawn = () =>
+    spawnTask("broker.ts", [
+      "--port",
+      String(port),
+      "--data-dir",
+      dataDir,
+      "--partitions",
+      "1",
+      "--consumer-session-timeout",
+      `${SESSION_TIMEOUT_MS}ms`,
+      "--json",
+    ]);
+  let child = await spawn();
   return {
     bootstrap: (JSON.parse(child.firstLine) as { bootstrap: string }).bootstrap,
-    close: async () => void await child.stop("SIGTERM"),
+    async killAndRestart() {
+      await child.stop("SIGKILL");
+      child = await spawn();
+    },
+    async close() {
+      await child.stop("SIGTERM");
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    },
   };
 }
 
@@ -316,6 +338,46 @@ await envTest(
       lateGot: 2,
       phase3: [],
     });
+  },
+);
+
+await envTest(
+  "KIP-848: the broker SIGKILLed under two Java 4.x consumers — they go on from their committed offsets, each record read once",
+  [...NEEDS],
+  async () => {
+    const got = await onBoth(async (t, tag) => {
+      const topic = `restart-${tag}`;
+      const group = `rg-${tag}`;
+      await step("create", { bootstrap: t.bootstrap, topic, partitions: String(PARTITIONS) });
+      const ms = [
+        await Member.start("member 1", {
+          bootstrap: t.bootstrap,
+          topic,
+          group,
+          protocol: "consumer",
+        }),
+        await Member.start("member 2", {
+          bootstrap: t.bootstrap,
+          topic,
+          group,
+          protocol: "consumer",
+        }),
+      ];
+      try {
+        await settled(ms, [3, 3], "two members with three partitions each");
+        await step("produce", { bootstrap: t.bootstrap, topic, from: "0", count: "200" });
+        await readAll(ms, ms, values(0, 200));
+        await t.killAndRestart();
+        await step("produce", { bootstrap: t.bootstrap, topic, from: "200", count: "200" });
+        await readAll(ms, ms, values(200, 200));
+        await settled(ms, [3, 3], "the two members with three partitions each again");
+        return { notOnce: notOnce(ms, values(0, 400)) };
+      } finally {
+        for (const m of ms) m.proc.kill("SIGKILL");
+        await Promise.all(ms.map((m) => m.proc.ended));
+      }
+    });
+    assert.deepEqual(same(got, "what the members read"), { notOnce: [] });
   },
 );
 

@@ -7,6 +7,7 @@
  * side by side with Apache Kafka: tests/engine/broker_consumer_protocol_test.ts.
  */
 import assert from "node:assert/strict";
+import { join as joinPath } from "node:path";
 import {
   type Assignment,
   countPartitions,
@@ -539,41 +540,72 @@ Deno.test("ConsumerGroupHeartbeat and ConsumerGroupDescribe on the wire, with Of
   });
 });
 
-Deno.test("after a restart the consumer groups are there, Empty: a member's heartbeat gets UNKNOWN_MEMBER_ID, it rejoins, and its committed offsets are kept", async () => {
+Deno.test("after a restart the consumer groups are there with their members, epochs and assignments: members go on at their epoch, commits included", async () => {
   await withTempDir(async (dataDir) => {
-    let broker = await startTestBroker({ dataDir });
+    let broker = await startTestBroker({ dataDir, consumerSessionTimeoutMs: 2000 });
     try {
       await withWire(broker.bootstrap, async (w) => {
-        await createTopic(w, "rt", 1);
+        await createTopic(w, "rt", 2);
         const j = await w.call("ConsumerGroupHeartbeat", 1, wireJoin("rg", "m-1", "rt"));
-        assert.equal(await commit(w, 9, "rg", "m-1", j.memberEpoch, "rt"), 0);
-        // A group that never commits is kept too.
-        const k = await w.call("ConsumerGroupHeartbeat", 1, wireJoin("rg-none", "m-9", "rt"));
-        assert.equal(k.errorCode, 0);
-      });
-      await broker.close();
-      broker = await startTestBroker({ dataDir });
-      await withWire(broker.bootstrap, async (w) => {
-        const stale = await w.call("ConsumerGroupHeartbeat", 1, {
+        assert.equal(j.memberEpoch, 1);
+        const k = await w.call("ConsumerGroupHeartbeat", 1, wireJoin("rg", "m-2", "rt"));
+        assert.equal(k.memberEpoch, 2);
+        // m-1 is asked to give one partition up, and has not yet: mid-reconciliation.
+        const a = await w.call("ConsumerGroupHeartbeat", 1, {
           groupId: "rg",
           memberId: "m-1",
           memberEpoch: 1,
+          topicPartitions: [{
+            topicId: j.assignment.topicPartitions[0].topicId,
+            partitions: [0, 1],
+          }],
+          subscribedTopicNames: null,
         });
-        assert.equal(stale.errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
-        const none = await w.call("ConsumerGroupHeartbeat", 1, {
-          groupId: "rg-none",
-          memberId: "m-9",
-          memberEpoch: 1,
-        });
-        assert.equal(none.errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+        assert.equal(a.assignment.topicPartitions[0].partitions.length, 1);
+        assert.equal(await commit(w, 9, "rg", "m-1", 1, "rt"), 0);
+      });
+      await broker.close();
+      broker = await startTestBroker({ dataDir, consumerSessionTimeoutMs: 2000 });
+      await withWire(broker.bootstrap, async (w) => {
         const d = await w.call("ConsumerGroupDescribe", 1, {
-          groupIds: ["rg", "rg-none"],
+          groupIds: ["rg"],
           includeAuthorizedOperations: false,
         });
-        assert.deepEqual(d.groups.map((g: Any) => [g.errorCode, g.groupState]), [
-          [0, "Empty"],
-          [0, "Empty"],
+        const g = d.groups[0];
+        assert.deepEqual([g.errorCode, g.groupState, g.groupEpoch, g.assignmentEpoch], [
+          0,
+          "Reconciling",
+          2,
+          2,
         ]);
+        assert.deepEqual(g.members.map((m: Any) => [m.memberId, m.memberEpoch]).sort(), [
+          ["m-1", 1],
+          ["m-2", 2],
+        ]);
+        // The members go on where they were: m-1 commits at its epoch, then revokes.
+        assert.equal(await commit(w, 9, "rg", "m-1", 1, "rt"), 0);
+        const f = await w.call("OffsetFetch", 9, {
+          groups: [{ groupId: "rg", memberId: "m-1", memberEpoch: 1, topics: null }],
+          requireStable: false,
+        });
+        assert.equal(f.groups[0].topics[0].partitions[0].committedOffset, 5);
+        const kept = g.members.find((m: Any) => m.memberId === "m-1").assignment.topicPartitions[0];
+        const done = await w.call("ConsumerGroupHeartbeat", 1, {
+          groupId: "rg",
+          memberId: "m-1",
+          memberEpoch: 1,
+          topicPartitions: [{ topicId: kept.topicId, partitions: kept.partitions }],
+          subscribedTopicNames: null,
+        });
+        assert.deepEqual([done.errorCode, done.memberEpoch], [0, 2]);
+        const two = await w.call("ConsumerGroupHeartbeat", 1, {
+          groupId: "rg",
+          memberId: "m-2",
+          memberEpoch: 2,
+          topicPartitions: [],
+          subscribedTopicNames: null,
+        });
+        assert.equal(two.assignment.topicPartitions[0].partitions.length, 1);
         // A group never made: GROUP_ID_NOT_FOUND, as Kafka answers.
         const never = await w.call("ConsumerGroupHeartbeat", 1, {
           groupId: "never",
@@ -584,21 +616,28 @@ Deno.test("after a restart the consumer groups are there, Empty: a member's hear
           ErrorCode.GROUP_ID_NOT_FOUND,
           "Consumer group never not found.",
         ]);
-        const again = await w.call("ConsumerGroupHeartbeat", 1, wireJoin("rg", "m-1", "rt"));
-        assert.deepEqual([again.errorCode, again.assignment.topicPartitions[0].partitions], [0, [
-          0,
-        ]]);
-        const f = await w.call("OffsetFetch", 9, {
-          groups: [{
-            groupId: "rg",
-            memberId: "m-1",
-            memberEpoch: again.memberEpoch,
-            topics: null,
-          }],
-          requireStable: false,
-        });
-        assert.equal(f.groups[0].topics[0].partitions[0].committedOffset, 5);
+        // Members that never come back are removed when their session ends.
+        await waitFor(
+          "both sessions to end",
+          async () => {
+            const x = await w.call("ConsumerGroupDescribe", 1, {
+              groupIds: ["rg"],
+              includeAuthorizedOperations: false,
+            });
+            return x.groups[0].groupState === "Empty";
+          },
+          10_000,
+          100,
+        );
       });
+      await broker.close();
+      // A damaged consumer_groups.json is an error naming it, not a silent reset.
+      await Deno.writeTextFile(joinPath(dataDir, "consumer_groups.json"), "{not json");
+      await assert.rejects(
+        () => startTestBroker({ dataDir }),
+        /Cannot read ".*consumer_groups\.json".*remove it to start the consumer groups empty/,
+      );
+      broker = await startTestBroker();
     } finally {
       await broker.close();
     }
