@@ -680,9 +680,48 @@ await envTest(
           })).sort((a: Any, b: Any) => a.member < b.member ? -1 : 1),
           authorizedOperations: g.authorizedOperations,
         }));
+        // A classic group with a member beside it: not a consumer group.
+        const classic = `classic-${tag}`;
+        const joinClassic = (memberId: string) =>
+          w.call("JoinGroup", 9, {
+            groupId: classic,
+            sessionTimeoutMs: 30_000,
+            rebalanceTimeoutMs: 30_000,
+            memberId,
+            groupInstanceId: null,
+            protocolType: "consumer",
+            protocols: [{ name: "range", metadata: new Uint8Array(0) }],
+            reason: null,
+          });
+        const first = await joinClassic("");
+        const joined = await joinClassic(first.memberId);
+        out.classicJoin = [first.errorCode, joined.errorCode];
+        out.heartbeatOnClassic = heartbeatGist(
+          await w.call("ConsumerGroupHeartbeat", 0, {
+            groupId: classic,
+            memberId: "",
+            memberEpoch: 0,
+            instanceId: null,
+            rackId: null,
+            rebalanceTimeoutMs: 30_000,
+            subscribedTopicNames: [topic],
+            serverAssignor: null,
+            topicPartitions: [],
+          }),
+          tag,
+        );
+        const cd = await w.call("ConsumerGroupDescribe", 0, {
+          groupIds: [classic],
+          includeAuthorizedOperations: false,
+        });
+        out.describeClassic = [
+          ...new Set(cd.groups.map((g: Any) => `${g.errorCode} ${g.errorMessage}`)),
+        ];
         const lg = await w.call("ListGroups", 5, { statesFilter: [], typesFilter: [] });
         out.listed = lg.groups.filter((g: Any) => g.groupId.includes(tag))
-          .map((g: Any) => ({ ...g, groupId: g.groupId.replace(tag, "*") }));
+          .map((g: Any) => ({ ...g, groupId: g.groupId.replace(tag, "*") }))
+          // Kafka lists in no fixed order.
+          .sort((a: Any, b: Any) => a.groupId < b.groupId ? -1 : 1);
         const dg = await w.call("DescribeGroups", 5, {
           groups: [group],
           includeAuthorizedOperations: false,
@@ -713,6 +752,16 @@ await envTest(
     assert.equal(r.firstDone.memberEpoch, 2);
     assert.deepEqual([r.secondGets.memberEpoch, r.secondGets.partitions], [2, 1]);
     assert.equal(r.deleteNonEmpty, 68);
+    assert.deepEqual(r.classicJoin, [79, 0]); // MEMBER_ID_REQUIRED, then joined
+    assert.deepEqual(
+      [r.heartbeatOnClassic.errorCode, r.heartbeatOnClassic.errorMessage],
+      [69, "Group classic-* is not a consumer group."],
+    );
+    assert.deepEqual(r.describeClassic, ["69 null"]);
+    assert.deepEqual(
+      r.listed.map((g: Any) => [g.groupId, g.groupType]).sort(),
+      [["classic-*", "classic"], ["wg-*", "consumer"]],
+    );
     assert.deepEqual([r.leave.errorCode, r.leave.memberEpoch, r.leaveAgain.errorCode], [0, -1, 25]);
   },
 );

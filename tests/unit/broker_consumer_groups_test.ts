@@ -520,7 +520,11 @@ Deno.test("ConsumerGroupHeartbeat and ConsumerGroupDescribe on the wire, with Of
         0,
         wireJoin("classic", "m-x", "cg-topic"),
       );
-      assert.equal(onClassic.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
+      // Kafka 3.9.1's words.
+      assert.deepEqual([onClassic.errorCode, onClassic.errorMessage], [
+        ErrorCode.GROUP_ID_NOT_FOUND,
+        "Group classic is not a consumer group.",
+      ]);
 
       // Leaving empties the group; then it can be deleted, offsets and all.
       const left = await w.call("ConsumerGroupHeartbeat", 1, {
