@@ -341,46 +341,6 @@ await envTest(
   },
 );
 
-await envTest(
-  "KIP-848: the broker SIGKILLed under two Java 4.x consumers — they go on from their committed offsets, each record read once",
-  [...NEEDS],
-  async () => {
-    const got = await onBoth(async (t, tag) => {
-      const topic = `restart-${tag}`;
-      const group = `rg-${tag}`;
-      await step("create", { bootstrap: t.bootstrap, topic, partitions: String(PARTITIONS) });
-      const ms = [
-        await Member.start("member 1", {
-          bootstrap: t.bootstrap,
-          topic,
-          group,
-          protocol: "consumer",
-        }),
-        await Member.start("member 2", {
-          bootstrap: t.bootstrap,
-          topic,
-          group,
-          protocol: "consumer",
-        }),
-      ];
-      try {
-        await settled(ms, [3, 3], "two members with three partitions each");
-        await step("produce", { bootstrap: t.bootstrap, topic, from: "0", count: "200" });
-        await readAll(ms, ms, values(0, 200));
-        await t.killAndRestart();
-        await step("produce", { bootstrap: t.bootstrap, topic, from: "200", count: "200" });
-        await readAll(ms, ms, values(200, 200));
-        await settled(ms, [3, 3], "the two members with three partitions each again");
-        return { notOnce: notOnce(ms, values(0, 400)) };
-      } finally {
-        for (const m of ms) m.proc.kill("SIGKILL");
-        await Promise.all(ms.map((m) => m.proc.ended));
-      }
-    });
-    assert.deepEqual(same(got, "what the members read"), { notOnce: [] });
-  },
-);
-
 /** The rows of a kafka-consumer-groups table (columns split on runs of spaces). */
 function table(text: string): Record<string, string>[] {
   const lines = text.trim().split("\n").filter((l) => l.trim());
@@ -717,7 +677,17 @@ await envTest(
         out.describeClassic = [
           ...new Set(cd.groups.map((g: Any) => `${g.errorCode} ${g.errorMessage}`)),
         ];
-        const lg = await w.call("ListGroups", 5, { statesFilter: [], typesFilter: [] });
+        // Kafka lists a group once its records are committed to its log: wait for both.
+        let lg: Any;
+        await waitFor(
+          "ListGroups to list both groups",
+          async () => {
+            lg = await w.call("ListGroups", 5, { statesFilter: [], typesFilter: [] });
+            return lg.groups.filter((g: Any) => g.groupId.includes(tag)).length === 2;
+          },
+          30_000,
+          100,
+        );
         out.listed = lg.groups.filter((g: Any) => g.groupId.includes(tag))
           .map((g: Any) => ({ ...g, groupId: g.groupId.replace(tag, "*") }))
           // Kafka lists in no fixed order.
@@ -763,5 +733,47 @@ await envTest(
       [["classic-*", "classic"], ["wg-*", "consumer"]],
     );
     assert.deepEqual([r.leave.errorCode, r.leave.memberEpoch, r.leaveAgain.errorCode], [0, -1, 25]);
+  },
+);
+
+// Last: it restarts the shared Apache Kafka, and Kafka 3.9's preview coordinator, once
+// restarted, has been seen to hand a partition to a new member before its owner revoked it.
+await envTest(
+  "KIP-848: the broker SIGKILLed under two Java 4.x consumers — they go on from their committed offsets, each record read once",
+  [...NEEDS],
+  async () => {
+    const got = await onBoth(async (t, tag) => {
+      const topic = `restart-${tag}`;
+      const group = `rg-${tag}`;
+      await step("create", { bootstrap: t.bootstrap, topic, partitions: String(PARTITIONS) });
+      const ms = [
+        await Member.start("member 1", {
+          bootstrap: t.bootstrap,
+          topic,
+          group,
+          protocol: "consumer",
+        }),
+        await Member.start("member 2", {
+          bootstrap: t.bootstrap,
+          topic,
+          group,
+          protocol: "consumer",
+        }),
+      ];
+      try {
+        await settled(ms, [3, 3], "two members with three partitions each");
+        await step("produce", { bootstrap: t.bootstrap, topic, from: "0", count: "200" });
+        await readAll(ms, ms, values(0, 200));
+        await t.killAndRestart();
+        await step("produce", { bootstrap: t.bootstrap, topic, from: "200", count: "200" });
+        await readAll(ms, ms, values(200, 200));
+        await settled(ms, [3, 3], "the two members with three partitions each again");
+        return { notOnce: notOnce(ms, values(0, 400)) };
+      } finally {
+        for (const m of ms) m.proc.kill("SIGKILL");
+        await Promise.all(ms.map((m) => m.proc.ended));
+      }
+    });
+    assert.deepEqual(same(got, "what the members read"), { notOnce: [] });
   },
 );
