@@ -15,7 +15,8 @@
  *   OffsetFetch, revoke-before-assign step by step, ConsumerGroupDescribe, ListGroups v5,
  *   DescribeGroups.
  * - the broker SIGKILLed and restarted under two members: they go on from their committed
- *   offsets, each record read once.
+ *   offsets, nothing lost; on the embedded broker each record is read once (Kafka 3.9's
+ *   preview, reloading its groups, may hand some out again: reported, not compared).
  * Both brokers run with a consumer session timeout of 10 s (Kafka's default is 45 s).
  * Assignments are compared by their shape (sizes, disjointness, what each member kept):
  * which member gets which partition is each assignor's choice.
@@ -122,12 +123,18 @@ class Member {
     return this.lines().filter((l) => "record" in l).map((l) => l.record);
   }
 
-  /** Whether every record it read is committed (commitSync after each poll). */
+  /** Whether every record it read is committed (commitSync after each poll, retried). */
   allCommitted(): boolean {
     const ls = this.lines();
     const read = ls.filter((l) => "record" in l).length;
-    const committed = ls.filter((l) => "committed" in l).reduce((n, l) => n + l.committed, 0);
+    const committed = ls.filter((l) => "committed" in l).at(-1)?.committed ?? 0;
     return read === committed;
+  }
+
+  /** Its last lines but records, for a failure's message. */
+  tail(): string {
+    const ls = this.proc.stdout().split("\n").filter((l) => l && !l.includes('"record"'));
+    return `${this.name}: ${ls.slice(-6).join(" ")} ${this.proc.stderr().slice(-400)}`;
   }
 
   /** Partitions it was asked to revoke, after line `from`. */
@@ -252,15 +259,20 @@ async function settled(members: Member[], sizes: number[], what: string): Promis
 
 /** Waits until the members together have read `values` and committed all they read. */
 async function readAll(members: Member[], everyone: Member[], values: string[]): Promise<void> {
-  await waitFor(
-    `${values.length} records read and committed`,
-    () => {
-      const seen = new Set(everyone.flatMap((m) => m.records()));
-      return values.every((v) => seen.has(v)) && members.every((m) => m.allCommitted());
-    },
-    90_000,
-    200,
-  );
+  try {
+    await waitFor(
+      `${values.length} records read and committed`,
+      () => {
+        const seen = new Set(everyone.flatMap((m) => m.records()));
+        return values.every((v) => seen.has(v)) && members.every((m) => m.allCommitted());
+      },
+      90_000,
+      200,
+    );
+  } catch (err) {
+    (err as Error).message += `\n${members.map((m) => m.tail()).join("\n")}`;
+    throw err;
+  }
 }
 
 const values = (from: number, n: number) => Array.from({ length: n }, (_, i) => `v-${from + i}`);
@@ -785,7 +797,7 @@ await envTest(
 
 // Last: it restarts the shared Apache Kafka.
 await envTest(
-  "KIP-848: the broker SIGKILLed under two Java 4.x consumers — they go on from their committed offsets, each record read once",
+  "KIP-848: the broker SIGKILLed under two Java 4.x consumers — they go on from their committed offsets, nothing lost (and on the embedded broker each record read once)",
   [...NEEDS],
   async () => {
     const got = await onBoth(async (t, tag) => {
@@ -814,12 +826,26 @@ await envTest(
         await step("produce", { bootstrap: t.bootstrap, topic, from: "200", count: "200" });
         await readAll(ms, ms, values(200, 200));
         await settled(ms, [3, 3], "the two members with three partitions each again");
-        return { notOnce: notOnce(ms, values(0, 400)) };
+        const off = notOnce(ms, values(0, 400));
+        return {
+          lost: off.filter((v) => v.endsWith("×0")),
+          readTwice: off.filter((v) => !v.endsWith("×0")).length,
+        };
       } finally {
         for (const m of ms) m.proc.kill("SIGKILL");
         await Promise.all(ms.map((m) => m.proc.ended));
       }
     });
-    assert.deepEqual(same(got, "what the members read"), { notOnce: [] });
+    // Nothing is lost on either broker. The embedded broker keeps its groups whole across the
+    // restart, so each record is read once; Apache Kafka 3.9's preview coordinator, reloading,
+    // has been seen to fail the members' commits and hand records out again (at-least-once),
+    // so its repeats are reported, not compared.
+    for (const b of BROKERS) assert.deepEqual(got[b].lost, [], `${b}: records never read`);
+    assert.equal(got[EMBEDDED].readTwice, 0, `${EMBEDDED}: records read twice`);
+    if (got[KAFKA].readTwice) {
+      console.warn(
+        `${KAFKA}: ${got[KAFKA].readTwice} of 400 records read twice across its restart`,
+      );
+    }
   },
 );

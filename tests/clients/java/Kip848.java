@@ -9,8 +9,9 @@
  *   member   bootstrap= topic= group= protocol=     a group member until killed, with
  *            [assignor=]                             group.protocol=<protocol> (consumer or
  *                                                    classic): its whole assignment after each
- *                                                    change, each record, and each commitSync
- *                                                    after a poll that returned records
+ *                                                    change, each record, and after each poll
+ *                                                    that leaves records uncommitted, commitSync:
+ *                                                    the records read so far once it succeeds
  *   describe bootstrap= groups=a,b                  Admin.describeConsumerGroups: type,
  *                                                    state, assignor, members' assignments
  */
@@ -151,6 +152,8 @@ public final class Kip848 {
         emit("{\"lost\":" + partitionsJson(partitions) + "}");
       }
     });
+    long read = 0;
+    long committed = 0;
     for (;;) {
       ConsumerRecords<String, String> records = consumer.poll(Duration.ofMillis(200));
       List<String> seen = new ArrayList<>();
@@ -159,9 +162,18 @@ public final class Kip848 {
             + r.offset() + "}");
       }
       for (String s : seen) emit(s);
-      if (!records.isEmpty()) {
-        consumer.commitSync();
-        emit("{\"committed\":" + records.count() + "}");
+      read += records.count();
+      if (read > committed) {
+        // A failed commit (the broker restarting, a rebalance) is said and tried again after
+        // the next poll, with the positions then.
+        try {
+          consumer.commitSync();
+          committed = read;
+          emit("{\"committed\":" + committed + "}");
+        } catch (Exception e) {
+          emit("{\"commitFailed\":" + quote(e.getClass().getSimpleName() + ": " + e.getMessage())
+              + "}");
+        }
       }
     }
   }
