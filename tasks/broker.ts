@@ -28,6 +28,7 @@ import {
   runBroker,
 } from "../lib/broker/broker.ts";
 import { KAFKA_LOG_DEFAULTS } from "../lib/broker/configs.ts";
+import { DEFAULT_CONSUMER_SESSION_TIMEOUT_MS } from "../lib/broker/consumer_groups.ts";
 import { parseConnectionOverrides } from "../lib/broker/limits.ts";
 import { KNOWN_MECHANISMS, parseListener } from "../lib/broker/sasl.ts";
 import { TRUSTSTORE_PASSWORD } from "../lib/broker/tls.ts";
@@ -130,6 +131,14 @@ export const FLAGS = {
     env: "PINPIPE_BROKER_IDLE_TIMEOUT",
     default: DEFAULT_IDLE_TIMEOUT_MS,
     min: 1000,
+  },
+  "consumer-session-timeout": {
+    type: "duration",
+    help: "remove a consumer group member (group.protocol=consumer) silent this long " +
+      "(Kafka's group.consumer.session.timeout.ms)",
+    env: "PINPIPE_BROKER_CONSUMER_SESSION_TIMEOUT",
+    default: DEFAULT_CONSUMER_SESSION_TIMEOUT_MS,
+    min: 100,
   },
   retention: {
     type: "duration",
@@ -328,6 +337,7 @@ export function parseOptions(
       maxConnectionsPerIp: v.maxConnectionsPerIp < 0 ? undefined : v.maxConnectionsPerIp,
       maxConnectionsPerIpOverrides: parseConnectionOverrides(v.maxConnectionsPerIpOverrides ?? ""),
       idleTimeoutMs: v.idleTimeout,
+      consumerSessionTimeoutMs: v.consumerSessionTimeout,
       retentionMs: v.retention,
       retentionBytes: v.retentionBytes,
       segmentBytes: v.segmentBytes,

@@ -15,8 +15,10 @@
  * Version notes: v1+ generation_id, member_id (v1 also a per-partition commit timestamp,
  * ignored); v2–4 retention_time_ms (ignored: offsets never expire); v3+ throttle_time_ms;
  * v6+ committed leader epoch (not kept: OffsetFetch answers -1, so clients skip epoch
- * validation); v7+ group_instance_id; v8+ flexible; v9 KIP-848 member epochs (classic
- * groups only here: it is the generation).
+ * validation); v7+ group_instance_id; v8+ flexible; v9 KIP-848 member epochs: a consumer
+ * group's member must give its current epoch (else STALE_MEMBER_EPOCH, or
+ * UNKNOWN_MEMBER_ID), and must use v9+ (else UNSUPPORTED_VERSION); epoch -1 commits to an
+ * empty consumer group (admin tools).
  *
  * Not implemented: offset expiry (offsets.retention.minutes).
  * @module
@@ -61,7 +63,13 @@ export const offsetCommit = defineApi({
   async handle(req, ctx) {
     const s = ctx.state;
     const { groupId } = req;
-    const groupError = s.groups.checkCommit(groupId, req.generationIdOrMemberEpoch, req.memberId);
+    // A consumer group (KIP-848) checks the member epoch; a classic group the generation.
+    const groupError = s.consumerGroups.checkCommit(
+      groupId,
+      req.memberId,
+      req.generationIdOrMemberEpoch,
+      ctx.apiVersion,
+    ) ?? s.groups.checkCommit(groupId, req.generationIdOrMemberEpoch, req.memberId);
     const accepted: {
       topic: string;
       partition: number;

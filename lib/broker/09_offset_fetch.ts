@@ -12,8 +12,10 @@
  * partition, as a KRaft Kafka answers; v2+ null topics = all, top-level error_code; v3+
  * throttle_time_ms; v5+ committed leader epoch; v6+ flexible; v7+ require_stable: a
  * partition an open transaction commits an offset for (TxnOffsetCommit) gets
- * UNSTABLE_OFFSET_COMMIT, which read_committed consumers retry; v8+ batched groups; v9 KIP-848 member id and epoch (ignored:
- * classic groups).
+ * UNSTABLE_OFFSET_COMMIT, which read_committed consumers retry; v8+ batched groups; v9
+ * KIP-848 member id and epoch: checked for a consumer group (UNKNOWN_MEMBER_ID,
+ * STALE_MEMBER_EPOCH for the group), unless both are left out (null, -1: admin tools);
+ * ignored for classic groups.
  * @module
  */
 import { defineApi } from "./api.ts";
@@ -69,10 +71,17 @@ export const offsetFetch = defineApi({
   handle(req, ctx) {
     if (ctx.apiVersion >= 8) {
       return {
-        groups: req.groups.map((g) => ({
-          groupId: g.groupId,
-          ...answer(ctx.state, g.groupId, g.topics, false, req.requireStable),
-        })),
+        groups: req.groups.map((g) => {
+          // v9: a consumer group's member must give its current epoch (KIP-848).
+          const error = ctx.apiVersion >= 9
+            ? ctx.state.consumerGroups.checkFetch(g.groupId, g.memberId, g.memberEpoch)
+            : undefined;
+          if (error) return { groupId: g.groupId, errorCode: error, topics: [] };
+          return {
+            groupId: g.groupId,
+            ...answer(ctx.state, g.groupId, g.topics, false, req.requireStable),
+          };
+        }),
       };
     }
     return answer(ctx.state, req.groupId, req.topics, ctx.apiVersion === 0, req.requireStable);

@@ -5,7 +5,8 @@
  * member_id, no group_instance_id) first gets MEMBER_ID_REQUIRED with its id (KIP-394) and
  * joins with it on its next request, as Kafka does; before v4 it gets its id at once. An
  * unknown non-empty member_id gets UNKNOWN_MEMBER_ID. The response is held until the
- * rebalance completes; only the leader's lists the members.
+ * rebalance completes; only the leader's lists the members. The id of a consumer group
+ * (KIP-848) with members gets INCONSISTENT_GROUP_PROTOCOL; an empty one becomes classic.
  *
  * Version notes: v1+ rebalance_timeout_ms (v0 uses the session timeout); v2+
  * throttle_time_ms; v4+ MEMBER_ID_REQUIRED; v5+ group_instance_id; v6+ flexible; v7+
@@ -46,6 +47,17 @@ export const joinGroup = defineApi({
   },
   async handle(req, ctx) {
     const v = ctx.apiVersion;
+    const consumer = ctx.state.consumerGroups.groups.get(req.groupId);
+    if (consumer && consumer.members.size > 0) {
+      // A consumer group (KIP-848) with members: Kafka (without online migration) refuses.
+      return {
+        errorCode: ErrorCode.INCONSISTENT_GROUP_PROTOCOL,
+        protocolName: v >= 7 ? null : "",
+        memberId: req.memberId,
+      };
+    }
+    // An empty consumer group becomes a classic one, as in Kafka.
+    if (consumer) ctx.state.consumerGroups.delete(req.groupId);
     if (req.reason) {
       ctx.state.log(
         `group "${req.groupId}": ${req.memberId || "a new member"} joins: ${req.reason}`,

@@ -2,7 +2,8 @@
  * DescribeGroups (key 15), versions 0–5.
  *
  * Behavior: state, protocol and members of each group. A group with committed offsets but
- * no members is "Empty"; an unknown group is "Dead" with no error, as Kafka answers.
+ * no members is "Empty"; an unknown group, or a consumer group (KIP-848: see
+ * ConsumerGroupDescribe), is "Dead" with no error, as Kafka answers.
  * Assignments are shown only once the group is Stable. Authorized operations (v3+, when
  * asked) are everything a group supports: there is no authorizer.
  *
@@ -49,7 +50,9 @@ export const describeGroups = defineApi({
     return {
       groups: req.groups.map((id) => {
         const d = s.groups.describe(id);
-        const state = d?.state ?? (s.offsets.forGroup(id).size ? "Empty" : "Dead");
+        // A consumer group (KIP-848) is no classic group: "Dead", as Kafka answers (v0–5).
+        const state = d?.state ??
+          (s.offsets.forGroup(id).size && !s.consumerGroups.has(id) ? "Empty" : "Dead");
         return {
           errorCode: id ? ErrorCode.NONE : ErrorCode.INVALID_GROUP_ID,
           groupId: id,

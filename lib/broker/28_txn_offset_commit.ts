@@ -53,7 +53,13 @@ export const txnOffsetCommit = defineApi({
     let groupError: number = ErrorCode.NONE;
     if (!req.groupId) groupError = ErrorCode.INVALID_GROUP_ID;
     else if (req.generationId >= 0 || req.memberId) {
-      groupError = s.groups.checkCommit(req.groupId, req.generationId, req.memberId);
+      groupError = s.consumerGroups.checkCommit(
+        req.groupId,
+        req.memberId,
+        req.generationId,
+        ctx.apiVersion,
+        true,
+      ) ?? s.groups.checkCommit(req.groupId, req.generationId, req.memberId);
     }
     const codes = new Map<string, number>();
     const offsets: { topic: string; partition: number; offset: number; metadata: string | null }[] =

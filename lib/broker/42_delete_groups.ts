@@ -1,7 +1,8 @@
 /**
  * DeleteGroups (key 42), versions 0–2.
  *
- * Behavior: deletes a group's committed offsets and its (empty) state. A group with
+ * Behavior: deletes a group's committed offsets and its (empty) state, classic or consumer
+ * group (KIP-848). A group with
  * members gets NON_EMPTY_GROUP; a group the broker knows nothing of, GROUP_ID_NOT_FOUND.
  *
  * Version notes: v1 is v0 (v1 only changed throttling semantics); v2 flexible.
@@ -28,11 +29,15 @@ export const deleteGroups = defineApi({
     const s = ctx.state;
     const results = req.groupsNames.map((groupId) => {
       const group = s.groups.groups.get(groupId);
-      if (group && group.members.size > 0) return { groupId, errorCode: ErrorCode.NON_EMPTY_GROUP };
-      if (!group && s.offsets.forGroup(groupId).size === 0) {
+      const consumer = s.consumerGroups.groups.get(groupId);
+      if ((group?.members.size ?? 0) > 0 || (consumer?.members.size ?? 0) > 0) {
+        return { groupId, errorCode: ErrorCode.NON_EMPTY_GROUP };
+      }
+      if (!group && !consumer && s.offsets.forGroup(groupId).size === 0) {
         return { groupId, errorCode: ErrorCode.GROUP_ID_NOT_FOUND };
       }
       s.groups.groups.delete(groupId);
+      s.consumerGroups.delete(groupId);
       s.offsets.deleteGroup(groupId);
       return { groupId, errorCode: ErrorCode.NONE };
     });

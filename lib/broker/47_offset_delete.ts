@@ -36,7 +36,11 @@ export const offsetDelete = defineApi({
     const s = ctx.state;
     const group = s.groups.groups.get(req.groupId);
     const members = group ? [...group.members.values()] : [];
-    if (members.length === 0 && s.offsets.forGroup(req.groupId).size === 0) {
+    const consumer = s.consumerGroups.groups.get(req.groupId);
+    if (
+      members.length === 0 && !consumer?.members.size &&
+      s.offsets.forGroup(req.groupId).size === 0
+    ) {
       return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND };
     }
     if (members.length > 0 && group!.protocolType !== "consumer") {
@@ -46,6 +50,10 @@ export const offsetDelete = defineApi({
     for (const m of members) {
       // Every protocol a member offers carries the same subscription; the first will do.
       for (const t of subscribedTopics(m.protocols[0]?.metadata)) subscribed.add(t);
+    }
+    // A consumer group's (KIP-848) members name their topics in their heartbeats.
+    for (const m of consumer?.members.values() ?? []) {
+      for (const t of m.subscribed) subscribed.add(t);
     }
     const topics = req.topics.map((t) => {
       const topic = s.topics.get(t.name);

@@ -109,6 +109,13 @@ export interface BrokerOptions {
    */
   frameTimeoutMs?: number;
   /**
+   * A consumer group (KIP-848) member not heard from this long is removed (default 45 s,
+   * Kafka's group.consumer.session.timeout.ms).
+   */
+  consumerSessionTimeoutMs?: number;
+  /** The heartbeat interval consumer group members are told (default 5 s, Kafka's). */
+  consumerHeartbeatIntervalMs?: number;
+  /**
    * Client connections at once; more are closed (default, and at most: what the open-file
    * limit allows). The last eighth is kept for addresses holding few connections.
    */
@@ -279,6 +286,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     ),
     idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     frameTimeoutMs: opts.frameTimeoutMs ?? 2 * 60 * 1000,
+    consumerSessionTimeoutMs: opts.consumerSessionTimeoutMs,
+    consumerHeartbeatIntervalMs: opts.consumerHeartbeatIntervalMs,
     maintenanceMs: opts.maintenanceMs ?? 1000,
     now: opts.now,
     fault: opts.fault,

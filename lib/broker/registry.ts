@@ -40,6 +40,8 @@ import { saslAuthenticate } from "./36_sasl_authenticate.ts";
 import { describeUserScramCredentials } from "./50_describe_user_scram_credentials.ts";
 import { alterUserScramCredentials } from "./51_alter_user_scram_credentials.ts";
 import { describeProducers } from "./61_describe_producers.ts";
+import { consumerGroupHeartbeat } from "./68_consumer_group_heartbeat.ts";
+import { consumerGroupDescribe } from "./69_consumer_group_describe.ts";
 
 /** Every API, by key. */
 export const APIS: ReadonlyMap<number, Api> = new Map(
@@ -80,6 +82,8 @@ export const APIS: ReadonlyMap<number, Api> = new Map(
     describeProducers,
     describeTransactions,
     listTransactions,
+    consumerGroupHeartbeat,
+    consumerGroupDescribe,
   ] as Api[]).map((a) => [a.key, a]),
 );
 

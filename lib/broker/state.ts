@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { ErrorCode } from "./error_codes.ts";
+import { ConsumerGroupCoordinator } from "./consumer_groups.ts";
 import { GroupCoordinator } from "./groups.ts";
 import { type WriteFault, writeFileAtomicSync } from "./log_store.ts";
 import { OffsetStore } from "./offsets.ts";
@@ -60,6 +61,10 @@ export interface BrokerSettings {
   frameTimeoutMs: number;
   /** How often retention and the memory cap are applied. */
   maintenanceMs: number;
+  /** Consumer groups' (KIP-848) session timeout (Kafka's group.consumer.session.timeout.ms). */
+  consumerSessionTimeoutMs?: number;
+  /** Consumer groups' heartbeat interval (Kafka's group.consumer.heartbeat.interval.ms). */
+  consumerHeartbeatIntervalMs?: number;
   /** The clock (tests). */
   now?: () => number;
   /** Test hook: fails writes to files (see log_store.ts). */
@@ -81,6 +86,8 @@ export class BrokerState {
   private lastExpiry = 0;
   /** The transaction coordinator (transactional ids, their epochs and open transactions). */
   txns!: TransactionCoordinator;
+  /** The consumer groups of the KIP-848 protocol (the classic ones are `groups`). */
+  consumerGroups!: ConsumerGroupCoordinator;
 
   private constructor(
     readonly settings: BrokerSettings,
@@ -127,6 +134,20 @@ export class BrokerState {
     }
     const state = new BrokerState(settings, topics, offsets, new GroupCoordinator(log));
     state.lock = lock;
+    state.consumerGroups = new ConsumerGroupCoordinator({
+      topic: (name) => {
+        const t = state.topics.get(name);
+        return t ? { id: t.id, partitions: t.partitions.length } : undefined;
+      },
+      topicName: (id) => state.topics.byId(id)?.name,
+      classicMembers: (id) => state.groups.groups.get(id)?.members.size ?? 0,
+      dropClassic: (id) => void state.groups.groups.delete(id),
+      sessionTimeoutMs: settings.consumerSessionTimeoutMs,
+      heartbeatIntervalMs: settings.consumerHeartbeatIntervalMs,
+      log,
+      dataDir: settings.dataDir,
+      sync: settings.fsync === "always",
+    });
     state.readProducerIds();
     state.txns = new TransactionCoordinator({
       dataDir: settings.dataDir,
@@ -323,6 +344,7 @@ export class BrokerState {
     for (const t of this.timers) clearInterval(t);
     this.txns?.close();
     this.groups.close();
+    this.consumerGroups?.close();
     await this.topics.close();
     await this.offsets.close();
     this.lock?.close(); // releases the lock

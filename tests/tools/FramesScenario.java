@@ -4,7 +4,8 @@
  * every API the embedded broker implements, with client defaults except where a step says.
  * Run from source (no compile step): java -cp '<kafka-clients libs>/*' FramesScenario.java
  * BOOTSTRAP SUFFIX SASL_BOOTSTRAP. Each step uses its own client id (frames-admin,
- * frames-producer, frames-consumer, frames-txn, frames-txn-admin, frames-sasl), so a captured
+ * frames-producer, frames-consumer, frames-txn, frames-txn-admin, frames-sasl, frames-kip848,
+ * frames-kip848-admin), so a captured
  * request names its step; one line per step on stdout. The transactional step writes to
  * partition 1 only and commits the group's offsets as they stand, so the other steps' checks
  * see what they saw without it. SASL_BOOTSTRAP is a SASL_PLAINTEXT listener with
@@ -127,6 +128,28 @@ public final class FramesScenario {
       consumer.commitSync();
     }
     step("consumed 3 records in " + group + ", committed, left");
+
+    // The consumer group protocol (KIP-848): a member of a group of its own, described while
+    // it holds both partitions, then leaving.
+    String cgroup = "frames-cgroup-" + argv[1];
+    Properties kp = new Properties();
+    kp.putAll(cp);
+    kp.put(ConsumerConfig.CLIENT_ID_CONFIG, "frames-kip848");
+    kp.put(ConsumerConfig.GROUP_ID_CONFIG, cgroup);
+    kp.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer");
+    kp.remove(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG);
+    try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(kp);
+        Admin admin = Admin.create(adminProps(bootstrap, "frames-kip848-admin"))) {
+      consumer.subscribe(List.of(topic));
+      int seen = 0;
+      long deadline = System.currentTimeMillis() + 30_000;
+      while (seen < 3 || consumer.assignment().size() < 2) {
+        if (System.currentTimeMillis() > deadline) throw new Exception("consumed " + seen + " of 3");
+        seen += consumer.poll(Duration.ofMillis(200)).count();
+      }
+      admin.describeConsumerGroups(List.of(cgroup)).all().get();
+    }
+    step("consumed 3 records in " + cgroup + " (group.protocol=consumer), described it, left");
 
     String txnId = "frames-txn-" + argv[1];
     Properties tp = new Properties();

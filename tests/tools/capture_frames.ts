@@ -304,6 +304,11 @@ const SCENARIOS: Record<string, string> = {
   "AddPartitionsManager-client-1":
     "Apache Kafka itself, verifying the transactional producer's partitions (KIP-890) before " +
     "it appends their records",
+  "frames-kip848":
+    "KafkaConsumer with group.protocol=consumer (KIP-848) in a group of its own: joins, reads " +
+    "the 3 records, leaves",
+  "frames-kip848-admin":
+    "Admin: describes the consumer group (KIP-848) while its member holds both partitions",
   "frames-txn-admin":
     "Admin: describe the transactional id and partition 1's producers while its second " +
     "transaction is open; list transactions",
@@ -319,10 +324,18 @@ const TXN_APIS = new Set([24, 25, 26, 28, 61, 65, 66]);
  */
 const KAFKA_OWN = /^(broker-\d+-|AddPartitionsManager-client-)/;
 
-/** Whether `e` may be a fixture: the transactional step's only for the transaction APIs. */
+/** The APIs only the KIP-848 step calls. */
+const KIP848_APIS = new Set([68, 69]);
+
+/**
+ * Whether `e` may be a fixture: the transactional step's only for the transaction APIs, the
+ * KIP-848 step's only for its two (and they only from it: the other steps' group is classic).
+ */
 function fromItsStep(e: Exchange): boolean {
   const txnStep = e.clientId !== null &&
     (e.clientId.startsWith("frames-txn") || KAFKA_OWN.test(e.clientId));
+  const kip848Step = e.clientId?.startsWith("frames-kip848") ?? false;
+  if (kip848Step || KIP848_APIS.has(e.key)) return kip848Step && KIP848_APIS.has(e.key);
   return !txnStep || TXN_APIS.has(e.key);
 }
 
@@ -393,6 +406,8 @@ export async function capture(
       "advertised.listeners":
         `PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
       "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+      // The consumer group protocol (KIP-848), a preview in Kafka 3.9.
+      "group.coordinator.rebalance.protocols": "classic,consumer",
       "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config":
         "org.apache.kafka.common.security.scram.ScramLoginModule required;",
     },

@@ -99,7 +99,7 @@ Deno.test("ApiVersions advertises min 0 and the max versions Apache Kafka 3.9 se
     LeaveGroup: [0, 5],
     SyncGroup: [0, 5],
     DescribeGroups: [0, 5],
-    ListGroups: [0, 4],
+    ListGroups: [0, 5],
     ApiVersions: [0, 4],
     CreateTopics: [0, 7],
     DeleteTopics: [0, 6],
@@ -123,6 +123,9 @@ Deno.test("ApiVersions advertises min 0 and the max versions Apache Kafka 3.9 se
     DescribeProducers: [0, 0],
     DescribeTransactions: [0, 0],
     ListTransactions: [0, 1],
+    // KIP-848 at the versions Kafka 4 serves (3.9 serves v0 of each, v1 only as unstable).
+    ConsumerGroupHeartbeat: [0, 1],
+    ConsumerGroupDescribe: [0, 1],
   });
 });
 
