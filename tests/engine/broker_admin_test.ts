@@ -5,50 +5,11 @@
  * kafka-delete-records, kafka-consumer-groups) doing their everyday jobs against it.
  */
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
 import { ErrorCode } from "../../lib/broker/error_codes.ts";
-import { KafkajsRecord, KafkajsRecordBatch } from "../deps/kafkajs_protocol.ts";
 import { kafkaTool } from "../_engines.ts";
 import { envTest, withBroker } from "../_fixtures.ts";
-import { WireClient, withWire } from "../_kafka_wire.ts";
-
-// deno-lint-ignore no-explicit-any
-type Any = any;
-
-async function batch(values: string[], ts = Date.now()): Promise<Uint8Array> {
-  const b = await KafkajsRecordBatch({
-    firstOffset: 0n,
-    firstTimestamp: ts,
-    maxTimestamp: ts + values.length - 1,
-    lastOffsetDelta: values.length - 1,
-    records: values.map((v, i) =>
-      KafkajsRecord({
-        offsetDelta: i,
-        timestampDelta: i,
-        key: null,
-        value: Buffer.from(v),
-        headers: {},
-      })
-    ),
-  });
-  return new Uint8Array(b.buffer);
-}
-
-/** Produces one batch to `topic`-`partition`; answers the partition's response. */
-async function produce(
-  c: WireClient,
-  topic: string,
-  partition: number,
-  records: Uint8Array,
-  acks = -1,
-): Promise<Any> {
-  const res = await c.call("Produce", 9, {
-    acks,
-    timeoutMs: 5000,
-    topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
-  });
-  return res.responses[0].partitionResponses[0];
-}
+import { withWire } from "../_kafka_wire.ts";
+import { Any, batch, produce } from "../_broker_batches.ts";
 
 /** Runs a Kafka CLI tool against `bootstrap`; fails the test on a non-zero exit unless `ok` is false. */
 async function tool(bootstrap: string, name: string, args: string[], ok = true) {

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { spawnTask } from "../../bench/_process.ts";
 import { Kafka, logLevel } from "../../lib/deps/kafkajs.ts";
-import { waitFor, withTempDir } from "../_fixtures.ts";
+import { withTempDir } from "../_fixtures.ts";
+import { byPosition, readAll } from "../_broker_reads.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -25,48 +26,6 @@ async function spawnBroker(dataDir: string) {
   const child = await spawnTask("broker.ts", ["--port", "0", "--data-dir", dataDir, "--json"]);
   const { bootstrap } = JSON.parse(child.firstLine) as { bootstrap: string };
   return { bootstrap, stderr: child.stderr, kill: (signal: Deno.Signal) => child.stop(signal) };
-}
-
-/**
- * Every record of `topic` as `partition:offset=value`, read with a fresh kafkajs consumer
- * (committing what it read when a `groupId` is given).
- */
-async function readAll(
-  kafka: Kafka,
-  topic: string,
-  expected: number,
-  groupId?: string,
-): Promise<string[]> {
-  const got: string[] = [];
-  const consumer = kafka.consumer({
-    groupId: groupId ?? `reader-${crypto.randomUUID()}`,
-    maxWaitTimeInMs: 100,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    autoCommit: groupId !== undefined,
-    eachMessage: ({ partition, message }) => {
-      got.push(`${partition}:${message.offset}=${message.value}`);
-      return Promise.resolve();
-    },
-  });
-  try {
-    await waitFor(`${expected} records of "${topic}"`, () => got.length >= expected, 30_000);
-  } finally {
-    await consumer.disconnect();
-  }
-  return byPosition(got);
-}
-
-/** `partition:offset=value` strings in partition, then offset order. */
-function byPosition(records: string[]): string[] {
-  const key = (s: string) => s.split("=")[0].split(":").map(Number);
-  return [...records].sort((a, b) => {
-    const [pa, oa] = key(a);
-    const [pb, ob] = key(b);
-    return pa - pb || oa - ob;
-  });
 }
 
 Deno.test({

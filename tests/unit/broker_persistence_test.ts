@@ -11,6 +11,7 @@ import { PartitionLog, segmentFileName } from "../../lib/broker/partition_log.ts
 import { FileHandles } from "../../lib/broker/log_store.ts";
 import { OffsetStore } from "../../lib/broker/offsets.ts";
 import { startTestBroker, waitFor, withTempDir } from "../_fixtures.ts";
+import { readAll } from "../_broker_reads.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -20,48 +21,6 @@ function client(bootstrap: string): Kafka {
     brokers: [bootstrap],
     logLevel: logLevel.NOTHING,
     retry: { initialRetryTime: 50, retries: 8 },
-  });
-}
-
-/**
- * Every record of `topic` as `partition:offset=value`, read with a fresh kafkajs consumer
- * (committing what it read when a `groupId` is given).
- */
-async function readAll(
-  kafka: Kafka,
-  topic: string,
-  expected: number,
-  groupId?: string,
-): Promise<string[]> {
-  const got: string[] = [];
-  const consumer = kafka.consumer({
-    groupId: groupId ?? `reader-${crypto.randomUUID()}`,
-    maxWaitTimeInMs: 100,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    autoCommit: groupId !== undefined,
-    eachMessage: ({ partition, message }) => {
-      got.push(`${partition}:${message.offset}=${message.value}`);
-      return Promise.resolve();
-    },
-  });
-  try {
-    await waitFor(`${expected} records of "${topic}"`, () => got.length >= expected, 30_000);
-  } finally {
-    await consumer.disconnect();
-  }
-  return byPosition(got);
-}
-
-/** `partition:offset=value` strings in partition, then offset order. */
-function byPosition(records: string[]): string[] {
-  const key = (s: string) => s.split("=")[0].split(":").map(Number);
-  return [...records].sort((a, b) => {
-    const [pa, oa] = key(a);
-    const [pb, ob] = key(b);
-    return pa - pb || oa - ob;
   });
 }
 

@@ -11,9 +11,8 @@ import { FileLake } from "../../lib/lake/lake.ts";
 import { runSink, topicsRegex } from "../../lib/lake/sink.ts";
 import type { RestProxy } from "../../lib/rest_proxy/rest_proxy.ts";
 import { withTempDir } from "../_fixtures.ts";
-import { call, consume, produce, T, text, V2, withProxy } from "../_rest_proxy.ts";
-
-const C = { "content-type": V2.response };
+import { consume, produce, T, text, withProxy } from "../_rest_proxy.ts";
+import { expectedAnswer, readThroughProxy } from "../_proxy_reads.ts";
 
 /** Keys and values whose JSON text a parse and re-stringify would change. */
 const EDGE: [string | null, string][] = [
@@ -28,60 +27,6 @@ const EDGE: [string | null, string][] = [
 /** A value sent pretty-printed: whitespace between tokens goes, every token stays as sent. */
 const PRETTY = '{\n  "n" : 1.10 ,\n  "s" : "a  b",\n  "e" : [ 1e2 , true , null ]\n}';
 const PRETTY_COMPACT = '{"n":1.10,"s":"a  b","e":[1e2,true,null]}';
-
-/** Reads `n` records through a json consumer instance; returns the answers' raw texts too. */
-async function readThroughProxy(proxy: RestProxy, topic: string, n: number) {
-  const made = await call(
-    proxy,
-    "POST",
-    `/consumers/rt-${crypto.randomUUID()}`,
-    JSON.stringify({
-      format: "json",
-      "auto.offset.reset": "earliest",
-      "fetch.min.bytes": 1,
-    }),
-    C,
-  );
-  assert.equal(made.status, 200, made.text);
-  const base = new URL(proxy.url).pathname.replace(/\/$/, "");
-  const path = new URL(made.body.base_uri).pathname.slice(base.length);
-  const sub = await call(
-    proxy,
-    "POST",
-    `${path}/subscription`,
-    JSON.stringify({ topics: [topic] }),
-    C,
-  );
-  assert.equal(sub.status, 204, sub.text);
-  const answers: { text: string; records: { partition: number; offset: number }[] }[] = [];
-  let count = 0;
-  const end = Date.now() + 120_000;
-  while (count < n) {
-    assert.ok(Date.now() < end, `only ${count} of ${n} records came back`);
-    const r = await call(proxy, "GET", `${path}/records`, undefined, { accept: V2.json });
-    assert.equal(r.status, 200, r.text.slice(0, 300));
-    if (r.body.length) answers.push({ text: r.text, records: r.body });
-    count += r.body.length;
-  }
-  assert.equal((await call(proxy, "DELETE", path)).status, 204);
-  return answers;
-}
-
-/** The exact answer text a json consumer must give for these records. */
-function expectedAnswer(
-  topic: string,
-  records: { partition: number; offset: number }[],
-  sent: Map<string, { key: string | null; value: string }>,
-): string {
-  return `[${
-    records.map((r) => {
-      const s = sent.get(`${r.partition}:${r.offset}`)!;
-      return `{"topic":"${topic}","key":${
-        s.key ?? "null"
-      },"value":${s.value},"partition":${r.partition},"offset":${r.offset}}`;
-    }).join(",")
-  }]`;
-}
 
 Deno.test({
   ...T,
