@@ -147,6 +147,604 @@ function byTopic<T>(
   return [ok, no];
 }
 
+/** What a rule decides with: the request, its context, the principal, and ARN shorthands. */
+interface Scope {
+  req: Any;
+  ctx: RequestContext;
+  az: Authorizer;
+  cluster: string;
+  group: (id: string, action?: string) => boolean;
+  txnId: (id: string, action?: string, log?: boolean) => boolean;
+}
+
+/** How one Kafka API is authorized (see the table in the module's header). */
+type Rule = (s: Scope) => Authorized;
+
+/** ApiVersions, SaslHandshake, SaslAuthenticate. */
+const ruleApiVersions: Rule = ({ req }) => {
+  return { req };
+};
+
+/** Metadata. */
+const ruleMetadata: Rule = ({ req, ctx, az }) => {
+  if (req.topics === null || (ctx.apiVersion === 0 && req.topics.length === 0)) {
+    return {
+      req,
+      after: (res) => ({
+        ...res,
+        topics: res.topics.filter((t: Any) =>
+          allowed(az, ctx, "DescribeTopic", az.arns.topic(t.name))
+        ),
+      }),
+    };
+  }
+  const [ok, no] = byTopic(
+    az,
+    ctx,
+    req.topics.filter((t: Any) => t.name !== null),
+    (t: Any) => t.name,
+    "DescribeTopic",
+  );
+  const create = req.allowAutoTopicCreation &&
+    ok.every((t: Any) => allowed(az, ctx, "CreateTopic", az.arns.topic(t.name)));
+  return {
+    req: { ...req, topics: ok, allowAutoTopicCreation: create },
+    after: (res) => ({
+      ...res,
+      topics: [
+        ...res.topics,
+        ...no.map((t: Any) => ({
+          errorCode: TOPIC_DENIED,
+          name: t.name,
+          topicId: t.topicId,
+          isInternal: false,
+          partitions: [],
+        })),
+      ],
+    }),
+  };
+};
+
+/** Produce. */
+const ruleProduce: Rule = ({ req, ctx, az, txnId }) => {
+  if (
+    hasTransactionalRecords(req.topicData) &&
+    (req.transactionalId === null || !txnId(req.transactionalId))
+  ) {
+    // Kafka answers the whole request so, before looking at any topic.
+    return {
+      req,
+      answer: {
+        responses: req.topicData.map((t: Any) => ({
+          name: t.name,
+          partitionResponses: t.partitionData.map((p: Any) => ({
+            index: p.index,
+            errorCode: TXN_DENIED,
+            baseOffset: -1,
+            logStartOffset: -1,
+            recordErrors: [],
+            errorMessage: "Transactional Id authorization failed.",
+          })),
+        })),
+      },
+    };
+  }
+  const [ok, no] = byTopic(az, ctx, req.topicData, (t: Any) => t.name, "WriteData");
+  if (no.length === 0) return { req };
+  return {
+    req: { ...req, topicData: ok },
+    after: (res) => ({
+      ...res,
+      responses: [
+        ...res.responses,
+        ...no.map((t: Any) => ({
+          name: t.name,
+          partitionResponses: t.partitionData.map((p: Any) => ({
+            index: p.index,
+            errorCode: TOPIC_DENIED,
+            baseOffset: -1,
+            recordErrors: [],
+            errorMessage: null,
+          })),
+        })),
+      ],
+    }),
+  };
+};
+
+/** Fetch. */
+const ruleFetch: Rule = ({ req, ctx, az }) => {
+  // v13+ names topics by id only.
+  const nameOf = (t: Any) =>
+    ctx.apiVersion >= 13 ? ctx.state.topics.byId(t.topicId)?.name ?? "" : t.topic;
+  const [ok, no] = byTopic(az, ctx, req.topics, nameOf, "ReadData");
+  if (no.length === 0) return { req };
+  return {
+    req: { ...req, topics: ok },
+    after: (res) => ({
+      ...res,
+      responses: [
+        ...res.responses,
+        ...no.map((t: Any) => ({
+          topic: t.topic,
+          topicId: t.topicId,
+          partitions: t.partitions.map((p: Any) => ({
+            partitionIndex: p.partition,
+            errorCode: TOPIC_DENIED,
+            highWatermark: -1,
+            abortedTransactions: null,
+            records: null,
+          })),
+        })),
+      ],
+    }),
+  };
+};
+
+/** ListOffsets. */
+const ruleListOffsets: Rule = ({ req, ctx, az }) => {
+  const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "DescribeTopic");
+  if (no.length === 0) return { req };
+  return {
+    req: { ...req, topics: ok },
+    after: (res) => ({
+      ...res,
+      topics: [
+        ...res.topics,
+        ...no.map((t: Any) => ({
+          name: t.name,
+          partitions: t.partitions.map((p: Any) => ({
+            partitionIndex: p.partitionIndex,
+            errorCode: TOPIC_DENIED,
+            oldStyleOffsets: [],
+          })),
+        })),
+      ],
+    }),
+  };
+};
+
+/** OffsetCommit. */
+const ruleOffsetCommit: Rule = ({ req, ctx, az, group }) => {
+  const denyAll = (code: number, topics: Any[]) =>
+    topics.map((t: Any) => ({
+      name: t.name,
+      partitions: t.partitions.map((p: Any) => ({
+        partitionIndex: p.partitionIndex,
+        errorCode: code,
+      })),
+    }));
+  if (!group(req.groupId)) {
+    return { req, answer: { topics: denyAll(GROUP_DENIED, req.topics) } };
+  }
+  const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "ReadData");
+  if (no.length === 0) return { req };
+  return {
+    req: { ...req, topics: ok },
+    after: (res) => ({ ...res, topics: [...res.topics, ...denyAll(TOPIC_DENIED, no)] }),
+  };
+};
+
+/** OffsetFetch. */
+const ruleOffsetFetch: Rule = ({ req, ctx, group }) => {
+  if (ctx.apiVersion < 8) {
+    if (group(req.groupId, "DescribeGroup")) return { req };
+    return { req, answer: { topics: [], errorCode: GROUP_DENIED } };
+  }
+  const [ok, no] = [
+    req.groups.filter((g: Any) => group(g.groupId, "DescribeGroup")),
+    req.groups.filter((g: Any) => !group(g.groupId, "DescribeGroup")),
+  ];
+  if (no.length === 0) return { req };
+  const denied = no.map((g: Any) => ({
+    groupId: g.groupId,
+    topics: [],
+    errorCode: GROUP_DENIED,
+  }));
+  if (ok.length === 0) return { req, answer: { groups: denied } };
+  return {
+    req: { ...req, groups: ok },
+    after: (res) => ({ ...res, groups: [...res.groups, ...denied] }),
+  };
+};
+
+/** FindCoordinator. */
+const ruleFindCoordinator: Rule = ({ req, ctx, group, txnId }) => {
+  // Key type 0 names groups, 1 transactional ids (others are the handler's to refuse).
+  if (req.keyType !== 0 && req.keyType !== 1) return { req };
+  const txn = req.keyType === 1;
+  const may = (k: string) => txn ? txnId(k, "DescribeTransactionalId") : group(k, "DescribeGroup");
+  const refuse = (key: string) => ({
+    key,
+    nodeId: -1,
+    host: "",
+    port: -1,
+    errorCode: txn ? TXN_DENIED : GROUP_DENIED,
+    errorMessage: null,
+  });
+  if (ctx.apiVersion < 4) {
+    if (may(req.key)) return { req };
+    const { key: _, ...one } = refuse(req.key);
+    return { req, answer: one };
+  }
+  const no = req.coordinatorKeys.filter((k: string) => !may(k));
+  if (no.length === 0) return { req };
+  const ok = req.coordinatorKeys.filter((k: string) => !no.includes(k));
+  if (ok.length === 0) return { req, answer: { coordinators: no.map(refuse) } };
+  return {
+    req: { ...req, coordinatorKeys: ok },
+    after: (res) => ({ ...res, coordinators: [...res.coordinators, ...no.map(refuse)] }),
+  };
+};
+
+/** JoinGroup. */
+const ruleJoinGroup: Rule = ({ req, ctx, group }) => {
+  return group(req.groupId) ? { req } : {
+    req,
+    answer: {
+      errorCode: GROUP_DENIED,
+      generationId: -1,
+      protocolType: null,
+      protocolName: ctx.apiVersion >= 7 ? null : "",
+      leader: "",
+      skipAssignment: false,
+      memberId: "",
+      members: [],
+    },
+  };
+};
+
+/** SyncGroup. */
+const ruleSyncGroup: Rule = ({ req, group }) => {
+  return group(req.groupId) ? { req } : {
+    req,
+    answer: {
+      errorCode: GROUP_DENIED,
+      protocolType: null,
+      protocolName: null,
+      assignment: new Uint8Array(0),
+    },
+  };
+};
+
+/** Heartbeat. */
+const ruleHeartbeat: Rule = ({ req, group }) => {
+  return group(req.groupId) ? { req } : { req, answer: { errorCode: GROUP_DENIED } };
+};
+
+/** LeaveGroup. */
+const ruleLeaveGroup: Rule = ({ req, group }) => {
+  return group(req.groupId) ? { req } : { req, answer: { errorCode: GROUP_DENIED, members: [] } };
+};
+
+/** DescribeGroups. */
+const ruleDescribeGroups: Rule = ({ req, group }) => {
+  const no = req.groups.filter((g: string) => !group(g, "DescribeGroup"));
+  if (no.length === 0) return { req };
+  const denied = no.map((groupId: string) => ({
+    errorCode: GROUP_DENIED,
+    groupId,
+    groupState: "",
+    protocolType: "",
+    protocolData: "",
+    members: [],
+  }));
+  const ok = req.groups.filter((g: string) => !no.includes(g));
+  if (ok.length === 0) return { req, answer: { groups: denied } };
+  return {
+    req: { ...req, groups: ok },
+    after: (res) => ({ ...res, groups: [...res.groups, ...denied] }),
+  };
+};
+
+/** ListGroups. */
+const ruleListGroups: Rule = ({ req, group }) => {
+  return {
+    req,
+    after: (res) => ({
+      ...res,
+      groups: res.groups.filter((g: Any) => group(g.groupId, "DescribeGroup")),
+    }),
+  };
+};
+
+/** DeleteGroups. */
+const ruleDeleteGroups: Rule = ({ req, group }) => {
+  const no = req.groupsNames.filter((g: string) => !group(g, "DeleteGroup"));
+  if (no.length === 0) return { req };
+  const denied = no.map((groupId: string) => ({ groupId, errorCode: GROUP_DENIED }));
+  const ok = req.groupsNames.filter((g: string) => !no.includes(g));
+  if (ok.length === 0) return { req, answer: { results: denied } };
+  return {
+    req: { ...req, groupsNames: ok },
+    after: (res) => ({ ...res, results: [...res.results, ...denied] }),
+  };
+};
+
+/** CreateTopics. */
+const ruleCreateTopics: Rule = ({ req, ctx, az }) => {
+  const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "CreateTopic");
+  if (no.length === 0) return { req };
+  const denied = no.map((t: Any) => ({
+    name: t.name,
+    errorCode: TOPIC_DENIED,
+    errorMessage: "Authorization failed.",
+    configs: null,
+  }));
+  return {
+    req: { ...req, topics: ok },
+    after: (res) => ({ ...res, topics: [...res.topics, ...denied] }),
+  };
+};
+
+/** DeleteTopics. */
+const ruleDeleteTopics: Rule = ({ req, ctx, az }) => {
+  if (ctx.apiVersion >= 6) {
+    const nameOf = (t: Any) => t.name ?? ctx.state.topics.byId(t.topicId)?.name ?? "";
+    const [ok, no] = byTopic(az, ctx, req.topics, nameOf, "DeleteTopic");
+    if (no.length === 0) return { req };
+    const denied = no.map((t: Any) => ({
+      name: t.name,
+      topicId: t.topicId,
+      errorCode: TOPIC_DENIED,
+      errorMessage: null,
+    }));
+    return {
+      req: { ...req, topics: ok },
+      after: (res) => ({ ...res, responses: [...res.responses, ...denied] }),
+    };
+  }
+  const [ok, no] = byTopic(az, ctx, req.topicNames, (t: string) => t, "DeleteTopic");
+  if (no.length === 0) return { req };
+  return {
+    req: { ...req, topicNames: ok },
+    after: (res) => ({
+      ...res,
+      responses: [
+        ...res.responses,
+        ...no.map((name: string) => ({ name, errorCode: TOPIC_DENIED, errorMessage: null })),
+      ],
+    }),
+  };
+};
+
+/** CreatePartitions. */
+const ruleCreatePartitions: Rule = ({ req, ctx, az }) => {
+  const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "AlterTopic");
+  if (no.length === 0) return { req };
+  const denied = no.map((t: Any) => ({
+    name: t.name,
+    errorCode: TOPIC_DENIED,
+    errorMessage: null,
+  }));
+  return {
+    req: { ...req, topics: ok },
+    after: (res) => ({ ...res, results: [...res.results, ...denied] }),
+  };
+};
+
+/** InitProducerId. */
+const ruleInitProducerId: Rule = ({ req, ctx, az, cluster, txnId }) => {
+  if (req.transactionalId !== null) {
+    return txnId(req.transactionalId)
+      ? { req }
+      : { req, answer: { errorCode: TXN_DENIED, producerId: -1, producerEpoch: -1 } };
+  }
+  return allowed(az, ctx, "WriteDataIdempotently", cluster) ? { req } : {
+    req,
+    answer: { errorCode: CLUSTER_DENIED, producerId: -1, producerEpoch: -1 },
+  };
+};
+
+/** DescribeCluster. */
+const ruleDescribeCluster: Rule = ({ req, ctx, az, cluster }) => {
+  return allowed(az, ctx, "DescribeCluster", cluster) ? { req } : {
+    req,
+    answer: {
+      errorCode: CLUSTER_DENIED,
+      errorMessage: null,
+      clusterId: "",
+      controllerId: -1,
+      brokers: [],
+    },
+  };
+};
+
+/** DescribeConfigs. */
+const ruleDescribeConfigs: Rule = ({ req, ctx, az, cluster }) => {
+  const may = (r: Any) =>
+    r.resourceType === 2
+      ? allowed(az, ctx, "DescribeTopicDynamicConfiguration", az.arns.topic(r.resourceName))
+      : allowed(az, ctx, "DescribeClusterDynamicConfiguration", cluster);
+  const no = req.resources.filter((r: Any) => !may(r));
+  if (no.length === 0) return { req };
+  const denied = no.map((r: Any) => ({
+    errorCode: r.resourceType === 2 ? TOPIC_DENIED : CLUSTER_DENIED,
+    errorMessage: null,
+    resourceType: r.resourceType,
+    resourceName: r.resourceName,
+    configs: [],
+  }));
+  const ok = req.resources.filter((r: Any) => !no.includes(r));
+  if (ok.length === 0) return { req, answer: { results: denied } };
+  return {
+    req: { ...req, resources: ok },
+    after: (res) => ({ ...res, results: [...res.results, ...denied] }),
+  };
+};
+
+/** AddPartitionsToTxn. */
+const ruleAddPartitionsToTxn: Rule = ({ req, ctx, az, cluster, txnId }) => {
+  if (ctx.apiVersion >= 4) {
+    // Kafka asks CLUSTER_ACTION of this (broker-to-broker) form: MSK maps no
+    // kafka-cluster action to it, so IAM principals never have it.
+    logOnce(az, ctx, "ClusterAction", cluster, "no kafka-cluster action grants it");
+    return { req, answer: { errorCode: CLUSTER_DENIED, resultsByTransaction: [] } };
+  }
+  const topics = req.v3AndBelowTopics;
+  if (!txnId(req.v3AndBelowTransactionalId)) {
+    return { req, answer: { resultsByTopicV3AndBelow: txnTopicResults(topics, TXN_DENIED) } };
+  }
+  const [, no] = byTopic(az, ctx, topics, (t: Any) => t.name, "WriteData");
+  if (no.length === 0) return { req };
+  const exists = (t: string, p: number) => !!ctx.state.topics.get(t)?.partitions[p];
+  return {
+    req,
+    answer: {
+      resultsByTopicV3AndBelow: topics.map((t: Any) => ({
+        name: t.name,
+        resultsByPartition: t.partitions.map((p: number) => ({
+          partitionIndex: p,
+          partitionErrorCode: no.includes(t)
+            ? TOPIC_DENIED
+            : exists(t.name, p)
+            ? ErrorCode.OPERATION_NOT_ATTEMPTED
+            : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        })),
+      })),
+    },
+  };
+};
+
+/** AddOffsetsToTxn. */
+const ruleAddOffsetsToTxn: Rule = ({ req, group, txnId }) => {
+  if (!txnId(req.transactionalId)) return { req, answer: { errorCode: TXN_DENIED } };
+  return group(req.groupId) ? { req } : { req, answer: { errorCode: GROUP_DENIED } };
+};
+
+/** TxnOffsetCommit. */
+const ruleTxnOffsetCommit: Rule = ({ req, ctx, az, group, txnId }) => {
+  const denyAll = (code: number, topics: Any[]) =>
+    topics.map((t: Any) => ({
+      name: t.name,
+      partitions: t.partitions.map((p: Any) => ({
+        partitionIndex: p.partitionIndex,
+        errorCode: code,
+      })),
+    }));
+  if (!txnId(req.transactionalId)) {
+    return { req, answer: { topics: denyAll(TXN_DENIED, req.topics) } };
+  }
+  if (!group(req.groupId)) {
+    return { req, answer: { topics: denyAll(GROUP_DENIED, req.topics) } };
+  }
+  const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "ReadData");
+  if (no.length === 0) return { req };
+  if (ok.length === 0) return { req, answer: { topics: denyAll(TOPIC_DENIED, no) } };
+  return {
+    req: { ...req, topics: ok },
+    after: (res) => ({ ...res, topics: [...res.topics, ...denyAll(TOPIC_DENIED, no)] }),
+  };
+};
+
+/** EndTxn. */
+const ruleEndTxn: Rule = ({ req, txnId }) => {
+  return txnId(req.transactionalId) ? { req } : { req, answer: { errorCode: TXN_DENIED } };
+};
+
+/** DescribeTransactions. */
+const ruleDescribeTransactions: Rule = ({ req, ctx, az, txnId }) => {
+  const no = req.transactionalIds.filter((id: string) => !txnId(id, "DescribeTransactionalId"));
+  const denied = (id: string) => ({
+    errorCode: TXN_DENIED,
+    transactionalId: id,
+    transactionState: "",
+    transactionTimeoutMs: 0,
+    transactionStartTimeMs: 0,
+    producerId: 0,
+    producerEpoch: 0,
+    topics: [],
+  });
+  const ok = req.transactionalIds.filter((id: string) => !no.includes(id));
+  return {
+    req: { ...req, transactionalIds: ok },
+    // In the request's order; each transaction's partitions only of topics it may describe.
+    after: (res) => {
+      const found = new Map(res.transactionStates.map((t: Any) => [t.transactionalId, t]));
+      return {
+        ...res,
+        transactionStates: req.transactionalIds.map((id: string) => {
+          const t: Any = found.get(id) ?? denied(id);
+          return {
+            ...t,
+            topics: t.topics.filter((p: Any) =>
+              allowed(az, ctx, "DescribeTopic", az.arns.topic(p.topic))
+            ),
+          };
+        }),
+      };
+    },
+  };
+};
+
+/** ListTransactions. */
+const ruleListTransactions: Rule = ({ req, txnId }) => {
+  return {
+    req,
+    after: (res) => ({
+      ...res,
+      // Kafka filters the list without logging each id left out.
+      transactionStates: res.transactionStates.filter((t: Any) =>
+        txnId(t.transactionalId, "DescribeTransactionalId", false)
+      ),
+    }),
+  };
+};
+
+/** DescribeProducers. */
+const ruleDescribeProducers: Rule = ({ req, ctx, az }) => {
+  const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "ReadData");
+  if (no.length === 0) return { req };
+  const denied = no.map((t: Any) => ({
+    name: t.name,
+    partitions: t.partitionIndexes.map((partitionIndex: number) => ({
+      partitionIndex,
+      errorCode: TOPIC_DENIED,
+      errorMessage: null,
+      activeProducers: [],
+    })),
+  }));
+  if (ok.length === 0) return { req, answer: { topics: denied } };
+  return {
+    req: { ...req, topics: ok },
+    after: (res) => ({ ...res, topics: [...res.topics, ...denied] }),
+  };
+};
+
+/** Each API a principal with policies may send, by name, and its rule. */
+const RULES: Record<string, Rule> = {
+  ApiVersions: ruleApiVersions,
+  SaslHandshake: ruleApiVersions,
+  SaslAuthenticate: ruleApiVersions,
+  Metadata: ruleMetadata,
+  Produce: ruleProduce,
+  Fetch: ruleFetch,
+  ListOffsets: ruleListOffsets,
+  OffsetCommit: ruleOffsetCommit,
+  OffsetFetch: ruleOffsetFetch,
+  FindCoordinator: ruleFindCoordinator,
+  JoinGroup: ruleJoinGroup,
+  SyncGroup: ruleSyncGroup,
+  Heartbeat: ruleHeartbeat,
+  LeaveGroup: ruleLeaveGroup,
+  DescribeGroups: ruleDescribeGroups,
+  ListGroups: ruleListGroups,
+  DeleteGroups: ruleDeleteGroups,
+  CreateTopics: ruleCreateTopics,
+  DeleteTopics: ruleDeleteTopics,
+  CreatePartitions: ruleCreatePartitions,
+  InitProducerId: ruleInitProducerId,
+  DescribeCluster: ruleDescribeCluster,
+  DescribeConfigs: ruleDescribeConfigs,
+  AddPartitionsToTxn: ruleAddPartitionsToTxn,
+  AddOffsetsToTxn: ruleAddOffsetsToTxn,
+  TxnOffsetCommit: ruleTxnOffsetCommit,
+  EndTxn: ruleEndTxn,
+  DescribeTransactions: ruleDescribeTransactions,
+  ListTransactions: ruleListTransactions,
+  DescribeProducers: ruleDescribeProducers,
+};
+
 /** Decides `apiName`'s request `req` for `az`. */
 export function authorize(
   apiName: string,
@@ -154,504 +752,20 @@ export function authorize(
   ctx: RequestContext,
   az: Authorizer,
 ): Authorized {
-  const cluster = az.arns.cluster;
-  const group = (id: string, action = "AlterGroup") => allowed(az, ctx, action, az.arns.group(id));
-  const txnId = (id: string, action = "AlterTransactionalId", log = true) =>
-    allowed(az, ctx, action, az.arns.transactionalId(id), log);
-  switch (apiName) {
-    case "ApiVersions":
-    case "SaslHandshake":
-    case "SaslAuthenticate":
-      return { req };
-    case "Metadata": {
-      if (req.topics === null || (ctx.apiVersion === 0 && req.topics.length === 0)) {
-        return {
-          req,
-          after: (res) => ({
-            ...res,
-            topics: res.topics.filter((t: Any) =>
-              allowed(az, ctx, "DescribeTopic", az.arns.topic(t.name))
-            ),
-          }),
-        };
-      }
-      const [ok, no] = byTopic(
-        az,
-        ctx,
-        req.topics.filter((t: Any) => t.name !== null),
-        (t: Any) => t.name,
-        "DescribeTopic",
-      );
-      const create = req.allowAutoTopicCreation &&
-        ok.every((t: Any) => allowed(az, ctx, "CreateTopic", az.arns.topic(t.name)));
-      return {
-        req: { ...req, topics: ok, allowAutoTopicCreation: create },
-        after: (res) => ({
-          ...res,
-          topics: [
-            ...res.topics,
-            ...no.map((t: Any) => ({
-              errorCode: TOPIC_DENIED,
-              name: t.name,
-              topicId: t.topicId,
-              isInternal: false,
-              partitions: [],
-            })),
-          ],
-        }),
-      };
-    }
-    case "Produce": {
-      if (
-        hasTransactionalRecords(req.topicData) &&
-        (req.transactionalId === null || !txnId(req.transactionalId))
-      ) {
-        // Kafka answers the whole request so, before looking at any topic.
-        return {
-          req,
-          answer: {
-            responses: req.topicData.map((t: Any) => ({
-              name: t.name,
-              partitionResponses: t.partitionData.map((p: Any) => ({
-                index: p.index,
-                errorCode: TXN_DENIED,
-                baseOffset: -1,
-                logStartOffset: -1,
-                recordErrors: [],
-                errorMessage: "Transactional Id authorization failed.",
-              })),
-            })),
-          },
-        };
-      }
-      const [ok, no] = byTopic(az, ctx, req.topicData, (t: Any) => t.name, "WriteData");
-      if (no.length === 0) return { req };
-      return {
-        req: { ...req, topicData: ok },
-        after: (res) => ({
-          ...res,
-          responses: [
-            ...res.responses,
-            ...no.map((t: Any) => ({
-              name: t.name,
-              partitionResponses: t.partitionData.map((p: Any) => ({
-                index: p.index,
-                errorCode: TOPIC_DENIED,
-                baseOffset: -1,
-                recordErrors: [],
-                errorMessage: null,
-              })),
-            })),
-          ],
-        }),
-      };
-    }
-    case "Fetch": {
-      // v13+ names topics by id only.
-      const nameOf = (t: Any) =>
-        ctx.apiVersion >= 13 ? ctx.state.topics.byId(t.topicId)?.name ?? "" : t.topic;
-      const [ok, no] = byTopic(az, ctx, req.topics, nameOf, "ReadData");
-      if (no.length === 0) return { req };
-      return {
-        req: { ...req, topics: ok },
-        after: (res) => ({
-          ...res,
-          responses: [
-            ...res.responses,
-            ...no.map((t: Any) => ({
-              topic: t.topic,
-              topicId: t.topicId,
-              partitions: t.partitions.map((p: Any) => ({
-                partitionIndex: p.partition,
-                errorCode: TOPIC_DENIED,
-                highWatermark: -1,
-                abortedTransactions: null,
-                records: null,
-              })),
-            })),
-          ],
-        }),
-      };
-    }
-    case "ListOffsets": {
-      const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "DescribeTopic");
-      if (no.length === 0) return { req };
-      return {
-        req: { ...req, topics: ok },
-        after: (res) => ({
-          ...res,
-          topics: [
-            ...res.topics,
-            ...no.map((t: Any) => ({
-              name: t.name,
-              partitions: t.partitions.map((p: Any) => ({
-                partitionIndex: p.partitionIndex,
-                errorCode: TOPIC_DENIED,
-                oldStyleOffsets: [],
-              })),
-            })),
-          ],
-        }),
-      };
-    }
-    case "OffsetCommit": {
-      const denyAll = (code: number, topics: Any[]) =>
-        topics.map((t: Any) => ({
-          name: t.name,
-          partitions: t.partitions.map((p: Any) => ({
-            partitionIndex: p.partitionIndex,
-            errorCode: code,
-          })),
-        }));
-      if (!group(req.groupId)) {
-        return { req, answer: { topics: denyAll(GROUP_DENIED, req.topics) } };
-      }
-      const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "ReadData");
-      if (no.length === 0) return { req };
-      return {
-        req: { ...req, topics: ok },
-        after: (res) => ({ ...res, topics: [...res.topics, ...denyAll(TOPIC_DENIED, no)] }),
-      };
-    }
-    case "OffsetFetch": {
-      if (ctx.apiVersion < 8) {
-        if (group(req.groupId, "DescribeGroup")) return { req };
-        return { req, answer: { topics: [], errorCode: GROUP_DENIED } };
-      }
-      const [ok, no] = [
-        req.groups.filter((g: Any) => group(g.groupId, "DescribeGroup")),
-        req.groups.filter((g: Any) => !group(g.groupId, "DescribeGroup")),
-      ];
-      if (no.length === 0) return { req };
-      const denied = no.map((g: Any) => ({
-        groupId: g.groupId,
-        topics: [],
-        errorCode: GROUP_DENIED,
-      }));
-      if (ok.length === 0) return { req, answer: { groups: denied } };
-      return {
-        req: { ...req, groups: ok },
-        after: (res) => ({ ...res, groups: [...res.groups, ...denied] }),
-      };
-    }
-    case "FindCoordinator": {
-      // Key type 0 names groups, 1 transactional ids (others are the handler's to refuse).
-      if (req.keyType !== 0 && req.keyType !== 1) return { req };
-      const txn = req.keyType === 1;
-      const may = (k: string) =>
-        txn ? txnId(k, "DescribeTransactionalId") : group(k, "DescribeGroup");
-      const refuse = (key: string) => ({
-        key,
-        nodeId: -1,
-        host: "",
-        port: -1,
-        errorCode: txn ? TXN_DENIED : GROUP_DENIED,
-        errorMessage: null,
-      });
-      if (ctx.apiVersion < 4) {
-        if (may(req.key)) return { req };
-        const { key: _, ...one } = refuse(req.key);
-        return { req, answer: one };
-      }
-      const no = req.coordinatorKeys.filter((k: string) => !may(k));
-      if (no.length === 0) return { req };
-      const ok = req.coordinatorKeys.filter((k: string) => !no.includes(k));
-      if (ok.length === 0) return { req, answer: { coordinators: no.map(refuse) } };
-      return {
-        req: { ...req, coordinatorKeys: ok },
-        after: (res) => ({ ...res, coordinators: [...res.coordinators, ...no.map(refuse)] }),
-      };
-    }
-    case "JoinGroup":
-      return group(req.groupId) ? { req } : {
-        req,
-        answer: {
-          errorCode: GROUP_DENIED,
-          generationId: -1,
-          protocolType: null,
-          protocolName: ctx.apiVersion >= 7 ? null : "",
-          leader: "",
-          skipAssignment: false,
-          memberId: "",
-          members: [],
-        },
-      };
-    case "SyncGroup":
-      return group(req.groupId) ? { req } : {
-        req,
-        answer: {
-          errorCode: GROUP_DENIED,
-          protocolType: null,
-          protocolName: null,
-          assignment: new Uint8Array(0),
-        },
-      };
-    case "Heartbeat":
-      return group(req.groupId) ? { req } : { req, answer: { errorCode: GROUP_DENIED } };
-    case "LeaveGroup":
-      return group(req.groupId)
-        ? { req }
-        : { req, answer: { errorCode: GROUP_DENIED, members: [] } };
-    case "DescribeGroups": {
-      const no = req.groups.filter((g: string) => !group(g, "DescribeGroup"));
-      if (no.length === 0) return { req };
-      const denied = no.map((groupId: string) => ({
-        errorCode: GROUP_DENIED,
-        groupId,
-        groupState: "",
-        protocolType: "",
-        protocolData: "",
-        members: [],
-      }));
-      const ok = req.groups.filter((g: string) => !no.includes(g));
-      if (ok.length === 0) return { req, answer: { groups: denied } };
-      return {
-        req: { ...req, groups: ok },
-        after: (res) => ({ ...res, groups: [...res.groups, ...denied] }),
-      };
-    }
-    case "ListGroups":
-      return {
-        req,
-        after: (res) => ({
-          ...res,
-          groups: res.groups.filter((g: Any) => group(g.groupId, "DescribeGroup")),
-        }),
-      };
-    case "DeleteGroups": {
-      const no = req.groupsNames.filter((g: string) => !group(g, "DeleteGroup"));
-      if (no.length === 0) return { req };
-      const denied = no.map((groupId: string) => ({ groupId, errorCode: GROUP_DENIED }));
-      const ok = req.groupsNames.filter((g: string) => !no.includes(g));
-      if (ok.length === 0) return { req, answer: { results: denied } };
-      return {
-        req: { ...req, groupsNames: ok },
-        after: (res) => ({ ...res, results: [...res.results, ...denied] }),
-      };
-    }
-    case "CreateTopics": {
-      const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "CreateTopic");
-      if (no.length === 0) return { req };
-      const denied = no.map((t: Any) => ({
-        name: t.name,
-        errorCode: TOPIC_DENIED,
-        errorMessage: "Authorization failed.",
-        configs: null,
-      }));
-      return {
-        req: { ...req, topics: ok },
-        after: (res) => ({ ...res, topics: [...res.topics, ...denied] }),
-      };
-    }
-    case "DeleteTopics": {
-      if (ctx.apiVersion >= 6) {
-        const nameOf = (t: Any) => t.name ?? ctx.state.topics.byId(t.topicId)?.name ?? "";
-        const [ok, no] = byTopic(az, ctx, req.topics, nameOf, "DeleteTopic");
-        if (no.length === 0) return { req };
-        const denied = no.map((t: Any) => ({
-          name: t.name,
-          topicId: t.topicId,
-          errorCode: TOPIC_DENIED,
-          errorMessage: null,
-        }));
-        return {
-          req: { ...req, topics: ok },
-          after: (res) => ({ ...res, responses: [...res.responses, ...denied] }),
-        };
-      }
-      const [ok, no] = byTopic(az, ctx, req.topicNames, (t: string) => t, "DeleteTopic");
-      if (no.length === 0) return { req };
-      return {
-        req: { ...req, topicNames: ok },
-        after: (res) => ({
-          ...res,
-          responses: [
-            ...res.responses,
-            ...no.map((name: string) => ({ name, errorCode: TOPIC_DENIED, errorMessage: null })),
-          ],
-        }),
-      };
-    }
-    case "CreatePartitions": {
-      const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "AlterTopic");
-      if (no.length === 0) return { req };
-      const denied = no.map((t: Any) => ({
-        name: t.name,
-        errorCode: TOPIC_DENIED,
-        errorMessage: null,
-      }));
-      return {
-        req: { ...req, topics: ok },
-        after: (res) => ({ ...res, results: [...res.results, ...denied] }),
-      };
-    }
-    case "InitProducerId":
-      if (req.transactionalId !== null) {
-        return txnId(req.transactionalId)
-          ? { req }
-          : { req, answer: { errorCode: TXN_DENIED, producerId: -1, producerEpoch: -1 } };
-      }
-      return allowed(az, ctx, "WriteDataIdempotently", cluster) ? { req } : {
-        req,
-        answer: { errorCode: CLUSTER_DENIED, producerId: -1, producerEpoch: -1 },
-      };
-    case "DescribeCluster":
-      return allowed(az, ctx, "DescribeCluster", cluster) ? { req } : {
-        req,
-        answer: {
-          errorCode: CLUSTER_DENIED,
-          errorMessage: null,
-          clusterId: "",
-          controllerId: -1,
-          brokers: [],
-        },
-      };
-    case "DescribeConfigs": {
-      const may = (r: Any) =>
-        r.resourceType === 2
-          ? allowed(az, ctx, "DescribeTopicDynamicConfiguration", az.arns.topic(r.resourceName))
-          : allowed(az, ctx, "DescribeClusterDynamicConfiguration", cluster);
-      const no = req.resources.filter((r: Any) => !may(r));
-      if (no.length === 0) return { req };
-      const denied = no.map((r: Any) => ({
-        errorCode: r.resourceType === 2 ? TOPIC_DENIED : CLUSTER_DENIED,
-        errorMessage: null,
-        resourceType: r.resourceType,
-        resourceName: r.resourceName,
-        configs: [],
-      }));
-      const ok = req.resources.filter((r: Any) => !no.includes(r));
-      if (ok.length === 0) return { req, answer: { results: denied } };
-      return {
-        req: { ...req, resources: ok },
-        after: (res) => ({ ...res, results: [...res.results, ...denied] }),
-      };
-    }
-    case "AddPartitionsToTxn": {
-      if (ctx.apiVersion >= 4) {
-        // Kafka asks CLUSTER_ACTION of this (broker-to-broker) form: MSK maps no
-        // kafka-cluster action to it, so IAM principals never have it.
-        logOnce(az, ctx, "ClusterAction", cluster, "no kafka-cluster action grants it");
-        return { req, answer: { errorCode: CLUSTER_DENIED, resultsByTransaction: [] } };
-      }
-      const topics = req.v3AndBelowTopics;
-      if (!txnId(req.v3AndBelowTransactionalId)) {
-        return { req, answer: { resultsByTopicV3AndBelow: txnTopicResults(topics, TXN_DENIED) } };
-      }
-      const [, no] = byTopic(az, ctx, topics, (t: Any) => t.name, "WriteData");
-      if (no.length === 0) return { req };
-      const exists = (t: string, p: number) => !!ctx.state.topics.get(t)?.partitions[p];
-      return {
-        req,
-        answer: {
-          resultsByTopicV3AndBelow: topics.map((t: Any) => ({
-            name: t.name,
-            resultsByPartition: t.partitions.map((p: number) => ({
-              partitionIndex: p,
-              partitionErrorCode: no.includes(t)
-                ? TOPIC_DENIED
-                : exists(t.name, p)
-                ? ErrorCode.OPERATION_NOT_ATTEMPTED
-                : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-            })),
-          })),
-        },
-      };
-    }
-    case "AddOffsetsToTxn":
-      if (!txnId(req.transactionalId)) return { req, answer: { errorCode: TXN_DENIED } };
-      return group(req.groupId) ? { req } : { req, answer: { errorCode: GROUP_DENIED } };
-    case "TxnOffsetCommit": {
-      const denyAll = (code: number, topics: Any[]) =>
-        topics.map((t: Any) => ({
-          name: t.name,
-          partitions: t.partitions.map((p: Any) => ({
-            partitionIndex: p.partitionIndex,
-            errorCode: code,
-          })),
-        }));
-      if (!txnId(req.transactionalId)) {
-        return { req, answer: { topics: denyAll(TXN_DENIED, req.topics) } };
-      }
-      if (!group(req.groupId)) {
-        return { req, answer: { topics: denyAll(GROUP_DENIED, req.topics) } };
-      }
-      const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "ReadData");
-      if (no.length === 0) return { req };
-      if (ok.length === 0) return { req, answer: { topics: denyAll(TOPIC_DENIED, no) } };
-      return {
-        req: { ...req, topics: ok },
-        after: (res) => ({ ...res, topics: [...res.topics, ...denyAll(TOPIC_DENIED, no)] }),
-      };
-    }
-    case "EndTxn":
-      return txnId(req.transactionalId) ? { req } : { req, answer: { errorCode: TXN_DENIED } };
-    case "DescribeTransactions": {
-      const no = req.transactionalIds.filter((id: string) => !txnId(id, "DescribeTransactionalId"));
-      const denied = (id: string) => ({
-        errorCode: TXN_DENIED,
-        transactionalId: id,
-        transactionState: "",
-        transactionTimeoutMs: 0,
-        transactionStartTimeMs: 0,
-        producerId: 0,
-        producerEpoch: 0,
-        topics: [],
-      });
-      const ok = req.transactionalIds.filter((id: string) => !no.includes(id));
-      return {
-        req: { ...req, transactionalIds: ok },
-        // In the request's order; each transaction's partitions only of topics it may describe.
-        after: (res) => {
-          const found = new Map(res.transactionStates.map((t: Any) => [t.transactionalId, t]));
-          return {
-            ...res,
-            transactionStates: req.transactionalIds.map((id: string) => {
-              const t: Any = found.get(id) ?? denied(id);
-              return {
-                ...t,
-                topics: t.topics.filter((p: Any) =>
-                  allowed(az, ctx, "DescribeTopic", az.arns.topic(p.topic))
-                ),
-              };
-            }),
-          };
-        },
-      };
-    }
-    case "ListTransactions":
-      return {
-        req,
-        after: (res) => ({
-          ...res,
-          // Kafka filters the list without logging each id left out.
-          transactionStates: res.transactionStates.filter((t: Any) =>
-            txnId(t.transactionalId, "DescribeTransactionalId", false)
-          ),
-        }),
-      };
-    case "DescribeProducers": {
-      const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "ReadData");
-      if (no.length === 0) return { req };
-      const denied = no.map((t: Any) => ({
-        name: t.name,
-        partitions: t.partitionIndexes.map((partitionIndex: number) => ({
-          partitionIndex,
-          errorCode: TOPIC_DENIED,
-          errorMessage: null,
-          activeProducers: [],
-        })),
-      }));
-      if (ok.length === 0) return { req, answer: { topics: denied } };
-      return {
-        req: { ...req, topics: ok },
-        after: (res) => ({ ...res, topics: [...res.topics, ...denied] }),
-      };
-    }
-    default:
-      throw new MalformedRequestError(
-        `${apiName} from ${az.principal}: this broker does not map ${apiName} to MSK's IAM ` +
-          "actions yet, so a principal with policies may not send it",
-      );
+  const rule = RULES[apiName];
+  if (!rule) {
+    throw new MalformedRequestError(
+      `${apiName} from ${az.principal}: this broker does not map ${apiName} to MSK's IAM ` +
+        "actions yet, so a principal with policies may not send it",
+    );
   }
+  return rule({
+    req,
+    ctx,
+    az,
+    cluster: az.arns.cluster,
+    group: (id, action = "AlterGroup") => allowed(az, ctx, action, az.arns.group(id)),
+    txnId: (id, action = "AlterTransactionalId", log = true) =>
+      allowed(az, ctx, action, az.arns.transactionalId(id), log),
+  });
 }
