@@ -288,7 +288,12 @@ export class ConsumerGroupCoordinator {
     }
   }
 
-  /** Handles one ConsumerGroupHeartbeat. */
+  /**
+   * Handles one ConsumerGroupHeartbeat. About 160 lines on purpose: KIP-848's heartbeat is one
+   * ordered sequence (validate, join or leave, update the subscription, recompute the target,
+   * reconcile the member, answer), and each step reads what the previous one decided; split,
+   * the steps would pass half the group's state between them.
+   */
   heartbeat(req: HeartbeatRequest): HeartbeatResult {
     const fail = (errorCode: number, errorMessage: string | null = null): HeartbeatResult => ({
       errorCode,
