@@ -197,6 +197,26 @@ export interface KafkaOptions {
   listeners?: { name: string; protocol: "SSL" | "SASL_SSL" | "SASL_PLAINTEXT" }[];
 }
 
+/**
+ * One Apache Kafka shared by a test file's cases: started with `opts` on the first call, the
+ * same one after, SIGKILLed and its dir removed when the file's process unloads.
+ */
+export function kafkaPerFile(opts: KafkaOptions = {}): () => Promise<KafkaServer> {
+  let once: Promise<KafkaServer> | undefined;
+  return () =>
+    once ??= startKafka(opts).then((k) => {
+      globalThis.addEventListener("unload", () => {
+        try {
+          Deno.kill(k.pid, "SIGKILL");
+        } catch { /* gone */ }
+        try {
+          Deno.removeSync(k.dir, { recursive: true });
+        } catch { /* gone */ }
+      });
+      return k;
+    });
+}
+
 /** The resident set size of `pid` in bytes, from /proc (0 when it is gone). */
 export function rssOf(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readOr(`/proc/${pid}/status`));

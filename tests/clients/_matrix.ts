@@ -16,7 +16,7 @@
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "../../lib/deps/kafkajs.ts";
-import { KAFKA_VERSION, type KafkaServer, startKafka } from "../_engines.ts";
+import { KAFKA_VERSION, kafkaPerFile } from "../_engines.ts";
 import { envTest, type Need, run, startTestBroker, waitFor } from "../_fixtures.ts";
 import { CODECS, startRetryProxy, storedBatches } from "./_wire.ts";
 import { start } from "../../bench/_process.ts";
@@ -65,30 +65,15 @@ export const DEFAULT_PARTITIONS = 3;
 /** The session timeout of the group cases' members (a killed one is noticed after it). */
 export const GROUP_SESSION_MS = 3000;
 
-let kafkaOnce: Promise<KafkaServer> | undefined;
-
 /** The test file's Apache Kafka, started on first use and killed when the file's tests end. */
-export function sharedKafka(): Promise<KafkaServer> {
-  kafkaOnce ??= startKafka({
-    config: {
-      "num.partitions": DEFAULT_PARTITIONS,
-      // Members killed in the group cases are noticed after GROUP_SESSION_MS, below
-      // Kafka's default 6 s floor, so the matrix stays quick.
-      "group.min.session.timeout.ms": 1000,
-    },
-  }).then((k) => {
-    globalThis.addEventListener("unload", () => {
-      try {
-        Deno.kill(k.pid, "SIGKILL");
-      } catch { /* gone */ }
-      try {
-        Deno.removeSync(k.dir, { recursive: true });
-      } catch { /* gone */ }
-    });
-    return k;
-  });
-  return kafkaOnce;
-}
+export const sharedKafka = kafkaPerFile({
+  config: {
+    "num.partitions": DEFAULT_PARTITIONS,
+    // Members killed in the group cases are noticed after GROUP_SESSION_MS, below
+    // Kafka's default 6 s floor, so the matrix stays quick.
+    "group.min.session.timeout.ms": 1000,
+  },
+});
 
 /** The two brokers every case runs against, by name. */
 export const TARGETS = [`Apache Kafka ${KAFKA_VERSION}`, "the embedded broker"] as const;

@@ -29,9 +29,8 @@ import {
   freePort,
   javaClientClasspath,
   KAFKA_VERSION,
-  type KafkaServer,
+  kafkaPerFile,
   kafkaTool,
-  startKafka,
 } from "../_engines.ts";
 import { envTest, ROOT, waitFor } from "../_fixtures.ts";
 import { withWire } from "../_kafka_wire.ts";
@@ -156,29 +155,14 @@ interface Target {
   close(): Promise<void>;
 }
 
-let kafkaOnce: Promise<KafkaServer> | undefined;
-
 /** One Apache Kafka for the file, with the consumer protocol enabled (a 3.9 preview). */
-function sharedKafka(): Promise<KafkaServer> {
-  kafkaOnce ??= startKafka({
-    config: {
-      "group.coordinator.rebalance.protocols": "classic,consumer",
-      "group.consumer.session.timeout.ms": SESSION_TIMEOUT_MS,
-      "group.consumer.min.session.timeout.ms": SESSION_TIMEOUT_MS,
-    },
-  }).then((k) => {
-    globalThis.addEventListener("unload", () => {
-      try {
-        Deno.kill(k.pid, "SIGKILL");
-      } catch { /* gone */ }
-      try {
-        Deno.removeSync(k.dir, { recursive: true });
-      } catch { /* gone */ }
-    });
-    return k;
-  });
-  return kafkaOnce;
-}
+const sharedKafka = kafkaPerFile({
+  config: {
+    "group.coordinator.rebalance.protocols": "classic,consumer",
+    "group.consumer.session.timeout.ms": SESSION_TIMEOUT_MS,
+    "group.consumer.min.session.timeout.ms": SESSION_TIMEOUT_MS,
+  },
+});
 
 async function target(name: BrokerName): Promise<Target> {
   if (name === KAFKA) {

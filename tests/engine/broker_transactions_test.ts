@@ -16,11 +16,10 @@ import { join } from "node:path";
 import {
   javaClientClasspath,
   KAFKA_VERSION,
-  type KafkaServer,
+  kafkaPerFile,
   kafkaStreamsClasspath,
   kafkaStreamsVersion,
   kafkaTool,
-  startKafka,
 } from "../_engines.ts";
 import { envTest, ROOT, waitFor } from "../_fixtures.ts";
 import { spawnTask } from "../../bench/_process.ts";
@@ -88,25 +87,10 @@ async function step(name: string, args: Record<string, string>): Promise<Any> {
   return JSON.parse(text);
 }
 
-let kafkaOnce: Promise<KafkaServer> | undefined;
-
 /** One Apache Kafka for the file (timed-out transactions looked for every second). */
-function sharedKafka(): Promise<KafkaServer> {
-  kafkaOnce ??= startKafka({
-    config: { "transaction.abort.timed.out.transaction.cleanup.interval.ms": 1000 },
-  }).then((k) => {
-    globalThis.addEventListener("unload", () => {
-      try {
-        Deno.kill(k.pid, "SIGKILL");
-      } catch { /* gone */ }
-      try {
-        Deno.removeSync(k.dir, { recursive: true });
-      } catch { /* gone */ }
-    });
-    return k;
-  });
-  return kafkaOnce;
-}
+const sharedKafka = kafkaPerFile({
+  config: { "transaction.abort.timed.out.transaction.cleanup.interval.ms": 1000 },
+});
 
 /** The broker `name`: the shared Kafka, or an embedded broker of its own process and data dir. */
 async function target(name: BrokerName): Promise<Target> {
