@@ -18,14 +18,13 @@ import type { EmulateResult } from "../../lib/ingest/emulator.ts";
 import { RestProducer } from "../../lib/ingest/rest_client.ts";
 import { startRestProxy } from "../../lib/rest_proxy/rest_proxy.ts";
 import type { RestProxyOptions } from "../../lib/rest_proxy/rest_proxy.ts";
-import { FileLake, parseObjectKey, S3Lake } from "../../lib/lake/lake.ts";
+import { FileLake, S3Lake } from "../../lib/lake/lake.ts";
 import type { Lake } from "../../lib/lake/lake.ts";
 import { runSink, topicsRegex } from "../../lib/lake/sink.ts";
 import { withS3rver, withTempDir } from "../_fixtures.ts";
+import { assertLakeHoldsDataset, PREFIX, TOPICS } from "../_pipeline_lake.ts";
 
 const T = { sanitizeOps: false, sanitizeResources: false };
-const PREFIX = "e2e";
-const TOPICS = ["pin", "geo", "user"].map((t) => `${PREFIX}.${t}`);
 
 /** A broker with the three topics (2 partitions each) and a REST proxy in front of it. */
 async function withPipeline(
@@ -70,47 +69,6 @@ async function emulateThrough(
   assert.equal(res.error?.message, undefined);
   assert.equal(res.acknowledged, ds.rows * 3);
   return res;
-}
-
-/**
- * Every object is in the sink layout; per partition, offsets run without overlap or gap from
- * 0; per topic, every key of the dataset is present once with exactly the dataset's row.
- */
-async function assertLakeHoldsDataset(lake: Lake, ds: Dataset): Promise<number> {
-  const rows = new Map<string, Map<number, unknown>>(TOPICS.map((t) => [t, new Map()]));
-  const offsets = new Map<string, Set<number>>();
-  let objectCount = 0;
-  for await (const o of lake.list("topics/")) {
-    const k = parseObjectKey(o.key);
-    assert.ok(k && k.dir === "topics" && TOPICS.includes(k.topic), `unexpected key ${o.key}`);
-    objectCount++;
-    const text = new TextDecoder().decode(await lake.get(o.key));
-    const lines = text.slice(0, -1).split("\n");
-    lines.forEach((line, i) => {
-      const tp = `${k.topic}[${k.partition}]`;
-      const seen = offsets.get(tp) ?? new Set();
-      offsets.set(tp, seen);
-      const offset = k.startOffset + i;
-      assert.ok(!seen.has(offset), `${tp} offset ${offset} landed twice`);
-      seen.add(offset);
-      const row = JSON.parse(line) as Record<string, unknown>;
-      const key = Number(k.topic.endsWith(".pin") ? row.index : row.ind);
-      const byKey = rows.get(k.topic)!;
-      assert.ok(!byKey.has(key), `${k.topic} key ${key} landed twice`);
-      byKey.set(key, row);
-    });
-  }
-  for (const [tp, seen] of offsets) {
-    assert.equal(Math.max(...seen) + 1, seen.size, `${tp} has a gap in its offsets`);
-  }
-  for (const [topic, byKey] of rows) {
-    assert.equal(byKey.size, ds.rows, `${topic} holds ${byKey.size} of ${ds.rows} keys`);
-    const table = topic.slice(PREFIX.length + 1) as "pin" | "geo" | "user";
-    for (let key = 0; key < ds.rows; key++) {
-      assert.deepEqual(byKey.get(key), JSON.parse(JSON.stringify(ds.posting(key)[table])));
-    }
-  }
-  return objectCount;
 }
 
 function withS3Lake(fn: (lake: Lake) => Promise<void>): Promise<void> {
