@@ -10,29 +10,7 @@ import { envTest, ROOT, run, waitFor, withTempDir } from "../_fixtures.ts";
 import { startTask } from "../../bench/_process.ts";
 import { startRestV2Server } from "../testdata/emulate/rest_v2_server.ts";
 import type { Reply, RestV2Server, SeenRequest } from "../testdata/emulate/rest_v2_server.ts";
-
-const ORIGINAL_KEYS = [
-  7528,
-  2863,
-  5730,
-  8304,
-  8731,
-  1313,
-  4315,
-  10794,
-  5494,
-  5069,
-  2923,
-  3089,
-  6063,
-  3454,
-  7554,
-  6145,
-  10625,
-  2959,
-  9875,
-  2418,
-];
+import { ORIGINAL_KEYS } from "../_original_keys.ts";
 
 async function withServer<T>(
   decide: ((req: SeenRequest) => Reply) | undefined,

@@ -15,29 +15,7 @@ import type { RestProducerOptions } from "../../lib/ingest/rest_client.ts";
 import { withTempDir } from "../_fixtures.ts";
 import { startRestV2Server } from "../testdata/emulate/rest_v2_server.ts";
 import type { Reply, RestV2Server, SeenRequest } from "../testdata/emulate/rest_v2_server.ts";
-
-const ORIGINAL_KEYS = [
-  7528,
-  2863,
-  5730,
-  8304,
-  8731,
-  1313,
-  4315,
-  10794,
-  5494,
-  5069,
-  2923,
-  3089,
-  6063,
-  3454,
-  7554,
-  6145,
-  10625,
-  2959,
-  9875,
-  2418,
-];
+import { ORIGINAL_KEYS } from "../_original_keys.ts";
 
 const BASE: EmulateOptions = {
   prefix: "t",
