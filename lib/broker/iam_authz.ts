@@ -147,6 +147,28 @@ function byTopic<T>(
   return [ok, no];
 }
 
+/**
+ * Narrows `req[field]` to the topics `action` is allowed on; the denied ones are answered in
+ * the response's `resField`, each as `deniedOf` makes it (after the broker's own answers).
+ */
+function narrowTopics(
+  az: Authorizer,
+  ctx: RequestContext,
+  req: Any,
+  field: string,
+  name: (t: Any) => string,
+  action: string,
+  resField: string,
+  deniedOf: (t: Any) => Any,
+): Authorized {
+  const [ok, no] = byTopic(az, ctx, req[field], name, action);
+  if (no.length === 0) return { req };
+  return {
+    req: { ...req, [field]: ok },
+    after: (res) => ({ ...res, [resField]: [...res[resField], ...no.map(deniedOf)] }),
+  };
+}
+
 /** What a rule decides with: the request, its context, the principal, and ARN shorthands. */
 interface Scope {
   req: Any;
@@ -229,27 +251,25 @@ const ruleProduce: Rule = ({ req, ctx, az, txnId }) => {
       },
     };
   }
-  const [ok, no] = byTopic(az, ctx, req.topicData, (t: Any) => t.name, "WriteData");
-  if (no.length === 0) return { req };
-  return {
-    req: { ...req, topicData: ok },
-    after: (res) => ({
-      ...res,
-      responses: [
-        ...res.responses,
-        ...no.map((t: Any) => ({
-          name: t.name,
-          partitionResponses: t.partitionData.map((p: Any) => ({
-            index: p.index,
-            errorCode: TOPIC_DENIED,
-            baseOffset: -1,
-            recordErrors: [],
-            errorMessage: null,
-          })),
-        })),
-      ],
+  return narrowTopics(
+    az,
+    ctx,
+    req,
+    "topicData",
+    (t: Any) => t.name,
+    "WriteData",
+    "responses",
+    (t: Any) => ({
+      name: t.name,
+      partitionResponses: t.partitionData.map((p: Any) => ({
+        index: p.index,
+        errorCode: TOPIC_DENIED,
+        baseOffset: -1,
+        recordErrors: [],
+        errorMessage: null,
+      })),
     }),
-  };
+  );
 };
 
 /** Fetch. */
@@ -257,51 +277,38 @@ const ruleFetch: Rule = ({ req, ctx, az }) => {
   // v13+ names topics by id only.
   const nameOf = (t: Any) =>
     ctx.apiVersion >= 13 ? ctx.state.topics.byId(t.topicId)?.name ?? "" : t.topic;
-  const [ok, no] = byTopic(az, ctx, req.topics, nameOf, "ReadData");
-  if (no.length === 0) return { req };
-  return {
-    req: { ...req, topics: ok },
-    after: (res) => ({
-      ...res,
-      responses: [
-        ...res.responses,
-        ...no.map((t: Any) => ({
-          topic: t.topic,
-          topicId: t.topicId,
-          partitions: t.partitions.map((p: Any) => ({
-            partitionIndex: p.partition,
-            errorCode: TOPIC_DENIED,
-            highWatermark: -1,
-            abortedTransactions: null,
-            records: null,
-          })),
-        })),
-      ],
-    }),
-  };
+  return narrowTopics(az, ctx, req, "topics", nameOf, "ReadData", "responses", (t: Any) => ({
+    topic: t.topic,
+    topicId: t.topicId,
+    partitions: t.partitions.map((p: Any) => ({
+      partitionIndex: p.partition,
+      errorCode: TOPIC_DENIED,
+      highWatermark: -1,
+      abortedTransactions: null,
+      records: null,
+    })),
+  }));
 };
 
 /** ListOffsets. */
 const ruleListOffsets: Rule = ({ req, ctx, az }) => {
-  const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "DescribeTopic");
-  if (no.length === 0) return { req };
-  return {
-    req: { ...req, topics: ok },
-    after: (res) => ({
-      ...res,
-      topics: [
-        ...res.topics,
-        ...no.map((t: Any) => ({
-          name: t.name,
-          partitions: t.partitions.map((p: Any) => ({
-            partitionIndex: p.partitionIndex,
-            errorCode: TOPIC_DENIED,
-            oldStyleOffsets: [],
-          })),
-        })),
-      ],
+  return narrowTopics(
+    az,
+    ctx,
+    req,
+    "topics",
+    (t: Any) => t.name,
+    "DescribeTopic",
+    "topics",
+    (t: Any) => ({
+      name: t.name,
+      partitions: t.partitions.map((p: Any) => ({
+        partitionIndex: p.partitionIndex,
+        errorCode: TOPIC_DENIED,
+        oldStyleOffsets: [],
+      })),
     }),
-  };
+  );
 };
 
 /** OffsetCommit. */
@@ -494,18 +501,16 @@ const ruleDeleteTopics: Rule = ({ req, ctx, az }) => {
       after: (res) => ({ ...res, responses: [...res.responses, ...denied] }),
     };
   }
-  const [ok, no] = byTopic(az, ctx, req.topicNames, (t: string) => t, "DeleteTopic");
-  if (no.length === 0) return { req };
-  return {
-    req: { ...req, topicNames: ok },
-    after: (res) => ({
-      ...res,
-      responses: [
-        ...res.responses,
-        ...no.map((name: string) => ({ name, errorCode: TOPIC_DENIED, errorMessage: null })),
-      ],
-    }),
-  };
+  return narrowTopics(
+    az,
+    ctx,
+    req,
+    "topicNames",
+    (t: string) => t,
+    "DeleteTopic",
+    "responses",
+    (name: string) => ({ name, errorCode: TOPIC_DENIED, errorMessage: null }),
+  );
 };
 
 /** CreatePartitions. */
