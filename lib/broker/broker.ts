@@ -40,6 +40,7 @@
  * import: `lib/deps/`.
  * @module
  */
+import { noDelay } from "./nodelay.ts";
 import type { Api } from "./api.ts";
 import {
   ConnectionLimits,
@@ -444,6 +445,11 @@ async function openListeners(
         port: (listener.addr as Deno.NetAddr).port,
         scram,
       };
+      if (secure) {
+        // Deno's TLS connections cannot turn Nagle's algorithm off themselves (nodelay.ts).
+        const why = noDelay(info.port);
+        if (why) log(`${l.name}: TLS connections keep Nagle's algorithm on (${why}): slower`);
+      }
       if (l.protocol.startsWith("SASL_")) {
         // PLAIN sends the password itself: only over TLS.
         const mechanisms = sasl!.mechanisms.filter((m) => m !== "PLAIN" || secure);

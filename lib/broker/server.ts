@@ -581,8 +581,8 @@ export class BrokerServer {
   private async write(conn: Deno.Conn, c: Connection, parts: Uint8Array[]): Promise<void> {
     c.writingSince = Date.now();
     if (parts.length > 1 && /SSL/.test(c.listener?.protocol ?? "")) {
-      // A TLS connection has no setNoDelay in Deno: a response's second write would wait
-      // for the ACK of its first (Nagle against delayed ACKs, 40 ms a response). One write.
+      // A TLS connection has no setNoDelay in Deno (nodelay.ts sets it on the listener where
+      // it can): a response's second write could wait for the ACK of its first. One write.
       parts = [joinParts(parts)];
     }
     try {

@@ -14,6 +14,7 @@ import { Oracle } from "../_broker_oracle.ts";
 import { startTestBroker, waitFor } from "../_fixtures.ts";
 import type { BrokerOptions } from "../../lib/broker/broker.ts";
 import { parseListener } from "../../lib/broker/sasl.ts";
+import { hasNoDelay } from "../../lib/broker/nodelay.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const PASSWORD = "alice-Secret-1";
@@ -320,6 +321,33 @@ Deno.test(
         s.lines.filter((l) => l.includes("re-authenticated User:alice")).length >= 2,
         s.lines.join("\n"),
       );
+    } finally {
+      await s.close();
+    }
+  },
+);
+
+Deno.test(
+  "TLS connections are accepted with Nagle's algorithm off (TCP_NODELAY from the listener)",
+  opts,
+  async () => {
+    const s = await secureBroker();
+    try {
+      for (const name of ["SSL", "SASL_SSL"]) {
+        const port = s.at(name).port;
+        const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [s.ca] });
+        try {
+          await conn.handshake();
+          const peer = (conn.localAddr as Deno.NetAddr).port;
+          await waitFor(`the ${name} connection to be accepted`, () => {
+            return hasNoDelay(port, peer) !== undefined;
+          }, 10_000);
+          assert.equal(hasNoDelay(port, peer), true, `${name}: TCP_NODELAY is off`);
+        } finally {
+          conn.close();
+        }
+      }
+      assert.ok(!s.lines.some((l) => l.includes("Nagle")), s.lines.join("\n"));
     } finally {
       await s.close();
     }
