@@ -16,6 +16,7 @@ import { ErrorCode } from "../../lib/broker/error_codes.ts";
 import { MAPPED_APIS } from "../../lib/broker/iam_authz.ts";
 import { APIS } from "../../lib/broker/registry.ts";
 import { iamLogin, type IamPrincipal, startIamBroker } from "../_iam_broker.ts";
+import { WireClient } from "../_kafka_wire.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const REGION = "us-east-1";
@@ -225,11 +226,21 @@ Deno.test(
     const app = await iamLogin(b.iam, APP);
     try {
       await admin.createTopics({ topics: ["ok-a", "no-a"].map((topic) => ({ topic })) });
+      const plain = await WireClient.open(b.plain);
       for (const groupId of ["g-ok-1", "g-ro-1"]) {
-        for (const topic of ["ok-a", "no-a"]) {
-          await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: "1" }] });
-        }
+        const commit = await plain.call("OffsetCommit", 8, {
+          groupId,
+          generationIdOrMemberEpoch: -1,
+          memberId: "",
+          groupInstanceId: null,
+          topics: ["ok-a", "no-a"].map((name) => ({
+            name,
+            partitions: [{ partitionIndex: 0, committedOffset: 1, committedMetadata: null }],
+          })),
+        });
+        assert.deepEqual(partitionCodes(commit.topics), [["ok-a", 0], ["no-a", 0]]);
       }
+      plain.close();
       const committed = async (groupId: string) =>
         (await admin.fetchOffsets({ groupId, topics: ["ok-a", "no-a"] }))
           .map((t) => [t.topic, t.partitions[0].offset]);
