@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { generateAuthTokenFromCredentialsProvider } from "../lib/deps/msk_iam.ts";
 import { parseListener } from "../lib/broker/sasl.ts";
+import type { BrokerOptions } from "../lib/broker/broker.ts";
 import { startTestBroker } from "./_fixtures.ts";
 import { WireClient } from "./_kafka_wire.ts";
 
@@ -29,8 +30,14 @@ export interface IamBroker {
   close(): Promise<void>;
 }
 
-/** A broker with an IAM listener for `who` (principals of one region) and a PLAINTEXT one. */
-export async function startIamBroker(who: IamPrincipal | IamPrincipal[]): Promise<IamBroker> {
+/**
+ * A broker with an IAM listener for `who` (principals of one region) and a PLAINTEXT one;
+ * `extra` options on top.
+ */
+export async function startIamBroker(
+  who: IamPrincipal | IamPrincipal[],
+  extra: BrokerOptions = {},
+): Promise<IamBroker> {
   const all = Array.isArray(who) ? who : [who];
   const dir = await Deno.makeTempDir({ prefix: "pinpipe-iam-" });
   const entries: Record<string, unknown> = {};
@@ -55,6 +62,7 @@ export async function startIamBroker(who: IamPrincipal | IamPrincipal[]): Promis
       parseListener("PLAINTEXT://127.0.0.1:0"),
     ],
     logger: (l) => lines.push(l),
+    ...extra,
   });
   const at = (name: string) => broker.listeners.find((l) => l.name === name)!.bootstrap;
   return {

@@ -5,7 +5,8 @@
  * Kafka's authorization errors where Kafka answers them:
  *
  *   Metadata            DescribeTopic per topic (the full list shows only those; a named
- *                       one gets TOPIC_AUTHORIZATION_FAILED); auto-creation needs CreateTopic
+ *                       one gets TOPIC_AUTHORIZATION_FAILED); auto-creating a missing topic
+ *                       needs CreateTopic on it (else TOPIC_AUTHORIZATION_FAILED)
  *   Produce             WriteData per topic (TOPIC_AUTHORIZATION_FAILED)
  *   Fetch               ReadData per topic (TOPIC_AUTHORIZATION_FAILED)
  *   ListOffsets         DescribeTopic per topic
@@ -237,15 +238,21 @@ const ruleMetadata: Rule = ({ req, ctx, az }) => {
     (t: Any) => t.name,
     "DescribeTopic",
   );
-  const create = req.allowAutoTopicCreation &&
-    ok.every((t: Any) => allowed(az, ctx, "CreateTopic", az.arns.topic(t.name)));
+  // Auto-creation as Kafka 3.9 asks it: CreateTopic only of the described topics that do
+  // not exist, when the broker creates topics on demand; one it may not create is answered
+  // TOPIC_AUTHORIZATION_FAILED (the others are still created).
+  const uncreatable = req.allowAutoTopicCreation && ctx.state.settings.autoCreate
+    ? ok.filter((t: Any) =>
+      !ctx.state.topics.get(t.name) && !allowed(az, ctx, "CreateTopic", az.arns.topic(t.name))
+    )
+    : [];
   return {
-    req: { ...req, topics: ok, allowAutoTopicCreation: create },
+    req: { ...req, topics: ok.filter((t: Any) => !uncreatable.includes(t)) },
     after: (res) => ({
       ...res,
       topics: [
         ...res.topics,
-        ...no.map((t: Any) => ({
+        ...[...no, ...uncreatable].map((t: Any) => ({
           errorCode: TOPIC_DENIED,
           name: t.name,
           topicId: t.topicId,

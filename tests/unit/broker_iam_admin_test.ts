@@ -7,7 +7,8 @@
  * ConsumerGroupHeartbeat (AlterGroup) and ConsumerGroupDescribe (DescribeGroup) each do
  * their work where the policy allows it and answer Kafka 3.9's authorization error, shaped
  * as Kafka shapes it, where it does not; never a closed connection. Each denial is logged
- * naming the action and the ARN.
+ * naming the action and the ARN. Metadata's auto-creation asks CreateTopic only of the
+ * missing topics, as Kafka asks CREATE.
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "../../lib/deps/kafkajs.ts";
@@ -25,7 +26,7 @@ const E = ErrorCode;
 
 /**
  * The application: topics ok-* described, deleted from, reconfigured and read, no-* only
- * described; groups g-ok* joined, described and deleted, g-ro* only described; nothing on
+ * described, auto-* described and created; groups g-ok* joined, described and deleted, g-ro* only described; nothing on
  * the cluster beyond Connect.
  */
 const APP: IamPrincipal = {
@@ -48,6 +49,11 @@ const APP: IamPrincipal = {
         Resource: arns.topic("ok-*"),
       },
       { Effect: "Allow", Action: "kafka-cluster:DescribeTopic", Resource: arns.topic("no-*") },
+      {
+        Effect: "Allow",
+        Action: ["kafka-cluster:DescribeTopic", "kafka-cluster:CreateTopic"],
+        Resource: arns.topic("auto-*"),
+      },
       {
         Effect: "Allow",
         Action: [
@@ -399,6 +405,41 @@ Deno.test(
     } finally {
       app.close();
       ops.close();
+      await b.close();
+    }
+  },
+);
+
+Deno.test(
+  "Metadata asks CreateTopic only of the missing topics it would create: one it may not create gets TOPIC_AUTHORIZATION_FAILED, the others are made",
+  opts,
+  async () => {
+    const b = await startIamBroker(APP, { autoCreate: true });
+    const admin = new Kafka({ brokers: [b.plain], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    const app = await iamLogin(b.iam, APP);
+    try {
+      await admin.createTopics({ topics: [{ topic: "ok-a" }] });
+      const md = await app.call("Metadata", 9, {
+        topics: ["ok-a", "ok-new", "auto-1", "no-new"].map((name) => ({ name })),
+        allowAutoTopicCreation: true,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
+      });
+      const byName = Object.fromEntries(
+        md.topics.map((t: { name: string; errorCode: number }) => [t.name, t.errorCode]),
+      );
+      assert.equal(byName["ok-a"], E.NONE);
+      assert.equal(byName["ok-new"], E.TOPIC_AUTHORIZATION_FAILED); // described, not creatable
+      assert.equal(byName["no-new"], E.TOPIC_AUTHORIZATION_FAILED); // not even described
+      assert.notEqual(byName["auto-1"], E.TOPIC_AUTHORIZATION_FAILED);
+      assert.deepEqual((await admin.listTopics()).sort(), ["auto-1", "ok-a"]);
+      assert.ok(denied(b.lines, APP, "CreateTopic", arns.topic("ok-new")), b.lines.join("\n"));
+      // An existing topic is not asked CreateTopic (nothing to create).
+      assert.ok(!b.lines.some((l) => l.includes(`CreateTopic on ${arns.topic("ok-a")}`)));
+    } finally {
+      app.close();
+      await admin.disconnect();
       await b.close();
     }
   },
