@@ -106,10 +106,18 @@ await envTest(
         assert.equal(seen.code, 0, seen.all);
         assert.deepEqual(seen.out, { topics: ["pinpipe.pin"] });
 
-        // A topic outside pinpipe.*: the InstanceRole may not write it.
+        // A topic outside pinpipe.*: the InstanceRole may not even describe it, so Metadata
+        // answers TOPIC_AUTHORIZATION_FAILED and librdkafka fails the record with it.
         const outside = await step("produce", { topic: "other.topic", count: "1" });
         assert.notEqual(outside.code, 0);
-        assert.match(outside.out.error ?? outside.all, /Topic authorization failed/i);
+        assert.match(outside.out.error ?? outside.all, /TOPIC_AUTHORIZATION_FAILED/);
+        assert.ok(
+          lines.some((l) =>
+            l.startsWith(`denied ${role} kafka-cluster:DescribeTopic on `) &&
+            l.includes("/other.topic: no statement allows it")
+          ),
+          lines.join("\n"),
+        );
 
         // A wrong secret: librdkafka reports MSK's answer; the broker's log says why.
         const wrongSecret = "Wrong-Secret-000000000";
