@@ -73,7 +73,9 @@
  * DESCRIBE_CONFIGS CLUSTER DescribeClusterDynamicConfiguration, DESCRIBE CLUSTER
  * DescribeCluster, ALTER CLUSTER AlterCluster, DELETE GROUP DeleteGroup. (MSK keeps its
  * SCRAM users in Secrets Manager; whether it lets a principal with AlterCluster change them
- * through Kafka's API its guide does not say, so this broker lets the policy decide.)
+ * through Kafka's API its guide does not say, so this broker lets the policy decide.) The
+ * answers of the admin and KIP-848 APIs equal Apache Kafka 3.9.1's under the equivalent
+ * ACLs (tests/engine/broker_iam_authz_oracle_test.ts).
  *
  * Every API the broker serves has a rule (MAPPED_APIS; a unit test holds the registry to
  * it). An API added without one is refused as a whole to a principal with policies: the
@@ -799,7 +801,13 @@ const ruleIncrementalAlterConfigs: Rule = ({ req, ctx, az, cluster }) => {
     return req.resources.map((r: Any, i: number) =>
       codes[i] === 0 ? answered[next++] : {
         errorCode: codes[i],
-        errorMessage: null,
+        // Apache Kafka 3.9.1's words: its controller words topics' and brokers' refusals,
+        // the broker itself (which decides broker loggers) leaves them unworded.
+        errorMessage: codes[i] === TOPIC_DENIED
+          ? "Topic authorization failed."
+          : r.resourceType === 8
+          ? null
+          : "Cluster authorization failed.",
         resourceType: r.resourceType,
         resourceName: r.resourceName,
       }
