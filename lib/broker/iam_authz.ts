@@ -778,7 +778,8 @@ const ruleDeleteRecords: Rule = ({ req, ctx, az }) => {
 
 /** IncrementalAlterConfigs' resource types (Kafka's ConfigResource.Type ids). */
 const CONFIG_TOPIC = 2;
-const CONFIG_CLUSTER_WIDE = [4, 8, 16]; // BROKER, BROKER_LOGGER, CLIENT_METRICS
+const CONFIG_BROKER_LOGGER = 8;
+const CONFIG_CLUSTER_WIDE = [4, CONFIG_BROKER_LOGGER, 16]; // BROKER, BROKER_LOGGER, CLIENT_METRICS
 
 /** IncrementalAlterConfigs. */
 const ruleIncrementalAlterConfigs: Rule = ({ req, ctx, az, cluster }) => {
@@ -805,7 +806,7 @@ const ruleIncrementalAlterConfigs: Rule = ({ req, ctx, az, cluster }) => {
         // the broker itself (which decides broker loggers) leaves them unworded.
         errorMessage: codes[i] === TOPIC_DENIED
           ? "Topic authorization failed."
-          : r.resourceType === 8
+          : r.resourceType === CONFIG_BROKER_LOGGER
           ? null
           : "Cluster authorization failed.",
         resourceType: r.resourceType,
@@ -855,7 +856,8 @@ const ruleDescribeClientQuotas: Rule = ({ req, ctx, az, cluster }) => {
 /** DescribeUserScramCredentials. */
 const ruleDescribeUserScramCredentials: Rule = ({ req, ctx, az, cluster }) => {
   if (allowed(az, ctx, "DescribeCluster", cluster)) return { req };
-  // As Kafka's error response: one result per user asked, its name left empty.
+  // As Kafka's error response: one result per user asked, its name left empty (for a null
+  // list, "all users", Kafka's own error response fails; none here).
   const results = (req.users ?? []).map(() => ({
     user: "",
     errorCode: CLUSTER_DENIED,
