@@ -43,6 +43,7 @@ export type EngineName =
   | "node-clients"
   | "franz-go"
   | "msk-iam-auth"
+  | "msk-iam-python"
   | "kafka-streams";
 
 /** What provisioning one engine did. */
@@ -312,6 +313,58 @@ async function provisionMskIamAuth(): Promise<Omit<EngineReport, "engine" | "sec
   return { ok: true, how: "installed", versions };
 }
 
+// ---------------------------------------------------------------------------------------
+// aws-msk-iam-sasl-signer-python beside Debian's confluent-kafka
+
+/** The Python the Debian Kafka clients (python3-confluent-kafka, python3-kafka) are for. */
+export const SYSTEM_PYTHON = "/usr/bin/python3";
+
+const mskIamPythonDir = () => join(ENGINES_DIR, "msk-iam-python");
+const MSK_IAM_PYTHON_PINS = () => join(INPUTS, "msk-iam-python.txt");
+
+/**
+ * The python of the venv with aws-msk-iam-sasl-signer-python, built on the system python
+ * with its site packages (Debian's python3-confluent-kafka), or undefined when not
+ * provisioned.
+ */
+export async function mskIamPython(): Promise<string | undefined> {
+  const stamp = readOr(join(mskIamPythonDir(), ".stamp")).trim();
+  if (stamp !== await sha256(readOr(MSK_IAM_PYTHON_PINS()))) return undefined;
+  return join(mskIamPythonDir(), "bin", "python");
+}
+
+async function provisionMskIamPython(): Promise<Omit<EngineReport, "engine" | "seconds">> {
+  const versions = readOr(MSK_IAM_PYTHON_PINS()).split("\n")
+    .find((l) => l.startsWith("aws-msk-iam-sasl-signer-python=="))?.replace("==", " ");
+  if (await mskIamPython()) return { ok: true, how: "cached", versions };
+  // A venv is not relocatable, so it is built in place; the stamp, written last, marks it whole.
+  await Deno.remove(mskIamPythonDir(), { recursive: true }).catch(() => {});
+  const venv = await exec(SYSTEM_PYTHON, [
+    "-m",
+    "venv",
+    "--system-site-packages",
+    mskIamPythonDir(),
+  ]);
+  if (venv.code !== 0) {
+    return { ok: false, error: `${SYSTEM_PYTHON} -m venv failed:\n${lastLines(venv.out)}` };
+  }
+  const pip = await exec(join(mskIamPythonDir(), "bin", "pip"), [
+    "install",
+    "--disable-pip-version-check",
+    "-q",
+    "-r",
+    MSK_IAM_PYTHON_PINS(),
+  ]);
+  if (pip.code !== 0) {
+    return { ok: false, error: `pip install (msk-iam-python.txt) failed:\n${lastLines(pip.out)}` };
+  }
+  await Deno.writeTextFile(
+    join(mskIamPythonDir(), ".stamp"),
+    await sha256(readOr(MSK_IAM_PYTHON_PINS())),
+  );
+  return { ok: true, how: "installed", versions };
+}
+
 async function provisionFranzGo(): Promise<Omit<EngineReport, "engine" | "seconds">> {
   const versions = `franz-go ${franzGoVersion()}`;
   if (await franzGoBin()) return { ok: true, how: "cached", versions };
@@ -412,6 +465,7 @@ export async function provision(
       ["node-clients", provisionNodeClients],
       ["franz-go", provisionFranzGo],
       ["msk-iam-auth", provisionMskIamAuth],
+      ["msk-iam-python", provisionMskIamPython],
       ["kafka-streams", provisionKafkaStreams],
     ];
     for (const [engine, step] of steps) {

@@ -17,7 +17,9 @@ import {
   kafkaClasspath,
   kafkaStreamsClasspath,
   mskIamAuthClasspath,
+  mskIamPython,
   nodeClientsPath,
+  SYSTEM_PYTHON,
   venvBin,
 } from "./_engines.ts";
 import { awsVenvBin, checkovPython } from "./_aws_engines.ts";
@@ -31,7 +33,8 @@ export const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 /**
  * Something a test needs from the machine. `kafka` (Apache Kafka) and `engines` (the venv
  * with PySpark, Airflow, cfn-lint and moto) come from tests/setup.ts's engine cache, as do
- * the client matrix's `java-clients`, `node-clients` and `franz-go`; `confluent-python` and
+ * the client matrix's `java-clients`, `node-clients` and `franz-go`, and `msk-iam-python`
+ * (aws-msk-iam-sasl-signer-python over Debian's confluent-kafka); `confluent-python` and
  * `kafka-python` are Debian packages for /usr/bin/python3.
  */
 export type Need =
@@ -50,10 +53,10 @@ export type Need =
   | "kafka-python"
   | "curl"
   | "tmux"
-  | "msk-iam-auth";
+  | "msk-iam-auth"
+  | "msk-iam-python";
 
-/** The Python the Debian Kafka clients (python3-confluent-kafka, python3-kafka) are for. */
-export const SYSTEM_PYTHON = "/usr/bin/python3";
+export { SYSTEM_PYTHON };
 
 /** Base URL of the MariaDB/MySQL server tests may use (they create and drop their own database). */
 export const TEST_MYSQL_URL = Deno.env.get("PINPIPE_TEST_MYSQL_URL") ??
@@ -101,6 +104,11 @@ const checks: Record<Need, () => Promise<boolean>> = {
   "node-clients": async () => (await nodeClientsPath()) !== undefined && await hasCommand("node"),
   "msk-iam-auth": async () =>
     (await mskIamAuthClasspath()) !== undefined && await hasCommand("java", ["-version"]),
+  "msk-iam-python": async () => {
+    const python = await mskIamPython();
+    return python !== undefined &&
+      (await run(python, ["-c", "import confluent_kafka, aws_msk_iam_sasl_signer"])).code === 0;
+  },
   "franz-go": async () => (await franzGoBin()) !== undefined,
   "kafka-streams": async () =>
     (await kafkaStreamsClasspath()) !== undefined && await hasCommand("java", ["-version"]),

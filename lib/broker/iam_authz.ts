@@ -5,7 +5,8 @@
  * Kafka's authorization errors where Kafka answers them:
  *
  *   Metadata            DescribeTopic per topic (the full list shows only those; a named
- *                       one gets TOPIC_AUTHORIZATION_FAILED); auto-creation needs CreateTopic
+ *                       one gets TOPIC_AUTHORIZATION_FAILED); auto-creating a missing topic
+ *                       needs CreateTopic on it (else TOPIC_AUTHORIZATION_FAILED)
  *   Produce             WriteData per topic (TOPIC_AUTHORIZATION_FAILED)
  *   Fetch               ReadData per topic (TOPIC_AUTHORIZATION_FAILED)
  *   ListOffsets         DescribeTopic per topic
@@ -40,12 +41,44 @@
  *   DescribeProducers   ReadData per topic
  *   DescribeConfigs     DescribeTopicDynamicConfiguration / DescribeClusterDynamicConfiguration
  *   DescribeCluster     DescribeCluster on the cluster
+ *   DeleteRecords       DeleteTopic per topic (each partition TOPIC_AUTHORIZATION_FAILED,
+ *                       low watermark -1; Kafka asks DELETE of the topic)
+ *   IncrementalAlterConfigs   AlterTopicDynamicConfiguration per topic
+ *                       (TOPIC_AUTHORIZATION_FAILED); a broker's, a broker logger's or client
+ *                       metrics' configs AlterClusterDynamicConfiguration on the cluster
+ *                       (CLUSTER_AUTHORIZATION_FAILED); answers in the request's order
+ *   OffsetDelete        DeleteGroup on the group (the whole answer GROUP_AUTHORIZATION_FAILED),
+ *                       then ReadData per topic (its partitions TOPIC_AUTHORIZATION_FAILED)
+ *   DescribeClientQuotas   DescribeClusterDynamicConfiguration on the cluster (Kafka's
+ *                       DESCRIBE_CONFIGS CLUSTER; the whole answer CLUSTER_AUTHORIZATION_FAILED)
+ *   DescribeUserScramCredentials   DescribeCluster on the cluster (DESCRIBE CLUSTER; the
+ *                       answer and one result per user asked CLUSTER_AUTHORIZATION_FAILED)
+ *   AlterUserScramCredentials   AlterCluster on the cluster (ALTER CLUSTER; every user's
+ *                       result CLUSTER_AUTHORIZATION_FAILED)
+ *   ConsumerGroupHeartbeat   AlterGroup on the group (Kafka 3.9 asks READ of the group
+ *                       only, not DESCRIBE of the subscribed topics; GROUP_AUTHORIZATION_FAILED)
+ *   ConsumerGroupDescribe    DescribeGroup per group (GROUP_AUTHORIZATION_FAILED, the denied
+ *                       groups first, as Kafka answers them)
  *   ApiVersions, SaslHandshake, SaslAuthenticate    nothing (Connect is checked at login)
  *
  * (Kafka's WRITE on a transactional id is AlterTransactionalId, its DESCRIBE
  * DescribeTransactionalId, READ on a group AlterGroup, as MSK's action table has them; MSK
  * implies no action from another, so a transactional producer needs both transactional-id
- * actions.) Any other API from a principal with policies is refused as a whole: the
+ * actions.) The table is Kafka 3.9's own ACL checks (KafkaApis, ControllerApis: which
+ * operation on which resource each API asks, and how a refusal is answered) read through
+ * MSK's action table ("Semantics of IAM authorization policy actions and resources", MSK
+ * developer guide), where each kafka-cluster action is "equivalent to Apache Kafka's"
+ * operation on a resource type: DELETE TOPIC is DeleteTopic, ALTER_CONFIGS TOPIC
+ * AlterTopicDynamicConfiguration, ALTER_CONFIGS CLUSTER AlterClusterDynamicConfiguration,
+ * DESCRIBE_CONFIGS CLUSTER DescribeClusterDynamicConfiguration, DESCRIBE CLUSTER
+ * DescribeCluster, ALTER CLUSTER AlterCluster, DELETE GROUP DeleteGroup. (MSK keeps its
+ * SCRAM users in Secrets Manager; whether it lets a principal with AlterCluster change them
+ * through Kafka's API its guide does not say, so this broker lets the policy decide.) The
+ * answers of the admin and KIP-848 APIs equal Apache Kafka 3.9.1's under the equivalent
+ * ACLs (tests/engine/broker_iam_authz_oracle_test.ts).
+ *
+ * Every API the broker serves has a rule (MAPPED_APIS; a unit test holds the registry to
+ * it). An API added without one is refused as a whole to a principal with policies: the
  * connection is closed with a log line naming the API (this broker does not map it yet).
  *
  * Every denial is logged once per connection, action and resource, with the deciding
@@ -207,15 +240,21 @@ const ruleMetadata: Rule = ({ req, ctx, az }) => {
     (t: Any) => t.name,
     "DescribeTopic",
   );
-  const create = req.allowAutoTopicCreation &&
-    ok.every((t: Any) => allowed(az, ctx, "CreateTopic", az.arns.topic(t.name)));
+  // Auto-creation as Kafka 3.9 asks it: CreateTopic only of the described topics that do
+  // not exist, when the broker creates topics on demand; one it may not create is answered
+  // TOPIC_AUTHORIZATION_FAILED (the others are still created).
+  const uncreatable = req.allowAutoTopicCreation && ctx.state.settings.autoCreate
+    ? ok.filter((t: Any) =>
+      !ctx.state.topics.get(t.name) && !allowed(az, ctx, "CreateTopic", az.arns.topic(t.name))
+    )
+    : [];
   return {
-    req: { ...req, topics: ok, allowAutoTopicCreation: create },
+    req: { ...req, topics: ok.filter((t: Any) => !uncreatable.includes(t)) },
     after: (res) => ({
       ...res,
       topics: [
         ...res.topics,
-        ...no.map((t: Any) => ({
+        ...[...no, ...uncreatable].map((t: Any) => ({
           errorCode: TOPIC_DENIED,
           name: t.name,
           topicId: t.topicId,
@@ -716,6 +755,170 @@ const ruleDescribeProducers: Rule = ({ req, ctx, az }) => {
   };
 };
 
+/** DeleteRecords. */
+const ruleDeleteRecords: Rule = ({ req, ctx, az }) => {
+  return narrowTopics(
+    az,
+    ctx,
+    req,
+    "topics",
+    (t: Any) => t.name,
+    "DeleteTopic",
+    "topics",
+    (t: Any) => ({
+      name: t.name,
+      partitions: t.partitions.map((p: Any) => ({
+        partitionIndex: p.partitionIndex,
+        lowWatermark: -1,
+        errorCode: TOPIC_DENIED,
+      })),
+    }),
+  );
+};
+
+/** IncrementalAlterConfigs' resource types (Kafka's ConfigResource.Type ids). */
+const CONFIG_TOPIC = 2;
+const CONFIG_BROKER_LOGGER = 8;
+const CONFIG_CLUSTER_WIDE = [4, CONFIG_BROKER_LOGGER, 16]; // BROKER, BROKER_LOGGER, CLIENT_METRICS
+
+/** IncrementalAlterConfigs. */
+const ruleIncrementalAlterConfigs: Rule = ({ req, ctx, az, cluster }) => {
+  // 0 when allowed (or a type Kafka asks nothing of: the handler refuses those).
+  const denial = (r: Any): number => {
+    if (r.resourceType === CONFIG_TOPIC) {
+      const arn = az.arns.topic(r.resourceName);
+      return allowed(az, ctx, "AlterTopicDynamicConfiguration", arn) ? 0 : TOPIC_DENIED;
+    }
+    if (CONFIG_CLUSTER_WIDE.includes(r.resourceType)) {
+      return allowed(az, ctx, "AlterClusterDynamicConfiguration", cluster) ? 0 : CLUSTER_DENIED;
+    }
+    return 0;
+  };
+  const codes = req.resources.map(denial);
+  if (codes.every((c: number) => c === 0)) return { req };
+  const ok = req.resources.filter((_: Any, i: number) => codes[i] === 0);
+  const merge = (answered: Any[]) => {
+    let next = 0;
+    return req.resources.map((r: Any, i: number) =>
+      codes[i] === 0 ? answered[next++] : {
+        errorCode: codes[i],
+        // Apache Kafka 3.9.1's words: its controller words topics' and brokers' refusals,
+        // the broker itself (which decides broker loggers) leaves them unworded.
+        errorMessage: codes[i] === TOPIC_DENIED
+          ? "Topic authorization failed."
+          : r.resourceType === CONFIG_BROKER_LOGGER
+          ? null
+          : "Cluster authorization failed.",
+        resourceType: r.resourceType,
+        resourceName: r.resourceName,
+      }
+    );
+  };
+  if (ok.length === 0) return { req, answer: { responses: merge([]) } };
+  return {
+    req: { ...req, resources: ok },
+    // The handler answers each resource in order; Kafka answers in the request's order.
+    after: (res) => ({ ...res, responses: merge(res.responses) }),
+  };
+};
+
+/** OffsetDelete. */
+const ruleOffsetDelete: Rule = ({ req, ctx, az, group }) => {
+  if (!group(req.groupId, "DeleteGroup")) {
+    return { req, answer: { errorCode: GROUP_DENIED, topics: [] } };
+  }
+  const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "ReadData");
+  if (no.length === 0) return { req };
+  const denied = no.map((t: Any) => ({
+    name: t.name,
+    partitions: t.partitions.map((p: Any) => ({
+      partitionIndex: p.partitionIndex,
+      errorCode: TOPIC_DENIED,
+    })),
+  }));
+  return {
+    // The group is still asked (with the allowed topics, maybe none), as Kafka asks it.
+    req: { ...req, topics: ok },
+    // Kafka's answer: the group's error alone, else the denied topics first.
+    after: (res) =>
+      res.errorCode !== ErrorCode.NONE ? res : { ...res, topics: [...denied, ...res.topics] },
+  };
+};
+
+/** DescribeClientQuotas. */
+const ruleDescribeClientQuotas: Rule = ({ req, ctx, az, cluster }) => {
+  return allowed(az, ctx, "DescribeClusterDynamicConfiguration", cluster) ? { req } : {
+    req,
+    answer: { errorCode: CLUSTER_DENIED, errorMessage: null, entries: null },
+  };
+};
+
+/** DescribeUserScramCredentials. */
+const ruleDescribeUserScramCredentials: Rule = ({ req, ctx, az, cluster }) => {
+  if (allowed(az, ctx, "DescribeCluster", cluster)) return { req };
+  // As Kafka's error response: one result per user asked, its name left empty (for a null
+  // list, "all users", Kafka's own error response fails; none here).
+  const results = (req.users ?? []).map(() => ({
+    user: "",
+    errorCode: CLUSTER_DENIED,
+    errorMessage: null,
+    credentialInfos: [],
+  }));
+  return { req, answer: { errorCode: CLUSTER_DENIED, errorMessage: null, results } };
+};
+
+/** AlterUserScramCredentials. */
+const ruleAlterUserScramCredentials: Rule = ({ req, ctx, az, cluster }) => {
+  if (allowed(az, ctx, "AlterCluster", cluster)) return { req };
+  // As Kafka's error response: each user named once, in sorted order.
+  const users = [
+    ...new Set<string>([...req.deletions, ...req.upsertions].map((c: Any) => c.name)),
+  ].sort();
+  return {
+    req,
+    answer: {
+      results: users.map((user) => ({ user, errorCode: CLUSTER_DENIED, errorMessage: null })),
+    },
+  };
+};
+
+/** ConsumerGroupHeartbeat. */
+const ruleConsumerGroupHeartbeat: Rule = ({ req, group }) => {
+  return group(req.groupId) ? { req } : {
+    req,
+    answer: {
+      errorCode: GROUP_DENIED,
+      errorMessage: null,
+      memberId: null,
+      memberEpoch: 0,
+      heartbeatIntervalMs: 0,
+      assignment: null,
+    },
+  };
+};
+
+/** ConsumerGroupDescribe. */
+const ruleConsumerGroupDescribe: Rule = ({ req, group }) => {
+  const no = req.groupIds.filter((g: string) => !group(g, "DescribeGroup"));
+  if (no.length === 0) return { req };
+  const denied = no.map((groupId: string) => ({
+    errorCode: GROUP_DENIED,
+    errorMessage: null,
+    groupId,
+    groupState: "",
+    groupEpoch: 0,
+    assignmentEpoch: 0,
+    assignorName: "",
+    members: [],
+  }));
+  const ok = req.groupIds.filter((g: string) => !no.includes(g));
+  if (ok.length === 0) return { req, answer: { groups: denied } };
+  return {
+    req: { ...req, groupIds: ok },
+    after: (res) => ({ ...res, groups: [...denied, ...res.groups] }),
+  };
+};
+
 /** Each API a principal with policies may send, by name, and its rule. */
 const RULES: Record<string, Rule> = {
   ApiVersions: ruleApiVersions,
@@ -748,7 +951,18 @@ const RULES: Record<string, Rule> = {
   DescribeTransactions: ruleDescribeTransactions,
   ListTransactions: ruleListTransactions,
   DescribeProducers: ruleDescribeProducers,
+  DeleteRecords: ruleDeleteRecords,
+  IncrementalAlterConfigs: ruleIncrementalAlterConfigs,
+  OffsetDelete: ruleOffsetDelete,
+  DescribeClientQuotas: ruleDescribeClientQuotas,
+  DescribeUserScramCredentials: ruleDescribeUserScramCredentials,
+  AlterUserScramCredentials: ruleAlterUserScramCredentials,
+  ConsumerGroupHeartbeat: ruleConsumerGroupHeartbeat,
+  ConsumerGroupDescribe: ruleConsumerGroupDescribe,
 };
+
+/** The names of the APIs that have a rule. */
+export const MAPPED_APIS: ReadonlySet<string> = new Set(Object.keys(RULES));
 
 /** Decides `apiName`'s request `req` for `az`. */
 export function authorize(

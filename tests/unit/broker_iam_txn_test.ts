@@ -10,16 +10,14 @@
  * refused without them.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { Kafka, logLevel } from "../../lib/deps/kafkajs.ts";
-import { generateAuthTokenFromCredentialsProvider } from "../../lib/deps/msk_iam.ts";
-import { parseListener } from "../../lib/broker/sasl.ts";
 import { localClusterArn, MskArns } from "../../lib/broker/iam_policy.ts";
 import { ErrorCode } from "../../lib/broker/error_codes.ts";
 import { markerBatch } from "../../lib/broker/record_batch.ts";
 import { crc32c } from "../../lib/broker/crc32c.ts";
-import { startTestBroker, waitFor } from "../_fixtures.ts";
+import { waitFor } from "../_fixtures.ts";
 import { WireClient } from "../_kafka_wire.ts";
+import { iamLogin, iamToken, startIamBroker } from "../_iam_broker.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const REGION = "us-east-1";
@@ -62,57 +60,10 @@ const POLICY = {
   ],
 };
 
-/** A broker with an IAM listener (SASL_PLAINTEXT, OAUTHBEARER) and a PLAINTEXT one to set up. */
-async function iamBroker() {
-  const dir = await Deno.makeTempDir({ prefix: "pinpipe-iam-txn-" });
-  await Deno.writeTextFile(join(dir, "txn.json"), JSON.stringify(POLICY));
-  const principals = join(dir, "principals.json");
-  await Deno.writeTextFile(
-    principals,
-    JSON.stringify({
-      [KEY]: { secretAccessKey: SECRET, principal: PRINCIPAL, policies: ["txn.json"] },
-    }),
-  );
-  const lines: string[] = [];
-  const broker = await startTestBroker({
-    dataDir: join(dir, "data"),
-    iamPrincipalsFile: principals,
-    iamRegion: REGION,
-    saslMechanisms: ["OAUTHBEARER"],
-    listeners: [
-      parseListener("IAM=SASL_PLAINTEXT://127.0.0.1:0"),
-      parseListener("PLAINTEXT://127.0.0.1:0"),
-    ],
-    logger: (l) => lines.push(l),
-  });
-  const at = (name: string) => broker.listeners.find((l) => l.name === name)!.bootstrap;
-  return {
-    iam: at("IAM"),
-    plain: at("PLAINTEXT"),
-    lines,
-    async close() {
-      await broker.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
-async function token(): Promise<string> {
-  return (await generateAuthTokenFromCredentialsProvider({
-    region: REGION,
-    awsCredentialsProvider: () => Promise.resolve({ accessKeyId: KEY, secretAccessKey: SECRET }),
-  })).token;
-}
-
-/** A raw connection logged in with an OAUTHBEARER MSK IAM token. */
-async function login(bootstrap: string): Promise<WireClient> {
-  const c = await WireClient.open(bootstrap);
-  assert.equal((await c.call("SaslHandshake", 1, { mechanism: "OAUTHBEARER" })).errorCode, 0);
-  const bytes = new TextEncoder().encode(`n,,\x01auth=Bearer ${await token()}\x01\x01`);
-  const done = await c.call("SaslAuthenticate", 2, { authBytes: bytes });
-  assert.equal(done.errorCode, 0, done.errorMessage);
-  return c;
-}
+const WHO = { region: REGION, key: KEY, secret: SECRET, principal: PRINCIPAL, policy: POLICY };
+const iamBroker = () => startIamBroker(WHO);
+const token = () => iamToken(WHO);
+const login = (bootstrap: string) => iamLogin(bootstrap, WHO);
 
 /** A transactional data batch (one record) of `producerId`/`epoch`. */
 function txnBatch(producerId: number, epoch: number, seq: number): Uint8Array {
