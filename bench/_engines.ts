@@ -21,6 +21,14 @@ export const KAFKA_VERSION = /<kafka\.version>([^<]+)</.exec(
   Deno.readTextFileSync(join(INPUTS, "kafka.pom.xml")),
 )![1];
 
+/**
+ * The Apache Kafka 4.x the tests run beside it (from tests/engines/kafka-4.pom.xml): the
+ * oracle for what 3.9 lacks or serves only as a preview (KIP-848 as GA, regex subscriptions).
+ */
+export const KAFKA4_VERSION = /<kafka\.version>([^<]+)</.exec(
+  Deno.readTextFileSync(join(INPUTS, "kafka-4.pom.xml")),
+)![1];
+
 /** SHA-256 of `texts` joined, in hex: the stamp of an engine's pinned inputs. */
 export async function sha256(...texts: string[]): Promise<string> {
   const data = new TextEncoder().encode(texts.join("\0"));
@@ -44,12 +52,19 @@ export function lastLines(text: string, n = 15): string {
 
 /** Where Apache Kafka is provisioned. */
 export const kafkaDir = () => join(ENGINES_DIR, "kafka");
+/** Where Apache Kafka 4.x is provisioned. */
+export const kafka4Dir = () => join(ENGINES_DIR, "kafka-4");
 /** Where the Python venv is provisioned. */
 export const venvDir = () => join(ENGINES_DIR, "venv");
 
 /** The stamp of Kafka's pinned inputs. */
 export async function kafkaStamp(): Promise<string> {
   return await sha256(readOr(join(INPUTS, "kafka.pom.xml")));
+}
+
+/** The stamp of Kafka 4.x's pinned inputs. */
+export async function kafka4Stamp(): Promise<string> {
+  return await sha256(readOr(join(INPUTS, "kafka-4.pom.xml")));
 }
 
 /** The stamp of the venv's pinned inputs. */
@@ -64,6 +79,12 @@ export async function pythonStamp(): Promise<string> {
 export async function kafkaClasspath(): Promise<string | undefined> {
   const stamp = readOr(join(kafkaDir(), ".stamp")).trim();
   return stamp === await kafkaStamp() ? join(kafkaDir(), "libs", "*") : undefined;
+}
+
+/** The classpath glob of the provisioned Kafka 4.x jars, or undefined when not provisioned. */
+export async function kafka4Classpath(): Promise<string | undefined> {
+  const stamp = readOr(join(kafka4Dir(), ".stamp")).trim();
+  return stamp === await kafka4Stamp() ? join(kafka4Dir(), "libs", "*") : undefined;
 }
 
 /** The `bin/` directory of the provisioned venv, or undefined when not provisioned. */
@@ -131,14 +152,50 @@ function log4jConfig(file: string | undefined, level: string): string {
     "log4j.appender.out.layout.ConversionPattern=[%d] %p %m (%c)%n\n";
 }
 
-async function requireKafka(): Promise<string> {
-  const cp = await kafkaClasspath();
+/** Which Apache Kafka: 3 (the tests' KAFKA_VERSION) or 4 (KAFKA4_VERSION). */
+export type KafkaMajor = 3 | 4;
+
+async function requireKafka(major: KafkaMajor = 3): Promise<string> {
+  const cp = major === 4 ? await kafka4Classpath() : await kafkaClasspath();
   if (!cp) {
     throw new Error(
-      `Cannot run Apache Kafka: it is not provisioned in ${ENGINES_DIR} (run deno run -A tests/setup.ts)`,
+      `Cannot run Apache Kafka ${
+        major === 4 ? KAFKA4_VERSION : KAFKA_VERSION
+      }: it is not provisioned in ${ENGINES_DIR} (run deno run -A tests/setup.ts)`,
     );
   }
   return cp;
+}
+
+/** log4j 2's configuration (Kafka 4) in properties form: to `file`, or to stderr. */
+function log4j2Config(file: string | undefined, level: string): string {
+  const appender = file
+    ? `appender.out.type = File\nappender.out.fileName = ${file}\n`
+    : "appender.out.type = Console\nappender.out.target = SYSTEM_ERR\n";
+  return "status = warn\n" + appender + "appender.out.name = out\n" +
+    "appender.out.layout.type = PatternLayout\n" +
+    "appender.out.layout.pattern = [%d] %p %m (%c)%n\n" +
+    `rootLogger.level = ${level}\nrootLogger.appenderRef.out.ref = out\n`;
+}
+
+/**
+ * The JVM options pointing Kafka `major`'s logging at a config written to `dir` (log4j 1
+ * for 3.x, log4j 2 for 4.x): to `file`, or to stderr when none.
+ */
+async function logOptions(
+  major: KafkaMajor,
+  dir: string,
+  file: string | undefined,
+  level: string,
+): Promise<string[]> {
+  if (major === 4) {
+    const config = join(dir, file ? "log4j2.properties" : "tools-log4j2.properties");
+    if (file || !readOr(config)) await Deno.writeTextFile(config, log4j2Config(file, level));
+    return [`-Dlog4j2.configurationFile=${config}`];
+  }
+  const config = join(dir, file ? "log4j.properties" : "tools-log4j.properties");
+  if (file || !readOr(config)) await Deno.writeTextFile(config, log4jConfig(file, level));
+  return [`-Dlog4j.configuration=file:${config}`];
 }
 
 /** A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after). */
@@ -195,6 +252,8 @@ export interface KafkaOptions {
    * `listener.name.<name>.…` JAAS lines, go in `config`).
    */
   listeners?: { name: string; protocol: "SSL" | "SASL_SSL" | "SASL_PLAINTEXT" }[];
+  /** Which Apache Kafka (default 3: KAFKA_VERSION; 4: KAFKA4_VERSION). */
+  major?: KafkaMajor;
 }
 
 /**
@@ -229,7 +288,8 @@ export function rssOf(pid: number): number {
  * (replication factors 1, no initial rebalance delay) and Kafka's defaults otherwise.
  */
 export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaServer> {
-  const cp = await requireKafka();
+  const major = opts.major ?? 3;
+  const cp = await requireKafka(major);
   const dir = opts.dir ?? await Deno.makeTempDir({ prefix: "pinpipe-kafka-" });
   const port = freePort();
   const controller = freePort();
@@ -264,9 +324,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaServer> 
     Object.entries(props).map(([k, v]) => `${k}=${v}`).join("\n") + "\n",
   );
   const logFile = join(dir, "server.log");
-  const log4j = join(dir, "log4j.properties");
-  await Deno.writeTextFile(log4j, log4jConfig(logFile, "INFO"));
-  const jvmLog = [`-Dlog4j.configuration=file:${log4j}`, `-Dkafka.logs.dir=${dir}`];
+  const jvmLog = [...await logOptions(major, dir, logFile, "INFO"), `-Dkafka.logs.dir=${dir}`];
 
   const format = await run("java", [
     ...TOOL_JVM,
@@ -372,16 +430,13 @@ export async function withKafka<T>(
 export async function kafkaToolCommand(
   name: string,
   args: string[],
+  major: KafkaMajor = 3,
 ): Promise<{ cmd: string; args: string[] }> {
   const main = KAFKA_TOOLS[name];
   if (!main) throw new Error(`Unknown Kafka tool "${name}": have ${Object.keys(KAFKA_TOOLS)}`);
-  const cp = await requireKafka();
-  const log4j = join(ENGINES_DIR, "tools-log4j.properties");
-  if (!readOr(log4j)) await Deno.writeTextFile(log4j, log4jConfig(undefined, "WARN"));
-  return {
-    cmd: "java",
-    args: [...TOOL_JVM, `-Dlog4j.configuration=file:${log4j}`, "-cp", cp, main, ...args],
-  };
+  const cp = await requireKafka(major);
+  const log = await logOptions(major, ENGINES_DIR, undefined, "WARN");
+  return { cmd: "java", args: [...TOOL_JVM, ...log, "-cp", cp, main, ...args] };
 }
 
 /** Runs one of Apache Kafka's CLI tools (a KAFKA_TOOLS name) and returns its output. */
@@ -395,18 +450,20 @@ export async function kafkaTool(
     env?: Record<string, string>;
     /** Appended to Kafka's classpath (aws-msk-iam-auth). */
     classpath?: string;
+    /** Which Apache Kafka's tool (default 3: KAFKA_VERSION; 4: KAFKA4_VERSION). */
+    major?: KafkaMajor;
   } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const main = KAFKA_TOOLS[name];
   if (!main) throw new Error(`Unknown Kafka tool "${name}": have ${Object.keys(KAFKA_TOOLS)}`);
-  const cp = (await requireKafka()) + (opts.classpath ? `:${opts.classpath}` : "");
-  const log4j = join(ENGINES_DIR, "tools-log4j.properties");
-  if (!readOr(log4j)) await Deno.writeTextFile(log4j, log4jConfig(undefined, "WARN"));
-  const child = start(
-    "java",
-    [...TOOL_JVM, `-Dlog4j.configuration=file:${log4j}`, "-cp", cp, main, ...args],
-    { stdin: opts.stdin, env: opts.env, what: name },
-  );
+  const major = opts.major ?? 3;
+  const cp = (await requireKafka(major)) + (opts.classpath ? `:${opts.classpath}` : "");
+  const log = await logOptions(major, ENGINES_DIR, undefined, "WARN");
+  const child = start("java", [...TOOL_JVM, ...log, "-cp", cp, main, ...args], {
+    stdin: opts.stdin,
+    env: opts.env,
+    what: name,
+  });
   const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
   const { code } = await child.ended;
   clearTimeout(timer);

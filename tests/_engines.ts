@@ -14,9 +14,14 @@ import { join } from "node:path";
 import { run } from "../bench/_process.ts";
 import {
   ENGINES_DIR,
+  KAFKA4_VERSION,
+  kafka4Classpath,
+  kafka4Dir,
+  kafka4Stamp,
   KAFKA_VERSION,
   kafkaClasspath,
   kafkaDir,
+  type KafkaMajor,
   kafkaStamp,
   lastLines,
   MSK_IAM_POM,
@@ -38,6 +43,7 @@ const INPUTS = join(ROOT, "tests", "engines");
 /** An engine the suite can provision. */
 export type EngineName =
   | "kafka"
+  | "kafka-4"
   | "python"
   | "java-clients"
   | "node-clients"
@@ -69,19 +75,24 @@ async function exec(
   return { code: r.code, out: r.stdout + r.stderr };
 }
 
-async function provisionKafka(): Promise<Omit<EngineReport, "engine" | "seconds">> {
-  if (await kafkaClasspath()) {
-    return { ok: true, how: "cached", versions: `Kafka ${KAFKA_VERSION}` };
+/** Apache Kafka `major` (3: KAFKA_VERSION, 4: KAFKA4_VERSION) from its pom into the cache. */
+async function provisionKafka(
+  major: KafkaMajor = 3,
+): Promise<Omit<EngineReport, "engine" | "seconds">> {
+  const version = `Kafka ${major === 4 ? KAFKA4_VERSION : KAFKA_VERSION}`;
+  const dir = major === 4 ? kafka4Dir() : kafkaDir();
+  if (await (major === 4 ? kafka4Classpath() : kafkaClasspath())) {
+    return { ok: true, how: "cached", versions: version };
   }
   const java = await exec("java", ["-version"]);
   if (java.code !== 0) return { ok: false, error: `java is needed to run Kafka: ${java.out}` };
-  const tmp = `${kafkaDir()}.tmp-${Deno.pid}`;
+  const tmp = `${dir}.tmp-${Deno.pid}`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   const mvn = await exec("mvn", [
     "-q",
     "-B",
     "-f",
-    join(INPUTS, "kafka.pom.xml"),
+    join(INPUTS, major === 4 ? "kafka-4.pom.xml" : "kafka.pom.xml"),
     "dependency:copy-dependencies",
     "-DincludeScope=runtime",
     `-DoutputDirectory=${join(tmp, "libs")}`,
@@ -90,10 +101,10 @@ async function provisionKafka(): Promise<Omit<EngineReport, "engine" | "seconds"
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     return { ok: false, error: `mvn dependency:copy-dependencies failed:\n${lastLines(mvn.out)}` };
   }
-  await Deno.writeTextFile(join(tmp, ".stamp"), await kafkaStamp());
-  await Deno.remove(kafkaDir(), { recursive: true }).catch(() => {});
-  await Deno.rename(tmp, kafkaDir());
-  return { ok: true, how: "installed", versions: `Kafka ${KAFKA_VERSION}` };
+  await Deno.writeTextFile(join(tmp, ".stamp"), await (major === 4 ? kafka4Stamp() : kafkaStamp()));
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.rename(tmp, dir);
+  return { ok: true, how: "installed", versions: version };
 }
 
 /** The python3 to build the venv with: 3.11, as MWAA 2.10.3 and Databricks 15.4 run. */
@@ -460,6 +471,7 @@ export async function provision(
     const reports: EngineReport[] = [];
     const steps: [EngineName, () => Promise<Omit<EngineReport, "engine" | "seconds">>][] = [
       ["kafka", provisionKafka],
+      ["kafka-4", () => provisionKafka(4)],
       ["python", provisionPython],
       ["java-clients", provisionJavaClients],
       ["node-clients", provisionNodeClients],

@@ -14,6 +14,7 @@ import { type Broker, type BrokerOptions, startBroker } from "../lib/broker/brok
 import {
   franzGoBin,
   javaClientClasspath,
+  kafka4Classpath,
   kafkaClasspath,
   kafkaStreamsClasspath,
   mskIamAuthClasspath,
@@ -31,7 +32,8 @@ export const STRICT = Deno.env.get("PINPIPE_STRICT") === "1";
 export const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 
 /**
- * Something a test needs from the machine. `kafka` (Apache Kafka) and `engines` (the venv
+ * Something a test needs from the machine. `kafka` (Apache Kafka 3.9), `kafka-4` (Apache
+ * Kafka 4.x, the KIP-848 oracle) and `engines` (the venv
  * with PySpark, Airflow, cfn-lint and moto) come from tests/setup.ts's engine cache, as do
  * the client matrix's `java-clients`, `node-clients` and `franz-go`, and `msk-iam-python`
  * (aws-msk-iam-sasl-signer-python over Debian's confluent-kafka); `confluent-python` and
@@ -43,6 +45,7 @@ export type Need =
   | "chromium"
   | "python3"
   | "kafka"
+  | "kafka-4"
   | "engines"
   | "aws-engines"
   | "java-clients"
@@ -96,6 +99,8 @@ const checks: Record<Need, () => Promise<boolean>> = {
   python3: () => hasCommand("python3"),
   kafka: async () =>
     (await kafkaClasspath()) !== undefined && await hasCommand("java", ["-version"]),
+  "kafka-4": async () =>
+    (await kafka4Classpath()) !== undefined && await hasCommand("java", ["-version"]),
   engines: async () => (await venvBin()) !== undefined,
   "aws-engines": async () =>
     (await awsVenvBin()) !== undefined && (await checkovPython()) !== undefined,

@@ -7,8 +7,8 @@
  * epoch, the heartbeat interval and, when it changed or the request was a full one, its
  * assignment. Server assignors: `uniform` (default) and `range`.
  *
- * Version notes: flexible from v0; v1 adds subscribed_topic_regex, which gets
- * INVALID_REQUEST here (regex subscriptions are not implemented, as in Kafka 3.9).
+ * Version notes: flexible from v0; v1 adds subscribed_topic_regex (consumer_groups.ts
+ * resolves it; Kafka 3.9 answered INVALID_REQUEST, Kafka 4 serves it).
  * @module
  */
 import { defineApi } from "./api.ts";

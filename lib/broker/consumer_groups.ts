@@ -29,8 +29,15 @@
  * heartbeat that changes nothing writes nothing). After a restart each member has a
  * session timeout to heartbeat again, and goes on at its epoch. A heartbeat with an epoch
  * for a group never made gets GROUP_ID_NOT_FOUND.
- * Not implemented: regex subscriptions (INVALID_REQUEST, as Kafka 3.9 answers), rack-aware
- * assignment, classic-protocol members inside a consumer group (KIP-848's online migration).
+ * - Regex subscriptions (ConsumerGroupHeartbeat v1, Kafka 4): a member subscribes to the
+ *   topics whose whole name matches its SubscribedTopicRegex, besides any names it lists;
+ *   the regex is resolved against the topics at each heartbeat, so a topic created later
+ *   that matches joins the subscription (and bumps the group epoch) at the next one. An
+ *   empty regex drops it. Kafka compiles it with RE2/J and this broker with JavaScript's
+ *   RegExp: the common syntax (classes, alternation, repetition) is the same; a regex
+ *   either refuses gets INVALID_REGULAR_EXPRESSION.
+ * Not implemented: rack-aware assignment, classic-protocol members inside a consumer group
+ * (KIP-848's online migration).
  * @module
  */
 import {
@@ -100,6 +107,8 @@ export interface ConsumerMember {
   state: MemberState;
   rebalanceTimeoutMs: number;
   subscribed: string[];
+  /** The member's SubscribedTopicRegex, or null. */
+  regex?: string | null;
   serverAssignor: string | null;
   /** Partitions the member has (or is being given). */
   assigned: Assignment;
@@ -162,6 +171,8 @@ export interface ConsumerGroupOptions {
   topic(name: string): { id: string; partitions: number } | undefined;
   /** A topic's name by id. */
   topicName(id: string): string | undefined;
+  /** Every topic's name (what regex subscriptions are matched against). */
+  topicNames(): Iterable<string>;
   /**
    * Whether a classic group of this id has members; when it has none, a consumer group
    * may take the id (`dropClassic` forgets the empty classic group).
@@ -306,6 +317,10 @@ export class ConsumerGroupCoordinator {
     if (this.closed) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     const bad = invalid(req);
     if (bad) return fail(ErrorCode.INVALID_REQUEST, bad);
+    if (req.subscribedTopicRegex) {
+      const why = regexError(req.subscribedTopicRegex);
+      if (why) return fail(ErrorCode.INVALID_REGULAR_EXPRESSION, why);
+    }
     if (req.serverAssignor !== null && !ASSIGNORS.has(req.serverAssignor)) {
       return fail(
         ErrorCode.UNSUPPORTED_ASSIGNOR,
@@ -423,6 +438,10 @@ export class ConsumerGroupCoordinator {
       member.subscribed = [...req.subscribedTopicNames];
       bump = true;
     }
+    if (req.subscribedTopicRegex !== null && req.subscribedTopicRegex !== (member.regex ?? "")) {
+      member.regex = req.subscribedTopicRegex || null;
+      bump = true;
+    }
     member.clientId = req.clientId;
     member.clientHost = req.clientHost;
     if (isNew) {
@@ -513,7 +532,7 @@ export class ConsumerGroupCoordinator {
         clientHost: m.clientHost,
         subscribedTopicNames: m.subscribed,
         // Kafka answers "" for a member without a regex.
-        subscribedTopicRegex: "",
+        subscribedTopicRegex: m.regex ?? "",
         assignment: named(m.assigned),
         targetAssignment: named(g.target.get(m.id)),
         state: m.state,
@@ -584,11 +603,20 @@ export class ConsumerGroupCoordinator {
   /** The subscribed topics as they are now, so a change bumps the group epoch. */
   private metadataOf(group: ConsumerGroup): string {
     const names = new Set<string>();
-    for (const m of group.members.values()) for (const t of m.subscribed) names.add(t);
+    for (const m of group.members.values()) for (const t of this.subscribedOf(m)) names.add(t);
     return [...names].sort().map((n) => {
       const t = this.opts.topic(n);
       return t ? `${n}:${t.id}:${t.partitions}` : "";
     }).filter((s) => s).join(",");
+  }
+
+  /** The topics `m` subscribes to: its names, and those its regex matches now. */
+  private subscribedOf(m: ConsumerMember): readonly string[] {
+    if (!m.regex) return m.subscribed;
+    const re = wholeName(m.regex);
+    const names = new Set(m.subscribed);
+    for (const n of this.opts.topicNames()) if (re.test(n)) names.add(n);
+    return [...names].sort();
   }
 
   /** Computes the target assignment at the group epoch. */
@@ -596,8 +624,9 @@ export class ConsumerGroupCoordinator {
     const topics = new Map<string, { id: string; partitions: number }>();
     const members = new Map<string, readonly string[]>();
     for (const m of group.members.values()) {
-      members.set(m.id, m.subscribed);
-      for (const n of m.subscribed) {
+      const subscribed = this.subscribedOf(m);
+      members.set(m.id, subscribed);
+      for (const n of subscribed) {
         const t = this.opts.topic(n);
         if (t) topics.set(n, t);
       }
@@ -690,7 +719,6 @@ function invalid(req: HeartbeatRequest): string | undefined {
   if (!req.groupId) return "GroupId can't be empty.";
   if (req.instanceId === "") return "InstanceId can't be empty.";
   if (req.rackId === "") return "RackId can't be empty.";
-  if (req.subscribedTopicRegex !== null) return "SubscribedTopicRegex is not supported yet.";
   const e = req.memberEpoch;
   if (e > 0 || e === -1) {
     if (!req.memberId) return "MemberId can't be empty.";
@@ -701,14 +729,33 @@ function invalid(req: HeartbeatRequest): string | undefined {
     if (req.topicPartitions === null || req.topicPartitions.length > 0) {
       return "TopicPartitions must be empty when (re-)joining.";
     }
-    if (!req.subscribedTopicNames?.length) {
-      return "SubscribedTopicNames must be set in first request.";
+    if (req.subscribedTopicNames === null && req.subscribedTopicRegex === null) {
+      // Kafka 4's words (3.9 said "SubscribedTopicNames must be set in first request." and
+      // refused an empty list too, which Kafka 4 takes: a member subscribed to nothing).
+      return "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.";
     }
   } else if (e === -2) {
     if (!req.memberId) return "MemberId can't be empty.";
     if (req.instanceId === null) return "InstanceId can't be null.";
   } else return "MemberEpoch is invalid.";
   return undefined;
+}
+
+/** `regex` made to match a whole topic name, as Kafka's Pattern.matcher(name).matches(). */
+function wholeName(regex: string): RegExp {
+  return new RegExp(`^(?:${regex})$`, "u");
+}
+
+/** Why `regex` is not a valid SubscribedTopicRegex, or undefined. */
+function regexError(regex: string): string | undefined {
+  try {
+    wholeName(regex);
+    return undefined;
+  } catch (err) {
+    return `SubscribedTopicRegex \`${regex}\` is not a valid regular expression: ${
+      (err as Error).message
+    }.`;
+  }
 }
 
 /**
@@ -810,6 +857,7 @@ function snapshot(g: ConsumerGroup): SavedGroup {
       state: m.state,
       rebalanceTimeoutMs: m.rebalanceTimeoutMs,
       subscribed: m.subscribed,
+      regex: m.regex ?? null,
       serverAssignor: m.serverAssignor,
       assigned: toJson(m.assigned),
       revoking: toJson(m.revoking),

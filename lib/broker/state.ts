@@ -140,6 +140,7 @@ export class BrokerState {
         return t ? { id: t.id, partitions: t.partitions.length } : undefined;
       },
       topicName: (id) => state.topics.byId(id)?.name,
+      topicNames: () => state.topics.all().map((t) => t.name),
       classicMembers: (id) => state.groups.groups.get(id)?.members.size ?? 0,
       dropClassic: (id) => void state.groups.groups.delete(id),
       sessionTimeoutMs: settings.consumerSessionTimeoutMs,

@@ -102,12 +102,19 @@ Deno.test("range: contiguous ranges per topic in member id order, the first memb
 // ---------------------------------------------------------------------------------------
 // The coordinator on its own
 
-/** A coordinator over one topic "a" (T1) of `n` partitions. */
-function coordinator(n: number, opts: { sessionTimeoutMs?: number } = {}) {
-  const topics = new Map([["a", { id: T1, partitions: n }]]);
+/**
+ * A coordinator over one topic "a" (T1) of `n` partitions; more go in `topics` (name to id
+ * and partitions).
+ */
+function coordinator(
+  n: number,
+  opts: { sessionTimeoutMs?: number } = {},
+  topics = new Map([["a", { id: T1, partitions: n }]]),
+) {
   return new ConsumerGroupCoordinator({
     topic: (name) => topics.get(name),
-    topicName: (id) => id === T1 ? "a" : undefined,
+    topicName: (id) => [...topics].find(([, t]) => t.id === id)?.[0],
+    topicNames: () => topics.keys(),
     classicMembers: () => 0,
     dropClassic: () => {},
     ...opts,
@@ -315,7 +322,7 @@ Deno.test("bad heartbeats get Kafka's INVALID_REQUEST and UNSUPPORTED_ASSIGNOR",
       [
         { subscribedTopicNames: null, topicPartitions: [], rebalanceTimeoutMs: 1 },
         ErrorCode.INVALID_REQUEST,
-        "SubscribedTopicNames must be set in first request.",
+        "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.",
       ],
       [
         { subscribedTopicNames: ["a"], topicPartitions: null, rebalanceTimeoutMs: 1 },
@@ -331,9 +338,10 @@ Deno.test("bad heartbeats get Kafka's INVALID_REQUEST and UNSUPPORTED_ASSIGNOR",
       [{ memberEpoch: -3, memberId: "x" }, ErrorCode.INVALID_REQUEST, "MemberEpoch is invalid."],
       [{ groupId: "" }, ErrorCode.INVALID_REQUEST, "GroupId can't be empty."],
       [
-        { subscribedTopicRegex: "a.*" },
-        ErrorCode.INVALID_REQUEST,
-        "SubscribedTopicRegex is not supported yet.",
+        { subscribedTopicRegex: "a[", topicPartitions: [], rebalanceTimeoutMs: 1 },
+        ErrorCode.INVALID_REGULAR_EXPRESSION,
+        "SubscribedTopicRegex `a[` is not a valid regular expression: Invalid regular " +
+        "expression: /^(?:a[)$/u: Unterminated character class.",
       ],
     ];
     for (const [over, code, message] of cases) {
@@ -345,6 +353,49 @@ Deno.test("bad heartbeats get Kafka's INVALID_REQUEST and UNSUPPORTED_ASSIGNOR",
     assert.match(r.errorMessage!, /uniform, range/);
     assert.equal(c.heartbeat(join("A", { serverAssignor: "range" })).errorCode, 0);
     assert.equal(c.describe("g")!.assignorName, "range");
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("regex subscriptions: the topics whose whole name matches, names beside them, a later topic joining at the next heartbeat, an empty regex dropping it", () => {
+  const T3 = "cccccccccccccccccccccccccccccccc";
+  const topics = new Map([
+    ["pin.a", { id: T1, partitions: 2 }],
+    ["xpin.a", { id: T2, partitions: 1 }],
+  ]);
+  const c = coordinator(0, {}, topics);
+  try {
+    const first = c.heartbeat(hb({
+      memberId: "A",
+      subscribedTopicRegex: "pin\\..*",
+      topicPartitions: [],
+      rebalanceTimeoutMs: 30_000,
+    }));
+    assert.equal(first.errorCode, ErrorCode.NONE, first.errorMessage ?? "");
+    // "xpin.a" contains a match but is not one as a whole name.
+    assert.deepEqual(flat(c.groups.get("g")!.target.get("A")), [`${T1}:0`, `${T1}:1`]);
+    assert.equal(c.describe("g")!.members[0].subscribedTopicRegex, "pin\\..*");
+    const epoch = c.groups.get("g")!.groupEpoch;
+    topics.set("pin.b", { id: T3, partitions: 1 });
+    const next = c.heartbeat(hb({ memberId: "A", memberEpoch: first.memberEpoch }));
+    assert.equal(c.groups.get("g")!.groupEpoch, epoch + 1, "a new matching topic bumps the epoch");
+    assert.deepEqual(flat(c.groups.get("g")!.target.get("A")), [
+      `${T1}:0`,
+      `${T1}:1`,
+      `${T3}:0`,
+    ]);
+    // Names and a regex together: their union; an empty regex then drops the regex.
+    const both = c.heartbeat(hb({
+      memberId: "A",
+      memberEpoch: next.memberEpoch,
+      subscribedTopicNames: ["xpin.a"],
+      subscribedTopicRegex: "pin\\.b",
+    }));
+    assert.deepEqual(flat(c.groups.get("g")!.target.get("A")), [`${T2}:0`, `${T3}:0`]);
+    c.heartbeat(hb({ memberId: "A", memberEpoch: both.memberEpoch, subscribedTopicRegex: "" }));
+    assert.deepEqual(flat(c.groups.get("g")!.target.get("A")), [`${T2}:0`]);
+    assert.equal(c.describe("g")!.members[0].subscribedTopicRegex, "");
   } finally {
     c.close();
   }

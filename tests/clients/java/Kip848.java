@@ -33,6 +33,7 @@ import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.SubscriptionPattern;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -123,6 +124,12 @@ public final class Kip848 {
     return sorted.toString().replace(" ", "");
   }
 
+  private static String topicPartitionsJson(Collection<TopicPartition> parts) {
+    TreeSet<String> sorted = new TreeSet<>();
+    for (TopicPartition tp : parts) sorted.add(quote(tp.topic() + ":" + tp.partition()));
+    return "[" + String.join(",", sorted) + "]";
+  }
+
   private static void member(Map<String, String> args) {
     Properties p = new Properties();
     p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, need(args, "bootstrap"));
@@ -136,7 +143,7 @@ public final class Kip848 {
     p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
     p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
     KafkaConsumer<String, String> consumer = new KafkaConsumer<>(p);
-    consumer.subscribe(List.of(need(args, "topic")), new ConsumerRebalanceListener() {
+    ConsumerRebalanceListener listener = new ConsumerRebalanceListener() {
       @Override
       public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
         if (!partitions.isEmpty()) emit("{\"revoked\":" + partitionsJson(partitions) + "}");
@@ -144,22 +151,29 @@ public final class Kip848 {
 
       @Override
       public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-        emit("{\"assigned\":" + partitionsJson(consumer.assignment()) + "}");
+        emit("{\"assigned\":" + partitionsJson(consumer.assignment()) + ",\"tps\":"
+            + topicPartitionsJson(consumer.assignment()) + "}");
       }
 
       @Override
       public void onPartitionsLost(Collection<TopicPartition> partitions) {
         emit("{\"lost\":" + partitionsJson(partitions) + "}");
       }
-    });
+    };
+    if (args.containsKey("pattern")) {
+      // A regex the broker resolves (ConsumerGroupHeartbeat v1), not the client.
+      consumer.subscribe(new SubscriptionPattern(args.get("pattern")), listener);
+    } else {
+      consumer.subscribe(List.of(need(args, "topic")), listener);
+    }
     long read = 0;
     long committed = 0;
     for (;;) {
       ConsumerRecords<String, String> records = consumer.poll(Duration.ofMillis(200));
       List<String> seen = new ArrayList<>();
       for (ConsumerRecord<String, String> r : records) {
-        seen.add("{\"record\":" + quote(r.value()) + ",\"p\":" + r.partition() + ",\"o\":"
-            + r.offset() + "}");
+        seen.add("{\"record\":" + quote(r.value()) + ",\"t\":" + quote(r.topic()) + ",\"p\":"
+            + r.partition() + ",\"o\":" + r.offset() + "}");
       }
       for (String s : seen) emit(s);
       read += records.count();
