@@ -9,9 +9,12 @@
  *   copier copies it to a 3-partition output topic in transactions of TXN_SIZE records,
  *   committing its input offsets in each (sendOffsetsToTransaction with group metadata) and
  *   aborting about a third of them on purpose (`--enable-random-aborts`); it is SIGKILLed
- *   COPIER_KILLS times mid-stream and restarted with the same transactional id (which
- *   fences the dead one and aborts its open transaction). A read_committed consumer then
- *   reads every input record exactly once, none of the aborted ones (which read_uncommitted
+ *   mid-stream and restarted with the same transactional id, at least MIN_KILLS times and
+ *   until a kill has left a transaction open (`kafka-transactions.sh describe`: Ongoing),
+ *   MAX_KILLS at most (the new run's producer fences the dead one, a zombie, and its open
+ *   transaction is aborted: by the new run's initTransactions, or by its timeout when it
+ *   held the input offset the new run reads first). A read_committed consumer then reads
+ *   every input record exactly once, none of the aborted ones (which read_uncommitted
  *   shows).
  * - KIP-848: three VerifiableConsumers with `--group-protocol consumer` (kafka-clients 3.9.1,
  *   ConsumerGroupHeartbeat v0; Kafka 3.9.1 serves it as a preview when started with
@@ -226,9 +229,25 @@ async function groupOffsets(bootstrap: string, group: string): Promise<Record<st
   }));
 }
 
-const COPY_RECORDS = 10_000;
+/** The state of a transactional id's transaction, from kafka-transactions.sh describe. */
+async function txnState(bootstrap: string, txnId: string): Promise<string> {
+  const text = await tool("kafka-transactions", [
+    "--bootstrap-server",
+    bootstrap,
+    "describe",
+    "--transactional-id",
+    txnId,
+  ]);
+  const [head, row] = text.trim().split("\n").map((l) => l.trim().split(/\t+|\s{2,}/));
+  const state = row?.[head.indexOf("TransactionState")];
+  assert.ok(state, `kafka-transactions describe ${txnId}: ${text}`);
+  return state;
+}
+
+const COPY_RECORDS = 12_000;
 const TXN_SIZE = 50;
-const COPIER_KILLS = 2;
+const MIN_KILLS = 2;
+const MAX_KILLS = 8;
 /**
  * The copier's transaction timeout. A copier SIGKILLed between sendOffsetsToTransaction and
  * the commit leaves its input offset pending; the next run reads its position (a stable
@@ -241,7 +260,7 @@ const TXN_TIMEOUT_MS = 10_000;
 const KILL_AFTER = 1_000;
 
 await envTest(
-  `transactions: Kafka's TransactionalMessageCopier with random aborts, SIGKILLed ${COPIER_KILLS} times mid-stream and restarted, copies each record exactly once (read_committed), none of the aborted`,
+  `transactions: Kafka's TransactionalMessageCopier with random aborts, SIGKILLed mid-stream (until one leaves a transaction open) and restarted, copies each record exactly once (read_committed), none of the aborted`,
   [...NEEDS],
   async () => {
     const got = await onBoth(async (t, tag) => {
@@ -266,7 +285,9 @@ await envTest(
 
       const runs: Running[] = [];
       const atKill: number[] = [];
-      for (let i = 0; i <= COPIER_KILLS; i++) {
+      /** The state of the transaction each SIGKILLed run left (Ongoing: a zombie's, open). */
+      const leftBehind: string[] = [];
+      for (let i = 0;; i++) {
         const copier = await startTool("transactional-message-copier", [
           "--broker-list",
           t.bootstrap,
@@ -289,7 +310,8 @@ await envTest(
         ], `copier run ${i + 1}`);
         runs.push(copier);
         const progress = () => events(copier).filter((e) => e.stage === "ProcessLoop");
-        if (i < COPIER_KILLS) {
+        const kill = i < MIN_KILLS || (!leftBehind.includes("Ongoing") && i < MAX_KILLS);
+        if (kill) {
           try {
             await waitFor(
               `copier run ${i + 1} past ${KILL_AFTER} records`,
@@ -304,12 +326,14 @@ await envTest(
             await copier.ended;
           }
           atKill.push(progress().at(-1).consumed);
+          leftBehind.push(await txnState(t.bootstrap, txnId));
         } else {
           const { code } = await copier.ended;
           assert.equal(code, 0, `the last copier run failed: ${copier.stderr().slice(-2000)}`);
           const last = events(copier).at(-1);
           assert.equal(last?.stage, "ShutdownComplete", JSON.stringify(last));
           assert.equal(last.remaining, 0, JSON.stringify(last));
+          break;
         }
       }
       // Each run starts from the input offset the one before committed in its last transaction.
@@ -317,6 +341,7 @@ await envTest(
       const read = await view(t.bootstrap, output, 3);
       const offsets = await groupOffsets(t.bootstrap, txnId);
       const r = {
+        aKillLeftATransactionOpen: leftBehind.includes("Ongoing"),
         copiedOnce: notCounted(read.read_committed, sent.values, 1),
         extraCommitted: read.read_committed.length - COPY_RECORDS,
         abortedInLog: read.read_uncommitted.length > read.read_committed.length,
@@ -328,14 +353,17 @@ await envTest(
       };
       console.log(
         `${t.bootstrap}: ${COPY_RECORDS} records acked into ${input}; copier runs started with ` +
-          `${remainingAtStart.join(", ")} remaining, SIGKILLed ${COPIER_KILLS} times after ` +
-          `${atKill.join(", ")} consumed; read_committed ${read.read_committed.length}, ` +
+          `${remainingAtStart.join(", ")} remaining, SIGKILLed ${atKill.length} times after ` +
+          `${atKill.join(", ")} consumed, leaving its transaction ${
+            leftBehind.join(", ")
+          }; read_committed ${read.read_committed.length}, ` +
           `read_uncommitted ${read.read_uncommitted.length} (aborted transactions' records)`,
       );
       return r;
     });
     const r = same(got, "what the copier left");
     assert.deepEqual(r, {
+      aKillLeftATransactionOpen: true,
       copiedOnce: [],
       extraCommitted: 0,
       abortedInLog: true,
