@@ -22,6 +22,10 @@
  *   VerifiableProducer fills while they read; one is SIGKILLed mid-consumption, the two
  *   others take its partitions once its session ends (keeping their own), every acknowledged
  *   record is consumed at least once and the committed offsets cover every partition's end.
+ * - KIP-848's upgrade path: a classic VerifiableConsumer joins a group whose one member
+ *   speaks the consumer protocol (Kafka 3.9.1 admits it into the consumer group); the two
+ *   split the partitions and both read; the classic one is SIGKILLed and the other gets its
+ *   partitions back once its session (10 s) ends, every record consumed.
  * Both brokers run with a consumer session timeout of 10 s (Kafka's default is 45 s).
  */
 import assert from "node:assert/strict";
@@ -381,7 +385,14 @@ class VerifiableConsumer {
 
   private constructor(readonly name: string, readonly proc: Running) {}
 
-  static async start(name: string, bootstrap: string, topic: string, group: string) {
+  /** With the consumer protocol (KIP-848), or the classic one (its session timeout 10 s). */
+  static async start(
+    name: string,
+    bootstrap: string,
+    topic: string,
+    group: string,
+    protocol: "consumer" | "classic" = "consumer",
+  ) {
     return new VerifiableConsumer(
       name,
       await startTool("kafka-verifiable-consumer", [
@@ -392,7 +403,9 @@ class VerifiableConsumer {
         "--group-id",
         group,
         "--group-protocol",
-        "consumer",
+        protocol,
+        "--session-timeout",
+        String(SESSION_TIMEOUT_MS),
         "--verbose",
       ], name),
     );
@@ -590,6 +603,136 @@ await envTest(
       notConsumed: [],
       groupOffsetsAtEnds: true,
       groupType: "Consumer",
+    });
+  },
+);
+
+/** Runs a VerifiableProducer to its end; answers what it had acked. */
+/** Values are `prefix.i`. */
+async function produceAll(bootstrap: string, topic: string, n: number, prefix: number) {
+  const r = await kafkaTool("kafka-verifiable-producer", [
+    "--bootstrap-server",
+    bootstrap,
+    "--topic",
+    topic,
+    "--max-messages",
+    String(n),
+    "--value-prefix",
+    String(prefix),
+    // Keyed, so the records spread over every partition (each member gets some).
+    "--repeating-keys",
+    "60",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const sent = acked(
+    r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)),
+  );
+  assert.equal(sent.values.length, n, "records the VerifiableProducer had acked");
+  return sent;
+}
+
+/** Waits until `cs` together have consumed every value and committed up to `ends`. */
+async function consumedAll(
+  cs: VerifiableConsumer[],
+  live: VerifiableConsumer[],
+  values: string[],
+  ends: Map<number, number>,
+): Promise<void> {
+  try {
+    await waitFor(
+      `${values.length} records consumed and committed`,
+      () => {
+        for (const m of live) m.check();
+        const seen = new Set(cs.flatMap((m) => m.values()));
+        const committed = new Map<number, number>();
+        for (const m of cs) {
+          for (const [p, o] of m.committed()) committed.set(p, Math.max(committed.get(p) ?? 0, o));
+        }
+        return values.every((v) => seen.has(v)) &&
+          [...ends].every(([p, end]) => (committed.get(p) ?? 0) >= end);
+      },
+      120_000,
+      200,
+    );
+  } catch (err) {
+    (err as Error).message += `\n${
+      cs.map((m) =>
+        `${m.name}: ${m.values().length} read, assigned ${m.assignment()}, ${
+          m.proc.stderr().slice(-600)
+        }`
+      ).join("\n")
+    }`;
+    throw err;
+  }
+}
+
+await envTest(
+  "KIP-848 upgrade path: a classic VerifiableConsumer joins a consumer group of one --group-protocol consumer member; they split the partitions; the classic one SIGKILLed, its partitions go back",
+  [...NEEDS],
+  async () => {
+    const got = await onBoth(async (t, tag) => {
+      const topic = `mixed-${tag}`;
+      const group = `mixed-${tag}`;
+      await createTopic(t.bootstrap, topic, GROUP_PARTITIONS);
+      const cs: VerifiableConsumer[] = [];
+      try {
+        const first = await produceAll(t.bootstrap, topic, 3000, 1);
+        const a = await VerifiableConsumer.start("consumer member", t.bootstrap, topic, group);
+        cs.push(a);
+        await settled([a], [GROUP_PARTITIONS], "the consumer member with every partition");
+        const b = await VerifiableConsumer.start(
+          "classic member",
+          t.bootstrap,
+          topic,
+          group,
+          "classic",
+        );
+        cs.push(b);
+        await settled([a, b], [3, 3], "the two members with three partitions each");
+        await consumedAll(cs, cs, first.values, first.ends);
+        const second = await produceAll(t.bootstrap, topic, 3000, 2);
+        await consumedAll(cs, cs, second.values, second.ends);
+        const bothRead = [a, b].map((m) => m.values().some((v) => v.startsWith("2.")));
+        const types = await tool("kafka-consumer-groups", [
+          "--bootstrap-server",
+          t.bootstrap,
+          "--list",
+          "--type",
+        ]);
+
+        const before = a.assignment();
+        b.proc.kill("SIGKILL");
+        await b.proc.ended;
+        await settled([a], [GROUP_PARTITIONS], "the consumer member with every partition again");
+        const third = await produceAll(t.bootstrap, topic, 3000, 3);
+        await consumedAll(cs, [a], third.values, third.ends);
+        const consumed = cs.flatMap((m) => m.values());
+        console.log(
+          `${t.bootstrap}: consumed ${consumed.length} of 9000 (consumer member ${a.values().length}, ` +
+            `classic member ${b.values().length})`,
+        );
+        return {
+          bothRead,
+          groupType: new RegExp(`^${group}\\s+(\\S+)`, "m").exec(types)?.[1],
+          keptItsOwn: before.every((p) => a.assignment().includes(p)),
+          notConsumed: notCounted(
+            consumed,
+            [...first.values, ...second.values, ...third.values],
+            1,
+            true,
+          ),
+        };
+      } finally {
+        for (const m of cs) m.proc.kill("SIGKILL");
+        await Promise.all(cs.map((m) => m.proc.ended));
+      }
+    });
+    const r = same(got, "what the members saw");
+    assert.deepEqual(r, {
+      bothRead: [true, true],
+      groupType: "Consumer",
+      keptItsOwn: true,
+      notConsumed: [],
     });
   },
 );
