@@ -3,8 +3,10 @@
  * 3.9.1 and the embedded broker: the tools Kafka's system tests drive, from kafka-tools
  * 3.9.1, their JSON event lines parsed here.
  * - Transactions: 3.9.1's VerifiableProducer has no transactional mode (no
- *   `--transactional-id`; with `transactional.id` in its config it would send without
- *   initTransactions), so the transactional leg is Kafka's TransactionalMessageCopier, as in
+ *   `--transactional-id`, and it never calls initTransactions: given `transactional.id`,
+ *   `enable.idempotence` and `retries` in its --producer.config, every send fails in the
+ *   client with "Cannot add partition … before completing a call to initTransactions"), so
+ *   the transactional leg is Kafka's TransactionalMessageCopier, as in
  *   Kafka's transactions system test: a VerifiableProducer fills an input partition, the
  *   copier copies it to a 3-partition output topic in transactions of TXN_SIZE records,
  *   committing its input offsets in each (sendOffsetsToTransaction with group metadata) and
@@ -505,15 +507,19 @@ await envTest(
           String(GROUP_RECORDS),
           "--throughput",
           String(GROUP_RATE),
+          // Keyed, so the records spread over every partition (each consumer gets some).
+          "--repeating-keys",
+          "60",
         ], "the VerifiableProducer");
 
-        // SIGKILL consumer 2 once a third is read: the others take its partitions when its
-        // session ends.
+        // SIGKILL consumer 2 once a third is read, some by it: the others take its partitions
+        // when its session ends.
         await waitFor(
-          `a third of ${GROUP_RECORDS} records consumed`,
+          `a third of ${GROUP_RECORDS} records consumed, some by consumer 2`,
           () => {
             for (const c of cs) c.check();
-            return new Set(cs.flatMap((c) => c.values())).size >= GROUP_RECORDS / 3;
+            return new Set(cs.flatMap((c) => c.values())).size >= GROUP_RECORDS / 3 &&
+              cs[1].values().length > 0;
           },
           120_000,
           200,
