@@ -127,6 +127,10 @@ export const KAFKA_TOOLS: Record<string, string> = {
   "kafka-consumer-perf-test": "org.apache.kafka.tools.ConsumerPerformance",
   "kafka-storage": "kafka.tools.StorageTool",
   "kafka-transactions": "org.apache.kafka.tools.TransactionsCommand",
+  "kafka-verifiable-producer": "org.apache.kafka.tools.VerifiableProducer",
+  "kafka-verifiable-consumer": "org.apache.kafka.tools.VerifiableConsumer",
+  // No script: Kafka's transactional system tests run the class.
+  "transactional-message-copier": "org.apache.kafka.tools.TransactionalMessageCopier",
 };
 
 /** kafka-run-class.sh's JVM options for the broker (kafka-server-start.sh defaults). */

@@ -5,8 +5,10 @@
  * member_id, no group_instance_id) first gets MEMBER_ID_REQUIRED with its id (KIP-394) and
  * joins with it on its next request, as Kafka does; before v4 it gets its id at once. An
  * unknown non-empty member_id gets UNKNOWN_MEMBER_ID. The response is held until the
- * rebalance completes; only the leader's lists the members. The id of a consumer group
- * (KIP-848) with members gets INCONSISTENT_GROUP_PROTOCOL; an empty one becomes classic.
+ * rebalance completes; only the leader's lists the members. Into a consumer group (KIP-848)
+ * with members a dynamic member joins as a classic member of it (consumer_groups.ts, as
+ * Kafka 3.9 admits it: no leader, its generation is its member epoch), a static one gets
+ * INCONSISTENT_GROUP_PROTOCOL; an empty consumer group becomes classic.
  *
  * Version notes: v1+ rebalance_timeout_ms (v0 uses the session timeout); v2+
  * throttle_time_ms; v4+ MEMBER_ID_REQUIRED; v5+ group_instance_id; v6+ flexible; v7+
@@ -49,11 +51,32 @@ export const joinGroup = defineApi({
     const v = ctx.apiVersion;
     const consumer = ctx.state.consumerGroups.groups.get(req.groupId);
     if (consumer && consumer.members.size > 0) {
-      // A consumer group (KIP-848) with members: Kafka (without online migration) refuses.
-      return {
-        errorCode: ErrorCode.INCONSISTENT_GROUP_PROTOCOL,
-        protocolName: v >= 7 ? null : "",
+      if (req.groupInstanceId !== null) {
+        // Static classic members inside a consumer group are not implemented.
+        return {
+          errorCode: ErrorCode.INCONSISTENT_GROUP_PROTOCOL,
+          protocolName: v >= 7 ? null : "",
+          memberId: req.memberId,
+        };
+      }
+      const r = ctx.state.consumerGroups.classicJoin({
+        groupId: req.groupId,
         memberId: req.memberId,
+        sessionTimeoutMs: req.sessionTimeoutMs,
+        rebalanceTimeoutMs: v >= 1 ? req.rebalanceTimeoutMs : req.sessionTimeoutMs,
+        protocolType: req.protocolType,
+        protocols: req.protocols,
+        clientId: ctx.clientId ?? "",
+        clientHost: ctx.clientHost,
+        requireKnownMemberId: v >= 4,
+      });
+      const ok = r.error === ErrorCode.NONE;
+      return {
+        errorCode: r.error,
+        generationId: r.generationId,
+        protocolType: ok ? "consumer" : null,
+        protocolName: ok ? r.protocolName : v >= 7 ? null : "",
+        memberId: r.memberId,
       };
     }
     // An empty consumer group becomes a classic one, as in Kafka.

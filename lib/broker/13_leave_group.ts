@@ -36,8 +36,15 @@ export const leaveGroup = defineApi({
   },
   handle(req, ctx) {
     const groups = ctx.state.groups;
+    const cg = ctx.state.consumerGroups;
+    // A classic member of a consumer group (KIP-848's online upgrade); a static one by its
+    // instance id alone is not implemented there (UNKNOWN_MEMBER_ID).
+    const leave = cg.has(req.groupId)
+      ? (memberId: string, _instanceId?: string | null) => cg.classicLeave(req.groupId, memberId)
+      : (memberId: string, instanceId?: string | null) =>
+        groups.leave(req.groupId, memberId, instanceId);
     if (ctx.apiVersion < 3) {
-      return { errorCode: groups.leave(req.groupId, req.memberId) };
+      return { errorCode: leave(req.memberId) };
     }
     const members = req.members.map((m) => {
       if (m.reason) {
@@ -48,7 +55,7 @@ export const leaveGroup = defineApi({
       return {
         memberId: m.memberId,
         groupInstanceId: m.groupInstanceId,
-        errorCode: groups.leave(req.groupId, m.memberId, m.groupInstanceId),
+        errorCode: leave(m.memberId, m.groupInstanceId),
       };
     });
     return { errorCode: ErrorCode.NONE, members };

@@ -6,7 +6,8 @@
  * rebalance starts first, ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID as Heartbeat does. In a
  * stable group the member's current assignment is answered at once. From v5 a missing
  * protocol type or name, or one that is not the group's, gets INCONSISTENT_GROUP_PROTOCOL,
- * and the answer names both.
+ * and the answer names both. In a consumer group (KIP-848) a classic member gets its
+ * assigned partitions (consumer_groups.ts).
  *
  * Version notes: v1+ throttle_time_ms; v3+ group_instance_id (ignored); v4+ flexible;
  * v5+ protocol_type and protocol_name.
@@ -43,6 +44,23 @@ export const syncGroup = defineApi({
     if (ctx.apiVersion >= 5 && (req.protocolType === null || req.protocolName === null)) {
       // From v5 both are required, as Kafka checks before anything else.
       return { errorCode: ErrorCode.INCONSISTENT_GROUP_PROTOCOL };
+    }
+    if (ctx.state.consumerGroups.has(req.groupId)) {
+      // A classic member of a consumer group (KIP-848's online upgrade).
+      const r = ctx.state.consumerGroups.classicSync(
+        req.groupId,
+        req.memberId,
+        req.generationId,
+        req.protocolType,
+        req.protocolName,
+      );
+      const ok = r.error === ErrorCode.NONE;
+      return {
+        errorCode: r.error,
+        protocolType: ok ? req.protocolType : null,
+        protocolName: ok ? req.protocolName : null,
+        assignment: r.assignment,
+      };
     }
     const g = groups.groups.get(req.groupId);
     if (

@@ -78,7 +78,11 @@ export const consumerGroupDescribe = defineApi({
           groupEpoch: d.groupEpoch,
           assignmentEpoch: d.assignmentEpoch,
           assignorName: d.assignorName,
-          members: d.members.map(({ state: _, ...m }) => ({ ...m, memberType: 1 })),
+          // v1's member type: 0 classic (KIP-848's online upgrade), 1 consumer.
+          members: d.members.map(({ state: _, classic, ...m }) => ({
+            ...m,
+            memberType: classic ? 0 : 1,
+          })),
           authorizedOperations: req.includeAuthorizedOperations ? ALL_GROUP_OPERATIONS : NOT_ASKED,
         };
       }),

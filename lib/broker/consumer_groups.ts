@@ -36,8 +36,19 @@
  *   empty regex drops it. Kafka compiles it with RE2/J and this broker with JavaScript's
  *   RegExp: the common syntax (classes, alternation, repetition) is the same; a regex
  *   either refuses gets INVALID_REGULAR_EXPRESSION.
- * Not implemented: rack-aware assignment, classic-protocol members inside a consumer group
- * (KIP-848's online migration).
+ * - Classic-protocol members inside a consumer group (KIP-848's online upgrade, as Kafka 3.9
+ *   admits them): a JoinGroup into a consumer group with members joins it as a member whose
+ *   subscription and owned partitions come from its ConsumerProtocolSubscription; it is
+ *   reconciled as the others are, its JoinGroup answers its member epoch as the generation
+ *   and its first protocol, SyncGroup its assigned partitions (a ConsumerProtocolAssignment
+ *   of its subscription's version), Heartbeat REBALANCE_IN_PROGRESS while it must rejoin
+ *   (the group epoch moved on, partitions to revoke, or withheld partitions now free);
+ *   it must sync within its rebalance timeout after a join, and rejoin within it after
+ *   being told to, else it is fenced; its session is its own session timeout; it commits
+ *   offsets with its epoch as the generation (ILLEGAL_GENERATION otherwise).
+ * Not implemented: rack-aware assignment, static (group.instance.id) classic members inside
+ * a consumer group (INCONSISTENT_GROUP_PROTOCOL), and a consumer group turning back into a
+ * classic one when its last consumer-protocol member leaves (KIP-848's online downgrade).
  * @module
  */
 import {
@@ -52,6 +63,7 @@ import {
   union,
 } from "./assignors.ts";
 import { join } from "node:path";
+import { Reader, Writer } from "./codec.ts";
 import { ErrorCode } from "./error_codes.ts";
 import { writeFileAtomicSync } from "./log_store.ts";
 
@@ -116,6 +128,42 @@ export interface ConsumerMember {
   revoking: Assignment;
   sessionTimer?: ReturnType<typeof setTimeout>;
   rebalanceTimer?: ReturnType<typeof setTimeout>;
+  /** Set for a member speaking the classic protocol (JoinGroup, SyncGroup, Heartbeat). */
+  classic?: ClassicMetadata;
+  /** A classic member's deadline to sync after a join, or to rejoin when told to. */
+  syncTimer?: ReturnType<typeof setTimeout>;
+  joinTimer?: ReturnType<typeof setTimeout>;
+}
+
+/** What a classic member joined with. */
+export interface ClassicMetadata {
+  sessionTimeoutMs: number;
+  /** Its protocols' names, in its order: the first is the one the group answers. */
+  protocols: string[];
+  /** Its ConsumerProtocolSubscription version (its assignment's, at most 3, in SyncGroup). */
+  version: number;
+}
+
+/** A JoinGroup into a consumer group. */
+export interface ClassicJoinRequest {
+  groupId: string;
+  memberId: string;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  protocolType: string;
+  protocols: { name: string; metadata: Uint8Array }[];
+  clientId: string;
+  clientHost: string;
+  /** JoinGroup v4+: a new dynamic member first gets MEMBER_ID_REQUIRED with its id. */
+  requireKnownMemberId: boolean;
+}
+
+/** What a JoinGroup into a consumer group answers. */
+export interface ClassicJoinResult {
+  error: number;
+  memberId: string;
+  generationId: number;
+  protocolName: string | null;
 }
 
 /** One consumer group. */
@@ -490,8 +538,204 @@ export class ConsumerGroupCoordinator {
     if (memberEpoch < 0 && g.members.size === 0) return ErrorCode.NONE;
     const m = g.members.get(memberId);
     if (!m) return ErrorCode.UNKNOWN_MEMBER_ID;
-    if (!transactional && apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION;
-    return memberEpoch === m.epoch ? ErrorCode.NONE : ErrorCode.STALE_MEMBER_EPOCH;
+    // A classic member commits with its generation (its epoch) at any version.
+    if (!transactional && !m.classic && apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION;
+    if (memberEpoch === m.epoch) return ErrorCode.NONE;
+    return m.classic ? ErrorCode.ILLEGAL_GENERATION : ErrorCode.STALE_MEMBER_EPOCH;
+  }
+
+  /**
+   * A classic member's JoinGroup into a consumer group with members (Kafka's
+   * classicGroupJoinToConsumerGroup): joins or updates the member, recomputes the target
+   * when the group epoch moves, reconciles the member with the partitions its subscription
+   * says it owns, and answers its epoch as the generation.
+   */
+  classicJoin(req: ClassicJoinRequest): ClassicJoinResult {
+    const fail = (error: number, memberId = req.memberId): ClassicJoinResult => ({
+      error,
+      memberId,
+      generationId: -1,
+      protocolName: null,
+    });
+    const group = this.groups.get(req.groupId);
+    if (this.closed || !group) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    const memberId = req.memberId || crypto.randomUUID();
+    const names = req.protocols.map((p) => p.name);
+    if (!supportsClassic(group, req.protocolType, names)) {
+      return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    }
+    if (req.requireKnownMemberId && !req.memberId) {
+      this.log(`consumer group "${group.id}": a classic member joins; its member id ${memberId}`);
+      return fail(ErrorCode.MEMBER_ID_REQUIRED, memberId);
+    }
+    let sub: Subscription;
+    try {
+      sub = decodeSubscription(req.protocols[0].metadata);
+    } catch (err) {
+      this.log(
+        `consumer group "${group.id}": member ${memberId}'s subscription cannot be read: ` +
+          (err as Error).message,
+      );
+      return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    }
+    let member = group.members.get(memberId);
+    const isNew = !member;
+    member ??= {
+      id: memberId,
+      instanceId: null,
+      rackId: null,
+      clientId: req.clientId,
+      clientHost: req.clientHost,
+      epoch: 0,
+      previousEpoch: -1,
+      state: "stable",
+      rebalanceTimeoutMs: req.rebalanceTimeoutMs,
+      subscribed: [],
+      serverAssignor: null,
+      assigned: new Map(),
+      revoking: new Map(),
+    };
+    let bump = isNew;
+    if (sub.rackId !== null) member.rackId = sub.rackId;
+    if (req.rebalanceTimeoutMs !== -1) member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+    if (!sameList(sub.topics, member.subscribed)) {
+      member.subscribed = [...sub.topics];
+      bump = true;
+    }
+    member.clientId = req.clientId;
+    member.clientHost = req.clientHost;
+    member.classic = {
+      sessionTimeoutMs: req.sessionTimeoutMs,
+      protocols: names,
+      version: sub.version,
+    };
+    if (isNew) {
+      group.members.set(member.id, member);
+      this.log(`consumer group "${group.id}": classic member ${member.id} joins`);
+    }
+    const metadata = this.metadataOf(group);
+    if (metadata !== group.metadata) {
+      group.metadata = metadata;
+      bump = true;
+    }
+    if (bump) group.groupEpoch++;
+    if (group.groupEpoch > group.assignmentEpoch) this.assign(group);
+    const owned: TopicPartitions[] = [];
+    for (const o of sub.owned) {
+      const t = this.opts.topic(o.topic);
+      if (t) owned.push({ topicId: t.id, partitions: o.partitions });
+    }
+    this.reconcile(group, member, owned);
+    clearTimeout(member.joinTimer);
+    member.joinTimer = undefined;
+    this.touch(group, member);
+    clearTimeout(member.syncTimer);
+    member.syncTimer = this.fenceAfter(group, member, "did not sync after joining");
+    this.persist(group);
+    return {
+      error: ErrorCode.NONE,
+      memberId: member.id,
+      generationId: member.epoch,
+      protocolName: names[0],
+    };
+  }
+
+  /**
+   * A classic member's SyncGroup in a consumer group (Kafka's
+   * classicGroupSyncToConsumerGroup): answers its assigned partitions as a
+   * ConsumerProtocolAssignment.
+   */
+  classicSync(
+    groupId: string,
+    memberId: string,
+    generationId: number,
+    protocolType: string | null,
+    protocolName: string | null,
+  ): { error: number; assignment: Uint8Array } {
+    const empty = new Uint8Array(0);
+    const group = this.groups.get(groupId)!;
+    const member = group.members.get(memberId);
+    const error = this.checkClassic(group, member, generationId);
+    if (error !== ErrorCode.NONE) return { error, assignment: empty };
+    const m = member!;
+    if (
+      (protocolType !== null && protocolType !== "consumer") ||
+      (protocolName !== null && protocolName !== m.classic!.protocols[0])
+    ) {
+      return { error: ErrorCode.INCONSISTENT_GROUP_PROTOCOL, assignment: empty };
+    }
+    if (group.groupEpoch > m.epoch && m.state !== "unrevoked_partitions") {
+      this.rejoinWithin(group, m);
+      return { error: ErrorCode.REBALANCE_IN_PROGRESS, assignment: empty };
+    }
+    clearTimeout(m.syncTimer);
+    m.syncTimer = undefined;
+    this.touch(group, m);
+    const topics = toWire(m.assigned).map((tp) => ({
+      topic: this.opts.topicName(tp.topicId) ?? "",
+      partitions: tp.partitions,
+    })).filter((tp) => tp.topic);
+    return { error: ErrorCode.NONE, assignment: encodeAssignment(m.classic!.version, topics) };
+  }
+
+  /**
+   * A classic member's Heartbeat in a consumer group (Kafka's
+   * classicGroupHeartbeatToConsumerGroup): REBALANCE_IN_PROGRESS when it must rejoin.
+   */
+  classicHeartbeat(groupId: string, memberId: string, generationId: number): number {
+    const group = this.groups.get(groupId)!;
+    const member = group.members.get(memberId);
+    const error = this.checkClassic(group, member, generationId);
+    if (error !== ErrorCode.NONE) return error;
+    const m = member!;
+    this.touch(group, m);
+    if (
+      m.epoch < group.groupEpoch || m.state === "unrevoked_partitions" ||
+      (m.state === "unreleased_partitions" && !waitingOnUnreleased(group, m))
+    ) {
+      this.rejoinWithin(group, m);
+      return ErrorCode.REBALANCE_IN_PROGRESS;
+    }
+    return ErrorCode.NONE;
+  }
+
+  /** A classic member's LeaveGroup from a consumer group: it is removed at once. */
+  classicLeave(groupId: string, memberId: string): number {
+    const group = this.groups.get(groupId)!;
+    const member = group.members.get(memberId);
+    if (!member?.classic) return ErrorCode.UNKNOWN_MEMBER_ID;
+    this.remove(group, member, "left the group (LeaveGroup)");
+    return ErrorCode.NONE;
+  }
+
+  /** A classic member's request checked: known, classic, at its epoch. */
+  private checkClassic(
+    group: ConsumerGroup,
+    member: ConsumerMember | undefined,
+    generationId: number,
+  ): number {
+    if (this.closed) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (!member?.classic) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (generationId !== member.epoch) return ErrorCode.ILLEGAL_GENERATION;
+    return group.members.get(member.id) === member ? ErrorCode.NONE : ErrorCode.UNKNOWN_MEMBER_ID;
+  }
+
+  /** A classic member told to rejoin must within its rebalance timeout (once scheduled). */
+  private rejoinWithin(group: ConsumerGroup, member: ConsumerMember): void {
+    member.joinTimer ??= this.fenceAfter(group, member, "did not rejoin when asked to");
+  }
+
+  /** A timer removing the member after its rebalance timeout. */
+  private fenceAfter(group: ConsumerGroup, member: ConsumerMember, why: string) {
+    if (this.closed) return undefined;
+    return setTimeout(() => {
+      member.syncTimer = member.joinTimer = undefined;
+      this.remove(
+        group,
+        member,
+        `${why} within its rebalance timeout of ${member.rebalanceTimeoutMs} ms`,
+      );
+    }, member.rebalanceTimeoutMs);
   }
 
   /**
@@ -536,6 +780,7 @@ export class ConsumerGroupCoordinator {
         assignment: named(m.assigned),
         targetAssignment: named(g.target.get(m.id)),
         state: m.state,
+        classic: m.classic !== undefined,
       })),
     };
   }
@@ -701,16 +946,24 @@ export class ConsumerGroupCoordinator {
   private touch(group: ConsumerGroup, member: ConsumerMember): void {
     clearTimeout(member.sessionTimer);
     if (this.closed) return;
+    // A classic member's session is the one it joined with.
+    const timeoutMs = member.classic?.sessionTimeoutMs ?? this.sessionTimeoutMs;
     member.sessionTimer = setTimeout(() => {
       member.sessionTimer = undefined;
-      this.remove(group, member, `sent no heartbeat in ${this.sessionTimeoutMs} ms`);
-    }, this.sessionTimeoutMs);
+      this.remove(group, member, `sent no heartbeat in ${timeoutMs} ms`);
+    }, timeoutMs);
   }
 
   private stopTimers(member: ConsumerMember): void {
     clearTimeout(member.sessionTimer);
     clearTimeout(member.rebalanceTimer);
-    member.sessionTimer = member.rebalanceTimer = undefined;
+    clearTimeout(member.syncTimer);
+    clearTimeout(member.joinTimer);
+    member.sessionTimer =
+      member.rebalanceTimer =
+      member.syncTimer =
+      member.joinTimer =
+        undefined;
   }
 }
 
@@ -824,10 +1077,16 @@ interface SavedGroup {
   assignmentEpoch: number;
   metadata: string;
   target: Record<string, Record<string, number[]>>;
-  members: (Omit<ConsumerMember, "assigned" | "revoking" | "sessionTimer" | "rebalanceTimer"> & {
-    assigned: Record<string, number[]>;
-    revoking: Record<string, number[]>;
-  })[];
+  members: (
+    & Omit<
+      ConsumerMember,
+      "assigned" | "revoking" | "sessionTimer" | "rebalanceTimer" | "syncTimer" | "joinTimer"
+    >
+    & {
+      assigned: Record<string, number[]>;
+      revoking: Record<string, number[]>;
+    }
+  )[];
 }
 
 function toJson(a: Assignment): Record<string, number[]> {
@@ -861,6 +1120,65 @@ function snapshot(g: ConsumerGroup): SavedGroup {
       serverAssignor: m.serverAssignor,
       assigned: toJson(m.assigned),
       revoking: toJson(m.revoking),
+      ...(m.classic ? { classic: m.classic } : {}),
     })),
   };
+}
+
+/**
+ * Whether a classic member may join (Kafka's ConsumerGroup.supportsClassicProtocols): the
+ * consumer protocol type, and a protocol every classic member already in supports.
+ */
+function supportsClassic(group: ConsumerGroup, protocolType: string, names: string[]): boolean {
+  if (protocolType !== "consumer" || names.length === 0) return false;
+  const classic = [...group.members.values()].filter((m) => m.classic);
+  return names.some((n) => classic.every((m) => m.classic!.protocols.includes(n)));
+}
+
+/**
+ * Whether a member withholding partitions still waits for one (Kafka's
+ * waitingOnUnreleasedPartition): a partition of its target another member still owns.
+ */
+function waitingOnUnreleased(group: ConsumerGroup, member: ConsumerMember): boolean {
+  for (const [t, ps] of group.target.get(member.id) ?? new Map<string, Set<number>>()) {
+    for (const p of ps) {
+      if (!member.assigned.get(t)?.has(p) && group.ownerEpoch(t, p, member.id) !== -1) return true;
+    }
+  }
+  return false;
+}
+
+/** A ConsumerProtocolSubscription (versions 0–3; not flexible). */
+export interface Subscription {
+  version: number;
+  topics: string[];
+  owned: { topic: string; partitions: number[] }[];
+  rackId: string | null;
+}
+
+/** Reads a ConsumerProtocolSubscription; throws on bytes that are not one. */
+export function decodeSubscription(bytes: Uint8Array): Subscription {
+  const r = new Reader(bytes);
+  const version = r.int16();
+  if (version < 0) throw new Error(`subscription version ${version}`);
+  const topics = r.array((r) => r.string());
+  r.nullableBytes(); // user data
+  const owned = version >= 1
+    ? r.array((r) => ({ topic: r.string(), partitions: r.array((r) => r.int32()) }))
+    : [];
+  if (version >= 2) r.int32(); // generation id
+  const rackId = version >= 3 ? r.nullableString() : null;
+  return { version, topics, owned, rackId };
+}
+
+/** A ConsumerProtocolAssignment (no user data) of `version`, at most 3, as Kafka writes it. */
+export function encodeAssignment(
+  version: number,
+  topics: { topic: string; partitions: number[] }[],
+): Uint8Array {
+  const w = new Writer();
+  w.int16(Math.min(Math.max(version, 0), 3));
+  w.array(topics, (w, t) => w.string(t.topic).array(t.partitions, (w, p) => w.int32(p)));
+  w.nullableBytes(null);
+  return w.toBytes();
 }

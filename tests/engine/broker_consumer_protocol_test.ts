@@ -20,8 +20,8 @@
  * Both brokers run with a consumer session timeout of 10 s (Kafka's default is 45 s).
  * Assignments are compared by their shape (sizes, disjointness, what each member kept):
  * which member gets which partition is each assignor's choice.
- * Not compared here: a classic member joining a consumer group's id, which Kafka admits into
- * the consumer group and the embedded broker refuses (INCONSISTENT_GROUP_PROTOCOL).
+ * Not compared here: a classic member joining a consumer group with members, which both
+ * admit into the consumer group (tests/engine/broker_verifiable_test.ts compares it).
  */
 import assert from "node:assert/strict";
 import { freePort, KAFKA_VERSION, kafkaPerFile, kafkaTool } from "../_engines.ts";
