@@ -28,7 +28,10 @@ import {
   runBroker,
 } from "../lib/broker/broker.ts";
 import { KAFKA_LOG_DEFAULTS } from "../lib/broker/configs.ts";
-import { DEFAULT_CONSUMER_SESSION_TIMEOUT_MS } from "../lib/broker/consumer_groups.ts";
+import {
+  DEFAULT_CONSUMER_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_CONSUMER_SESSION_TIMEOUT_MS,
+} from "../lib/broker/consumer_groups.ts";
 import { parseConnectionOverrides } from "../lib/broker/limits.ts";
 import { KNOWN_MECHANISMS, parseListener } from "../lib/broker/sasl.ts";
 import { TRUSTSTORE_PASSWORD } from "../lib/broker/tls.ts";
@@ -139,6 +142,14 @@ export const FLAGS = {
     env: "PINPIPE_BROKER_CONSUMER_SESSION_TIMEOUT",
     default: DEFAULT_CONSUMER_SESSION_TIMEOUT_MS,
     min: 100,
+  },
+  "consumer-heartbeat-interval": {
+    type: "duration",
+    help: "how often consumer group members (group.protocol=consumer) are told to heartbeat " +
+      "(Kafka's group.consumer.heartbeat.interval.ms; below --consumer-session-timeout)",
+    env: "PINPIPE_BROKER_CONSUMER_HEARTBEAT_INTERVAL",
+    default: DEFAULT_CONSUMER_HEARTBEAT_INTERVAL_MS,
+    min: 10,
   },
   retention: {
     type: "duration",
@@ -319,6 +330,12 @@ export function parseOptions(
   if (p.given("listener") && (p.given("host") || p.given("port"))) {
     p.problem("Cannot use --listener with --host or --port: the listeners say where to listen");
   }
+  if (v.consumerHeartbeatInterval >= v.consumerSessionTimeout) {
+    p.problem(
+      `--consumer-heartbeat-interval (${v.consumerHeartbeatInterval} ms) must be below ` +
+        `--consumer-session-timeout (${v.consumerSessionTimeout} ms), as Kafka requires`,
+    );
+  }
   if (p.given("tls-cert") !== p.given("tls-key")) {
     p.problem("Cannot use --tls-cert or --tls-key alone: give both");
   }
@@ -338,6 +355,7 @@ export function parseOptions(
       maxConnectionsPerIpOverrides: parseConnectionOverrides(v.maxConnectionsPerIpOverrides ?? ""),
       idleTimeoutMs: v.idleTimeout,
       consumerSessionTimeoutMs: v.consumerSessionTimeout,
+      consumerHeartbeatIntervalMs: v.consumerHeartbeatInterval,
       retentionMs: v.retention,
       retentionBytes: v.retentionBytes,
       segmentBytes: v.segmentBytes,

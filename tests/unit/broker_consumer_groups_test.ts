@@ -598,12 +598,17 @@ Deno.test("ConsumerGroupHeartbeat and ConsumerGroupDescribe on the wire, with Of
 
 Deno.test("after a restart the consumer groups are there with their members, epochs and assignments: members go on at their epoch, commits included", async () => {
   await withTempDir(async (dataDir) => {
-    let broker = await startTestBroker({ dataDir, consumerSessionTimeoutMs: 2000 });
+    let broker = await startTestBroker({
+      dataDir,
+      consumerSessionTimeoutMs: 2000,
+      consumerHeartbeatIntervalMs: 700,
+    });
     try {
       await withWire(broker.bootstrap, async (w) => {
         await createTopic(w, "rt", 2);
         const j = await w.call("ConsumerGroupHeartbeat", 1, wireJoin("rg", "m-1", "rt"));
         assert.equal(j.memberEpoch, 1);
+        assert.equal(j.heartbeatIntervalMs, 700, "the broker's consumerHeartbeatIntervalMs");
         const k = await w.call("ConsumerGroupHeartbeat", 1, wireJoin("rg", "m-2", "rt"));
         assert.equal(k.memberEpoch, 2);
         // m-1 is asked to give one partition up, and has not yet: mid-reconciliation.

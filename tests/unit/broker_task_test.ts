@@ -6,6 +6,10 @@ import assert from "node:assert/strict";
 import { parseOptions } from "../../tasks/broker.ts";
 import { DEFAULT_DATA_DIR, DEFAULT_MAX_REQUEST_MEMORY } from "../../lib/broker/broker.ts";
 import { KAFKA_LOG_DEFAULTS } from "../../lib/broker/configs.ts";
+import {
+  DEFAULT_CONSUMER_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_CONSUMER_SESSION_TIMEOUT_MS,
+} from "../../lib/broker/consumer_groups.ts";
 
 Deno.test("the broker task's defaults are the library's", () => {
   const o = parseOptions([], {});
@@ -15,6 +19,8 @@ Deno.test("the broker task's defaults are the library's", () => {
   assert.equal(o.broker.retentionMs, KAFKA_LOG_DEFAULTS.retentionMs);
   assert.equal(o.broker.maxConnectionsPerIp, undefined);
   assert.deepEqual(o.broker.maxConnectionsPerIpOverrides, new Map());
+  assert.equal(o.broker.consumerSessionTimeoutMs, DEFAULT_CONSUMER_SESSION_TIMEOUT_MS);
+  assert.equal(o.broker.consumerHeartbeatIntervalMs, DEFAULT_CONSUMER_HEARTBEAT_INTERVAL_MS);
 });
 
 Deno.test("the broker task reads its words, units and variables", () => {
@@ -55,5 +61,21 @@ Deno.test("the broker task reports every problem with its options together", () 
   assert.throws(
     () => parseOptions(["--memory", "--data-dir", "x"], {}),
     /Cannot use --memory with --data-dir/,
+  );
+});
+
+Deno.test("the consumer groups' heartbeat interval is a flag, below the session timeout as Kafka requires", () => {
+  const o = parseOptions(["--consumer-heartbeat-interval", "500ms"], {
+    PINPIPE_BROKER_CONSUMER_SESSION_TIMEOUT: "3s",
+  });
+  assert.equal(o.broker.consumerHeartbeatIntervalMs, 500);
+  assert.equal(o.broker.consumerSessionTimeoutMs, 3000);
+  assert.throws(
+    () =>
+      parseOptions(
+        ["--consumer-heartbeat-interval", "10s", "--consumer-session-timeout", "6s"],
+        {},
+      ),
+    /--consumer-heartbeat-interval \(10000 ms\) must be below --consumer-session-timeout \(6000 ms\)/,
   );
 });
