@@ -21,7 +21,7 @@ export const EMBEDDED = "the embedded broker";
 export const BROKERS = [KAFKA, EMBEDDED] as const;
 export type BrokerName = typeof BROKERS[number];
 
-/** A broker a case runs on: its address, and how to SIGKILL and restart it. */
+/** A broker a case runs on: its address, and how to SIGKILL and restart it (same address). */
 export interface Target {
   bootstrap: string;
   killAndRestart(): Promise<void>;
@@ -92,10 +92,11 @@ export function sideBySide(kafka: () => Promise<KafkaServer>) {
       };
     }
     const dataDir = await Deno.makeTempDir({ prefix: "pinpipe-txn-broker-" });
-    const spawn = async () => {
+    /** Starts it on `port` (0: a free one); a restart takes the same port, as Kafka's does. */
+    const spawn = async (port = 0) => {
       const child = await spawnTask("broker.ts", [
         "--port",
-        "0",
+        String(port),
         "--data-dir",
         dataDir,
         "--partitions",
@@ -114,7 +115,7 @@ export function sideBySide(kafka: () => Promise<KafkaServer>) {
       bootstrap: running.bootstrap,
       async killAndRestart() {
         await running.child.stop("SIGKILL");
-        running = await spawn();
+        running = await spawn(Number(running.bootstrap.split(":").pop()));
         t.bootstrap = running.bootstrap;
       },
       async close() {
