@@ -50,7 +50,8 @@ export type EngineName =
   | "franz-go"
   | "msk-iam-auth"
   | "msk-iam-python"
-  | "kafka-streams";
+  | "kafka-streams"
+  | "connect-file";
 
 /** What provisioning one engine did. */
 export interface EngineReport {
@@ -457,6 +458,48 @@ async function provisionKafkaStreams(): Promise<Omit<EngineReport, "engine" | "s
   return { ok: true, how: "installed", versions };
 }
 
+const connectFileDir = () => join(ENGINES_DIR, "connect-file");
+const CONNECT_FILE_POM = () => join(INPUTS, "connect-file.pom.xml");
+
+/** The pinned connect-file (Kafka Connect's FileStream connectors) version. */
+export function connectFileVersion(): string {
+  return /<connect\.file\.version>([^<]+)</.exec(readOr(CONNECT_FILE_POM()))?.[1] ?? "?";
+}
+
+/**
+ * The classpath entry of connect-file (to append to Kafka's, which has the Connect runtime),
+ * or undefined when not provisioned.
+ */
+export async function connectFileClasspath(): Promise<string | undefined> {
+  const stamp = readOr(join(connectFileDir(), ".stamp")).trim();
+  if (stamp !== await sha256(readOr(CONNECT_FILE_POM()))) return undefined;
+  return join(connectFileDir(), "libs", "*");
+}
+
+async function provisionConnectFile(): Promise<Omit<EngineReport, "engine" | "seconds">> {
+  const versions = `connect-file ${connectFileVersion()}`;
+  if (await connectFileClasspath()) return { ok: true, how: "cached", versions };
+  const tmp = `${connectFileDir()}.tmp-${Deno.pid}`;
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  const mvn = await exec("mvn", [
+    "-q",
+    "-B",
+    "-f",
+    CONNECT_FILE_POM(),
+    "dependency:copy-dependencies",
+    "-DincludeScope=runtime",
+    `-DoutputDirectory=${join(tmp, "libs")}`,
+  ]);
+  if (mvn.code !== 0) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    return { ok: false, error: `mvn (connect-file) failed:\n${lastLines(mvn.out)}` };
+  }
+  await Deno.writeTextFile(join(tmp, ".stamp"), await sha256(readOr(CONNECT_FILE_POM())));
+  await Deno.remove(connectFileDir(), { recursive: true }).catch(() => {});
+  await Deno.rename(tmp, connectFileDir());
+  return { ok: true, how: "installed", versions };
+}
+
 /**
  * Installs every engine that is missing or out of date into ENGINES_DIR (one process at a
  * time: a lock file serialises concurrent test runs) and reports what each took.
@@ -479,6 +522,7 @@ export async function provision(
       ["msk-iam-auth", provisionMskIamAuth],
       ["msk-iam-python", provisionMskIamPython],
       ["kafka-streams", provisionKafkaStreams],
+      ["connect-file", provisionConnectFile],
     ];
     for (const [engine, step] of steps) {
       const t0 = performance.now();

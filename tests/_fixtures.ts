@@ -12,6 +12,7 @@ import { S3rver } from "./deps/s3rver.ts";
 import { run, type RunResult } from "../bench/_process.ts";
 import { type Broker, type BrokerOptions, startBroker } from "../lib/broker/broker.ts";
 import {
+  connectFileClasspath,
   franzGoBin,
   javaClientClasspath,
   kafka4Classpath,
@@ -52,6 +53,7 @@ export type Need =
   | "node-clients"
   | "franz-go"
   | "kafka-streams"
+  | "connect-file"
   | "confluent-python"
   | "kafka-python"
   | "curl"
@@ -117,6 +119,8 @@ const checks: Record<Need, () => Promise<boolean>> = {
   "franz-go": async () => (await franzGoBin()) !== undefined,
   "kafka-streams": async () =>
     (await kafkaStreamsClasspath()) !== undefined && await hasCommand("java", ["-version"]),
+  "connect-file": async () =>
+    (await connectFileClasspath()) !== undefined && await hasCommand("java", ["-version"]),
   "confluent-python": () => pythonImports("confluent_kafka"),
   "kafka-python": () => pythonImports("kafka, snappy, lz4, zstandard"),
 };

@@ -4,7 +4,8 @@
  * Kafka from Maven Central and a Python venv (PySpark, Airflow + Databricks provider,
  * cfn-lint, moto) from PyPI, and the client matrix's Java (kafka-clients 3.9 and 4.x),
  * Node (@confluentinc/kafka-javascript, built from source) and Go (franz-go) clients, and
- * Kafka Streams (the transactions tests' exactly-once word count), into the git-ignored
+ * Kafka Streams (the transactions tests' exactly-once word count) and Kafka Connect's
+ * FileStream connectors (its exactly-once source case), into the git-ignored
  * engine cache. `deno task test` and
  * `.ci/run` call it first; a second run finds the cache and takes well under a second.
  *

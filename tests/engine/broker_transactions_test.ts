@@ -12,149 +12,22 @@
  * twice mid-stream, whose output holds each count exactly once.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import {
-  javaClientClasspath,
-  KAFKA_VERSION,
   kafkaPerFile,
   kafkaStreamsClasspath,
   kafkaStreamsVersion,
   kafkaTool,
 } from "../_engines.ts";
-import { envTest, ROOT, waitFor } from "../_fixtures.ts";
-import { spawnTask } from "../../bench/_process.ts";
+import { envTest, waitFor } from "../_fixtures.ts";
+import { same, sideBySide, txnStep as step } from "../_txn_targets.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
 
-const KAFKA = `Apache Kafka ${KAFKA_VERSION}`;
-const EMBEDDED = "the embedded broker";
-const BROKERS = [KAFKA, EMBEDDED] as const;
-type BrokerName = typeof BROKERS[number];
-
-/** A broker a case runs on: its address, and how to SIGKILL and restart it. */
-interface Target {
-  bootstrap: string;
-  killAndRestart(): Promise<void>;
-  close(): Promise<void>;
-}
-
-let classes: Promise<string> | undefined;
-
-/** TxnCases compiled once for the file, against kafka-clients 3.9. */
-function compiled(): Promise<string> {
-  classes ??= (async () => {
-    const cp = (await javaClientClasspath("3"))!;
-    const dir = await Deno.makeTempDir({ prefix: "pinpipe-txncases-" });
-    const out = await new Deno.Command("javac", {
-      args: ["-nowarn", "-cp", cp, "-d", dir, join(ROOT, "tests/clients/java/TxnCases.java")],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
-    return `${dir}:${cp}`;
-  })();
-  return classes;
-}
-
-/** Runs one TxnCases step; answers its JSON. */
-async function step(name: string, args: Record<string, string>): Promise<Any> {
-  const cp = await compiled();
-  const out = await new Deno.Command("java", {
-    args: [
-      "-Xmx256m",
-      "-XX:+UseSerialGC",
-      "-XX:TieredStopAtLevel=1",
-      "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-      "-cp",
-      cp,
-      "TxnCases",
-      name,
-      ...Object.entries(args).map(([k, v]) => `${k}=${v}`),
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
-  if (out.code !== 0) {
-    throw new Error(
-      `TxnCases ${name} failed (${out.code}): ${text}\n${
-        new TextDecoder().decode(out.stderr).split("\n").slice(0, 30).join("\n")
-      }`,
-    );
-  }
-  return JSON.parse(text);
-}
-
 /** One Apache Kafka for the file (timed-out transactions looked for every second). */
-const sharedKafka = kafkaPerFile({
+const { onBoth } = sideBySide(kafkaPerFile({
   config: { "transaction.abort.timed.out.transaction.cleanup.interval.ms": 1000 },
-});
-
-/** The broker `name`: the shared Kafka, or an embedded broker of its own process and data dir. */
-async function target(name: BrokerName): Promise<Target> {
-  if (name === KAFKA) {
-    const k = await sharedKafka();
-    return {
-      bootstrap: k.bootstrap,
-      killAndRestart: () => k.restart({ kill: true }),
-      close: () => Promise.resolve(),
-    };
-  }
-  const dataDir = await Deno.makeTempDir({ prefix: "pinpipe-txn-broker-" });
-  const spawn = async () => {
-    const child = await spawnTask("broker.ts", [
-      "--port",
-      "0",
-      "--data-dir",
-      dataDir,
-      "--partitions",
-      "1",
-      // As Apache Kafka's default: Kafka Streams relies on it for its output topic.
-      "--auto-create",
-      "--json",
-    ]);
-    return { child, bootstrap: (JSON.parse(child.firstLine) as { bootstrap: string }).bootstrap };
-  };
-  let running = await spawn();
-  const t: Target = {
-    bootstrap: running.bootstrap,
-    async killAndRestart() {
-      await running.child.stop("SIGKILL");
-      running = await spawn();
-      t.bootstrap = running.bootstrap;
-    },
-    async close() {
-      await running.child.stop("SIGTERM");
-      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
-    },
-  };
-  return t;
-}
-
-/** Runs `fn` on each broker; answers what each gave, by broker. */
-async function onBoth<T>(fn: (t: Target, tag: string) => Promise<T>): Promise<Record<string, T>> {
-  const out: Record<string, T> = {};
-  for (const name of BROKERS) {
-    const t = await target(name);
-    try {
-      out[name] = await fn(t, crypto.randomUUID().slice(0, 8));
-    } catch (err) {
-      if (err instanceof Error) err.message = `on ${name}: ${err.message}`;
-      throw err;
-    } finally {
-      await t.close();
-    }
-  }
-  return out;
-}
-
-/** Asserts both brokers answered the same, and answers Kafka's. */
-function same<T>(got: Record<string, T>, what: string): T {
-  assert.deepEqual(got[EMBEDDED], got[KAFKA], `${what}: ${EMBEDDED} (actual) against ${KAFKA}`);
-  return got[KAFKA];
-}
+}));
 
 /** `kafka-transactions.sh describe` as rows of its columns. */
 async function describe(bootstrap: string, txn: string): Promise<Record<string, string>> {
