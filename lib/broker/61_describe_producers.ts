@@ -56,7 +56,8 @@ export const describeProducers = defineApi({
               return {
                 partitionIndex,
                 errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-                errorMessage: null,
+                // Apache Kafka 3.9.1's words.
+                errorMessage: "This server does not host this topic-partition.",
                 activeProducers: [],
               };
             }

@@ -20,11 +20,14 @@
  *   CreatePartitions    AlterTopic per topic
  *   InitProducerId      with a transactional id: AlterTransactionalId on it
  *                       (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); without one:
- *                       WriteDataIdempotently on the cluster (CLUSTER_AUTHORIZATION_FAILED)
+ *                       WriteDataIdempotently on the cluster (CLUSTER_AUTHORIZATION_FAILED;
+ *                       Kafka 3.x's ACL authorizer also lets WRITE on any topic do, MSK's
+ *                       table names IDEMPOTENT_WRITE CLUSTER only)
  *   Produce of transactional batches   AlterTransactionalId on the request's transactional
  *                       id, every partition TRANSACTIONAL_ID_AUTHORIZATION_FAILED (then
  *                       WriteData per topic as above)
- *   FindCoordinator (transaction key)  DescribeTransactionalId on the id
+ *   FindCoordinator (transaction key)  DescribeTransactionalId on the id (v4+: each key
+ *                       in the request's order)
  *   AddPartitionsToTxn  AlterTransactionalId on the id (each of its partitions
  *                       TRANSACTIONAL_ID_AUTHORIZATION_FAILED), then WriteData per topic: any
  *                       topic denied fails the whole transaction's request, the denied ones
@@ -34,11 +37,12 @@
  *                       CLUSTER_AUTHORIZATION_FAILED
  *   AddOffsetsToTxn     AlterTransactionalId, then AlterGroup on the group
  *   TxnOffsetCommit     AlterTransactionalId, AlterGroup on the group, ReadData per topic
+ *                       (in Kafka's order: refused and unknown partitions first)
  *   EndTxn              AlterTransactionalId on the id
  *   DescribeTransactions  DescribeTransactionalId per id; each transaction's partitions
  *                       only of topics it may DescribeTopic
  *   ListTransactions    only ids it may DescribeTransactionalId
- *   DescribeProducers   ReadData per topic
+ *   DescribeProducers   ReadData per topic (in the request's order)
  *   DescribeConfigs     DescribeTopicDynamicConfiguration / DescribeClusterDynamicConfiguration
  *   DescribeCluster     DescribeCluster on the cluster
  *   DeleteRecords       DeleteTopic per topic (each partition TOPIC_AUTHORIZATION_FAILED,
@@ -74,8 +78,8 @@
  * DescribeCluster, ALTER CLUSTER AlterCluster, DELETE GROUP DeleteGroup. (MSK keeps its
  * SCRAM users in Secrets Manager; whether it lets a principal with AlterCluster change them
  * through Kafka's API its guide does not say, so this broker lets the policy decide.) The
- * answers of the admin and KIP-848 APIs equal Apache Kafka 3.9.1's under the equivalent
- * ACLs (tests/engine/broker_iam_authz_oracle_test.ts).
+ * answers of the admin, KIP-848 and transaction APIs equal Apache Kafka 3.9.1's under the
+ * equivalent ACLs (tests/engine/broker_iam_authz_oracle_test.ts).
  *
  * Every API the broker serves has a rule (MAPPED_APIS; a unit test holds the registry to
  * it). An API added without one is refused as a whole to a principal with policies: the
@@ -400,13 +404,18 @@ const ruleFindCoordinator: Rule = ({ req, ctx, group, txnId }) => {
   if (req.keyType !== 0 && req.keyType !== 1) return { req };
   const txn = req.keyType === 1;
   const may = (k: string) => txn ? txnId(k, "DescribeTransactionalId") : group(k, "DescribeGroup");
+  // Apache Kafka 3.9.1's words: the error's message in v1-3, "" in v4's entries.
   const refuse = (key: string) => ({
     key,
     nodeId: -1,
     host: "",
     port: -1,
     errorCode: txn ? TXN_DENIED : GROUP_DENIED,
-    errorMessage: null,
+    errorMessage: ctx.apiVersion >= 4
+      ? ""
+      : txn
+      ? "Transactional Id authorization failed."
+      : "Group authorization failed.",
   });
   if (ctx.apiVersion < 4) {
     if (may(req.key)) return { req };
@@ -419,7 +428,16 @@ const ruleFindCoordinator: Rule = ({ req, ctx, group, txnId }) => {
   if (ok.length === 0) return { req, answer: { coordinators: no.map(refuse) } };
   return {
     req: { ...req, coordinatorKeys: ok },
-    after: (res) => ({ ...res, coordinators: [...res.coordinators, ...no.map(refuse)] }),
+    // In the request's order, as Kafka answers each key.
+    after: (res) => {
+      const found = new Map(res.coordinators.map((k: Any) => [k.key, k]));
+      return {
+        ...res,
+        coordinators: req.coordinatorKeys.map((k: string) =>
+          no.includes(k) ? refuse(k) : found.get(k)
+        ),
+      };
+    },
   };
 };
 
@@ -673,12 +691,32 @@ const ruleTxnOffsetCommit: Rule = ({ req, ctx, az, group, txnId }) => {
     return { req, answer: { topics: denyAll(GROUP_DENIED, req.topics) } };
   }
   const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "ReadData");
-  if (no.length === 0) return { req };
-  if (ok.length === 0) return { req, answer: { topics: denyAll(TOPIC_DENIED, no) } };
-  return {
-    req: { ...req, topics: ok },
-    after: (res) => ({ ...res, topics: [...res.topics, ...denyAll(TOPIC_DENIED, no)] }),
+  // Kafka 3.9's order: first, in the request's order, the topics with a partition it answers
+  // itself (refused, or unknown: the whole topic, or a partition the topic lacks), those
+  // partitions first; then the rest of each topic's partitions, as its coordinator answers.
+  const exists = (t: string, p: number) => !!ctx.state.topics.get(t)?.partitions[p];
+  const early = (t: Any, p: Any) => no.includes(t) || !exists(t.name, p.partitionIndex);
+  const kafkaOrder = (res: Any) => {
+    const code = new Map<string, number>();
+    for (const t of res.topics) {
+      for (const p of t.partitions) code.set(`${t.name}\0${p.partitionIndex}`, p.errorCode);
+    }
+    const out = new Map<string, Any[]>();
+    for (const pass of [true, false]) {
+      for (const t of req.topics) {
+        for (const p of t.partitions) {
+          if (early(t, p) !== pass) continue;
+          const k = `${t.name}\0${p.partitionIndex}`;
+          const errorCode = no.includes(t) ? TOPIC_DENIED : code.get(k) ?? ErrorCode.NONE;
+          if (!out.has(t.name)) out.set(t.name, []);
+          out.get(t.name)!.push({ partitionIndex: p.partitionIndex, errorCode });
+        }
+      }
+    }
+    return { ...res, topics: [...out].map(([name, partitions]) => ({ name, partitions })) };
   };
+  if (ok.length === 0) return { req, answer: kafkaOrder({ topics: [] }) };
+  return { req: { ...req, topics: ok }, after: kafkaOrder };
 };
 
 /** EndTxn. */
@@ -739,19 +777,24 @@ const ruleListTransactions: Rule = ({ req, txnId }) => {
 const ruleDescribeProducers: Rule = ({ req, ctx, az }) => {
   const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "ReadData");
   if (no.length === 0) return { req };
-  const denied = no.map((t: Any) => ({
+  const denied = (t: Any) => ({
     name: t.name,
     partitions: t.partitionIndexes.map((partitionIndex: number) => ({
       partitionIndex,
       errorCode: TOPIC_DENIED,
-      errorMessage: null,
+      errorMessage: "Topic authorization failed.",
       activeProducers: [],
     })),
-  }));
-  if (ok.length === 0) return { req, answer: { topics: denied } };
+  });
+  // In the request's order, as Kafka answers each topic.
+  const merge = (answered: Any[]) => {
+    let next = 0;
+    return req.topics.map((t: Any) => no.includes(t) ? denied(t) : answered[next++]);
+  };
+  if (ok.length === 0) return { req, answer: { topics: merge([]) } };
   return {
     req: { ...req, topics: ok },
-    after: (res) => ({ ...res, topics: [...res.topics, ...denied] }),
+    after: (res) => ({ ...res, topics: merge(res.topics) }),
   };
 };
 

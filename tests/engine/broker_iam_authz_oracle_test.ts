@@ -7,10 +7,22 @@
  * the Kafka operation MSK's action table calls it equivalent to. Both must answer the same
  * error codes in the same places and shapes: DeleteRecords, IncrementalAlterConfigs,
  * OffsetDelete, DescribeClientQuotas, Describe/AlterUserScramCredentials,
- * ConsumerGroupHeartbeat, ConsumerGroupDescribe, and Metadata's auto-creation.
+ * ConsumerGroupHeartbeat, ConsumerGroupDescribe, and Metadata's auto-creation; and the
+ * transaction APIs with grants on transactional ids (AlterTransactionalId as WRITE,
+ * DescribeTransactionalId as DESCRIBE on TRANSACTIONAL_ID): FindCoordinator of transactional
+ * ids and groups, InitProducerId, AddPartitionsToTxn (v3, the clients'; v4, the brokers'),
+ * transactional Produce, AddOffsetsToTxn, TxnOffsetCommit, DescribeTransactions,
+ * ListTransactions, DescribeProducers and EndTxn, with one Apache Kafka started for all.
+ *
+ * Not compared, by design: InitProducerId without a transactional id (idempotent). MSK asks
+ * kafka-cluster:WriteDataIdempotently on the cluster (Kafka's IDEMPOTENT_WRITE), which the
+ * principal lacks, so the embedded broker answers CLUSTER_AUTHORIZATION_FAILED; Kafka 3.x's
+ * ACL authorizer also lets in a principal with WRITE on any topic (KIP-679), which alice has
+ * (ok-), so Apache Kafka answers a producer id. The test asserts each side's answer instead.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { isDeepStrictEqual } from "node:util";
 import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
 import { Kafka, logLevel } from "../../lib/deps/kafkajs.ts";
 import { localClusterArn, MskArns } from "../../lib/broker/iam_policy.ts";
@@ -18,6 +30,8 @@ import { startKafka } from "../_engines.ts";
 import { envTest, waitFor } from "../_fixtures.ts";
 import { iamLogin, type IamPrincipal, startIamBroker } from "../_iam_broker.ts";
 import { WireClient } from "../_kafka_wire.ts";
+import { markerBatch } from "../../lib/broker/record_batch.ts";
+import { crc32c } from "../../lib/broker/crc32c.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -32,21 +46,32 @@ const PASSWORD = "alice-Secret-0123456789";
  * AlterTopicDynamicConfiguration ALTER_CONFIGS, ReadData READ, CreateTopic CREATE,
  * AlterGroup READ, DescribeGroup DESCRIBE, DeleteGroup DELETE). Nothing on the cluster.
  */
-const GRANTS: ["topic" | "group", string, string[]][] = [
-  ["topic", "ok-", ["DescribeTopic", "DeleteTopic", "AlterTopicDynamicConfiguration", "ReadData"]],
+const GRANTS: ["topic" | "group" | "transactional-id", string, string[]][] = [
+  [
+    "topic",
+    "ok-",
+    ["DescribeTopic", "DeleteTopic", "AlterTopicDynamicConfiguration", "ReadData", "WriteData"],
+  ],
   ["topic", "no-", ["DescribeTopic"]],
   ["topic", "auto-", ["DescribeTopic", "CreateTopic"]],
   ["group", "g-ok", ["AlterGroup", "DescribeGroup", "DeleteGroup"]],
   ["group", "g-ro", ["DescribeGroup"]],
+  ["transactional-id", "tx-ok", ["AlterTransactionalId", "DescribeTransactionalId"]],
+  ["transactional-id", "tx-ro", ["DescribeTransactionalId"]],
 ];
+/** Kafka's ACL resource types (ResourceType ids) of GRANTS' resource types. */
+const RESOURCE_TYPE = { topic: 2, group: 3, "transactional-id": 5 };
 const OPERATION: Record<string, number> = {
   ReadData: 3,
   AlterGroup: 3,
+  WriteData: 4,
+  AlterTransactionalId: 4,
   CreateTopic: 5,
   DeleteTopic: 6,
   DeleteGroup: 6,
   DescribeTopic: 8,
   DescribeGroup: 8,
+  DescribeTransactionalId: 8,
   AlterTopicDynamicConfiguration: 11,
 };
 
@@ -62,7 +87,11 @@ const WHO: IamPrincipal = {
       ...GRANTS.map(([type, prefix, actions]) => ({
         Effect: "Allow",
         Action: actions.map((a) => `kafka-cluster:${a}`),
-        Resource: type === "topic" ? arns.topic(`${prefix}*`) : arns.group(`${prefix}*`),
+        Resource: type === "topic"
+          ? arns.topic(`${prefix}*`)
+          : type === "group"
+          ? arns.group(`${prefix}*`)
+          : arns.transactionalId(`${prefix}*`),
       })),
     ],
   },
@@ -143,7 +172,7 @@ async function apacheKafka(): Promise<Target> {
     await admin.createAcls({
       acl: GRANTS.flatMap(([type, prefix, actions]) =>
         actions.map((a) => ({
-          resourceType: type === "topic" ? 2 : 3,
+          resourceType: RESOURCE_TYPE[type],
           resourceName: prefix,
           resourcePatternType: 4, // PREFIXED
           principal: "User:alice",
@@ -347,15 +376,290 @@ async function scenario(t: Target): Promise<Record<string, unknown>> {
   return seen;
 }
 
+/** A transactional data batch (one record) of `producerId`/`epoch`. */
+function txnBatch(producerId: number, epoch: number): Uint8Array {
+  const bytes = markerBatch(producerId, epoch, 0, Date.now());
+  const v = new DataView(bytes.buffer);
+  v.setInt16(21, 0x10); // transactional, not control
+  v.setInt32(53, 0); // base sequence
+  v.setUint32(17, crc32c(bytes.subarray(21)));
+  return bytes;
+}
+
+/** Coordinator codes a transactional client asks again about (Kafka's, while it starts). */
+const RETRIABLE = [14, 15, 16, 51]; // LOAD_IN_PROGRESS, NOT_AVAILABLE, NOT_COORDINATOR, CONCURRENT
+
+/** InitProducerId for `transactionalId` on `c` until its coordinator is up: the answer. */
+async function initProducer(c: WireClient, transactionalId: string, where: string) {
+  let got: Any;
+  await waitFor(`${transactionalId}'s producer id on ${where}`, async () => {
+    await c.call("FindCoordinator", 4, { keyType: 1, coordinatorKeys: [transactionalId] });
+    got = await c.call("InitProducerId", 4, {
+      transactionalId,
+      transactionTimeoutMs: 60_000,
+      producerId: -1,
+      producerEpoch: -1,
+    });
+    assert.ok(got.errorCode === 0 || RETRIABLE.includes(got.errorCode), JSON.stringify(got));
+    return got.errorCode === 0;
+  }, 30_000);
+  return got;
+}
+
+/** {topic: [[partition, code], …]} of an AddPartitionsToTxn v3 answer, topics sorted. */
+function addedCodes(res: Any) {
+  return Object.fromEntries(
+    res.resultsByTopicV3AndBelow
+      .map((t: Any) => [
+        t.name,
+        t.resultsByPartition.map((p: Any) => [p.partitionIndex, p.partitionErrorCode])
+          .sort((a: number[], b: number[]) => a[0] - b[0]),
+      ])
+      .sort((a: Any[], b: Any[]) => a[0] < b[0] ? -1 : 1),
+  );
+}
+
+/**
+ * The transaction APIs as the principal, on `t`, after `scenario` (whose topics ok-a and
+ * no-a hold offsets 0..2): answers what each came back with.
+ */
+async function txnScenario(t: Target): Promise<Record<string, unknown>> {
+  const seen: Record<string, unknown> = {};
+  const admin = new Kafka({ brokers: [t.plain], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: "zz-hidden" }] });
+  await admin.disconnect();
+  // Set up where nothing is checked: transactions the principal may describe (tx-ro-seen,
+  // over a topic it may not describe) and may not (secret-txn).
+  const plain = await WireClient.open(t.plain);
+  for (const id of ["tx-ro-seen", "secret-txn"]) {
+    const init = await initProducer(plain, id, t.name);
+    const added = await plain.call("AddPartitionsToTxn", 3, {
+      v3AndBelowTransactionalId: id,
+      v3AndBelowProducerId: init.producerId,
+      v3AndBelowProducerEpoch: init.producerEpoch,
+      v3AndBelowTopics: ["ok-a", "zz-hidden"].map((name) => ({ name, partitions: [0] })),
+    });
+    assert.deepEqual(addedCodes(added), { "ok-a": [[0, 0]], "zz-hidden": [[0, 0]] });
+  }
+  plain.close();
+
+  const c = await t.login();
+  try {
+    // FindCoordinator of transactional ids: DESCRIBE (DescribeTransactionalId), of groups
+    // DESCRIBE (DescribeGroup); in the request's order.
+    const find = async (keyType: number, coordinatorKeys: string[]) =>
+      (await c.call("FindCoordinator", 4, { keyType, coordinatorKeys })).coordinators.map((
+        k: Any,
+      ) =>
+        k.errorCode === 0
+          ? [k.key, k.errorCode, k.errorMessage]
+          : [k.key, k.errorCode, k.errorMessage, k.nodeId, k.host, k.port]
+      );
+    const findOne = async (keyType: number, key: string) => {
+      const r = await c.call("FindCoordinator", 3, { keyType, key });
+      return [r.errorCode, r.errorMessage, r.nodeId, r.host, r.port];
+    };
+    seen.findCoordinator = [
+      await find(1, ["zz-txn", "tx-ro-1", "tx-ok-1"]),
+      await find(0, ["zz-group", "g-ok-1", "g-ro-1"]),
+      await findOne(1, "zz-txn"),
+      await findOne(0, "zz-group"),
+    ];
+
+    const initAs = async (transactionalId: string | null) => {
+      const r = await c.call("InitProducerId", 4, {
+        transactionalId,
+        transactionTimeoutMs: 60_000,
+        producerId: -1,
+        producerEpoch: -1,
+      });
+      return [r.errorCode, Number(r.producerId) >= 0 ? "id" : Number(r.producerId)];
+    };
+    seen.initProducerIdRefused = [await initAs("zz-txn"), await initAs("tx-ro-1")];
+    const pid = await initProducer(c, "tx-ok-1", t.name);
+    // Not compared (see the header): MSK asks WriteDataIdempotently on the cluster, Kafka 3.9
+    // IDEMPOTENT_WRITE on the cluster or WRITE on any topic.
+    const idempotent = await initAs(null);
+    const producer = {
+      v3AndBelowTransactionalId: "tx-ok-1",
+      v3AndBelowProducerId: pid.producerId,
+      v3AndBelowProducerEpoch: pid.producerEpoch,
+    };
+
+    // AddPartitionsToTxn v3 (the clients'): the id's WRITE, then WRITE per topic; Kafka
+    // answers from a map, so topics and partitions are compared sorted.
+    const addAs = async (id: string, topics: [string, number[]][]) =>
+      addedCodes(
+        await c.call("AddPartitionsToTxn", 3, {
+          ...producer,
+          v3AndBelowTransactionalId: id,
+          v3AndBelowTopics: topics.map(([name, partitions]) => ({ name, partitions })),
+        }),
+      );
+    seen.addPartitionsToTxn = [
+      await addAs("tx-ok-1", [
+        ["ok-a", [0, 7]],
+        ["no-a", [0]],
+        ["ok-missing", [0]],
+        ["zz-missing", [0]],
+      ]),
+      await addAs("tx-ok-1", [["ok-a", [0, 7]], ["ok-missing", [0]]]),
+      await addAs("tx-ro-1", [["ok-a", [0]], ["no-a", [0]]]),
+      await addAs("zz-txn", [["ok-a", [0]]]),
+    ];
+    // v4, the brokers' batched form: CLUSTER_ACTION, which alice lacks and IAM never grants.
+    const batched = await c.call("AddPartitionsToTxn", 4, {
+      transactions: [{
+        transactionalId: "tx-ok-1",
+        producerId: pid.producerId,
+        producerEpoch: pid.producerEpoch,
+        verifyOnly: true,
+        topics: [{ name: "ok-a", partitions: [0] }],
+      }],
+    });
+    seen.addPartitionsToTxnV4 = [batched.errorCode, batched.resultsByTransaction];
+    seen.addPartitionsToTxnAdded = await addAs("tx-ok-1", [["ok-a", [0]]]);
+
+    // Produce of transactional records: the id's WRITE first (the whole request), then WRITE
+    // per topic.
+    const produce = async (transactionalId: string) => {
+      const r = await c.call("Produce", 9, {
+        transactionalId,
+        acks: -1,
+        timeoutMs: 5000,
+        topicData: ["ok-a", "no-a"].map((name) => ({
+          name,
+          partitionData: [{
+            index: 0,
+            records: txnBatch(Number(pid.producerId), pid.producerEpoch),
+          }],
+        })),
+      });
+      return r.responses.flatMap((x: Any) =>
+        x.partitionResponses.map((p: Any) => [x.name, p.errorCode, Number(p.baseOffset)])
+      ).sort((a: Any[], b: Any[]) => a[0] < b[0] ? -1 : 1);
+    };
+    seen.produceTransactional = [await produce("tx-ro-1"), await produce("tx-ok-1")];
+
+    // AddOffsetsToTxn: the id's WRITE, then READ (AlterGroup) on the group.
+    const addOffsets = async (transactionalId: string, groupId: string) =>
+      (await c.call("AddOffsetsToTxn", 3, {
+        transactionalId,
+        producerId: pid.producerId,
+        producerEpoch: pid.producerEpoch,
+        groupId,
+      })).errorCode;
+    seen.addOffsetsToTxn = [
+      await addOffsets("zz-txn", "g-ok-txn"),
+      await addOffsets("tx-ok-1", "g-ro-1"),
+      await addOffsets("tx-ok-1", "g-ok-txn"),
+    ];
+
+    // TxnOffsetCommit: the id, the group's READ, then READ per topic; in Kafka's order (the
+    // refused and unknown partitions first, then the coordinator's answers).
+    const commit = async (transactionalId: string, groupId: string) => {
+      const r = await c.call("TxnOffsetCommit", 3, {
+        transactionalId,
+        groupId,
+        producerId: pid.producerId,
+        producerEpoch: pid.producerEpoch,
+        generationId: -1,
+        memberId: "",
+        groupInstanceId: null,
+        topics: [["ok-a", [0, 7]], ["no-a", [0]], ["ok-missing", [0]]].map(([name, ps]) => ({
+          name,
+          partitions: (ps as number[]).map((partitionIndex) => ({
+            partitionIndex,
+            committedOffset: 1,
+            committedLeaderEpoch: -1,
+            committedMetadata: null,
+          })),
+        })),
+      });
+      return r.topics.map((x: Any) => [
+        x.name,
+        x.partitions.map((p: Any) => [p.partitionIndex, p.errorCode]),
+      ]);
+    };
+    seen.txnOffsetCommit = [
+      await commit("zz-txn", "g-ok-txn"),
+      await commit("tx-ok-1", "g-ro-1"),
+      await commit("tx-ok-1", "g-ok-txn"),
+    ];
+
+    // DescribeTransactions: DESCRIBE per id, in the request's order; each transaction's
+    // partitions only of topics the principal may describe.
+    const described = await c.call("DescribeTransactions", 0, {
+      transactionalIds: ["zz-txn", "tx-ok-1", "tx-ro-1", "tx-ro-seen", "secret-txn"],
+    });
+    seen.describeTransactions = described.transactionStates.map((s: Any) =>
+      s.errorCode === 0
+        ? [
+          s.transactionalId,
+          0,
+          s.transactionState,
+          s.transactionTimeoutMs,
+          s.topics.map((x: Any) => [x.topic, x.partitions]).sort(),
+        ]
+        : {
+          ...s,
+          producerId: Number(s.producerId),
+          transactionStartTimeMs: Number(s.transactionStartTimeMs),
+        }
+    );
+    const listed = await c.call("ListTransactions", 1, {
+      stateFilters: [],
+      producerIdFilters: [],
+      durationFilter: -1,
+    });
+    seen.listTransactions = [
+      listed.errorCode,
+      listed.unknownStateFilters,
+      listed.transactionStates.map((s: Any) => [s.transactionalId, s.transactionState]).sort(),
+    ];
+
+    // DescribeProducers: READ per topic, in the request's order.
+    const producers = await c.call("DescribeProducers", 0, {
+      topics: [["no-a", [0]], ["ok-a", [0]], ["ok-missing", [0]], ["zz-missing", [0]]].map((
+        [name, partitionIndexes],
+      ) => ({ name, partitionIndexes })),
+    });
+    seen.describeProducers = producers.topics.map((x: Any) => [
+      x.name,
+      x.partitions.map((p: Any) => [
+        p.partitionIndex,
+        p.errorCode,
+        p.errorMessage,
+        p.activeProducers.map((a: Any) => Number(a.producerId) === Number(pid.producerId)),
+      ]),
+    ]);
+
+    // EndTxn (abort): the id's WRITE.
+    const end = async (transactionalId: string) =>
+      (await c.call("EndTxn", 3, {
+        transactionalId,
+        producerId: pid.producerId,
+        producerEpoch: pid.producerEpoch,
+        committed: false,
+      })).errorCode;
+    seen.endTxn = [await end("zz-txn"), await end("tx-ro-1"), await end("tx-ok-1")];
+    seen.idempotent = idempotent;
+  } finally {
+    c.close();
+  }
+  return seen;
+}
+
 await envTest(
-  "IAM's admin and KIP-848 answers on the embedded broker equal Apache Kafka 3.9.1's under the ACLs MSK's action table calls equivalent",
+  "IAM's admin, KIP-848 and transaction answers on the embedded broker equal Apache Kafka 3.9.1's under the ACLs MSK's action table calls equivalent",
   ["kafka"],
   async () => {
     const results: Record<string, unknown>[] = [];
     for (const make of [embedded, apacheKafka]) {
       const t = await make();
       try {
-        results.push(await scenario(t));
+        results.push({ ...await scenario(t), ...await txnScenario(t) });
       } finally {
         await t.stop();
       }
@@ -376,8 +680,36 @@ await envTest(
       [["g-ro-2", 69]],
       [["secret-group", 30], ["g-ok-hb", 0]],
     ]);
-    for (const key of Object.keys(theirs)) {
-      assert.deepEqual(ours[key], theirs[key], `${key}: embedded vs Apache Kafka`);
-    }
+    const T = 53; // TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    assert.deepEqual(theirs.initProducerIdRefused, [[T, -1], [T, -1]]);
+    assert.deepEqual((theirs.addPartitionsToTxn as unknown[])[0], {
+      "no-a": [[0, 29]],
+      "ok-a": [[0, 55], [7, 3]], // OPERATION_NOT_ATTEMPTED, UNKNOWN_TOPIC_OR_PARTITION
+      "ok-missing": [[0, 3]],
+      "zz-missing": [[0, 29]],
+    });
+    assert.deepEqual(theirs.addPartitionsToTxnV4, [31, []]);
+    assert.deepEqual(theirs.addOffsetsToTxn, [T, 30, 0]);
+    assert.deepEqual((theirs.txnOffsetCommit as unknown[])[2], [
+      ["ok-a", [[7, 3], [0, 0]]],
+      ["no-a", [[0, 29]]],
+      ["ok-missing", [[0, 3]]],
+    ]);
+    assert.deepEqual(theirs.listTransactions, [0, [], [
+      ["tx-ok-1", "Ongoing"],
+      ["tx-ro-seen", "Ongoing"],
+    ]]);
+    assert.deepEqual(theirs.endTxn, [T, T, 0]);
+    // The idempotent InitProducerId, by design apart (see the header).
+    assert.deepEqual([ours.idempotent, theirs.idempotent], [[31, -1], [0, "id"]]);
+    // Every answer but the idempotent InitProducerId's (see the header): all that differ at once.
+    const differ = Object.keys(theirs).filter((k) =>
+      k !== "idempotent" && !isDeepStrictEqual(ours[k], theirs[k])
+    );
+    assert.deepEqual(
+      Object.fromEntries(differ.map((k) => [k, ours[k]])),
+      Object.fromEntries(differ.map((k) => [k, theirs[k]])),
+      `embedded (actual) vs Apache Kafka (expected): ${differ.join(", ")}`,
+    );
   },
 );

@@ -142,8 +142,30 @@ Deno.test(
         found.coordinators.map((k: { key: string; errorCode: number }) => [k.key, k.errorCode]),
         [["tx-ok-1", 0], ["tx-ro-1", 0], ["nope", E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED]],
       );
+      // In the request's order, refusals worded as Apache Kafka 3.9.1 words them ("" in v4's
+      // entries, the error's message in v1-3).
+      const mixed = await c.call("FindCoordinator", 4, {
+        keyType: 1,
+        coordinatorKeys: ["nope", "tx-ok-1"],
+      });
+      assert.deepEqual(
+        mixed.coordinators.map((k: { key: string; errorCode: number; errorMessage: string }) => [
+          k.key,
+          k.errorCode,
+          k.errorMessage,
+        ]),
+        [["nope", E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, ""], ["tx-ok-1", 0, ""]],
+      );
       const one = await c.call("FindCoordinator", 3, { key: "nope", keyType: 1 });
-      assert.equal(one.errorCode, E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+      assert.deepEqual(
+        [one.errorCode, one.errorMessage, one.nodeId],
+        [E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "Transactional Id authorization failed.", -1],
+      );
+      const group = await c.call("FindCoordinator", 3, { key: "g-no", keyType: 0 });
+      assert.deepEqual(
+        [group.errorCode, group.errorMessage],
+        [E.GROUP_AUTHORIZATION_FAILED, "Group authorization failed."],
+      );
 
       // InitProducerId with a transactional id: AlterTransactionalId (describing is not enough).
       const init = (id: string) =>
@@ -281,6 +303,36 @@ Deno.test(
         "in-a": 0,
         "out-a": E.TOPIC_AUTHORIZATION_FAILED,
       });
+      // In Kafka 3.9's order: the partitions the broker answers itself (refused, unknown)
+      // first, topic by topic in the request's order, then the coordinator's.
+      const ordered = await c.call("TxnOffsetCommit", 3, {
+        transactionalId: "tx-ok-1",
+        groupId: "g-ok",
+        producerId: pid.producerId,
+        producerEpoch: pid.producerEpoch,
+        generationId: -1,
+        memberId: "",
+        groupInstanceId: null,
+        topics: [["in-a", [0, 7]], ["out-a", [0]], ["in-missing", [0]]].map(([name, ps]) => ({
+          name,
+          partitions: (ps as number[]).map((partitionIndex) => ({
+            partitionIndex,
+            committedOffset: 1,
+            committedLeaderEpoch: -1,
+            committedMetadata: null,
+          })),
+        })),
+      });
+      assert.deepEqual(
+        ordered.topics.map((
+          t: { name: string; partitions: { partitionIndex: number; errorCode: number }[] },
+        ) => [t.name, t.partitions.map((p) => [p.partitionIndex, p.errorCode])]),
+        [
+          ["in-a", [[7, E.UNKNOWN_TOPIC_OR_PARTITION], [0, 0]]],
+          ["out-a", [[0, E.TOPIC_AUTHORIZATION_FAILED]]],
+          ["in-missing", [[0, E.UNKNOWN_TOPIC_OR_PARTITION]]],
+        ],
+      );
 
       // DescribeTransactions: DescribeTransactionalId per id; partitions of topics the
       // principal may not describe are left out.
@@ -314,15 +366,23 @@ Deno.test(
         ["tx-ok-1", "tx-ok-seen"],
       );
       // DescribeProducers: ReadData per topic.
+      // In the request's order, worded as Kafka words them.
       const producers = await c.call("DescribeProducers", 0, {
-        topics: [{ name: "in-a", partitionIndexes: [0] }, { name: "out-a", partitionIndexes: [0] }],
+        topics: ["out-a", "in-a", "in-missing"].map((name) => ({ name, partitionIndexes: [0] })),
       });
       assert.deepEqual(
-        producers.topics.map((t: { name: string; partitions: { errorCode: number }[] }) => [
-          t.name,
-          t.partitions[0].errorCode,
-        ]),
-        [["in-a", 0], ["out-a", E.TOPIC_AUTHORIZATION_FAILED]],
+        producers.topics.map((
+          t: { name: string; partitions: { errorCode: number; errorMessage: string | null }[] },
+        ) => [t.name, t.partitions[0].errorCode, t.partitions[0].errorMessage]),
+        [
+          ["out-a", E.TOPIC_AUTHORIZATION_FAILED, "Topic authorization failed."],
+          ["in-a", 0, null],
+          [
+            "in-missing",
+            E.UNKNOWN_TOPIC_OR_PARTITION,
+            "This server does not host this topic-partition.",
+          ],
+        ],
       );
 
       // EndTxn: AlterTransactionalId.
