@@ -369,11 +369,40 @@ const ruleOffsetCommit: Rule = ({ req, ctx, az, group }) => {
   }
   const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "ReadData");
   if (no.length === 0) return { req };
-  return {
-    req: { ...req, topics: ok },
-    after: (res) => ({ ...res, topics: [...res.topics, ...denyAll(TOPIC_DENIED, no)] }),
-  };
+  const order = commitOrder(ctx, req.topics, no);
+  if (ok.length === 0) return { req, answer: order({ topics: [] }) };
+  return { req: { ...req, topics: ok }, after: order };
 };
+
+/**
+ * An OffsetCommit or TxnOffsetCommit answer put in Kafka 3.9's order, the refused topics
+ * `no` in it: first, in the request's order, the topics with a partition Kafka answers
+ * itself (refused, or unknown: the whole topic, or a partition the topic lacks), those
+ * partitions first; then the rest of each topic's partitions, as its coordinator answers.
+ */
+function commitOrder(ctx: RequestContext, topics: Any[], no: Any[]): (res: Any) => Any {
+  const exists = (t: string, p: number) => !!ctx.state.topics.get(t)?.partitions[p];
+  const early = (t: Any, p: Any) => no.includes(t) || !exists(t.name, p.partitionIndex);
+  return (res: Any) => {
+    const code = new Map<string, number>();
+    for (const t of res.topics) {
+      for (const p of t.partitions) code.set(`${t.name}\0${p.partitionIndex}`, p.errorCode);
+    }
+    const out = new Map<string, Any[]>();
+    for (const pass of [true, false]) {
+      for (const t of topics) {
+        for (const p of t.partitions) {
+          if (early(t, p) !== pass) continue;
+          const k = `${t.name}\0${p.partitionIndex}`;
+          const errorCode = no.includes(t) ? TOPIC_DENIED : code.get(k) ?? ErrorCode.NONE;
+          if (!out.has(t.name)) out.set(t.name, []);
+          out.get(t.name)!.push({ partitionIndex: p.partitionIndex, errorCode });
+        }
+      }
+    }
+    return { ...res, topics: [...out].map(([name, partitions]) => ({ name, partitions })) };
+  };
+}
 
 /** OffsetFetch. */
 const ruleOffsetFetch: Rule = ({ req, ctx, group }) => {
@@ -691,30 +720,7 @@ const ruleTxnOffsetCommit: Rule = ({ req, ctx, az, group, txnId }) => {
     return { req, answer: { topics: denyAll(GROUP_DENIED, req.topics) } };
   }
   const [ok, no] = byTopic(az, ctx, req.topics, (t: Any) => t.name, "ReadData");
-  // Kafka 3.9's order: first, in the request's order, the topics with a partition it answers
-  // itself (refused, or unknown: the whole topic, or a partition the topic lacks), those
-  // partitions first; then the rest of each topic's partitions, as its coordinator answers.
-  const exists = (t: string, p: number) => !!ctx.state.topics.get(t)?.partitions[p];
-  const early = (t: Any, p: Any) => no.includes(t) || !exists(t.name, p.partitionIndex);
-  const kafkaOrder = (res: Any) => {
-    const code = new Map<string, number>();
-    for (const t of res.topics) {
-      for (const p of t.partitions) code.set(`${t.name}\0${p.partitionIndex}`, p.errorCode);
-    }
-    const out = new Map<string, Any[]>();
-    for (const pass of [true, false]) {
-      for (const t of req.topics) {
-        for (const p of t.partitions) {
-          if (early(t, p) !== pass) continue;
-          const k = `${t.name}\0${p.partitionIndex}`;
-          const errorCode = no.includes(t) ? TOPIC_DENIED : code.get(k) ?? ErrorCode.NONE;
-          if (!out.has(t.name)) out.set(t.name, []);
-          out.get(t.name)!.push({ partitionIndex: p.partitionIndex, errorCode });
-        }
-      }
-    }
-    return { ...res, topics: [...out].map(([name, partitions]) => ({ name, partitions })) };
-  };
+  const kafkaOrder = commitOrder(ctx, req.topics, no);
   if (ok.length === 0) return { req, answer: kafkaOrder({ topics: [] }) };
   return { req: { ...req, topics: ok }, after: kafkaOrder };
 };

@@ -302,6 +302,24 @@ async function scenario(t: Target): Promise<Record<string, unknown>> {
       await offsetDelete("g-ok-none", ["no-a"]),
     ];
 
+    // OffsetCommit as the principal: a refused topic, an unknown one and a partition the
+    // topic lacks are answered first, in the request's order; then the coordinator's.
+    const commitAs = await c.call("OffsetCommit", 8, {
+      groupId: "g-ok-1",
+      generationIdOrMemberEpoch: -1,
+      memberId: "",
+      groupInstanceId: null,
+      topics: [["ok-a", [7, 0]], ["no-a", [0]], ["ok-missing", [0]]].map(([name, ps]) => ({
+        name,
+        partitions: (ps as number[]).map((partitionIndex) => ({
+          partitionIndex,
+          committedOffset: 2,
+          committedMetadata: null,
+        })),
+      })),
+    });
+    seen.offsetCommit = partitionCodes(commitAs.topics);
+
     const heartbeat = async (groupId: string) => {
       const r = await c.call("ConsumerGroupHeartbeat", 0, {
         groupId,
