@@ -237,13 +237,16 @@ const ruleMetadata: Rule = ({ req, ctx, az }) => {
       }),
     };
   }
-  const [ok, no] = byTopic(
-    az,
-    ctx,
-    req.topics.filter((t: Any) => t.name !== null),
-    (t: Any) => t.name,
-    "DescribeTopic",
-  );
+  // A topic asked for by id (v12+) is decided by the name it has here; an id no topic has
+  // goes on to be answered UNKNOWN_TOPIC_ID, and a refused one keeps its name unsaid, as
+  // Kafka answers (name null, the id given).
+  const nameOf = (t: Any): string | undefined =>
+    t.name ?? ctx.state.topics.byId(t.topicId)?.name;
+  const [known, unknownIds] = [
+    req.topics.filter((t: Any) => nameOf(t) !== undefined),
+    req.topics.filter((t: Any) => nameOf(t) === undefined),
+  ];
+  const [ok, no] = byTopic(az, ctx, known, (t: Any) => nameOf(t)!, "DescribeTopic");
   // Auto-creation as Kafka 3.9 asks it: CreateTopic only of the described topics that do
   // not exist, when the broker creates topics on demand; one it may not create is answered
   // TOPIC_AUTHORIZATION_FAILED (the others are still created).
@@ -253,7 +256,7 @@ const ruleMetadata: Rule = ({ req, ctx, az }) => {
     )
     : [];
   return {
-    req: { ...req, topics: ok.filter((t: Any) => !uncreatable.includes(t)) },
+    req: { ...req, topics: [...ok.filter((t: Any) => !uncreatable.includes(t)), ...unknownIds] },
     after: (res) => ({
       ...res,
       topics: [

@@ -39,6 +39,8 @@ type Any = any;
 const REGION = "us-east-1";
 const arns = new MskArns(localClusterArn(REGION));
 const PASSWORD = "alice-Secret-0123456789";
+/** A topic id's "none" (topics asked for by name). */
+const ZERO_ID = "00000000-0000-0000-0000-000000000000";
 
 /**
  * What the principal may do, as [resource type, name prefix, MSK actions]; on Apache Kafka
@@ -222,7 +224,7 @@ async function scenario(t: Target): Promise<Record<string, unknown>> {
   const plainKafka = new Kafka({ brokers: [t.plain], logLevel: logLevel.NOTHING });
   const admin = plainKafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: ["ok-a", "no-a"].map((topic) => ({ topic })) });
+  await admin.createTopics({ topics: ["ok-a", "no-a", "zz-a"].map((topic) => ({ topic })) });
   const producer = plainKafka.producer();
   await producer.connect();
   for (const topic of ["ok-a", "no-a"]) {
@@ -387,6 +389,31 @@ async function scenario(t: Target): Promise<Record<string, unknown>> {
     seen.metadata = Object.fromEntries(
       md.topics.map((x: Any) => [x.name, x.name === "auto-1" ? x.errorCode !== 29 : x.errorCode]),
     );
+
+    // Metadata v12 by topic id: an unknown id first, then the described topic, then the
+    // refused one (zz-: not even DescribeTopic) with its name unsaid.
+    const plainIds = await WireClient.open(t.plain);
+    const byName = await plainIds.call("Metadata", 12, {
+      topics: ["ok-a", "zz-a"].map((name) => ({ name, topicId: ZERO_ID })),
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    plainIds.close();
+    const idOf = Object.fromEntries(byName.topics.map((x: Any) => [x.name, x.topicId]));
+    const unknownId = "0f0f0f0f-0f0f-0f0f-0f0f-0f0f0f0f0f0f";
+    const mdIds = await c.call("Metadata", 12, {
+      topics: [idOf["zz-a"], unknownId, idOf["ok-a"]].map((topicId) => ({ name: null, topicId })),
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    const label = (id: string) =>
+      id === unknownId ? "unknown" : Object.keys(idOf).find((n) => idOf[n] === id);
+    seen.metadataByTopicId = mdIds.topics.map((x: Any) => [
+      label(x.topicId),
+      x.name,
+      x.errorCode,
+      x.partitions.length,
+    ]);
   } finally {
     c.close();
     await admin.disconnect();
@@ -690,6 +717,11 @@ await envTest(
       "ok-missing": [[3, -1]],
       "zz-missing": [[29, -1]],
     });
+    assert.deepEqual(theirs.metadataByTopicId, [
+      ["unknown", null, 100, 0], // UNKNOWN_TOPIC_ID
+      ["ok-a", "ok-a", 0, 1],
+      ["zz-a", null, 29, 0],
+    ]);
     assert.deepEqual(
       (theirs.incrementalAlterConfigs as unknown[][]).map((r) => r[2]),
       [29, 0, 31, 31, 3],
