@@ -17,6 +17,8 @@
  * - the broker SIGKILLed and restarted under two members: they go on from their committed
  *   offsets, nothing lost; on the embedded broker each record is read once (Kafka 3.9's
  *   preview, reloading its groups, may hand some out again: reported, not compared).
+ * The first case also runs on Apache Kafka 4 (KAFKA4_VERSION, the protocol GA; more where 3.9
+ * has no answer: broker_kip848_kafka4_test.ts).
  * Both brokers run with a consumer session timeout of 10 s (Kafka's default is 45 s).
  * Assignments are compared by their shape (sizes, disjointness, what each member kept):
  * which member gets which partition is each assignor's choice.
@@ -24,7 +26,7 @@
  * admit into the consumer group (tests/engine/broker_verifiable_test.ts compares it).
  */
 import assert from "node:assert/strict";
-import { freePort, KAFKA_VERSION, kafkaPerFile, kafkaTool } from "../_engines.ts";
+import { freePort, KAFKA4_VERSION, KAFKA_VERSION, kafkaPerFile, kafkaTool } from "../_engines.ts";
 import { envTest, waitFor } from "../_fixtures.ts";
 import { withWire } from "../_kafka_wire.ts";
 import { Member, step } from "../_kip848.ts";
@@ -34,9 +36,11 @@ import { spawnTask } from "../../bench/_process.ts";
 type Any = any;
 
 const KAFKA = `Apache Kafka ${KAFKA_VERSION}`;
+/** Kafka 4, where the protocol is GA: the first case runs on it too. */
+const KAFKA4 = `Apache Kafka ${KAFKA4_VERSION}`;
 const EMBEDDED = "the embedded broker";
 const BROKERS = [KAFKA, EMBEDDED] as const;
-type BrokerName = typeof BROKERS[number];
+type BrokerName = typeof BROKERS[number] | typeof KAFKA4;
 const SESSION_TIMEOUT_MS = 10_000;
 const PARTITIONS = 6;
 
@@ -57,9 +61,18 @@ const sharedKafka = kafkaPerFile({
   },
 });
 
+/** Apache Kafka 4 for the file, started only if a case asks for it. */
+const sharedKafka4 = kafkaPerFile({
+  major: 4,
+  config: {
+    "group.consumer.session.timeout.ms": SESSION_TIMEOUT_MS,
+    "group.consumer.min.session.timeout.ms": SESSION_TIMEOUT_MS,
+  },
+});
+
 async function target(name: BrokerName): Promise<Target> {
-  if (name === KAFKA) {
-    const k = await sharedKafka();
+  if (name === KAFKA || name === KAFKA4) {
+    const k = await (name === KAFKA ? sharedKafka() : sharedKafka4());
     return {
       bootstrap: k.bootstrap,
       killAndRestart: () => k.restart({ kill: true }),
@@ -96,9 +109,12 @@ async function target(name: BrokerName): Promise<Target> {
 }
 
 /** Runs `fn` on each broker; answers what each gave, by broker. */
-async function onBoth<T>(fn: (t: Target, tag: string) => Promise<T>): Promise<Record<string, T>> {
+async function onBoth<T>(
+  fn: (t: Target, tag: string) => Promise<T>,
+  brokers: readonly BrokerName[] = BROKERS,
+): Promise<Record<string, T>> {
   const out: Record<string, T> = {};
-  for (const name of BROKERS) {
+  for (const name of brokers) {
     const t = await target(name);
     try {
       out[name] = await fn(t, crypto.randomUUID().slice(0, 8));
@@ -164,8 +180,8 @@ function notOnce(everyone: Member[], expected: string[]): string[] {
 const NEEDS = ["kafka", "java-clients"] as const;
 
 await envTest(
-  "KIP-848: three Java 4.x consumers split a topic, each record read once; a SIGKILLed member's partitions go to the others incrementally; a late member gets its share",
-  [...NEEDS],
+  "KIP-848: three Java 4.x consumers split a topic, each record read once; a SIGKILLed member's partitions go to the others incrementally; a late member gets its share (also on Kafka 4, GA)",
+  [...NEEDS, "kafka-4"],
   async () => {
     const got = await onBoth(async (t, tag) => {
       const topic = `kip848-${tag}`;
@@ -217,7 +233,8 @@ await envTest(
         for (const m of ms) m.proc.kill("SIGKILL");
         await Promise.all(ms.map((m) => m.proc.ended));
       }
-    });
+    }, [KAFKA, KAFKA4, EMBEDDED]);
+    assert.deepEqual(got[EMBEDDED], got[KAFKA4], `${EMBEDDED} (actual) against ${KAFKA4}`);
     const r = same(got, "what the members saw");
     assert.deepEqual(r, {
       phase1: [],
