@@ -17,10 +17,19 @@
  *   comes back with it; an id not claimed within the session timeout is forgotten.
  * - Static members (group.instance.id) reuse their member id when they rejoin with an
  *   empty one, and may leave by instance id; nothing else of KIP-345 is implemented.
+ * - Kept across restarts, as Kafka keeps a group's metadata in its offsets topic: each
+ *   group's last stable generation (protocol, leader, members with their subscriptions and
+ *   assignments) in `groups.json` in the data dir, rewritten whole (temp file and rename)
+ *   when a generation becomes stable or the group empties. After a restart the group is
+ *   Stable at that generation and each member has its session timeout to heartbeat again,
+ *   so members go on without a rebalance, as with Kafka.
  * All of it runs on the one JS thread, so there are no locks.
  * @module
  */
+import { Buffer } from "node:buffer";
+import { join } from "node:path";
 import { ErrorCode } from "./error_codes.ts";
+import { writeFileAtomicSync } from "./log_store.ts";
 
 /** A group's state, as DescribeGroups names it. */
 export type GroupState = "Empty" | "PreparingRebalance" | "CompletingRebalance" | "Stable" | "Dead";
@@ -95,12 +104,126 @@ export const MAX_SESSION_TIMEOUT_MS = 30 * 60_000;
 
 const EMPTY = new Uint8Array(0);
 
+/** Where a coordinator keeps its groups: `groups.json` in `dataDir` (fsynced when `sync`). */
+export interface GroupStore {
+  dataDir: string;
+  sync?: boolean;
+}
+
+/** A group's stable generation as `groups.json` holds it. */
+interface SavedGroup {
+  id: string;
+  generation: number;
+  protocolType: string | null;
+  protocol: string | null;
+  leader: string | null;
+  members: {
+    id: string;
+    groupInstanceId: string | null;
+    clientId: string;
+    clientHost: string;
+    sessionTimeoutMs: number;
+    rebalanceTimeoutMs: number;
+    protocols: { name: string; metadata: string }[];
+    assignment: string;
+  }[];
+}
+
 /** Every group on the broker. */
 export class GroupCoordinator {
   readonly groups = new Map<string, Group>();
   private closed = false;
+  /** Each group as last written to groups.json. */
+  private readonly saved = new Map<string, string>();
 
-  constructor(private readonly log: (line: string) => void = () => {}) {}
+  constructor(
+    private readonly log: (line: string) => void = () => {},
+    private readonly store?: GroupStore,
+  ) {
+    if (store) this.load();
+  }
+
+  private get file(): string | undefined {
+    return this.store ? join(this.store.dataDir, "groups.json") : undefined;
+  }
+
+  /** Reads groups.json: each group Stable at its saved generation, its members' sessions begun. */
+  private load(): void {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(this.file!);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      throw new Error(`Cannot read "${this.file}": ${(err as Error).message}`, { cause: err });
+    }
+    let saved: SavedGroup[];
+    try {
+      saved = JSON.parse(text).groups;
+      if (!Array.isArray(saved)) throw new Error(`"groups" is not a list`);
+      for (const sg of saved) {
+        if (typeof sg?.id !== "string" || !Array.isArray(sg.members)) {
+          throw new Error(`a group entry has no "id" or "members": ${JSON.stringify(sg)}`);
+        }
+      }
+    } catch (err) {
+      throw new Error(
+        `Cannot read "${this.file}": ${(err as Error).message}; remove it to start the ` +
+          `classic groups empty (committed offsets are in offsets.log and stay)`,
+        { cause: err },
+      );
+    }
+    const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, "base64"));
+    for (const sg of saved) {
+      const g = new Group(sg.id);
+      g.state = "Stable";
+      g.generation = sg.generation;
+      g.protocolType = sg.protocolType;
+      g.protocol = sg.protocol;
+      g.leader = sg.leader;
+      for (const sm of sg.members) {
+        g.members.set(sm.id, {
+          ...sm,
+          protocols: sm.protocols.map((p) => ({ name: p.name, metadata: bytes(p.metadata) })),
+          assignment: bytes(sm.assignment),
+        });
+      }
+      this.groups.set(g.id, g);
+      this.saved.set(g.id, JSON.stringify(sg));
+      for (const m of g.members.values()) this.touch(g, m);
+    }
+  }
+
+  /** Writes `group`'s stable generation to groups.json, or drops it once the group is empty. */
+  private persist(group: Group): void {
+    if (!this.file) return;
+    if (group.state === "Stable" && group.members.size > 0) {
+      const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
+      const sg: SavedGroup = {
+        id: group.id,
+        generation: group.generation,
+        protocolType: group.protocolType,
+        protocol: group.protocol,
+        leader: group.leader,
+        members: [...group.members.values()].map((m) => ({
+          id: m.id,
+          groupInstanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          sessionTimeoutMs: m.sessionTimeoutMs,
+          rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+          protocols: m.protocols.map((p) => ({ name: p.name, metadata: b64(p.metadata) })),
+          assignment: b64(m.assignment),
+        })),
+      };
+      this.saved.set(group.id, JSON.stringify(sg));
+    } else if (group.state === "Empty") {
+      if (!this.saved.delete(group.id)) return;
+    } else {
+      return; // mid-rebalance: the last stable generation stays
+    }
+    const body = [...this.saved.keys()].sort().map((k) => this.saved.get(k)).join(",\n");
+    writeFileAtomicSync(this.file, `{"groups":[\n${body}\n]}\n`, { sync: this.store?.sync });
+  }
 
   /** Handles a JoinGroup; resolves when the rebalance completes (or fails at once). */
   join(req: JoinRequest): Promise<JoinResult> {
@@ -241,6 +364,7 @@ export class GroupCoordinator {
             for (const m of group.members.values()) m.assignment = byMember.get(m.id) ?? EMPTY;
             group.state = "Stable";
             this.log(`group "${group.id}": generation ${group.generation} is stable`);
+            this.persist(group);
             for (const m of group.members.values()) {
               const w = m.syncWaiter;
               m.syncWaiter = undefined;
@@ -404,6 +528,7 @@ export class GroupCoordinator {
       group.protocolType = null;
       group.leader = null;
       this.log(`group "${group.id}": empty at generation ${group.generation}`);
+      this.persist(group);
       return;
     }
     group.protocol = electProtocol(members);
@@ -456,6 +581,7 @@ export class GroupCoordinator {
         group.protocol = null;
         group.leader = null;
         group.generation++;
+        this.persist(group);
         return;
       }
       this.prepareRebalance(group, `${member.id} ${why}`);

@@ -132,7 +132,13 @@ export class BrokerState {
       lock?.close();
       throw err;
     }
-    const state = new BrokerState(settings, topics, offsets, new GroupCoordinator(log));
+    const groups = new GroupCoordinator(
+      log,
+      settings.dataDir
+        ? { dataDir: settings.dataDir, sync: settings.fsync === "always" }
+        : undefined,
+    );
+    const state = new BrokerState(settings, topics, offsets, groups);
     state.lock = lock;
     state.consumerGroups = new ConsumerGroupCoordinator({
       topic: (name) => {

@@ -195,3 +195,71 @@ Deno.test("closing the coordinator answers held joins and syncs with COORDINATOR
   assert.equal((await held).error, ErrorCode.COORDINATOR_NOT_AVAILABLE);
   assert.equal(g.heartbeat("g", 1, a.memberId), ErrorCode.COORDINATOR_NOT_AVAILABLE);
 });
+
+Deno.test("a stable group is kept across a restart: the same generation, members and assignments, no rebalance; an emptied group is forgotten", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "pinpipe-groups-" });
+  try {
+    let g = new GroupCoordinator(() => {}, { dataDir });
+    const first = await g.join(req({ clientId: "a" }));
+    await g.sync("g", 1, first.memberId, []);
+    const bJoin = g.join(req({ clientId: "b" })); // held until a rejoins
+    const [a, b] = await Promise.all([
+      g.join(req({ memberId: first.memberId, clientId: "a" })),
+      bJoin,
+    ]);
+    assert.equal(a.generationId, 2);
+    const leader = a.leader === a.memberId ? a : b;
+    const follower = leader === a ? b : a;
+    const synced = await Promise.all([
+      g.sync("g", leader.generationId, leader.memberId, [
+        { memberId: leader.memberId, assignment: enc.encode("to-leader") },
+        { memberId: follower.memberId, assignment: enc.encode("to-follower") },
+      ]),
+      g.sync("g", follower.generationId, follower.memberId, []),
+    ]);
+    assert.deepEqual(synced.map((s) => s.error), [ErrorCode.NONE, ErrorCode.NONE]);
+    g.close();
+
+    // As after a SIGKILL: a new coordinator on the data dir.
+    g = new GroupCoordinator(() => {}, { dataDir });
+    try {
+      assert.equal(g.heartbeat("g", leader.generationId, leader.memberId), ErrorCode.NONE);
+      assert.equal(g.heartbeat("g", follower.generationId, follower.memberId), ErrorCode.NONE);
+      const d = g.describe("g")!;
+      assert.equal(d.state, "Stable");
+      assert.equal(d.protocol, "range");
+      assert.deepEqual(
+        d.members.map((m) => [m.memberId, new TextDecoder().decode(m.assignment)]).sort(),
+        [
+          [leader.memberId, "to-leader"],
+          [follower.memberId, "to-follower"],
+        ].sort(),
+      );
+      const again = await g.sync("g", follower.generationId, follower.memberId, []);
+      assert.equal(new TextDecoder().decode(again.assignment), "to-follower");
+      // Both leave: the group empties and is dropped from groups.json.
+      assert.equal(g.leave("g", leader.memberId), ErrorCode.NONE);
+      assert.equal(g.leave("g", follower.memberId), ErrorCode.NONE);
+    } finally {
+      g.close();
+    }
+    g = new GroupCoordinator(() => {}, { dataDir });
+    try {
+      assert.equal(g.describe("g"), undefined);
+      assert.equal(
+        g.heartbeat("g", leader.generationId, leader.memberId),
+        ErrorCode.UNKNOWN_MEMBER_ID,
+      );
+    } finally {
+      g.close();
+    }
+    // A damaged file names itself and what removing it loses.
+    await Deno.writeTextFile(`${dataDir}/groups.json`, "{not json");
+    assert.throws(
+      () => new GroupCoordinator(() => {}, { dataDir }),
+      /Cannot read ".*groups\.json": .*remove it to start the classic groups empty/,
+    );
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
