@@ -51,7 +51,8 @@ export type EngineName =
   | "msk-iam-auth"
   | "msk-iam-python"
   | "kafka-streams"
-  | "connect-file";
+  | "connect-file"
+  | "connect-4";
 
 /** What provisioning one engine did. */
 export interface EngineReport {
@@ -458,47 +459,61 @@ async function provisionKafkaStreams(): Promise<Omit<EngineReport, "engine" | "s
   return { ok: true, how: "installed", versions };
 }
 
-const connectFileDir = () => join(ENGINES_DIR, "connect-file");
-const CONNECT_FILE_POM = () => join(INPUTS, "connect-file.pom.xml");
-
-/** The pinned connect-file (Kafka Connect's FileStream connectors) version. */
-export function connectFileVersion(): string {
-  return /<connect\.file\.version>([^<]+)</.exec(readOr(CONNECT_FILE_POM()))?.[1] ?? "?";
-}
-
 /**
- * The classpath entry of connect-file (to append to Kafka's, which has the Connect runtime),
- * or undefined when not provisioned.
+ * An engine that is one pom's jars with their dependencies (`mvn dependency:copy-dependencies`
+ * into `ENGINES_DIR/<name>/libs`, stamped with the pom's hash): its pinned version (the pom's
+ * `<versionTag>` property), its classpath entry once provisioned, and its provisioning.
  */
-export async function connectFileClasspath(): Promise<string | undefined> {
-  const stamp = readOr(join(connectFileDir(), ".stamp")).trim();
-  if (stamp !== await sha256(readOr(CONNECT_FILE_POM()))) return undefined;
-  return join(connectFileDir(), "libs", "*");
+function pomEngine(name: string, pom: string, versionTag: string) {
+  const dir = () => join(ENGINES_DIR, name);
+  const pomFile = () => join(INPUTS, pom);
+  const version = () =>
+    new RegExp(`<${versionTag.replaceAll(".", "\\.")}>([^<]+)<`).exec(readOr(pomFile()))?.[1] ??
+      "?";
+  const classpath = async (): Promise<string | undefined> => {
+    const stamp = readOr(join(dir(), ".stamp")).trim();
+    if (stamp !== await sha256(readOr(pomFile()))) return undefined;
+    return join(dir(), "libs", "*");
+  };
+  const provision = async (): Promise<Omit<EngineReport, "engine" | "seconds">> => {
+    const versions = `${name} ${version()}`;
+    if (await classpath()) return { ok: true, how: "cached", versions };
+    const tmp = `${dir()}.tmp-${Deno.pid}`;
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    const mvn = await exec("mvn", [
+      "-q",
+      "-B",
+      "-f",
+      pomFile(),
+      "dependency:copy-dependencies",
+      "-DincludeScope=runtime",
+      `-DoutputDirectory=${join(tmp, "libs")}`,
+    ]);
+    if (mvn.code !== 0) {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      return { ok: false, error: `mvn (${name}) failed:\n${lastLines(mvn.out)}` };
+    }
+    await Deno.writeTextFile(join(tmp, ".stamp"), await sha256(readOr(pomFile())));
+    await Deno.remove(dir(), { recursive: true }).catch(() => {});
+    await Deno.rename(tmp, dir());
+    return { ok: true, how: "installed", versions };
+  };
+  return { version, classpath, provision };
 }
 
-async function provisionConnectFile(): Promise<Omit<EngineReport, "engine" | "seconds">> {
-  const versions = `connect-file ${connectFileVersion()}`;
-  if (await connectFileClasspath()) return { ok: true, how: "cached", versions };
-  const tmp = `${connectFileDir()}.tmp-${Deno.pid}`;
-  await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  const mvn = await exec("mvn", [
-    "-q",
-    "-B",
-    "-f",
-    CONNECT_FILE_POM(),
-    "dependency:copy-dependencies",
-    "-DincludeScope=runtime",
-    `-DoutputDirectory=${join(tmp, "libs")}`,
-  ]);
-  if (mvn.code !== 0) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    return { ok: false, error: `mvn (connect-file) failed:\n${lastLines(mvn.out)}` };
-  }
-  await Deno.writeTextFile(join(tmp, ".stamp"), await sha256(readOr(CONNECT_FILE_POM())));
-  await Deno.remove(connectFileDir(), { recursive: true }).catch(() => {});
-  await Deno.rename(tmp, connectFileDir());
-  return { ok: true, how: "installed", versions };
-}
+/** Kafka Connect's FileStream connectors 3.9 (Kafka's own jars have the Connect runtime). */
+const connectFile = pomEngine("connect-file", "connect-file.pom.xml", "connect.file.version");
+/** The pinned connect-file version. */
+export const connectFileVersion = connectFile.version;
+/** connect-file's classpath entry (to append to Kafka's), or undefined when not provisioned. */
+export const connectFileClasspath = connectFile.classpath;
+
+/** Kafka Connect 4.x: its runtime and FileStream connectors, on their own. */
+const connect4 = pomEngine("connect-4", "connect-4.pom.xml", "connect.version");
+/** The pinned Kafka Connect 4.x version. */
+export const connect4Version = connect4.version;
+/** Kafka Connect 4.x's classpath entry (the whole worker), or undefined when not provisioned. */
+export const connect4Classpath = connect4.classpath;
 
 /**
  * Installs every engine that is missing or out of date into ENGINES_DIR (one process at a
@@ -522,7 +537,8 @@ export async function provision(
       ["msk-iam-auth", provisionMskIamAuth],
       ["msk-iam-python", provisionMskIamPython],
       ["kafka-streams", provisionKafkaStreams],
-      ["connect-file", provisionConnectFile],
+      ["connect-file", connectFile.provision],
+      ["connect-4", connect4.provision],
     ];
     for (const [engine, step] of steps) {
       const t0 = performance.now();

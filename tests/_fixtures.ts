@@ -12,6 +12,7 @@ import { S3rver } from "./deps/s3rver.ts";
 import { run, type RunResult } from "../bench/_process.ts";
 import { type Broker, type BrokerOptions, startBroker } from "../lib/broker/broker.ts";
 import {
+  connect4Classpath,
   connectFileClasspath,
   franzGoBin,
   javaClientClasspath,
@@ -54,6 +55,7 @@ export type Need =
   | "franz-go"
   | "kafka-streams"
   | "connect-file"
+  | "connect-4"
   | "confluent-python"
   | "kafka-python"
   | "curl"
@@ -121,6 +123,8 @@ const checks: Record<Need, () => Promise<boolean>> = {
     (await kafkaStreamsClasspath()) !== undefined && await hasCommand("java", ["-version"]),
   "connect-file": async () =>
     (await connectFileClasspath()) !== undefined && await hasCommand("java", ["-version"]),
+  "connect-4": async () =>
+    (await connect4Classpath()) !== undefined && await hasCommand("java", ["-version"]),
   "confluent-python": () => pythonImports("confluent_kafka"),
   "kafka-python": () => pythonImports("kafka, snappy, lz4, zstandard"),
 };

@@ -7,7 +7,9 @@
  * source offsets in one transaction) on a file lines are appended to. Three cases: the
  * `poll` and the `interval` transaction boundary with the worker SIGKILLed twice
  * mid-stream (a transaction open) and restarted, and the `interval` boundary with the
- * broker SIGKILLed twice mid-stream and restarted. Then more lines are appended and the
+ * broker SIGKILLed twice mid-stream and restarted; and the `interval` boundary with the
+ * worker SIGKILLed twice on Connect 4.x (tests/engines/connect-4.pom.xml; its 4.x clients,
+ * against Kafka 3.9.1 and the embedded broker alike). Then more lines are appended and the
  * stopped connector's offsets are altered through the REST API (the leader fences the
  * task's producer with Admin.fenceProducers first). The output topic, read read_committed,
  * must hold every line exactly once, in order, and what read_uncommitted sees beyond it
@@ -17,6 +19,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  connect4Classpath,
+  connect4Version,
   connectFileClasspath,
   connectFileVersion,
   freePort,
@@ -52,9 +56,14 @@ interface Worker {
   stop(): Promise<void>;
 }
 
-/** Starts a distributed Connect worker on `t` (log in `dir`), once its REST API answers. */
-async function startWorker(t: Target, dir: string, tag: string): Promise<Worker> {
-  const cp = `${await kafkaClasspath()}:${await connectFileClasspath()}`;
+/**
+ * Starts a distributed Connect worker on `t` (log in `dir`), once its REST API answers:
+ * Connect 3.9.1, or with `major` 4 Connect 4.x (the connect-4 engine).
+ */
+async function startWorker(t: Target, dir: string, tag: string, major = 3): Promise<Worker> {
+  const cp = major === 4
+    ? (await connect4Classpath())!
+    : `${await kafkaClasspath()}:${await connectFileClasspath()}`;
   const port = freePort();
   const props = {
     "bootstrap.servers": t.bootstrap,
@@ -83,20 +92,27 @@ async function startWorker(t: Target, dir: string, tag: string): Promise<Worker>
   const launch = async () => {
     run++;
     const log4j = join(dir, `log4j-${run}.properties`);
+    // Where zombie fencing (Admin.fenceProducers) is logged.
+    const worker = "org.apache.kafka.connect.runtime.Worker";
     await Deno.writeTextFile(
       log4j,
-      "log4j.rootLogger=INFO, out\nlog4j.appender.out=org.apache.log4j.FileAppender\n" +
-        `log4j.appender.out.File=${logFile()}\n` +
-        "log4j.appender.out.layout=org.apache.log4j.PatternLayout\n" +
-        "log4j.appender.out.layout.ConversionPattern=[%d] %p %m (%c)%n\n" +
-        // Where zombie fencing (Admin.fenceProducers) is logged.
-        "log4j.logger.org.apache.kafka.connect.runtime.Worker=DEBUG\n",
+      major === 4
+        ? "status = warn\nappender.out.type = File\nappender.out.name = out\n" +
+          `appender.out.fileName = ${logFile()}\nappender.out.layout.type = PatternLayout\n` +
+          "appender.out.layout.pattern = [%d] %p %m (%c)%n\n" +
+          "rootLogger.level = INFO\nrootLogger.appenderRef.out.ref = out\n" +
+          `logger.worker.name = ${worker}\nlogger.worker.level = DEBUG\n`
+        : "log4j.rootLogger=INFO, out\nlog4j.appender.out=org.apache.log4j.FileAppender\n" +
+          `log4j.appender.out.File=${logFile()}\n` +
+          "log4j.appender.out.layout=org.apache.log4j.PatternLayout\n" +
+          "log4j.appender.out.layout.ConversionPattern=[%d] %p %m (%c)%n\n" +
+          `log4j.logger.${worker}=DEBUG\n`,
     );
     child = start("java", [
       "-Xmx512m",
       "-XX:+UseSerialGC",
       "-XX:TieredStopAtLevel=1",
-      `-Dlog4j.configuration=file:${log4j}`,
+      major === 4 ? `-Dlog4j2.configurationFile=${log4j}` : `-Dlog4j.configuration=file:${log4j}`,
       "-cp",
       cp,
       "org.apache.kafka.connect.cli.ConnectDistributed",
@@ -225,18 +241,26 @@ function values(records: string[]): string[] {
 const lines = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(5, "0")}`);
 
-/** A case: the connector's transaction boundary, and what is SIGKILLed mid-stream. */
+/**
+ * A case: the connector's transaction boundary, what is SIGKILLed mid-stream, and which
+ * Connect runs (3.9.1 from Kafka's jars, or 4.x from the connect-4 engine).
+ */
 const CASES = [
-  { boundary: "poll", kill: "worker" },
-  { boundary: "interval", kill: "worker" },
-  { boundary: "interval", kill: "broker" },
+  { boundary: "poll", kill: "worker", connect: 3 },
+  { boundary: "interval", kill: "worker", connect: 3 },
+  { boundary: "interval", kill: "broker", connect: 3 },
+  { boundary: "interval", kill: "worker", connect: 4 },
 ] as const;
 
-for (const { boundary, kill } of CASES) {
+for (const { boundary, kill, connect } of CASES) {
   await envTest(
-    `Kafka Connect ${connectFileVersion()} exactly-once source (FileStream, transaction.boundary=${boundary}), ` +
+    `Kafka Connect ${
+      connect === 4 ? connect4Version() : connectFileVersion()
+    } exactly-once source (FileStream, transaction.boundary=${boundary}), ` +
       `${kill} SIGKILLed ${KILLS} times mid-stream, offsets altered: each line once`,
-    ["kafka", "java-clients", "connect-file"],
+    connect === 4
+      ? ["kafka", "java-clients", "connect-4"]
+      : ["kafka", "java-clients", "connect-file"],
     async () => {
       const got = await onBoth(async (t, tag) => {
         const dir = await Deno.makeTempDir({ prefix: "pinpipe-connect-eos-" });
@@ -256,7 +280,7 @@ for (const { boundary, kill } of CASES) {
           "topic.creation.default.partitions": "1",
           "topic.creation.default.replication.factor": "1",
         };
-        const w = await startWorker(t, dir, tag);
+        const w = await startWorker(t, dir, tag, connect);
         const sent: string[] = [];
         let killed = 0;
         /** At each kill: the committed position and the file's size, in bytes. */
