@@ -240,8 +240,7 @@ const ruleMetadata: Rule = ({ req, ctx, az }) => {
   // A topic asked for by id (v12+) is decided by the name it has here; an id no topic has
   // goes on to be answered UNKNOWN_TOPIC_ID, and a refused one keeps its name unsaid, as
   // Kafka answers (name null, the id given).
-  const nameOf = (t: Any): string | undefined =>
-    t.name ?? ctx.state.topics.byId(t.topicId)?.name;
+  const nameOf = (t: Any): string | undefined => t.name ?? ctx.state.topics.byId(t.topicId)?.name;
   const [known, unknownIds] = [
     req.topics.filter((t: Any) => nameOf(t) !== undefined),
     req.topics.filter((t: Any) => nameOf(t) === undefined),
