@@ -65,7 +65,7 @@ import {
 import { join } from "node:path";
 import { Reader, Writer } from "./codec.ts";
 import { ErrorCode } from "./error_codes.ts";
-import { writeFileAtomicSync } from "./log_store.ts";
+import { readGroupsFile, writeGroupsFile } from "./groups_file.ts";
 
 /** Kafka's group.consumer.session.timeout.ms default. */
 export const DEFAULT_CONSUMER_SESSION_TIMEOUT_MS = 45_000;
@@ -269,29 +269,7 @@ export class ConsumerGroupCoordinator {
    * coordinator loads its groups).
    */
   private load(): void {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(this.file!);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return;
-      throw new Error(`Cannot read "${this.file}": ${(err as Error).message}`, { cause: err });
-    }
-    let saved: SavedGroup[];
-    try {
-      saved = JSON.parse(text).groups;
-      if (!Array.isArray(saved)) throw new Error(`"groups" is not a list`);
-      for (const sg of saved) {
-        if (typeof sg?.id !== "string" || !Array.isArray(sg.members)) {
-          throw new Error(`a group entry has no "id" or "members": ${JSON.stringify(sg)}`);
-        }
-      }
-    } catch (err) {
-      throw new Error(
-        `Cannot read "${this.file}": ${(err as Error).message}; remove it to start the ` +
-          `consumer groups empty (committed offsets are in offsets.log and stay)`,
-        { cause: err },
-      );
-    }
+    const saved = readGroupsFile<SavedGroup>(this.file!, "the consumer groups");
     for (const sg of saved) {
       const g = new ConsumerGroup(sg.id);
       g.groupEpoch = sg.groupEpoch;
@@ -329,8 +307,7 @@ export class ConsumerGroupCoordinator {
     if (now === this.saved.get(id)) return;
     if (now === undefined) this.saved.delete(id);
     else this.saved.set(id, now);
-    const body = [...this.saved.keys()].sort().map((k) => this.saved.get(k)).join(",\n");
-    writeFileAtomicSync(this.file, `{"groups":[\n${body}\n]}\n`, { sync: this.opts.sync });
+    writeGroupsFile(this.file, this.saved, this.opts.sync);
   }
 
   /** Whether `groupId` is a consumer group (with or without members). */

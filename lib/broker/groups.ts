@@ -29,7 +29,7 @@
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { ErrorCode } from "./error_codes.ts";
-import { writeFileAtomicSync } from "./log_store.ts";
+import { readGroupsFile, writeGroupsFile } from "./groups_file.ts";
 
 /** A group's state, as DescribeGroups names it. */
 export type GroupState = "Empty" | "PreparingRebalance" | "CompletingRebalance" | "Stable" | "Dead";
@@ -149,29 +149,7 @@ export class GroupCoordinator {
 
   /** Reads groups.json: each group Stable at its saved generation, its members' sessions begun. */
   private load(): void {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(this.file!);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return;
-      throw new Error(`Cannot read "${this.file}": ${(err as Error).message}`, { cause: err });
-    }
-    let saved: SavedGroup[];
-    try {
-      saved = JSON.parse(text).groups;
-      if (!Array.isArray(saved)) throw new Error(`"groups" is not a list`);
-      for (const sg of saved) {
-        if (typeof sg?.id !== "string" || !Array.isArray(sg.members)) {
-          throw new Error(`a group entry has no "id" or "members": ${JSON.stringify(sg)}`);
-        }
-      }
-    } catch (err) {
-      throw new Error(
-        `Cannot read "${this.file}": ${(err as Error).message}; remove it to start the ` +
-          `classic groups empty (committed offsets are in offsets.log and stay)`,
-        { cause: err },
-      );
-    }
+    const saved = readGroupsFile<SavedGroup>(this.file!, "the classic groups");
     const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, "base64"));
     for (const sg of saved) {
       const g = new Group(sg.id);
@@ -221,8 +199,7 @@ export class GroupCoordinator {
     } else {
       return; // mid-rebalance: the last stable generation stays
     }
-    const body = [...this.saved.keys()].sort().map((k) => this.saved.get(k)).join(",\n");
-    writeFileAtomicSync(this.file, `{"groups":[\n${body}\n]}\n`, { sync: this.store?.sync });
+    writeGroupsFile(this.file, this.saved, this.store?.sync);
   }
 
   /** Handles a JoinGroup; resolves when the rebalance completes (or fails at once). */
