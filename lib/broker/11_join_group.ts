@@ -49,6 +49,19 @@ export const joinGroup = defineApi({
   },
   async handle(req, ctx) {
     const v = ctx.apiVersion;
+    /** The join as either coordinator takes it. */
+    const join = {
+      groupId: req.groupId,
+      memberId: req.memberId,
+      groupInstanceId: req.groupInstanceId,
+      sessionTimeoutMs: req.sessionTimeoutMs,
+      rebalanceTimeoutMs: v >= 1 ? req.rebalanceTimeoutMs : req.sessionTimeoutMs,
+      protocolType: req.protocolType,
+      protocols: req.protocols,
+      clientId: ctx.clientId ?? "",
+      clientHost: ctx.clientHost,
+      requireKnownMemberId: v >= 4,
+    };
     const consumer = ctx.state.consumerGroups.groups.get(req.groupId);
     if (consumer && consumer.members.size > 0) {
       if (req.groupInstanceId !== null) {
@@ -59,17 +72,7 @@ export const joinGroup = defineApi({
           memberId: req.memberId,
         };
       }
-      const r = ctx.state.consumerGroups.classicJoin({
-        groupId: req.groupId,
-        memberId: req.memberId,
-        sessionTimeoutMs: req.sessionTimeoutMs,
-        rebalanceTimeoutMs: v >= 1 ? req.rebalanceTimeoutMs : req.sessionTimeoutMs,
-        protocolType: req.protocolType,
-        protocols: req.protocols,
-        clientId: ctx.clientId ?? "",
-        clientHost: ctx.clientHost,
-        requireKnownMemberId: v >= 4,
-      });
+      const r = ctx.state.consumerGroups.classicJoin(join);
       const ok = r.error === ErrorCode.NONE;
       return {
         errorCode: r.error,
@@ -86,18 +89,7 @@ export const joinGroup = defineApi({
         `group "${req.groupId}": ${req.memberId || "a new member"} joins: ${req.reason}`,
       );
     }
-    const res = await ctx.state.groups.join({
-      groupId: req.groupId,
-      memberId: req.memberId,
-      groupInstanceId: req.groupInstanceId,
-      sessionTimeoutMs: req.sessionTimeoutMs,
-      rebalanceTimeoutMs: v >= 1 ? req.rebalanceTimeoutMs : req.sessionTimeoutMs,
-      protocolType: req.protocolType,
-      protocols: req.protocols,
-      clientId: ctx.clientId ?? "",
-      clientHost: ctx.clientHost,
-      requireKnownMemberId: v >= 4,
-    });
+    const res = await ctx.state.groups.join(join);
     const ok = res.error === ErrorCode.NONE;
     return {
       errorCode: res.error,

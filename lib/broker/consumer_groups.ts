@@ -405,21 +405,7 @@ export class ConsumerGroupCoordinator {
         );
       }
       isNew = true;
-      member = {
-        id: memberId,
-        instanceId: req.instanceId,
-        rackId: req.rackId,
-        clientId: req.clientId,
-        clientHost: req.clientHost,
-        epoch: 0,
-        previousEpoch: -1,
-        state: "stable",
-        rebalanceTimeoutMs: req.rebalanceTimeoutMs,
-        subscribed: [],
-        serverAssignor: null,
-        assigned: new Map(),
-        revoking: new Map(),
-      };
+      member = newMember(memberId, req, req.instanceId, req.rackId);
     } else if (replaced) {
       // Its epoch goes on from the static member it replaces.
     } else if (req.memberEpoch > member.epoch) {
@@ -557,21 +543,7 @@ export class ConsumerGroupCoordinator {
     }
     let member = group.members.get(memberId);
     const isNew = !member;
-    member ??= {
-      id: memberId,
-      instanceId: null,
-      rackId: null,
-      clientId: req.clientId,
-      clientHost: req.clientHost,
-      epoch: 0,
-      previousEpoch: -1,
-      state: "stable",
-      rebalanceTimeoutMs: req.rebalanceTimeoutMs,
-      subscribed: [],
-      serverAssignor: null,
-      assigned: new Map(),
-      revoking: new Map(),
-    };
+    member ??= newMember(memberId, req, null, null);
     let bump = isNew;
     if (sub.rackId !== null) member.rackId = sub.rackId;
     if (req.rebalanceTimeoutMs !== -1) member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
@@ -969,6 +941,30 @@ function invalid(req: HeartbeatRequest): string | undefined {
     if (req.instanceId === null) return "InstanceId can't be null.";
   } else return "MemberEpoch is invalid.";
   return undefined;
+}
+
+/** A member joining at epoch 0, with nothing subscribed or assigned yet. */
+function newMember(
+  id: string,
+  req: { clientId: string; clientHost: string; rebalanceTimeoutMs: number },
+  instanceId: string | null,
+  rackId: string | null,
+): ConsumerMember {
+  return {
+    id,
+    instanceId,
+    rackId,
+    clientId: req.clientId,
+    clientHost: req.clientHost,
+    epoch: 0,
+    previousEpoch: -1,
+    state: "stable",
+    rebalanceTimeoutMs: req.rebalanceTimeoutMs,
+    subscribed: [],
+    serverAssignor: null,
+    assigned: new Map(),
+    revoking: new Map(),
+  };
 }
 
 /** `regex` made to match a whole topic name, as Kafka's Pattern.matcher(name).matches(). */
