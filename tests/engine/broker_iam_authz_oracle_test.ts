@@ -21,9 +21,10 @@
  * (ok-), so Apache Kafka answers a producer id. The test asserts each side's answer instead.
  */
 import assert from "node:assert/strict";
+import { scramClient } from "../_scram_client.ts";
 import { Buffer } from "node:buffer";
 import { isDeepStrictEqual } from "node:util";
-import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
+import { pbkdf2Sync } from "node:crypto";
 import { Kafka, logLevel } from "../../lib/deps/kafkajs.ts";
 import { localClusterArn, MskArns } from "../../lib/broker/iam_policy.ts";
 import { startKafka } from "../_engines.ts";
@@ -116,26 +117,11 @@ async function embedded(): Promise<Target> {
 async function scramLogin(bootstrap: string, user: string, password: string) {
   const c = await WireClient.open(bootstrap);
   assert.equal((await c.call("SaslHandshake", 1, { mechanism: "SCRAM-SHA-512" })).errorCode, 0);
-  const bare = `n=${user},r=oracleclientnonce`;
-  const first = await c.call("SaslAuthenticate", 2, { authBytes: Buffer.from(`n,,${bare}`) });
+  const scram = scramClient(user, password);
+  const first = await c.call("SaslAuthenticate", 2, { authBytes: Buffer.from(scram.first) });
   assert.equal(first.errorCode, 0, first.errorMessage);
-  const serverFirst = Buffer.from(first.authBytes).toString();
-  const attrs = Object.fromEntries(serverFirst.split(",").map((p) => [p[0], p.slice(2)]));
-  const salted = pbkdf2Sync(
-    password,
-    Buffer.from(attrs.s, "base64"),
-    Number(attrs.i),
-    64,
-    "sha512",
-  );
-  const clientKey = createHmac("sha512", salted).update("Client Key").digest();
-  const storedKey = createHash("sha512").update(clientKey).digest();
-  const withoutProof = `c=biws,r=${attrs.r}`;
-  const signature = createHmac("sha512", storedKey)
-    .update(`${bare},${serverFirst},${withoutProof}`).digest();
-  const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i])).toString("base64");
   const last = await c.call("SaslAuthenticate", 2, {
-    authBytes: Buffer.from(`${withoutProof},p=${proof}`),
+    authBytes: Buffer.from(scram.final(Buffer.from(first.authBytes).toString())),
   });
   assert.equal(last.errorCode, 0, last.errorMessage);
   return c;

@@ -7,8 +7,8 @@
  * (Apache Kafka side by side, kcat and the Java client: tests/engine/broker_security_test.ts.)
  */
 import assert from "node:assert/strict";
+import { scramClient } from "../_scram_client.ts";
 import { Buffer } from "node:buffer";
-import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
 import { Kafka, logLevel } from "../../lib/deps/kafkajs.ts";
 import { Oracle } from "../_broker_oracle.ts";
 import { startTestBroker, waitFor } from "../_fixtures.ts";
@@ -250,28 +250,11 @@ function authBytes(text: string): Buffer {
 async function scramLogin(o: Oracle, user: string, password: string) {
   const hs = await o.call("SaslHandshake", 1, { mechanism: "SCRAM-SHA-512" });
   assert.equal(hs.errorCode, 0);
-  const nonce = "rawclientnonce";
-  const bare = `n=${user},r=${nonce}`;
-  const first = await o.call("SaslAuthenticate", 1, { authBytes: authBytes(`n,,${bare}`) });
+  const scram = scramClient(user, password);
+  const first = await o.call("SaslAuthenticate", 1, { authBytes: authBytes(scram.first) });
   assert.equal(first.errorCode, 0);
   const serverFirst = String(first.authBytes.subarray(4)); // kafkajs keeps the length prefix
-  const attrs = Object.fromEntries(serverFirst.split(",").map((p) => [p[0], p.slice(2)]));
-  const salted = pbkdf2Sync(
-    password,
-    Buffer.from(attrs.s, "base64"),
-    Number(attrs.i),
-    64,
-    "sha512",
-  );
-  const clientKey = createHmac("sha512", salted).update("Client Key").digest();
-  const storedKey = createHash("sha512").update(clientKey).digest();
-  const withoutProof = `c=biws,r=${attrs.r}`;
-  const signature = createHmac("sha512", storedKey).update(`${bare},${serverFirst},${withoutProof}`)
-    .digest();
-  const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i])).toString("base64");
-  return await o.call("SaslAuthenticate", 1, {
-    authBytes: authBytes(`${withoutProof},p=${proof}`),
-  });
+  return await o.call("SaslAuthenticate", 1, { authBytes: authBytes(scram.final(serverFirst)) });
 }
 
 Deno.test(
