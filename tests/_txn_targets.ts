@@ -3,8 +3,8 @@
  * 3.9.1 (one per test file, SIGKILLed and restarted in place) and on the embedded broker (a
  * process and data dir of its own per case), through `onBoth()`; and the steps of
  * tests/clients/java/TxnCases.java (kafka-clients 3.9), compiled once per file, through
- * `txnStep()`. Used by tests/engine/broker_transactions_test.ts and
- * tests/engine/broker_connect_eos_test.ts.
+ * `txnStep()`. Used by tests/engine/broker_transactions_test.ts,
+ * broker_connect_eos_test.ts and broker_verifiable_test.ts.
  * @module
  */
 import assert from "node:assert/strict";
@@ -78,9 +78,9 @@ export async function txnStep(name: string, args: Record<string, string>): Promi
 /**
  * The side-by-side targets of a test file whose Apache Kafka is `kafka` (a kafkaPerFile()):
  * `target(name)` starts or reuses one, `onBoth(fn)` runs `fn` on each and answers what each
- * gave, by broker.
+ * gave, by broker. `brokerFlags` go to each embedded broker (`deno task broker`).
  */
-export function sideBySide(kafka: () => Promise<KafkaServer>) {
+export function sideBySide(kafka: () => Promise<KafkaServer>, brokerFlags: string[] = []) {
   /** The broker `name`: the shared Kafka, or an embedded broker of its own process and dir. */
   async function target(name: BrokerName): Promise<Target> {
     if (name === KAFKA) {
@@ -104,6 +104,7 @@ export function sideBySide(kafka: () => Promise<KafkaServer>) {
         // As Apache Kafka's default: Kafka Streams relies on it for its output topic.
         "--auto-create",
         "--json",
+        ...brokerFlags,
       ]);
       return {
         child,

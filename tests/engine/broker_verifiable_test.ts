@@ -31,91 +31,30 @@
  * Both brokers run with a consumer session timeout of 10 s (Kafka's default is 45 s).
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import {
-  javaClientClasspath,
-  KAFKA_VERSION,
-  kafkaPerFile,
-  kafkaTool,
-  kafkaToolCommand,
-} from "../_engines.ts";
-import { envTest, ROOT, waitFor } from "../_fixtures.ts";
-import { type Running, spawnTask, start } from "../../bench/_process.ts";
+import { kafkaPerFile, kafkaTool, kafkaToolCommand } from "../_engines.ts";
+import { envTest, waitFor } from "../_fixtures.ts";
+import { same, sideBySide, txnStep } from "../_txn_targets.ts";
+import { type Running, start } from "../../bench/_process.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
 
-const KAFKA = `Apache Kafka ${KAFKA_VERSION}`;
-const EMBEDDED = "the embedded broker";
-const BROKERS = [KAFKA, EMBEDDED] as const;
-type BrokerName = typeof BROKERS[number];
 const SESSION_TIMEOUT_MS = 10_000;
 const NEEDS = ["kafka", "java-clients"] as const;
 
-/** A broker a case runs on. */
-interface Target {
-  bootstrap: string;
-  close(): Promise<void>;
-}
-
 /** One Apache Kafka for the file, with the consumer protocol enabled (a 3.9 preview). */
-const sharedKafka = kafkaPerFile({
-  config: {
-    "group.coordinator.rebalance.protocols": "classic,consumer",
-    "group.consumer.session.timeout.ms": SESSION_TIMEOUT_MS,
-    "group.consumer.min.session.timeout.ms": SESSION_TIMEOUT_MS,
-    // As the embedded broker: timed-out transactions looked for every second.
-    "transaction.abort.timed.out.transaction.cleanup.interval.ms": 1000,
-  },
-});
-
-async function target(name: BrokerName): Promise<Target> {
-  if (name === KAFKA) {
-    const k = await sharedKafka();
-    return { bootstrap: k.bootstrap, close: () => Promise.resolve() };
-  }
-  const dataDir = await Deno.makeTempDir({ prefix: "pinpipe-verifiable-broker-" });
-  const child = await spawnTask("broker.ts", [
-    "--port",
-    "0",
-    "--data-dir",
-    dataDir,
-    "--partitions",
-    "1",
-    "--consumer-session-timeout",
-    `${SESSION_TIMEOUT_MS}ms`,
-    "--json",
-  ]);
-  return {
-    bootstrap: (JSON.parse(child.firstLine) as { bootstrap: string }).bootstrap,
-    async close() {
-      await child.stop("SIGTERM");
-      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+const { onBoth } = sideBySide(
+  kafkaPerFile({
+    config: {
+      "group.coordinator.rebalance.protocols": "classic,consumer",
+      "group.consumer.session.timeout.ms": SESSION_TIMEOUT_MS,
+      "group.consumer.min.session.timeout.ms": SESSION_TIMEOUT_MS,
+      // As the embedded broker: timed-out transactions looked for every second.
+      "transaction.abort.timed.out.transaction.cleanup.interval.ms": 1000,
     },
-  };
-}
-
-/** Runs `fn` on each broker; answers what each gave, by broker. */
-async function onBoth<T>(fn: (t: Target, tag: string) => Promise<T>): Promise<Record<string, T>> {
-  const out: Record<string, T> = {};
-  for (const name of BROKERS) {
-    const t = await target(name);
-    try {
-      out[name] = await fn(t, crypto.randomUUID().slice(0, 8));
-    } catch (err) {
-      if (err instanceof Error) err.message = `on ${name}: ${err.message}`;
-      throw err;
-    } finally {
-      await t.close();
-    }
-  }
-  return out;
-}
-
-function same<T>(got: Record<string, T>, what: string): T {
-  assert.deepEqual(got[EMBEDDED], got[KAFKA], `${what}: ${EMBEDDED} (actual) against ${KAFKA}`);
-  return got[KAFKA];
-}
+  }),
+  ["--consumer-session-timeout", `${SESSION_TIMEOUT_MS}ms`],
+);
 
 /** Runs a Kafka tool to its end; it must succeed. */
 async function tool(name: string, args: string[]): Promise<string> {
@@ -158,51 +97,13 @@ function acked(evs: Any[]): { values: string[]; ends: Map<number, number>; sent:
   return { values: ok.map((e) => String(e.value)), ends, sent: data.sent };
 }
 
-let classes: Promise<string> | undefined;
-
-/** TxnCases (tests/clients/java) compiled once for the file: its `view` reads to the end. */
-function compiled(): Promise<string> {
-  classes ??= (async () => {
-    const cp = (await javaClientClasspath("3"))!;
-    const dir = await Deno.makeTempDir({ prefix: "pinpipe-verifiable-" });
-    const out = await new Deno.Command("javac", {
-      args: ["-nowarn", "-cp", cp, "-d", dir, join(ROOT, "tests/clients/java/TxnCases.java")],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
-    return `${dir}:${cp}`;
-  })();
-  return classes;
-}
-
 /** The values read_committed and read_uncommitted consumers read of `topic` to its end. */
 async function view(
   bootstrap: string,
   topic: string,
   partitions: number,
 ): Promise<Record<"read_committed" | "read_uncommitted", string[]>> {
-  const out = await new Deno.Command("java", {
-    args: [
-      "-Xmx256m",
-      "-XX:+UseSerialGC",
-      "-XX:TieredStopAtLevel=1",
-      "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-      "-cp",
-      await compiled(),
-      "TxnCases",
-      "view",
-      `bootstrap=${bootstrap}`,
-      `topic=${topic}`,
-      `partitions=${partitions}`,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
-  assert.equal(out.code, 0, `TxnCases view: ${text}\n${new TextDecoder().decode(out.stderr)}`);
-  const got = JSON.parse(text);
+  const got = await txnStep("view", { bootstrap, topic, partitions: String(partitions) });
   // Lines are "partition:offset=value".
   const values = (lines: string[]) => lines.map((l) => l.slice(l.indexOf("=") + 1));
   return {
