@@ -66,6 +66,7 @@ import { join } from "node:path";
 import { Reader, Writer } from "./codec.ts";
 import { ErrorCode } from "./error_codes.ts";
 import { readGroupsFile, writeGroupsFile } from "./groups_file.ts";
+import type { JoinRequest } from "./groups.ts";
 
 /** Kafka's group.consumer.session.timeout.ms default. */
 export const DEFAULT_CONSUMER_SESSION_TIMEOUT_MS = 45_000;
@@ -145,18 +146,10 @@ export interface ClassicMetadata {
 }
 
 /** A JoinGroup into a consumer group. */
-export interface ClassicJoinRequest {
-  groupId: string;
-  memberId: string;
-  sessionTimeoutMs: number;
-  rebalanceTimeoutMs: number;
-  protocolType: string;
-  protocols: { name: string; metadata: Uint8Array }[];
-  clientId: string;
-  clientHost: string;
+export type ClassicJoinRequest = Omit<JoinRequest, "groupInstanceId" | "requireKnownMemberId"> & {
   /** JoinGroup v4+: a new dynamic member first gets MEMBER_ID_REQUIRED with its id. */
   requireKnownMemberId: boolean;
-}
+};
 
 /** What a JoinGroup into a consumer group answers. */
 export interface ClassicJoinResult {
