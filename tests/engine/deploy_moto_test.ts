@@ -3,7 +3,9 @@
  * CloudFormation can create — network and lake — go through the real change-set flow, as a
  * user runs the task (its own process, AWS_ENDPOINT_URL pointing at moto), with the outputs
  * saved to the config file; the resources are then looked at through EC2, IAM and S3; a
- * re-run changes nothing; and destroy empties the versioned lake bucket before deleting it.
+ * re-run changes nothing; a changed lake parameter is an update in place (the update drill:
+ * the bucket and its objects kept, the network untouched); and destroy empties the versioned
+ * lake bucket before deleting it.
  *
  * What moto cannot do here (so it is covered by tests/unit/deploy_test.ts's aws-sdk-client-mock
  * CloudFormation instead): create MSK, MSK Connect, MWAA and the API Gateway VPC link, and
@@ -17,6 +19,7 @@ import { EC2Client } from "../../lib/deps/aws_ec2.ts";
 import { KafkaClient } from "../../lib/deps/aws_kafka.ts";
 import {
   DeleteObjectCommand,
+  GetObjectCommand,
   HeadBucketCommand,
   ListObjectVersionsCommand,
   PutBucketVersioningCommand,
@@ -59,7 +62,7 @@ function clients(moto: Moto): DeployDeps["clients"] {
 }
 
 await envTest(
-  "deploy creates the network and lake stacks on moto through change sets and saves their outputs",
+  "deploy creates the network and lake stacks on moto through change sets and saves their outputs; a changed lake parameter then updates that stack in place",
   ["engines"],
   () =>
     withMoto((moto) =>
@@ -127,6 +130,54 @@ await envTest(
           "10.8.24.0/22",
           "10.8.28.0/22",
         ]);
+
+        // The update drill: the lake's parameters change; that stack is updated in place (its
+        // bucket keeps its name and its objects), the network is left alone, and the values
+        // stay set on the next run. (moto's change sets list no change a parameter alone
+        // causes and say nothing of replacement: tests/engine/infra_schemas_test.ts's drill
+        // checks which resources each parameter replaces, by the resource schemas.)
+        const s3 = new S3Client(moto.client);
+        const key = "topics/my-pipe.pin/partition=0/my-pipe.pin+0+0000000000.json";
+        await s3.send(
+          new PutObjectCommand({ Bucket: String(saved.bucket), Key: key, Body: '{"index":1}\n' }),
+        );
+        const update = await deployTask(moto, [
+          ...common,
+          "--only",
+          "network,lake",
+          "--param",
+          "lake.Versioning=on",
+          "--param",
+          "lake.DatabricksExternalId=abcd-1234",
+          "--json",
+        ]);
+        assert.equal(update.code, 0, update.stderr);
+        const updated = JSON.parse(update.stdout);
+        assert.deepEqual(
+          updated.stacks.map((s: { id: string; action: string }) => [s.id, s.action]),
+          [["network", "unchanged"], ["lake", "updated"]],
+          update.stderr,
+        );
+        assert.equal(updated.stacks[1].outputs.BucketName, saved.bucket, "the bucket is kept");
+        assert.equal(updated.stacks[1].outputs.LakeReaderRoleArn, saved.lakeReaderRoleArn);
+        const kept = await s3.send(
+          new GetObjectCommand({ Bucket: String(saved.bucket), Key: key }),
+        );
+        assert.equal(await kept.Body?.transformToString(), '{"index":1}\n', "the data is kept");
+        const lakeStack = await motoQuery(moto, "cloudformation", {
+          Action: "DescribeStacks",
+          Version: "2010-05-15",
+          StackName: "my-pipe-lake",
+        });
+        assert.match(lakeStack, /<ParameterKey>Versioning<\/ParameterKey>\s*<ParameterValue>on</);
+        assert.match(lakeStack, /<ParameterValue>abcd-1234</);
+        const last = await deployTask(moto, [...common, "--only", "network,lake", "--json"]);
+        assert.equal(last.code, 0, last.stderr);
+        assert.deepEqual(
+          JSON.parse(last.stdout).stacks.map((s: { action: string }) => s.action),
+          ["unchanged", "unchanged"],
+          "the parameters set by the update stay set",
+        );
       })
     ),
 );
