@@ -68,7 +68,8 @@ async function roundTrip(kafka: Kafka, topic: string): Promise<number> {
     await producer.connect();
     await producer.send({ topic, messages: [{ value: `hello ${topic}` }] });
     await producer.disconnect();
-    const consumer = kafka.consumer({ groupId: `g-${topic}` });
+    // A short fetch wait: disconnect waits for the fetch in flight (kafkajs' 5 s default).
+    const consumer = kafka.consumer({ groupId: `g-${topic}`, maxWaitTimeInMs: 100 });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     const got: string[] = [];
