@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { startBroker } from "../../lib/broker/broker.ts";
-import { createKafka } from "../../lib/kafka/kafka_client.ts";
 import { Kafka, logLevel } from "../../lib/deps/kafkajs.ts";
 import { startRestProxy } from "../../lib/rest_proxy/rest_proxy.ts";
 import { waitFor } from "../_fixtures.ts";
