@@ -40,6 +40,18 @@ function deployTask(moto: Moto, args: string[]) {
   });
 }
 
+/**
+ * `deno task deploy --only network,lake … --json` (the given flags between): asserts it ends
+ * with 0 and answers its JSON result, each stack's [id, action] and its stderr.
+ */
+async function deployNetworkAndLake(moto: Moto, flags: string[]) {
+  const r = await deployTask(moto, [...flags, "--only", "network,lake", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  const actions = result.stacks.map((s: { id: string; action: string }) => [s.id, s.action]);
+  return { result, actions, stderr: r.stderr };
+}
+
 /** The subnets of `vpcId` in moto, by CIDR block. */
 async function subnetBlocks(moto: Moto, vpcId: string): Promise<string[]> {
   const xml = await motoQuery(moto, "ec2", {
@@ -69,21 +81,14 @@ await envTest(
       withTempDir(async (dir) => {
         const config = join(dir, ".pinpipe", "aws.json");
         const common = ["--region", "us-east-1", "--prefix", "my-pipe", "--config", config];
-        const first = await deployTask(moto, [
+        const first = await deployNetworkAndLake(moto, [
           ...common,
-          "--only",
-          "network,lake",
           // A /20: four /20 subnets cannot fit, four /22s do.
           "--param",
           "network.VpcCidr=10.8.16.0/20",
-          "--json",
         ]);
-        assert.equal(first.code, 0, first.stderr);
-        const result = JSON.parse(first.stdout);
-        assert.deepEqual(
-          result.stacks.map((s: { id: string; action: string }) => [s.id, s.action]),
-          [["network", "created"], ["lake", "created"]],
-        );
+        const result = first.result;
+        assert.deepEqual(first.actions, [["network", "created"], ["lake", "created"]]);
         assert.match(first.stderr, /network: creating my-pipe-network \(24 changes\)/);
 
         const saved = await loadConfig({}, config);
@@ -118,12 +123,8 @@ await envTest(
         assert.match(decodeURIComponent(role), /"sts:ExternalId":\s*"0000"/);
 
         // A re-run with nothing new changes nothing.
-        const again = await deployTask(moto, [...common, "--only", "network,lake", "--json"]);
-        assert.equal(again.code, 0, again.stderr);
-        assert.deepEqual(
-          JSON.parse(again.stdout).stacks.map((s: { action: string }) => s.action),
-          ["unchanged", "unchanged"],
-        );
+        const again = await deployNetworkAndLake(moto, common);
+        assert.deepEqual(again.actions, [["network", "unchanged"], ["lake", "unchanged"]]);
         assert.deepEqual(await subnetBlocks(moto, network.VpcId), [
           "10.8.16.0/22",
           "10.8.20.0/22",
@@ -141,20 +142,16 @@ await envTest(
         await s3.send(
           new PutObjectCommand({ Bucket: String(saved.bucket), Key: key, Body: '{"index":1}\n' }),
         );
-        const update = await deployTask(moto, [
+        const update = await deployNetworkAndLake(moto, [
           ...common,
-          "--only",
-          "network,lake",
           "--param",
           "lake.Versioning=on",
           "--param",
           "lake.DatabricksExternalId=abcd-1234",
-          "--json",
         ]);
-        assert.equal(update.code, 0, update.stderr);
-        const updated = JSON.parse(update.stdout);
+        const updated = update.result;
         assert.deepEqual(
-          updated.stacks.map((s: { id: string; action: string }) => [s.id, s.action]),
+          update.actions,
           [["network", "unchanged"], ["lake", "updated"]],
           update.stderr,
         );
@@ -171,11 +168,10 @@ await envTest(
         });
         assert.match(lakeStack, /<ParameterKey>Versioning<\/ParameterKey>\s*<ParameterValue>on</);
         assert.match(lakeStack, /<ParameterValue>abcd-1234</);
-        const last = await deployTask(moto, [...common, "--only", "network,lake", "--json"]);
-        assert.equal(last.code, 0, last.stderr);
+        const last = await deployNetworkAndLake(moto, common);
         assert.deepEqual(
-          JSON.parse(last.stdout).stacks.map((s: { action: string }) => s.action),
-          ["unchanged", "unchanged"],
+          last.actions,
+          [["network", "unchanged"], ["lake", "unchanged"]],
           "the parameters set by the update stay set",
         );
       })
