@@ -177,10 +177,17 @@ Deno.test({
         const [start, end] = await bounds(o, topic);
         assert.equal(end, 20);
         assert.deepEqual(await fetchAt(o, topic, 2), [ErrorCode.OFFSET_OUT_OF_RANGE, 0]);
-        const [err, records] = await fetchAt(o, topic, start);
-        assert.equal(err, 0);
-        assert.ok(records > 0);
-        // The group's committed offset (2) is gone: it resets to the earliest kept offset.
+        // A read at the log start works (a maintenance pass may move the start between
+        // reading it and fetching: then it is read again).
+        await waitFor("a read at the log start", async () => {
+          const [at] = await bounds(o, topic);
+          const [err, records] = await fetchAt(o, topic, at);
+          return err === 0 && records > 0;
+        });
+        // The group's committed offset (2) is gone: it resets to the earliest kept offset. A
+        // maintenance pass may still trim a segment after `start` was read (its timer runs
+        // beside this test): the reset lands on the log start of its own moment, between
+        // `start` and the log start once it has read to the end.
         const after: number[] = [];
         consumer = k.consumer({ groupId: "slow", maxWaitTimeInMs: 50 });
         await consumer.connect();
@@ -188,10 +195,14 @@ Deno.test({
         await consumer.run({
           eachMessage: ({ message }) => (after.push(Number(message.offset)), Promise.resolve()),
         });
-        await waitFor("the records kept", () => after.length >= end - start);
+        await waitFor("the records kept", () => after.at(-1) === end - 1);
         await consumer.disconnect();
-        assert.equal(after[0], start);
-        assert.equal(after.at(-1), end - 1);
+        const [startAfter] = await bounds(o, topic);
+        assert.ok(
+          after[0] >= start && after[0] <= startAfter,
+          `reset to ${after[0]}, log start ${start} then ${startAfter}`,
+        );
+        assert.ok(after.every((x, i) => i === 0 || x > after[i - 1]), `in order: ${after}`);
       } finally {
         o.close();
       }
