@@ -3,6 +3,8 @@
  * file saying what it holds and what it may import ("May import: `lib/x/`, …"), and imports
  * that keep to those headers: tasks → stages → shell and deps, no stage importing a task, no
  * circle between folders or between files, npm packages named only in `lib/deps/`.
+ * Also what a local task loads at start (no AWS SDK, MSK signer, MySQL driver or node-forge)
+ * and the rules of the unit test layer.
  * @module
  */
 import assert from "node:assert/strict";
@@ -168,6 +170,64 @@ Deno.test("the folder check sees a wrong import (a stage importing a later one f
   assert(
     !allowed.get("lake")!.has("analytics"),
     "lib/lake/ must not be allowed to import lib/analytics/",
+  );
+});
+
+// What a task loads before it prints anything (README "First run"): only what its run needs.
+
+/**
+ * The specifiers a file imports when it is loaded: static imports and re-exports, not
+ * `import type` (erased) and not a dynamic `import()` of a computed URL (loaded when it runs).
+ */
+function staticSpecifiers(src: string): string[] {
+  const code = src.replace(/^\s*(?:import|export)\s+type\s[^;]*;/gm, "");
+  const found: string[] = [];
+  for (
+    const re of [
+      /^\s*(?:import|export)\s[^;]*?\bfrom\s+["']([^"']+)["']/gm,
+      /^\s*import\s+["']([^"']+)["']/gm,
+    ]
+  ) for (const m of code.matchAll(re)) found.push(m[1]);
+  return found;
+}
+
+/** The repository files `entry` (relative to the root) loads statically, itself included. */
+function loadedBy(entry: string): string[] {
+  const seen = new Set<string>();
+  const todo = [resolve(ROOT, entry)];
+  while (todo.length) {
+    const file = todo.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const spec of staticSpecifiers(Deno.readTextFileSync(file))) {
+      if (spec.startsWith(".")) todo.push(resolve(dirname(file), spec));
+    }
+  }
+  return [...seen].map((f) => relative(ROOT, f));
+}
+
+/** Packages a local run never needs at start: the AWS SDKs, MSK's signer, mysql2, node-forge. */
+const ON_THEIR_PATH_ONLY = /^lib\/deps\/(aws_\w+|msk_iam|mysql2|node_forge)\.ts$/;
+
+Deno.test("a local task loads no AWS SDK, MSK signer, MySQL driver or node-forge until its run takes that path", () => {
+  const found: string[] = [];
+  for (const task of ["broker", "demo", "emulate", "rest_proxy", "sink", "topics", "transform"]) {
+    for (const f of loadedBy(`tasks/${task}.ts`)) {
+      if (ON_THEIR_PATH_ONLY.test(f)) found.push(`tasks/${task}.ts loads ${f}`);
+    }
+  }
+  assert.deepEqual(found, []);
+});
+
+Deno.test("the start-up scan sees a static import and passes over type-only and computed ones", () => {
+  assert.ok(loadedBy("tasks/deploy.ts").includes("lib/deps/aws_cloudformation.ts"));
+  assert.ok(loadedBy("tasks/seed_db.ts").includes("lib/deps/mysql2.ts"));
+  assert.deepEqual(
+    staticSpecifiers(
+      `import type { A } from "./a.ts";\nimport {\n  b,\n  type C,\n} from "./b.ts";\n` +
+        `export { d } from "./d.ts";\nconst e = await import(new URL("./e.ts", import.meta.url).href);`,
+    ),
+    ["./b.ts", "./d.ts"],
   );
 });
 
